@@ -1,0 +1,26 @@
+/* What the layers above Engine.IO (socketio, adapter) may use beyond the
+ * public API: zero-copy sends of shared buffers and the loop's timer wheel.
+ *
+ * Shared sends: a Socket.IO broadcast is encoded once into an rcbuf holding
+ * the whole Engine.IO packet ("42[...]" for text; raw bytes for binary) and
+ * every recipient's queue takes a reference; the WebSocket transport writes
+ * a small frame header plus those bytes, the polling transport copies them
+ * into its payload when the GET is answered. */
+#ifndef SIO_ENGINE_EIO_INTERNAL_H
+#define SIO_ENGINE_EIO_INTERNAL_H
+
+#include "core/rcbuf.h"
+#include "core/timer.h"
+#include "sioc.h"
+
+/* Queues pkt (a new reference is taken; the caller keeps its own). For text,
+ * pkt->data starts with the Engine.IO type digit ('4' for a message); for
+ * binary it is the message bytes. Errors as sio_eio_send(). */
+int sio__eio_send_rc(sio_eio_socket *s, sio_rcbuf *pkt, int binary);
+
+/* The loop an Engine.IO server runs on, and that loop's timer wheel: timers
+ * started on it fire on the loop thread; deadlines are sio_loop_now()-based. */
+sio_loop *sio__eio_server_loop(const sio_eio_server *s);
+sio_timers *sio__loop_timers(sio_loop *loop);
+
+#endif
