@@ -1,0 +1,131 @@
+/* Percent-decoding and query lookup: see query.h.
+ *
+ * Keys are matched by decoding them on the fly against the wanted key, so a
+ * lookup allocates nothing unless the key is found, and a query is scanned
+ * once per lookup (queries are short: Engine.IO sends four or five pairs). */
+#include "http/query.h"
+
+#include <string.h>
+
+#include "core/error.h"
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes the byte at s[*i] (an escape, '+' if plus_space, or itself) and
+ * advances *i. Returns the byte (0..255) or SIO_EPROTO. */
+static int next_byte(sio_slice s, size_t *i, int plus_space)
+{
+    char c = s.base[*i];
+    if (c == '+' && plus_space) {
+        (*i)++;
+        return ' ';
+    }
+    if (c != '%') {
+        (*i)++;
+        return (unsigned char)c;
+    }
+    if (s.len - *i < 3)
+        return SIO_EPROTO;
+    int hi = hex_digit(s.base[*i + 1]), lo = hex_digit(s.base[*i + 2]);
+    if (hi < 0 || lo < 0)
+        return SIO_EPROTO;
+    *i += 3;
+    return hi << 4 | lo;
+}
+
+/* Decodes all of in into out (emptied first). */
+static int decode(sio_slice in, sio_buf *out, int plus_space)
+{
+    out->len = 0;
+    /* Decoding only shrinks: one reservation covers the output. */
+    int rc = sio__buf_reserve(out, in.len);
+    size_t i = 0;
+    while (rc >= 0 && i < in.len) {
+        int b = next_byte(in, &i, plus_space);
+        if (b < 0)
+            rc = b;
+        else
+            out->data[out->len++] = (char)b;
+    }
+    if (rc < 0)
+        out->len = 0;
+    return rc < 0 ? rc : 0;
+}
+
+int sio__url_decode(sio_slice in, sio_buf *out) { return decode(in, out, 0); }
+
+/* 1 if the encoded key k decodes to exactly want, 0 if not, or SIO_EPROTO. */
+static int key_matches(sio_slice k, const char *want)
+{
+    size_t i = 0, j = 0, n = strlen(want);
+    int same = 1;
+    while (i < k.len) {
+        int b = next_byte(k, &i, 1);
+        if (b < 0)
+            return b;
+        if (j >= n || (unsigned char)want[j] != b)
+            same = 0; /* keep going: a bad escape later is still an error */
+        j++;
+    }
+    return same && j == n;
+}
+
+int sio__query_get(sio_slice query, const char *key, sio_buf *out)
+{
+    size_t i = 0;
+    out->len = 0;
+    while (i < query.len) {
+        size_t s = i;
+        while (i < query.len && query.base[i] != '&')
+            i++;
+        sio_slice pair = {query.base + s, i - s};
+        i++; /* skip '&' */
+        if (pair.len == 0)
+            continue;
+        const char *eq = memchr(pair.base, '=', pair.len);
+        size_t klen = eq ? (size_t)(eq - pair.base) : pair.len;
+        int m = key_matches((sio_slice){pair.base, klen}, key);
+        if (m < 0)
+            return m;
+        if (m == 0)
+            continue;
+        sio_slice v = eq ? (sio_slice){eq + 1, pair.len - klen - 1} : (sio_slice){pair.base, 0};
+        int rc = decode(v, out, 1);
+        return rc < 0 ? rc : 1;
+    }
+    return 0;
+}
+
+/* One path segment is refused if it is "." or "..". */
+static int segment_is_dots(const char *s, size_t n)
+{
+    return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
+}
+
+int sio__path_is_safe(sio_slice p)
+{
+    if (p.len == 0 || p.base[0] != '/')
+        return 0;
+    size_t seg = 1;
+    for (size_t i = 1; i <= p.len; i++) {
+        if (i == p.len || p.base[i] == '/') {
+            if (segment_is_dots(p.base + seg, i - seg))
+                return 0;
+            seg = i + 1;
+            continue;
+        }
+        unsigned char c = (unsigned char)p.base[i];
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            return 0;
+    }
+    return 1;
+}
