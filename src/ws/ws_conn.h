@@ -1,0 +1,108 @@
+/* A server-side WebSocket connection (RFC 6455), sans-I/O.
+ *
+ * Input: the caller feeds the bytes it read (sio__ws_conn_feed); wslay's
+ * event API unmasks them, reassembles fragmented messages, validates UTF-8
+ * of text messages, answers pings and close frames, and detects protocol
+ * errors. Complete messages come out through on_message.
+ *
+ * Output has two sources, both made of whole frames:
+ *  - control frames wslay emits (pong, close replies, error closes) and the
+ *    close frame of sio__ws_conn_close land in the connection's output
+ *    buffer (sio__ws_conn_output) while feed/close run;
+ *  - data frames the caller builds itself with the frame builders below.
+ *    Server frames are unmasked, so a frame's bytes are the same for every
+ *    recipient: a broadcast is encoded once (sio__ws_frame_new) and shared.
+ *
+ * Ordering rule: every write to the output buffer is a complete frame, so
+ * the caller may interleave control output and data frames in any order AT
+ * FRAME BOUNDARIES: either append data frames to sio__ws_conn_output (one
+ * stream, e.g. with sio__ws_conn_send), or keep its own queue of data frames
+ * and write the control output between two of them, never inside one. Once
+ * sio__ws_conn_wants_close() is 1, send no more data frames: a close frame
+ * is in (or already went out of) the output, and nothing may follow it.
+ *
+ * Lifetime: callbacks run inside feed/close; they must not free the
+ * connection (free it after feed returns). */
+#ifndef SIO_WS_CONN_H
+#define SIO_WS_CONN_H
+
+#include <stddef.h>
+
+#include "core/buf.h"
+#include "core/rcbuf.h"
+
+/* Close codes of RFC 6455 section 7.4.1 that this module produces. */
+enum {
+    SIO_WS_CLOSE_NORMAL = 1000,
+    SIO_WS_CLOSE_GOING_AWAY = 1001,
+    SIO_WS_CLOSE_PROTOCOL_ERROR = 1002,
+    SIO_WS_CLOSE_NO_STATUS = 1005,
+    SIO_WS_CLOSE_ABNORMAL = 1006,
+    SIO_WS_CLOSE_INVALID_DATA = 1007,
+    SIO_WS_CLOSE_TOO_BIG = 1009,
+    SIO_WS_CLOSE_INTERNAL_ERROR = 1011,
+};
+
+/* Longest data-frame header: 2 bytes + 8-byte extended length. */
+#define SIO_WS_FRAME_HEADER_MAX 10
+
+typedef struct sio_ws_conn sio_ws_conn;
+
+typedef struct sio_ws_callbacks {
+    /* A complete message; text is valid UTF-8 (invalid text fails the
+     * connection with close 1007 and never reaches here). data is only
+     * valid during the call. Not called once we started closing. */
+    void (*on_message)(sio_ws_conn *c, int binary, const char *data, size_t len, void *data_);
+    /* Reading is over, called once: the peer's close frame arrived (code
+     * is its status, 1005 if it had none), or the connection failed (code
+     * is the one we sent: 1002 protocol error, 1007 invalid UTF-8, 1009
+     * message too big, 1011 out of memory; 1006 if our own close had
+     * already gone out). Not called by sio__ws_conn_close itself. */
+    void (*on_close)(sio_ws_conn *c, int code, void *data_);
+} sio_ws_callbacks;
+
+/* New connection (after the 101 response went out). cb is copied; data is
+ * passed to the callbacks. max_message: messages longer than this fail the
+ * connection with close 1009 before any of their payload is buffered (0
+ * means wslay's default, 2^31-1). NULL on out-of-memory. */
+sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max_message);
+/* Frees the connection and its unsent output. NULL is a no-op. */
+void sio__ws_conn_free(sio_ws_conn *c);
+
+/* Feeds received bytes (all are consumed); callbacks run inside. Returns 0,
+ * or a negative error after which the caller flushes the output and closes
+ * the socket: SIO_EPROTO (protocol violation or invalid UTF-8), SIO_ELIMIT
+ * (message too big), SIO_ENOMEM, SIO_ECLOSED (reading was already over:
+ * the bytes are discarded, as section 5.5.1 allows after a close). A clean
+ * close by the peer returns 0 with sio__ws_conn_wants_close() set. */
+int sio__ws_conn_feed(sio_ws_conn *c, const char *data, size_t len);
+
+/* The output buffer (control frames, plus data frames the caller appends).
+ * The caller removes what it wrote with sio__buf_consume, or swaps the
+ * whole sio_buf out for an empty one. Its `limit` may be set to cap it. */
+sio_buf *sio__ws_conn_output(sio_ws_conn *c);
+
+/* 1 once a close frame was sent or received (or the connection failed):
+ * send no more data, and close the socket once the output is flushed. */
+int sio__ws_conn_wants_close(const sio_ws_conn *c);
+
+/* Starts the closing handshake: appends a close frame with code (0 for
+ * none) and reason (NULL, or at most 123 bytes of UTF-8) to the output.
+ * Returns 0, SIO_EINVAL (reason too long), SIO_ECLOSED (a close frame was
+ * already queued or sent), SIO_ENOMEM. */
+int sio__ws_conn_close(sio_ws_conn *c, int code, const char *reason);
+
+/* Appends one data frame to the output buffer. SIO_ECLOSED once closing. */
+int sio__ws_conn_send(sio_ws_conn *c, int binary, const void *payload, size_t len);
+
+/* Frame builders for data frames (FIN set, unmasked, server to client). */
+
+/* Appends header + payload to out, all or nothing: 0, SIO_ENOMEM, SIO_ELIMIT. */
+int sio__ws_frame_append(sio_buf *out, int binary, const void *payload, size_t len);
+/* A whole frame in a shared buffer (refs = 1); NULL on out-of-memory. */
+sio_rcbuf *sio__ws_frame_new(int binary, const void *payload, size_t len);
+/* Writes the header for a len-byte payload into hdr and returns its size
+ * (2, 4 or 10), for a writev of header + shared payload. */
+size_t sio__ws_frame_header(char hdr[SIO_WS_FRAME_HEADER_MAX], int binary, size_t len);
+
+#endif

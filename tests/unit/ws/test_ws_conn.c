@@ -1,0 +1,735 @@
+/* Tests for the server-side WebSocket connection (src/ws/ws_conn.c).
+ *
+ * A wslay client context plays the peer: it produces masked client frames
+ * (what a browser sends) and decodes what the server wrote, so both
+ * directions are checked against an independent implementation. Frames a
+ * well-behaved client cannot produce (unmasked, fragmented by hand, bad
+ * length encodings) are built byte by byte with raw_frame(). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <wslay/wslay.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/rcbuf.h"
+#include "sioc.h"
+#include "ws/ws_conn.h"
+
+/* ------------------------------------------------------------ server side */
+
+/* What the server connection reported through its callbacks. */
+typedef struct server_log {
+    int nmsg;          /* messages delivered */
+    int binary;        /* type of the last one */
+    sio_buf last;      /* payload of the last one */
+    int nclose;        /* on_close calls (must stay <= 1) */
+    int close_code;    /* code of on_close */
+    int close_on_msg;  /* if set, on_message calls sio__ws_conn_close(1000) */
+} server_log;
+
+static void srv_on_message(sio_ws_conn *c, int binary, const char *data, size_t len, void *ud)
+{
+    server_log *l = ud;
+    l->nmsg++;
+    l->binary = binary;
+    l->last.len = 0;
+    assert_int_equal(sio__buf_append(&l->last, data, len), 0);
+    if (l->close_on_msg)
+        assert_int_equal(sio__ws_conn_close(c, 1000, "done"), 0);
+}
+
+static void srv_on_close(sio_ws_conn *c, int code, void *ud)
+{
+    server_log *l = ud;
+    l->nclose++;
+    l->close_code = code;
+}
+
+static const sio_ws_callbacks srv_cb = {srv_on_message, srv_on_close};
+
+/* ------------------------------------------------------------ client side */
+
+/* A wslay client: frames it sends go to `wire`; it decodes server bytes
+ * handed to client_read and records the messages. */
+typedef struct client {
+    wslay_event_context_ptr ctx;
+    sio_buf wire;        /* masked client frames, to feed to the server */
+    const char *in;      /* server bytes being decoded */
+    size_t in_len;       /* remaining */
+    int nmsg;            /* messages decoded (data and control) */
+    int opcode;          /* opcode of the last one */
+    sio_buf msg;         /* payload of the last one */
+    int close_code;      /* status of the last close frame decoded */
+} client;
+
+static ssize_t cl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
+{
+    client *cl = ud;
+    if (cl->in_len == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    size_t n = len < cl->in_len ? len : cl->in_len;
+    memcpy(buf, cl->in, n);
+    cl->in += n;
+    cl->in_len -= n;
+    return (ssize_t)n;
+}
+
+static ssize_t cl_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                       void *ud)
+{
+    client *cl = ud;
+    assert_int_equal(sio__buf_append(&cl->wire, data, len), 0);
+    return (ssize_t)len;
+}
+
+static int cl_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
+{
+    static const uint8_t key[4] = {0x37, 0xfa, 0x21, 0x3d};
+    memcpy(buf, key, len < 4 ? len : 4);
+    return 0;
+}
+
+static void cl_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                      void *ud)
+{
+    client *cl = ud;
+    cl->nmsg++;
+    cl->opcode = arg->opcode;
+    cl->msg.len = 0;
+    assert_int_equal(sio__buf_append(&cl->msg, arg->msg, arg->msg_length), 0);
+    if (arg->opcode == WSLAY_CONNECTION_CLOSE)
+        cl->close_code = arg->status_code;
+}
+
+static void client_init(client *cl)
+{
+    memset(cl, 0, sizeof *cl);
+    struct wslay_event_callbacks cb = {cl_recv, cl_send, cl_genmask, NULL, NULL, NULL, cl_on_msg};
+    assert_int_equal(wslay_event_context_client_init(&cl->ctx, &cb, cl), 0);
+    sio__buf_init(&cl->wire, 0);
+    sio__buf_init(&cl->msg, 0);
+}
+
+static void client_free(client *cl)
+{
+    wslay_event_context_free(cl->ctx);
+    sio__buf_free(&cl->wire);
+    sio__buf_free(&cl->msg);
+}
+
+/* Queues one message (data or control) and encodes it onto cl->wire. */
+static void client_send(client *cl, int opcode, const void *data, size_t len)
+{
+    struct wslay_event_msg m = {(uint8_t)opcode, data, len};
+    assert_int_equal(wslay_event_queue_msg(cl->ctx, &m), 0);
+    assert_int_equal(wslay_event_send(cl->ctx), 0);
+}
+
+/* Decodes server bytes (must be whole frames) into cl's records. */
+static void client_read(client *cl, const char *data, size_t len)
+{
+    cl->in = data;
+    cl->in_len = len;
+    assert_int_equal(wslay_event_recv(cl->ctx), 0);
+    assert_int_equal(cl->in_len, 0);
+}
+
+/* Decodes and clears the server's whole output buffer. */
+static void client_read_output(client *cl, sio_ws_conn *c)
+{
+    sio_buf *out = sio__ws_conn_output(c);
+    client_read(cl, out->data, out->len);
+    sio__buf_consume(out, out->len);
+}
+
+/* Appends a hand-made client frame: first byte b0 (FIN/RSV/opcode), masked
+ * or not, with the shortest length encoding unless force_len64. */
+static void raw_frame(sio_buf *b, unsigned b0, int masked, const void *payload, size_t len,
+                      int force_len64)
+{
+    static const unsigned char key[4] = {0xa1, 0x02, 0xc3, 0x44};
+    unsigned char h[14];
+    size_t n = 0;
+    h[n++] = (unsigned char)b0;
+    unsigned m = masked ? 0x80u : 0;
+    if (len < 126 && !force_len64) {
+        h[n++] = (unsigned char)(m | len);
+    } else if (len <= 0xFFFF && !force_len64) {
+        h[n++] = (unsigned char)(m | 126);
+        h[n++] = (unsigned char)(len >> 8);
+        h[n++] = (unsigned char)len;
+    } else {
+        h[n++] = (unsigned char)(m | 127);
+        for (int i = 0; i < 8; i++)
+            h[n++] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    }
+    if (masked) {
+        memcpy(h + n, key, 4);
+        n += 4;
+    }
+    assert_int_equal(sio__buf_append(b, h, n), 0);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = ((const unsigned char *)payload)[i];
+        assert_int_equal(sio__buf_append_byte(b, (char)(masked ? ch ^ key[i % 4] : ch)), 0);
+    }
+}
+
+/* --------------------------------------------------------------- fixture */
+
+/* One server connection, its log and a client, per test. */
+typedef struct fx {
+    sio_ws_conn *c;
+    server_log log;
+    client cl;
+} fx;
+
+static fx *fx_new(size_t max_message)
+{
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    sio__buf_init(&f->log.last, 0);
+    f->c = sio__ws_conn_new(&srv_cb, &f->log, max_message);
+    assert_non_null(f->c);
+    client_init(&f->cl);
+    return f;
+}
+
+static int setup(void **state)
+{
+    *state = fx_new(1000);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    sio__ws_conn_free(f->c);
+    client_free(&f->cl);
+    sio__buf_free(&f->log.last);
+    free(f);
+    return 0;
+}
+
+/* Feeds everything the client has encoded so far; returns feed's result. */
+static int feed_wire(fx *f)
+{
+    int rc = sio__ws_conn_feed(f->c, f->cl.wire.data, f->cl.wire.len);
+    sio__buf_consume(&f->cl.wire, f->cl.wire.len);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- input */
+
+static void test_text_message(void **state)
+{
+    fx *f = *state;
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "héllo", strlen("héllo"));
+    assert_int_equal(feed_wire(f), 0);
+    assert_int_equal(f->log.nmsg, 1);
+    assert_int_equal(f->log.binary, 0);
+    assert_int_equal(f->log.last.len, strlen("héllo"));
+    assert_memory_equal(f->log.last.data, "héllo", f->log.last.len);
+    assert_int_equal(sio__ws_conn_output(f->c)->len, 0);
+    assert_false(sio__ws_conn_wants_close(f->c));
+    assert_int_equal(f->log.nclose, 0);
+}
+
+static void test_binary_and_empty_messages(void **state)
+{
+    fx *f = *state;
+    unsigned char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    client_send(&f->cl, WSLAY_BINARY_FRAME, all, sizeof all);
+    assert_int_equal(feed_wire(f), 0);
+    assert_int_equal(f->log.nmsg, 1);
+    assert_int_equal(f->log.binary, 1);
+    assert_int_equal(f->log.last.len, 256);
+    assert_memory_equal(f->log.last.data, all, 256);
+
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "", 0);
+    assert_int_equal(feed_wire(f), 0);
+    assert_int_equal(f->log.nmsg, 2);
+    assert_int_equal(f->log.binary, 0);
+    assert_int_equal(f->log.last.len, 0);
+}
+
+static void test_several_messages_in_one_feed(void **state)
+{
+    fx *f = *state;
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "one", 3);
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "two", 3);
+    client_send(&f->cl, WSLAY_BINARY_FRAME, "three", 5);
+    assert_int_equal(feed_wire(f), 0);
+    assert_int_equal(f->log.nmsg, 3);
+    assert_int_equal(f->log.binary, 1);
+    assert_memory_equal(f->log.last.data, "three", 5);
+}
+
+static void test_fragmented_with_ping_between(void **state)
+{
+    fx *f = *state;
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x01, 1, "Hel", 3, 0);   /* text, not FIN */
+    raw_frame(&w, 0x89, 1, "p1", 2, 0);    /* ping in the middle */
+    raw_frame(&w, 0x00, 1, "lo, ", 4, 0);  /* continuation */
+    raw_frame(&w, 0x80, 1, "world", 5, 0); /* final continuation */
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
+    assert_int_equal(f->log.nmsg, 1);
+    assert_int_equal(f->log.last.len, 12);
+    assert_memory_equal(f->log.last.data, "Hello, world", 12);
+    /* The ping was answered with a pong carrying its payload. */
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.nmsg, 1);
+    assert_int_equal(f->cl.opcode, WSLAY_PONG);
+    assert_memory_equal(f->cl.msg.data, "p1", 2);
+    assert_int_equal(f->log.nclose, 0);
+    sio__buf_free(&w);
+}
+
+static void test_ping_pong(void **state)
+{
+    fx *f = *state;
+    client_send(&f->cl, WSLAY_PING, "are you there", 13);
+    assert_int_equal(feed_wire(f), 0);
+    assert_int_equal(f->log.nmsg, 0);
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.nmsg, 1);
+    assert_int_equal(f->cl.opcode, WSLAY_PONG);
+    assert_int_equal(f->cl.msg.len, 13);
+    assert_memory_equal(f->cl.msg.data, "are you there", 13);
+    /* An unsolicited pong is ignored. */
+    client_send(&f->cl, WSLAY_PONG, "x", 1);
+    assert_int_equal(feed_wire(f), 0);
+    assert_int_equal(sio__ws_conn_output(f->c)->len, 0);
+    assert_int_equal(f->log.nmsg, 0);
+}
+
+static void test_peer_close(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(wslay_event_queue_close(f->cl.ctx, 1001, (const uint8_t *)"bye", 3), 0);
+    assert_int_equal(wslay_event_send(f->cl.ctx), 0);
+    assert_int_equal(feed_wire(f), 0);
+    assert_int_equal(f->log.nclose, 1);
+    assert_int_equal(f->log.close_code, 1001);
+    assert_true(sio__ws_conn_wants_close(f->c));
+    /* The echo carries the same code. */
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.opcode, WSLAY_CONNECTION_CLOSE);
+    assert_int_equal(f->cl.close_code, 1001);
+    /* Anything after is refused and on_close is not called again. */
+    assert_int_equal(sio__ws_conn_feed(f->c, "\x81\x80", 2), SIO_ECLOSED);
+    assert_int_equal(sio__ws_conn_close(f->c, 1000, NULL), SIO_ECLOSED);
+    assert_int_equal(sio__ws_conn_send(f->c, 0, "x", 1), SIO_ECLOSED);
+    assert_int_equal(f->log.nclose, 1);
+}
+
+static void test_peer_close_without_status(void **state)
+{
+    fx *f = *state;
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x88, 1, "", 0, 0);
+    raw_frame(&w, 0x81, 1, "late", 4, 0); /* after the close: ignored */
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
+    assert_int_equal(f->log.nclose, 1);
+    assert_int_equal(f->log.close_code, 1005);
+    assert_int_equal(f->log.nmsg, 0);
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.opcode, WSLAY_CONNECTION_CLOSE);
+    sio__buf_free(&w);
+}
+
+/* Runs bytes into a fresh connection and checks the failure it causes:
+ * feed's result, the on_close code and the close frame's code. */
+static void expect_failure(fx *f, const sio_buf *w, int rc, int code)
+{
+    assert_int_equal(sio__ws_conn_feed(f->c, w->data, w->len), rc);
+    assert_int_equal(f->log.nclose, 1);
+    assert_int_equal(f->log.close_code, code);
+    assert_true(sio__ws_conn_wants_close(f->c));
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.opcode, WSLAY_CONNECTION_CLOSE);
+    assert_int_equal(f->cl.close_code, code);
+    assert_int_equal(sio__ws_conn_feed(f->c, "", 0), SIO_ECLOSED);
+    assert_int_equal(f->log.nclose, 1);
+}
+
+static void test_too_big(void **state)
+{
+    fx *f = *state;
+    char big[1001];
+    memset(big, 'a', sizeof big);
+    /* Exactly the limit is fine. */
+    client_send(&f->cl, WSLAY_TEXT_FRAME, big, 1000);
+    assert_int_equal(feed_wire(f), 0);
+    assert_int_equal(f->log.nmsg, 1);
+    /* One more byte fails with 1009 as soon as the frame starts: only the
+     * 8-byte header and one payload byte are fed. */
+    client_send(&f->cl, WSLAY_TEXT_FRAME, big, 1001);
+    sio_buf hdr;
+    sio__buf_init(&hdr, 0);
+    assert_int_equal(sio__buf_append(&hdr, f->cl.wire.data, 9), 0);
+    expect_failure(f, &hdr, SIO_ELIMIT, 1009);
+    assert_int_equal(f->log.nmsg, 1);
+    sio__buf_free(&hdr);
+}
+
+static void test_too_big_fragmented(void **state)
+{
+    fx *f = *state;
+    char part[600];
+    memset(part, 'b', sizeof part);
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x02, 1, part, sizeof part, 0);
+    raw_frame(&w, 0x80, 1, part, sizeof part, 0);
+    expect_failure(f, &w, SIO_ELIMIT, 1009);
+    assert_int_equal(f->log.nmsg, 0);
+    sio__buf_free(&w);
+}
+
+static void test_invalid_utf8(void **state)
+{
+    fx *f = *state;
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x81, 1, "ok\xc3\x28", 4, 0);
+    expect_failure(f, &w, SIO_EPROTO, 1007);
+    assert_int_equal(f->log.nmsg, 0);
+    sio__buf_free(&w);
+}
+
+static void test_truncated_utf8_across_fragments(void **state)
+{
+    fx *f = *state;
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    /* A split code point across fragments is fine... */
+    raw_frame(&w, 0x01, 1, "\xe2\x82", 2, 0);
+    raw_frame(&w, 0x80, 1, "\xac", 1, 0);
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
+    assert_int_equal(f->log.nmsg, 1);
+    assert_memory_equal(f->log.last.data, "\xe2\x82\xac", 3);
+    /* ...but a message ending mid code point is not. */
+    w.len = 0;
+    raw_frame(&w, 0x01, 1, "a", 1, 0);
+    raw_frame(&w, 0x80, 1, "\xe2\x82", 2, 0);
+    expect_failure(f, &w, SIO_EPROTO, 1007);
+    assert_int_equal(f->log.nmsg, 1);
+    sio__buf_free(&w);
+}
+
+static void test_unmasked_frame(void **state)
+{
+    fx *f = *state;
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x81, 0, "hi", 2, 0);
+    expect_failure(f, &w, SIO_EPROTO, 1002);
+    assert_int_equal(f->log.nmsg, 0);
+    sio__buf_free(&w);
+}
+
+static void test_protocol_errors(void **state)
+{
+    /* Each case on a fresh connection: {first frame b0, payload, len64}. */
+    static const struct {
+        unsigned b0;
+        size_t len;
+        int len64;
+    } cases[] = {
+        {0x80, 3, 0},   /* continuation with nothing to continue */
+        {0x83, 3, 0},   /* reserved data opcode */
+        {0x8b, 0, 0},   /* reserved control opcode */
+        {0xc1, 3, 0},   /* RSV1 without an extension */
+        {0x09, 1, 0},   /* fragmented ping */
+        {0x89, 126, 0}, /* ping longer than 125 */
+        {0x81, 3, 1},   /* non-minimal 64-bit length */
+    };
+    char payload[200];
+    memset(payload, 'z', sizeof payload);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fx *f = fx_new(1000);
+        sio_buf w;
+        sio__buf_init(&w, 0);
+        raw_frame(&w, cases[i].b0, 1, payload, cases[i].len, cases[i].len64);
+        expect_failure(f, &w, SIO_EPROTO, 1002);
+        sio__buf_free(&w);
+        void *st = f;
+        teardown(&st);
+    }
+}
+
+static void test_new_data_frame_inside_fragmented(void **state)
+{
+    fx *f = *state;
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x01, 1, "a", 1, 0);
+    raw_frame(&w, 0x81, 1, "b", 1, 0); /* must be a continuation */
+    expect_failure(f, &w, SIO_EPROTO, 1002);
+    assert_int_equal(f->log.nmsg, 0);
+    sio__buf_free(&w);
+}
+
+static void test_bad_close_code(void **state)
+{
+    fx *f = *state;
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x88, 1, "\x03\xed", 2, 0); /* 1005 may not be sent */
+    expect_failure(f, &w, SIO_EPROTO, 1002);
+    sio__buf_free(&w);
+}
+
+static void test_byte_by_byte(void **state)
+{
+    fx *f = *state;
+    char mid[300];
+    for (size_t i = 0; i < sizeof mid; i++)
+        mid[i] = (char)('a' + i % 26);
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "first", 5);
+    client_send(&f->cl, WSLAY_PING, "pp", 2);
+    client_send(&f->cl, WSLAY_BINARY_FRAME, mid, sizeof mid); /* 16-bit length */
+    sio_buf w = f->cl.wire;
+    sio__buf_init(&f->cl.wire, 0);
+    int seen_first_at = -1;
+    for (size_t i = 0; i < w.len; i++) {
+        assert_int_equal(sio__ws_conn_feed(f->c, w.data + i, 1), 0);
+        if (f->log.nmsg == 1 && seen_first_at < 0)
+            seen_first_at = (int)i;
+    }
+    /* The first message came out on its last byte (2 + 4 + 5 = 11). */
+    assert_int_equal(seen_first_at, 10);
+    assert_int_equal(f->log.nmsg, 2);
+    assert_int_equal(f->log.binary, 1);
+    assert_int_equal(f->log.last.len, sizeof mid);
+    assert_memory_equal(f->log.last.data, mid, sizeof mid);
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.opcode, WSLAY_PONG);
+    assert_memory_equal(f->cl.msg.data, "pp", 2);
+    sio__buf_free(&w);
+}
+
+/* ---------------------------------------------------------------- closing */
+
+static void test_server_close_then_peer_echo(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(sio__ws_conn_close(f->c, 4000, "going"), 0);
+    assert_true(sio__ws_conn_wants_close(f->c));
+    assert_int_equal(sio__ws_conn_close(f->c, 1000, NULL), SIO_ECLOSED);
+    assert_int_equal(sio__ws_conn_send(f->c, 0, "x", 1), SIO_ECLOSED);
+    /* The client decodes the close and echoes it (wslay does that). */
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.opcode, WSLAY_CONNECTION_CLOSE);
+    assert_int_equal(f->cl.close_code, 4000);
+    assert_memory_equal(f->cl.msg.data + 2, "going", 5);
+    assert_int_equal(wslay_event_send(f->cl.ctx), 0);
+    assert_true(f->cl.wire.len > 0);
+    assert_int_equal(f->log.nclose, 0);
+    /* A message racing the close is dropped; the echo completes it. */
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x81, 1, "late", 4, 0);
+    assert_int_equal(sio__buf_append(&w, f->cl.wire.data, f->cl.wire.len), 0);
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
+    assert_int_equal(f->log.nmsg, 0);
+    assert_int_equal(f->log.nclose, 1);
+    assert_int_equal(f->log.close_code, 4000);
+    /* No second close frame goes out. */
+    assert_int_equal(sio__ws_conn_output(f->c)->len, 0);
+    sio__buf_free(&w);
+}
+
+static void test_close_arguments(void **state)
+{
+    fx *f = *state;
+    char longr[125];
+    memset(longr, 'r', 124);
+    longr[124] = '\0';
+    assert_int_equal(sio__ws_conn_close(f->c, 1000, longr), SIO_EINVAL);
+    assert_int_equal(sio__ws_conn_close(f->c, 1005, NULL), SIO_EINVAL);
+    assert_int_equal(sio__ws_conn_close(f->c, 999, NULL), SIO_EINVAL);
+    assert_int_equal(sio__ws_conn_close(f->c, 0, "reason needs a code"), SIO_EINVAL);
+    assert_int_equal(sio__ws_conn_output(f->c)->len, 0);
+    longr[123] = '\0';
+    assert_int_equal(sio__ws_conn_close(f->c, 1000, longr), 0);
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.close_code, 1000);
+    assert_int_equal(f->cl.msg.len, 125);
+}
+
+static void test_close_from_on_message(void **state)
+{
+    fx *f = *state;
+    f->log.close_on_msg = 1;
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "a", 1);
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "b", 1);
+    assert_int_equal(feed_wire(f), 0);
+    assert_int_equal(f->log.nmsg, 1);
+    assert_memory_equal(f->log.last.data, "a", 1);
+    assert_true(sio__ws_conn_wants_close(f->c));
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.opcode, WSLAY_CONNECTION_CLOSE);
+    assert_int_equal(f->cl.close_code, 1000);
+}
+
+static void test_protocol_error_after_our_close(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(sio__ws_conn_close(f->c, 1001, NULL), 0);
+    sio__ws_conn_output(f->c)->len = 0;
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x81, 0, "x", 1, 0); /* unmasked */
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), SIO_EPROTO);
+    assert_int_equal(f->log.nclose, 1);
+    assert_int_equal(f->log.close_code, 1006);
+    /* Our close already went out: nothing more is written. */
+    assert_int_equal(sio__ws_conn_output(f->c)->len, 0);
+    sio__buf_free(&w);
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void test_frame_builders_decode(void **state)
+{
+    fx *f = *state;
+    static const size_t lens[] = {0, 125, 126, 65535, 65536};
+    static const size_t hlens[] = {2, 2, 4, 4, 10};
+    char *payload = malloc(65536);
+    assert_non_null(payload);
+    for (size_t i = 0; i < 65536; i++)
+        payload[i] = (char)('a' + i % 26); /* ASCII: text frames get UTF-8 checked */
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        size_t len = lens[k];
+        int binary = (int)(k % 2);
+        /* 1. appended to a buffer */
+        sio_buf b;
+        sio__buf_init(&b, 0);
+        assert_int_equal(sio__ws_frame_append(&b, binary, payload, len), 0);
+        assert_int_equal(b.len, hlens[k] + len);
+        client_read(&f->cl, b.data, b.len);
+        assert_int_equal(f->cl.opcode, binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME);
+        assert_int_equal(f->cl.msg.len, len);
+        if (len)
+            assert_memory_equal(f->cl.msg.data, payload, len);
+        /* 2. shared frame: same bytes */
+        sio_rcbuf *r = sio__ws_frame_new(binary, payload, len);
+        assert_non_null(r);
+        assert_int_equal(r->len, b.len);
+        assert_memory_equal(r->data, b.data, b.len);
+        /* 3. header only */
+        char hdr[SIO_WS_FRAME_HEADER_MAX];
+        assert_int_equal(sio__ws_frame_header(hdr, binary, len), hlens[k]);
+        assert_memory_equal(hdr, b.data, hlens[k]);
+        sio__rcbuf_unref(r);
+        sio__buf_free(&b);
+    }
+    assert_int_equal(f->cl.nmsg, 5);
+    free(payload);
+}
+
+static void test_conn_send_and_control_order(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(sio__ws_conn_send(f->c, 0, "data1", 5), 0);
+    client_send(&f->cl, WSLAY_PING, "p", 1);
+    assert_int_equal(feed_wire(f), 0);
+    assert_int_equal(sio__ws_conn_send(f->c, 1, "data2", 5), 0);
+    /* One stream of whole frames: text, pong, binary. */
+    sio_buf *out = sio__ws_conn_output(f->c);
+    f->cl.in = out->data;
+    f->cl.in_len = out->len;
+    assert_int_equal(wslay_event_recv(f->cl.ctx), 0);
+    assert_int_equal(f->cl.nmsg, 3);
+    assert_int_equal(f->cl.opcode, WSLAY_BINARY_FRAME);
+    assert_memory_equal(f->cl.msg.data, "data2", 5);
+}
+
+static void test_frame_append_limit_all_or_nothing(void **state)
+{
+    sio_buf b;
+    sio__buf_init(&b, 10);
+    assert_int_equal(sio__ws_frame_append(&b, 0, "12345678", 8), 0);
+    assert_int_equal(b.len, 10);
+    assert_int_equal(sio__ws_frame_append(&b, 0, "", 0), SIO_ELIMIT);
+    assert_int_equal(b.len, 10);
+    sio__buf_free(&b);
+}
+
+static void test_output_limit_fails_feed(void **state)
+{
+    fx *f = *state;
+    sio__ws_conn_output(f->c)->limit = 4;
+    client_send(&f->cl, WSLAY_PING, "too long for four", 17);
+    assert_int_equal(feed_wire(f), SIO_ELIMIT);
+    assert_int_equal(f->log.nclose, 1);
+    assert_true(sio__ws_conn_wants_close(f->c));
+    assert_int_equal(sio__ws_conn_feed(f->c, "", 0), SIO_ECLOSED);
+}
+
+static void test_new_out_of_memory(void **state)
+{
+    sio__alloc_fail_after(1);
+    assert_null(sio__ws_conn_new(&srv_cb, NULL, 0));
+    sio__alloc_fail_after(0);
+    sio_ws_conn *c = sio__ws_conn_new(NULL, NULL, 0);
+    assert_non_null(c);
+    /* No callbacks: messages and closes are simply not reported. */
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x81, 1, "x", 1, 0);
+    raw_frame(&w, 0x88, 1, "\x03\xe8", 2, 0);
+    assert_int_equal(sio__ws_conn_feed(c, w.data, w.len), 0);
+    assert_true(sio__ws_conn_wants_close(c));
+    sio__buf_free(&w);
+    sio__ws_conn_free(c);
+    sio__ws_conn_free(NULL);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_text_message),
+        T(test_binary_and_empty_messages),
+        T(test_several_messages_in_one_feed),
+        T(test_fragmented_with_ping_between),
+        T(test_ping_pong),
+        T(test_peer_close),
+        T(test_peer_close_without_status),
+        T(test_too_big),
+        T(test_too_big_fragmented),
+        T(test_invalid_utf8),
+        T(test_truncated_utf8_across_fragments),
+        T(test_unmasked_frame),
+        cmocka_unit_test(test_protocol_errors),
+        T(test_new_data_frame_inside_fragmented),
+        T(test_bad_close_code),
+        T(test_byte_by_byte),
+        T(test_server_close_then_peer_echo),
+        T(test_close_arguments),
+        T(test_close_from_on_message),
+        T(test_protocol_error_after_our_close),
+        T(test_frame_builders_decode),
+        T(test_conn_send_and_control_order),
+        cmocka_unit_test(test_frame_append_limit_all_or_nothing),
+        T(test_output_limit_fails_feed),
+        cmocka_unit_test(test_new_out_of_memory),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
