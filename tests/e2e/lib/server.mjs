@@ -1,0 +1,105 @@
+// Starts one of the sioc programs for an e2e test and stops it cleanly.
+//
+// The program under test is $SIOC_BUILD_DIR/<binName>, started with
+// `--port 0 ...args`; it prints "listening on http://localhost:PORT" on stdout
+// once it accepts connections. With SIOC_REF=1 the same tests run against the
+// Node reference servers in tests/ref/ instead (sioc-protocol-server ->
+// tests/ref/protocol-server.mjs, sioc-chat -> tests/ref/chat.mjs), which is
+// how each test is first proven against Node's real behaviour.
+//
+// stop() is part of the test: the program must exit 0 on SIGTERM in time and
+// its stderr must hold no sanitizer report (ASan, LSan, UBSan).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '../../..');
+export const IS_REF = process.env.SIOC_REF === '1';
+
+const START_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+const SANITIZER_MARKERS = ['ERROR: AddressSanitizer', 'LeakSanitizer', 'runtime error:'];
+
+/** Picks the command line for binName: the C program or its Node reference. */
+function commandFor(binName, args) {
+  if (IS_REF) {
+    const script = path.join(REPO, 'tests/ref', `${binName.replace(/^sioc-/, '')}.mjs`);
+    return { cmd: process.execPath, argv: [script, '--port', '0', ...args] };
+  }
+  const dir = process.env.SIOC_BUILD_DIR;
+  if (!dir) throw new Error('SIOC_BUILD_DIR is not set (or set SIOC_REF=1 for the Node reference)');
+  return { cmd: path.join(dir, binName), argv: ['--port', '0', ...args] };
+}
+
+/** Throws if the program's stderr holds a sanitizer report. */
+export function assertNoSanitizerReport(stderr, what = 'server') {
+  for (const marker of SANITIZER_MARKERS) {
+    if (stderr.includes(marker)) throw new Error(`${what} stderr has "${marker}":\n${stderr}`);
+  }
+}
+
+/**
+ * Spawns binName and resolves once it prints its "listening on" line.
+ * Resolves {port, url, proc, stderr(), stop()}.
+ */
+export function startServer(binName, args = [], env = {}) {
+  const { cmd, argv } = commandFor(binName, args);
+  const proc = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let exited = null; // {code, signal} once the process is gone
+  const exitPromise = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => { exited = { code, signal }; resolve(exited); });
+  });
+  proc.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+  proc.stdout.setEncoding('utf8');
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${binName} did not print "listening on" within ${START_TIMEOUT_MS} ms\n${stderr}`));
+    }, START_TIMEOUT_MS);
+    proc.on('error', (err) => { clearTimeout(timer); reject(err); });
+    exitPromise.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`${binName} exited (code ${code}, signal ${signal}) before listening\n${stderr}`));
+    });
+    proc.stdout.on('data', (d) => {
+      stdout += d;
+      const m = /listening on (http:\/\/localhost:(\d+))/.exec(stdout);
+      if (!m) return;
+      clearTimeout(timer);
+      proc.stdout.removeAllListeners('data');
+      proc.stdout.resume(); // keep draining so the child never blocks on a full pipe
+      const port = Number(m[2]);
+      resolve({
+        port,
+        url: `http://localhost:${port}`,
+        proc,
+        stderr: () => stderr,
+        /** True while the process runs (a test may check the server survived). */
+        alive: () => exited === null,
+        stop: () => stop(binName, proc, exitPromise, () => stderr, () => exited),
+      });
+    });
+  });
+}
+
+/** SIGTERM, wait for exit (SIGKILL on timeout), then check exit code and stderr. */
+async function stop(binName, proc, exitPromise, getStderr, getExited) {
+  if (getExited() === null) proc.kill('SIGTERM');
+  let timer;
+  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(null), STOP_TIMEOUT_MS); });
+  const result = await Promise.race([exitPromise, timeout]);
+  clearTimeout(timer);
+  if (result === null) {
+    proc.kill('SIGKILL');
+    await exitPromise;
+    throw new Error(`${binName} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM\n${getStderr()}`);
+  }
+  assertNoSanitizerReport(getStderr(), binName);
+  if (result.code !== 0) {
+    throw new Error(`${binName} exited with code ${result.code} signal ${result.signal}\n${getStderr()}`);
+  }
+}

@@ -1,0 +1,74 @@
+// Node reference for sioc-protocol-server: the same HTTP endpoints, built on
+// the real engine.io 6.6 and socket.io 4.8 packages, so that every e2e test
+// can first be proven against Node's own behaviour (SIOC_REF=1) before it is
+// pointed at the C program.
+//
+//   /engine.io/  Engine.IO v4, pingInterval 300, pingTimeout 200,
+//                maxHttpBufferSize 1e6, CORS open to any origin with
+//                credentials; every message is echoed back as it came.
+//   /socket.io/  Socket.IO v5, same heartbeat, connectTimeout 1000.
+//                On connection (namespaces "/" and "/custom") emits "auth"
+//                with the handshake auth; "message" -> "message-back" with the
+//                same arguments; "message-with-ack" acks with the same
+//                arguments. Other namespaces are refused ("Invalid namespace").
+//   anything else: 404.
+//
+// Usage: node tests/ref/protocol-server.mjs [--port N]   (0 = any free port)
+// Prints "listening on http://localhost:PORT" once listening; exits 0 on
+// SIGTERM/SIGINT.
+import http from 'node:http';
+import { Server as EngineServer } from 'engine.io';
+import { Server as IoServer } from 'socket.io';
+
+/** Parses --port N (default 3000) from argv. */
+function parsePort(argv) {
+  const i = argv.indexOf('--port');
+  return i >= 0 ? Number(argv[i + 1]) : 3000;
+}
+
+const HEARTBEAT = { pingInterval: 300, pingTimeout: 200 };
+const CORS = { origin: true, credentials: true };
+
+// The fallback handler: engine.io and socket.io wrap it and call it for any
+// request outside their path.
+const httpServer = http.createServer((req, res) => {
+  res.writeHead(404, { 'Content-Type': 'text/plain' });
+  res.end('Not Found');
+});
+
+const engine = new EngineServer({ ...HEARTBEAT, maxHttpBufferSize: 1e6, cors: CORS });
+engine.attach(httpServer, { path: '/engine.io/' });
+engine.on('connection', (socket) => {
+  socket.on('message', (data) => socket.send(data));
+});
+
+const io = new IoServer(httpServer, {
+  path: '/socket.io/', ...HEARTBEAT, connectTimeout: 1000, maxHttpBufferSize: 1e6, cors: CORS,
+});
+
+/** The behaviour shared by "/" and "/custom". */
+function onConnection(socket) {
+  socket.emit('auth', socket.handshake.auth);
+  socket.on('message', (...args) => socket.emit('message-back', ...args));
+  socket.on('message-with-ack', (...args) => {
+    const ack = args.pop();
+    if (typeof ack === 'function') ack(...args);
+  });
+}
+io.on('connection', onConnection);
+io.of('/custom').on('connection', onConnection);
+
+httpServer.listen(parsePort(process.argv.slice(2)), () => {
+  console.log(`listening on http://localhost:${httpServer.address().port}`);
+});
+
+/** Orderly shutdown: close every client, then exit 0. */
+function shutdown() {
+  io.close();
+  engine.close();
+  httpServer.closeAllConnections?.();
+  httpServer.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 500).unref();
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
