@@ -322,6 +322,38 @@ static void test_stop_in_callback(void **state)
     sio__timers_free(&w);
 }
 
+/* A callback re-arming itself at a deadline already reached (its own, or
+ * now) fires again on the next run, never twice in one run (no livelock). */
+static unsigned rearm_fires;
+static sio_timers *rearm_wheel;
+static void rearm_cb(sio_timer *t, void *data)
+{
+    (void)data;
+    if (++rearm_fires < 100) /* bound a broken wheel's loop */
+        sio__timer_start(rearm_wheel, t, rearm_fires % 2 ? t->deadline : now_g);
+}
+
+static void test_rearm_past_in_callback(void **state)
+{
+    (void)state;
+    sio_timers w;
+    sio_timer a;
+    rearm_wheel = &w;
+    sio__timers_init(&w, 0);
+    sio__timer_init(&a, rearm_cb, NULL);
+    sio__timer_start(&w, &a, 10);
+    rearm_fires = 0;
+    now_g = 20;
+    assert_int_equal(sio__timers_run(&w, now_g), 1);
+    assert_true(sio__timer_active(&a));
+    assert_true(sio__timers_next(&w) <= 10);
+    assert_int_equal(sio__timers_run(&w, now_g), 1); /* same now: next run */
+    now_g = 21;
+    assert_int_equal(sio__timers_run(&w, now_g), 1);
+    assert_int_equal(rearm_fires, 3);
+    sio__timers_free(&w);
+}
+
 /* Deadlines days away fire at the right run after big and small steps. */
 static void test_long_deadlines(void **state)
 {
@@ -416,6 +448,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basics),          cmocka_unit_test(test_next_exact),
         cmocka_unit_test(test_periodic),        cmocka_unit_test(test_stop_in_callback),
+        cmocka_unit_test(test_rearm_past_in_callback),
         cmocka_unit_test(test_long_deadlines),  cmocka_unit_test(test_random_model),
         cmocka_unit_test(test_100k),
     };
