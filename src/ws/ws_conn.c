@@ -131,8 +131,8 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 /* wslay has frame bytes for the peer: take them all, or fail hard (a
  * partial acceptance would leave a half frame that data frames could
  * interleave with). */
-static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
-                          int flags, void *user)
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                          void *user)
 {
     sio_ws_conn *c = user;
     int rc = sio__buf_append(&c->out, data, len);
@@ -198,11 +198,16 @@ void sio__ws_conn_free(sio_ws_conn *c)
     sio__free(c);
 }
 
-/* Moves wslay's queued control frames into the output buffer. */
+/* Moves wslay's queued control frames into the output buffer. wslay hands
+ * a frame over in several pieces (header, payload), so when the buffer
+ * refuses one, everything this flush added is dropped again: the output
+ * must only ever hold whole frames, and the connection is failing anyway. */
 static int ws_flush(sio_ws_conn *c)
 {
+    size_t mark = c->out.len;
     if (wslay_event_send(c->ctx) == 0)
         return 0;
+    c->out.len = mark;
     return c->out_err ? c->out_err : SIO_ENOMEM;
 }
 
@@ -267,7 +272,10 @@ int sio__ws_conn_feed(sio_ws_conn *c, const char *data, size_t len)
     return ws_after_recv(c, r);
 }
 
-sio_buf *sio__ws_conn_output(sio_ws_conn *c) { return &c->out; }
+sio_buf *sio__ws_conn_output(sio_ws_conn *c)
+{
+    return &c->out;
+}
 
 int sio__ws_conn_wants_close(const sio_ws_conn *c)
 {

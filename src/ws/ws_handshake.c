@@ -95,8 +95,7 @@ int sio__ws_accept_key(char out[SIO_WS_ACCEPT_LEN + 1], sio_slice key)
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
         return SIO_ENOMEM;
-    int ok = EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) &&
-             EVP_DigestUpdate(ctx, key.base, key.len) &&
+    int ok = EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) && EVP_DigestUpdate(ctx, key.base, key.len) &&
              EVP_DigestUpdate(ctx, ws_guid, sizeof ws_guid - 1) &&
              EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);

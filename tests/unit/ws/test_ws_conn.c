@@ -25,12 +25,12 @@
 
 /* What the server connection reported through its callbacks. */
 typedef struct server_log {
-    int nmsg;          /* messages delivered */
-    int binary;        /* type of the last one */
-    sio_buf last;      /* payload of the last one */
-    int nclose;        /* on_close calls (must stay <= 1) */
-    int close_code;    /* code of on_close */
-    int close_on_msg;  /* if set, on_message calls sio__ws_conn_close(1000) */
+    int nmsg;         /* messages delivered */
+    int binary;       /* type of the last one */
+    sio_buf last;     /* payload of the last one */
+    int nclose;       /* on_close calls (must stay <= 1) */
+    int close_code;   /* code of on_close */
+    int close_on_msg; /* if set, on_message calls sio__ws_conn_close(1000) */
 } server_log;
 
 static void srv_on_message(sio_ws_conn *c, int binary, const char *data, size_t len, void *ud)
@@ -59,13 +59,13 @@ static const sio_ws_callbacks srv_cb = {srv_on_message, srv_on_close};
  * handed to client_read and records the messages. */
 typedef struct client {
     wslay_event_context_ptr ctx;
-    sio_buf wire;        /* masked client frames, to feed to the server */
-    const char *in;      /* server bytes being decoded */
-    size_t in_len;       /* remaining */
-    int nmsg;            /* messages decoded (data and control) */
-    int opcode;          /* opcode of the last one */
-    sio_buf msg;         /* payload of the last one */
-    int close_code;      /* status of the last close frame decoded */
+    sio_buf wire;   /* masked client frames, to feed to the server */
+    const char *in; /* server bytes being decoded */
+    size_t in_len;  /* remaining */
+    int nmsg;       /* messages decoded (data and control) */
+    int opcode;     /* opcode of the last one */
+    sio_buf msg;    /* payload of the last one */
+    int close_code; /* status of the last close frame decoded */
 } client;
 
 static ssize_t cl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
@@ -676,6 +676,9 @@ static void test_output_limit_fails_feed(void **state)
     sio__ws_conn_output(f->c)->limit = 4;
     client_send(&f->cl, WSLAY_PING, "too long for four", 17);
     assert_int_equal(feed_wire(f), SIO_ELIMIT);
+    /* The pong's 2-byte header fitted but its payload did not: no half
+     * frame may stay behind. */
+    assert_int_equal(sio__ws_conn_output(f->c)->len, 0);
     assert_int_equal(f->log.nclose, 1);
     assert_true(sio__ws_conn_wants_close(f->c));
     assert_int_equal(sio__ws_conn_feed(f->c, "", 0), SIO_ECLOSED);

@@ -14,7 +14,10 @@
 #include "ws/ws_handshake.h"
 
 /* A slice of a C string literal (or the missing-header slice for NULL). */
-static sio_slice S(const char *s) { return (sio_slice){s, s ? strlen(s) : 0}; }
+static sio_slice S(const char *s)
+{
+    return (sio_slice){s, s ? strlen(s) : 0};
+}
 
 /* The RFC 6455 section 1.3 example nonce and its accept value (checked
  * against openssl dgst and node crypto as well). */
