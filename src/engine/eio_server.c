@@ -1,0 +1,714 @@
+/* Engine.IO v4 server core: see eio_server.h for the contract.
+ *
+ * A session moves OPEN -> CLOSED (CLOSING only while a graceful close waits
+ * for the transport). Exactly one transport carries packets at a time:
+ *  - polling: packets wait in the session queue until a GET takes them all
+ *    (joined with \x1e); at most one GET is held;
+ *  - websocket: packets go straight to the net layer's write queue, which
+ *    coalesces them per loop iteration.
+ * Upgrade (polling -> websocket) follows Node: the probe socket answers
+ * "2probe" with "3probe", a held GET is released with a noop ("6") so the
+ * client can pause polling, and "5" on the probe switches the transport and
+ * flushes whatever the queue still holds over the WebSocket. Nothing is
+ * dropped or reordered because the queue is only ever drained by one
+ * transport, in order.
+ *
+ * Heartbeat (v4): the server pings every pingInterval and expects a pong
+ * within pingTimeout; one wheel timer per session alternates between the two
+ * deadlines. */
+#include "engine/eio_server.h"
+
+#include <openssl/rand.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/base64.h"
+#include "engine/eio_internal.h"
+#include "engine/eio_packet.h"
+
+static const char *const error_messages[] = {
+    "Transport unknown",    "Session ID unknown", "Bad handshake method",
+    "Bad request",          "Forbidden",          "Unsupported protocol version",
+};
+
+const char *sio__eio_error_message(int code)
+{
+    if (code < 0 || code > SIO_EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION)
+        return "Bad request";
+    return error_messages[code];
+}
+
+void sio_eio_options_init(sio_eio_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->path = "/engine.io";
+    o->ping_interval = 25000;
+    o->ping_timeout = 20000;
+    o->upgrade_timeout = 10000;
+    o->max_http_buffer_size = 1000000;
+    o->transports = SIO_TRANSPORT_POLLING | SIO_TRANSPORT_WEBSOCKET;
+    o->allow_upgrades = 1;
+    o->cors.methods = "GET,HEAD,PUT,PATCH,POST,DELETE";
+    o->max_packets_per_post = 1000;
+    o->max_outbound_bytes = 16u << 20;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void hb_fire(sio_timer *t, void *data);
+static void hold(sio_eio_socket *so);
+static int release(sio_eio_socket *so);
+static void upgrade_fire(sio_timer *t, void *data);
+static int flush(sio_eio_socket *so);
+
+/* Copies opts' strings so the caller keeps ownership of its own. */
+static int copy_options(sio_eio_server *s, const sio_eio_options *opts)
+{
+    s->opts = *opts;
+    size_t n = strlen(opts->path);
+    while (n > 0 && opts->path[n - 1] == '/')
+        n--;
+    s->path_slash = sio__malloc(n + 2);
+    if (s->path_slash == NULL)
+        return SIO_ENOMEM;
+    memcpy(s->path_slash, opts->path, n);
+    memcpy(s->path_slash + n, "/", 2);
+    s->opts.path = s->path_slash;
+    s->opts.cors.origins = NULL;
+    if (opts->cors.norigins == 0)
+        return 0;
+    s->origins = sio__calloc(opts->cors.norigins, sizeof(char *));
+    if (s->origins == NULL)
+        return SIO_ENOMEM;
+    for (size_t i = 0; i < opts->cors.norigins; i++)
+        if ((s->origins[i] = sio__strdup(opts->cors.origins[i])) == NULL)
+            return SIO_ENOMEM;
+    s->opts.cors.origins = (const char *const *)s->origins;
+    return 0;
+}
+
+static void free_options(sio_eio_server *s)
+{
+    for (size_t i = 0; s->origins && i < s->opts.cors.norigins; i++)
+        sio__free(s->origins[i]);
+    sio__free(s->origins);
+    sio__free(s->path_slash);
+    s->origins = NULL;
+    s->path_slash = NULL;
+}
+
+int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
+                         const sio_eio_callbacks *cb, void *data, sio_timers *timers,
+                         uint64_t (*now)(void *), void *now_arg,
+                         const sio_eio_transport_ops *ops)
+{
+    memset(s, 0, sizeof *s);
+    if (opts->path == NULL || opts->path[0] != '/' || opts->transports == 0 ||
+        opts->ping_interval == 0 || opts->ping_timeout == 0 || opts->max_http_buffer_size == 0)
+        return SIO_EINVAL;
+    sio__map_init(&s->sessions);
+    int rc = copy_options(s, opts);
+    if (rc < 0) {
+        free_options(s);
+        return rc;
+    }
+    s->cb = *cb;
+    s->cb_data = data;
+    s->timers = timers;
+    s->now = now;
+    s->now_arg = now_arg;
+    s->ops = ops;
+    return 0;
+}
+
+void sio__eio_server_deinit(sio_eio_server *s)
+{
+    s->closing = 1;
+    sio_map_iter it;
+    void *v;
+    sio__map_iter_init(&it, &s->sessions);
+    while (sio__map_iter_next(&it, NULL, NULL, &v))
+        sio__eio_close(v, "forced close");
+    sio__map_free(&s->sessions);
+    free_options(s);
+}
+
+size_t sio_eio_server_clients(const sio_eio_server *s) { return sio__map_size(&s->sessions); }
+
+static uint64_t now_ms(const sio_eio_server *s) { return s->now(s->now_arg); }
+
+/* ------------------------------------------------------------- verify */
+
+static int transport_of(sio_slice name)
+{
+    if (sio__slice_eq(name, "polling"))
+        return SIO_TRANSPORT_POLLING;
+    if (sio__slice_eq(name, "websocket"))
+        return SIO_TRANSPORT_WEBSOCKET;
+    return 0;
+}
+
+/* Node rejects an Origin with characters invalid in a header value. */
+static int origin_invalid(sio_slice origin)
+{
+    for (size_t i = 0; i < origin.len; i++) {
+        unsigned char c = (unsigned char)origin.base[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 1;
+    }
+    return 0;
+}
+
+int sio__eio_verify(sio_eio_server *s, const sio_eio_reqinfo *ri, sio_eio_socket **out)
+{
+    *out = NULL;
+    int t = transport_of(ri->transport);
+    if (t == 0 || !(s->opts.transports & t))
+        return SIO_EIO_ERR_TRANSPORT_UNKNOWN;
+    if (origin_invalid(ri->origin))
+        return SIO_EIO_ERR_BAD_REQUEST;
+    if (ri->sid.base != NULL) {
+        sio_eio_socket *so = sio__map_get(&s->sessions, ri->sid.base, ri->sid.len);
+        if (so == NULL || so->state == SIO_EIO_CLOSED)
+            return SIO_EIO_ERR_UNKNOWN_SID;
+        if (!ri->upgrade && so->transport != t)
+            return SIO_EIO_ERR_BAD_REQUEST;
+        if (ri->upgrade && (t != SIO_TRANSPORT_WEBSOCKET || !s->opts.allow_upgrades))
+            return SIO_EIO_ERR_BAD_REQUEST;
+        *out = so;
+        return SIO_EIO_ERR_NONE;
+    }
+    if (ri->method != 'G')
+        return SIO_EIO_ERR_BAD_HANDSHAKE_METHOD;
+    if (t == SIO_TRANSPORT_WEBSOCKET && !ri->upgrade)
+        return SIO_EIO_ERR_BAD_REQUEST;
+    if (!sio__slice_eq(ri->eio, "4"))
+        return SIO_EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
+    if (s->closing)
+        return SIO_EIO_ERR_BAD_REQUEST;
+    if (s->opts.allow_request && s->opts.allow_request(ri->req, s->opts.allow_request_data))
+        return SIO_EIO_ERR_FORBIDDEN;
+    return SIO_EIO_ERR_NONE;
+}
+
+/* ---------------------------------------------------------------- CORS */
+
+static int origin_allowed(const sio_eio_server *s, sio_slice origin)
+{
+    if (s->opts.cors.any_origin)
+        return 1;
+    for (size_t i = 0; i < s->opts.cors.norigins; i++)
+        if (sio__slice_eq(origin, s->opts.cors.origins[i]))
+            return 1;
+    return 0;
+}
+
+int sio__eio_cors_headers(const sio_eio_server *s, sio_slice origin, sio_slice req_headers,
+                          int preflight, sio_buf *out)
+{
+    if (origin.len == 0 || !origin_allowed(s, origin))
+        return 0;
+    int rc = sio__buf_append_str(out, "Access-Control-Allow-Origin: ");
+    rc = rc ? rc : sio__buf_append(out, origin.base, origin.len);
+    rc = rc ? rc : sio__buf_append_str(out, "\r\nVary: Origin\r\n");
+    if (!rc && s->opts.cors.credentials)
+        rc = sio__buf_append_str(out, "Access-Control-Allow-Credentials: true\r\n");
+    if (rc || !preflight)
+        return rc;
+    rc = sio__buf_appendf(out, "Access-Control-Allow-Methods: %s\r\n", s->opts.cors.methods);
+    if (!rc && s->opts.cors.allowed_headers)
+        rc = sio__buf_appendf(out, "Access-Control-Allow-Headers: %s\r\n",
+                              s->opts.cors.allowed_headers);
+    else if (!rc && req_headers.len) {
+        rc = sio__buf_append_str(out, "Access-Control-Allow-Headers: ");
+        rc = rc ? rc : sio__buf_append(out, req_headers.base, req_headers.len);
+        rc = rc ? rc : sio__buf_append_str(out, "\r\n");
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ handshake */
+
+/* 18 CSPRNG bytes -> 24 base64url characters (144 bits). */
+static int new_session_id(char out[32])
+{
+    unsigned char raw[18];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return SIO_EIO;
+    sio_buf b;
+    sio__buf_init(&b, 0);
+    int rc = sio__base64_encode(&b, raw, sizeof raw);
+    if (rc == 0) {
+        for (size_t i = 0; i < b.len; i++)
+            out[i] = b.data[i] == '+' ? '-' : b.data[i] == '/' ? '_' : b.data[i];
+        out[b.len] = '\0';
+    }
+    sio__buf_free(&b);
+    return rc;
+}
+
+/* Copies the handshake strings into one block owned by the session. */
+static int copy_handshake(sio_eio_socket *so, const sio_handshake *hs)
+{
+    size_t total = strlen(hs->url) + strlen(hs->query) + strlen(hs->address) + 3;
+    for (size_t i = 0; i < hs->nheaders; i++)
+        total += strlen(hs->headers[i].name) + strlen(hs->headers[i].value) + 2;
+    so->hs_strings = sio__malloc(total);
+    so->hs_headers = sio__calloc(hs->nheaders ? hs->nheaders : 1, sizeof(sio_kv));
+    if (so->hs_strings == NULL || so->hs_headers == NULL)
+        return SIO_ENOMEM;
+    char *p = so->hs_strings;
+#define COPY_STR(dst, src)                \
+    do {                                  \
+        size_t n_ = strlen(src) + 1;      \
+        memcpy(p, (src), n_);             \
+        (dst) = p;                        \
+        p += n_;                          \
+    } while (0)
+    so->handshake = *hs;
+    COPY_STR(so->handshake.url, hs->url);
+    COPY_STR(so->handshake.query, hs->query);
+    COPY_STR(so->handshake.address, hs->address);
+    for (size_t i = 0; i < hs->nheaders; i++) {
+        COPY_STR(so->hs_headers[i].name, hs->headers[i].name);
+        COPY_STR(so->hs_headers[i].value, hs->headers[i].value);
+    }
+#undef COPY_STR
+    so->handshake.headers = so->hs_headers;
+    return 0;
+}
+
+static void socket_free(sio_eio_socket *so)
+{
+    for (size_t i = so->qhead; i < so->qlen; i++)
+        sio__rcbuf_unref(so->q[i].pkt);
+    sio__free(so->q);
+    sio__free(so->hs_headers);
+    sio__free(so->hs_strings);
+    sio__free(so);
+}
+
+static int queue_open_packet(sio_eio_socket *so)
+{
+    const sio_eio_options *o = &so->server->opts;
+    int upgrades = so->transport == SIO_TRANSPORT_POLLING && o->allow_upgrades &&
+                   (o->transports & SIO_TRANSPORT_WEBSOCKET);
+    sio_buf b;
+    sio__buf_init(&b, 0);
+    int rc = sio__buf_appendf(&b,
+                              "0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%u,"
+                              "\"pingTimeout\":%u,\"maxPayload\":%zu}",
+                              so->id, upgrades ? "\"websocket\"" : "", o->ping_interval,
+                              o->ping_timeout, o->max_http_buffer_size);
+    if (rc == 0) {
+        sio_rcbuf *pkt = sio__rcbuf_new(b.data, b.len);
+        rc = pkt ? sio__eio_send_rc(so, pkt, 0) : SIO_ENOMEM;
+        sio__rcbuf_unref(pkt);
+    }
+    sio__buf_free(&b);
+    return rc;
+}
+
+int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs,
+                       sio_eio_socket **out)
+{
+    int rc;
+    sio_eio_socket *so = sio__calloc(1, sizeof *so);
+    if (so == NULL)
+        return SIO_ENOMEM;
+    so->server = s;
+    so->state = SIO_EIO_OPEN_STATE;
+    so->transport = transport;
+    sio__timer_init(&so->hb_timer, hb_fire, so);
+    sio__timer_init(&so->upgrade_timer, upgrade_fire, so);
+    rc = new_session_id(so->id);
+    rc = rc ? rc : copy_handshake(so, hs);
+    rc = rc ? rc : sio__map_put(&s->sessions, so->id, strlen(so->id), so);
+    if (rc < 0) {
+        socket_free(so);
+        return rc == SIO_EEXIST ? SIO_EIO : rc;
+    }
+    so->handshake.time_ms = (int64_t)time(NULL) * 1000;
+    rc = queue_open_packet(so);
+    if (rc < 0) {
+        sio__map_remove(&s->sessions, so->id, strlen(so->id));
+        socket_free(so);
+        return rc;
+    }
+    so->hb = SIO_EIO_HB_WAIT_PING;
+    sio__timer_start(s->timers, &so->hb_timer, now_ms(s) + s->opts.ping_interval);
+    *out = so;
+    return 0;
+}
+
+void sio__eio_opened(sio_eio_socket *so)
+{
+    if (so->server->cb.on_connection == NULL)
+        return;
+    hold(so);
+    so->server->cb.on_connection(so, so->server->cb_data);
+    release(so);
+}
+
+/* ------------------------------------------------------------ closing */
+
+static void release_transports(sio_eio_socket *so)
+{
+    const sio_eio_transport_ops *ops = so->server->ops;
+    if (so->probe) {
+        void *p = so->probe;
+        so->probe = NULL;
+        ops->ws_close(p);
+    }
+    if (so->ws) {
+        void *w = so->ws;
+        so->ws = NULL;
+        ops->ws_close(w);
+    }
+    if (so->get) {
+        /* Node answers a held GET with a close packet when it closes. */
+        void *g = so->get;
+        sio_buf body;
+        sio__buf_init(&body, 0);
+        so->get = NULL;
+        if (sio__buf_append_str(&body, "1") == 0)
+            ops->poll_answer(g, &body);
+        sio__buf_free(&body);
+    }
+}
+
+void sio__eio_close(sio_eio_socket *so, const char *reason)
+{
+    if (so->state == SIO_EIO_CLOSED)
+        return;
+    sio_eio_server *s = so->server;
+    so->state = SIO_EIO_CLOSED;
+    so->close_reason = reason;
+    sio__timer_stop(&so->hb_timer);
+    sio__timer_stop(&so->upgrade_timer);
+    /* A forced close tells the peer ("1") before the transport goes. */
+    if (strcmp(reason, "forced close") == 0 || strcmp(reason, "server shutting down") == 0) {
+        sio_rcbuf *pkt = sio__rcbuf_new("1", 1);
+        if (pkt && so->ws)
+            s->ops->ws_send(so->ws, pkt, 0);
+        sio__rcbuf_unref(pkt);
+    }
+    release_transports(so);
+    sio__map_remove(&s->sessions, so->id, strlen(so->id));
+    if (s->cb.on_close)
+        s->cb.on_close(so, reason, s->cb_data);
+    if (so->busy == 0)
+        socket_free(so);
+}
+
+/* Callbacks may close (and so free) the session under our feet: the
+ * functions that run callbacks hold it, and the last release frees it. */
+static void hold(sio_eio_socket *so) { so->busy++; }
+
+static int release(sio_eio_socket *so)
+{
+    if (--so->busy == 0 && so->state == SIO_EIO_CLOSED) {
+        socket_free(so);
+        return 1;
+    }
+    return so->state == SIO_EIO_CLOSED;
+}
+
+void sio_eio_close(sio_eio_socket *so) { sio__eio_close(so, "forced close"); }
+
+/* ----------------------------------------------------------- heartbeat */
+
+static void hb_fire(sio_timer *t, void *data)
+{
+    sio_eio_socket *so = data;
+    sio_eio_server *s = so->server;
+    if (so->hb == SIO_EIO_HB_WAIT_PONG) {
+        sio__eio_close(so, "ping timeout");
+        return;
+    }
+    so->hb = SIO_EIO_HB_WAIT_PONG;
+    sio__timer_start(s->timers, t, now_ms(s) + s->opts.ping_timeout);
+    sio_rcbuf *pkt = sio__rcbuf_new("2", 1);
+    if (pkt == NULL || sio__eio_send_rc(so, pkt, 0) == SIO_ENOMEM)
+        sio__eio_close(so, "transport error");
+    sio__rcbuf_unref(pkt);
+}
+
+static void on_pong(sio_eio_socket *so)
+{
+    if (so->hb != SIO_EIO_HB_WAIT_PONG)
+        return;
+    so->hb = SIO_EIO_HB_WAIT_PING;
+    sio__timer_start(so->server->timers, &so->hb_timer,
+                     now_ms(so->server) + so->server->opts.ping_interval);
+}
+
+/* --------------------------------------------------------------- sending */
+
+static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int binary)
+{
+    if (so->qhead > 0 && so->qhead == so->qlen)
+        so->qhead = so->qlen = 0;
+    if (so->qlen == so->qcap) {
+        if (so->qhead > 0) {
+            memmove(so->q, so->q + so->qhead, (so->qlen - so->qhead) * sizeof *so->q);
+            so->qlen -= so->qhead;
+            so->qhead = 0;
+        } else {
+            size_t cap = so->qcap ? so->qcap * 2 : 8;
+            sio_eio_qent *q = sio__realloc(so->q, cap * sizeof *q);
+            if (q == NULL)
+                return SIO_ENOMEM;
+            so->q = q;
+            so->qcap = cap;
+        }
+    }
+    so->q[so->qlen++] = (sio_eio_qent){sio__rcbuf_ref(pkt), binary};
+    so->qbytes += pkt->len;
+    return 0;
+}
+
+int sio__eio_send_rc(sio_eio_socket *so, sio_rcbuf *pkt, int binary)
+{
+    if (so->state != SIO_EIO_OPEN_STATE)
+        return SIO_ECLOSED;
+    sio_eio_server *s = so->server;
+    if (so->ws) {
+        if (s->ops->ws_queued(so->ws) + pkt->len > s->opts.max_outbound_bytes) {
+            sio__eio_close(so, "transport error");
+            return SIO_ELIMIT;
+        }
+        return s->ops->ws_send(so->ws, pkt, binary);
+    }
+    if (so->qbytes + pkt->len > s->opts.max_outbound_bytes) {
+        sio__eio_close(so, "transport error");
+        return SIO_ELIMIT;
+    }
+    int rc = queue_push(so, pkt, binary);
+    if (rc == 0 && so->get)
+        rc = flush(so);
+    return rc;
+}
+
+int sio_eio_send(sio_eio_socket *so, const void *data, size_t len, int binary)
+{
+    sio_rcbuf *pkt = binary ? sio__rcbuf_new(data, len) : sio__rcbuf_new2("4", 1, data, len);
+    if (pkt == NULL)
+        return SIO_ENOMEM;
+    int rc = sio__eio_send_rc(so, pkt, binary);
+    sio__rcbuf_unref(pkt);
+    return rc;
+}
+
+/* Answers the held GET with every queued packet (or a noop when asked to
+ * release it during an upgrade). */
+static int flush(sio_eio_socket *so)
+{
+    if (so->get == NULL || (so->qhead == so->qlen && !so->probed))
+        return 0;
+    sio_buf body;
+    sio__buf_init(&body, 0);
+    int rc = 0;
+    if (so->qhead == so->qlen)
+        rc = sio__buf_append_str(&body, "6");
+    for (size_t i = so->qhead; rc == 0 && i < so->qlen; i++) {
+        sio_rcbuf *p = so->q[i].pkt;
+        if (so->q[i].binary)
+            rc = sio__eio_encode_payload_elem(&body, i == so->qhead, SIO_EIO_MESSAGE, 1, p->data,
+                                              p->len);
+        else
+            rc = sio__eio_encode_payload_elem(&body, i == so->qhead, (sio_eio_type)(p->data[0] - '0'),
+                                              0, p->data + 1, p->len - 1);
+    }
+    if (rc < 0) {
+        sio__buf_free(&body);
+        return rc;
+    }
+    for (size_t i = so->qhead; i < so->qlen; i++)
+        sio__rcbuf_unref(so->q[i].pkt);
+    so->qhead = so->qlen = 0;
+    so->qbytes = 0;
+    void *g = so->get;
+    so->get = NULL;
+    so->server->ops->poll_answer(g, &body);
+    sio__buf_free(&body);
+    return 0;
+}
+
+/* -------------------------------------------------------------- receiving */
+
+/* One decoded packet from the client, on the active transport. Returns 0,
+ * or non-zero when the session was closed (stop processing). */
+static int on_packet(sio_eio_socket *so, const sio_eio_packet *p)
+{
+    sio_eio_server *s = so->server;
+    switch (p->type) {
+    case SIO_EIO_PONG:
+        on_pong(so);
+        return 0;
+    case SIO_EIO_MESSAGE:
+        if (s->cb.on_message)
+            s->cb.on_message(so, p->data.base, p->data.len, p->binary, s->cb_data);
+        return so->state != SIO_EIO_OPEN_STATE;
+    case SIO_EIO_CLOSE:
+        sio__eio_close(so, "transport close");
+        return 1;
+    case SIO_EIO_NOOP:
+        return 0;
+    default: /* a ping from a v4 client, open or upgrade here: Node errors */
+        sio__eio_close(so, "transport error");
+        return 1;
+    }
+}
+
+static int post_packet_cb(const sio_eio_packet *p, void *data)
+{
+    sio_eio_socket *so = data;
+    return on_packet(so, p) ? 1 : 0;
+}
+
+int sio__eio_poll_post(sio_eio_socket *so, const char *body, size_t len)
+{
+    hold(so);
+    int rc = sio__eio_decode_payload(body, len, so->server->opts.max_packets_per_post,
+                                     post_packet_cb, so);
+    if (rc == SIO_EPROTO || rc == SIO_ELIMIT)
+        sio__eio_close(so, "parse error");
+    release(so);
+    return rc < 0 ? rc : 0;
+}
+
+int sio__eio_poll_get(sio_eio_socket *so, void *get)
+{
+    if (so->get) {
+        sio__eio_close(so, "transport error");
+        return SIO_EBUSY;
+    }
+    so->get = get;
+    return flush(so);
+}
+
+void sio__eio_poll_aborted(sio_eio_socket *so, void *get)
+{
+    if (so->get != get)
+        return;
+    so->get = NULL;
+    sio__eio_close(so, "transport error");
+}
+
+/* ------------------------------------------------------------ websocket */
+
+void sio__eio_ws_attach(sio_eio_socket *so, void *ws) { so->ws = ws; }
+
+static void upgrade_fire(sio_timer *t, void *data)
+{
+    sio_eio_socket *so = data;
+    void *p = so->probe;
+    so->probe = NULL;
+    so->probed = 0;
+    if (p)
+        so->server->ops->ws_close(p);
+}
+
+int sio__eio_ws_probe(sio_eio_socket *so, void *ws)
+{
+    if (so->probe || so->ws || so->transport != SIO_TRANSPORT_POLLING)
+        return SIO_EBUSY;
+    so->probe = ws;
+    sio__timer_start(so->server->timers, &so->upgrade_timer,
+                     now_ms(so->server) + so->server->opts.upgrade_timeout);
+    return 0;
+}
+
+/* Moves the session from polling to the probe WebSocket: everything still
+ * queued goes out on it, in order. */
+static void finish_upgrade(sio_eio_socket *so)
+{
+    sio__timer_stop(&so->upgrade_timer);
+    so->ws = so->probe;
+    so->probe = NULL;
+    so->probed = 0;
+    so->transport = SIO_TRANSPORT_WEBSOCKET;
+    if (so->get) {
+        sio_buf body;
+        sio__buf_init(&body, 0);
+        void *g = so->get;
+        so->get = NULL;
+        if (sio__buf_append_str(&body, "6") == 0)
+            so->server->ops->poll_answer(g, &body);
+        sio__buf_free(&body);
+    }
+    for (size_t i = so->qhead; i < so->qlen && so->state == SIO_EIO_OPEN_STATE; i++)
+        so->server->ops->ws_send(so->ws, so->q[i].pkt, so->q[i].binary);
+    for (size_t i = so->qhead; i < so->qlen; i++)
+        sio__rcbuf_unref(so->q[i].pkt);
+    so->qhead = so->qlen = 0;
+    so->qbytes = 0;
+}
+
+/* Messages on the probe socket: "2probe", then "5" (anything else aborts
+ * the upgrade, as in Node). */
+static void probe_message(sio_eio_socket *so, const sio_eio_packet *p)
+{
+    if (p->type == SIO_EIO_PING && sio__slice_eq(p->data, "probe") && !so->probed) {
+        sio_rcbuf *pong = sio__rcbuf_new("3probe", 6);
+        if (pong)
+            so->server->ops->ws_send(so->probe, pong, 0);
+        sio__rcbuf_unref(pong);
+        so->probed = 1;
+        flush(so);
+        return;
+    }
+    if (p->type == SIO_EIO_UPGRADE && so->probed) {
+        finish_upgrade(so);
+        return;
+    }
+    upgrade_fire(&so->upgrade_timer, so);
+}
+
+void sio__eio_ws_message(sio_eio_socket *so, void *ws, const char *data, size_t len, int binary)
+{
+    sio_eio_packet p;
+    if (binary) {
+        p = (sio_eio_packet){SIO_EIO_MESSAGE, 1, {data, len}};
+    } else if (sio__eio_decode_text(data, len, &p) < 0) {
+        if (ws == so->probe)
+            upgrade_fire(&so->upgrade_timer, so);
+        else
+            sio__eio_close(so, "parse error");
+        return;
+    }
+    if (ws == so->probe) {
+        probe_message(so, &p);
+        return;
+    }
+    if (ws == so->ws) {
+        hold(so);
+        on_packet(so, &p);
+        release(so);
+    }
+}
+
+void sio__eio_ws_closed(sio_eio_socket *so, void *ws, int error)
+{
+    if (ws == so->probe) {
+        so->probe = NULL;
+        so->probed = 0;
+        sio__timer_stop(&so->upgrade_timer);
+        return;
+    }
+    if (ws != so->ws)
+        return;
+    so->ws = NULL;
+    sio__eio_close(so, error ? "transport error" : "transport close");
+}
+
+/* ----------------------------------------------------------- accessors */
+
+const char *sio_eio_socket_id(const sio_eio_socket *so) { return so->id; }
+int sio_eio_socket_transport(const sio_eio_socket *so) { return so->transport; }
+void sio_eio_socket_set_data(sio_eio_socket *so, void *data) { so->user_data = data; }
+void *sio_eio_socket_get_data(const sio_eio_socket *so) { return so->user_data; }
+const sio_handshake *sio_eio_socket_handshake(const sio_eio_socket *so) { return &so->handshake; }
+sio_loop *sio__eio_server_loop(const sio_eio_server *s) { return s->loop; }

@@ -1,0 +1,152 @@
+/* Engine.IO v4 server core: sessions, handshake verification, heartbeat,
+ * the polling queue and the upgrade state machine. Sans-I/O: it never
+ * touches a socket. The net layer feeds it requests, WebSocket messages and
+ * transport events, and implements sio_eio_transport_ops so that the core
+ * can hand it bytes to write; time comes from the loop's timer wheel.
+ *
+ * Spec: socketio/engine.io-protocol (v4) and Node's engine.io 6.6
+ * (lib/server.ts verify()/handshake(), lib/socket.ts, lib/transports/
+ * polling.ts), whose error codes, reasons and ordering this follows.
+ *
+ * Ownership: the server owns its sessions; a session is freed right after
+ * on_close returns. Transport handles ("get", "ws") belong to the net layer;
+ * the core only keeps them while they are attached and tells the net layer
+ * when it lets go of one (poll_answer / ws_close). */
+#ifndef SIO_ENGINE_EIO_SERVER_H
+#define SIO_ENGINE_EIO_SERVER_H
+
+#include "core/buf.h"
+#include "core/map.h"
+#include "core/rcbuf.h"
+#include "core/timer.h"
+#include "sioc.h"
+
+/* Node's error codes (engine.io Server.errors). */
+enum {
+    SIO_EIO_ERR_NONE = -1,
+    SIO_EIO_ERR_TRANSPORT_UNKNOWN = 0,
+    SIO_EIO_ERR_UNKNOWN_SID = 1,
+    SIO_EIO_ERR_BAD_HANDSHAKE_METHOD = 2,
+    SIO_EIO_ERR_BAD_REQUEST = 3,
+    SIO_EIO_ERR_FORBIDDEN = 4,
+    SIO_EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION = 5,
+};
+/* Node's message for an error code ("Transport unknown", ...). */
+const char *sio__eio_error_message(int code);
+
+/* What the core asks of the net layer. */
+typedef struct sio_eio_transport_ops {
+    /* Frames pkt as one WebSocket message and queues it (new reference). */
+    int (*ws_send)(void *ws, sio_rcbuf *pkt, int binary);
+    /* Bytes queued on ws and not yet written (outbound limit). */
+    size_t (*ws_queued)(void *ws);
+    /* Detaches ws from the session and closes it (close frame, then TCP). */
+    void (*ws_close)(void *ws);
+    /* Answers the held polling GET with 200 and body (the bytes are taken). */
+    void (*poll_answer)(void *get, sio_buf *body);
+} sio_eio_transport_ops;
+
+/* The query fields and headers verify() looks at, extracted by net. */
+typedef struct sio_eio_reqinfo {
+    int method;          /* 'G' GET, 'P' POST, 'O' OPTIONS, 0 other */
+    int upgrade;         /* a WebSocket upgrade request */
+    sio_slice transport; /* query "transport" ({NULL,0} absent) */
+    sio_slice sid;       /* query "sid" */
+    sio_slice eio;       /* query "EIO" */
+    sio_slice origin;    /* Origin header */
+    const sio_req *req;  /* for allow_request */
+} sio_eio_reqinfo;
+
+typedef enum { SIO_EIO_OPEN_STATE, SIO_EIO_CLOSING, SIO_EIO_CLOSED } sio_eio_state;
+typedef enum { SIO_EIO_HB_WAIT_PING, SIO_EIO_HB_WAIT_PONG } sio_eio_hb;
+
+/* One queued outbound packet (polling transport). */
+typedef struct sio_eio_qent {
+    sio_rcbuf *pkt; /* text: full packet incl. type digit; binary: raw bytes */
+    int binary;
+} sio_eio_qent;
+
+struct sio_eio_socket {
+    char id[32];                 /* session id, base64url, NUL-terminated */
+    sio_eio_server *server;      /* owner */
+    sio_eio_state state;         /* open -> closing (flushing) -> closed */
+    int transport;               /* SIO_TRANSPORT_* currently carrying packets */
+    void *ws;                    /* active WebSocket transport, or NULL */
+    void *get;                   /* held polling GET, or NULL */
+    void *probe;                 /* WebSocket being upgraded to, or NULL */
+    int probed;                  /* "2probe" answered: release GETs with noop */
+    sio_eio_qent *q;             /* polling queue: q[qhead..qlen) pending */
+    size_t qhead, qlen, qcap;
+    size_t qbytes;               /* bytes pending in q */
+    sio_timer hb_timer;          /* next ping or pong deadline */
+    sio_eio_hb hb;               /* which of the two hb_timer means */
+    sio_timer upgrade_timer;     /* upgradeTimeout for probe */
+    sio_timer close_timer;       /* deferred close (after flush) */
+    const char *close_reason;    /* reason once closing */
+    sio_handshake handshake;     /* copies from the handshake request */
+    sio_kv *hs_headers;          /* storage behind handshake.headers */
+    char *hs_strings;            /* one allocation for all handshake strings */
+    void *user_data;             /* sio_eio_socket_set_data() */
+    unsigned busy;               /* >0 while callbacks run: free is deferred */
+};
+
+struct sio_eio_server {
+    sio_eio_options opts;        /* copied, with owned path/cors strings */
+    char *path_slash;            /* opts.path with one trailing '/' */
+    char **origins;              /* owned copies of cors.origins */
+    sio_eio_callbacks cb;        /* user callbacks */
+    void *cb_data;
+    sio_map sessions;            /* id -> sio_eio_socket */
+    sio_timers *timers;          /* the loop's wheel */
+    uint64_t (*now)(void *now_arg); /* loop clock, ms */
+    void *now_arg;
+    const sio_eio_transport_ops *ops;
+    sio_loop *loop;              /* for the internal API */
+    int closing;                 /* server shutting down: no new sessions */
+};
+
+/* Builds the core; strings in opts are copied. SIO_ENOMEM, SIO_EINVAL. */
+int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
+                         const sio_eio_callbacks *cb, void *data, sio_timers *timers,
+                         uint64_t (*now)(void *), void *now_arg,
+                         const sio_eio_transport_ops *ops);
+/* Closes every session ("forced close") and releases the core's memory. */
+void sio__eio_server_deinit(sio_eio_server *s);
+
+/* Node's verify(): SIO_EIO_ERR_NONE or the error code to answer with. When
+ * the request names a live session, *out is set to it. */
+int sio__eio_verify(sio_eio_server *s, const sio_eio_reqinfo *ri, sio_eio_socket **out);
+/* Starts a session on transport (after verify). hs holds the handshake
+ * request's details (copied). The open packet is queued. SIO_ENOMEM. */
+int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs,
+                       sio_eio_socket **out);
+/* Announces the session (on_connection) once its first transport is
+ * attached (the GET held or the WebSocket attached). */
+void sio__eio_opened(sio_eio_socket *so);
+/* The CORS header lines for a request with this Origin (may be empty). */
+int sio__eio_cors_headers(const sio_eio_server *s, sio_slice origin, sio_slice req_headers,
+                          int preflight, sio_buf *out);
+
+/* Polling: a GET arrived. Returns 0 (held or answered), or SIO_EBUSY when
+ * a GET is already held (Node answers 500 and closes the session). */
+int sio__eio_poll_get(sio_eio_socket *so, void *get);
+/* Polling: a POST body arrived. 0, or SIO_EPROTO/SIO_ELIMIT (the session is
+ * closed: the caller still answers as Node does). */
+int sio__eio_poll_post(sio_eio_socket *so, const char *body, size_t len);
+/* The held GET's connection went away before it was answered. */
+void sio__eio_poll_aborted(sio_eio_socket *so, void *get);
+
+/* WebSocket: the session's transport from the start (handshake over ws). */
+void sio__eio_ws_attach(sio_eio_socket *so, void *ws);
+/* WebSocket upgrade of a polling session: ws becomes the probe. 0, or
+ * SIO_EBUSY when an upgrade is already in progress / not allowed. */
+int sio__eio_ws_probe(sio_eio_socket *so, void *ws);
+/* A message arrived on ws (active transport or probe). */
+void sio__eio_ws_message(sio_eio_socket *so, void *ws, const char *data, size_t len, int binary);
+/* ws closed by the peer or failed (error != 0: "transport error"). */
+void sio__eio_ws_closed(sio_eio_socket *so, void *ws, int error);
+
+/* Closes a session with reason (Node's strings); on_close runs now. */
+void sio__eio_close(sio_eio_socket *so, const char *reason);
+
+#endif

@@ -1,0 +1,180 @@
+/* Connection writes and lifetime: see net.h.
+ *
+ * Writes are queued (never written immediately) and the whole queue of a
+ * connection goes out in one uv_write (writev) from the loop's before-sleep
+ * hook, so N packets queued in one iteration cost one syscall. The write
+ * request owns its entries' references until libuv calls back. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "net/net.h"
+
+typedef struct sio_wreq {
+    uv_write_t req;
+    sio_conn *conn;
+    sio_wentry *ents;
+    size_t n;
+    size_t bytes;
+    uv_buf_t bufs[];
+} sio_wreq;
+
+static int wq_push(sio_conn *c, sio_wentry e)
+{
+    if (c->wq_len == c->wq_cap) {
+        size_t cap = c->wq_cap ? c->wq_cap * 2 : 8;
+        sio_wentry *wq = sio__realloc(c->wq, cap * sizeof *wq);
+        if (wq == NULL)
+            return SIO_ENOMEM;
+        c->wq = wq;
+        c->wq_cap = cap;
+    }
+    c->wq[c->wq_len++] = e;
+    return 0;
+}
+
+int sio__conn_write(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
+{
+    if (c->closing)
+        return SIO_ECLOSED;
+    sio_wentry e = {rc ? sio__rcbuf_ref(rc) : NULL, (uint8_t)hlen, {0}};
+    if (hlen)
+        memcpy(e.hdr, hdr, hlen);
+    if (wq_push(c, e) < 0) {
+        sio__rcbuf_unref(rc);
+        return SIO_ENOMEM;
+    }
+    c->out_bytes += hlen + (rc ? rc->len : 0);
+    if (!sio__list_linked(&c->flink))
+        sio__list_insert_tail(&c->server->loop->flushq, &c->flink);
+    return 0;
+}
+
+int sio__conn_write_copy(sio_conn *c, const void *data, size_t len)
+{
+    sio_rcbuf *rc = sio__rcbuf_new(data, len);
+    if (rc == NULL)
+        return SIO_ENOMEM;
+    int r = sio__conn_write(c, rc, NULL, 0);
+    sio__rcbuf_unref(rc);
+    return r;
+}
+
+static void on_closed(uv_handle_t *h);
+
+static void maybe_finish_close(sio_conn *c)
+{
+    if (c->close_after_write && c->wq_len == 0 && c->writes_in_flight == 0)
+        sio__conn_close(c);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    sio_wreq *w = (sio_wreq *)req;
+    sio_conn *c = w->conn;
+    for (size_t i = 0; i < w->n; i++)
+        sio__rcbuf_unref(w->ents[i].rc);
+    sio__free(w->ents);
+    c->out_bytes -= w->bytes;
+    c->writes_in_flight--;
+    sio__free(w);
+    if (status < 0 && !c->closing) {
+        sio__conn_close(c);
+        return;
+    }
+    maybe_finish_close(c);
+}
+
+/* Hands the connection's whole queue to one uv_write. */
+static void conn_flush(sio_conn *c)
+{
+    if (c->wq_len == 0 || c->closing)
+        return;
+    size_t nbufs = 0;
+    for (size_t i = 0; i < c->wq_len; i++)
+        nbufs += (c->wq[i].hlen > 0) + (c->wq[i].rc != NULL);
+    sio_wreq *w = sio__malloc(sizeof *w + nbufs * sizeof(uv_buf_t));
+    if (w == NULL) {
+        sio__conn_close(c);
+        return;
+    }
+    w->conn = c;
+    w->ents = c->wq;
+    w->n = c->wq_len;
+    w->bytes = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        sio_wentry *e = &w->ents[i];
+        if (e->hlen)
+            w->bufs[k++] = uv_buf_init(e->hdr, e->hlen);
+        if (e->rc)
+            w->bufs[k++] = uv_buf_init(e->rc->data, (unsigned)e->rc->len);
+        w->bytes += e->hlen + (e->rc ? e->rc->len : 0);
+    }
+    c->wq = NULL;
+    c->wq_len = c->wq_cap = 0;
+    c->writes_in_flight++;
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, (unsigned)k, on_written) < 0) {
+        c->writes_in_flight--;
+        for (size_t i = 0; i < w->n; i++)
+            sio__rcbuf_unref(w->ents[i].rc);
+        c->out_bytes -= w->bytes;
+        sio__free(w->ents);
+        sio__free(w);
+        sio__conn_close(c);
+    }
+}
+
+void sio__conn_flush_all(sio_loop *loop)
+{
+    while (!sio__list_empty(&loop->flushq)) {
+        sio_conn *c = SIO_CONTAINER_OF(loop->flushq.next, sio_conn, flink);
+        sio__list_remove(&c->flink);
+        conn_flush(c);
+    }
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
+    sio_http_server *s = c->server;
+    for (size_t i = 0; i < c->wq_len; i++)
+        sio__rcbuf_unref(c->wq[i].rc);
+    sio__free(c->wq);
+    sio__http_parser_free(&c->parser);
+    sio__buf_free(&c->pending_in);
+    if (c->ws)
+        sio__ws_conn_free(c->ws);
+    sio__free(c);
+    s->pending_closes--;
+    sio__http_server_maybe_done(s);
+}
+
+void sio__conn_end(sio_conn *c)
+{
+    c->close_after_write = 1;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    maybe_finish_close(c);
+}
+
+void sio__conn_close(sio_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    sio__timer_stop(&c->timer);
+    sio__list_remove(&c->flink);
+    sio__list_remove(&c->link);
+    c->server->nconns--;
+    c->server->pending_closes++;
+    if (c->req) {
+        c->req->conn = NULL;
+        c->req = NULL;
+    }
+    sio__eio_conn_closed(c, 0);
+    /* Queued but unwritten bytes are dropped; in-flight writes finish
+     * (cancelled) before the close callback frees the connection. */
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}

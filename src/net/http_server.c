@@ -1,0 +1,456 @@
+/* The HTTP/1.1 server: accepting, reading, parsing, routing, deadlines.
+ *
+ * Reading uses the loop's shared buffer: input is parsed synchronously, and
+ * only bytes that cannot be handled yet (a request pipelined behind one
+ * that is held, such as a long-polling GET) are copied into the
+ * connection's pending_in, with reading paused until the held request is
+ * answered. An idle connection therefore owns no buffer at all.
+ *
+ * Deadlines (one wheel timer per connection): headers_timeout from the
+ * first byte of a request to the end of its head (slowloris), then
+ * request_timeout to the end of its body, then keep_alive_timeout while idle
+ * between requests. Held requests and WebSockets have none: Engine.IO's
+ * heartbeat covers them. Errors get their status and the connection is
+ * closed once the answer is written. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "http/http_response.h"
+#include "net/net.h"
+
+void sio_http_options_init(sio_http_options *o)
+{
+    memset(o, 0, sizeof *o);
+    sio_http_limits l;
+    sio__http_limits_init(&l);
+    o->max_request_line = l.max_request_line;
+    o->max_header_bytes = l.max_header_bytes;
+    o->max_headers = l.max_headers;
+    o->max_body = l.max_body;
+    o->headers_timeout = 10000;
+    o->request_timeout = 30000;
+    o->keep_alive_timeout = 5000;
+}
+
+int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_options *opts)
+{
+    sio_http_server *s = sio__calloc(1, sizeof *s);
+    if (s == NULL)
+        return SIO_ENOMEM;
+    s->loop = loop;
+    if (opts)
+        s->opts = *opts;
+    else
+        sio_http_options_init(&s->opts);
+    s->port = -1;
+    sio__list_init(&s->conns);
+    sio__list_init(&s->eios);
+    uv_tcp_init(&loop->uv, &s->listener);
+    s->listener.data = s;
+    *out = s;
+    return 0;
+}
+
+void sio_http_server_on_request(sio_http_server *s, sio_http_handler cb, void *data)
+{
+    s->handler = cb;
+    s->handler_data = data;
+}
+
+int sio_http_server_port(const sio_http_server *s) { return s->port; }
+
+/* ------------------------------------------------------------ deadlines */
+
+static void conn_timeout(sio_timer *t, void *data)
+{
+    sio_conn *c = data;
+    if (c->held || c->mode == SIO_CONN_WS)
+        return;
+    if (c->parser.phase == 0 && c->parser.head.len == 0 && c->pending_in.len == 0) {
+        sio__conn_close(c); /* idle keep-alive connection */
+        return;
+    }
+    sio__conn_respond(c, 408, "text/plain", NULL, "Request Timeout", 15, 0);
+}
+
+static void arm(sio_conn *c, uint32_t ms)
+{
+    sio_loop *loop = c->server->loop;
+    sio__timer_start(&loop->timers, &c->timer, uv_now(&loop->uv) + ms);
+}
+
+/* ------------------------------------------------------------- requests */
+
+void sio__req_free(struct sio_req *r)
+{
+    if (r == NULL)
+        return;
+    sio__buf_free(&r->strings);
+    sio__free(r->hdr_off);
+    sio__free(r);
+}
+
+/* Appends s plus a NUL; returns its offset or (size_t)-1. */
+static size_t push_str(sio_buf *b, sio_slice s)
+{
+    size_t off = b->len;
+    if (sio__buf_append(b, s.base, s.len) < 0 || sio__buf_append_byte(b, '\0') < 0)
+        return (size_t)-1;
+    return off;
+}
+
+struct sio_req *sio__req_new(sio_conn *c)
+{
+    const sio_http_request *hr = &c->parser.req;
+    struct sio_req *r = sio__calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    sio__buf_init(&r->strings, 0);
+    r->conn = c;
+    r->keep_alive = hr->keep_alive;
+    r->nheaders = hr->nheaders;
+    r->hdr_off = sio__calloc(hr->nheaders * 2 + 1, sizeof(size_t));
+    int bad = r->hdr_off == NULL;
+    bad |= push_str(&r->strings, hr->method_str) == (size_t)-1;
+    r->path_off = push_str(&r->strings, hr->path);
+    r->query_off = push_str(&r->strings, hr->query);
+    bad |= r->path_off == (size_t)-1 || r->query_off == (size_t)-1;
+    for (unsigned i = 0; !bad && i < hr->nheaders; i++) {
+        r->hdr_off[2 * i] = push_str(&r->strings, hr->headers[i].name);
+        r->hdr_off[2 * i + 1] = push_str(&r->strings, hr->headers[i].value);
+        bad |= r->hdr_off[2 * i + 1] == (size_t)-1 || r->hdr_off[2 * i] == (size_t)-1;
+    }
+    if (bad) {
+        sio__req_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+const char *sio_req_method(const sio_req *r) { return r->strings.data; }
+const char *sio_req_path(const sio_req *r) { return r->strings.data + r->path_off; }
+const char *sio_req_query(const sio_req *r) { return r->strings.data + r->query_off; }
+
+const char *sio_req_header(const sio_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *n = r->strings.data + r->hdr_off[2 * i];
+        if (strcasecmp(n, name) == 0)
+            return r->strings.data + r->hdr_off[2 * i + 1];
+    }
+    return NULL;
+}
+
+const char *sio_req_body(const sio_req *r, size_t *len)
+{
+    if (r->conn == NULL) {
+        *len = 0;
+        return "";
+    }
+    *len = r->conn->parser.req.body.len;
+    return r->conn->parser.req.body.data ? r->conn->parser.req.body.data : "";
+}
+
+int sio_req_respond(sio_req *r, int status, const char *headers, const void *body, size_t len)
+{
+    sio_conn *c = r->conn;
+    int keep_alive = r->keep_alive;
+    sio__req_free(r);
+    if (c == NULL)
+        return SIO_ECLOSED;
+    c->req = NULL;
+    const char *ctype = NULL; /* the caller's header lines carry it */
+    return sio__conn_respond(c, status, ctype, headers, body, len, keep_alive);
+}
+
+/* --------------------------------------------------------------- parsing */
+
+static void not_found(sio_conn *c)
+{
+    sio__conn_respond(c, 404, "text/plain", NULL, "Not Found", 9, c->parser.req.keep_alive);
+}
+
+/* A whole request arrived: route it. */
+static void dispatch(sio_conn *c)
+{
+    sio_http_server *s = c->server;
+    c->held = 1;
+    sio__timer_stop(&c->timer);
+    if (c->eio) {
+        sio__eio_on_request(c, c->eio);
+        return;
+    }
+    if (s->handler == NULL) {
+        not_found(c);
+        return;
+    }
+    c->req = sio__req_new(c);
+    if (c->req == NULL) {
+        sio__conn_respond(c, 500, "text/plain", NULL, "", 0, 0);
+        return;
+    }
+    s->handler(c->req, s->handler_data);
+}
+
+/* The head is complete: pick the route (and its body limit). Returns 1 if
+ * the connection was taken over (upgrade or error). */
+static int on_head(sio_conn *c)
+{
+    arm(c, c->server->opts.request_timeout);
+    c->eio = sio__eio_match(c->server, c->parser.req.path);
+    if (c->eio)
+        return sio__eio_on_head(c, c->eio);
+    return 0;
+}
+
+static void parse_error(sio_conn *c)
+{
+    int status = c->parser.error_status ? c->parser.error_status : 400;
+    const char *text = sio__http_status_text(status);
+    if (status == 413 && c->eio)
+        sio__eio_conn_closed(c, 1);
+    sio__conn_respond(c, status, "text/plain", NULL, text, strlen(text), 0);
+}
+
+/* Feeds input until it is used up or a request is held. Returns the number
+ * of bytes consumed. */
+static size_t feed(sio_conn *c, const char *data, size_t len)
+{
+    size_t used = 0;
+    while (!c->held && !c->closing && c->mode == SIO_CONN_HTTP && !c->close_after_write) {
+        if (c->parser.phase == 0 && c->parser.head.len == 0 && len > used)
+            arm(c, c->server->opts.headers_timeout);
+        sio_http_state st;
+        int n = sio__http_parser_feed(&c->parser, data + used, len - used, &st);
+        if (n < 0) {
+            parse_error(c);
+            return len;
+        }
+        used += (size_t)n;
+        if (st == SIO_HTTP_NEED_MORE)
+            break;
+        if (st == SIO_HTTP_HEAD_DONE) {
+            if (on_head(c))
+                break;
+            continue;
+        }
+        dispatch(c);
+    }
+    if (c->mode == SIO_CONN_WS && used < len) {
+        sio__eio_ws_read(c, data + used, len - used);
+        used = len;
+    }
+    return used;
+}
+
+void sio__conn_request_done(sio_conn *c)
+{
+    if (c->closing)
+        return;
+    c->held = 0;
+    c->eio = NULL;
+    sio__http_parser_reset(&c->parser);
+    if (c->close_after_write)
+        return;
+    arm(c, c->server->opts.keep_alive_timeout);
+    if (c->pending_in.len) {
+        sio_buf in = c->pending_in;
+        sio__buf_init(&c->pending_in, 0);
+        size_t used = feed(c, in.data, in.len);
+        if (used < in.len && !c->closing)
+            sio__buf_append(&c->pending_in, in.data + used, in.len - used);
+        sio__buf_free(&in);
+    }
+    sio__conn_resume(c);
+}
+
+int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *extra,
+                      const void *body, size_t len, int keep_alive)
+{
+    if (c->closing)
+        return SIO_ECLOSED;
+    keep_alive = keep_alive && !c->server->closing;
+    sio_buf b;
+    sio__buf_init(&b, 0);
+    int head_only = c->parser.req.method == SIO_HTTP_HEAD;
+    int rc = sio__http_response_head(&b, status, extra, ctype, (int64_t)len, keep_alive);
+    if (rc == 0 && !head_only)
+        rc = sio__buf_append(&b, body, len);
+    if (rc == 0) {
+        sio_rcbuf *r = sio__rcbuf_new(b.data, b.len);
+        rc = r ? sio__conn_write(c, r, NULL, 0) : SIO_ENOMEM;
+        sio__rcbuf_unref(r);
+    }
+    sio__buf_free(&b);
+    if (rc < 0 || !keep_alive) {
+        sio__conn_end(c);
+        return rc;
+    }
+    sio__conn_request_done(c);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
+    sio_loop *loop = c->server->loop;
+    if (loop->read_buf_busy) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    loop->read_buf_busy = 1;
+    buf->base = loop->read_buf;
+    buf->len = sizeof loop->read_buf;
+}
+
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)st, sio_conn, tcp);
+    sio_loop *loop = c->server->loop;
+    if (buf->base == loop->read_buf)
+        loop->read_buf_busy = 0;
+    if (n == UV_ENOBUFS || n == 0)
+        return;
+    if (n < 0) {
+        sio__eio_conn_closed(c, n != UV_EOF);
+        sio__conn_close(c);
+        return;
+    }
+    size_t used = c->held || c->pending_in.len ? 0 : feed(c, buf->base, (size_t)n);
+    if (used < (size_t)n && !c->closing) {
+        /* Bounded: reading stops while anything is pending. */
+        if (sio__buf_append(&c->pending_in, buf->base + used, (size_t)n - used) < 0) {
+            sio__conn_close(c);
+            return;
+        }
+        if (c->reading) {
+            uv_read_stop(st);
+            c->reading = 0;
+        }
+    }
+}
+
+void sio__conn_resume(sio_conn *c)
+{
+    if (c->closing || c->reading || c->close_after_write || c->pending_in.len)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+        c->reading = 1;
+}
+
+/* --------------------------------------------------------------- accepting */
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    sio_http_server *s = server->data;
+    if (status < 0)
+        return;
+    sio_conn *c = sio__calloc(1, sizeof *c);
+    if (c == NULL)
+        return;
+    c->server = s;
+    uv_tcp_init(&s->loop->uv, &c->tcp);
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)sio__free);
+        return;
+    }
+    sio__list_init(&c->flink);
+    sio__list_insert_tail(&s->conns, &c->link);
+    s->nconns++;
+    sio_http_limits l = {s->opts.max_request_line, s->opts.max_header_bytes, s->opts.max_headers,
+                         s->opts.max_body};
+    sio__http_parser_init(&c->parser, &l);
+    sio__buf_init(&c->pending_in, 0);
+    sio__timer_init(&c->timer, conn_timeout, c);
+    uv_tcp_nodelay(&c->tcp, 1);
+    struct sockaddr_storage sa;
+    int salen = sizeof sa;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) == 0) {
+        if (sa.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&sa, c->address, sizeof c->address);
+        else
+            uv_ip4_name((struct sockaddr_in *)&sa, c->address, sizeof c->address);
+    }
+    if (s->opts.max_connections && s->nconns > s->opts.max_connections) {
+        sio__conn_close(c);
+        return;
+    }
+    arm(c, s->opts.headers_timeout);
+    sio__conn_resume(c);
+}
+
+int sio_http_server_listen(sio_http_server *s, const char *host, int port)
+{
+    struct sockaddr_storage sa;
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0)
+        return SIO_EINVAL;
+    int rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&sa, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&s->listener, 4096, on_connection);
+    if (rc == UV_EADDRINUSE)
+        return SIO_EADDRINUSE;
+    if (rc != 0)
+        return SIO_EIO;
+    int len = sizeof sa;
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&sa, &len);
+    s->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                             : ((struct sockaddr_in *)&sa)->sin_port);
+    s->listening = 1;
+    return 0;
+}
+
+/* ----------------------------------------------------------------- closing */
+
+static void free_server(sio_http_server *s)
+{
+    void (*cb)(void *) = s->close_cb;
+    void *data = s->close_data;
+    while (!sio__list_empty(&s->eios)) {
+        sio_eio_attach *a = SIO_CONTAINER_OF(s->eios.next, sio_eio_attach, link);
+        sio__list_remove(&a->link);
+        sio__free(a);
+    }
+    sio__free(s);
+    if (cb)
+        cb(data);
+}
+
+void sio__http_server_maybe_done(sio_http_server *s)
+{
+    if (s->closing && s->pending_closes == 0 && sio__list_empty(&s->conns))
+        free_server(s);
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+    sio_http_server *s = h->data;
+    s->pending_closes--;
+    sio__http_server_maybe_done(s);
+}
+
+void sio_http_server_close(sio_http_server *s, void (*cb)(void *data), void *data)
+{
+    if (s->closing)
+        return;
+    s->closing = 1;
+    s->close_cb = cb;
+    s->close_data = data;
+    sio_list *it, *tmp;
+    SIO_LIST_FOREACH_SAFE(it, tmp, &s->eios) {
+        sio_eio_attach *a = SIO_CONTAINER_OF(it, sio_eio_attach, link);
+        sio__eio_server_deinit(&a->core);
+    }
+    SIO_LIST_FOREACH_SAFE(it, tmp, &s->conns) {
+        sio_conn *c = SIO_CONTAINER_OF(it, sio_conn, link);
+        if (c->wq_len || c->writes_in_flight)
+            sio__conn_end(c);
+        else
+            sio__conn_close(c);
+    }
+    s->pending_closes++;
+    uv_close((uv_handle_t *)&s->listener, listener_closed);
+}

@@ -1,0 +1,165 @@
+/* The event loop: see net.h. Besides wrapping uv_loop_t it drives the
+ * timer wheel with a single uv_timer and flushes coalesced writes right
+ * before the loop blocks. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "engine/eio_internal.h"
+#include "net/net.h"
+
+typedef struct sio_post {
+    sio_list link;
+    void (*fn)(void *data);
+    void *data;
+} sio_post;
+
+typedef struct sio_signal {
+    uv_signal_t handle;
+    sio_list link;
+    sio_loop *loop;
+    sio_signal_cb cb;
+    void *data;
+} sio_signal;
+
+uint64_t sio__loop_clock(void *loop) { return uv_now(&((sio_loop *)loop)->uv); }
+uint64_t sio_loop_now(const sio_loop *loop) { return uv_now(&loop->uv); }
+sio_timers *sio__loop_timers(sio_loop *loop) { return &loop->timers; }
+
+static void wheel_fire(uv_timer_t *t)
+{
+    sio_loop *loop = t->data;
+    sio__timers_run(&loop->timers, uv_now(&loop->uv));
+}
+
+/* Before blocking: write what this iteration queued, then sleep no longer
+ * than the next protocol deadline. */
+static void before_sleep(uv_prepare_t *p)
+{
+    sio_loop *loop = p->data;
+    sio__conn_flush_all(loop);
+    uint64_t next = sio__timers_next(&loop->timers);
+    if (next == UINT64_MAX) {
+        uv_timer_stop(&loop->wheel_timer);
+        return;
+    }
+    uint64_t now = uv_now(&loop->uv);
+    uv_timer_start(&loop->wheel_timer, wheel_fire, next > now ? next - now : 0, 0);
+}
+
+static void run_posted(uv_async_t *a)
+{
+    sio_loop *loop = a->data;
+    sio_list batch;
+    sio__list_init(&batch);
+    pthread_mutex_lock(&loop->post_lock);
+    if (!sio__list_empty(&loop->posted)) {
+        batch = loop->posted;
+        batch.next->prev = &batch;
+        batch.prev->next = &batch;
+        sio__list_init(&loop->posted);
+    }
+    pthread_mutex_unlock(&loop->post_lock);
+    while (!sio__list_empty(&batch)) {
+        sio_post *p = SIO_CONTAINER_OF(batch.next, sio_post, link);
+        sio__list_remove(&p->link);
+        p->fn(p->data);
+        sio__free(p);
+    }
+}
+
+int sio_loop_new(sio_loop **out)
+{
+    sio_loop *loop = sio__calloc(1, sizeof *loop);
+    if (loop == NULL)
+        return SIO_ENOMEM;
+    if (uv_loop_init(&loop->uv) != 0) {
+        sio__free(loop);
+        return SIO_EIO;
+    }
+    pthread_mutex_init(&loop->post_lock, NULL);
+    sio__list_init(&loop->posted);
+    sio__list_init(&loop->flushq);
+    sio__list_init(&loop->signals);
+    sio__timers_init(&loop->timers, uv_now(&loop->uv));
+    uv_timer_init(&loop->uv, &loop->wheel_timer);
+    loop->wheel_timer.data = loop;
+    uv_prepare_init(&loop->uv, &loop->prepare);
+    loop->prepare.data = loop;
+    uv_prepare_start(&loop->prepare, before_sleep);
+    uv_unref((uv_handle_t *)&loop->prepare);
+    uv_async_init(&loop->uv, &loop->async, run_posted);
+    loop->async.data = loop;
+    uv_unref((uv_handle_t *)&loop->async);
+    *out = loop;
+    return 0;
+}
+
+int sio_loop_run(sio_loop *loop)
+{
+    /* The wheel timer keeps the loop alive only while deadlines exist,
+     * which is what handles (servers) own; the loop ends with them. */
+    uv_unref((uv_handle_t *)&loop->wheel_timer);
+    return uv_run(&loop->uv, UV_RUN_DEFAULT) < 0 ? SIO_EIO : 0;
+}
+
+void sio_loop_stop(sio_loop *loop) { uv_stop(&loop->uv); }
+
+int sio_loop_post(sio_loop *loop, void (*fn)(void *data), void *data)
+{
+    sio_post *p = sio__malloc(sizeof *p);
+    if (p == NULL)
+        return SIO_ENOMEM;
+    p->fn = fn;
+    p->data = data;
+    pthread_mutex_lock(&loop->post_lock);
+    sio__list_insert_tail(&loop->posted, &p->link);
+    pthread_mutex_unlock(&loop->post_lock);
+    uv_async_send(&loop->async);
+    return 0;
+}
+
+static void signal_fire(uv_signal_t *h, int signum)
+{
+    sio_signal *s = h->data;
+    s->cb(s->loop, signum, s->data);
+}
+
+int sio_loop_on_signal(sio_loop *loop, int signum, sio_signal_cb cb, void *data)
+{
+    sio_signal *s = sio__calloc(1, sizeof *s);
+    if (s == NULL)
+        return SIO_ENOMEM;
+    s->loop = loop;
+    s->cb = cb;
+    s->data = data;
+    uv_signal_init(&loop->uv, &s->handle);
+    s->handle.data = s;
+    if (uv_signal_start(&s->handle, signal_fire, signum) != 0) {
+        uv_close((uv_handle_t *)&s->handle, NULL);
+        sio__free(s);
+        return SIO_EINVAL;
+    }
+    uv_unref((uv_handle_t *)&s->handle);
+    sio__list_insert_tail(&loop->signals, &s->link);
+    return 0;
+}
+
+static void free_after_close(uv_handle_t *h) { sio__free(h->data); }
+
+void sio_loop_free(sio_loop *loop)
+{
+    while (!sio__list_empty(&loop->signals)) {
+        sio_signal *s = SIO_CONTAINER_OF(loop->signals.next, sio_signal, link);
+        sio__list_remove(&s->link);
+        uv_close((uv_handle_t *)&s->handle, free_after_close);
+    }
+    uv_close((uv_handle_t *)&loop->wheel_timer, NULL);
+    uv_close((uv_handle_t *)&loop->prepare, NULL);
+    uv_close((uv_handle_t *)&loop->async, NULL);
+    uv_run(&loop->uv, UV_RUN_DEFAULT);
+    run_posted(&loop->async);
+    uv_loop_close(&loop->uv);
+    sio__timers_free(&loop->timers);
+    pthread_mutex_destroy(&loop->post_lock);
+    sio__free(loop);
+}

@@ -1,0 +1,147 @@
+/* Internal contract of the net layer (the only layer that includes uv.h).
+ *
+ * sio_loop wraps one uv_loop_t plus what every handle shares: the timer
+ * wheel (one uv_timer armed at its next deadline), the list of connections
+ * with writes queued during this iteration (flushed together, one writev
+ * each, from a uv_prepare callback just before the loop blocks: the Redis
+ * "beforeSleep" idea), one read buffer shared by every connection (nothing
+ * is allocated per idle connection), and a mutex-protected queue for
+ * sio_loop_post().
+ *
+ * sio_conn is one accepted TCP connection. It speaks HTTP/1.1 until it is
+ * upgraded to WebSocket. Writes are queued as (small header, shared rcbuf)
+ * pairs so a broadcast frame is never copied per recipient. */
+#ifndef SIO_NET_NET_H
+#define SIO_NET_NET_H
+
+#include <pthread.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "core/list.h"
+#include "core/rcbuf.h"
+#include "core/timer.h"
+#include "engine/eio_server.h"
+#include "http/http_parser.h"
+#include "sioc.h"
+#include "ws/ws_conn.h"
+
+#define SIO_READ_BUF_SIZE 65536
+
+struct sio_loop {
+    uv_loop_t uv;               /* the libuv loop */
+    uv_timer_t wheel_timer;     /* armed at sio__timers_next(&timers) */
+    uv_prepare_t prepare;       /* flushes writes, re-arms wheel_timer */
+    uv_async_t async;           /* wakes the loop for sio_loop_post */
+    pthread_mutex_t post_lock;  /* guards posted */
+    sio_list posted;            /* sio_post entries from any thread */
+    sio_timers timers;          /* every protocol deadline */
+    sio_list flushq;            /* sio_conn with queued writes */
+    sio_list signals;           /* sio_signal handles */
+    char read_buf[SIO_READ_BUF_SIZE]; /* shared by all reads (consumed synchronously) */
+    int read_buf_busy;          /* read_buf lent to a read in progress */
+};
+
+/* One queued write: an optional small header, then rc's bytes. */
+typedef struct sio_wentry {
+    sio_rcbuf *rc;   /* owned reference (may be NULL when only hdr is used) */
+    uint8_t hlen;    /* bytes in hdr */
+    char hdr[14];    /* e.g. a WebSocket frame header */
+} sio_wentry;
+
+typedef enum { SIO_CONN_HTTP, SIO_CONN_WS } sio_conn_mode;
+
+typedef struct sio_conn sio_conn;
+
+struct sio_req {
+    sio_conn *conn;          /* NULL once the client left */
+    sio_buf strings;         /* NUL-terminated copies: method, path, query, headers */
+    size_t path_off, query_off;
+    size_t nheaders;
+    size_t *hdr_off;         /* name/value offsets into strings, 2 per header */
+    int keep_alive;
+};
+
+struct sio_conn {
+    uv_tcp_t tcp;                 /* must stay first: handle->data is unused */
+    sio_http_server *server;
+    sio_list link;                /* in server->conns */
+    sio_list flink;               /* in loop->flushq while writes are queued */
+    sio_conn_mode mode;
+    sio_http_parser parser;       /* HTTP mode */
+    sio_buf pending_in;           /* input received while a request is held */
+    sio_wentry *wq;               /* queued, not yet handed to uv_write */
+    size_t wq_len, wq_cap;
+    size_t out_bytes;             /* queued + in flight, for outbound limits */
+    unsigned writes_in_flight;
+    int close_after_write;        /* close once everything is written */
+    int closing;                  /* uv_close called */
+    int reading;                  /* uv_read_start active */
+    int held;                     /* a request awaits its answer (GET, user) */
+    sio_timer timer;              /* header/request/idle deadline */
+    sio_eio_server *eio;          /* Engine.IO server of the current request/ws */
+    sio_eio_socket *session;      /* session whose transport this is */
+    sio_ws_conn *ws;              /* WebSocket mode */
+    struct sio_req *req;          /* user request outstanding */
+    char address[64];             /* peer IP */
+};
+
+typedef struct sio_eio_attach {
+    sio_list link;                /* in server->eios */
+    sio_eio_server core;
+} sio_eio_attach;
+
+struct sio_http_server {
+    sio_loop *loop;
+    sio_http_options opts;
+    uv_tcp_t listener;
+    int listening;
+    int port;
+    sio_list conns;               /* every open sio_conn */
+    size_t nconns;
+    sio_list eios;                /* attached Engine.IO servers */
+    sio_http_handler handler;
+    void *handler_data;
+    int closing;
+    unsigned pending_closes;      /* handles whose close callback is due */
+    void (*close_cb)(void *data);
+    void *close_data;
+};
+
+/* loop.c */
+uint64_t sio__loop_clock(void *loop);
+
+/* conn.c: writes and lifetime */
+int sio__conn_write(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen);
+int sio__conn_write_copy(sio_conn *c, const void *data, size_t len);
+void sio__conn_close(sio_conn *c);
+/* Closes once everything queued is written; reads stop now. */
+void sio__conn_end(sio_conn *c);
+void sio__conn_flush_all(sio_loop *loop);
+/* Answers the current HTTP request and makes the connection ready for the
+ * next one (or closes it). extra: header lines; body copied. */
+int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *extra,
+                      const void *body, size_t len, int keep_alive);
+/* The current request is answered: resume reading / parse pipelined input. */
+void sio__conn_request_done(sio_conn *c);
+
+/* http_server.c */
+struct sio_req *sio__req_new(sio_conn *c);
+void sio__req_free(struct sio_req *r);
+void sio__conn_resume(sio_conn *c);
+void sio__http_server_maybe_done(sio_http_server *s);
+
+/* eio_glue.c */
+extern const sio_eio_transport_ops sio__net_eio_ops;
+/* Routes an HTTP request to an attached Engine.IO server: 1 if taken. */
+sio_eio_server *sio__eio_match(sio_http_server *s, sio_slice path);
+/* After the head: returns 1 when the connection was taken (upgrade, error). */
+int sio__eio_on_head(sio_conn *c, sio_eio_server *e);
+/* A whole request on an Engine.IO path. */
+void sio__eio_on_request(sio_conn *c, sio_eio_server *e);
+/* The connection is going away. */
+void sio__eio_conn_closed(sio_conn *c, int error);
+/* A WebSocket connection got bytes. */
+void sio__eio_ws_read(sio_conn *c, const char *data, size_t len);
+
+#endif
