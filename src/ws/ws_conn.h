@@ -88,8 +88,10 @@ int sio__ws_conn_wants_close(const sio_ws_conn *c);
 
 /* Starts the closing handshake: appends a close frame with code (0 for
  * none) and reason (NULL, or at most 123 bytes of UTF-8) to the output.
- * Returns 0, SIO_EINVAL (reason too long), SIO_ECLOSED (a close frame was
- * already queued or sent), SIO_ENOMEM. */
+ * Returns 0, SIO_EINVAL (reason too long, reason without code, or a code
+ * that may not be sent such as 1005/1006), SIO_ECLOSED (a close frame was
+ * already queued, sent or received), SIO_ENOMEM or SIO_ELIMIT (the output
+ * buffer refused the frame: just close the socket). */
 int sio__ws_conn_close(sio_ws_conn *c, int code, const char *reason);
 
 /* Appends one data frame to the output buffer. SIO_ECLOSED once closing. */
