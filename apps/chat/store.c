@@ -54,9 +54,9 @@ enum { REQ_INSERT, REQ_REPLAY };
 /* One insert; its strings live in the same allocation, after the struct. */
 typedef struct insert_req {
     req base;
-    chat_insert_cb cb;  /* completion, run by drain */
-    void *data;         /* passed to cb */
-    const char *offset; /* client_offset copy, or NULL for no dedupe */
+    chat_insert_cb cb;   /* completion, run by drain */
+    void *data;          /* passed to cb */
+    const char *offset;  /* client_offset copy, or NULL for no dedupe */
     const char *content; /* content copy, NUL-terminated */
     size_t len;          /* content bytes */
     int status;          /* 0, SIO_EEXIST or SIO_EIO, set by the worker */
@@ -73,7 +73,7 @@ enum {
 
 struct chat_replay {
     req base;
-    chat_store *store;     /* owner, for cancel */
+    chat_store *store;      /* owner, for cancel */
     chat_batch_cb batch_cb; /* per batch */
     chat_done_cb done_cb;   /* once at the end */
     void *data;             /* passed to both */
@@ -92,22 +92,22 @@ struct chat_replay {
 };
 
 struct chat_store {
-    pthread_t thread;     /* the worker */
-    pthread_mutex_t mu;   /* guards the lists, stopping, stats and replay->where */
-    pthread_cond_t cv;    /* wakes the worker when work or stop arrives */
-    sio_list inserts;     /* queued inserts (mu) */
-    sio_list replays;     /* replays waiting for their next batch (mu) */
-    sio_list done;        /* finished requests waiting for a drain (mu) */
-    int stopping;         /* close has begun: no new work (mu; written by loop) */
-    chat_store_stats stats; /* counters (mu) */
-    void (*wakeup)(void *); /* tells the loop that done is not empty */
-    void *wakeup_arg;       /* passed to wakeup */
-    size_t pending;       /* loop only: inserts submitted and not yet drained */
-    size_t max_pending;   /* loop only: limit on pending, 0 = none */
-    int draining;         /* loop only: a drain is running (no nesting) */
-    int closing;          /* loop only: the final drain ends replays */
-    size_t replay_batch;  /* rows per replay batch */
-    sqlite3 *db;          /* worker's connection */
+    pthread_t thread;          /* the worker */
+    pthread_mutex_t mu;        /* guards the lists, stopping, stats and replay->where */
+    pthread_cond_t cv;         /* wakes the worker when work or stop arrives */
+    sio_list inserts;          /* queued inserts (mu) */
+    sio_list replays;          /* replays waiting for their next batch (mu) */
+    sio_list done;             /* finished requests waiting for a drain (mu) */
+    int stopping;              /* close has begun: no new work (mu; written by loop) */
+    chat_store_stats stats;    /* counters (mu) */
+    void (*wakeup)(void *);    /* tells the loop that done is not empty */
+    void *wakeup_arg;          /* passed to wakeup */
+    size_t pending;            /* loop only: inserts submitted and not yet drained */
+    size_t max_pending;        /* loop only: limit on pending, 0 = none */
+    int draining;              /* loop only: a drain is running (no nesting) */
+    int closing;               /* loop only: the final drain ends replays */
+    size_t replay_batch;       /* rows per replay batch */
+    sqlite3 *db;               /* worker's connection */
     sqlite3_stmt *st_insert;   /* INSERT ... ON CONFLICT DO NOTHING RETURNING id */
     sqlite3_stmt *st_lookup;   /* id of an existing client_offset */
     sqlite3_stmt *st_replay;   /* one batch after a cursor */
@@ -214,8 +214,8 @@ static int db_prepare(chat_store *s)
     };
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
         sqlite3_stmt **slot = (sqlite3_stmt **)((char *)s + stmts[i].off);
-        if (sqlite3_prepare_v3(s->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, slot,
-                               NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v3(s->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) !=
+            SQLITE_OK) {
             log_db(s->db, stmts[i].sql);
             return SIO_EIO;
         }
@@ -239,8 +239,8 @@ static int db_open(chat_store *s, const chat_store_options *o)
     }
     if (db_wal(s->db) != 0)
         return SIO_EIO;
-    if (db_exec(s->db, o->synchronous_full ? "PRAGMA synchronous=FULL"
-                                           : "PRAGMA synchronous=NORMAL") != 0)
+    if (db_exec(s->db,
+                o->synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") != 0)
         return SIO_EIO;
     if (db_exec(s->db, schema_sql) != 0)
         return SIO_EIO;
@@ -418,8 +418,7 @@ static void fetch_batch(chat_store *s, chat_replay *r)
 }
 
 /* Moves one round's results to the done list and tells the loop. */
-static void publish_round(chat_store *s, sio_list *group, chat_replay *r,
-                          const chat_store_stats *d)
+static void publish_round(chat_store *s, sio_list *group, chat_replay *r, const chat_store_stats *d)
 {
     pthread_mutex_lock(&s->mu);
     s->stats.commits += d->commits;
@@ -589,8 +588,8 @@ static void replay_free(chat_replay *r)
     sio__free(r);
 }
 
-int chat_store_replay(chat_store *s, int64_t after_id, chat_batch_cb batch_cb,
-                      chat_done_cb done_cb, void *data, chat_replay **handle)
+int chat_store_replay(chat_store *s, int64_t after_id, chat_batch_cb batch_cb, chat_done_cb done_cb,
+                      void *data, chat_replay **handle)
 {
     if (s == NULL || batch_cb == NULL || done_cb == NULL)
         return SIO_EINVAL;

@@ -32,14 +32,14 @@ typedef struct chat_replay chat_replay;
 
 /* Filled with defaults by chat_store_options_init. */
 typedef struct chat_store_options {
-    const char *path;      /* database file (copied); default "chat.db" */
-    int synchronous_full;  /* 1 (default): PRAGMA synchronous=FULL, durable across
-                              power loss; 0: NORMAL, durable across crashes only */
-    size_t replay_batch;   /* rows per replay batch, 1..1000000; default 500 */
-    int busy_timeout_ms;   /* wait this long for another process's lock; default 5000 */
-    size_t max_pending;    /* inserts submitted but not yet drained before
-                              chat_store_insert says SIO_ELIMIT; 0 = no limit;
-                              default 100000 */
+    const char *path;     /* database file (copied); default "chat.db" */
+    int synchronous_full; /* 1 (default): PRAGMA synchronous=FULL, durable across
+                             power loss; 0: NORMAL, durable across crashes only */
+    size_t replay_batch;  /* rows per replay batch, 1..1000000; default 500 */
+    int busy_timeout_ms;  /* wait this long for another process's lock; default 5000 */
+    size_t max_pending;   /* inserts submitted but not yet drained before
+                             chat_store_insert says SIO_ELIMIT; 0 = no limit;
+                             default 100000 */
 } chat_store_options;
 
 /* Counters, for tests and monitoring. */
@@ -61,8 +61,8 @@ typedef void (*chat_insert_cb)(int status, int64_t id, void *data);
 /* One replay batch: n >= 1 rows in ascending id order. contents[i] holds
  * lens[i] bytes plus a NUL (the content may itself hold NULs). The arrays
  * are valid only during the call. */
-typedef void (*chat_batch_cb)(const int64_t *ids, const char *const *contents,
-                              const size_t *lens, size_t n, void *data);
+typedef void (*chat_batch_cb)(const int64_t *ids, const char *const *contents, const size_t *lens,
+                              size_t n, void *data);
 
 /* End of a replay: 0 = every row was delivered; SIO_EIO / SIO_ENOMEM = it
  * stopped early; SIO_ECLOSED = the store closed first. The replay handle is
@@ -97,8 +97,8 @@ int chat_store_insert(chat_store *s, const char *client_offset, const char *cont
  * the replay for chat_replay_cancel until done_cb starts.
  * Returns 0, or SIO_EINVAL, SIO_ENOMEM, SIO_ECLOSED; on error no callback
  * runs. */
-int chat_store_replay(chat_store *s, int64_t after_id, chat_batch_cb batch_cb,
-                      chat_done_cb done_cb, void *data, chat_replay **handle);
+int chat_store_replay(chat_store *s, int64_t after_id, chat_batch_cb batch_cb, chat_done_cb done_cb,
+                      void *data, chat_replay **handle);
 
 /* Drops a replay (its socket went away): neither callback runs again, even
  * if called from inside batch_cb, and its memory is released. Only on

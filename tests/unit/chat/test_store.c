@@ -29,6 +29,7 @@
 
 #include <sqlite3.h>
 
+#include "core/alloc.h"
 #include "sioc.h"
 #include "store.h"
 
@@ -37,7 +38,10 @@ static char tmpdir[64];
 /* Posted by the store's wakeup. */
 static sem_t wake_sem;
 
-static void wake(void *arg) { sem_post((sem_t *)arg); }
+static void wake(void *arg)
+{
+    sem_post((sem_t *)arg);
+}
 
 /* A database path unique to one test. */
 static const char *db_path(const char *name)
@@ -93,7 +97,7 @@ static int64_t query_int(const char *name, const char *sql)
 
 /* What insert callbacks saw, in completion order. */
 typedef struct ins_log {
-    int n;           /* callbacks so far */
+    int n;            /* callbacks so far */
     int status[2048]; /* per callback */
     int64_t id[2048]; /* per callback */
     int seq[2048];    /* the submission index passed as data */
@@ -109,7 +113,10 @@ static void on_insert(int status, int64_t id, void *data)
     ilog.n++;
 }
 
-static void reset_log(void) { memset(&ilog, 0, sizeof ilog); }
+static void reset_log(void)
+{
+    memset(&ilog, 0, sizeof ilog);
+}
 
 /* Submits content "msg <i>" with offset "off-<i>" (or none if no_offset). */
 static void insert_msg(chat_store *s, int i, int no_offset)
@@ -240,8 +247,8 @@ typedef struct rp_log {
     int cancel_after;    /* cancel inside the Nth batch (0: never) */
 } rp_log;
 
-static void on_batch(const int64_t *ids, const char *const *contents, const size_t *lens,
-                     size_t n, void *data)
+static void on_batch(const int64_t *ids, const char *const *contents, const size_t *lens, size_t n,
+                     void *data)
 {
     rp_log *l = data;
     char want[32];
@@ -571,6 +578,40 @@ static void test_max_pending(void **state)
     chat_store_close(s);
 }
 
+/* Allocation failures: on the loop thread they are returned at once; in the
+ * worker (a replay's content buffer) they end the replay with SIO_ENOMEM.
+ * The worker is idle whenever the countdown is set, so only one thread
+ * allocates at a time. */
+static void test_out_of_memory(void **state)
+{
+    (void)state;
+    chat_store_options o;
+    chat_store_options_init(&o);
+    o.path = db_path("oom");
+    chat_store *s = (chat_store *)&o;
+    sio__alloc_fail_after(1);
+    assert_int_equal(chat_store_open(&s, &o, wake, &wake_sem), SIO_ENOMEM);
+    assert_null(s);
+    s = open_store("oom", 100);
+    fill(s, 5);
+    sio__alloc_fail_after(1);
+    assert_int_equal(chat_store_insert(s, NULL, "x", 1, on_insert, NULL), SIO_ENOMEM);
+    rp_log l = {0};
+    for (unsigned long n = 1; n <= 4; n++) {
+        sio__alloc_fail_after(n);
+        assert_int_equal(chat_store_replay(s, 0, on_batch, on_done, &l, NULL), SIO_ENOMEM);
+    }
+    /* calloc + 3 arrays succeed; the worker's first blob allocation fails. */
+    sio__alloc_fail_after(5);
+    assert_int_equal(chat_store_replay(s, 0, on_batch, on_done, &l, NULL), 0);
+    pump(s, &l.done, 1);
+    sio__alloc_fail_after(0);
+    assert_int_equal(l.done_status, SIO_ENOMEM);
+    assert_int_equal(l.batches, 0);
+    assert_int_equal(ilog.n, 5); /* the failed insert never called back */
+    chat_store_close(s);
+}
+
 /* ---------------------------------------------------------------- close */
 
 /* Set by an insert callback that runs during close and tries to insert. */
@@ -649,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_busy_failure),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_max_pending),
+        cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_close_completes_pending),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
