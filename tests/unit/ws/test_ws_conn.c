@@ -703,6 +703,44 @@ static void test_new_out_of_memory(void **state)
     sio__ws_conn_free(NULL);
 }
 
+static void test_large_message_in_chunks(void **state)
+{
+    fx *f = fx_new(100000);
+    size_t n = 70000; /* 64-bit length encoding */
+    unsigned char *big = malloc(n);
+    assert_non_null(big);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (unsigned char)(i * 31);
+    client_send(&f->cl, WSLAY_BINARY_FRAME, big, n);
+    size_t total = f->cl.wire.len;
+    assert_int_equal(total, n + 14);
+    for (size_t off = 0; off < total; off += 997) {
+        size_t k = total - off < 997 ? total - off : 997;
+        assert_int_equal(sio__ws_conn_feed(f->c, f->cl.wire.data + off, k), 0);
+    }
+    assert_int_equal(f->log.nmsg, 1);
+    assert_int_equal(f->log.last.len, n);
+    assert_memory_equal(f->log.last.data, big, n);
+    free(big);
+    void *st = f;
+    teardown(&st);
+}
+
+static void test_output_out_of_memory(void **state)
+{
+    fx *f = *state;
+    client_send(&f->cl, WSLAY_PING, "p", 1);
+    sio__alloc_fail_after(1); /* the output buffer's first growth */
+    assert_int_equal(feed_wire(f), SIO_ENOMEM);
+    sio__alloc_fail_after(0);
+    assert_int_equal(sio__ws_conn_output(f->c)->len, 0);
+    assert_int_equal(f->log.nclose, 1);
+    assert_int_equal(f->log.close_code, 1011);
+    sio__alloc_fail_after(1);
+    assert_null(sio__ws_frame_new(0, "x", 1));
+    sio__alloc_fail_after(0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -733,6 +771,8 @@ int main(void)
         cmocka_unit_test(test_frame_append_limit_all_or_nothing),
         T(test_output_limit_fails_feed),
         cmocka_unit_test(test_new_out_of_memory),
+        cmocka_unit_test(test_large_message_in_chunks),
+        T(test_output_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
