@@ -128,7 +128,7 @@ int sio__eio_cors_headers(const sio_eio_server *s, sio_slice origin, sio_slice r
                           int preflight, sio_buf *out);
 
 /* Polling: a GET arrived. Returns 0 (held or answered), or SIO_EBUSY when
- * a GET is already held (Node answers 500 and closes the session). */
+ * a GET is already held (Node answers 400 and closes the session). */
 int sio__eio_poll_get(sio_eio_socket *so, void *get);
 /* Polling: a POST body arrived. 0, or SIO_EPROTO/SIO_ELIMIT (the session is
  * closed: the caller still answers as Node does). */

@@ -241,8 +241,8 @@ void sio__eio_on_request(sio_conn *c, sio_eio_server *e)
     if (r->method == SIO_HTTP_GET) {
         c->session = so;
         if (sio__eio_poll_get(so, c) == SIO_EBUSY) {
-            c->session = NULL;
-            respond(c, 500, NULL, "", 0);
+            c->session = NULL; /* Node: 400 with no body, session closed */
+            respond(c, 400, NULL, "", 0);
         }
         return;
     }
