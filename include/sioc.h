@@ -213,7 +213,251 @@ typedef struct sio_handshake {
 } sio_handshake;
 const sio_handshake *sio_eio_socket_handshake(const sio_eio_socket *s);
 
-/* @@SOCKETIO_API@@ */
+/* ------------------------------------------------------------ Socket.IO */
+
+/* The Socket.IO v5 server (Node's socket.io 4.8), on top of the Engine.IO
+ * server above. Mapping from Node:
+ *   new Server(http, opts)        sio_server_new(&srv, http, &opts)
+ *   io.of("/x")                   sio_server_of(srv, "/x")
+ *   io.of(fn)                     sio_server_of_dynamic(srv, match, setup, data)
+ *   nsp.use(fn)                   sio_namespace_use(nsp, fn, data) + sio_next()
+ *   nsp.on("connection", fn)      sio_namespace_on_connection(nsp, fn, data)
+ *   socket.on("ev", fn)           sio_socket_on(s, "ev", fn, data)
+ *   socket.onAny(fn)              sio_socket_on_any(s, fn, data)
+ *   socket.emit("ev", ...)        sio_emit(s, "ev", args)
+ *   socket.timeout(ms).emit(..cb) sio_emit_with_ack(s, "ev", args, ms, cb, data)
+ *   callback(...) in a handler    sio_ack_send(ack, args)
+ *   socket.join/leave(room)       sio_socket_join / sio_socket_leave
+ *   io.to(a).to(b).except(c)...   sio_broadcast_to(sio_broadcast_new(nsp), a)...
+ *   socket.broadcast / socket.to  sio_socket_broadcast(s) (all but s)
+ *   socket.disconnect(close)      sio_socket_disconnect(s, close)
+ * JSON values are jansson's json_t. Binary data travels as placeholders
+ * ({"_placeholder":true,"num":N} objects) inside the JSON, resolved with
+ * sio_args_binary(); see sio_args below. */
+#include <jansson.h>
+
+typedef struct sio_server sio_server;
+typedef struct sio_namespace sio_namespace;
+typedef struct sio_socket sio_socket;
+typedef struct sio_args sio_args;
+typedef struct sio_ack sio_ack;
+typedef struct sio_middleware_next sio_middleware_next;
+typedef struct sio_broadcast sio_broadcast;
+
+/* Node's connectionStateRecovery. */
+typedef struct sio_recovery_options {
+    int enabled;                         /* 0: off (Node: option absent) */
+    uint32_t max_disconnection_duration; /* 120000 ms a session (and a packet) is kept */
+    int skip_middlewares;                /* 1: a recovered socket skips middlewares */
+    size_t max_packets;                  /* 10000 kept packets per namespace (oldest dropped) */
+    size_t max_bytes;                    /* 16 MiB of kept packets per namespace */
+} sio_recovery_options;
+
+typedef struct sio_server_options {
+    sio_eio_options eio;          /* Engine.IO options; eio.path is "/socket.io" */
+    uint32_t connect_timeout;     /* 45000 ms for the first CONNECT, then closed */
+    sio_recovery_options connection_state_recovery;
+    /* Limits on incoming packets (parse error past them): */
+    unsigned max_attachments;     /* 10 binary attachments per packet (Node's maxAttachments) */
+    unsigned max_json_depth;      /* 32 nesting levels */
+    uint32_t attachment_timeout;  /* 10000 ms for all attachments of a packet to arrive */
+    size_t max_binary_bytes;      /* 0 = eio.max_http_buffer_size: attachments of one packet */
+} sio_server_options;
+
+void sio_server_options_init(sio_server_options *o);
+
+/* Attaches a Socket.IO server to http at opts->eio.path. Options (and their
+ * strings) are copied. SIO_ENOMEM, SIO_EINVAL, SIO_EEXIST (path taken). */
+int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_options *opts);
+/* Disconnects every socket with "server shutting down", closes every
+ * Engine.IO session and refuses new ones. The server stays allocated. */
+void sio_server_close(sio_server *srv);
+/* Frees the server. Call it after sio_server_close() once the HTTP server
+ * it is attached to has been closed (its close callback ran). */
+void sio_server_free(sio_server *srv);
+
+/* The namespace name ("/" is the main one, names start with '/'), created on
+ * first use; it lives as long as the server. NULL: bad name or no memory. */
+sio_namespace *sio_server_of(sio_server *srv, const char *name);
+/* Dynamic namespaces (Node's io.of(fn)): a CONNECT to an unknown namespace
+ * for which match() returns non-zero creates it, then setup(nsp, data) runs
+ * (register on_connection and middlewares there) before the connection
+ * proceeds. Matchers are tried in registration order. SIO_ENOMEM. */
+typedef int (*sio_namespace_match_cb)(const char *name, const json_t *auth, void *data);
+int sio_server_of_dynamic(sio_server *srv, sio_namespace_match_cb match,
+                          void (*setup)(sio_namespace *nsp, void *data), void *data);
+
+const char *sio_namespace_name(const sio_namespace *nsp);
+sio_server *sio_namespace_server(const sio_namespace *nsp);
+/* Connected sockets in the namespace (this node). */
+size_t sio_namespace_sockets_count(const sio_namespace *nsp);
+/* The connected socket with this id, or NULL (borrowed). */
+sio_socket *sio_namespace_socket(const sio_namespace *nsp, const char *id);
+
+/* Called for each new socket, after the middlewares accepted it and after
+ * the CONNECT reply was queued. One callback per namespace (the last set). */
+typedef void (*sio_connection_cb)(sio_socket *s, void *data);
+void sio_namespace_on_connection(sio_namespace *nsp, sio_connection_cb cb, void *data);
+
+/* Middlewares run in order for each connecting socket (Node's nsp.use). Each
+ * must end its step exactly once, now or later, with sio_next() (accept:
+ * the next middleware runs) or sio_next_error() (reject: the client gets
+ * 44{"message":message,"data":data}). The next handle is freed by that call.
+ * If the client goes away meanwhile, the call just frees the handle. */
+typedef void (*sio_middleware_cb)(sio_socket *s, sio_middleware_next *next, void *data);
+int sio_namespace_use(sio_namespace *nsp, sio_middleware_cb fn, void *data);
+void sio_next(sio_middleware_next *next);
+/* data may be NULL; it is borrowed (a reference is taken). */
+void sio_next_error(sio_middleware_next *next, const char *message, json_t *data);
+
+/* Emits to every connected socket of the namespace (io.emit()). */
+int sio_namespace_emit(sio_namespace *nsp, const char *event, const sio_args *args);
+
+/* Connection state recovery store of a namespace. */
+typedef struct sio_recovery_stats {
+    size_t sessions; /* disconnected sessions kept */
+    size_t packets;  /* packets kept for replay */
+    size_t bytes;    /* bytes those packets hold */
+} sio_recovery_stats;
+void sio_namespace_recovery_stats(const sio_namespace *nsp, sio_recovery_stats *out);
+
+/* ---- arguments: a JSON array of values plus binary attachments.
+ * An args list is what a handler receives (borrowed, valid during the call)
+ * and what emit/ack take (borrowed: encoded before the call returns, so the
+ * same args may be re-sent, e.g. echoed). Binary: sio_args_push_binary()
+ * adds a top-level Buffer argument; sio_args_binary_node() makes a
+ * placeholder to put anywhere inside a value you then push (nested binary).
+ * sio_args_binary() resolves a placeholder of the same args to its bytes. */
+sio_args *sio_args_new(void);
+/* Wraps a JSON array (stolen, even on failure) as args, e.g.
+ * sio_args_json(json_pack("[s,i]", "hi", 3)). NULL if array is NULL or not
+ * an array, or no memory. */
+sio_args *sio_args_json(json_t *array);
+void sio_args_free(sio_args *a);
+/* Appends value, stealing the reference (even on failure). SIO_ENOMEM,
+ * SIO_EINVAL (value NULL). */
+int sio_args_push(sio_args *a, json_t *value);
+/* Appends a binary argument (copied). SIO_ENOMEM, SIO_ELIMIT (over 2^31). */
+int sio_args_push_binary(sio_args *a, const void *data, size_t len);
+/* A new placeholder node for data (copied) attached to a; the caller owns
+ * the returned reference and puts it inside a value pushed to a. NULL: OOM. */
+json_t *sio_args_binary_node(sio_args *a, const void *data, size_t len);
+size_t sio_args_count(const sio_args *a);
+/* Argument i (borrowed), NULL past the end. */
+json_t *sio_args_get(const sio_args *a, size_t i);
+/* The bytes a placeholder node stands for (borrowed; *len set), or NULL if
+ * node is not a placeholder of a. */
+const void *sio_args_binary(const sio_args *a, const json_t *node, size_t *len);
+/* Number of binary attachments. */
+size_t sio_args_attachments(const sio_args *a);
+
+/* ---- sockets.
+ * Lifetime: a socket is valid from the connection callback (or middleware)
+ * until its disconnect callbacks have returned; sio_socket_ref() keeps the
+ * memory valid longer (then calls on it return SIO_ECLOSED or do nothing). */
+const char *sio_socket_id(const sio_socket *s);
+sio_namespace *sio_socket_namespace(const sio_socket *s);
+/* The Engine.IO handshake (headers, query, address, time, url, secure);
+ * NULL once the socket is disconnected. */
+const sio_handshake *sio_socket_handshake(const sio_socket *s);
+/* The CONNECT payload (Node's handshake.auth): an object, {} if none.
+ * Borrowed; lives as long as the socket. */
+json_t *sio_socket_auth(const sio_socket *s);
+/* Node's socket.data: a JSON object (created empty) that the application
+ * may fill; kept and restored by connection state recovery. Borrowed. */
+json_t *sio_socket_data_json(sio_socket *s);
+/* A user pointer (not persisted by recovery). */
+void sio_socket_set_data(sio_socket *s, void *data);
+void *sio_socket_get_data(const sio_socket *s);
+/* 1 if the socket was restored by connection state recovery. */
+int sio_socket_recovered(const sio_socket *s);
+int sio_socket_connected(const sio_socket *s);
+void sio_socket_ref(sio_socket *s);
+void sio_socket_unref(sio_socket *s);
+
+/* Event handlers. args are borrowed for the call. ack is NULL unless the
+ * client asked for an acknowledgement: sio_ack_send() answers it (first call
+ * only). It is valid during the call; to answer later, sio_ack_retain() it
+ * in the handler and sio_ack_release() it after sending (or to give up). The
+ * same ack is passed to every handler of the event (and any handlers).
+ * Several handlers per event run in registration order. SIO_ENOMEM. */
+typedef void (*sio_event_cb)(sio_socket *s, const sio_args *args, sio_ack *ack, void *data);
+int sio_socket_on(sio_socket *s, const char *event, sio_event_cb cb, void *data);
+/* Called for every event before the specific handlers (Node's onAny). A
+ * numeric event name arrives as its decimal string. */
+typedef void (*sio_any_cb)(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
+                           void *data);
+int sio_socket_on_any(sio_socket *s, sio_any_cb cb, void *data);
+
+/* Answers the client's ack with args (NULL: none). SIO_EBUSY if already
+ * sent, SIO_ECLOSED if the socket is disconnected, SIO_ENOMEM. */
+int sio_ack_send(sio_ack *ack, const sio_args *args);
+void sio_ack_retain(sio_ack *ack);
+void sio_ack_release(sio_ack *ack);
+
+/* Emits event with args (NULL: no arguments) to this socket. With
+ * connection state recovery, the event gets an offset argument and is kept
+ * for replay. SIO_EINVAL (reserved name: connect, connect_error, disconnect,
+ * disconnecting, newListener, removeListener; or not UTF-8), SIO_ECLOSED,
+ * SIO_ENOMEM, SIO_ELIMIT (outbound queue full: the session is closed). */
+int sio_emit(sio_socket *s, const char *event, const sio_args *args);
+/* The client's acknowledgement: err 0 with its args (borrowed), or
+ * SIO_ETIMEDOUT after timeout_ms (0 = wait forever), or SIO_ECLOSED if the
+ * socket disconnected first (args NULL). Called exactly once, unless the
+ * emit itself failed. */
+typedef void (*sio_ack_cb)(sio_socket *s, int err, const sio_args *args, void *data);
+int sio_emit_with_ack(sio_socket *s, const char *event, const sio_args *args,
+                      uint32_t timeout_ms, sio_ack_cb cb, void *data);
+
+/* Disconnects from this namespace ("server namespace disconnect"); with
+ * close, every namespace of the client is disconnected and its Engine.IO
+ * session closed. Disconnect callbacks run before it returns. */
+void sio_socket_disconnect(sio_socket *s, int close);
+/* reason: Node's ("transport close", "transport error", "ping timeout",
+ * "parse error", "forced close", "forced server close", "server namespace
+ * disconnect", "client namespace disconnect", "server shutting down").
+ * "disconnecting" runs while the socket is still in its rooms. */
+typedef void (*sio_disconnect_cb)(sio_socket *s, const char *reason, void *data);
+int sio_socket_on_disconnecting(sio_socket *s, sio_disconnect_cb cb, void *data);
+int sio_socket_on_disconnect(sio_socket *s, sio_disconnect_cb cb, void *data);
+
+/* Rooms (every socket is in the room named by its id). SIO_ENOMEM,
+ * SIO_ECLOSED. Leaving a room one is not in is not an error. */
+int sio_socket_join(sio_socket *s, const char *room);
+int sio_socket_leave(sio_socket *s, const char *room);
+int sio_socket_in_room(const sio_socket *s, const char *room);
+/* Stores up to max room names (borrowed, valid until the socket leaves
+ * them) and returns how many rooms the socket is in. */
+size_t sio_socket_rooms(const sio_socket *s, const char **out, size_t max);
+
+/* ---- broadcast operator (Node's BroadcastOperator).
+ * Build with sio_broadcast_new()/sio_socket_broadcast(), narrow with the
+ * chainable calls (each returns its argument, NULL stays NULL: on failure
+ * the operator is freed and NULL returned), then finish with one terminal
+ * call, which frees the operator (a NULL operator makes it return
+ * SIO_ENOMEM). sio_broadcast_free() drops an unfinished one. */
+sio_broadcast *sio_broadcast_new(sio_namespace *nsp);
+/* All sockets of s's namespace but s (socket.broadcast, socket.to()). */
+sio_broadcast *sio_socket_broadcast(sio_socket *s);
+/* to()/in(): sockets in any of the named rooms (each socket once). */
+sio_broadcast *sio_broadcast_to(sio_broadcast *b, const char *room);
+/* except(): minus sockets in this room. */
+sio_broadcast *sio_broadcast_except(sio_broadcast *b, const char *room);
+/* volatile: not kept for connection state recovery. */
+sio_broadcast *sio_broadcast_volatile(sio_broadcast *b);
+/* local: this node only (the in-memory adapter is always local). */
+sio_broadcast *sio_broadcast_local(sio_broadcast *b);
+void sio_broadcast_free(sio_broadcast *b);
+/* Terminal calls. emit: encoded once, the same bytes queued to every
+ * recipient. SIO_EINVAL (reserved name), SIO_ENOMEM. */
+int sio_broadcast_emit(sio_broadcast *b, const char *event, const sio_args *args);
+int sio_broadcast_sockets_join(sio_broadcast *b, const char *room);
+int sio_broadcast_sockets_leave(sio_broadcast *b, const char *room);
+int sio_broadcast_disconnect_sockets(sio_broadcast *b, int close);
+/* The matching sockets, each with a reference taken; release the array
+ * with sio_sockets_release(). SIO_ENOMEM. */
+int sio_broadcast_fetch_sockets(sio_broadcast *b, sio_socket ***out, size_t *count);
+void sio_sockets_release(sio_socket **sockets, size_t count);
 
 #ifdef __cplusplus
 }
