@@ -31,10 +31,12 @@
  * delivered, so a replay holds at most one batch. Cancelling unlinks it at
  * once when it waits in a list; when the worker or a callback holds it, a
  * flag makes the next owner on the loop thread free it. */
+#define _POSIX_C_SOURCE 200809L /* pthread_sigmask under -std=c11 too */
 #include "store.h"
 
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -496,6 +498,18 @@ static void store_free(chat_store *s)
     sio__free(s);
 }
 
+/* Starts the worker with every signal blocked, so that signals reach the
+ * loop thread (which handles SIGINT/SIGTERM) rather than the worker. */
+static int start_worker(chat_store *s)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&s->thread, NULL, worker_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 /* Checks the options a store cannot work without. */
 static int options_valid(const chat_store_options *o)
 {
@@ -526,7 +540,7 @@ int chat_store_open(chat_store **out, const chat_store_options *o, void (*wakeup
         goto fail_db;
     if (pthread_cond_init(&s->cv, NULL) != 0)
         goto fail_cv;
-    if (pthread_create(&s->thread, NULL, worker_main, s) != 0)
+    if (start_worker(s) != 0)
         goto fail_thread;
     *out = s;
     return 0;
