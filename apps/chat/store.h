@@ -32,7 +32,7 @@ typedef struct chat_replay chat_replay;
 
 /* Filled with defaults by chat_store_options_init. */
 typedef struct chat_store_options {
-    const char *path;     /* database file (copied); default "chat.db" */
+    const char *path;     /* database file, read only by open; default "chat.db" */
     int synchronous_full; /* 1 (default): PRAGMA synchronous=FULL, durable across
                              power loss; 0: NORMAL, durable across crashes only */
     size_t replay_batch;  /* rows per replay batch, 1..1000000; default 500 */
@@ -101,8 +101,9 @@ int chat_store_replay(chat_store *s, int64_t after_id, chat_batch_cb batch_cb, c
                       void *data, chat_replay **handle);
 
 /* Drops a replay (its socket went away): neither callback runs again, even
- * if called from inside batch_cb, and its memory is released. Only on
- * handles whose done_cb has not started; NULL is a no-op. */
+ * if called from inside batch_cb, and its memory is released. Harmless from
+ * inside done_cb; never after done_cb has returned (the handle is gone).
+ * NULL is a no-op. */
 void chat_replay_cancel(chat_replay *r);
 
 /* Runs the callbacks of all finished requests on the calling thread. Call it
