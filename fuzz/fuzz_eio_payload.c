@@ -27,10 +27,10 @@ typedef struct ctx {
     int n;            /* packets delivered */
 } ctx;
 
-#define CHECK(c)                                                                                  \
-    do {                                                                                          \
-        if (!(c))                                                                                 \
-            abort();                                                                              \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
     } while (0)
 
 static int on_packet(const sio_eio_packet *p, void *data)

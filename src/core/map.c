@@ -255,7 +255,10 @@ void *sio__map_remove(sio_map *m, const char *key, size_t klen)
     return value;
 }
 
-size_t sio__map_size(const sio_map *m) { return m->size; }
+size_t sio__map_size(const sio_map *m)
+{
+    return m->size;
+}
 
 void sio__map_iter_init(sio_map_iter *it, sio_map *m)
 {

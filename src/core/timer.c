@@ -144,9 +144,15 @@ void sio__timer_stop(sio_timer *t)
         timer_unlink(t);
 }
 
-int sio__timer_active(const sio_timer *t) { return sio__list_linked(&t->node); }
+int sio__timer_active(const sio_timer *t)
+{
+    return sio__list_linked(&t->node);
+}
 
-size_t sio__timers_count(const sio_timers *w) { return w->count; }
+size_t sio__timers_count(const sio_timers *w)
+{
+    return w->count;
+}
 
 /* The tick at which something on level k is due (UINT64_MAX if empty). */
 static uint64_t level_due(const sio_timers *w, unsigned k)

@@ -39,23 +39,23 @@ typedef void (*sio_timer_cb)(sio_timer *t, void *data);
 /* Fields are public only so the struct can be embedded; treat as opaque
  * except deadline (read-only), cb and data. */
 struct sio_timer {
-    sio_list node;      /* links the timer into a slot; self-linked = inactive */
-    sio_timers *wheel;  /* wheel it is filed in (valid while active) */
-    uint16_t slot;      /* level * 64 + index, or SIO_TIMER_EXPIRED */
-    uint64_t deadline;  /* absolute ms at which it is due */
-    sio_timer_cb cb;    /* called once when due */
-    void *data;         /* passed to cb */
+    sio_list node;     /* links the timer into a slot; self-linked = inactive */
+    sio_timers *wheel; /* wheel it is filed in (valid while active) */
+    uint16_t slot;     /* level * 64 + index, or SIO_TIMER_EXPIRED */
+    uint64_t deadline; /* absolute ms at which it is due */
+    sio_timer_cb cb;   /* called once when due */
+    void *data;        /* passed to cb */
 };
 
 #define SIO_TIMER_EXPIRED 0xffffu
 
 struct sio_timers {
-    uint64_t cur;                                    /* next tick to process: ticks < cur are done */
-    uint64_t occupied[SIO_TIMER_LEVELS];             /* bit i set <=> slot i of the level non-empty */
+    uint64_t cur;                        /* next tick to process: ticks < cur are done */
+    uint64_t occupied[SIO_TIMER_LEVELS]; /* bit i set <=> slot i of the level non-empty */
     sio_list slots[SIO_TIMER_LEVELS][SIO_TIMER_SLOTS]; /* timer lists per slot */
-    sio_list expired;                                /* started behind cur: fire next run */
-    uint64_t expired_min;                            /* lower bound on deadlines in expired */
-    size_t count;                                    /* active timers (for stats/tests) */
+    sio_list expired;                                  /* started behind cur: fire next run */
+    uint64_t expired_min;                              /* lower bound on deadlines in expired */
+    size_t count;                                      /* active timers (for stats/tests) */
 };
 
 /* Starts an empty wheel whose clock reads now_ms (deadlines >= now_ms fire

@@ -12,8 +12,13 @@
 #include "sioc.h"
 
 static const char *const vec[][2] = {
-    {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
 };
 
 static void test_rfc_vectors(void **state)
@@ -46,22 +51,21 @@ static void test_strict_rejects(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "Zg",       /* missing padding */
-        "Zg=",      /* short padding */
-        "Zm9",      /* length not a multiple of 4 */
-        "Zh==",     /* non-zero trailing bits (4 unused) */
-        "Zm9=",     /* non-zero trailing bits (2 unused) */
-        "Zm8=Zm8=", /* padding in the middle */
-        "====",     /* only padding */
-        "A===",     /* three padding characters */
-        "Zg==\n",   /* whitespace */
-        " Zg==",    /* whitespace */
-        "Zm 9",     /* whitespace inside */
-        "Zm9v\r\n", /* line break */
-        "Zm-_",     /* base64url alphabet */
-        "Z=g=",     /* padding then data */
-        "=Zg=",
-        "Zm9v====", /* a whole group of padding */
+        "Zg",                   /* missing padding */
+        "Zg=",                  /* short padding */
+        "Zm9",                  /* length not a multiple of 4 */
+        "Zh==",                 /* non-zero trailing bits (4 unused) */
+        "Zm9=",                 /* non-zero trailing bits (2 unused) */
+        "Zm8=Zm8=",             /* padding in the middle */
+        "====",                 /* only padding */
+        "A===",                 /* three padding characters */
+        "Zg==\n",               /* whitespace */
+        " Zg==",                /* whitespace */
+        "Zm 9",                 /* whitespace inside */
+        "Zm9v\r\n",             /* line break */
+        "Zm-_",                 /* base64url alphabet */
+        "Z=g=",                 /* padding then data */
+        "=Zg=",     "Zm9v====", /* a whole group of padding */
         "Zg==Zg==",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -119,7 +123,7 @@ static void test_limits(void **state)
     assert_int_equal(b.len, 0);
     assert_int_equal(sio__base64_encode(&b, "foo", 3), 0);
     assert_int_equal(sio__base64_decode(&b, "Zm9vYg==", 8), SIO_ELIMIT); /* 4 + 4 > 7 */
-    assert_int_equal(sio__base64_decode(&b, "Zm9v", 4), 0);         /* 4 + 3 = 7 */
+    assert_int_equal(sio__base64_decode(&b, "Zm9v", 4), 0);              /* 4 + 3 = 7 */
     assert_int_equal(sio__base64_decode(&b, "Zg==", 4), SIO_ELIMIT);
     assert_int_equal(b.len, 7);
     sio__buf_free(&b);

@@ -194,6 +194,36 @@ static void test_iter_insert(void **state)
     sio__map_free(&m);
 }
 
+/* 200k session-id-like keys: growth, lookups, and shrinking back down. */
+static void test_scale(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    sio_map m;
+    char k[32];
+    sio__map_init(&m);
+    for (size_t i = 0; i < N; i++) {
+        size_t n = (size_t)snprintf(k, sizeof k, "sid-%zx-%zu", i * 2654435761u, i);
+        assert_int_equal(sio__map_put(&m, k, n, (void *)(i + 1)), 0);
+    }
+    assert_int_equal(sio__map_size(&m), N);
+    assert_true(m.index_cap >= 2 * N && m.index_cap <= 8 * N);
+    for (size_t i = 0; i < N; i++) {
+        size_t n = (size_t)snprintf(k, sizeof k, "sid-%zx-%zu", i * 2654435761u, i);
+        assert_ptr_equal(sio__map_get(&m, k, n), (void *)(i + 1));
+        if (i >= 10)
+            assert_ptr_equal(sio__map_remove(&m, k, n), (void *)(i + 1));
+    }
+    assert_int_equal(sio__map_size(&m), 10);
+    assert_true(m.index_cap <= 128); /* shrank */
+    for (size_t i = 0; i < 10; i++) {
+        size_t n = (size_t)snprintf(k, sizeof k, "sid-%zx-%zu", i * 2654435761u, i);
+        assert_ptr_equal(sio__map_remove(&m, k, n), (void *)(i + 1));
+    }
+    assert_int_equal(m.index_cap, 0); /* empty map holds no memory */
+    sio__map_free(&m);
+}
+
 /* A failed allocation leaves the map unchanged and usable. */
 static void test_oom(void **state)
 {
@@ -228,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_siphash_vectors), cmocka_unit_test(test_basic),
         cmocka_unit_test(test_random_model),    cmocka_unit_test(test_iter_remove),
         cmocka_unit_test(test_iter_insert),     cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_scale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

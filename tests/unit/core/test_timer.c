@@ -72,8 +72,8 @@ static void model_cb(sio_timer *t, void *data)
     model *m = data;
     assert_ptr_equal(&m->t, t);
     assert_true(in_run);
-    assert_true(m->armed);             /* exactly once per arm */
-    assert_false(sio__timer_active(t)); /* inactive inside its callback */
+    assert_true(m->armed);               /* exactly once per arm */
+    assert_false(sio__timer_active(t));  /* inactive inside its callback */
     assert_true(m->deadline <= run_now); /* never early */
     m->armed = 0;
     m->fires++;
@@ -446,10 +446,13 @@ static void test_100k(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basics),          cmocka_unit_test(test_next_exact),
-        cmocka_unit_test(test_periodic),        cmocka_unit_test(test_stop_in_callback),
+        cmocka_unit_test(test_basics),
+        cmocka_unit_test(test_next_exact),
+        cmocka_unit_test(test_periodic),
+        cmocka_unit_test(test_stop_in_callback),
         cmocka_unit_test(test_rearm_past_in_callback),
-        cmocka_unit_test(test_long_deadlines),  cmocka_unit_test(test_random_model),
+        cmocka_unit_test(test_long_deadlines),
+        cmocka_unit_test(test_random_model),
         cmocka_unit_test(test_100k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,7 +96,11 @@ static void test_payload_spec_example(void **state)
     (void)state;
     got g;
     /* The spec's polling example: "hello", a ping, and binary 01 02 03 04. */
-    assert_int_equal(DECODE("4hello\x1e" "2\x1e" "bAQIDBA==", 0, &g), 3);
+    assert_int_equal(DECODE("4hello\x1e"
+                            "2\x1e"
+                            "bAQIDBA==",
+                            0, &g),
+                     3);
     assert_int_equal(g.n, 3);
     assert_pkt(&g, 0, SIO_EIO_MESSAGE, 0, "hello", 5);
     assert_pkt(&g, 1, SIO_EIO_PING, 0, "", 0);
@@ -105,7 +109,10 @@ static void test_payload_spec_example(void **state)
     assert_int_equal(DECODE("4hello", 0, &g), 1);
     assert_pkt(&g, 0, SIO_EIO_MESSAGE, 0, "hello", 5);
     /* "6" noop and "1" close in one body. */
-    assert_int_equal(DECODE("6\x1e" "1", 0, &g), 2);
+    assert_int_equal(DECODE("6\x1e"
+                            "1",
+                            0, &g),
+                     2);
     assert_pkt(&g, 0, SIO_EIO_NOOP, 0, "", 0);
     assert_pkt(&g, 1, SIO_EIO_CLOSE, 0, "", 0);
 }
@@ -118,16 +125,26 @@ static void test_payload_empty_and_binary_edges(void **state)
     assert_pkt(&g, 0, SIO_EIO_MESSAGE, 0, "", 0);
     assert_int_equal(DECODE("b", 0, &g), 1); /* empty binary message */
     assert_pkt(&g, 0, SIO_EIO_MESSAGE, 1, "", 0);
-    assert_int_equal(DECODE("b\x1e" "4\x1e" "b", 0, &g), 3);
+    assert_int_equal(DECODE("b\x1e"
+                            "4\x1e"
+                            "b",
+                            0, &g),
+                     3);
     assert_pkt(&g, 0, SIO_EIO_MESSAGE, 1, "", 0);
     assert_pkt(&g, 1, SIO_EIO_MESSAGE, 0, "", 0);
     assert_pkt(&g, 2, SIO_EIO_MESSAGE, 1, "", 0);
     /* Binary after binary: the scratch buffer is reused correctly. */
-    assert_int_equal(DECODE("bAQIDBA==\x1e" "bBQ==", 0, &g), 2);
+    assert_int_equal(DECODE("bAQIDBA==\x1e"
+                            "bBQ==",
+                            0, &g),
+                     2);
     assert_pkt(&g, 0, SIO_EIO_MESSAGE, 1, "\x01\x02\x03\x04", 4);
     assert_pkt(&g, 1, SIO_EIO_MESSAGE, 1, "\x05", 1);
     /* Text may hold any bytes except the separator, NUL included. */
-    assert_int_equal(decode("4a\0b\x1e" "4\xff", 7, 0, &g), 2);
+    assert_int_equal(decode("4a\0b\x1e"
+                            "4\xff",
+                            7, 0, &g),
+                     2);
     assert_pkt(&g, 0, SIO_EIO_MESSAGE, 0, "a\0b", 3);
     assert_pkt(&g, 1, SIO_EIO_MESSAGE, 0, "\xff", 1);
 }
@@ -140,22 +157,30 @@ static void test_payload_rejects(void **state)
         const char *body;
         int delivered; /* packets handed out before the error */
     } bad[] = {
-        {"", 0},                    /* empty body */
-        {"\x1e", 0},                /* only a separator */
-        {"\x1e" "4a", 0},           /* separator at the start */
-        {"4a\x1e", 1},              /* separator at the end */
-        {"4a\x1e\x1e" "4b", 1},     /* doubled separator */
-        {"7", 0},                   /* unknown type */
-        {"4a\x1e" "x", 1},          /* unknown type after a good one */
-        {"bAQ", 0},                 /* base64 length */
-        {"bAQ=", 0},                /* short padding */
-        {"bAR==", 0},               /* bad length with padding */
-        {"bAR=", 0},                /* non-zero trailing bits */
-        {"b AQ==", 0},              /* whitespace */
-        {"bAQ==\n", 0},             /* trailing newline */
-        {"bA-_A", 0},               /* base64url alphabet */
-        {"4ok\x1e" "b====", 1},     /* only padding */
-        {"B", 0},                   /* upper-case b is not binary */
+        {"", 0},     /* empty body */
+        {"\x1e", 0}, /* only a separator */
+        {"\x1e"
+         "4a",
+         0},           /* separator at the start */
+        {"4a\x1e", 1}, /* separator at the end */
+        {"4a\x1e\x1e"
+         "4b",
+         1},      /* doubled separator */
+        {"7", 0}, /* unknown type */
+        {"4a\x1e"
+         "x",
+         1},            /* unknown type after a good one */
+        {"bAQ", 0},     /* base64 length */
+        {"bAQ=", 0},    /* short padding */
+        {"bAR==", 0},   /* bad length with padding */
+        {"bAR=", 0},    /* non-zero trailing bits */
+        {"b AQ==", 0},  /* whitespace */
+        {"bAQ==\n", 0}, /* trailing newline */
+        {"bA-_A", 0},   /* base64url alphabet */
+        {"4ok\x1e"
+         "b====",
+         1},      /* only padding */
+        {"B", 0}, /* upper-case b is not binary */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(decode(bad[i].body, strlen(bad[i].body), 0, &g), SIO_EPROTO);
@@ -167,22 +192,41 @@ static void test_payload_limit_and_stop(void **state)
 {
     (void)state;
     got g;
-    assert_int_equal(DECODE("4a\x1e" "4b\x1e" "4c", 2, &g), SIO_ELIMIT);
+    assert_int_equal(DECODE("4a\x1e"
+                            "4b\x1e"
+                            "4c",
+                            2, &g),
+                     SIO_ELIMIT);
     assert_int_equal(g.n, 2);
-    assert_int_equal(DECODE("4a\x1e" "4b\x1e" "4c", 3, &g), 3);
-    assert_int_equal(DECODE("4a\x1e" "4b\x1e" "4c", 1, &g), SIO_ELIMIT);
+    assert_int_equal(DECODE("4a\x1e"
+                            "4b\x1e"
+                            "4c",
+                            3, &g),
+                     3);
+    assert_int_equal(DECODE("4a\x1e"
+                            "4b\x1e"
+                            "4c",
+                            1, &g),
+                     SIO_ELIMIT);
     assert_int_equal(g.n, 1);
     assert_int_equal(DECODE("4a", 1, &g), 1);
     /* The callback's non-zero value stops decoding and is returned as is. */
     memset(&g, 0, sizeof g);
     g.stop_at = 1;
     g.stop_rc = 42;
-    assert_int_equal(sio__eio_decode_payload("4a\x1e" "4b\x1e" "4c", 8, 0, collect, &g), 42);
+    assert_int_equal(sio__eio_decode_payload("4a\x1e"
+                                             "4b\x1e"
+                                             "4c",
+                                             8, 0, collect, &g),
+                     42);
     assert_int_equal(g.n, 2);
     memset(&g, 0, sizeof g);
     g.stop_at = 0;
     g.stop_rc = SIO_ECLOSED;
-    assert_int_equal(sio__eio_decode_payload("1\x1e" "4b", 4, 0, collect, &g), SIO_ECLOSED);
+    assert_int_equal(sio__eio_decode_payload("1\x1e"
+                                             "4b",
+                                             4, 0, collect, &g),
+                     SIO_ECLOSED);
     assert_int_equal(g.n, 1);
 }
 
@@ -208,7 +252,9 @@ static void test_encode(void **state)
     assert_int_equal(sio__eio_encode_payload_elem(&b, 1, SIO_EIO_MESSAGE, 0, "hello", 5), 0);
     assert_int_equal(sio__eio_encode_payload_elem(&b, 0, SIO_EIO_PING, 0, NULL, 0), 0);
     assert_int_equal(sio__eio_encode_payload_elem(&b, 0, SIO_EIO_MESSAGE, 1, "\1\2\3\4", 4), 0);
-    assert_string_equal(sio__buf_cstr(&b), "4hello\x1e" "2\x1e" "bAQIDBA==");
+    assert_string_equal(sio__buf_cstr(&b), "4hello\x1e"
+                                           "2\x1e"
+                                           "bAQIDBA==");
     b.len = 0;
     assert_int_equal(sio__eio_encode_payload_elem(&b, 1, SIO_EIO_MESSAGE, 1, NULL, 0), 0);
     assert_string_equal(sio__buf_cstr(&b), "b");
