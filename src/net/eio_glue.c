@@ -20,9 +20,10 @@ sio_eio_server *sio__eio_match(sio_http_server *s, sio_slice path)
     for (it = s->eios.next; it != &s->eios; it = it->next) {
         sio_eio_server *e = &SIO_CONTAINER_OF(it, sio_eio_attach, link)->core;
         size_t n = strlen(e->path_slash);
-        /* "/engine.io/..." and the bare "/engine.io" both belong to it. */
-        if ((path.len >= n && memcmp(path.base, e->path_slash, n) == 0) ||
-            (path.len == n - 1 && memcmp(path.base, e->path_slash, n - 1) == 0))
+        /* Exactly "/engine.io/" (or "/engine.io"): deeper paths such as
+         * "/socket.io/socket.io.js" stay with the request handler, which is
+         * how Node's serveClient shares the prefix with engine.io. */
+        if ((path.len == n || path.len == n - 1) && memcmp(path.base, e->path_slash, path.len) == 0)
             return e;
     }
     return NULL;
