@@ -20,10 +20,10 @@
 #include "sioc.h"
 
 /* abort() is right here: it is how a fuzz target reports a broken invariant. */
-#define CHECK(c)                                                                                  \
-    do {                                                                                          \
-        if (!(c))                                                                                 \
-            abort();                                                                              \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
     } while (0)
 
 /* True if s lies within the parser's head buffer. */

@@ -82,12 +82,21 @@ static int is_tchar(unsigned char c)
 }
 
 /* Field-value bytes: VCHAR, obs-text, SP and HTAB; no other controls. */
-static int is_value_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+static int is_value_char(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
 
 /* Request-target bytes: visible ASCII, and no fragment (never sent). */
-static int is_target_char(unsigned char c) { return c > 0x20 && c < 0x7f && c != '#'; }
+static int is_target_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && c != '#';
+}
 
-static int is_ows(char c) { return c == ' ' || c == '\t'; }
+static int is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
 
 static int hex_value(char c)
 {
@@ -159,7 +168,10 @@ void sio__http_parser_reset(sio_http_parser *p)
     p->trailer_bytes = 0;
 }
 
-void sio__http_parser_set_max_body(sio_http_parser *p, size_t max) { p->max_body = max; }
+void sio__http_parser_set_max_body(sio_http_parser *p, size_t max)
+{
+    p->max_body = max;
+}
 
 /* ------------------------------------------------------------------ head */
 
@@ -169,9 +181,8 @@ static sio_http_method method_of(const char *m, size_t n)
     static const struct {
         const char *name;
         sio_http_method method;
-    } methods[] = {{"GET", SIO_HTTP_GET},   {"POST", SIO_HTTP_POST},
-                   {"OPTIONS", SIO_HTTP_OPTIONS}, {"HEAD", SIO_HTTP_HEAD},
-                   {"PUT", SIO_HTTP_PUT},   {"DELETE", SIO_HTTP_DELETE}};
+    } methods[] = {{"GET", SIO_HTTP_GET},   {"POST", SIO_HTTP_POST}, {"OPTIONS", SIO_HTTP_OPTIONS},
+                   {"HEAD", SIO_HTTP_HEAD}, {"PUT", SIO_HTTP_PUT},   {"DELETE", SIO_HTTP_DELETE}};
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (strlen(methods[i].name) == n && memcmp(methods[i].name, m, n) == 0)
             return methods[i].method;
@@ -305,8 +316,8 @@ static int materialise(sio_http_parser *p)
     size_t plen = q ? (size_t)(q - r->target.base) : r->target.len;
     r->path = (sio_slice){r->target.base, plen};
     /* Without '?' the query is the empty slice at the end of the target. */
-    r->query = q ? (sio_slice){q + 1, r->target.len - plen - 1}
-                 : (sio_slice){r->target.base + plen, 0};
+    r->query =
+        q ? (sio_slice){q + 1, r->target.len - plen - 1} : (sio_slice){r->target.base + plen, 0};
     return 0;
 }
 
@@ -664,8 +675,7 @@ static int feed_body(sio_http_parser *p, const char *data, size_t len)
     return (int)i;
 }
 
-int sio__http_parser_feed(sio_http_parser *p, const char *data, size_t len,
-                          sio_http_state *state)
+int sio__http_parser_feed(sio_http_parser *p, const char *data, size_t len, sio_http_state *state)
 {
     int rc;
     *state = SIO_HTTP_NEED_MORE;

@@ -62,17 +62,17 @@ typedef struct sio_http_header {
 
 /* A parsed request. Slices point into the parser's head buffer. */
 typedef struct sio_http_request {
-    sio_http_method method; /* routing shortcut for method_str */
-    sio_slice method_str;   /* the method token as sent */
-    sio_slice target;       /* raw origin-form request-target "/path?query" */
-    sio_slice path;         /* target up to '?', still percent-encoded */
-    sio_slice query;        /* after '?', empty if none (still encoded) */
-    int version_minor;      /* 0 or 1 */
+    sio_http_method method;   /* routing shortcut for method_str */
+    sio_slice method_str;     /* the method token as sent */
+    sio_slice target;         /* raw origin-form request-target "/path?query" */
+    sio_slice path;           /* target up to '?', still percent-encoded */
+    sio_slice query;          /* after '?', empty if none (still encoded) */
+    int version_minor;        /* 0 or 1 */
     sio_http_header *headers; /* nheaders fields in arrival order */
     unsigned nheaders;
-    int keep_alive;        /* HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive" */
-    int upgrade_websocket; /* Upgrade lists "websocket" and Connection lists "upgrade";
-                              the method and Sec-WebSocket-* are for the ws layer to check */
+    int keep_alive;         /* HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive" */
+    int upgrade_websocket;  /* Upgrade lists "websocket" and Connection lists "upgrade";
+                               the method and Sec-WebSocket-* are for the ws layer to check */
     int64_t content_length; /* -1 if absent */
     int chunked;            /* Transfer-Encoding: chunked */
     sio_buf body;           /* decoded body; the caller may steal its bytes */
@@ -105,18 +105,18 @@ typedef struct sio_http_parser {
     int have_request_line;  /* the first line has been parsed */
     size_t method_len;      /* request line layout, as offsets into head */
     size_t target_off, target_len;
-    sio__http_span *spans;  /* header fields as offsets; spans_cap entries */
-    unsigned nspans;        /* spans in use (req.nheaders is set at head end) */
+    sio__http_span *spans; /* header fields as offsets; spans_cap entries */
+    unsigned nspans;       /* spans in use (req.nheaders is set at head end) */
     unsigned spans_cap;
-    unsigned headers_cap;   /* entries allocated in req.headers */
-    uint64_t remaining;     /* body bytes left of the Content-Length or chunk */
-    unsigned chunk_digits;  /* hex digits seen in the current chunk-size */
-    int ext_semi;           /* a ';' chunk extension started on this line */
-    size_t ext_bytes;       /* chunk-extension bytes in the whole message */
-    sio_buf line;           /* current trailer line (chunked bodies only) */
-    size_t trailer_bytes;   /* trailer section bytes so far */
-    sio_http_request req;   /* the request being parsed / just parsed */
-    int error_status;       /* HTTP status to answer after an error, else 0 */
+    unsigned headers_cap;  /* entries allocated in req.headers */
+    uint64_t remaining;    /* body bytes left of the Content-Length or chunk */
+    unsigned chunk_digits; /* hex digits seen in the current chunk-size */
+    int ext_semi;          /* a ';' chunk extension started on this line */
+    size_t ext_bytes;      /* chunk-extension bytes in the whole message */
+    sio_buf line;          /* current trailer line (chunked bodies only) */
+    size_t trailer_bytes;  /* trailer section bytes so far */
+    sio_http_request req;  /* the request being parsed / just parsed */
+    int error_status;      /* HTTP status to answer after an error, else 0 */
 } sio_http_parser;
 
 /* Prepares p for a first request; l may be NULL for the defaults. */
@@ -140,8 +140,7 @@ void sio__http_parser_set_max_body(sio_http_parser *p, size_t max);
  * A request without a body goes HEAD_DONE, then MSG_DONE on the next feed,
  * even with len 0. After MSG_DONE, feeds return 0 and MSG_DONE until reset.
  * data may be NULL when len is 0. */
-int sio__http_parser_feed(sio_http_parser *p, const char *data, size_t len,
-                          sio_http_state *state);
+int sio__http_parser_feed(sio_http_parser *p, const char *data, size_t len, sio_http_state *state);
 
 /* The value of the first header field named name (case-insensitive), or
  * {NULL, 0} if absent. A present but empty value has a non-NULL base. */

@@ -8,38 +8,46 @@
 
 #include "core/error.h"
 
+/* Reason phrases of the statuses this server sends (RFC 9110 15). */
+static const struct {
+    int status;
+    const char *text;
+} reasons[] = {
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {204, "No Content"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {304, "Not Modified"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {411, "Length Required"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {426, "Upgrade Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {505, "HTTP Version Not Supported"},
+};
+
 const char *sio__http_status_text(int status)
 {
-    switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-    }
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (reasons[i].status == status)
+            return reasons[i].text;
+    return "Unknown";
 }
 
 /* extra_headers must be whole "Name: value\r\n" lines: no bare CR or LF,
@@ -63,11 +71,14 @@ static int extra_is_valid(const char *s)
 }
 
 /* Statuses whose responses never carry a body or Content-Length. */
-static int bodyless(int status) { return status < 200 || status == 204 || status == 304; }
+static int bodyless(int status)
+{
+    return status < 200 || status == 204 || status == 304;
+}
 
 /* Writes the fields in order; out is rolled back by the caller on error. */
-static int write_head(sio_buf *out, int status, const char *extra, const char *type,
-                      int64_t length, int keep_alive)
+static int write_head(sio_buf *out, int status, const char *extra, const char *type, int64_t length,
+                      int keep_alive)
 {
     int rc = sio__buf_appendf(out, "HTTP/1.1 %d %s\r\n", status, sio__http_status_text(status));
     if (rc == 0 && type)
@@ -101,15 +112,14 @@ int sio__http_response_head(sio_buf *out, int status, const char *extra_headers,
     return rc;
 }
 
-int sio__http_response_simple(sio_buf *out, int status, const char *content_type,
-                              const void *body, size_t len, const char *extra_headers,
-                              int keep_alive)
+int sio__http_response_simple(sio_buf *out, int status, const char *content_type, const void *body,
+                              size_t len, const char *extra_headers, int keep_alive)
 {
     size_t mark = out->len;
     if (len > INT64_MAX)
         return SIO_EINVAL;
-    int rc = sio__http_response_head(out, status, extra_headers, content_type, (int64_t)len,
-                                     keep_alive);
+    int rc =
+        sio__http_response_head(out, status, extra_headers, content_type, (int64_t)len, keep_alive);
     if (rc == 0 && !bodyless(status))
         rc = sio__buf_append(out, body, len);
     if (rc < 0)

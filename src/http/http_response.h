@@ -30,8 +30,7 @@ int sio__http_response_head(sio_buf *out, int status, const char *extra_headers,
 
 /* Appends a head with Content-Length len, then the len body bytes. For a
  * HEAD request write the head alone with sio__http_response_head. */
-int sio__http_response_simple(sio_buf *out, int status, const char *content_type,
-                              const void *body, size_t len, const char *extra_headers,
-                              int keep_alive);
+int sio__http_response_simple(sio_buf *out, int status, const char *content_type, const void *body,
+                              size_t len, const char *extra_headers, int keep_alive);
 
 #endif

@@ -61,7 +61,10 @@ static int decode(sio_slice in, sio_buf *out, int plus_space)
     return rc < 0 ? rc : 0;
 }
 
-int sio__url_decode(sio_slice in, sio_buf *out) { return decode(in, out, 0); }
+int sio__url_decode(sio_slice in, sio_buf *out)
+{
+    return decode(in, out, 0);
+}
 
 /* 1 if the encoded key k decodes to exactly want, 0 if not, or SIO_EPROTO. */
 static int key_matches(sio_slice k, const char *want)

@@ -54,11 +54,11 @@ static long drive(sio_http_parser *p, const char *data, size_t len, size_t step,
 static void summarise(const sio_http_request *r, char *out, size_t cap)
 {
     int n = snprintf(out, cap, "%d|%.*s|%.*s|%.*s|%.*s|1.%d|ka=%d|ws=%d|cl=%lld|ch=%d|body=%.*s|",
-                     (int)r->method, (int)r->method_str.len, r->method_str.base,
-                     (int)r->target.len, r->target.base, (int)r->path.len, r->path.base,
-                     (int)r->query.len, r->query.base, r->version_minor, r->keep_alive,
-                     r->upgrade_websocket, (long long)r->content_length, r->chunked,
-                     (int)r->body.len, r->body.data ? r->body.data : "");
+                     (int)r->method, (int)r->method_str.len, r->method_str.base, (int)r->target.len,
+                     r->target.base, (int)r->path.len, r->path.base, (int)r->query.len,
+                     r->query.base, r->version_minor, r->keep_alive, r->upgrade_websocket,
+                     (long long)r->content_length, r->chunked, (int)r->body.len,
+                     r->body.data ? r->body.data : "");
     for (unsigned i = 0; i < r->nheaders && n > 0 && (size_t)n < cap; i++)
         n += snprintf(out + n, cap - (size_t)n, "[%.*s=%.*s]", (int)r->headers[i].name.len,
                       r->headers[i].name.base, (int)r->headers[i].value.len,
@@ -365,8 +365,7 @@ static const bad_row bad_rows[] = {
     {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
      "Transfer-Encoding: chunked\r\n\r\n",
      501},
-    {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
-     400},
+    {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400},
     {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
     {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
     /* chunked framing */
@@ -408,8 +407,8 @@ static void expect_failure(const char *req, const sio_http_limits *l, int status
         sio_http_state st;
         long rc = parse_with(&p, l, req, step);
         if (rc != want || p.error_status != status)
-            fail_msg("step %zu: %s -> rc %ld status %d, want %d", step, req, rc,
-                     p.error_status, status);
+            fail_msg("step %zu: %s -> rc %ld status %d, want %d", step, req, rc, p.error_status,
+                     status);
         assert_int_equal(sio__http_parser_feed(&p, "x", 1, &st), want);
         assert_true(p.req.body.len <= (l ? l->max_body : 1000000));
         sio__http_parser_free(&p);
@@ -548,13 +547,13 @@ static void test_limit_body(void **state)
     sio__http_limits_init(&l);
     l.max_body = 10;
     sio_http_parser p;
-    assert_int_equal(parse_with(&p, &l, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n"
-                                       "0123456789",
+    assert_int_equal(parse_with(&p, &l,
+                                "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n"
+                                "0123456789",
                                 5),
                      58);
     sio__http_parser_free(&p);
-    expect_failure("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n0123456789a", &l,
-                   413);
+    expect_failure("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n0123456789a", &l, 413);
     /* Chunks adding up past the limit: the chunk that would pass it fails
      * at its size line, with only the earlier chunks buffered. */
     const char *chunked = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -31,9 +31,9 @@ static void test_head_exact(void **state)
     (void)state;
     sio_buf b;
     sio__buf_init(&b, 0);
-    assert_int_equal(sio__http_response_head(&b, 200, "X-A: 1\r\nX-B: 2\r\n",
-                                             "text/plain; charset=UTF-8", 5, 1),
-                     0);
+    assert_int_equal(
+        sio__http_response_head(&b, 200, "X-A: 1\r\nX-B: 2\r\n", "text/plain; charset=UTF-8", 5, 1),
+        0);
     assert_string_equal(sio__buf_cstr(&b), "HTTP/1.1 200 OK\r\n"
                                            "Content-Type: text/plain; charset=UTF-8\r\n"
                                            "Content-Length: 5\r\n"
@@ -49,8 +49,7 @@ static void test_head_exact(void **state)
                                            "Content-Type: text/plain\r\n"
                                            "Connection: keep-alive\r\n\r\n");
     b.len = 0;
-    assert_int_equal(sio__http_response_head(&b, 101, "Upgrade: websocket\r\n", NULL, -1, 0),
-                     0);
+    assert_int_equal(sio__http_response_head(&b, 101, "Upgrade: websocket\r\n", NULL, -1, 0), 0);
     assert_string_equal(sio__buf_cstr(&b), "HTTP/1.1 101 Switching Protocols\r\n"
                                            "Connection: Upgrade\r\n"
                                            "Upgrade: websocket\r\n\r\n");
@@ -60,7 +59,7 @@ static void test_head_exact(void **state)
 static void test_head_refuses_injection(void **state)
 {
     (void)state;
-    static const char *const bad_extra[] = {"X-A: 1",       "X-A: 1\n",     "X-A: 1\r",
+    static const char *const bad_extra[] = {"X-A: 1",         "X-A: 1\n",       "X-A: 1\r",
                                             "X-A: 1\r\n\r\n", "\r\nX-A: 1\r\n", "X: a\rb\r\n",
                                             "X: a\nb\r\n"};
     sio_buf b;
@@ -81,9 +80,8 @@ static void test_simple(void **state)
     (void)state;
     sio_buf b;
     sio__buf_init(&b, 0);
-    assert_int_equal(sio__http_response_simple(&b, 400, "application/json", "{\"code\":0}", 10,
-                                               NULL, 0),
-                     0);
+    assert_int_equal(
+        sio__http_response_simple(&b, 400, "application/json", "{\"code\":0}", 10, NULL, 0), 0);
     assert_string_equal(sio__buf_cstr(&b), "HTTP/1.1 400 Bad Request\r\n"
                                            "Content-Type: application/json\r\n"
                                            "Content-Length: 10\r\n"
@@ -114,8 +112,10 @@ static void test_rollback_on_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status_text),  cmocka_unit_test(test_head_exact),
-        cmocka_unit_test(test_head_refuses_injection), cmocka_unit_test(test_simple),
+        cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_head_exact),
+        cmocka_unit_test(test_head_refuses_injection),
+        cmocka_unit_test(test_simple),
         cmocka_unit_test(test_rollback_on_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -111,11 +111,11 @@ static void test_url_decode(void **state)
 static void test_path_is_safe(void **state)
 {
     (void)state;
-    static const char *const safe[] = {"/", "/index.html", "/a/b.c/d", "/..a", "/a..",
-                                       "/.well-known/x", "/a//b", "/a/b/"};
-    static const char *const unsafe[] = {"",         "a",       "/..",    "/../etc/passwd",
-                                         "/a/../b",  "/a/..",   "/.",     "/a/./b",
-                                         "/a\\..\\b", "/a\\b",  "/a\nb",  "/\x7f"};
+    static const char *const safe[] = {"/",    "/index.html",    "/a/b.c/d", "/..a",
+                                       "/a..", "/.well-known/x", "/a//b",    "/a/b/"};
+    static const char *const unsafe[] = {"",          "a",     "/..",   "/../etc/passwd",
+                                         "/a/../b",   "/a/..", "/.",    "/a/./b",
+                                         "/a\\..\\b", "/a\\b", "/a\nb", "/\x7f"};
     for (size_t i = 0; i < sizeof safe / sizeof safe[0]; i++)
         if (!sio__path_is_safe((sio_slice){safe[i], strlen(safe[i])}))
             fail_msg("%s should be safe", safe[i]);
