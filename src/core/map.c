@@ -95,6 +95,10 @@ static void seed_init(void)
     map_seed[1] = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&map_seed_once;
 }
 
+/* Lets callers pass (NULL, 0) for the empty key without handing NULL to
+ * memcmp/memcpy, which is undefined even for zero lengths. */
+#define KEY_OR_EMPTY(key, klen) ((klen) == 0 ? "" : (key))
+
 static uint64_t map_hash(const char *key, size_t klen)
 {
     return sio__siphash(map_seed, key, klen, 1, 3);
@@ -198,6 +202,7 @@ void sio__map_free(sio_map *m)
 
 int sio__map_put(sio_map *m, const char *key, size_t klen, void *value)
 {
+    key = KEY_OR_EMPTY(key, klen);
     uint64_t h = map_hash(key, klen);
     int found = 0;
     if (m->index_cap != 0)
@@ -222,6 +227,7 @@ int sio__map_put(sio_map *m, const char *key, size_t klen, void *value)
 
 void *sio__map_get(const sio_map *m, const char *key, size_t klen)
 {
+    key = KEY_OR_EMPTY(key, klen);
     if (m->size == 0)
         return NULL;
     int found;
@@ -231,6 +237,7 @@ void *sio__map_get(const sio_map *m, const char *key, size_t klen)
 
 void *sio__map_remove(sio_map *m, const char *key, size_t klen)
 {
+    key = KEY_OR_EMPTY(key, klen);
     if (m->size == 0)
         return NULL;
     int found;

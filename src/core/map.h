@@ -37,6 +37,7 @@ typedef struct sio_map {
     size_t index_cap;       /* power of two (or 0); entries has index_cap / 2 room */
 } sio_map;
 
+/* Key arguments: klen bytes at key (NULL allowed when klen == 0). */
 void sio__map_init(sio_map *m);
 /* Frees the keys and the tables, not the values; the map is left empty and
  * reusable. */

@@ -38,6 +38,8 @@ static int decode_elem(const char *s, size_t len, sio_buf *scratch, sio_eio_pack
 int sio__eio_decode_payload(const char *body, size_t len, unsigned max_packets,
                             sio_eio_packet_cb cb, void *data)
 {
+    if (len == 0)
+        return SIO_EPROTO; /* an empty body is one empty packet */
     sio_buf scratch;
     sio__buf_init(&scratch, 0);
     const char *p = body, *end = body + len;

@@ -50,6 +50,8 @@ static void test_basic(void **state)
     assert_null(sio__map_get(&m, "a", 1));
     assert_ptr_equal(sio__map_get(&m, "a\0b", 3), &b);
     assert_ptr_equal(sio__map_get(&m, "", 0), &a);
+    assert_ptr_equal(sio__map_get(&m, NULL, 0), &a); /* NULL is fine for the empty key */
+    assert_int_equal(sio__map_put(&m, NULL, 0, &b), SIO_EEXIST);
     assert_int_equal(sio__map_size(&m), 3);
     assert_ptr_equal(sio__map_remove(&m, "room", 4), &a);
     assert_null(sio__map_get(&m, "room", 4));

@@ -182,6 +182,7 @@ static void test_payload_rejects(void **state)
          1},      /* only padding */
         {"B", 0}, /* upper-case b is not binary */
     };
+    assert_int_equal(decode(NULL, 0, 0, &g), SIO_EPROTO);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(decode(bad[i].body, strlen(bad[i].body), 0, &g), SIO_EPROTO);
         assert_int_equal(g.n, bad[i].delivered);
