@@ -71,7 +71,7 @@ typedef struct sio_http_request {
     sio_http_header *headers; /* nheaders fields in arrival order */
     unsigned nheaders;
     int keep_alive;         /* HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive" */
-    int upgrade_websocket;  /* Upgrade lists "websocket" and Connection lists "upgrade";
+    int upgrade_websocket;  /* HTTP/1.1, Upgrade lists "websocket", Connection lists "upgrade";
                                the method and Sec-WebSocket-* are for the ws layer to check */
     int64_t content_length; /* -1 if absent */
     int chunked;            /* Transfer-Encoding: chunked */
@@ -141,6 +141,11 @@ void sio__http_parser_set_max_body(sio_http_parser *p, size_t max);
  * even with len 0. After MSG_DONE, feeds return 0 and MSG_DONE until reset.
  * data may be NULL when len is 0. */
 int sio__http_parser_feed(sio_http_parser *p, const char *data, size_t len, sio_http_state *state);
+
+/* 1 while no byte of the next request's head has arrived (leading empty
+ * lines do not count), e.g. to switch from an idle keep-alive timeout to a
+ * headers timeout; 0 once a request has started. */
+int sio__http_parser_idle(const sio_http_parser *p);
 
 /* The value of the first header field named name (case-insensitive), or
  * {NULL, 0} if absent. A present but empty value has a non-NULL base. */

@@ -194,13 +194,21 @@ static void test_no_body_head_then_msg_done(void **state)
     const char *req = "GET /a?b HTTP/1.1\r\nHost: h\r\n\r\nGET /next";
     size_t head_len = strlen(req) - strlen("GET /next");
     sio__http_parser_init(&p, NULL);
-    assert_int_equal(sio__http_parser_feed(&p, req, strlen(req), &st), (int)head_len);
+    assert_true(sio__http_parser_idle(&p));
+    assert_int_equal(sio__http_parser_feed(&p, "\r\n", 2, &st), 2);
+    assert_true(sio__http_parser_idle(&p));
+    assert_int_equal(sio__http_parser_feed(&p, req, 1, &st), 1);
+    assert_false(sio__http_parser_idle(&p));
+    assert_int_equal(sio__http_parser_feed(&p, req + 1, strlen(req) - 1, &st), (int)head_len - 1);
     assert_int_equal(st, SIO_HTTP_HEAD_DONE);
     assert_true(sio__slice_eq(p.req.query, "b"));
     assert_int_equal(sio__http_parser_feed(&p, NULL, 0, &st), 0);
     assert_int_equal(st, SIO_HTTP_MSG_DONE);
     assert_int_equal(sio__http_parser_feed(&p, "x", 1, &st), 0);
     assert_int_equal(st, SIO_HTTP_MSG_DONE);
+    assert_false(sio__http_parser_idle(&p));
+    sio__http_parser_reset(&p);
+    assert_true(sio__http_parser_idle(&p));
     sio__http_parser_free(&p);
 }
 
@@ -287,6 +295,7 @@ static void test_keep_alive_and_upgrade(void **state)
          "Upgrade: foo/1, websocket\r\n\r\n",
          1, 1},
         {"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n", 1, 0},
+        {"GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n", 0, 0},
         {"GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", 1, 0},
         {"GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrades\r\nUpgrade: websocket\r\n\r\n", 1, 0},
     };
