@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "engine/eio_packet.h"
 #include "sioc.h"
@@ -231,6 +232,27 @@ static void test_payload_limit_and_stop(void **state)
     assert_int_equal(g.n, 1);
 }
 
+/* Out of memory for the base64 scratch space is reported, not a crash;
+ * text packets before it were delivered, and text needs no memory. */
+static void test_payload_oom(void **state)
+{
+    (void)state;
+    got g;
+    sio__alloc_fail_after(1);
+    assert_int_equal(DECODE("4a\x1e"
+                            "bAQIDBA==",
+                            0, &g),
+                     SIO_ENOMEM);
+    sio__alloc_fail_after(0);
+    assert_int_equal(g.n, 1);
+    sio__alloc_fail_after(1);
+    assert_int_equal(DECODE("4a\x1e"
+                            "4b",
+                            0, &g),
+                     2);
+    sio__alloc_fail_after(0);
+}
+
 /* -------------------------------------------------------------- encoders */
 
 static void test_encode(void **state)
@@ -327,6 +349,7 @@ int main(void)
         cmocka_unit_test(test_payload_empty_and_binary_edges),
         cmocka_unit_test(test_payload_rejects),
         cmocka_unit_test(test_payload_limit_and_stop),
+        cmocka_unit_test(test_payload_oom),
         cmocka_unit_test(test_encode),
         cmocka_unit_test(test_encode_limits),
         cmocka_unit_test(test_roundtrip_random),
