@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PKGS=(build-essential clang cmake pkg-config git ca-certificates
-  libuv1-dev libwslay-dev libjansson-dev libssl-dev libsqlite3-dev libcmocka-dev
+  libuv1-dev libwslay-dev zlib1g-dev libjansson-dev libssl-dev libsqlite3-dev libcmocka-dev
   libclang-rt-14-dev llvm nodejs npm redis-server chromium gnuplot-nox valgrind)
 
 missing=()

@@ -1,0 +1,377 @@
+/* sioc-chat: the Socket.IO tutorial chat (steps 7-8) on sioc.
+ *
+ * Every message is stored in SQLite before anyone hears of it: on
+ * "chat message" (msg, clientOffset, ack) the row is inserted by the store's
+ * thread (group commit, WAL, synchronous=FULL by default), and only once it
+ * is committed is it broadcast with its id and the sender acked. A
+ * duplicate clientOffset is acked again without a second row (at-least-once
+ * delivery from the client becomes exactly-once storage).
+ *
+ * A socket that connects without being recovered gets every row with
+ * id > auth.serverOffset, streamed in batches. While that replay runs the
+ * socket sits in the "replaying" room, which live broadcasts skip; when a
+ * replay ends behind the newest broadcast id, another replay picks up the
+ * rows it missed, so nothing is lost, doubled or reordered. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sioc.h"
+#include "static.h"
+#include "store.h"
+
+#ifndef SIOC_CHAT_PUBLIC_DIR
+#define SIOC_CHAT_PUBLIC_DIR "apps/chat/public"
+#endif
+#ifndef SIOC_CLIENT_DIST_DIR
+#define SIOC_CLIENT_DIST_DIR "node_modules/socket.io-client/dist"
+#endif
+
+#define REPLAYING_ROOM "replaying"
+
+typedef struct chat {
+    sio_loop *loop;
+    sio_http_server *http;
+    sio_server *io;
+    sio_namespace *nsp;
+    chat_store *store;
+    chat_static *files;
+    size_t max_message;   /* bytes of one message (default 64 KiB) */
+    int64_t last_id;      /* newest id broadcast so far */
+    int stopping;
+} chat;
+
+/* One socket's replay in progress. */
+typedef struct replay {
+    chat *app;
+    sio_socket *socket;   /* referenced while the replay runs */
+    chat_replay *handle;
+    int64_t last;         /* newest id sent to the socket */
+} replay;
+
+/* One insert waiting for its commit. */
+typedef struct pending {
+    chat *app;
+    sio_ack *ack;         /* retained, or NULL */
+    char *msg;
+    size_t len;
+} pending;
+
+static void fail(const char *what, int rc)
+{
+    fprintf(stderr, "sioc-chat: %s: %s\n", what, sio_strerror(rc));
+}
+
+/* ----------------------------------------------------------------- replay */
+
+static void replay_start(replay *r);
+
+static void replay_batch(const int64_t *ids, const char *const *contents, const size_t *lens,
+                         size_t n, void *data)
+{
+    replay *r = data;
+    for (size_t i = 0; i < n; i++) {
+        sio_args *a = sio_args_new();
+        if (a && sio_args_push(a, json_stringn(contents[i], lens[i])) == 0 &&
+            sio_args_push(a, json_integer(ids[i])) == 0)
+            sio_emit(r->socket, "chat message", a);
+        sio_args_free(a);
+        r->last = ids[i];
+    }
+}
+
+static void replay_end(replay *r)
+{
+    sio_socket_leave(r->socket, REPLAYING_ROOM);
+    sio_socket_set_data(r->socket, NULL);
+    sio_socket_unref(r->socket);
+    free(r);
+}
+
+static void replay_done(int status, void *data)
+{
+    replay *r = data;
+    r->handle = NULL;
+    /* Rows broadcast while we read skipped this socket: fetch them too. */
+    if (status == 0 && sio_socket_connected(r->socket) && r->last < r->app->last_id) {
+        replay_start(r);
+        return;
+    }
+    replay_end(r);
+}
+
+static void replay_start(replay *r)
+{
+    int rc = chat_store_replay(r->app->store, r->last, replay_batch, replay_done, r, &r->handle);
+    if (rc < 0) {
+        fail("replay", rc);
+        replay_end(r);
+    }
+}
+
+static void on_disconnect(sio_socket *s, const char *reason, void *data)
+{
+    replay *r = sio_socket_get_data(s);
+    if (r && r->handle) {
+        chat_replay_cancel(r->handle);
+        r->handle = NULL;
+        replay_end(r);
+    }
+}
+
+/* The client's last seen id (auth.serverOffset, a number or a numeric
+ * string); 0 when absent or invalid. */
+static int64_t server_offset(sio_socket *s)
+{
+    json_t *v = json_object_get(sio_socket_auth(s), "serverOffset");
+    if (json_is_integer(v))
+        return json_integer_value(v) > 0 ? json_integer_value(v) : 0;
+    if (json_is_string(v)) {
+        char *end;
+        long long x = strtoll(json_string_value(v), &end, 10);
+        return *end == '\0' && x > 0 ? x : 0;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------------- insert */
+
+static void ack_error(sio_ack *ack, const char *message)
+{
+    if (ack == NULL)
+        return;
+    sio_args *a = sio_args_new();
+    if (a && sio_args_push(a, json_pack("{s:s}", "error", message)) == 0)
+        sio_ack_send(ack, a);
+    sio_args_free(a);
+}
+
+static void broadcast(chat *app, const char *msg, size_t len, int64_t id)
+{
+    if (id > app->last_id)
+        app->last_id = id;
+    sio_args *a = sio_args_new();
+    if (a && sio_args_push(a, json_stringn(msg, len)) == 0 && sio_args_push(a, json_integer(id)) == 0)
+        sio_broadcast_emit(sio_broadcast_except(sio_broadcast_new(app->nsp), REPLAYING_ROOM),
+                           "chat message", a);
+    sio_args_free(a);
+}
+
+static void inserted(int status, int64_t id, void *data)
+{
+    pending *p = data;
+    if (status == 0)
+        broadcast(p->app, p->msg, p->len, id);
+    if (status == SIO_EIO)
+        fprintf(stderr, "sioc-chat: error: message not stored (the client will retry)\n");
+    else if (p->ack)
+        sio_ack_send(p->ack, NULL);
+    if (p->ack)
+        sio_ack_release(p->ack);
+    free(p->msg);
+    free(p);
+}
+
+static void on_chat_message(sio_socket *s, const sio_args *args, sio_ack *ack, void *data)
+{
+    chat *app = data;
+    json_t *msg = sio_args_get(args, 0);
+    json_t *off = sio_args_get(args, 1);
+    if (!json_is_string(msg)) {
+        ack_error(ack, "message must be a string");
+        return;
+    }
+    if (json_string_length(msg) > app->max_message) {
+        ack_error(ack, "message too long");
+        return;
+    }
+    if (off && !json_is_string(off) && !json_is_null(off)) {
+        ack_error(ack, "clientOffset must be a string");
+        return;
+    }
+    pending *p = calloc(1, sizeof *p);
+    if (p == NULL || (p->msg = malloc(json_string_length(msg) + 1)) == NULL) {
+        free(p);
+        return; /* no ack: the client retries */
+    }
+    p->app = app;
+    p->len = json_string_length(msg);
+    memcpy(p->msg, json_string_value(msg), p->len + 1);
+    p->ack = ack;
+    if (ack)
+        sio_ack_retain(ack);
+    int rc = chat_store_insert(app->store, json_is_string(off) ? json_string_value(off) : NULL,
+                               p->msg, p->len, inserted, p);
+    if (rc < 0) {
+        fail("insert", rc);
+        if (ack)
+            sio_ack_release(ack);
+        free(p->msg);
+        free(p);
+    }
+}
+
+static void on_connection(sio_socket *s, void *data)
+{
+    chat *app = data;
+    sio_socket_on(s, "chat message", on_chat_message, app);
+    sio_socket_on_disconnect(s, on_disconnect, app);
+    if (sio_socket_recovered(s))
+        return;
+    replay *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return;
+    r->app = app;
+    r->socket = s;
+    r->last = server_offset(s);
+    sio_socket_ref(s);
+    sio_socket_set_data(s, r);
+    sio_socket_join(s, REPLAYING_ROOM);
+    replay_start(r);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void drain(void *data) { chat_store_drain(data); }
+
+static void wakeup(void *data)
+{
+    chat *app = data;
+    sio_loop_post(app->loop, drain, app->store);
+}
+
+static void on_request(sio_req *req, void *data)
+{
+    chat_static_serve(((chat *)data)->files, req);
+}
+
+static void http_closed(void *data)
+{
+    chat *app = data;
+    app->http = NULL;
+}
+
+/* SIGINT/SIGTERM: stop accepting, finish the database work, disconnect
+ * everyone with "server shutting down", then let the loop end. */
+static void on_signal(sio_loop *loop, int signum, void *data)
+{
+    chat *app = data;
+    if (app->stopping)
+        return;
+    app->stopping = 1;
+    sio_server_close(app->io);
+    chat_store_close(app->store);
+    app->store = NULL;
+    sio_http_server_close(app->http, http_closed, app);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sioc-chat [--port N] [--host H] [--db FILE] [--max-message BYTES]\n"
+               "                 [--synchronous full|normal] [--help] [--version]\n"
+               "  PORT in the environment sets the default port (3000).\n");
+}
+
+typedef struct config {
+    const char *host, *db, *sync;
+    int port;
+    size_t max_message;
+} config;
+
+static int parse_args(int argc, char **argv, config *c)
+{
+    static const struct option opts[] = {
+        {"port", required_argument, 0, 'p'},   {"host", required_argument, 0, 'H'},
+        {"db", required_argument, 0, 'd'},     {"max-message", required_argument, 0, 'm'},
+        {"synchronous", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'v'},      {0, 0, 0, 0}};
+    const char *port = getenv("PORT");
+    *c = (config){"::", "chat.db", "full", 3000, 65536};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'p': port = optarg; break;
+        case 'H': c->host = optarg; break;
+        case 'd': c->db = optarg; break;
+        case 'm': c->max_message = strtoul(optarg, NULL, 10); break;
+        case 's': c->sync = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        case 'v': printf("sioc-chat %s\n", SIOC_VERSION); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (port) {
+        char *end;
+        long v = strtol(port, &end, 10);
+        if (*port == '\0' || *end || v < 0 || v > 65535)
+            return -1;
+        c->port = (int)v;
+    }
+    if (optind != argc || c->max_message == 0 ||
+        (strcmp(c->sync, "full") != 0 && strcmp(c->sync, "normal") != 0))
+        return -1;
+    return 0;
+}
+
+static int setup_io(chat *app)
+{
+    sio_server_options o;
+    sio_server_options_init(&o);
+    o.connection_state_recovery.enabled = 1;
+    int rc = sio_server_new(&app->io, app->http, &o);
+    if (rc < 0)
+        return rc;
+    app->nsp = sio_server_of(app->io, "/");
+    if (app->nsp == NULL)
+        return SIO_ENOMEM;
+    sio_namespace_on_connection(app->nsp, on_connection, app);
+    return 0;
+}
+
+static int listen_on(chat *app, const config *c)
+{
+    int rc = sio_http_server_listen(app->http, c->host, c->port);
+    if ((rc == SIO_EIO || rc == SIO_EINVAL) && strcmp(c->host, "::") == 0)
+        rc = sio_http_server_listen(app->http, "0.0.0.0", c->port);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    config c;
+    if (parse_args(argc, argv, &c) < 0) {
+        usage(stderr);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    chat app = {.max_message = c.max_message};
+    const char *pub = getenv("SIOC_CHAT_PUBLIC_DIR");
+    const char *dist = getenv("SIOC_CLIENT_DIST_DIR");
+    int rc = chat_static_load(&app.files, pub ? pub : SIOC_CHAT_PUBLIC_DIR,
+                              dist ? dist : SIOC_CLIENT_DIST_DIR);
+    rc = rc ? rc : sio_loop_new(&app.loop);
+    chat_store_options so;
+    chat_store_options_init(&so);
+    so.path = c.db;
+    so.synchronous_full = strcmp(c.sync, "full") == 0;
+    rc = rc ? rc : chat_store_open(&app.store, &so, wakeup, &app);
+    rc = rc ? rc : sio_http_server_new(&app.http, app.loop, NULL);
+    rc = rc ? rc : setup_io(&app);
+    rc = rc ? rc : listen_on(&app, &c);
+    if (rc < 0) {
+        fail("start", rc);
+        return 1;
+    }
+    sio_http_server_on_request(app.http, on_request, &app);
+    sio_loop_on_signal(app.loop, SIGINT, on_signal, &app);
+    sio_loop_on_signal(app.loop, SIGTERM, on_signal, &app);
+    printf("listening on http://localhost:%d\n", sio_http_server_port(app.http));
+    fflush(stdout);
+    rc = sio_loop_run(app.loop);
+    sio_server_free(app.io);
+    sio_loop_free(app.loop);
+    chat_static_free(app.files);
+    return rc < 0 ? 1 : 0;
+}
