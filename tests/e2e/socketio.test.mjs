@@ -1,0 +1,280 @@
+// Socket.IO v5 end-to-end tests against sioc-protocol-server (or, with
+// SIOC_REF=1, against the Node reference tests/ref/protocol-server.mjs).
+//
+// The server under test exposes Socket.IO at /socket.io/ with pingInterval
+// 300, pingTimeout 200, connectTimeout 1000. On connection to "/" or "/custom"
+// it emits "auth" with the handshake auth object; "message" is answered with
+// "message-back" and the same arguments (binary included); "message-with-ack"
+// is acked with the same arguments; other namespaces are refused with
+// "Invalid namespace".
+//
+// Every case runs over ['websocket'], ['polling'] and the default (polling,
+// then upgrade) with the real npm socket.io-client. One server is shared by
+// the file; every test is bounded, and the server must survive each test.
+import { describe, it, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { io, Manager } from 'socket.io-client';
+import { Socket as EngineSocket } from 'engine.io-client';
+import { startServer } from './lib/server.mjs';
+import { sleep, withTimeout, waitEvent, collectEvents } from './lib/util.mjs';
+
+const T = { timeout: 10_000 };
+const TRANSPORTS = [['websocket'], ['polling'], undefined];
+const label = (t) => (t ? t.join('+') : 'default (polling -> websocket)');
+
+let server;
+let base;
+const cleanups = [];
+
+before(async () => {
+  server = await startServer('sioc-protocol-server');
+  base = server.url;
+});
+after(async () => { await server.stop(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()();
+  assert.ok(server.alive(), `server died:\n${server.stderr()}`);
+});
+
+/** Creates a socket.io-client socket (not yet awaited); closed after the test. */
+function client(nsp = '/', transports = undefined, opts = {}) {
+  const socket = io(`${base}${nsp}`, {
+    forceNew: true, reconnection: false, ...(transports ? { transports } : {}), ...opts,
+  });
+  cleanups.push(async () => socket.disconnect());
+  return socket;
+}
+
+/** Creates a client and resolves [socket, auth] once connected and the "auth" event came. */
+async function connected(nsp, transports, opts) {
+  const socket = client(nsp, transports, opts);
+  const auth = waitEvent(socket, 'auth', 5000);
+  await waitEvent(socket, 'connect', 5000);
+  return [socket, (await auth)[0]];
+}
+
+/** Waits until the default transport set has upgraded, so the test covers websocket after polling. */
+async function settle(socket, transports) {
+  if (transports) return;
+  const engine = socket.io.engine;
+  if (engine.transport.name !== 'websocket') await waitEvent(engine, 'upgrade', 3000);
+}
+
+/** Normalises binary values (Buffer/Uint8Array/ArrayBuffer) to {bin:[...]} for deep comparison. */
+function norm(v) {
+  if (v instanceof ArrayBuffer) return { bin: [...new Uint8Array(v)] };
+  if (ArrayBuffer.isView(v)) return { bin: [...new Uint8Array(v.buffer, v.byteOffset, v.byteLength)] };
+  if (Array.isArray(v)) return v.map(norm);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, norm(x)]));
+  return v;
+}
+
+/** Asserts every binary leaf of v arrived as a Buffer/Uint8Array. */
+function assertBinaryLeaves(v, expected) {
+  if (ArrayBuffer.isView(expected) || expected instanceof ArrayBuffer) {
+    assert.ok(v instanceof Uint8Array || v instanceof ArrayBuffer, `binary leaf arrived as ${typeof v}`);
+  } else if (Array.isArray(expected)) {
+    expected.forEach((e, i) => assertBinaryLeaves(v[i], e));
+  } else if (expected && typeof expected === 'object') {
+    for (const k of Object.keys(expected)) assertBinaryLeaves(v[k], expected[k]);
+  }
+}
+
+const ARG_CASES = [
+  ['no arguments', []],
+  ['a string', ['hello']],
+  ['numbers', [0, 1, -1, 3.25, 1e21, Number.MAX_SAFE_INTEGER]],
+  ['null', [null]],
+  ['booleans', [true, false]],
+  ['empty string, array, object', ['', [], {}]],
+  ['nested objects and arrays', [{ a: { b: [1, 2, { c: 'd', e: [null, true] }] }, f: [[[]]] }]],
+  ['unicode and escapes', ['héllo 日本語 🎉', 'quote " backslash \\ newline \n tab \t', '\u0000\u001e']],
+  ['many mixed arguments', ['a', 1, null, false, { x: [1, 'y'] }, ['z'], 2.5, 'last']],
+  ['a large string', ['x'.repeat(100_000)]],
+];
+
+const BIN_CASES = [
+  ['a Buffer', [Buffer.from([1, 2, 3, 0, 255])]],
+  ['a Uint8Array', [new Uint8Array([7, 8, 9])]],
+  ['an empty Buffer', [Buffer.alloc(0)]],
+  ['binary nested in objects and arrays', [
+    { file: Buffer.from('hello'), meta: { parts: [Buffer.from([1]), 'text', new Uint8Array([2, 3])] } },
+    [Buffer.from([4]), [Buffer.from([5, 6])]],
+    'plain',
+  ]],
+  ['several binary arguments', [Buffer.from([1]), Buffer.from([2]), Buffer.from([3])]],
+  ['a large Buffer', [Buffer.alloc(200_000, 7)]],
+];
+
+for (const transports of TRANSPORTS) {
+  describe(`socket.io over ${label(transports)}`, () => {
+    it('connects, gets a socket id, and receives its handshake auth back', T, async () => {
+      const auth = { token: 'abc', nested: { n: 1, list: ['x', null] } };
+      const [socket, got] = await connected('/', transports, { auth });
+      assert.deepEqual(got, auth);
+      assert.equal(typeof socket.id, 'string');
+      assert.ok(socket.id.length > 0);
+      assert.equal(socket.connected, true);
+      await settle(socket, transports);
+      assert.equal(socket.io.engine.transport.name, transports ? transports[0] : 'websocket');
+    });
+
+    it('with no auth option, "auth" is an empty object', T, async () => {
+      const [, got] = await connected('/', transports);
+      assert.deepEqual(got, {});
+    });
+
+    it('connects to /custom, which also emits "auth"', T, async () => {
+      const [socket, got] = await connected('/custom', transports, { auth: { room: 'custom' } });
+      assert.deepEqual(got, { room: 'custom' });
+      assert.equal(socket.nsp, '/custom');
+    });
+
+    it('an unknown namespace is refused with connect_error "Invalid namespace"', T, async () => {
+      const socket = client('/does-not-exist', transports);
+      const [err] = await waitEvent(socket, 'connect_error', 5000);
+      assert.equal(err.message, 'Invalid namespace');
+      assert.equal(socket.connected, false);
+    });
+
+    it('"/" and "/custom" multiplexed on one connection; a refused namespace leaves the others up', T, async () => {
+      const manager = new Manager(base, { reconnection: false, ...(transports ? { transports } : {}) });
+      const a = manager.socket('/', { auth: { who: 'a' } });
+      const b = manager.socket('/custom', { auth: { who: 'b' } });
+      const bad = manager.socket('/nope');
+      cleanups.push(async () => { a.disconnect(); b.disconnect(); bad.disconnect(); });
+      const authA = waitEvent(a, 'auth', 5000);
+      const authB = waitEvent(b, 'auth', 5000);
+      const badErr = waitEvent(bad, 'connect_error', 5000);
+      a.connect(); b.connect(); bad.connect();
+      assert.deepEqual((await authA)[0], { who: 'a' });
+      assert.deepEqual((await authB)[0], { who: 'b' });
+      assert.equal((await badErr)[0].message, 'Invalid namespace');
+      assert.notEqual(a.id, b.id);
+      const backA = waitEvent(a, 'message-back');
+      const backB = waitEvent(b, 'message-back');
+      a.emit('message', 'to a');
+      b.emit('message', 'to b');
+      assert.deepEqual(await backA, ['to a']);
+      assert.deepEqual(await backB, ['to b']);
+    });
+
+    for (const [name, args] of ARG_CASES) {
+      it(`"message" -> "message-back" with ${name}`, T, async () => {
+        const [socket] = await connected('/', transports);
+        await settle(socket, transports);
+        const back = waitEvent(socket, 'message-back');
+        socket.emit('message', ...args);
+        assert.deepEqual(await back, args);
+      });
+    }
+
+    for (const [name, args] of BIN_CASES) {
+      it(`binary both ways: ${name}`, T, async () => {
+        const [socket] = await connected('/', transports);
+        await settle(socket, transports);
+        const back = waitEvent(socket, 'message-back');
+        socket.emit('message', ...args);
+        const got = await back;
+        assertBinaryLeaves(got, args);
+        assert.deepEqual(norm(got), norm(args));
+      });
+    }
+
+    it('100 messages come back in order', T, async () => {
+      const [socket] = await connected('/', transports);
+      const got = collectEvents(socket, 'message-back', 100);
+      for (let i = 0; i < 100; i++) socket.emit('message', i, `n${i}`);
+      assert.deepEqual(await got, Array.from({ length: 100 }, (_, i) => [i, `n${i}`]));
+    });
+
+    it('acks from the server carry the same arguments (callback and emitWithAck)', T, async () => {
+      const [socket] = await connected('/', transports);
+      const args = ['a', 1, null, { b: [true, Buffer.from([9, 8])] }];
+      const acked = await withTimeout(new Promise((resolve) => {
+        socket.emit('message-with-ack', ...args, (...res) => resolve(res));
+      }), 3000, 'ack');
+      assert.deepEqual(norm(acked), norm(args));
+      assert.equal(await socket.emitWithAck('message-with-ack', 'first', 'second'), 'first');
+      const many = await Promise.all(Array.from({ length: 20 }, (_, i) => socket.emitWithAck('message-with-ack', i)));
+      assert.deepEqual(many, Array.from({ length: 20 }, (_, i) => i));
+      assert.deepEqual(await socket.timeout(1000).emitWithAck('message-with-ack', { ok: 1 }), { ok: 1 });
+    });
+
+    it('an ack with a timeout on an event the server never acks rejects', T, async () => {
+      const [socket] = await connected('/', transports);
+      const t0 = Date.now();
+      await assert.rejects(socket.timeout(200).emitWithAck('nobody-acks-this', 1), /operation has timed out/);
+      assert.ok(Date.now() - t0 >= 190);
+      assert.equal(socket.connected, true, 'the connection survives an unanswered ack');
+    });
+
+    it('disconnect() then connect() works again, with a new id and a fresh "auth"', T, async () => {
+      const [socket] = await connected('/', transports, { auth: { round: 1 } });
+      const firstId = socket.id;
+      const reason = waitEvent(socket, 'disconnect');
+      socket.disconnect();
+      assert.equal((await reason)[0], 'io client disconnect');
+      assert.equal(socket.connected, false);
+      socket.auth = { round: 2 };
+      const auth = waitEvent(socket, 'auth', 5000);
+      socket.connect();
+      await waitEvent(socket, 'connect', 5000);
+      assert.deepEqual((await auth)[0], { round: 2 });
+      assert.notEqual(socket.id, firstId);
+      const back = waitEvent(socket, 'message-back');
+      socket.emit('message', 'again');
+      assert.deepEqual(await back, ['again']);
+    });
+
+    it('stays connected for > 3 ping intervals', T, async () => {
+      const [socket] = await connected('/', transports);
+      let disconnected = null;
+      socket.on('disconnect', (r) => { disconnected = r; });
+      let pings = 0;
+      socket.io.engine.on('ping', () => { pings++; });
+      await sleep(1200);
+      assert.equal(disconnected, null);
+      assert.ok(pings >= 3, `got ${pings} pings`);
+      const back = waitEvent(socket, 'message-back');
+      socket.emit('message', 'still here');
+      assert.deepEqual(await back, ['still here']);
+    });
+
+    // Each of these makes Node's decoder throw (or puts the client in an invalid
+    // state), and the server then closes the whole connection. ("3" alone, an ACK
+    // with no payload and no id, is accepted and ignored by Node, so not listed.)
+    const MALFORMED = [
+      ['truncated JSON', ['2["message"']],
+      ['unknown packet type', ['9']],
+      ['empty event array', ['2[]']],
+      ['event payload not an array', ['2"not an array"']],
+      ['event payload an object', ['2{"a":1}']],
+      ['reserved event name', ['2["disconnect"]']],
+      ['ACK with bad JSON', ['3[']],
+      ['CONNECT_ERROR sent by a client', ['4']],
+      ['event to a namespace never joined', ['2/nope,["message"]']],
+      ['text packet while awaiting a binary attachment', ['51-["message",{"_placeholder":true,"num":0}]', '2["message"]']],
+    ];
+    for (const [name, packets] of MALFORMED) {
+      it(`malformed packet (${name}) makes the server close the connection`, T, async () => {
+        const [socket] = await connected('/', transports);
+        await settle(socket, transports);
+        const reason = waitEvent(socket, 'disconnect', 3000);
+        for (const p of packets) socket.io.engine.send(p);
+        assert.equal((await reason)[0], 'transport close');
+      });
+    }
+
+    it('a client that never sends the CONNECT packet is closed after connectTimeout', T, async () => {
+      const engine = new EngineSocket(base, { path: '/socket.io/', ...(transports ? { transports } : {}) });
+      cleanups.push(async () => engine.close());
+      await waitEvent(engine, 'open', 5000);
+      const t0 = Date.now();
+      const [reason] = await waitEvent(engine, 'close', 3000);
+      const elapsed = Date.now() - t0;
+      assert.equal(reason, 'transport close');
+      assert.ok(elapsed >= 800 && elapsed <= 1600, `closed after ${elapsed} ms`);
+    });
+  });
+}
