@@ -405,6 +405,8 @@ static int gather(sio_http_parser *p, const sio_http_header *h, head_facts *f)
         f->conn_upgrade |= sio__http_list_has(h->value, "upgrade");
     } else if (sio__slice_eq_nocase(h->name, "upgrade")) {
         f->upgrade_ws |= sio__http_list_has(h->value, "websocket");
+    } else if (sio__slice_eq_nocase(h->name, "expect")) {
+        r->expect_continue |= sio__slice_eq_nocase(h->value, "100-continue");
     }
     return 0;
 }

@@ -75,6 +75,8 @@ typedef struct sio_http_request {
                                the method and Sec-WebSocket-* are for the ws layer to check */
     int64_t content_length; /* -1 if absent */
     int chunked;            /* Transfer-Encoding: chunked */
+    int expect_continue;    /* "Expect: 100-continue": the client waits for an interim
+                               "100 Continue" (or the final answer) before its body */
     sio_buf body;           /* decoded body; the caller may steal its bytes */
 } sio_http_request;
 

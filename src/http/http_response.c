@@ -32,6 +32,7 @@ static const struct {
     {413, "Content Too Large"},
     {414, "URI Too Long"},
     {415, "Unsupported Media Type"},
+    {417, "Expectation Failed"},
     {426, "Upgrade Required"},
     {429, "Too Many Requests"},
     {431, "Request Header Fields Too Large"},
@@ -85,7 +86,8 @@ static int write_head(sio_buf *out, int status, const char *extra, const char *t
         rc = sio__buf_appendf(out, "Content-Type: %s\r\n", type);
     if (rc == 0 && length >= 0 && !bodyless(status))
         rc = sio__buf_appendf(out, "Content-Length: %lld\r\n", (long long)length);
-    if (rc == 0) {
+    /* Interim responses (100, 103) carry no Connection: the final one will. */
+    if (rc == 0 && (status >= 200 || status == 101)) {
         const char *conn = status == 101 ? "Upgrade" : keep_alive ? "keep-alive" : "close";
         rc = sio__buf_appendf(out, "Connection: %s\r\n", conn);
     }

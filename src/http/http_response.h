@@ -23,7 +23,8 @@ const char *sio__http_status_text(int status);
  *  content_type    value of Content-Type, or NULL for none
  *  content_length  -1 for none; ignored for 1xx, 204 and 304
  *  keep_alive      "Connection: keep-alive" or "close"; a 101 always gets
- *                  "Connection: Upgrade" (the caller adds "Upgrade: ...")
+ *                  "Connection: Upgrade" (the caller adds "Upgrade: ..."),
+ *                  other 1xx get no Connection field ("100 Continue")
  * Returns 0, SIO_EINVAL, SIO_ENOMEM or SIO_ELIMIT (out's cap). */
 int sio__http_response_head(sio_buf *out, int status, const char *extra_headers,
                             const char *content_type, int64_t content_length, int keep_alive);

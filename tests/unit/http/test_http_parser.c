@@ -164,7 +164,23 @@ static void test_simple_get_fields(void **state)
     assert_int_equal(r->upgrade_websocket, 0);
     assert_int_equal(r->content_length, -1);
     assert_int_equal(r->chunked, 0);
+    assert_int_equal(r->expect_continue, 0);
     assert_int_equal(r->body.len, 0);
+    sio__http_parser_free(&p);
+}
+
+static void test_expect_continue(void **state)
+{
+    (void)state;
+    sio_http_parser p;
+    const char *req = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\n"
+                      "Content-Length: 1\r\n\r\nx";
+    assert_int_equal(parse(&p, req), (long)strlen(req));
+    assert_int_equal(p.req.expect_continue, 1);
+    sio__http_parser_free(&p);
+    req = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\n\r\n";
+    assert_int_equal(parse(&p, req), (long)strlen(req));
+    assert_int_equal(p.req.expect_continue, 0);
     sio__http_parser_free(&p);
 }
 
@@ -730,6 +746,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_splits_equal_one_shot),
         cmocka_unit_test(test_simple_get_fields),
+        cmocka_unit_test(test_expect_continue),
         cmocka_unit_test(test_fields_trimmed_and_empty),
         cmocka_unit_test(test_no_body_head_then_msg_done),
         cmocka_unit_test(test_body_waits_for_second_feed),

@@ -53,6 +53,9 @@ static void test_head_exact(void **state)
     assert_string_equal(sio__buf_cstr(&b), "HTTP/1.1 101 Switching Protocols\r\n"
                                            "Connection: Upgrade\r\n"
                                            "Upgrade: websocket\r\n\r\n");
+    b.len = 0;
+    assert_int_equal(sio__http_response_head(&b, 100, NULL, NULL, -1, 1), 0);
+    assert_string_equal(sio__buf_cstr(&b), "HTTP/1.1 100 Continue\r\n\r\n");
     sio__buf_free(&b);
 }
 
