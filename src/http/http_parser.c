@@ -203,11 +203,10 @@ static int parse_version(sio_http_parser *p, const char *v, size_t n)
 }
 
 /* request-line = method SP request-target SP HTTP-version (RFC 9112 3),
- * exactly one SP each, origin-form target only (3.2.1). */
+ * exactly one SP each, origin-form target only (3.2.1). Its length was
+ * checked by check_head_limits as it arrived. */
 static int request_line(sio_http_parser *p, const char *line, size_t n)
 {
-    if (n > p->limits.max_request_line)
-        return fail(p, SIO_ELIMIT, 414);
     size_t m = 0;
     while (m < n && is_tchar((unsigned char)line[m]))
         m++;

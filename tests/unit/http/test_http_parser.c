@@ -399,6 +399,7 @@ static const bad_row bad_rows[] = {
     {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0x1\r\n", 400},
     {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 400},
     {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n", 400},
+    {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\rx\r\n", 400},
     {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n", 400},
     {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\n", 400},
     {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1 x\r\nx\r\n", 400},
@@ -632,6 +633,47 @@ static void test_set_max_body(void **state)
     sio__http_parser_free(&p);
 }
 
+/* Lowering the limit in the middle of a chunk fails at its next bytes. */
+static void test_set_max_body_mid_chunk(void **state)
+{
+    (void)state;
+    const char *req = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "a\r\n0123456789\r\n0\r\n\r\n";
+    size_t head = strlen(req) - strlen("a\r\n0123456789\r\n0\r\n\r\n");
+    sio_http_parser p;
+    sio_http_state st;
+    sio__http_parser_init(&p, NULL);
+    assert_int_equal(sio__http_parser_feed(&p, req, strlen(req), &st), (int)head);
+    assert_int_equal(sio__http_parser_feed(&p, req + head, 5, &st), 5);
+    assert_int_equal(st, SIO_HTTP_NEED_MORE);
+    sio__http_parser_set_max_body(&p, 9);
+    assert_int_equal(sio__http_parser_feed(&p, req + head + 5, 1, &st), SIO_ELIMIT);
+    assert_int_equal(p.error_status, 413);
+    assert_int_equal(p.req.body.len, 2);
+    sio__http_parser_free(&p);
+}
+
+/* A big body is released by reset; a small one is kept for reuse. */
+static void test_reset_releases_big_body(void **state)
+{
+    (void)state;
+    static char req[70100];
+    size_t n = (size_t)sprintf(req, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 70000\r\n\r\n");
+    memset(req + n, 'b', 70000);
+    req[n + 70000] = '\0';
+    sio_http_parser p;
+    assert_int_equal(parse_with(&p, NULL, req, 4096), (long)strlen(req));
+    assert_int_equal(p.req.body.len, 70000);
+    sio__http_parser_reset(&p);
+    assert_int_equal(p.req.body.cap, 0);
+    const char *small = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc";
+    assert_int_equal(drive(&p, small, strlen(small), 100, NULL), (long)strlen(small));
+    sio__http_parser_reset(&p);
+    assert_true(p.req.body.cap > 0);
+    assert_int_equal(p.req.body.len, 0);
+    sio__http_parser_free(&p);
+}
+
 static void test_limit_chunk_extensions(void **state)
 {
     (void)state;
@@ -760,6 +802,8 @@ int main(void)
         cmocka_unit_test(test_limit_header_count),
         cmocka_unit_test(test_limit_body),
         cmocka_unit_test(test_set_max_body),
+        cmocka_unit_test(test_set_max_body_mid_chunk),
+        cmocka_unit_test(test_reset_releases_big_body),
         cmocka_unit_test(test_limit_chunk_extensions),
         cmocka_unit_test(test_limit_trailers),
         cmocka_unit_test(test_slices_survive_growth),
