@@ -1,0 +1,74 @@
+/* The thin layer between the Socket.IO core and Engine.IO: each Engine.IO
+ * session becomes a sio__client whose transport ops are sio__eio_send_rc
+ * (shared buffers, no copy) and sio_eio_close; time and deadlines come
+ * from the loop the Engine.IO server runs on. Everything else is in the
+ * sans-I/O core, which unit tests drive without this file. */
+#include "core/error.h"
+#include "engine/eio_internal.h"
+#include "socketio/sio_internal.h"
+
+static int glue_send(void *conn, sio_rcbuf *msg, int binary)
+{
+    return sio__eio_send_rc(conn, msg, binary);
+}
+
+static void glue_close(void *conn)
+{
+    sio_eio_close(conn);
+}
+
+static const sio__conn_ops glue_ops = {glue_send, glue_close};
+
+static uint64_t glue_now(void *loop)
+{
+    return sio_loop_now(loop);
+}
+
+static void on_connection(sio_eio_socket *es, void *data)
+{
+    sio_server *srv = data;
+    sio__client *c = sio__client_open(srv, &glue_ops, es, sio_eio_socket_handshake(es));
+    if (c == NULL) {
+        sio_eio_close(es);
+        return;
+    }
+    sio_eio_socket_set_data(es, c);
+}
+
+static void on_message(sio_eio_socket *es, const char *msg, size_t len, int binary, void *data)
+{
+    sio__client *c = sio_eio_socket_get_data(es);
+    if (c != NULL)
+        sio__client_message(c, msg, len, binary);
+}
+
+static void on_close(sio_eio_socket *es, const char *reason, void *data)
+{
+    sio__client *c = sio_eio_socket_get_data(es);
+    if (c == NULL)
+        return;
+    sio_eio_socket_set_data(es, NULL);
+    sio__client_closed(c, reason);
+}
+
+int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_options *opts)
+{
+    sio_server *srv;
+    int rc = sio__server_new_core(&srv, opts, NULL, glue_now, NULL);
+    if (rc < 0)
+        return rc;
+    static const sio_eio_callbacks cb = {on_connection, on_message, on_close};
+    rc = sio_eio_server_new(&srv->eio, http, &opts->eio, &cb, srv);
+    if (rc < 0) {
+        sio_server_free(srv);
+        return rc;
+    }
+    sio_loop *loop = sio__eio_server_loop(srv->eio);
+    srv->timers = sio__loop_timers(loop);
+    srv->now_data = loop;
+    /* the engine copied what it needs; these pointers are the caller's */
+    srv->opts.eio.cors.origins = NULL;
+    srv->opts.eio.cors.norigins = 0;
+    *out = srv;
+    return 0;
+}

@@ -1,0 +1,234 @@
+/* Socket.IO server internals shared by the socketio and adapter modules.
+ *
+ * Structure (Node's lib/ files in brackets):
+ *   sio_server     [index.ts]     options, namespaces, dynamic matchers
+ *   sio__client    [client.ts]    one Engine.IO session: decoder, connect
+ *                                 timeout, the sockets it opened
+ *   sio_namespace  [namespace.ts] sockets by id, middlewares, the adapter
+ *   sio_socket     [socket.ts]    handlers, acks, rooms (via the adapter)
+ *
+ * Sans-I/O: a client talks to its transport only through sio__conn_ops
+ * (send a shared buffer, close), time comes from a now() function and
+ * deadlines from a timer wheel the caller runs. The Engine.IO glue
+ * (sio_eio_glue.c) plugs in sio__eio_send_rc/sio_eio_close and the loop's
+ * wheel; unit tests plug in fakes and drive time by hand.
+ *
+ * Lifetimes: sockets and clients are reference counted because user code
+ * may hold them across callbacks (acks, async middlewares) and because a
+ * send may close the transport re-entrantly. A disconnected socket keeps its
+ * memory until the last reference goes, with client == NULL. */
+#ifndef SIO_SOCKETIO_SIO_INTERNAL_H
+#define SIO_SOCKETIO_SIO_INTERNAL_H
+
+#include "core/buf.h"
+#include "core/list.h"
+#include "core/map.h"
+#include "core/rcbuf.h"
+#include "core/timer.h"
+#include "sioc.h"
+#include "socketio/sio_packet.h"
+
+typedef struct sio__client sio__client;
+typedef struct sio__adapter sio__adapter;
+
+/* How a client reaches its transport. */
+typedef struct sio__conn_ops {
+    /* Queues one Engine.IO message (text: "4..." with the Engine.IO type;
+     * binary: raw bytes); takes its own reference. Errors as sio_eio_send. */
+    int (*send)(void *conn, sio_rcbuf *msg, int binary);
+    /* Closes the session; sio__client_closed() follows, maybe re-entrantly. */
+    void (*close)(void *conn);
+} sio__conn_ops;
+
+/* Arguments: a JSON array plus attachments (rcbufs, shared on re-send). */
+struct sio_args {
+    json_t *arr;      /* the arguments, placeholders included */
+    sio_rcbuf **att;  /* attachment k is what {"num":k} stands for */
+    size_t natt;      /* attachments in use */
+    size_t catt;      /* slots allocated */
+};
+
+/* An encoded packet: the text message and its binary attachments. */
+typedef struct sio__encoded {
+    sio_rcbuf *text; /* "4<packet>" */
+    sio_rcbuf **att; /* natt binary messages (references) */
+    size_t natt;
+} sio__encoded;
+
+/* One middleware in a namespace. */
+typedef struct sio__mw {
+    sio_middleware_cb fn; /* user function */
+    void *data;           /* its data */
+} sio__mw;
+
+struct sio_namespace {
+    sio_server *srv;       /* owner */
+    char *name;            /* "/..." */
+    sio_map sockets;       /* id -> connected sio_socket */
+    sio__mw *mws;          /* middlewares, in order */
+    size_t nmws;           /* count */
+    sio_connection_cb on_connection; /* user callback */
+    void *on_connection_data;        /* its data */
+    sio__adapter *adapter; /* rooms, broadcast, recovery store */
+    int64_t next_ack_id;   /* Node's nsp._ids: ids of server-sent acks */
+};
+
+/* One dynamic namespace matcher. */
+typedef struct sio__dyn {
+    sio_namespace_match_cb match;               /* accepts a name */
+    void (*setup)(sio_namespace *nsp, void *d); /* configures the new namespace */
+    void *data;                                 /* for both */
+} sio__dyn;
+
+struct sio_server {
+    sio_server_options opts;   /* copied; eio.path points at path */
+    char *path;                /* owned copy of the path */
+    sio__packet_limits limits; /* decoder limits from opts */
+    sio_map nsps;              /* name -> sio_namespace */
+    sio__dyn *dyns;            /* dynamic namespace matchers */
+    size_t ndyns;              /* count */
+    sio_list clients;          /* open sio__client (their node) */
+    sio_timers *timers;        /* deadlines (loop's wheel or a test's) */
+    uint64_t (*now)(void *);   /* monotonic ms */
+    void *now_data;            /* for now() */
+    sio_eio_server *eio;       /* NULL when driven by tests */
+    int closing;               /* sio_server_close() called */
+};
+
+struct sio__client {
+    unsigned refs;             /* engine link + in-progress calls */
+    sio_server *srv;           /* owner */
+    sio_list node;             /* in srv->clients */
+    const sio__conn_ops *ops;  /* transport */
+    void *conn;                /* transport handle; NULL once closed */
+    const sio_handshake *hs;   /* Engine.IO handshake (owned by the engine) */
+    sio__decoder dec;          /* packet reassembly */
+    sio_timer connect_timer;   /* connectTimeout */
+    sio_timer attach_timer;    /* attachment deadline */
+    sio_list sockets;          /* sio_socket.client_node, pending + connected */
+    int closing;               /* close requested: send nothing more */
+};
+
+/* One handler (event, any, disconnecting, disconnect). */
+typedef struct sio__handler {
+    sio_list node;  /* in one of the socket's handler lists */
+    char *event;    /* event name (event handlers only) */
+    void (*fn)(void); /* the callback, cast back by the caller */
+    void *data;     /* its data */
+} sio__handler;
+
+/* A server-sent event waiting for the client's ack. */
+typedef struct sio__pending_ack {
+    sio_list node;    /* in socket->acks */
+    int64_t id;       /* ack id */
+    sio_ack_cb cb;    /* user callback */
+    void *data;       /* its data */
+    sio_timer timer;  /* timeout (inactive if none) */
+    sio_socket *s;    /* back pointer for the timer */
+} sio__pending_ack;
+
+struct sio_socket {
+    unsigned refs;        /* client link + user references */
+    sio_namespace *nsp;   /* namespace */
+    sio__client *client;  /* NULL once disconnected */
+    sio_list client_node; /* in client->sockets */
+    char id[32];          /* public id (a room too) */
+    char pid[32];         /* private session id ("" without recovery) */
+    json_t *auth;         /* CONNECT payload */
+    json_t *djson;        /* socket.data (persisted by recovery) */
+    void *data;           /* user pointer */
+    int connected;        /* after the CONNECT reply, before disconnect */
+    int recovered;        /* restored from a session */
+    int closed;           /* disconnect ran (never connects again) */
+    sio_list on_event;    /* sio__handler with event */
+    sio_list on_any;      /* sio__handler */
+    sio_list on_disconnecting; /* sio__handler */
+    sio_list on_disconnect;    /* sio__handler */
+    sio_list acks;        /* sio__pending_ack */
+    sio_map rooms;        /* room name -> adapter room (adapter-owned values) */
+    uint64_t bmark;       /* adapter's dedup stamp during one broadcast */
+};
+
+/* Inbound ack handle given to event handlers. */
+struct sio_ack {
+    unsigned refs;   /* dispatch + user retains */
+    sio_socket *s;   /* referenced */
+    int64_t id;      /* the client's ack id */
+    int sent;        /* answered */
+};
+
+/* Middleware step handle. */
+struct sio_middleware_next {
+    sio_socket *s;  /* referenced */
+    size_t index;   /* middleware that received this handle */
+};
+
+/* Broadcast options (Node's BroadcastOptions). */
+enum { SIO__BC_VOLATILE = 1, SIO__BC_LOCAL = 2 };
+typedef struct sio__bopts {
+    char **rooms;   /* to(): union; none = every socket */
+    size_t nrooms;
+    char **except;  /* except(): rooms to skip */
+    size_t nexcept;
+    unsigned flags; /* SIO__BC_* */
+} sio__bopts;
+
+struct sio_broadcast {
+    sio_namespace *nsp; /* target namespace */
+    sio__bopts o;       /* accumulated options */
+};
+
+/* ---- server core (driven directly by unit tests) */
+
+/* Creates a server with no Engine.IO attached: timers and now() given. */
+int sio__server_new_core(sio_server **out, const sio_server_options *opts, sio_timers *timers,
+                         uint64_t (*now)(void *), void *now_data);
+/* A new transport session. NULL on OOM (the caller closes the session). */
+sio__client *sio__client_open(sio_server *srv, const sio__conn_ops *ops, void *conn,
+                              const sio_handshake *hs);
+/* One Engine.IO message for the client. */
+void sio__client_message(sio__client *c, const char *msg, size_t len, int binary);
+/* The transport closed with reason: sockets disconnect, the client goes. */
+void sio__client_closed(sio__client *c, const char *reason);
+void sio__client_ref(sio__client *c);
+void sio__client_unref(sio__client *c);
+/* Disconnects every socket of c with reason then closes the transport. */
+void sio__client_fail(sio__client *c, const char *reason);
+uint64_t sio__now(const sio_server *srv);
+
+/* ---- sockets (sio_socket.c) */
+sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth);
+/* The CONNECT reply, joins its own room, on_connection. */
+void sio__socket_connect(sio_socket *s);
+/* Handles a packet addressed to this socket's namespace. */
+void sio__socket_packet(sio_socket *s, sio__packet *p);
+/* Node's _onclose: disconnecting, persist, leave rooms, disconnect. */
+void sio__socket_close(sio_socket *s, const char *reason);
+/* Queues an encoded packet to the socket's transport. */
+int sio__socket_send(sio_socket *s, const sio__encoded *e);
+/* Frees a socket that never connected (middleware refused, client left). */
+void sio__socket_abandon(sio_socket *s);
+/* Runs the middlewares then connects (the Namespace._add path). */
+void sio__namespace_add(sio_namespace *nsp, sio_socket *s);
+void sio__namespace_free(sio_namespace *nsp);
+sio_namespace *sio__namespace_new(sio_server *srv, const char *name);
+
+/* ---- encoding helpers (sio_args.c) */
+/* Encodes an EVENT/ACK with args into e (attachments referenced). */
+int sio__encode_args(sio__encoded *e, int ack, const char *nsp, int64_t id, const char *event,
+                     const sio_args *args, const char *offset);
+/* Encodes a JSON-payload packet (CONNECT, CONNECT_ERROR, DISCONNECT). */
+int sio__encode_json(sio__encoded *e, int type, const char *nsp, const json_t *data);
+void sio__encoded_free(sio__encoded *e);
+/* Bytes of an encoded packet (text + attachments). */
+size_t sio__encoded_size(const sio__encoded *e);
+/* Takes a decoded event/ack packet's payload as args (strips the event
+ * name when event is non-NULL, storing it there as a string). */
+int sio__args_from_packet(sio__packet *p, sio_args **out, char **event);
+/* Random URL-safe id (base64id-like: 20 chars). */
+int sio__random_id(char *out, size_t cap);
+
+/* Recoverable disconnect reasons (Node's RECOVERABLE_DISCONNECT_REASONS). */
+int sio__reason_recoverable(const char *reason);
+
+#endif

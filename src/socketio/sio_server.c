@@ -1,0 +1,318 @@
+/* The Socket.IO server and its per-session clients (Node's lib/index.ts
+ * and lib/client.ts), sans-I/O.
+ *
+ * A client owns the packet decoder of one Engine.IO session and routes each
+ * packet: a CONNECT for a namespace it has no socket in creates one (or
+ * gets 44 "Invalid namespace"); anything else goes to that namespace's
+ * connected socket; every other combination is Node's "invalid state" and
+ * closes the session. Decoding errors close it with "parse error". A
+ * client that joins no namespace within connectTimeout is closed. */
+#include <string.h>
+
+#include "adapter/adapter.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "socketio/sio_internal.h"
+
+void sio_server_options_init(sio_server_options *o)
+{
+    memset(o, 0, sizeof *o);
+    sio_eio_options_init(&o->eio);
+    o->eio.path = "/socket.io";
+    o->connect_timeout = 45000;
+    o->connection_state_recovery.enabled = 0;
+    o->connection_state_recovery.max_disconnection_duration = 120000;
+    o->connection_state_recovery.skip_middlewares = 1;
+    o->connection_state_recovery.max_packets = 10000;
+    o->connection_state_recovery.max_bytes = 16u << 20;
+    o->max_attachments = 10;
+    o->max_json_depth = 32;
+    o->attachment_timeout = 10000;
+    o->max_binary_bytes = 0;
+}
+
+uint64_t sio__now(const sio_server *srv)
+{
+    return srv->now(srv->now_data);
+}
+
+int sio__server_new_core(sio_server **out, const sio_server_options *opts, sio_timers *timers,
+                         uint64_t (*now)(void *), void *now_data)
+{
+    *out = NULL;
+    if (opts->eio.path == NULL || opts->eio.path[0] != '/')
+        return SIO_EINVAL;
+    sio_server *srv = sio__calloc(1, sizeof *srv);
+    if (srv == NULL || (srv->path = sio__strdup(opts->eio.path)) == NULL) {
+        sio__free(srv);
+        return SIO_ENOMEM;
+    }
+    srv->opts = *opts;
+    srv->opts.eio.path = srv->path;
+    sio__packet_limits_init(&srv->limits);
+    srv->limits.max_attachments = opts->max_attachments;
+    srv->limits.max_depth = opts->max_json_depth;
+    srv->limits.attachment_timeout = opts->attachment_timeout;
+    srv->limits.max_binary_bytes =
+        opts->max_binary_bytes ? opts->max_binary_bytes : opts->eio.max_http_buffer_size;
+    sio__map_init(&srv->nsps);
+    sio__list_init(&srv->clients);
+    srv->timers = timers;
+    srv->now = now;
+    srv->now_data = now_data;
+    if (sio_server_of(srv, "/") == NULL) {
+        sio_server_free(srv);
+        return SIO_ENOMEM;
+    }
+    *out = srv;
+    return 0;
+}
+
+sio_namespace *sio_server_of(sio_server *srv, const char *name)
+{
+    if (name == NULL || name[0] != '/')
+        return NULL;
+    sio_namespace *nsp = sio__map_get(&srv->nsps, name, strlen(name));
+    if (nsp != NULL)
+        return nsp;
+    nsp = sio__namespace_new(srv, name);
+    if (nsp != NULL && sio__map_put(&srv->nsps, name, strlen(name), nsp) < 0) {
+        sio__namespace_free(nsp);
+        nsp = NULL;
+    }
+    return nsp;
+}
+
+int sio_server_of_dynamic(sio_server *srv, sio_namespace_match_cb match,
+                          void (*setup)(sio_namespace *nsp, void *data), void *data)
+{
+    if (match == NULL)
+        return SIO_EINVAL;
+    sio__dyn *n = sio__realloc(srv->dyns, (srv->ndyns + 1) * sizeof *n);
+    if (n == NULL)
+        return SIO_ENOMEM;
+    srv->dyns = n;
+    srv->dyns[srv->ndyns++] = (sio__dyn){match, setup, data};
+    return 0;
+}
+
+/* ---- clients */
+
+void sio__client_ref(sio__client *c)
+{
+    c->refs++;
+}
+
+void sio__client_unref(sio__client *c)
+{
+    if (--c->refs > 0)
+        return;
+    sio__decoder_reset(&c->dec);
+    sio__free(c);
+}
+
+static void connect_timeout_cb(sio_timer *t, void *data)
+{
+    sio__client *c = data;
+    for (sio_list *it = c->sockets.next; it != &c->sockets; it = it->next)
+        if (SIO_CONTAINER_OF(it, sio_socket, client_node)->connected)
+            return;
+    sio__client_fail(c, "forced server close");
+}
+
+static void attach_timeout_cb(sio_timer *t, void *data)
+{
+    sio__client_fail(data, "parse error");
+}
+
+sio__client *sio__client_open(sio_server *srv, const sio__conn_ops *ops, void *conn,
+                              const sio_handshake *hs)
+{
+    if (srv->closing)
+        return NULL;
+    sio__client *c = sio__calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->refs = 1; /* the transport's link, dropped by sio__client_closed */
+    c->srv = srv;
+    c->ops = ops;
+    c->conn = conn;
+    c->hs = hs;
+    sio__decoder_init(&c->dec, &srv->limits);
+    sio__list_init(&c->sockets);
+    sio__timer_init(&c->connect_timer, connect_timeout_cb, c);
+    sio__timer_init(&c->attach_timer, attach_timeout_cb, c);
+    sio__list_insert_tail(&srv->clients, &c->node);
+    sio__timer_start(srv->timers, &c->connect_timer, sio__now(srv) + srv->opts.connect_timeout);
+    return c;
+}
+
+/* Closes every socket of c with reason (pending ones are dropped). */
+static void close_sockets(sio__client *c, const char *reason)
+{
+    while (!sio__list_empty(&c->sockets)) {
+        sio_socket *s = SIO_CONTAINER_OF(c->sockets.next, sio_socket, client_node);
+        if (s->connected && !s->closed)
+            sio__socket_close(s, reason);
+        else
+            sio__socket_abandon(s);
+    }
+}
+
+void sio__client_fail(sio__client *c, const char *reason)
+{
+    if (c->closing)
+        return;
+    sio__client_ref(c);
+    close_sockets(c, reason);
+    c->closing = 1;
+    sio__decoder_reset(&c->dec);
+    sio__timer_stop(&c->connect_timer);
+    sio__timer_stop(&c->attach_timer);
+    if (c->conn != NULL)
+        c->ops->close(c->conn);
+    sio__client_unref(c);
+}
+
+void sio__client_closed(sio__client *c, const char *reason)
+{
+    sio__client_ref(c);
+    if (!c->closing)
+        close_sockets(c, reason);
+    c->closing = 1;
+    c->conn = NULL;
+    sio__decoder_reset(&c->dec);
+    sio__timer_stop(&c->connect_timer);
+    sio__timer_stop(&c->attach_timer);
+    if (sio__list_linked(&c->node)) {
+        sio__list_remove(&c->node);
+        sio__client_unref(c); /* the transport's link */
+    }
+    sio__client_unref(c);
+}
+
+/* The socket c has (pending or connected) in namespace name, or NULL. */
+static sio_socket *client_socket(sio__client *c, const char *name)
+{
+    for (sio_list *it = c->sockets.next; it != &c->sockets; it = it->next) {
+        sio_socket *s = SIO_CONTAINER_OF(it, sio_socket, client_node);
+        if (strcmp(s->nsp->name, name) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Finds or (dynamically) creates the namespace a CONNECT names. */
+static sio_namespace *lookup_nsp(sio_server *srv, const char *name, const json_t *auth)
+{
+    sio_namespace *nsp = sio__map_get(&srv->nsps, name, strlen(name));
+    for (size_t i = 0; nsp == NULL && i < srv->ndyns; i++) {
+        if (!srv->dyns[i].match(name, auth, srv->dyns[i].data))
+            continue;
+        nsp = sio_server_of(srv, name);
+        if (nsp != NULL && srv->dyns[i].setup)
+            srv->dyns[i].setup(nsp, srv->dyns[i].data);
+    }
+    return nsp;
+}
+
+/* Node's Client.connect. */
+static void on_connect(sio__client *c, sio__packet *p)
+{
+    sio_namespace *nsp = lookup_nsp(c->srv, p->nsp, p->data);
+    if (nsp == NULL) {
+        json_t *err = json_pack("{s:s}", "message", "Invalid namespace");
+        sio__encoded e;
+        if (err && sio__encode_json(&e, SIO_PKT_CONNECT_ERROR, p->nsp, err) == 0) {
+            c->ops->send(c->conn, e.text, 0);
+            sio__encoded_free(&e);
+        }
+        json_decref(err);
+        return;
+    }
+    sio_socket *s = sio__socket_new(nsp, c, p->data);
+    if (s == NULL) {
+        sio__client_fail(c, "transport error");
+        return;
+    }
+    sio__namespace_add(nsp, s);
+}
+
+/* Node's Client.ondecoded. */
+static void on_packet(sio__client *c, sio__packet *p)
+{
+    sio_socket *s = client_socket(c, p->nsp);
+    if (s == NULL && p->type == SIO_PKT_CONNECT)
+        on_connect(c, p);
+    else if (s != NULL && s->connected && p->type != SIO_PKT_CONNECT &&
+             p->type != SIO_PKT_CONNECT_ERROR)
+        sio__socket_packet(s, p);
+    else
+        sio__client_fail(c, "forced server close"); /* Node: "invalid state" */
+}
+
+void sio__client_message(sio__client *c, const char *msg, size_t len, int binary)
+{
+    if (c->closing)
+        return;
+    sio__client_ref(c);
+    int had_pending = c->dec.pending != NULL;
+    sio__packet *p = NULL;
+    int rc = sio__decoder_add(&c->dec, msg, len, binary, sio__now(c->srv), &p);
+    if (rc < 0) {
+        sio__client_fail(c, "parse error");
+    } else if (rc == 0 && !had_pending) {
+        /* a binary header: its namespace must be connected already */
+        sio_socket *s = client_socket(c, c->dec.pending->nsp);
+        if (s == NULL || !s->connected)
+            sio__client_fail(c, "parse error");
+        else
+            sio__timer_start(c->srv->timers, &c->attach_timer, sio__decoder_deadline(&c->dec));
+    } else if (rc == 1) {
+        sio__timer_stop(&c->attach_timer);
+        on_packet(c, p);
+        sio__packet_free(p);
+    }
+    sio__client_unref(c);
+}
+
+/* ---- server teardown */
+
+void sio_server_close(sio_server *srv)
+{
+    srv->closing = 1;
+    /* restart from the head each time: failing a client may unlink it */
+    for (;;) {
+        sio__client *c = NULL;
+        for (sio_list *it = srv->clients.next; it != &srv->clients; it = it->next) {
+            sio__client *cand = SIO_CONTAINER_OF(it, sio__client, node);
+            if (!cand->closing) {
+                c = cand;
+                break;
+            }
+        }
+        if (c == NULL)
+            break;
+        sio__client_fail(c, "server shutting down");
+    }
+}
+
+void sio_server_free(sio_server *srv)
+{
+    if (srv == NULL)
+        return;
+    while (!sio__list_empty(&srv->clients))
+        sio__client_closed(SIO_CONTAINER_OF(srv->clients.next, sio__client, node),
+                           "server shutting down");
+    sio_map_iter it;
+    const char *key;
+    size_t klen;
+    void *v;
+    sio__map_iter_init(&it, &srv->nsps);
+    while (sio__map_iter_next(&it, &key, &klen, &v))
+        sio__namespace_free(v);
+    sio__map_free(&srv->nsps);
+    sio__free(srv->dyns);
+    sio__free(srv->path);
+    sio__free(srv);
+}

@@ -1,0 +1,726 @@
+/* Unit tests for the Socket.IO server core, driven without sockets: each
+ * fake client is a sio__client whose transport records what it is sent,
+ * and time is a counter driving a private timer wheel. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "adapter/adapter.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "socketio/sio_internal.h"
+
+/* ---- harness */
+
+static uint64_t now_ms;
+static sio_timers wheel;
+
+static uint64_t fake_now(void *data) { return now_ms; }
+
+#define MAXMSG 64
+typedef struct fake {
+    sio__client *c;
+    sio_rcbuf *msgs[MAXMSG]; /* references, in order */
+    int binary[MAXMSG];
+    size_t n;     /* messages recorded */
+    size_t seen;  /* messages already consumed by next_msg */
+    int closed;   /* close requested */
+    sio_handshake hs;
+} fake;
+
+static int fake_send(void *conn, sio_rcbuf *msg, int binary)
+{
+    fake *f = conn;
+    assert_true(f->n < MAXMSG);
+    f->msgs[f->n] = sio__rcbuf_ref(msg);
+    f->binary[f->n++] = binary;
+    return 0;
+}
+
+static void fake_close(void *conn)
+{
+    ((fake *)conn)->closed = 1;
+}
+
+static const sio__conn_ops fake_ops = {fake_send, fake_close};
+
+static void advance(uint64_t ms)
+{
+    now_ms += ms;
+    sio__timers_run(&wheel, now_ms);
+}
+
+static fake *fake_open(sio_server *srv)
+{
+    fake *f = calloc(1, sizeof *f);
+    f->hs.address = "127.0.0.1";
+    f->hs.url = "/socket.io/?EIO=4&transport=websocket";
+    f->hs.query = "EIO=4&transport=websocket";
+    f->c = sio__client_open(srv, &fake_ops, f, &f->hs);
+    assert_non_null(f->c);
+    return f;
+}
+
+/* The transport reports the close (what the engine does after close()). */
+static void fake_gone(fake *f, const char *reason)
+{
+    if (f->c)
+        sio__client_closed(f->c, reason);
+    f->c = NULL;
+}
+
+static void fake_free(fake *f)
+{
+    fake_gone(f, "transport close");
+    for (size_t i = 0; i < f->n; i++)
+        sio__rcbuf_unref(f->msgs[i]);
+    free(f);
+}
+
+static void recv_text(fake *f, const char *s)
+{
+    sio__client_message(f->c, s, strlen(s), 0);
+}
+
+static void recv_bin(fake *f, const char *s, size_t len)
+{
+    sio__client_message(f->c, s, len, 1);
+}
+
+/* The next unseen message sent to f, as a C string (NULL if none). */
+static const char *next_msg(fake *f)
+{
+    if (f->seen >= f->n)
+        return NULL;
+    return f->msgs[f->seen++]->data;
+}
+
+static void expect_msg(fake *f, const char *expect)
+{
+    const char *m = next_msg(f);
+    if (m == NULL || strcmp(m, expect) != 0)
+        fail_msg("expected %s, got %s", expect, m ? m : "(nothing)");
+}
+
+static void expect_prefix(fake *f, const char *prefix)
+{
+    const char *m = next_msg(f);
+    if (m == NULL || strncmp(m, prefix, strlen(prefix)) != 0)
+        fail_msg("expected %s..., got %s", prefix, m ? m : "(nothing)");
+}
+
+static void expect_none(fake *f)
+{
+    const char *m = next_msg(f);
+    if (m != NULL)
+        fail_msg("expected nothing, got %s", m);
+}
+
+/* Connects f to nsp and returns the sid from the CONNECT reply. */
+static void connect_to(fake *f, const char *packet, char *sid, size_t cap)
+{
+    recv_text(f, packet);
+    const char *m = next_msg(f);
+    assert_non_null(m);
+    const char *p = strstr(m, "\"sid\":\"");
+    assert_non_null(p);
+    p += 7;
+    size_t n = strcspn(p, "\"");
+    assert_true(n < cap);
+    memcpy(sid, p, n);
+    sid[n] = 0;
+}
+
+/* ---- application used by the tests (the protocol server's behaviour) */
+
+typedef struct app {
+    int connections;
+    sio_socket *last;        /* last connected socket */
+    char reason[64];         /* last disconnect reason */
+    char disconnecting[64];  /* last disconnecting reason */
+    int ack_err;             /* last server-side ack result */
+    int ack_calls;
+    char ack_arg[64];
+} app;
+
+static app A;
+
+static void on_message(sio_socket *s, const sio_args *args, sio_ack *ack, void *data)
+{
+    sio_emit(s, "message-back", args);
+}
+
+static void on_message_ack(sio_socket *s, const sio_args *args, sio_ack *ack, void *data)
+{
+    if (ack)
+        sio_ack_send(ack, args);
+}
+
+static void on_disconnect(sio_socket *s, const char *reason, void *data)
+{
+    snprintf(A.reason, sizeof A.reason, "%s", reason);
+}
+
+static void on_disconnecting(sio_socket *s, const char *reason, void *data)
+{
+    snprintf(A.disconnecting, sizeof A.disconnecting, "%s", reason);
+    assert_true(sio_socket_in_room(s, sio_socket_id(s))); /* still in its rooms */
+}
+
+static void on_connection(sio_socket *s, void *data)
+{
+    A.connections++;
+    A.last = s;
+    sio_args *a = sio_args_new();
+    sio_args_push(a, json_incref(sio_socket_auth(s)));
+    sio_emit(s, "auth", a);
+    sio_args_free(a);
+    sio_socket_on(s, "message", on_message, NULL);
+    sio_socket_on(s, "message-with-ack", on_message_ack, NULL);
+    sio_socket_on_disconnect(s, on_disconnect, NULL);
+    sio_socket_on_disconnecting(s, on_disconnecting, NULL);
+}
+
+static sio_server *server(int recovery)
+{
+    sio_server_options o;
+    sio_server_options_init(&o);
+    o.connection_state_recovery.enabled = recovery;
+    sio_server *srv;
+    assert_int_equal(sio__server_new_core(&srv, &o, &wheel, fake_now, NULL), 0);
+    sio_namespace_on_connection(sio_server_of(srv, "/"), on_connection, NULL);
+    memset(&A, 0, sizeof A);
+    return srv;
+}
+
+static int setup(void **state)
+{
+    now_ms = 1000;
+    sio__timers_init(&wheel, now_ms);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    sio__timers_free(&wheel);
+    return 0;
+}
+
+/* ---- tests */
+
+static void test_connect_and_auth(void **state)
+{
+    sio_server *srv = server(0);
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0{\"token\":\"abc\"}", sid, sizeof sid);
+    assert_int_equal(strlen(sid), 20);
+    assert_int_equal(A.connections, 1);
+    expect_msg(f, "42[\"auth\",{\"token\":\"abc\"}]");
+    assert_string_equal(sio_socket_id(A.last), sid);
+    assert_string_equal(sio_socket_handshake(A.last)->address, "127.0.0.1");
+    assert_int_equal(sio_namespace_sockets_count(sio_server_of(srv, "/")), 1);
+    /* no auth -> {} */
+    fake *g = fake_open(srv);
+    connect_to(g, "0", sid, sizeof sid);
+    expect_msg(g, "42[\"auth\",{}]");
+    fake_free(f);
+    fake_free(g);
+    assert_string_equal(A.reason, "transport close");
+    assert_int_equal(sio_namespace_sockets_count(sio_server_of(srv, "/")), 0);
+    sio_server_free(srv);
+}
+
+static void test_invalid_namespace(void **state)
+{
+    sio_server *srv = server(0);
+    fake *f = fake_open(srv);
+    recv_text(f, "0/nope,");
+    expect_msg(f, "44/nope,{\"message\":\"Invalid namespace\"}");
+    assert_false(f->closed);
+    /* a second CONNECT to the same namespace while connected: invalid state */
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    next_msg(f);
+    recv_text(f, "0");
+    assert_true(f->closed);
+    assert_string_equal(A.reason, "forced server close");
+    fake_free(f);
+    sio_server_free(srv);
+}
+
+static void test_events_and_acks(void **state)
+{
+    sio_server *srv = server(0);
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    next_msg(f);
+    recv_text(f, "2[\"message\",1,\"two\",{\"three\":[4.5,null,true]}]");
+    expect_msg(f, "42[\"message-back\",1,\"two\",{\"three\":[4.5,null,true]}]");
+    recv_text(f, "27[\"message-with-ack\",\"x\",[]]");
+    expect_msg(f, "437[\"x\",[]]");
+    recv_text(f, "28[\"unknown\"]"); /* no handler: no ack */
+    expect_none(f);
+    recv_text(f, "2[\"message\"]");
+    expect_msg(f, "42[\"message-back\"]");
+    fake_free(f);
+    sio_server_free(srv);
+}
+
+static void test_binary_echo_shares_buffers(void **state)
+{
+    sio_server *srv = server(0);
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    next_msg(f);
+    recv_text(f, "52-[\"message\",{\"_placeholder\":true,\"num\":0},{\"n\":{\"_placeholder\":true,"
+                 "\"num\":1}}]");
+    expect_none(f);
+    recv_bin(f, "\x01\x02\x03", 3);
+    expect_none(f);
+    recv_bin(f, "", 0);
+    expect_msg(f, "452-[\"message-back\",{\"_placeholder\":true,\"num\":0},{\"n\":{\"_placeholder\""
+                  ":true,\"num\":1}}]");
+    assert_int_equal(f->binary[f->seen], 1);
+    assert_int_equal(f->msgs[f->seen]->len, 3);
+    assert_memory_equal(f->msgs[f->seen]->data, "\x01\x02\x03", 3);
+    assert_int_equal(f->msgs[f->seen + 1]->len, 0);
+    f->seen += 2;
+    /* binary ack */
+    recv_text(f, "51-9[\"message-with-ack\",{\"_placeholder\":true,\"num\":0}]");
+    recv_bin(f, "z", 1);
+    expect_msg(f, "461-9[{\"_placeholder\":true,\"num\":0}]");
+    assert_memory_equal(next_msg(f), "z", 1);
+    fake_free(f);
+    sio_server_free(srv);
+}
+
+static void ack_cb(sio_socket *s, int err, const sio_args *args, void *data)
+{
+    A.ack_calls++;
+    A.ack_err = err;
+    A.ack_arg[0] = 0;
+    if (args && sio_args_count(args) > 0 && json_is_string(sio_args_get(args, 0)))
+        snprintf(A.ack_arg, sizeof A.ack_arg, "%s", json_string_value(sio_args_get(args, 0)));
+}
+
+static void test_server_acks(void **state)
+{
+    sio_server *srv = server(0);
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    next_msg(f);
+    sio_args *a = sio_args_json(json_pack("[i]", 1));
+    assert_int_equal(sio_emit_with_ack(A.last, "ping", a, 1000, ack_cb, NULL), 0);
+    expect_msg(f, "420[\"ping\",1]");
+    recv_text(f, "30[\"pong\"]");
+    assert_int_equal(A.ack_calls, 1);
+    assert_int_equal(A.ack_err, 0);
+    assert_string_equal(A.ack_arg, "pong");
+    recv_text(f, "30[\"again\"]"); /* answered already: ignored */
+    assert_int_equal(A.ack_calls, 1);
+
+    assert_int_equal(sio_emit_with_ack(A.last, "ping", a, 1000, ack_cb, NULL), 0);
+    expect_msg(f, "421[\"ping\",1]");
+    advance(999);
+    assert_int_equal(A.ack_calls, 1);
+    advance(1);
+    assert_int_equal(A.ack_calls, 2);
+    assert_int_equal(A.ack_err, SIO_ETIMEDOUT);
+
+    /* pending at disconnect: SIO_ECLOSED */
+    assert_int_equal(sio_emit_with_ack(A.last, "ping", a, 0, ack_cb, NULL), 0);
+    assert_int_equal(sio_emit(A.last, "disconnect", a), SIO_EINVAL);
+    fake_gone(f, "ping timeout");
+    assert_int_equal(A.ack_calls, 3);
+    assert_int_equal(A.ack_err, SIO_ECLOSED);
+    assert_string_equal(A.reason, "ping timeout");
+    sio_args_free(a);
+    fake_free(f);
+    sio_server_free(srv);
+}
+
+static void test_parse_errors(void **state)
+{
+    static const char *const bad[] = {
+        "2[\"connect\"]", "9", "2[]", "51-[\"message\",{\"_placeholder\":true,\"num\":3}]",
+        "50-[\"message\"]", "1/,{}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sio_server *srv = server(0);
+        fake *f = fake_open(srv);
+        char sid[32];
+        connect_to(f, "0", sid, sizeof sid);
+        recv_text(f, bad[i]);
+        if (!f->closed)
+            fail_msg("not closed by %s", bad[i]);
+        assert_string_equal(A.reason, "parse error");
+        fake_free(f);
+        sio_server_free(srv);
+    }
+}
+
+static void test_binary_before_connect_and_deadline(void **state)
+{
+    sio_server *srv = server(0);
+    fake *f = fake_open(srv);
+    recv_text(f, "51-[\"message\",{\"_placeholder\":true,\"num\":0}]");
+    assert_true(f->closed);
+    fake_free(f);
+
+    f = fake_open(srv);
+    recv_bin(f, "x", 1);
+    assert_true(f->closed);
+    fake_free(f);
+
+    f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    recv_text(f, "52-[\"message\",{\"_placeholder\":true,\"num\":0}]");
+    recv_bin(f, "x", 1);
+    assert_false(f->closed);
+    advance(10000);
+    assert_true(f->closed);
+    assert_string_equal(A.reason, "parse error");
+    fake_free(f);
+    sio_server_free(srv);
+}
+
+static void test_connect_timeout(void **state)
+{
+    sio_server *srv = server(0);
+    fake *f = fake_open(srv);
+    advance(44999);
+    assert_false(f->closed);
+    advance(1);
+    assert_true(f->closed);
+    fake_free(f);
+    /* connected in time: kept */
+    f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    advance(50000);
+    assert_false(f->closed);
+    fake_free(f);
+    sio_server_free(srv);
+}
+
+static void test_disconnect_reasons(void **state)
+{
+    sio_server *srv = server(0);
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    next_msg(f);
+    recv_text(f, "1");
+    assert_string_equal(A.reason, "client namespace disconnect");
+    assert_string_equal(A.disconnecting, "client namespace disconnect");
+    assert_false(f->closed);
+
+    connect_to(f, "0", sid, sizeof sid);
+    next_msg(f);
+    sio_socket_disconnect(A.last, 0);
+    expect_msg(f, "41");
+    assert_string_equal(A.reason, "server namespace disconnect");
+    assert_false(f->closed);
+
+    connect_to(f, "0", sid, sizeof sid);
+    next_msg(f);
+    sio_socket_disconnect(A.last, 1);
+    expect_msg(f, "41");
+    assert_true(f->closed);
+    assert_string_equal(A.reason, "server namespace disconnect");
+    fake_free(f);
+
+    f = fake_open(srv);
+    connect_to(f, "0", sid, sizeof sid);
+    sio_server_close(srv);
+    assert_true(f->closed);
+    assert_string_equal(A.reason, "server shutting down");
+    fake_free(f);
+    sio_server_free(srv);
+}
+
+/* ---- rooms and broadcast */
+
+static sio_socket *S[4];
+
+static void grab(sio_socket *s, void *data)
+{
+    S[(intptr_t)data] = s;
+}
+
+static void test_rooms_broadcast(void **state)
+{
+    sio_server *srv = server(0);
+    sio_namespace *nsp = sio_server_of(srv, "/r");
+    fake *f[4];
+    char sid[32];
+    for (intptr_t i = 0; i < 4; i++) {
+        sio_namespace_on_connection(nsp, grab, (void *)i);
+        f[i] = fake_open(srv);
+        connect_to(f[i], "0/r,", sid, sizeof sid);
+    }
+    sio_socket_join(S[0], "a");
+    sio_socket_join(S[1], "a");
+    sio_socket_join(S[1], "b");
+    sio_socket_join(S[2], "b");
+    assert_true(sio_socket_in_room(S[1], "b"));
+    const char *rooms[4];
+    assert_int_equal(sio_socket_rooms(S[1], rooms, 4), 3);
+
+    /* union, each once: 0,1,2 */
+    sio_args *a = sio_args_json(json_pack("[s]", "x"));
+    assert_int_equal(sio_broadcast_emit(sio_broadcast_to(sio_broadcast_to(
+                                            sio_broadcast_new(nsp), "a"), "b"), "e", a),
+                     0);
+    for (int i = 0; i < 3; i++)
+        expect_msg(f[i], "42/r,[\"e\",\"x\"]");
+    expect_none(f[3]);
+    expect_none(f[1]);
+    /* encoded once: every recipient holds the same buffer */
+    assert_ptr_equal(f[0]->msgs[f[0]->n - 1], f[1]->msgs[f[1]->n - 1]);
+    assert_ptr_equal(f[1]->msgs[f[1]->n - 1], f[2]->msgs[f[2]->n - 1]);
+
+    /* except */
+    sio_broadcast_emit(sio_broadcast_except(sio_broadcast_to(sio_broadcast_new(nsp), "a"), "b"),
+                       "e2", NULL);
+    expect_msg(f[0], "42/r,[\"e2\"]");
+    expect_none(f[1]);
+    /* from a socket: everyone but the sender */
+    sio_broadcast_emit(sio_socket_broadcast(S[0]), "e3", NULL);
+    expect_none(f[0]);
+    for (int i = 1; i < 4; i++)
+        expect_msg(f[i], "42/r,[\"e3\"]");
+    /* namespace-wide */
+    sio_namespace_emit(nsp, "all", NULL);
+    for (int i = 0; i < 4; i++)
+        expect_msg(f[i], "42/r,[\"all\"]");
+    /* the main namespace has nobody: nothing sent */
+    sio_namespace_emit(sio_server_of(srv, "/"), "none", NULL);
+    expect_none(f[0]);
+
+    /* socketsJoin / fetchSockets / socketsLeave / disconnectSockets */
+    assert_int_equal(sio_broadcast_sockets_join(sio_broadcast_to(sio_broadcast_new(nsp), "b"),
+                                                "c"),
+                     0);
+    sio_socket **v;
+    size_t n;
+    assert_int_equal(sio_broadcast_fetch_sockets(sio_broadcast_to(sio_broadcast_new(nsp), "c"),
+                                                 &v, &n),
+                     0);
+    assert_int_equal(n, 2);
+    sio_sockets_release(v, n);
+    sio_broadcast_sockets_leave(sio_broadcast_new(nsp), "c");
+    assert_false(sio_socket_in_room(S[1], "c"));
+    sio_broadcast_disconnect_sockets(sio_broadcast_to(sio_broadcast_new(nsp), "a"), 0);
+    assert_int_equal(sio_namespace_sockets_count(nsp), 2);
+    expect_msg(f[0], "41/r,");
+    /* leaving the last member frees the room: broadcast to it reaches nobody */
+    sio_socket_leave(S[2], "b");
+    sio_broadcast_emit(sio_broadcast_to(sio_broadcast_new(nsp), "b"), "e4", NULL);
+    expect_none(f[2]);
+    sio_args_free(a);
+    for (int i = 0; i < 4; i++)
+        fake_free(f[i]);
+    sio_server_free(srv);
+}
+
+/* ---- middleware */
+
+static sio_middleware_next *held;
+
+static void mw_reject(sio_socket *s, sio_middleware_next *next, void *data)
+{
+    json_t *auth = sio_socket_auth(s);
+    if (json_object_get(auth, "ok")) {
+        sio_next(next);
+        return;
+    }
+    json_t *d = json_pack("{s:s}", "content", "Please retry later");
+    sio_next_error(next, "not authorized", d);
+    json_decref(d);
+}
+
+static void mw_hold(sio_socket *s, sio_middleware_next *next, void *data)
+{
+    held = next;
+}
+
+static void test_middleware(void **state)
+{
+    sio_server *srv = server(0);
+    sio_namespace *nsp = sio_server_of(srv, "/");
+    sio_namespace_use(nsp, mw_reject, NULL);
+    fake *f = fake_open(srv);
+    recv_text(f, "0");
+    expect_msg(f, "44{\"message\":\"not authorized\",\"data\":{\"content\":\"Please retry later\"}}");
+    assert_int_equal(A.connections, 0);
+    assert_false(f->closed);
+    char sid[32];
+    connect_to(f, "0{\"ok\":1}", sid, sizeof sid);
+    assert_int_equal(A.connections, 1);
+    fake_free(f);
+
+    /* asynchronous: finish later */
+    sio_namespace_use(nsp, mw_hold, NULL);
+    f = fake_open(srv);
+    recv_text(f, "0{\"ok\":1}");
+    expect_none(f);
+    assert_non_null(held);
+    advance(10);
+    sio_next(held);
+    expect_prefix(f, "40{\"sid\":");
+    assert_int_equal(A.connections, 2);
+    fake_free(f);
+
+    /* the client leaves while the middleware runs: next just frees */
+    f = fake_open(srv);
+    recv_text(f, "0{\"ok\":1}");
+    fake_gone(f, "transport close");
+    sio_next(held);
+    assert_int_equal(A.connections, 2);
+    fake_free(f);
+    sio_server_free(srv);
+}
+
+/* ---- dynamic namespaces */
+
+static int match_dyn(const char *name, const json_t *auth, void *data)
+{
+    return strncmp(name, "/dyn-", 5) == 0;
+}
+
+static void setup_dyn(sio_namespace *nsp, void *data)
+{
+    sio_namespace_on_connection(nsp, on_connection, NULL);
+}
+
+static void test_dynamic_namespace(void **state)
+{
+    sio_server *srv = server(0);
+    sio_server_of_dynamic(srv, match_dyn, setup_dyn, NULL);
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0/dyn-1,", sid, sizeof sid);
+    expect_msg(f, "42/dyn-1,[\"auth\",{}]");
+    recv_text(f, "0/other,");
+    expect_msg(f, "44/other,{\"message\":\"Invalid namespace\"}");
+    fake_free(f);
+    sio_server_free(srv);
+}
+
+/* ---- connection state recovery */
+
+static void test_recovery(void **state)
+{
+    sio_server *srv = server(1);
+    sio_namespace *nsp = sio_server_of(srv, "/");
+    fake *f = fake_open(srv);
+    recv_text(f, "0");
+    const char *m = next_msg(f);
+    json_t *j = json_loads(m + 2, 0, NULL);
+    char sid[32], pid[32];
+    snprintf(sid, sizeof sid, "%s", json_string_value(json_object_get(j, "sid")));
+    snprintf(pid, sizeof pid, "%s", json_string_value(json_object_get(j, "pid")));
+    json_decref(j);
+    assert_int_equal(strlen(pid), 20);
+    expect_msg(f, "42[\"auth\",{},\"1\"]"); /* offsets on every event */
+    sio_socket_join(A.last, "room1");
+    json_object_set_new(sio_socket_data_json(A.last), "user", json_string("bob"));
+    fake_gone(f, "transport close");
+    sio_recovery_stats st;
+    sio_namespace_recovery_stats(nsp, &st);
+    assert_int_equal(st.sessions, 1);
+    assert_int_equal(st.packets, 1);
+
+    /* emitted while away: to its room, to another room, volatile */
+    sio_broadcast_emit(sio_broadcast_to(sio_broadcast_new(nsp), "room1"), "missed", NULL);
+    sio_broadcast_emit(sio_broadcast_to(sio_broadcast_new(nsp), "other"), "not-mine", NULL);
+    sio_broadcast_emit(sio_broadcast_volatile(sio_broadcast_new(nsp)), "volatile", NULL);
+    sio_namespace_emit(nsp, "all", NULL);
+
+    fake *g = fake_open(srv);
+    char connect[128];
+    snprintf(connect, sizeof connect, "0{\"pid\":\"%s\",\"offset\":\"1\"}", pid);
+    recv_text(g, connect);
+    expect_msg(g, "42[\"missed\",\"2\"]");
+    expect_msg(g, "42[\"all\",\"4\"]");
+    char reply[128];
+    snprintf(reply, sizeof reply, "40{\"sid\":\"%s\",\"pid\":\"%s\"}", sid, pid);
+    expect_msg(g, reply);
+    assert_true(sio_socket_recovered(A.last));
+    assert_true(sio_socket_in_room(A.last, "room1"));
+    assert_string_equal(json_string_value(json_object_get(sio_socket_data_json(A.last), "user")),
+                        "bob");
+    sio_namespace_recovery_stats(nsp, &st);
+    assert_int_equal(st.sessions, 0);
+
+    /* an unknown offset, and an expired session, are not recovered */
+    fake_gone(g, "ping timeout");
+    fake *h = fake_open(srv);
+    snprintf(connect, sizeof connect, "0{\"pid\":\"%s\",\"offset\":\"999\"}", pid);
+    recv_text(h, connect);
+    assert_false(sio_socket_recovered(A.last));
+    fake_free(h);
+    advance(120001);
+    sio_namespace_recovery_stats(nsp, &st);
+    assert_int_equal(st.packets, 0);
+    h = fake_open(srv);
+    snprintf(connect, sizeof connect, "0{\"pid\":\"%s\",\"offset\":\"4\"}", pid);
+    recv_text(h, connect);
+    assert_false(sio_socket_recovered(A.last));
+    assert_string_not_equal(sio_socket_id(A.last), sid);
+    fake_free(h);
+    fake_free(f);
+    fake_free(g);
+    sio_server_free(srv);
+}
+
+static void test_recovery_caps(void **state)
+{
+    sio_server_options o;
+    sio_server_options_init(&o);
+    o.connection_state_recovery.enabled = 1;
+    o.connection_state_recovery.max_packets = 3;
+    sio_server *srv;
+    assert_int_equal(sio__server_new_core(&srv, &o, &wheel, fake_now, NULL), 0);
+    sio_namespace *nsp = sio_server_of(srv, "/");
+    for (int i = 0; i < 10; i++)
+        sio_namespace_emit(nsp, "e", NULL);
+    sio_recovery_stats st;
+    sio_namespace_recovery_stats(nsp, &st);
+    assert_int_equal(st.packets, 3);
+    assert_int_equal(st.bytes, 3 * strlen("42[\"e\",\"10\"]") - 2);
+    sio_server_free(srv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_connect_and_auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_namespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_and_acks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_binary_echo_shares_buffers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_acks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_binary_before_connect_and_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_reasons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rooms_broadcast, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_middleware, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dynamic_namespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_caps, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
