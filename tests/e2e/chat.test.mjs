@@ -1,0 +1,316 @@
+// sioc-chat end-to-end tests (issue 4, "Tests"), with the real npm
+// socket.io-client against the C program (or, with SIOC_REF=1, against the
+// Node reference tests/ref/chat.mjs).
+//
+// Every case gets its own server on a fresh temp SQLite file, so cases never
+// see each other's rows; the socket cases run over websocket and over
+// polling. What is checked:
+//   - delivery: broadcast to every client with the row id, ids increasing,
+//     the table holding exactly what was broadcast;
+//   - server delivery by offset: a client with auth.serverOffset = N gets
+//     exactly the rows > N, in order, before anything live, also after a
+//     restart (and a client that stays open across the restart reconnects
+//     by itself and gets only what it missed);
+//   - client delivery: one clientOffset sent twice is one row, two acks and
+//     one broadcast; an acked row survives kill -9 (group commit included);
+//   - validation: non-strings and strings over 64 KiB are refused in the ack,
+//     nothing is stored or broadcast, the sender stays connected;
+//   - connection state recovery: a briefly closed engine comes back with
+//     socket.recovered and the messages broadcast while it was away;
+//   - HTTP: the page, the client bundle (type, ETag/304, gzip), and path
+//     traversal attempts that must never return a file.
+// Stopping each server is part of each test: SIGTERM must exit 0 in time
+// with no sanitizer report.
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import {
+  Cleanups, tempDb, startChat, dbRows, dbInsert, ChatClient, connectedClient, rawGet, waitEvent,
+} from './lib/chat.mjs';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const T = { timeout: 20_000 };
+const TRANSPORTS = [['websocket'], ['polling']];
+const MAX_MESSAGE = 64 * 1024;
+
+let cleanups;
+beforeEach(() => { cleanups = new Cleanups(); });
+afterEach(async () => { await cleanups.run(); });
+
+/** The [content, id] pairs of the table, as clients receive them. */
+const pairs = (rows) => rows.map((r) => [r.content, r.id]);
+
+/** Asserts the ids of [msg, id] pairs are positive integers, strictly increasing. */
+function assertIncreasingIds(received) {
+  received.forEach(([, id], i) => {
+    assert.ok(Number.isInteger(id) && id > 0, `id ${JSON.stringify(id)} is not a positive integer`);
+    if (i > 0) assert.ok(id > received[i - 1][1], `ids not increasing: ${JSON.stringify(received)}`);
+  });
+}
+
+/** Sends msg from client and asserts the plain success ack (no {error}). */
+async function sendOk(client, msg, clientOffset) {
+  const ack = await client.send(msg, clientOffset);
+  assert.equal(ack, undefined, `ack of ${JSON.stringify(msg)} was ${JSON.stringify(ack)}`);
+}
+
+for (const transports of TRANSPORTS) {
+  const name = transports.join('+');
+
+  describe(`chat over ${name}`, () => {
+    it('two clients exchange messages and both receive them with increasing ids', T, async () => {
+      const db = tempDb(cleanups);
+      const server = await startChat(cleanups, db);
+      const a = await connectedClient(cleanups, server.url, { transports });
+      const b = await connectedClient(cleanups, server.url, { transports });
+
+      await sendOk(a, 'hello from a', 'a-1');
+      await b.waitFor('hello from a');
+      await sendOk(b, 'héllo from b 🌍 "quotes" \\ \n', 'b-1');
+      await sendOk(a, 'third', 'a-2');
+      const ra = await a.waitCount(3);
+      const rb = await b.waitCount(3);
+
+      assert.deepEqual(ra.map(([m]) => m), ['hello from a', 'héllo from b 🌍 "quotes" \\ \n', 'third']);
+      assert.deepEqual(rb, ra, 'both clients got the same messages with the same ids');
+      assertIncreasingIds(ra);
+      const rows = dbRows(db);
+      assert.deepEqual(pairs(rows), ra, 'the table holds exactly what was broadcast');
+      assert.deepEqual(rows.map((r) => r.clientOffset), ['a-1', 'b-1', 'a-2']);
+    });
+
+    it('a fresh client with serverOffset = N receives exactly the rows > N, in order', T, async () => {
+      const db = tempDb(cleanups);
+      const server = await startChat(cleanups, db);
+      const a = await connectedClient(cleanups, server.url, { transports });
+      for (let i = 0; i < 6; i++) await sendOk(a, `m${i}`, `a-${i}`);
+      const ids = dbRows(db).map((r) => r.id);
+
+      for (const offset of [0, ids[1], ids[4], ids[5]]) {
+        const expected = pairs(dbRows(db).filter((r) => r.id > offset));
+        const c = await connectedClient(cleanups, server.url, { transports, serverOffset: offset });
+        // A live message after connecting marks the end of the replay: the
+        // missed rows must all come before it, each once.
+        const marker = `marker after ${offset}`;
+        await sendOk(a, marker, `marker-${offset}`);
+        const got = await c.waitFor(marker);
+        const markerId = dbRows(db).at(-1).id;
+        assert.deepEqual(got, [...expected, [marker, markerId]], `client with serverOffset ${offset}`);
+        c.socket.disconnect();
+      }
+    });
+
+    it('after a restart, missed rows reach both a fresh client and one that stayed open', T, async () => {
+      const db = tempDb(cleanups);
+      const first = await startChat(cleanups, db);
+      const a = await connectedClient(cleanups, first.url, { transports });
+      // b behaves like the page: it reconnects by itself, with its latest offset.
+      const b = await connectedClient(cleanups, first.url, {
+        transports, reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 300,
+      });
+      for (let i = 0; i < 3; i++) await sendOk(a, `before ${i}`, `a-${i}`);
+      await b.waitCount(3);
+
+      const disconnected = waitEvent(b.socket, 'disconnect', 5000);
+      await first.stop();
+      const [reason] = await disconnected;
+      const missedIds = dbInsert(db, ['missed 1', 'missed 2']);
+      const reconnected = waitEvent(b.socket, 'connect', 8000).catch((e) => {
+        throw new Error(`${e.message}: a client disconnected by the shutdown (reason "${reason}") `
+          + 'did not reconnect by itself to the restarted server');
+      });
+      const second = await startChat(cleanups, db, ['--port', String(first.port)]);
+      await reconnected;
+      assert.equal(b.socket.recovered, false, 'a restarted server cannot recover the session');
+      const got = await b.waitFor('missed 2');
+      assert.deepEqual(got.slice(3), [['missed 1', missedIds[0]], ['missed 2', missedIds[1]]],
+        'the reconnected client gets exactly the rows it missed');
+
+      const c = await connectedClient(cleanups, second.url, { transports, serverOffset: 0 });
+      await sendOk(c, 'after restart', 'c-1');
+      const all = await c.waitFor('after restart');
+      assert.deepEqual(all, pairs(dbRows(db)), 'a fresh client gets every row, then live ones');
+      assertIncreasingIds(all);
+      const bAll = await b.waitFor('after restart');
+      assert.deepEqual(bAll, all, 'nothing lost or doubled for the client that stayed open');
+    });
+
+    it('one clientOffset sent twice gives one row, two acks and one broadcast', T, async () => {
+      const db = tempDb(cleanups);
+      const server = await startChat(cleanups, db);
+      const a = await connectedClient(cleanups, server.url, { transports });
+      const b = await connectedClient(cleanups, server.url, { transports });
+
+      await sendOk(a, 'only once', 'same-offset');
+      await sendOk(a, 'only once', 'same-offset');
+      // a retry may also come over another connection (a reconnect)
+      await sendOk(b, 'only once', 'same-offset');
+      await sendOk(a, 'next', 'other-offset');
+      const rb = await b.waitFor('next');
+      const ra = await a.waitFor('next');
+
+      const rows = dbRows(db);
+      assert.deepEqual(rows.map((r) => [r.content, r.clientOffset]),
+        [['only once', 'same-offset'], ['next', 'other-offset']]);
+      assert.deepEqual(ra, pairs(rows), 'the sender saw one broadcast per row');
+      assert.deepEqual(rb, pairs(rows), 'the other client saw one broadcast per row');
+    });
+
+    it('messages acked just before kill -9 are in the database after the restart', T, async () => {
+      const db = tempDb(cleanups);
+      const first = await startChat(cleanups, db);
+      // retries: 0 lets the emits go out together (group commit) instead of one at a time
+      const a = await connectedClient(cleanups, first.url, { transports, retries: 0 });
+      const sent = Array.from({ length: 20 }, (_, i) => `burst ${i}`);
+      const acks = await Promise.all(sent.map((m, i) => a.send(m, `burst-${i}`)));
+      assert.deepEqual(acks, sent.map(() => undefined), 'every burst message acked');
+      await sendOk(a, 'the last one', 'last');
+      await first.kill9();
+
+      const second = await startChat(cleanups, db);
+      const c = await connectedClient(cleanups, second.url, { transports, serverOffset: 0 });
+      const got = await c.waitFor('the last one');
+      assert.deepEqual(got.map(([m]) => m).sort(), [...sent, 'the last one'].sort(),
+        'every acked message was replayed after kill -9');
+      assertIncreasingIds(got);
+      assert.deepEqual(pairs(dbRows(db)), got);
+    });
+
+    it('invalid messages are refused in the ack, not stored, and the sender stays connected', T, async () => {
+      const db = tempDb(cleanups);
+      const server = await startChat(cleanups, db);
+      const a = await connectedClient(cleanups, server.url, { transports });
+      const b = await connectedClient(cleanups, server.url, { transports });
+
+      const invalid = [42, { text: 'hi' }, ['hi'], null, true, 'x'.repeat(MAX_MESSAGE + 1),
+        'é'.repeat(MAX_MESSAGE / 2 + 1) /* 64 KiB + 2 bytes in UTF-8, 32 Ki + 1 characters */];
+      for (const [i, msg] of invalid.entries()) {
+        const ack = await a.send(msg, `bad-${i}`);
+        assert.ok(ack && typeof ack === 'object' && typeof ack.error === 'string' && ack.error.length > 0,
+          `invalid message #${i} (${typeof msg}, ${JSON.stringify(msg)?.length} chars) got ack ${JSON.stringify(ack)?.slice(0, 100)}`);
+        assert.ok(a.socket.connected, `sender disconnected after invalid message #${i}`);
+      }
+      // without an ack callback (and without the retry queue, which would add
+      // one) the server must not fall over either
+      const c = await connectedClient(cleanups, server.url, { transports, retries: 0 });
+      c.socket.emit('chat message', 7);
+      c.socket.emit('chat message');
+      c.socket.emit('chat message', 'x'.repeat(MAX_MESSAGE + 1), 'no-ack');
+      assert.deepEqual(dbRows(db), [], 'nothing stored');
+
+      const longest = 'y'.repeat(MAX_MESSAGE);
+      await sendOk(a, longest, 'longest');
+      await sendOk(a, 'still here', 'still-here');
+      const rb = await b.waitFor('still here');
+      assert.deepEqual(rb.map(([m]) => m), [longest, 'still here'], 'only the valid messages were broadcast');
+      assert.deepEqual(pairs(dbRows(db)), rb);
+      assert.ok(a.socket.connected && c.socket.connected && server.alive());
+    });
+
+    it('a briefly closed engine is recovered and gets the messages sent meanwhile', T, async () => {
+      const db = tempDb(cleanups);
+      const server = await startChat(cleanups, db);
+      // a fixed 1 s reconnection delay leaves time to send while a is away
+      const a = await connectedClient(cleanups, server.url, {
+        transports, reconnection: true, reconnectionDelay: 1000, reconnectionDelayMax: 1000,
+        randomizationFactor: 0,
+      });
+      const b = await connectedClient(cleanups, server.url, { transports });
+      await sendOk(b, 'before', 'b-0');
+      await a.waitFor('before');
+
+      const disconnected = waitEvent(a.socket, 'disconnect', 3000);
+      a.socket.io.engine.close();
+      await disconnected;
+      const reconnected = waitEvent(a.socket, 'connect', 5000);
+      await sendOk(b, 'while away 1', 'b-1');
+      await sendOk(b, 'while away 2', 'b-2');
+      assert.equal(a.socket.connected, false, 'sent while a was away');
+      await reconnected;
+      assert.equal(a.socket.recovered, true, 'the session was recovered');
+      await sendOk(b, 'after', 'b-3');
+      const ra = await a.waitFor('after');
+      const rb = await b.waitFor('after');
+      assert.deepEqual(ra, rb, 'the recovered client missed nothing and got nothing twice');
+      assert.deepEqual(ra.map(([m]) => m), ['before', 'while away 1', 'while away 2', 'after']);
+    });
+  });
+}
+
+describe('chat over HTTP', () => {
+  it('serves the page at / as text/html', T, async () => {
+    const server = await startChat(cleanups, tempDb(cleanups));
+    const res = await rawGet(server.port, '/');
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type'] ?? '', /^text\/html/);
+    assert.equal(res.body.toString(), fs.readFileSync(path.join(REPO, 'apps/chat/public/index.html'), 'utf8'));
+  });
+
+  it('serves the client bundle with a JS type, ETag, 304 and gzip', T, async () => {
+    const server = await startChat(cleanups, tempDb(cleanups));
+    const dist = path.join(REPO, 'node_modules/socket.io-client/dist');
+    const js = fs.readFileSync(path.join(dist, 'socket.io.js'));
+
+    const plain = await rawGet(server.port, '/socket.io/socket.io.js');
+    assert.equal(plain.status, 200);
+    assert.match(plain.headers['content-type'] ?? '', /^(application|text)\/javascript/);
+    assert.equal(plain.headers['content-encoding'], undefined, 'not compressed unless asked');
+    assert.ok(plain.body.equals(js), 'the body is socket.io-client/dist/socket.io.js');
+    const etag = plain.headers.etag;
+    assert.ok(etag && /^(W\/)?".+"$/.test(etag), `quoted ETag, got ${etag}`);
+
+    const cached = await rawGet(server.port, '/socket.io/socket.io.js', { 'If-None-Match': etag });
+    assert.equal(cached.status, 304);
+    assert.equal(cached.body.length, 0);
+
+    const gz = await rawGet(server.port, '/socket.io/socket.io.js', { 'Accept-Encoding': 'gzip' });
+    assert.equal(gz.status, 200);
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.ok(gz.body.length < js.length, 'the gzip body is smaller');
+    assert.ok(zlib.gunzipSync(gz.body).equals(js), 'the gzip body inflates to the bundle');
+
+    const min = await rawGet(server.port, '/socket.io/socket.io.min.js');
+    assert.equal(min.status, 200);
+    assert.match(min.headers['content-type'] ?? '', /javascript/);
+    assert.ok(min.body.equals(fs.readFileSync(path.join(dist, 'socket.io.min.js'))));
+    const map = await rawGet(server.port, '/socket.io/socket.io.js.map');
+    assert.equal(map.status, 200);
+    assert.match(map.headers['content-type'] ?? '', /json/);
+    assert.equal(JSON.parse(map.body.toString()).version, 3, 'a source map');
+  });
+
+  it('never serves a file outside the public folder', T, async () => {
+    const server = await startChat(cleanups, tempDb(cleanups));
+    const page = fs.readFileSync(path.join(REPO, 'apps/chat/public/index.html'));
+    const attempts = [
+      '/../', '/..', '/../../../../../../etc/passwd', '/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+      '/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd', '/..%2f..%2f..%2f..%2fetc%2fpasswd',
+      '/socket.io/../../etc/passwd', '/socket.io/../../../../../../etc/passwd',
+      '/socket.io/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/socket.io/socket.io.js/../../../../etc/passwd',
+      '/socket.io/..%5c..%5c..%5cetc%5cpasswd', '//etc/passwd', '/etc/passwd', '/index.html/../../main.c',
+      '/../apps/chat/main.c', '/%2e%2e/main.c', '/public/index.html', '/%00', '/index.html%00.js',
+      '/socket.io/../../../../proc/self/environ',
+    ];
+    for (const p of attempts) {
+      const res = await rawGet(server.port, p);
+      assert.ok(res.status === 404 || res.status === 400, `${p}: status ${res.status}, expected 404 or 400`);
+      const body = res.body.toString('latin1');
+      assert.ok(!body.includes('root:') && !body.includes('PATH=') && !body.includes('#include'),
+        `${p}: the body holds file contents: ${body.slice(0, 200)}`);
+      assert.ok(!res.body.equals(page), `${p}: served the page`);
+    }
+    assert.ok(server.alive(), 'the server survived the attempts');
+    assert.equal((await rawGet(server.port, '/')).status, 200, 'and still serves the page');
+  });
+});
+
+describe('chat client', () => {
+  it('a ChatClient that fails to connect reports it', T, async () => {
+    // guards the helper: a refused connection must reject, not hang
+    const c = new ChatClient(cleanups, 'http://localhost:1', { transports: ['websocket'] });
+    await assert.rejects(c.connected(3000), /connect_error|timed out/);
+  });
+});
