@@ -1,0 +1,65 @@
+/* sioc-protocol-server's Socket.IO behaviour, the same as the Node
+ * reference (tests/ref/protocol-server.mjs): on connection to "/" or
+ * "/custom" the server emits "auth" with the handshake's auth object;
+ * "message" is answered by "message-back" with the same arguments (binary
+ * included: the received buffers are re-sent as they are); "message-with-ack"
+ * is acknowledged with the same arguments. */
+#include "socketio.h"
+
+#include <stdlib.h>
+
+/* The one server, freed at exit so leak checkers see a clean shutdown. */
+static sio_server *io;
+
+static void on_message(sio_socket *s, const sio_args *args, sio_ack *ack, void *data)
+{
+    sio_emit(s, "message-back", args);
+}
+
+static void on_message_with_ack(sio_socket *s, const sio_args *args, sio_ack *ack, void *data)
+{
+    if (ack != NULL)
+        sio_ack_send(ack, args);
+}
+
+static void on_connection(sio_socket *s, void *data)
+{
+    sio_args *a = sio_args_new();
+    if (a != NULL && sio_args_push(a, json_incref(sio_socket_auth(s))) == 0)
+        sio_emit(s, "auth", a);
+    sio_args_free(a);
+    sio_socket_on(s, "message", on_message, NULL);
+    sio_socket_on(s, "message-with-ack", on_message_with_ack, NULL);
+}
+
+/* Runs after main returns: the HTTP server (and so every session) is
+ * closed by then. */
+static void free_io(void)
+{
+    sio_server_free(io);
+    io = NULL;
+}
+
+int protocol_server_socketio(sio_http_server *http)
+{
+    sio_server_options o;
+    sio_server_options_init(&o);
+    o.eio.path = "/socket.io";
+    o.eio.ping_interval = 300;
+    o.eio.ping_timeout = 200;
+    o.eio.max_http_buffer_size = 1000000;
+    o.eio.cors.any_origin = 1;
+    o.eio.cors.credentials = 1;
+    o.connect_timeout = 1000;
+    int rc = sio_server_new(&io, http, &o);
+    if (rc < 0)
+        return rc;
+    atexit(free_io);
+    sio_namespace *root = sio_server_of(io, "/");
+    sio_namespace *custom = sio_server_of(io, "/custom");
+    if (root == NULL || custom == NULL)
+        return SIO_ENOMEM;
+    sio_namespace_on_connection(root, on_connection, NULL);
+    sio_namespace_on_connection(custom, on_connection, NULL);
+    return 0;
+}

@@ -1,0 +1,12 @@
+/* The Socket.IO part of sioc-protocol-server (see socketio.c). */
+#ifndef SIOC_PROTOCOL_SERVER_SOCKETIO_H
+#define SIOC_PROTOCOL_SERVER_SOCKETIO_H
+
+#include "sioc.h"
+
+/* Attaches Socket.IO at /socket.io/ to http (pingInterval 300, pingTimeout
+ * 200, connectTimeout 1000, CORS any origin with credentials). The server
+ * is freed at exit. 0 or a negative SIO_E* code. */
+int protocol_server_socketio(sio_http_server *http);
+
+#endif
