@@ -26,7 +26,9 @@ import Database from 'better-sqlite3';
 import { Server } from 'socket.io';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const PAGE = readFileSync(path.resolve(HERE, '../../apps/chat/public/index.html'));
+// SIOC_CHAT_PUBLIC_DIR overrides the page's folder, as for sioc-chat.
+const PUBLIC_DIR = process.env.SIOC_CHAT_PUBLIC_DIR ?? path.resolve(HERE, '../../apps/chat/public');
+const PAGE = readFileSync(path.join(PUBLIC_DIR, 'index.html'));
 
 /** Parses --port/--db/--max-message (the last occurrence wins, like getopt). */
 function parseArgs(argv) {
