@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { io, Manager } from 'socket.io-client';
 import { Socket as EngineSocket } from 'engine.io-client';
 import { startServer } from './lib/server.mjs';
-import { sleep, withTimeout, waitEvent, collectEvents } from './lib/util.mjs';
+import { sleep, withTimeout, waitEvent, collectEvents, http } from './lib/util.mjs';
 
 const T = { timeout: 10_000 };
 const TRANSPORTS = [['websocket'], ['polling'], undefined];
@@ -26,10 +26,35 @@ let server;
 let base;
 const cleanups = [];
 
+let endpointProblem = null; // why /socket.io/ failed the smoke check in before(), if it did
+
 before(async () => {
   server = await startServer('sioc-protocol-server');
   base = server.url;
+  endpointProblem = await smokeCheck();
 });
+
+/**
+ * A raw Socket.IO handshake over polling (open, CONNECT to "/", reply). When it
+ * fails, every test fails at once with this reason instead of each waiting for
+ * its own timeout, which keeps a broken server's run short.
+ */
+async function smokeCheck() {
+  const url = (sid) => `${base}/socket.io/?EIO=4&transport=polling${sid ? `&sid=${sid}` : ''}`;
+  try {
+    const open = await http(url());
+    if (open.status !== 200 || open.body[0] !== '0') return `handshake: ${open.status} ${open.body.slice(0, 100)}`;
+    const { sid } = JSON.parse(open.body.slice(1));
+    const post = await http(url(sid), { method: 'POST', body: '40' });
+    if (post.status !== 200) return `CONNECT POST: ${post.status} ${post.body.slice(0, 100)}`;
+    const reply = await http(url(sid));
+    if (!reply.body.startsWith('40{')) return `CONNECT reply: ${reply.status} ${reply.body.slice(0, 100)}`;
+    await http(url(sid), { method: 'POST', body: '1' });
+    return null;
+  } catch (e) {
+    return `smoke check: ${e.message}`;
+  }
+}
 after(async () => { await server.stop(); });
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
@@ -38,6 +63,7 @@ afterEach(async () => {
 
 /** Creates a socket.io-client socket (not yet awaited); closed after the test. */
 function client(nsp = '/', transports = undefined, opts = {}) {
+  if (endpointProblem) assert.fail(`Socket.IO endpoint /socket.io/ is not working: ${endpointProblem}`);
   const socket = io(`${base}${nsp}`, {
     forceNew: true, reconnection: false, ...(transports ? { transports } : {}), ...opts,
   });
@@ -49,7 +75,10 @@ function client(nsp = '/', transports = undefined, opts = {}) {
 async function connected(nsp, transports, opts) {
   const socket = client(nsp, transports, opts);
   const auth = waitEvent(socket, 'auth', 5000);
-  await waitEvent(socket, 'connect', 5000);
+  await withTimeout(new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', (err) => reject(new Error(`connect_error: ${err.message}`)));
+  }), 5000, 'connect');
   return [socket, (await auth)[0]];
 }
 
@@ -138,6 +167,7 @@ for (const transports of TRANSPORTS) {
     });
 
     it('"/" and "/custom" multiplexed on one connection; a refused namespace leaves the others up', T, async () => {
+      if (endpointProblem) assert.fail(`Socket.IO endpoint /socket.io/ is not working: ${endpointProblem}`);
       const manager = new Manager(base, { reconnection: false, ...(transports ? { transports } : {}) });
       const a = manager.socket('/', { auth: { who: 'a' } });
       const b = manager.socket('/custom', { auth: { who: 'b' } });
@@ -267,6 +297,7 @@ for (const transports of TRANSPORTS) {
     }
 
     it('a client that never sends the CONNECT packet is closed after connectTimeout', T, async () => {
+      if (endpointProblem) assert.fail(`Socket.IO endpoint /socket.io/ is not working: ${endpointProblem}`);
       const engine = new EngineSocket(base, { path: '/socket.io/', ...(transports ? { transports } : {}) });
       cleanups.push(async () => engine.close());
       await waitEvent(engine, 'open', 5000);
