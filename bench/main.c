@@ -43,7 +43,7 @@ static void usage(FILE *f)
           "  --rows H           replay: history rows (default 1000)\n"
           "  --fill 0|1         replay: store the rows first (default 1)\n"
           "  --offset X         replay with --fill 0: serverOffset to present\n"
-          "  --sources N        source addresses 127.0.0.1..N (default 4)\n"
+          "  --sources N        source addresses 127.0.0.1..N (default 8)\n"
           "  --concurrency C    connects in flight (default 256)\n"
           "  --window W         replay: unacked fill messages (default 64)\n"
           "  --timeout S        bound on each phase (default 60)\n"

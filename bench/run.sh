@@ -32,7 +32,7 @@ if [[ $QUICK == 1 ]]; then
   CHAT_SENDERS=20 REPLAY_N=100 REPLAY_ROWS=200
 else
   REPS=${REPS:-3}
-  CONNECT_NS=(1000 10000)
+  CONNECT_NS=(1000 10000 100000) # 100k only where the descriptor limit allows
   BC_N=1000 BC_SENDERS=10 DURATION=5 WARMUP=1
   RATES=(10000 20000 40000 80000 160000 320000)
   CHAT_SENDERS=100 REPLAY_N=1000 REPLAY_ROWS=1000
@@ -151,7 +151,7 @@ BC=(--n "$BC_N" --senders "$BC_SENDERS" --duration "$DURATION" --warmup "$WARMUP
 START=$(date +%s)
 for ((rep = 1; rep <= REPS; rep++)); do
   for n in "${CNS[@]}"; do
-    run_point "$rep" "connect-$((n / 1000))k" connect --n "$n" --idle 2
+    run_point "$rep" "connect-$((n / 1000))k" connect --n "$n" --idle 2 --sources $((n / 20000 + 4))
   done
   run_point "$rep" bc-sat broadcast "${BC[@]}" --rate 0
   run_point "$rep" bc-r40000 broadcast "${BC[@]}" --rate 40000

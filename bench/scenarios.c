@@ -46,6 +46,7 @@ typedef struct timed_state {
     uint64_t delivered_window; /* receipts of messages sent in the window */
     uint64_t acked_window;     /* acks for messages sent in the window */
     uint32_t receivers;        /* ready connections when the window closed */
+    long rss_kb;               /* server VmRSS when the window closed */
     bench_hist lat;            /* send -> receipt (broadcast) or ack (chat) */
 } timed_state;
 
@@ -151,7 +152,7 @@ void bench_opts_init(bench_opts *o)
     o->idle = 2;
     o->rows = 1000;
     o->fill = 1;
-    o->sources = 4;
+    o->sources = 8;
     o->concurrency = 256;
     o->window = 64;
     o->timeout = 60;
@@ -215,6 +216,7 @@ static void timed_phases(uint64_t now)
         ts.cpu1 = ts.o->pid ? bench_proc_cpu_us(ts.o->pid) : -1;
         ts.self1 = bench_self_cpu_us();
         ts.receivers = bench.nready - bench.ndropped;
+        ts.rss_kb = ts.o->pid ? bench_proc_status_kb(ts.o->pid, "VmRSS") : -1;
     }
 }
 
@@ -344,12 +346,13 @@ static void bc_report(const bench_opts *o)
     sio__buf_appendf(&j, ",\"senders\":%u,\"offered_rate\":%.0f,\"duration\":%.2f,"
                      "\"msgs_per_s\":%.1f,\"deliveries_per_s\":%.1f,"
                      "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
-                     "\"loss\":%.6f,\"server_cpu_us_per_delivery\":%.3f,\"bench_cpu_pct\":%.1f",
+                     "\"loss\":%.6f,\"server_cpu_us_per_delivery\":%.3f,\"bench_cpu_pct\":%.1f,"
+                     "\"server_rss_kb\":%ld",
                      o->senders, o->rate, o->duration, ts.sent_window / o->duration,
                      ts.recv_window / o->duration, q_ms(&ts.lat, 0.5), q_ms(&ts.lat, 0.99),
                      q_ms(&ts.lat, 0.999), ts.lat.max / 1000.0,
                      expected > 0 ? 1.0 - (double)ts.delivered_window / expected : 0.0,
-                     cpu_per(ts.recv_window), self_pct());
+                     cpu_per(ts.recv_window), self_pct(), ts.rss_kb);
     json_emit(&j);
 }
 
@@ -436,11 +439,11 @@ static void chat_report(const bench_opts *o)
     sio__buf_appendf(&j, ",\"senders\":%u,\"duration\":%.2f,\"acked_per_s\":%.1f,"
                      "\"ack_p50_ms\":%.3f,\"ack_p99_ms\":%.3f,\"ack_p999_ms\":%.3f,"
                      "\"deliveries_per_s\":%.1f,\"unacked\":%" PRIu64 ","
-                     "\"server_cpu_us_per_msg\":%.3f,\"bench_cpu_pct\":%.1f",
+                     "\"server_cpu_us_per_msg\":%.3f,\"bench_cpu_pct\":%.1f,\"server_rss_kb\":%ld",
                      o->senders, o->duration, ts.acked_window / o->duration,
                      q_ms(&ts.lat, 0.5), q_ms(&ts.lat, 0.99), q_ms(&ts.lat, 0.999),
                      ts.recv_window / o->duration, ts.sent_window - ts.acked_window,
-                     cpu_per(ts.acked_window), self_pct());
+                     cpu_per(ts.acked_window), self_pct(), ts.rss_kb);
     json_emit(&j);
 }
 

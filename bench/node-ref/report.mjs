@@ -53,6 +53,9 @@ const TABLE = [
   ['connect-10k', 'server RSS with 10k idle (MB)', (r) => kb2mb(r.rss_after_kb), 'lower'],
   ['connect-10k', 'connects/s', (r) => r.connect_rate, 'higher'],
   ['connect-10k', 'handshake p99 (ms)', (r) => r.handshake_p99_ms, 'lower'],
+  ['connect-100k', 'RSS per connection, 100k idle (KiB)', (r) => r.kb_per_conn, 'lower'],
+  ['connect-100k', 'server RSS with 100k idle (MB)', (r) => kb2mb(r.rss_after_kb), 'lower'],
+  ['connect-100k', 'connections held', (r) => r.connected, 'higher'],
   ['bc-sat', 'deliveries/s at saturation', (r) => r.deliveries_per_s, 'higher'],
   ['bc-sat', 'server CPU per delivery (us)', (r) => r.server_cpu_us_per_delivery, 'lower'],
   ['bc-sat', 'p99 latency at saturation (ms)', (r) => r.p99_ms, 'lower'],
@@ -61,6 +64,7 @@ const TABLE = [
   ['bc-r40000', 'p99 latency at 40k/s (ms)', (r) => r.p99_ms, 'lower'],
   ['bc-r40000', 'p999 latency at 40k/s (ms)', (r) => r.p999_ms, 'lower'],
   ['bc-r40000', 'loss at 40k/s (%)', (r) => r.loss * 100, 'lower'],
+  ['bc-r40000', 'server RSS at the end of the 40k/s run (MB)', (r) => kb2mb(r.server_rss_kb), 'lower'],
   ['bc-nodesat', "p99 latency at Node's saturation rate (ms)", (r) => r.p99_ms, 'lower'],
   ['bc-nodesat', "deliveries/s at Node's saturation rate", (r) => r.deliveries_per_s, 'higher'],
   ['chat', 'acked messages/s (closed loop)', (r) => r.acked_per_s, 'higher'],
@@ -122,7 +126,7 @@ function writeDat(rows, out) {
     const mem = ['# connections server_rss_mb'];
     const idle = med(rows, 'connect-1k', server, (r) => kb2mb(r.rss_before_kb));
     if (idle !== undefined) mem.push(`0 ${idle}`);
-    for (const [p, n] of [['connect-1k', 1000], ['connect-10k', 10000], ['connect-20k', 20000]]) {
+    for (const [p, n] of [['connect-1k', 1000], ['connect-10k', 10000], ['connect-100k', 100000]]) {
       const v = med(rows, p, server, (r) => kb2mb(r.rss_after_kb));
       if (v !== undefined) mem.push(`${n} ${v}`);
     }
