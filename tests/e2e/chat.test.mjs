@@ -3,8 +3,8 @@
 // Node reference tests/ref/chat.mjs).
 //
 // Every case gets its own server on a fresh temp SQLite file, so cases never
-// see each other's rows; the socket cases run over websocket and over
-// polling. What is checked:
+// see each other's rows; the socket cases run over websocket, over polling,
+// and with the default (polling, then upgrade). What is checked:
 //   - delivery: broadcast to every client with the row id, ids increasing,
 //     the table holding exactly what was broadcast;
 //   - server delivery by offset: a client with auth.serverOffset = N gets
@@ -33,7 +33,8 @@ import {
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const T = { timeout: 20_000 };
-const TRANSPORTS = [['websocket'], ['polling']];
+// undefined: the default, polling then upgrade to websocket (what the page does)
+const TRANSPORTS = [['websocket'], ['polling'], undefined];
 const MAX_MESSAGE = 64 * 1024;
 
 let cleanups;
@@ -58,7 +59,7 @@ async function sendOk(client, msg, clientOffset) {
 }
 
 for (const transports of TRANSPORTS) {
-  const name = transports.join('+');
+  const name = transports ? transports.join('+') : 'polling+upgrade';
 
   describe(`chat over ${name}`, () => {
     it('two clients exchange messages and both receive them with increasing ids', T, async () => {
