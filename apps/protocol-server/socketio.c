@@ -3,10 +3,17 @@
  * "/custom" the server emits "auth" with the handshake's auth object;
  * "message" is answered by "message-back" with the same arguments (binary
  * included: the received buffers are re-sent as they are); "message-with-ack"
- * is acknowledged with the same arguments. */
+ * is acknowledged with the same arguments.
+ *
+ * With SIOC_SIO_EXTRA=1 in the environment the server also enables
+ * connection state recovery (maxDisconnectionDuration from
+ * SIOC_SIO_RECOVERY_MS, default 2000) and serves two namespaces for
+ * tests/e2e/socketio_more.test.mjs (rooms, broadcast, server acks, disconnect
+ * reasons, middleware, recovery): see extra.c. */
 #include "socketio.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* The one server, freed at exit so leak checkers see a clean shutdown. */
 static sio_server *io;
@@ -51,6 +58,13 @@ int protocol_server_socketio(sio_http_server *http)
     o.eio.cors.any_origin = 1;
     o.eio.cors.credentials = 1;
     o.connect_timeout = 1000;
+    const char *extra = getenv("SIOC_SIO_EXTRA");
+    int with_extra = extra != NULL && strcmp(extra, "1") == 0;
+    if (with_extra) {
+        const char *ms = getenv("SIOC_SIO_RECOVERY_MS");
+        o.connection_state_recovery.enabled = 1;
+        o.connection_state_recovery.max_disconnection_duration = ms ? (uint32_t)atol(ms) : 2000;
+    }
     int rc = sio_server_new(&io, http, &o);
     if (rc < 0)
         return rc;
@@ -61,5 +75,5 @@ int protocol_server_socketio(sio_http_server *http)
         return SIO_ENOMEM;
     sio_namespace_on_connection(root, on_connection, NULL);
     sio_namespace_on_connection(custom, on_connection, NULL);
-    return 0;
+    return with_extra ? protocol_server_socketio_extra(io) : 0;
 }

@@ -9,4 +9,7 @@
  * is freed at exit. 0 or a negative SIO_E* code. */
 int protocol_server_socketio(sio_http_server *http);
 
+/* The test-only namespaces "/test" and "/mw" (extra.c). */
+int protocol_server_socketio_extra(sio_server *io);
+
 #endif
