@@ -27,6 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
+import { withTimeout } from './lib/util.mjs';
 import {
   Cleanups, tempDb, startChat, dbRows, dbInsert, ChatClient, connectedClient, rawGet, waitEvent,
 } from './lib/chat.mjs';
@@ -209,6 +210,28 @@ for (const transports of TRANSPORTS) {
       assert.deepEqual(rb.map(([m]) => m), [longest, 'still here'], 'only the valid messages were broadcast');
       assert.deepEqual(pairs(dbRows(db)), rb);
       assert.ok(a.socket.connected && c.socket.connected && server.alive());
+    });
+
+    it('SIGTERM with clients mid-burst: they are disconnected, exit 0, every acked row kept', T, async () => {
+      const db = tempDb(cleanups);
+      const server = await startChat(cleanups, db);
+      const a = await connectedClient(cleanups, server.url, { transports, retries: 0 });
+      const b = await connectedClient(cleanups, server.url, { transports });
+      const acked = [];
+      let firstAck;
+      const oneAcked = new Promise((resolve) => { firstAck = resolve; });
+      const sends = Array.from({ length: 40 }, (_, i) => a.send(`burst ${i}`, `burst-${i}`)
+        .then((ack) => { if (ack === undefined) acked.push(`burst ${i}`); firstAck(); }, () => {}));
+      await withTimeout(oneAcked, 5000, 'the first ack of the burst'); // the burst is under way
+      const gone = [waitEvent(a.socket, 'disconnect', 5000), waitEvent(b.socket, 'disconnect', 5000)];
+      await server.stop(); // exit 0 in time, no sanitizer report
+      const reasons = (await Promise.all(gone)).map(([r]) => r);
+      for (const r of reasons) {
+        assert.ok(['transport close', 'io server disconnect', 'transport error'].includes(r), `reason ${r}`);
+      }
+      await Promise.all(sends);
+      const stored = new Set(dbRows(db).map((r) => r.content));
+      for (const m of acked) assert.ok(stored.has(m), `acked "${m}" is not in the database`);
     });
 
     it('a briefly closed engine is recovered and gets the messages sent meanwhile', T, async () => {
