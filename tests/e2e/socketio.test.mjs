@@ -309,3 +309,47 @@ for (const transports of TRANSPORTS) {
     });
   });
 }
+
+describe('socket.io raw polling: how a server-side close reaches the client', () => {
+  const url = (sid) => `${base}/socket.io/?EIO=4&transport=polling${sid ? `&sid=${sid}` : ''}`;
+
+  /** Opens an Engine.IO session, joins "/" and drains the CONNECT reply; resolves the sid. */
+  async function joined() {
+    if (endpointProblem) assert.fail(`Socket.IO endpoint /socket.io/ is not working: ${endpointProblem}`);
+    const open = await http(url());
+    const { sid } = JSON.parse(open.body.slice(1));
+    assert.equal((await http(url(sid), { method: 'POST', body: '40' })).status, 200);
+    const reply = await http(url(sid));
+    assert.match(reply.body, /^40\{"sid":/);
+    return sid;
+  }
+
+  it('malformed packet while a poll is pending: the pending poll gets the close packet', T, async () => {
+    const sid = await joined();
+    const pending = http(url(sid));
+    await sleep(30);
+    const p = await http(url(sid), { method: 'POST', body: '42"not an array"' });
+    assert.equal(p.status, 200);
+    const g = await pending;
+    assert.equal(g.status, 200);
+    assert.deepEqual(g.body.split('\x1e'), ['1']);
+  });
+
+  it('malformed packet with no poll pending: the next poll still gets the close packet (not "Session ID unknown")', T, async () => {
+    // Node keeps the closing session until it can deliver the close packet
+    // (answering "6\x1e1"); a server that forgets the sid at once makes
+    // engine.io-client report "transport error" instead of "transport close".
+    const sid = await joined();
+    const p = await http(url(sid), { method: 'POST', body: '42"not an array"' });
+    assert.equal(p.status, 200);
+    await sleep(50);
+    const g = await http(url(sid));
+    assert.equal(g.status, 200, `next poll: ${g.status} ${g.body}`);
+    const packets = g.body.split('\x1e');
+    assert.equal(packets.at(-1), '1', `close packet last in ${JSON.stringify(g.body)}`);
+    assert.ok(packets.slice(0, -1).every((x) => x === '6'), `only noops before it: ${JSON.stringify(g.body)}`);
+    const after = await http(url(sid));
+    assert.equal(after.status, 400);
+    assert.deepEqual(JSON.parse(after.body), { code: 1, message: 'Session ID unknown' });
+  });
+});
