@@ -66,7 +66,7 @@ static void conn_timeout(sio_timer *t, void *data)
     sio_conn *c = data;
     if (c->held || c->mode == SIO_CONN_WS)
         return;
-    if (c->parser.phase == 0 && c->parser.head.len == 0 && c->pending_in.len == 0) {
+    if (sio__http_parser_idle(&c->parser) && c->pending_in.len == 0) {
         sio__conn_close(c); /* idle keep-alive connection */
         return;
     }
@@ -197,6 +197,8 @@ static void dispatch(sio_conn *c)
 static int on_head(sio_conn *c)
 {
     arm(c, c->server->opts.request_timeout);
+    if (c->parser.req.expect_continue && c->parser.req.method == SIO_HTTP_POST)
+        sio__conn_write_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     c->eio = sio__eio_match(c->server, c->parser.req.path);
     if (c->eio)
         return sio__eio_on_head(c, c->eio);
@@ -218,7 +220,7 @@ static size_t feed(sio_conn *c, const char *data, size_t len)
 {
     size_t used = 0;
     while (!c->held && !c->closing && c->mode == SIO_CONN_HTTP && !c->close_after_write) {
-        if (c->parser.phase == 0 && c->parser.head.len == 0 && len > used)
+        if (sio__http_parser_idle(&c->parser) && len > used)
             arm(c, c->server->opts.headers_timeout);
         sio_http_state st;
         int n = sio__http_parser_feed(&c->parser, data + used, len - used, &st);
