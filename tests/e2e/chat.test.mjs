@@ -105,6 +105,40 @@ for (const transports of TRANSPORTS) {
       }
     });
 
+    it('a long replay (5000 rows) with live messages meanwhile: all rows once each, in id order', T, async () => {
+      const db = tempDb(cleanups);
+      const first = await startChat(cleanups, db); // creates the table
+      await first.stop();
+      dbInsert(db, Array.from({ length: 5000 }, (_, i) => `old ${i} ${'.'.repeat(i % 50)}`));
+      const server = await startChat(cleanups, db);
+      const a = await connectedClient(cleanups, server.url, { transports, serverOffset: 4999, retries: 0 });
+      await a.waitCount(1);
+      // c's replay is under way while a talks
+      const c = new ChatClient(cleanups, server.url, { transports, serverOffset: 0 });
+      const live = Array.from({ length: 20 }, (_, i) => a.send(`live ${i}`, `live-${i}`));
+      assert.deepEqual(await Promise.all(live), live.map(() => undefined));
+      const got = await c.until((r) => r.length >= 5020, 10_000, '5020 messages');
+      const rows = pairs(dbRows(db));
+      assert.equal(rows.length, 5020);
+      assert.equal(got.length, 5020, 'nothing doubled');
+      assert.deepEqual(got, rows, 'every row once, in id order');
+    });
+
+    it('content round-trips exactly, live and replayed (NUL, surrogate pairs, JSON specials)', T, async () => {
+      const db = tempDb(cleanups);
+      const server = await startChat(cleanups, db);
+      const a = await connectedClient(cleanups, server.url, { transports });
+      const texts = ['a\u0000b', '', ' ', '😀 𝄞 中文 é', '"\\/\b\f\n\r\t', '\u2028\u2029', '{"x":1}', '</script>',
+        '\u001e\u001f record separators', '42', 'null', `${'z'.repeat(1000)}\u0000end`];
+      for (const [i, t] of texts.entries()) await sendOk(a, t, `t-${i}`);
+      const live = await a.waitCount(texts.length);
+      assert.deepEqual(live.map(([m]) => m), texts, 'live broadcast');
+      assert.deepEqual(dbRows(db).map((r) => r.content), texts, 'stored');
+      const c = await connectedClient(cleanups, server.url, { transports, serverOffset: 0 });
+      const replayed = await c.waitCount(texts.length);
+      assert.deepEqual(replayed, live, 'replayed from the database');
+    });
+
     it('after a restart, missed rows reach both a fresh client and one that stayed open', T, async () => {
       const db = tempDb(cleanups);
       const first = await startChat(cleanups, db);
@@ -187,7 +221,7 @@ for (const transports of TRANSPORTS) {
       const a = await connectedClient(cleanups, server.url, { transports });
       const b = await connectedClient(cleanups, server.url, { transports });
 
-      const invalid = [42, { text: 'hi' }, ['hi'], null, true, 'x'.repeat(MAX_MESSAGE + 1),
+      const invalid = [42, { text: 'hi' }, ['hi'], null, true, Buffer.from('binary'), 'x'.repeat(MAX_MESSAGE + 1),
         'é'.repeat(MAX_MESSAGE / 2 + 1) /* 64 KiB + 2 bytes in UTF-8, 32 Ki + 1 characters */];
       for (const [i, msg] of invalid.entries()) {
         const ack = await a.send(msg, `bad-${i}`);
