@@ -48,6 +48,10 @@ int sio_args_push(sio_args *a, json_t *value)
 {
     if (value == NULL)
         return SIO_EINVAL;
+    if (a == NULL) {
+        json_decref(value);
+        return SIO_ENOMEM; /* sio_args_new() failed: keep the promise to steal */
+    }
     return json_array_append_new(a->arr, value) == 0 ? 0 : SIO_ENOMEM;
 }
 
@@ -76,6 +80,8 @@ static json_t *placeholder(int num)
 
 json_t *sio_args_binary_node(sio_args *a, const void *data, size_t len)
 {
+    if (a == NULL)
+        return NULL;
     sio_rcbuf *b = sio__rcbuf_new(data, len);
     if (b == NULL)
         return NULL;

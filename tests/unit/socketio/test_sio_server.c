@@ -704,6 +704,41 @@ static void test_recovery_caps(void **state)
     sio_server_free(srv);
 }
 
+/* Out of memory anywhere on the connect/event/broadcast/recovery paths:
+ * no crash, no leak (ASan), the session is closed or the call fails. */
+static void test_oom(void **state)
+{
+    for (unsigned n = 1; n < 400; n++) {
+        sio__alloc_fail_after(n);
+        sio_server_options o;
+        sio_server_options_init(&o);
+        o.connection_state_recovery.enabled = 1;
+        sio_server *srv;
+        if (sio__server_new_core(&srv, &o, &wheel, fake_now, NULL) < 0)
+            continue;
+        sio_namespace *nsp = sio_server_of(srv, "/");
+        if (nsp)
+            sio_namespace_on_connection(nsp, on_connection, NULL);
+        fake *f = calloc(1, sizeof *f);
+        f->c = sio__client_open(srv, &fake_ops, f, &f->hs);
+        if (f->c) {
+            recv_text(f, "0{\"a\":1}");
+            if (A.last && sio_socket_connected(A.last))
+                sio_socket_join(A.last, "r");
+            recv_text(f, "2[\"message\",1]");
+            recv_text(f, "21[\"message-with-ack\",{\"x\":[1,2]}]");
+            recv_text(f, "51-[\"message\",{\"_placeholder\":true,\"num\":0}]");
+            recv_bin(f, "ab", 2);
+            sio_broadcast_emit(sio_broadcast_to(sio_broadcast_new(sio_server_of(srv, "/")), "r"),
+                               "e", NULL);
+        }
+        fake_free(f);
+        sio_server_free(srv);
+        sio__alloc_fail_after(0);
+        memset(&A, 0, sizeof A);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -721,6 +756,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dynamic_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_caps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
