@@ -139,6 +139,43 @@ for (const transports of TRANSPORTS) {
       assert.deepEqual(replayed, live, 'replayed from the database');
     });
 
+    it('odd auth.serverOffset values neither crash the server nor break ordering', T, async () => {
+      const db = tempDb(cleanups);
+      const server = await startChat(cleanups, db);
+      const a = await connectedClient(cleanups, server.url, { transports });
+      for (let i = 0; i < 4; i++) await sendOk(a, `m${i}`, `a-${i}`);
+      for (const [i, offset] of ['abc', -5, 2.5, { n: 1 }, [3], null, '', 1e300, '2'].entries()) {
+        const rows = pairs(dbRows(db));
+        const c = await connectedClient(cleanups, server.url, { transports, serverOffset: offset });
+        const marker = `marker ${i}`;
+        await sendOk(a, marker, `marker-${i}`);
+        const got = await c.waitFor(marker);
+        const replayed = got.slice(0, -1);
+        // whatever the server makes of it, it replays the newest rows, in order
+        assert.deepEqual(replayed, rows.slice(rows.length - replayed.length),
+          `serverOffset ${JSON.stringify(offset)}: replay is not a suffix of the table`);
+        if (offset === '2') assert.deepEqual(replayed, rows.filter(([, id]) => id > 2), 'a numeric string');
+        c.socket.disconnect();
+      }
+      assert.ok(server.alive());
+    });
+
+    it('twenty clients talking at once all see the same messages in the same order', T, async () => {
+      const db = tempDb(cleanups);
+      const server = await startChat(cleanups, db);
+      const clients = await Promise.all(Array.from({ length: 20 },
+        () => connectedClient(cleanups, server.url, { transports, retries: 0 })));
+      const acks = await Promise.all(clients.flatMap((c, i) => Array.from({ length: 5 },
+        (_, j) => c.send(`c${i} m${j}`, `c${i}-${j}`))));
+      assert.deepEqual(acks, acks.map(() => undefined));
+      const rows = pairs(dbRows(db));
+      assert.equal(rows.length, 100);
+      assertIncreasingIds(rows);
+      for (const [i, c] of clients.entries()) {
+        assert.deepEqual(await c.waitCount(100), rows, `client ${i}`);
+      }
+    });
+
     it('after a restart, missed rows reach both a fresh client and one that stayed open', T, async () => {
       const db = tempDb(cleanups);
       const first = await startChat(cleanups, db);
