@@ -5,8 +5,15 @@
  * and CORS open to any origin; Socket.IO at /socket.io/ is set up by
  * protocol_server_socketio() (socketio.c). Port: --port N, else $PORT,
  * else 3000 (0 picks a free one). Prints "listening on http://localhost:N"
- * once listening; SIGINT/SIGTERM close everything and exit 0. */
+ * once listening; SIGINT/SIGTERM close everything and exit 0.
+ *
+ * So the robustness tests can reach the limits quickly, these options
+ * override the library defaults (include/sioc.h): --headers-timeout MS,
+ * --request-timeout MS, --keep-alive-timeout MS, --max-connections N (HTTP
+ * server) and --max-outbound-bytes N (the /engine.io/ sessions). Each also
+ * accepts the --name=value form. */
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,27 +37,95 @@ static void on_signal(sio_loop *loop, int signum, void *data)
     }
 }
 
-static int parse_port(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct cli {
+    int port;                  /* 0..65535 */
+    sio_http_options http;     /* defaults, then the timeout/connection options */
+    size_t max_outbound_bytes; /* 0: the Engine.IO default */
+} cli;
+
+/* Parses a whole decimal number in [0, max] into *out; 0 on success. */
+static int parse_num(const char *p, unsigned long long max, unsigned long long *out)
 {
-    const char *p = getenv("PORT");
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
-            p = argv[++i];
-        else if (strncmp(argv[i], "--port=", 7) == 0)
-            p = argv[i] + 7;
-        else {
-            fprintf(stderr, "usage: %s [--port N]\n", argv[0]);
-            return -1;
-        }
-    }
-    if (p == NULL)
-        return 3000;
     char *end;
-    long v = strtol(p, &end, 10);
-    return (*p && *end == '\0' && v >= 0 && v <= 65535) ? (int)v : -1;
+    if (p == NULL || *p < '0' || *p > '9')
+        return -1;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (*end != '\0' || v > max)
+        return -1;
+    *out = v;
+    return 0;
 }
 
-static int setup_engine(sio_http_server *http)
+/* If arg is "--name" (value in the next argument) or "--name=value", returns
+ * the value and advances *i past it; NULL otherwise. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] == '\0' && *i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+/* Applies one numeric option to c; 1 if name was not it, 0 done, -1 bad value. */
+static int apply_num(cli *c, const char *name, const char *val)
+{
+    unsigned long long v;
+    int ms = strcmp(name, "--max-connections") != 0 && strcmp(name, "--max-outbound-bytes") != 0;
+    if (parse_num(val, ms ? UINT32_MAX : SIZE_MAX, &v) < 0)
+        return -1;
+    if (strcmp(name, "--port") == 0) {
+        if (v > 65535)
+            return -1;
+        c->port = (int)v;
+    } else if (strcmp(name, "--headers-timeout") == 0)
+        c->http.headers_timeout = (uint32_t)v;
+    else if (strcmp(name, "--request-timeout") == 0)
+        c->http.request_timeout = (uint32_t)v;
+    else if (strcmp(name, "--keep-alive-timeout") == 0)
+        c->http.keep_alive_timeout = (uint32_t)v;
+    else if (strcmp(name, "--max-connections") == 0)
+        c->http.max_connections = (size_t)v;
+    else
+        c->max_outbound_bytes = (size_t)v;
+    return 0;
+}
+
+/* Fills c from $PORT and argv; 0, or -1 after printing the usage. */
+static int parse_cli(cli *c, int argc, char **argv)
+{
+    static const char *const names[] = {"--port", "--headers-timeout", "--request-timeout",
+                                        "--keep-alive-timeout", "--max-connections",
+                                        "--max-outbound-bytes"};
+    const char *env = getenv("PORT");
+    c->port = 3000;
+    sio_http_options_init(&c->http);
+    c->max_outbound_bytes = 0;
+    if (env && apply_num(c, "--port", env) < 0)
+        goto usage;
+    for (int i = 1; i < argc; i++) {
+        size_t k = 0;
+        const char *val = NULL;
+        for (; k < sizeof names / sizeof *names; k++)
+            if ((val = opt_value(argc, argv, &i, names[k])) != NULL)
+                break;
+        if (val == NULL || apply_num(c, names[k], val) < 0)
+            goto usage;
+    }
+    return 0;
+usage:
+    fprintf(stderr,
+            "usage: %s [--port N] [--headers-timeout MS] [--request-timeout MS]\n"
+            "          [--keep-alive-timeout MS] [--max-connections N] [--max-outbound-bytes N]\n",
+            argv[0]);
+    return -1;
+}
+
+static int setup_engine(sio_http_server *http, size_t max_outbound_bytes)
 {
     sio_eio_options o;
     sio_eio_options_init(&o);
@@ -60,6 +135,8 @@ static int setup_engine(sio_http_server *http)
     o.max_http_buffer_size = 1000000;
     o.cors.any_origin = 1;
     o.cors.credentials = 1;
+    if (max_outbound_bytes)
+        o.max_outbound_bytes = max_outbound_bytes;
     static const sio_eio_callbacks cb = {NULL, echo, NULL};
     sio_eio_server *eio;
     return sio_eio_server_new(&eio, http, &o, &cb, NULL);
@@ -75,18 +152,18 @@ static int listen_any(sio_http_server *http, int port)
 
 int main(int argc, char **argv)
 {
-    int port = parse_port(argc, argv);
-    if (port < 0)
+    cli c;
+    if (parse_cli(&c, argc, argv) < 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);
     sio_loop *loop;
     sio_http_server *http;
     int rc = sio_loop_new(&loop);
-    rc = rc ? rc : sio_http_server_new(&http, loop, NULL);
-    rc = rc ? rc : setup_engine(http);
+    rc = rc ? rc : sio_http_server_new(&http, loop, &c.http);
+    rc = rc ? rc : setup_engine(http, c.max_outbound_bytes);
     if (rc == 0 && protocol_server_socketio)
         rc = protocol_server_socketio(http);
-    rc = rc ? rc : listen_any(http, port);
+    rc = rc ? rc : listen_any(http, c.port);
     if (rc < 0) {
         fprintf(stderr, "sioc-protocol-server: %s\n", sio_strerror(rc));
         return 1;
