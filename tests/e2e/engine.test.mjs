@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { Socket } from 'engine.io-client';
 import WebSocket from 'ws';
+import net from 'node:net';
 import { startServer } from './lib/server.mjs';
 import {
   sleep, withTimeout, waitEvent, collectEvents, eioUrl, http, pollingHandshake, decodePayload, SEP,
@@ -228,7 +229,85 @@ describe('raw polling', () => {
   });
 });
 
+describe('raw protocol errors', () => {
+  it('polling: an undecodable packet closes the session (pending poll gets the close packet)', T, async () => {
+    const { sid } = await pollingHandshake(base);
+    const pending = poll(sid);
+    await sleep(30);
+    assert.equal((await post(sid, '4ok\x1ex')).status, 200);
+    const g = await pending;
+    assert.deepEqual(decodePayload(g.body), ['4ok'], 'packets before the bad one are still handled');
+    const next = await poll(sid);
+    if (decodePayload(next.body).at(-1) !== '1') {
+      assert.equal(next.status, 400);
+      assert.deepEqual(JSON.parse(next.body), { code: 1, message: 'Session ID unknown' });
+    }
+  });
+
+  for (const [name, body] of [['an unknown packet type', '7'], ['an empty payload', ''], ['a ping from the client', '2']]) {
+    it(`polling: ${name} closes the session`, T, async () => {
+      const { sid } = await pollingHandshake(base);
+      const pending = poll(sid);
+      await sleep(30);
+      assert.equal((await post(sid, body)).status, 200);
+      assert.deepEqual(decodePayload((await pending).body), ['1']);
+      assert.equal((await poll(sid)).status, 400);
+    });
+  }
+
+  it('polling: a binary (application/octet-stream) POST is refused with 400 and ends the session', T, async () => {
+    const { sid } = await pollingHandshake(base);
+    const r = await post(sid, Buffer.from('4abc'), { 'Content-Type': 'application/octet-stream' });
+    assert.equal(r.status, 400);
+    const g = await poll(sid);
+    assert.equal(g.status, 400);
+    assert.deepEqual(JSON.parse(g.body), { code: 1, message: 'Session ID unknown' });
+  });
+
+  it('polling: a second POST while one is still being received gets 400 and ends the session', T, async () => {
+    const { sid } = await pollingHandshake(base);
+    const sock = net.connect(server.port, 'localhost');
+    cleanups.push(async () => sock.destroy());
+    sock.on('error', () => {});
+    await waitEvent(sock, 'connect');
+    sock.write(`POST /engine.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: localhost\r\n`
+      + 'Content-Type: text/plain;charset=UTF-8\r\nContent-Length: 10\r\n\r\n4ab');
+    await sleep(50); // the first POST's body is now incomplete on the server
+    const second = await post(sid, '4cd');
+    assert.equal(second.status, 400);
+    const g = await poll(sid);
+    assert.equal(g.status, 400);
+    assert.deepEqual(JSON.parse(g.body), { code: 1, message: 'Session ID unknown' });
+  });
+
+  for (const [name, frame] of [['an undecodable packet', 'x'], ['an empty frame', ''], ['a ping from the client', '2']]) {
+    it(`websocket: ${name} closes the connection with a close frame`, T, async () => {
+      const ws = rawWs();
+      await waitEvent(ws, 'message');
+      ws.send(frame);
+      const [code] = await waitEvent(ws, 'close', 2000);
+      // 1006 would mean the TCP connection was dropped without the closing handshake.
+      assert.ok(code === 1000 || code === 1005, `close code ${code}`);
+    });
+  }
+});
+
 describe('raw websocket', () => {
+  it('a message of exactly maxPayload bytes is echoed (text and binary)', T, async () => {
+    const ws = rawWs();
+    await waitEvent(ws, 'message');
+    const text = waitEvent(ws, 'message');
+    ws.send(`4${'q'.repeat(999_999)}`);
+    const [t, tBin] = await text;
+    assert.equal(tBin, false);
+    assert.equal(t.length, 1e6);
+    const bin = waitEvent(ws, 'message');
+    ws.send(Buffer.alloc(1e6, 7));
+    const [b, bBin] = await bin;
+    assert.equal(bBin, true);
+    assert.ok(b.equals(Buffer.alloc(1e6, 7)));
+  });
+
   it('echoes text and binary frames', T, async () => {
     const ws = rawWs();
     await waitEvent(ws, 'message'); // open packet

@@ -15,6 +15,7 @@ import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, Manager } from 'socket.io-client';
 import { Socket as EngineSocket } from 'engine.io-client';
+import WebSocket from 'ws';
 import { startServer } from './lib/server.mjs';
 import { sleep, withTimeout, waitEvent, collectEvents, http } from './lib/util.mjs';
 
@@ -352,4 +353,85 @@ describe('socket.io raw polling: how a server-side close reaches the client', ()
     assert.equal(after.status, 400);
     assert.deepEqual(JSON.parse(after.body), { code: 1, message: 'Session ID unknown' });
   });
+});
+
+describe('socket.io raw websocket: packets in, packets out', () => {
+  // [name, frames sent after the Engine.IO open packet, frames expected back
+  // (sids replaced by "S", pings and a final close packet "1" left out), whether
+  // the server must close the connection]. Expectations are Node's replies.
+  const B = (...bytes) => Buffer.from(bytes);
+  const AUTH = ['40{"sid":"S"}', '42["auth",{}]'];
+  const CASES = [
+    ['CONNECT', ['40'], AUTH, false],
+    ['CONNECT with auth', ['40{"a":[1,{"b":null}]}'], ['40{"sid":"S"}', '42["auth",{"a":[1,{"b":null}]}]'], false],
+    ['CONNECT with a string auth', ['40"str"'], [], true],
+    ['CONNECT with an array auth', ['40[1]'], [], true],
+    ['CONNECT twice to the same namespace', ['40', '40'], AUTH, true],
+    ['CONNECT /custom', ['40/custom,{"x":1}'], ['40/custom,{"sid":"S"}', '42/custom,["auth",{"x":1}]'], false],
+    ['CONNECT /custom without a comma', ['40/custom'], ['40/custom,{"sid":"S"}', '42/custom,["auth",{}]'], false],
+    ['CONNECT to an unknown namespace', ['40/nope,'], ['44/nope,{"message":"Invalid namespace"}'], false],
+    ['refused namespace, then "/"', ['40/nope,', '40'], ['44/nope,{"message":"Invalid namespace"}', ...AUTH], false],
+    ['EVENT before CONNECT', ['42["message",1]'], [], true],
+    ['EVENT', ['40', '42["message",1,"a",null]'], [...AUTH, '42["message-back",1,"a",null]'], false],
+    ['EVENT asking for an ack', ['40', '421["message-with-ack",1,"a"]'], [...AUTH, '431[1,"a"]'], false],
+    ['EVENT with a large ack id', ['40', '4212345678["message-with-ack",1]'], [...AUTH, '4312345678[1]'], false],
+    ['"message" with an ack id (never acked)', ['40', '427["message",1]'], [...AUTH, '42["message-back",1]'], false],
+    ['EVENT with a number as name (ignored)', ['40', '42[1,2]', '42["message",0]'], [...AUTH, '42["message-back",0]'], false],
+    ['BINARY_EVENT', ['40', '451-["message",{"_placeholder":true,"num":0}]', B(1, 2, 3)],
+      [...AUTH, '451-["message-back",{"_placeholder":true,"num":0}]', '<1,2,3>'], false],
+    // Attachments numbered in document order, as every encoder does, so the
+    // echo is byte-identical whether or not the server renumbers them.
+    ['BINARY_EVENT with two attachments, nested', ['40',
+      '452-["message",{"a":[{"_placeholder":true,"num":0}],"b":{"_placeholder":true,"num":1}}]', B(1), B(2)],
+    [...AUTH, '452-["message-back",{"a":[{"_placeholder":true,"num":0}],"b":{"_placeholder":true,"num":1}}]', '<1>', '<2>'],
+    false],
+    ['BINARY_EVENT asking for an ack', ['40', '451-9["message-with-ack",{"_placeholder":true,"num":0}]', B(4)],
+      [...AUTH, '461-9[{"_placeholder":true,"num":0}]', '<4>'], false],
+    ['BINARY_EVENT with a placeholder out of range', ['40', '451-["message",{"_placeholder":true,"num":5}]', B(1)], AUTH, true],
+    ['a binary frame with no BINARY_EVENT pending', ['40', B(1, 2)], AUTH, true],
+    ['bad attachment count', ['40', '45a-["message"]'], AUTH, true],
+    ['DISCONNECT, then CONNECT again', ['40', '41', '40', '42["message",2]'], [...AUTH, ...AUTH, '42["message-back",2]'], false],
+    ['DISCONNECT, then an EVENT to the left namespace', ['40', '41', '42["message",1]'], AUTH, true],
+    ['DISCONNECT /custom keeps "/"', ['40', '40/custom,', '41/custom,', '42["message","still"]'],
+      [...AUTH, '40/custom,{"sid":"S"}', '42/custom,["auth",{}]', '42["message-back","still"]'], false],
+    ['EVENT to /custom', ['40/custom,', '42/custom,["message","c"]'],
+      ['40/custom,{"sid":"S"}', '42/custom,["auth",{}]', '42/custom,["message-back","c"]'], false],
+    ['EVENT with ack to /custom', ['40/custom,', '42/custom,5["message-with-ack","z"]'],
+      ['40/custom,{"sid":"S"}', '42/custom,["auth",{}]', '43/custom,5["z"]'], false],
+    ['ACK with an unknown id (ignored)', ['40', '399[1]', '42["message",3]'], [...AUTH, '42["message-back",3]'], false],
+    ['ACK without an id (ignored)', ['40', '3[1]', '42["message",3]'], [...AUTH, '42["message-back",3]'], false],
+  ];
+
+  /** Renders a received frame: text with sids masked, binary as <bytes>. */
+  const render = (d, isBinary) => (isBinary ? `<${[...d]}>` : String(d).replace(/"sid":"[^"]+"/g, '"sid":"S"'));
+
+  for (const [name, frames, expected, closes] of CASES) {
+    it(`${name} -> ${closes ? 'connection closed' : 'stays open'}`, T, async () => {
+      if (endpointProblem) assert.fail(`Socket.IO endpoint /socket.io/ is not working: ${endpointProblem}`);
+      const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`);
+      cleanups.push(async () => ws.terminate());
+      const got = [];
+      let closed = null;
+      ws.on('message', (d, isBinary) => got.push(render(d, isBinary)));
+      ws.on('close', (code) => { closed = code; });
+      await waitEvent(ws, 'open');
+      for (const f of frames) { ws.send(f); await sleep(5); }
+      // Wait for the close (or for every expected reply), then a little more
+      // so that an extra reply or an unwanted close would be seen.
+      const count = () => got.filter((x) => x !== '2').length - 1;
+      const done = () => closed !== null || (!closes && count() >= expected.length);
+      const t0 = Date.now();
+      while (!done() && Date.now() - t0 < 2000) await sleep(10);
+      await sleep(100);
+      const replies = got.slice(1).filter((x) => x !== '2'); // drop the open packet and pings
+      if (closes && replies.at(-1) === '1') replies.pop();
+      assert.match(got[0] ?? '', /^0\{/, 'Engine.IO open packet first');
+      assert.deepEqual(replies, expected);
+      if (closes) {
+        assert.notEqual(closed, null, 'the server closed the connection');
+      } else {
+        assert.equal(closed, null, `the connection stays open (closed with ${closed})`);
+      }
+    });
+  }
 });

@@ -49,7 +49,9 @@ const io = new IoServer(httpServer, {
 /** The behaviour shared by "/" and "/custom". */
 function onConnection(socket) {
   socket.emit('auth', socket.handshake.auth);
-  socket.on('message', (...args) => socket.emit('message-back', ...args));
+  // An ack callback (present when the client asked for an ack) is not an
+  // argument to send back: it would make socket.io request an ack of its own.
+  socket.on('message', (...args) => socket.emit('message-back', ...args.filter((a) => typeof a !== 'function')));
   socket.on('message-with-ack', (...args) => {
     const ack = args.pop();
     if (typeof ack === 'function') ack(...args);
