@@ -181,7 +181,11 @@ typedef struct bench_opts {
     const char *label;     /* --label: copied into the JSON line */
 } bench_opts;
 
+/* Fills o with the defaults listed by `sioc-bench --help`. */
 void bench_opts_init(bench_opts *o);
+/* Each scenario runs once and prints its JSON line. They return 0 when
+ * every connection behaved, 1 when the run had failures (the JSON line says
+ * which), a negative SIO_E* code when it could not start (bad URL, memory). */
 int bench_connect(const bench_opts *o);
 int bench_broadcast(const bench_opts *o);
 int bench_chat(const bench_opts *o);

@@ -89,6 +89,7 @@ static void mark_dirty(bench_conn *c)
     }
 }
 
+/* A fallback write finished: send what queued up meanwhile. */
 static void write_cb(uv_write_t *req, int status)
 {
     bench_write *w = (bench_write *)req;
@@ -175,6 +176,7 @@ static void connect_done(void)
         bench_open(bench.open_upto);
 }
 
+/* The socket is gone: release the buffers, tell the scenario. */
 static void close_cb(uv_handle_t *h)
 {
     bench_conn *c = h->data;
@@ -186,6 +188,7 @@ static void close_cb(uv_handle_t *h)
         bench.hooks.on_close(c);
 }
 
+/* Closes c once, counting it as a failed connect or a drop. */
 static void conn_close(bench_conn *c, const char *why)
 {
     if (c->state >= BENCH_CLOSING)
@@ -354,6 +357,7 @@ static int64_t conn_feed(bench_conn *c, uint8_t *p, size_t len)
     return (int64_t)off;
 }
 
+/* Every read lands in the one shared buffer. */
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     (void)h;
@@ -394,6 +398,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+/* TCP is up: queue the WebSocket upgrade request and start reading. */
 static void on_connect(uv_connect_t *req, int status)
 {
     bench_conn *c = req->data;
@@ -521,6 +526,7 @@ typedef struct run_state {
     int finished;           /* done() returned true */
 } run_state;
 
+/* bench_run's timer: stops the loop when done or past the deadline. */
 static void run_tick(uv_timer_t *t)
 {
     run_state *rs = t->data;

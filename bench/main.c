@@ -29,6 +29,7 @@ static const opt_def defs[] = {
     OPT("timeout", 'd', timeout),   OPT("label", 's', label),
 };
 
+/* Prints the option list. */
 static void usage(FILE *f)
 {
     fputs("usage: sioc-bench <connect|broadcast|chat|replay> [options]\n"
@@ -101,6 +102,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
     return 0;
 }
 
+/* Parses the command line, raises the file limit, runs one scenario. */
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -27,14 +27,14 @@ BENCH_TIMEOUT=${BENCH_TIMEOUT:-180}
 if [[ $QUICK == 1 ]]; then
   REPS=${REPS:-1}
   CONNECT_NS=(1000)
-  BC_N=200 BC_SENDERS=4 DURATION=2 WARMUP=0.5
+  BC_N=200 BC_SENDERS=4 SAT_SENDERS=20 DURATION=2 WARMUP=0.5
   RATES=(4000 16000)
   CHAT_SENDERS=20 REPLAY_N=100 REPLAY_ROWS=200
 else
   REPS=${REPS:-3}
   CONNECT_NS=(1000 10000 100000) # 100k only where the descriptor limit allows
-  BC_N=1000 BC_SENDERS=10 DURATION=5 WARMUP=1
-  RATES=(10000 20000 40000 80000 160000 320000)
+  BC_N=1000 BC_SENDERS=10 SAT_SENDERS=100 DURATION=5 WARMUP=1
+  RATES=(10000 20000 40000 80000 160000 320000 640000 1280000)
   CHAT_SENDERS=100 REPLAY_N=1000 REPLAY_ROWS=1000
 fi
 
@@ -147,14 +147,16 @@ run_point() {
   for s in "${order[@]}"; do measure "$s" "$point" "$rep" "$@"; done
 }
 
-BC=(--n "$BC_N" --senders "$BC_SENDERS" --duration "$DURATION" --warmup "$WARMUP")
+BC=(--n "$BC_N" --duration "$DURATION" --warmup "$WARMUP")
 START=$(date +%s)
 for ((rep = 1; rep <= REPS; rep++)); do
   for n in "${CNS[@]}"; do
     run_point "$rep" "connect-$((n / 1000))k" connect --n "$n" --idle 2 --sources $((n / 20000 + 4))
   done
-  run_point "$rep" bc-sat broadcast "${BC[@]}" --rate 0
-  run_point "$rep" bc-r40000 broadcast "${BC[@]}" --rate 40000
+  # Saturation: many senders, each waiting until all clients got its
+  # message, so the server always has work whatever its commit latency.
+  run_point "$rep" bc-sat broadcast "${BC[@]}" --senders "$SAT_SENDERS" --rate 0
+  run_point "$rep" bc-r40000 broadcast "${BC[@]}" --senders "$BC_SENDERS" --rate 40000
   run_point "$rep" chat chat --n "$CHAT_SENDERS" --senders "$CHAT_SENDERS" \
     --duration "$DURATION" --warmup "$WARMUP"
   run_point "$rep" replay replay --n "$REPLAY_N" --rows "$REPLAY_ROWS" --timeout 120
@@ -167,14 +169,14 @@ if [[ " ${AVAILABLE[*]} " == *" node "* ]]; then
 fi
 if [[ -n $NODE_SAT && $NODE_SAT -gt 0 ]]; then
   for ((rep = 1; rep <= REPS; rep++)); do
-    run_point "$rep" bc-nodesat broadcast "${BC[@]}" --rate "$NODE_SAT"
+    run_point "$rep" bc-nodesat broadcast "${BC[@]}" --senders "$BC_SENDERS" --rate "$NODE_SAT"
   done
 fi
 
 # The latency curve: one run per offered rate (40k already has REPS runs).
 for rate in "${RATES[@]}"; do
   [[ $rate == 40000 ]] && continue
-  run_point 1 "bc-r$rate" broadcast "${BC[@]}" --rate "$rate"
+  run_point 1 "bc-r$rate" broadcast "${BC[@]}" --senders "$BC_SENDERS" --rate "$rate"
 done
 
 echo >&2

@@ -280,6 +280,7 @@ static void bc_next(uint32_t i)
     send_msg(c, 'b', bc[i].seq, 0);
 }
 
+/* A receipt: latency, counts, and the closed loop's next send. */
 static void bc_event(bench_conn *c, const char *json, size_t len)
 {
     bench_msg m;
@@ -309,6 +310,7 @@ static void bc_open_loop(uint64_t now)
     }
 }
 
+/* Every millisecond: open-loop sends, lost-message timeouts, phases. */
 static void bc_tick(uv_timer_t *t)
 {
     (void)t;
@@ -376,9 +378,10 @@ int bench_broadcast(const bench_opts *o)
     uv_timer_stop(&bc_timer);
     uv_close((uv_handle_t *)&bc_timer, NULL);
     bc_report(o);
+    int failed = bench.nfailed || bench.ndropped;
     bench_close_all();
     sio__free(bc);
-    return 0;
+    return failed;
 }
 
 /* ------------------------------------------------------------------- chat */
@@ -395,6 +398,7 @@ static void chat_next(bench_conn *c)
     send_msg(c, 'c', c->user, c->user);
 }
 
+/* A sender's ack: its latency, then the sender's next message. */
 static void chat_ack(bench_conn *c, uint64_t id, const char *json, size_t len)
 {
     (void)json;
@@ -409,6 +413,7 @@ static void chat_ack(bench_conn *c, uint64_t id, const char *json, size_t len)
     chat_next(c);
 }
 
+/* A receipt of a chat message on any connection. */
 static void chat_event(bench_conn *c, const char *json, size_t len)
 {
     (void)c;
@@ -417,6 +422,7 @@ static void chat_event(bench_conn *c, const char *json, size_t len)
         timed_receipt(&m, bench_now_us());
 }
 
+/* Every millisecond: moves the phases on. */
 static void chat_tick(uv_timer_t *t)
 {
     (void)t;
@@ -470,8 +476,9 @@ int bench_chat(const bench_opts *o)
     uv_timer_stop(&chat_timer);
     uv_close((uv_handle_t *)&chat_timer, NULL);
     chat_report(&eff);
+    int failed = bench.nfailed || bench.ndropped || ts.acked_window < ts.sent_window;
     bench_close_all();
-    return 0;
+    return failed;
 }
 
 /* ----------------------------------------------------------------- replay */
@@ -503,6 +510,7 @@ static void fill_more(bench_conn *c)
     }
 }
 
+/* The filler's ack: one more row stored; keep the window full. */
 static void replay_ack(bench_conn *c, uint64_t id, const char *json, size_t len)
 {
     (void)id;
@@ -514,6 +522,7 @@ static void replay_ack(bench_conn *c, uint64_t id, const char *json, size_t len)
     fill_more(c);
 }
 
+/* A row: the filler learns ids, a replayer counts towards caught-up. */
 static void replay_event(bench_conn *c, const char *json, size_t len)
 {
     bench_msg m;
