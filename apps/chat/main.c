@@ -234,12 +234,19 @@ static void on_connection(sio_socket *s, void *data)
 
 /* ------------------------------------------------------------ lifecycle */
 
-static void drain(void *data) { chat_store_drain(data); }
+/* Posted by the store's thread; the store may be closed (and its final
+ * drain done) by the time this runs. */
+static void drain(void *data)
+{
+    chat *app = data;
+    if (app->store)
+        chat_store_drain(app->store);
+}
 
 static void wakeup(void *data)
 {
     chat *app = data;
-    sio_loop_post(app->loop, drain, app->store);
+    sio_loop_post(app->loop, drain, app);
 }
 
 static void on_request(sio_req *req, void *data)

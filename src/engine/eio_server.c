@@ -57,10 +57,12 @@ void sio_eio_options_init(sio_eio_options *o)
 /* ------------------------------------------------------------ lifecycle */
 
 static void hb_fire(sio_timer *t, void *data);
+static void close_timeout(sio_timer *t, void *data);
 static void hold(sio_eio_socket *so);
 static int release(sio_eio_socket *so);
 static void upgrade_fire(sio_timer *t, void *data);
 static int flush(sio_eio_socket *so);
+static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int binary);
 
 /* Copies opts' strings so the caller keeps ownership of its own. */
 static int copy_options(sio_eio_server *s, const sio_eio_options *opts)
@@ -322,6 +324,7 @@ int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs
     so->transport = transport;
     sio__timer_init(&so->hb_timer, hb_fire, so);
     sio__timer_init(&so->upgrade_timer, upgrade_fire, so);
+    sio__timer_init(&so->close_timer, close_timeout, so);
     rc = new_session_id(so->id);
     rc = rc ? rc : copy_handshake(so, hs);
     rc = rc ? rc : sio__map_put(&s->sessions, so->id, strlen(so->id), so);
@@ -387,13 +390,7 @@ void sio__eio_close(sio_eio_socket *so, const char *reason)
     so->close_reason = reason;
     sio__timer_stop(&so->hb_timer);
     sio__timer_stop(&so->upgrade_timer);
-    /* A forced close tells the peer ("1") before the transport goes. */
-    if (strcmp(reason, "forced close") == 0 || strcmp(reason, "server shutting down") == 0) {
-        sio_rcbuf *pkt = sio__rcbuf_new("1", 1);
-        if (pkt && so->ws)
-            s->ops->ws_send(so->ws, pkt, 0);
-        sio__rcbuf_unref(pkt);
-    }
+    sio__timer_stop(&so->close_timer);
     release_transports(so);
     sio__map_remove(&s->sessions, so->id, strlen(so->id));
     if (s->cb.on_close)
@@ -415,7 +412,35 @@ static int release(sio_eio_socket *so)
     return so->state == SIO_EIO_CLOSED;
 }
 
-void sio_eio_close(sio_eio_socket *so) { sio__eio_close(so, "forced close"); }
+static void close_timeout(sio_timer *t, void *data) { sio__eio_close(data, "forced close"); }
+
+/* Node's socket.close(): what is queued still goes out. A WebSocket writes
+ * its queue and then closes; a polling session queues a close packet for
+ * the next GET (waiting at most ping_interval + ping_timeout for it, as a
+ * client that stopped polling would time out anyway). */
+void sio_eio_close(sio_eio_socket *so)
+{
+    if (so->state != SIO_EIO_OPEN_STATE)
+        return;
+    if (so->ws) {
+        sio__eio_close(so, "forced close");
+        return;
+    }
+    sio_rcbuf *pkt = sio__rcbuf_new("1", 1);
+    if (pkt == NULL || queue_push(so, pkt, 0) < 0) {
+        sio__rcbuf_unref(pkt);
+        sio__eio_close(so, "forced close");
+        return;
+    }
+    sio__rcbuf_unref(pkt);
+    so->state = SIO_EIO_CLOSING;
+    sio__timer_stop(&so->hb_timer);
+    sio_eio_server *s = so->server;
+    sio__timer_start(s->timers, &so->close_timer,
+                     now_ms(s) + s->opts.ping_interval + s->opts.ping_timeout);
+    if (so->get)
+        flush(so);
+}
 
 /* ----------------------------------------------------------- heartbeat */
 
@@ -533,6 +558,8 @@ static int flush(sio_eio_socket *so)
     so->get = NULL;
     so->server->ops->poll_answer(g, &body);
     sio__buf_free(&body);
+    if (so->state == SIO_EIO_CLOSING)
+        sio__eio_close(so, "forced close");
     return 0;
 }
 
@@ -570,6 +597,8 @@ static int post_packet_cb(const sio_eio_packet *p, void *data)
 
 int sio__eio_poll_post(sio_eio_socket *so, const char *body, size_t len)
 {
+    if (so->state != SIO_EIO_OPEN_STATE)
+        return 0; /* closing: Node ignores what still arrives */
     hold(so);
     int rc = sio__eio_decode_payload(body, len, so->server->opts.max_packets_per_post,
                                      post_packet_cb, so);
@@ -613,7 +642,7 @@ static void upgrade_fire(sio_timer *t, void *data)
 
 int sio__eio_ws_probe(sio_eio_socket *so, void *ws)
 {
-    if (so->probe || so->ws || so->transport != SIO_TRANSPORT_POLLING)
+    if (so->state != SIO_EIO_OPEN_STATE || so->probe || so->ws || so->transport != SIO_TRANSPORT_POLLING)
         return SIO_EBUSY;
     so->probe = ws;
     sio__timer_start(so->server->timers, &so->upgrade_timer,

@@ -74,6 +74,7 @@ struct sio_eio_socket {
     void *ws;                    /* active WebSocket transport, or NULL */
     void *get;                   /* held polling GET, or NULL */
     void *probe;                 /* WebSocket being upgraded to, or NULL */
+    void *post;                  /* connection receiving a POST body (compared, never used) */
     int probed;                  /* "2probe" answered: release GETs with noop */
     sio_eio_qent *q;             /* polling queue: q[qhead..qlen) pending */
     size_t qhead, qlen, qcap;

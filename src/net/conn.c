@@ -44,9 +44,20 @@ int sio__conn_write(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
         return SIO_ENOMEM;
     }
     c->out_bytes += hlen + (rc ? rc->len : 0);
-    if (!sio__list_linked(&c->flink))
-        sio__list_insert_tail(&c->server->loop->flushq, &c->flink);
+    sio__conn_schedule_flush(c);
     return 0;
+}
+
+void sio__conn_schedule_flush(sio_conn *c)
+{
+    if (sio__list_linked(&c->flink))
+        return;
+    sio_loop *loop = c->server->loop;
+    /* Queued bytes keep the loop alive until before_sleep writes them
+     * (a closing server must still send its last words). */
+    if (sio__list_empty(&loop->flushq))
+        uv_ref((uv_handle_t *)&loop->prepare);
+    sio__list_insert_tail(&loop->flushq, &c->flink);
 }
 
 int sio__conn_write_copy(sio_conn *c, const void *data, size_t len)
@@ -61,10 +72,26 @@ int sio__conn_write_copy(sio_conn *c, const void *data, size_t len)
 
 static void on_closed(uv_handle_t *h);
 
+static void on_shutdown(uv_shutdown_t *req, int status) { sio__free(req); }
+
+void sio__conn_maybe_shutdown(sio_conn *c)
+{
+    if (!c->lingering || c->shut || c->closing || c->wq_len || c->writes_in_flight)
+        return;
+    uv_shutdown_t *req = sio__malloc(sizeof *req);
+    c->shut = 1;
+    if (req == NULL || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        sio__free(req);
+        sio__conn_close(c);
+    }
+}
+
 static void maybe_finish_close(sio_conn *c)
 {
     if (c->close_after_write && c->wq_len == 0 && c->writes_in_flight == 0)
         sio__conn_close(c);
+    else
+        sio__conn_maybe_shutdown(c);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -130,7 +157,9 @@ void sio__conn_flush_all(sio_loop *loop)
         sio_conn *c = SIO_CONTAINER_OF(loop->flushq.next, sio_conn, flink);
         sio__list_remove(&c->flink);
         conn_flush(c);
+        sio__conn_maybe_shutdown(c);
     }
+    uv_unref((uv_handle_t *)&loop->prepare);
 }
 
 static void on_closed(uv_handle_t *h)

@@ -101,6 +101,8 @@ static void abort_upgrade(sio_conn *c, int code)
 
 /* ---------------------------------------------------------- the request */
 
+#define post_done sio__eio_post_release
+
 typedef struct query_fields {
     sio_buf transport, sid, eio;
     int has_sid, bad;
@@ -248,6 +250,7 @@ void sio__eio_on_request(sio_conn *c, sio_eio_server *e)
         return;
     }
     if (r->method == SIO_HTTP_POST) {
+        post_done(c);
         sio__eio_poll_post(so, r->body.data ? r->body.data : "", r->body.len);
         respond(c, 200, "text/html", "ok", 2);
         return;
@@ -284,7 +287,7 @@ static void ws_drain_output(sio_conn *c)
         out->len = 0;
     }
     if (sio__ws_conn_wants_close(c->ws))
-        sio__conn_end(c);
+        sio__conn_linger(c);
 }
 
 void sio__eio_ws_read(sio_conn *c, const char *data, size_t len)
@@ -293,8 +296,8 @@ void sio__eio_ws_read(sio_conn *c, const char *data, size_t len)
     if (c->closing)
         return;
     ws_drain_output(c);
-    if (rc < 0 && !c->close_after_write)
-        sio__conn_end(c);
+    if (rc < 0)
+        sio__conn_linger(c);
 }
 
 /* Answers 101 and turns the connection into a WebSocket. */
@@ -321,9 +324,54 @@ static int switch_to_ws(sio_conn *c)
     return 0;
 }
 
+/* The session a POST body is for, looked up again by id (it may be gone). */
+static sio_eio_socket *post_session(sio_conn *c)
+{
+    if (c->post_sid[0] == '\0' || c->eio == NULL)
+        return NULL;
+    sio_eio_socket *so = sio__map_get(&c->eio->sessions, c->post_sid, strlen(c->post_sid));
+    return so && so->post == c ? so : NULL;
+}
+
+void sio__eio_post_release(sio_conn *c)
+{
+    sio_eio_socket *so = post_session(c);
+    if (so)
+        so->post = NULL;
+    c->post_sid[0] = '\0';
+}
+
+/* Node refuses a binary POST body and a POST that overlaps another one on
+ * the same session: 400 and the session is closed. */
+static int post_head(sio_conn *c, sio_eio_server *e)
+{
+    query_fields q;
+    query_init(&q, c->parser.req.query);
+    sio_eio_socket *so = NULL;
+    if (q.has_sid)
+        so = sio__map_get(&e->sessions, q.sid.data, q.sid.len);
+    query_free(&q);
+    if (so == NULL || so->state != SIO_EIO_OPEN_STATE)
+        return 0;
+    sio_slice ctype = header(c, "content-type");
+    if (so->post || sio__slice_eq_nocase(ctype, "application/octet-stream")) {
+        sio__eio_close(so, "transport error");
+        sio_buf h;
+        cors(c, 0, &h);
+        sio__conn_respond(c, 400, NULL, sio__buf_cstr(&h), "", 0, 0);
+        sio__buf_free(&h);
+        return 1;
+    }
+    so->post = c;
+    snprintf(c->post_sid, sizeof c->post_sid, "%s", so->id);
+    return 0;
+}
+
 int sio__eio_on_head(sio_conn *c, sio_eio_server *e)
 {
     sio__http_parser_set_max_body(&c->parser, e->opts.max_http_buffer_size);
+    if (c->parser.req.method == SIO_HTTP_POST)
+        return post_head(c, e);
     if (!c->parser.req.upgrade_websocket)
         return 0;
     query_fields q;
@@ -367,6 +415,12 @@ int sio__eio_on_head(sio_conn *c, sio_eio_server *e)
 
 void sio__eio_conn_closed(sio_conn *c, int error)
 {
+    sio_eio_socket *post = post_session(c);
+    c->post_sid[0] = '\0';
+    if (post) { /* Node: "data request connection closed prematurely" */
+        post->post = NULL;
+        sio__eio_close(post, "transport error");
+    }
     sio_eio_socket *so = c->session;
     if (so == NULL)
         return;
@@ -401,7 +455,8 @@ static void ws_close(void *ws)
         sio__ws_conn_close(c->ws, 1000, NULL);
     if (c->ws)
         ws_drain_output(c);
-    sio__conn_end(c);
+    else
+        sio__conn_end(c);
 }
 
 static void poll_answer(void *get, sio_buf *body)

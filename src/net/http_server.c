@@ -64,6 +64,10 @@ int sio_http_server_port(const sio_http_server *s) { return s->port; }
 static void conn_timeout(sio_timer *t, void *data)
 {
     sio_conn *c = data;
+    if (c->lingering) {
+        sio__conn_close(c);
+        return;
+    }
     if (c->held || c->mode == SIO_CONN_WS)
         return;
     if (sio__http_parser_idle(&c->parser) && c->pending_in.len == 0) {
@@ -77,6 +81,18 @@ static void arm(sio_conn *c, uint32_t ms)
 {
     sio_loop *loop = c->server->loop;
     sio__timer_start(&loop->timers, &c->timer, uv_now(&loop->uv) + ms);
+}
+
+void sio__conn_linger(sio_conn *c)
+{
+    if (c->closing || c->lingering || c->close_after_write)
+        return;
+    c->lingering = 1;
+    arm(c, 2000);
+    sio__conn_resume(c);
+    /* The half-close waits for before_sleep: frames produced later in this
+     * iteration (a close frame from inside wslay) must go out first. */
+    sio__conn_schedule_flush(c);
 }
 
 /* ------------------------------------------------------------- requests */
@@ -209,8 +225,10 @@ static void parse_error(sio_conn *c)
 {
     int status = c->parser.error_status ? c->parser.error_status : 400;
     const char *text = sio__http_status_text(status);
-    if (status == 413 && c->eio)
-        sio__eio_conn_closed(c, 1);
+    /* A POST that broke a limit leaves its session alone: the client sees
+     * the error status and closes with "transport error" itself. */
+    if (c->eio)
+        sio__eio_post_release(c);
     sio__conn_respond(c, status, "text/plain", NULL, text, strlen(text), 0);
 }
 
@@ -337,7 +355,7 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 
 void sio__conn_resume(sio_conn *c)
 {
-    if (c->closing || c->reading || c->close_after_write || c->pending_in.len)
+    if (c->closing || c->reading || c->close_after_write || (c->pending_in.len && !c->lingering))
         return;
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
         c->reading = 1;

@@ -75,12 +75,15 @@ struct sio_conn {
     size_t out_bytes;             /* queued + in flight, for outbound limits */
     unsigned writes_in_flight;
     int close_after_write;        /* close once everything is written */
+    int lingering;                /* WebSocket closing: half-closed, awaiting the peer's close */
+    int shut;                     /* uv_shutdown issued */
     int closing;                  /* uv_close called */
     int reading;                  /* uv_read_start active */
     int held;                     /* a request awaits its answer (GET, user) */
     sio_timer timer;              /* header/request/idle deadline */
     sio_eio_server *eio;          /* Engine.IO server of the current request/ws */
     sio_eio_socket *session;      /* session whose transport this is */
+    char post_sid[32];            /* session whose POST body is being received, or "" */
     sio_ws_conn *ws;              /* WebSocket mode */
     struct sio_req *req;          /* user request outstanding */
     char address[64];             /* peer IP */
@@ -117,7 +120,14 @@ int sio__conn_write_copy(sio_conn *c, const void *data, size_t len);
 void sio__conn_close(sio_conn *c);
 /* Closes once everything queued is written; reads stop now. */
 void sio__conn_end(sio_conn *c);
+/* The WebSocket closing handshake: writes what is queued, half-closes, and
+ * keeps reading until the peer closes too (bounded by a short deadline), so
+ * the peer sees a clean close rather than a reset. */
+void sio__conn_linger(sio_conn *c);
+void sio__conn_maybe_shutdown(sio_conn *c);
 void sio__conn_flush_all(sio_loop *loop);
+/* Puts c on the loop's flush list (before_sleep writes its queue). */
+void sio__conn_schedule_flush(sio_conn *c);
 /* Answers the current HTTP request and makes the connection ready for the
  * next one (or closes it). extra: header lines; body copied. */
 int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *extra,
@@ -139,6 +149,8 @@ sio_eio_server *sio__eio_match(sio_http_server *s, sio_slice path);
 int sio__eio_on_head(sio_conn *c, sio_eio_server *e);
 /* A whole request on an Engine.IO path. */
 void sio__eio_on_request(sio_conn *c, sio_eio_server *e);
+/* Forgets the POST this connection carried, leaving its session open. */
+void sio__eio_post_release(sio_conn *c);
 /* The connection is going away. */
 void sio__eio_conn_closed(sio_conn *c, int error);
 /* A WebSocket connection got bytes. */
