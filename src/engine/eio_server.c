@@ -305,7 +305,9 @@ static int queue_open_packet(sio_eio_socket *so)
                               o->ping_timeout, o->max_http_buffer_size);
     if (rc == 0) {
         sio_rcbuf *pkt = sio__rcbuf_new(b.data, b.len);
-        rc = pkt ? sio__eio_send_rc(so, pkt, 0) : SIO_ENOMEM;
+        /* Straight into the queue (no transport is attached yet): the
+         * outbound limit must not close a session nobody has seen. */
+        rc = pkt ? queue_push(so, pkt, 0) : SIO_ENOMEM;
         sio__rcbuf_unref(pkt);
     }
     sio__buf_free(&b);
