@@ -636,6 +636,7 @@ static void upgrade_fire(sio_timer *t, void *data)
 {
     sio_eio_socket *so = data;
     void *p = so->probe;
+    sio__timer_stop(t); /* also called directly to abort an upgrade */
     so->probe = NULL;
     so->probed = 0;
     if (p)
