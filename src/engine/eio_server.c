@@ -671,12 +671,16 @@ static void finish_upgrade(sio_eio_socket *so)
             so->server->ops->poll_answer(g, &body);
         sio__buf_free(&body);
     }
-    for (size_t i = so->qhead; i < so->qlen && so->state == SIO_EIO_OPEN_STATE; i++)
+    for (size_t i = so->qhead; i < so->qlen; i++)
         so->server->ops->ws_send(so->ws, so->q[i].pkt, so->q[i].binary);
     for (size_t i = so->qhead; i < so->qlen; i++)
         sio__rcbuf_unref(so->q[i].pkt);
     so->qhead = so->qlen = 0;
     so->qbytes = 0;
+    /* Node: a session closed while it upgraded flushes on the new
+     * transport, then closes it ("forced close"). */
+    if (so->state == SIO_EIO_CLOSING)
+        sio__eio_close(so, "forced close");
 }
 
 /* Messages on the probe socket: "2probe", then "5" (anything else aborts
