@@ -569,7 +569,7 @@ static int flush(sio_eio_socket *so)
 
 /* One decoded packet from the client, on the active transport. Returns 0,
  * or non-zero when the session was closed (stop processing). */
-static int on_packet(sio_eio_socket *so, const sio_eio_packet *p)
+static int on_packet(sio_eio_socket *so, const sio_eio_packet *p, int polling)
 {
     sio_eio_server *s = so->server;
     switch (p->type) {
@@ -581,20 +581,24 @@ static int on_packet(sio_eio_socket *so, const sio_eio_packet *p)
             s->cb.on_message(so, p->data.base, p->data.len, p->binary, s->cb_data);
         return so->state != SIO_EIO_OPEN_STATE;
     case SIO_EIO_CLOSE:
+        /* Node's polling transport closes on it; over WebSocket it is
+         * ignored (the peer closes the socket itself). */
+        if (!polling)
+            return 0;
         sio__eio_close(so, "transport close");
         return 1;
-    case SIO_EIO_NOOP:
-        return 0;
-    default: /* a ping from a v4 client, open or upgrade here: Node errors */
+    case SIO_EIO_PING: /* v4 clients never ping: Node's "invalid heartbeat direction" */
         sio__eio_close(so, "transport error");
         return 1;
+    default: /* open, upgrade and noop are ignored, as in Node */
+        return 0;
     }
 }
 
 static int post_packet_cb(const sio_eio_packet *p, void *data)
 {
     sio_eio_socket *so = data;
-    return on_packet(so, p) ? 1 : 0;
+    return on_packet(so, p, 1) ? 1 : 0;
 }
 
 int sio__eio_poll_post(sio_eio_socket *so, const char *body, size_t len)
@@ -721,7 +725,7 @@ void sio__eio_ws_message(sio_eio_socket *so, void *ws, const char *data, size_t 
     }
     if (ws == so->ws) {
         hold(so);
-        on_packet(so, &p);
+        on_packet(so, &p, 0);
         release(so);
     }
 }
