@@ -10,8 +10,9 @@
  * So the robustness tests can reach the limits quickly, these options
  * override the library defaults (include/sioc.h): --headers-timeout MS,
  * --request-timeout MS, --keep-alive-timeout MS, --max-connections N (HTTP
- * server) and --max-outbound-bytes N (the /engine.io/ sessions). Each also
- * accepts the --name=value form. */
+ * server), --max-outbound-bytes N, --ping-interval MS and --ping-timeout MS
+ * (the /engine.io/ sessions; the heartbeat options let a memory measurement
+ * keep thousands of sessions idle). Each also accepts the --name=value form. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,8 @@ typedef struct cli {
     int port;                  /* 0..65535 */
     sio_http_options http;     /* defaults, then the timeout/connection options */
     size_t max_outbound_bytes; /* 0: the Engine.IO default */
+    uint32_t ping_interval;    /* /engine.io/ heartbeat, 300 ms unless asked */
+    uint32_t ping_timeout;     /* 200 ms unless asked */
 } cli;
 
 /* Parses a whole decimal number in [0, max] into *out; 0 on success. */
@@ -71,23 +74,27 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
     return NULL;
 }
 
-/* Applies one numeric option to c; 1 if name was not it, 0 done, -1 bad value. */
+/* Applies one numeric option to c: 0, or -1 for a bad value. */
 static int apply_num(cli *c, const char *name, const char *val)
 {
+    int big = strcmp(name, "--max-connections") == 0 || strcmp(name, "--max-outbound-bytes") == 0;
     unsigned long long v;
-    int ms = strcmp(name, "--max-connections") != 0 && strcmp(name, "--max-outbound-bytes") != 0;
-    if (parse_num(val, ms ? UINT32_MAX : SIZE_MAX, &v) < 0)
+    if (parse_num(val, big ? SIZE_MAX : UINT32_MAX, &v) < 0)
         return -1;
-    if (strcmp(name, "--port") == 0) {
-        if (v > 65535)
-            return -1;
+    if ((strcmp(name, "--port") == 0 && v > 65535) || (strncmp(name, "--ping-", 7) == 0 && v == 0))
+        return -1;
+    if (strcmp(name, "--port") == 0)
         c->port = (int)v;
-    } else if (strcmp(name, "--headers-timeout") == 0)
+    else if (strcmp(name, "--headers-timeout") == 0)
         c->http.headers_timeout = (uint32_t)v;
     else if (strcmp(name, "--request-timeout") == 0)
         c->http.request_timeout = (uint32_t)v;
     else if (strcmp(name, "--keep-alive-timeout") == 0)
         c->http.keep_alive_timeout = (uint32_t)v;
+    else if (strcmp(name, "--ping-interval") == 0)
+        c->ping_interval = (uint32_t)v;
+    else if (strcmp(name, "--ping-timeout") == 0)
+        c->ping_timeout = (uint32_t)v;
     else if (strcmp(name, "--max-connections") == 0)
         c->http.max_connections = (size_t)v;
     else
@@ -100,11 +107,13 @@ static int parse_cli(cli *c, int argc, char **argv)
 {
     static const char *const names[] = {"--port", "--headers-timeout", "--request-timeout",
                                         "--keep-alive-timeout", "--max-connections",
-                                        "--max-outbound-bytes"};
+                                        "--max-outbound-bytes", "--ping-interval", "--ping-timeout"};
     const char *env = getenv("PORT");
     c->port = 3000;
     sio_http_options_init(&c->http);
     c->max_outbound_bytes = 0;
+    c->ping_interval = 300;
+    c->ping_timeout = 200;
     if (env && apply_num(c, "--port", env) < 0)
         goto usage;
     for (int i = 1; i < argc; i++) {
@@ -120,23 +129,24 @@ static int parse_cli(cli *c, int argc, char **argv)
 usage:
     fprintf(stderr,
             "usage: %s [--port N] [--headers-timeout MS] [--request-timeout MS]\n"
-            "          [--keep-alive-timeout MS] [--max-connections N] [--max-outbound-bytes N]\n",
+            "          [--keep-alive-timeout MS] [--max-connections N] [--max-outbound-bytes N]\n"
+            "          [--ping-interval MS] [--ping-timeout MS]\n",
             argv[0]);
     return -1;
 }
 
-static int setup_engine(sio_http_server *http, size_t max_outbound_bytes)
+static int setup_engine(sio_http_server *http, const cli *c)
 {
     sio_eio_options o;
     sio_eio_options_init(&o);
     o.path = "/engine.io";
-    o.ping_interval = 300;
-    o.ping_timeout = 200;
+    o.ping_interval = c->ping_interval;
+    o.ping_timeout = c->ping_timeout;
     o.max_http_buffer_size = 1000000;
     o.cors.any_origin = 1;
     o.cors.credentials = 1;
-    if (max_outbound_bytes)
-        o.max_outbound_bytes = max_outbound_bytes;
+    if (c->max_outbound_bytes)
+        o.max_outbound_bytes = c->max_outbound_bytes;
     static const sio_eio_callbacks cb = {NULL, echo, NULL};
     sio_eio_server *eio;
     return sio_eio_server_new(&eio, http, &o, &cb, NULL);
@@ -160,7 +170,7 @@ int main(int argc, char **argv)
     sio_http_server *http;
     int rc = sio_loop_new(&loop);
     rc = rc ? rc : sio_http_server_new(&http, loop, &c.http);
-    rc = rc ? rc : setup_engine(http, c.max_outbound_bytes);
+    rc = rc ? rc : setup_engine(http, &c);
     if (rc == 0 && protocol_server_socketio)
         rc = protocol_server_socketio(http);
     rc = rc ? rc : listen_any(http, c.port);
