@@ -185,12 +185,13 @@ int sio__eio_verify(sio_eio_server *s, const sio_eio_reqinfo *ri, sio_eio_socket
         return SIO_EIO_ERR_BAD_HANDSHAKE_METHOD;
     if (t == SIO_TRANSPORT_WEBSOCKET && !ri->upgrade)
         return SIO_EIO_ERR_BAD_REQUEST;
-    if (!sio__slice_eq(ri->eio, "4"))
-        return SIO_EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
     if (s->closing)
         return SIO_EIO_ERR_BAD_REQUEST;
     if (s->opts.allow_request && s->opts.allow_request(ri->req, s->opts.allow_request_data))
         return SIO_EIO_ERR_FORBIDDEN;
+    /* Node checks the version in handshake(), after allowRequest. */
+    if (!sio__slice_eq(ri->eio, "4"))
+        return SIO_EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
     return SIO_EIO_ERR_NONE;
 }
 

@@ -450,6 +450,9 @@ static void test_verify_forbidden(void **state)
     assert_int_equal(verify_code(req('P', "polling", NULL, "4", 0)),
                      SIO_EIO_ERR_BAD_HANDSHAKE_METHOD);
     assert_int_equal(calls, 2);
+    /* Node asks allowRequest before it looks at the protocol version. */
+    assert_int_equal(verify_code(req('G', "polling", NULL, "3", 0)), SIO_EIO_ERR_FORBIDDEN);
+    assert_int_equal(calls, 3);
     assert_string_equal(sio__eio_error_message(SIO_EIO_ERR_FORBIDDEN), "Forbidden");
 
     sio__eio_server_deinit(&srv);
@@ -458,6 +461,14 @@ static void test_verify_forbidden(void **state)
     start_server();
     assert_int_equal(verify_code(req('G', "polling", NULL, "4", 0)), SIO_EIO_ERR_NONE);
     assert_int_equal(calls, 1);
+    assert_int_equal(verify_code(req('G', "polling", NULL, "3", 0)),
+                     SIO_EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION);
+    /* Requests for an existing session are not handshakes: no allowRequest. */
+    sio_eio_socket *so = open_polling(&GET1);
+    calls = 0;
+    assert_int_equal(verify_code(req('P', "polling", sio_eio_socket_id(so), "4", 0)),
+                     SIO_EIO_ERR_NONE);
+    assert_int_equal(calls, 0);
 }
 
 static void test_verify_unsupported_protocol(void **state)
