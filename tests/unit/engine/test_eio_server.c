@@ -63,8 +63,15 @@ static size_t nev;
 static size_t fake_queued_bytes; /* what ws_queued reports */
 static int ws_send_rc;           /* what ws_send returns */
 
+/* Set by the random test: sees every transport call instead of the log. */
+static void (*ev_hook)(ev_kind k, void *h);
+
 static void record(ev_kind k, void *h, const char *data, size_t len, int binary)
 {
+    if (ev_hook) {
+        ev_hook(k, h);
+        return;
+    }
     assert_true(nev < MAXEV);
     ev *e = &evs[nev++];
     e->kind = k;
@@ -277,8 +284,8 @@ static sio_eio_socket *open_polling(void *get)
     return so;
 }
 
-/* A WebSocket-only session as eio_glue opens one: handshake, attach, the
- * queued open packet written on the socket, then on_connection. */
+/* A WebSocket-only session as eio_glue opens one: handshake, attach (the
+ * queued open packet goes out on the socket), then on_connection. */
 static sio_eio_socket *open_ws(void *ws)
 {
     sio_eio_reqinfo ri = req('G', "websocket", NULL, "4", 1);
@@ -287,7 +294,8 @@ static sio_eio_socket *open_ws(void *ws)
     sio_handshake hs = make_hs();
     assert_int_equal(sio__eio_handshake(&srv, SIO_TRANSPORT_WEBSOCKET, &hs, &so), 0);
     sio__eio_ws_attach(so, ws);
-    assert_int_equal(so->qlen - so->qhead, 1);
+    /* attach() writes the queued open packet; before it did, eio_glue
+     * wrote it itself (harmless now: the queue is empty). */
     for (size_t i = so->qhead; i < so->qlen; i++)
         fake_ops.ws_send(ws, so->q[i].pkt, so->q[i].binary);
     for (size_t i = so->qhead; i < so->qlen; i++)
@@ -1440,6 +1448,303 @@ static void test_deinit_refuses_new_sessions_meanwhile(void **state)
     srv.closing = 0;
 }
 
+/* ------------------------------------------------- random interleavings */
+
+/* A long random sequence of everything the net layer and the user can do,
+ * in any order, on a few sessions at once. The net layer's side of the
+ * contract is modelled with a state per transport handle, and every call
+ * the core makes is checked against it: a GET is answered at most once and
+ * only while held, nothing is sent on or closed twice a WebSocket the core
+ * let go of, a closed session has let go of all its handles, on_close runs
+ * exactly once per session and no callback runs after it. ASan/UBSan catch
+ * the rest (use after free, double free). */
+
+#define RH 60000 /* handles */
+#define RS 4     /* session slots */
+enum { H_FREE, H_GET, H_WS, H_DONE };
+static char rhandles[RH];
+static unsigned char rstate[RH];
+static signed char rowner[RH];
+static size_t rnext;
+
+typedef struct rslot {
+    char id[32];
+    int used;
+    int closing;     /* sio_eio_close() was called */
+    int outstanding; /* handles the core holds for it */
+    void *ws, *probe;
+} rslot;
+static rslot rslots[RS];
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+static int r_close_in_message;
+
+static unsigned rnd(unsigned n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng % n);
+}
+
+static size_t hidx(void *h)
+{
+    size_t i = (size_t)((char *)h - rhandles);
+    assert_true(i < RH);
+    return i;
+}
+
+static void *new_handle(int state, int slot)
+{
+    assert_true(rnext < RH);
+    size_t i = rnext++;
+    rstate[i] = (unsigned char)state;
+    rowner[i] = (signed char)slot;
+    if (state == H_GET || state == H_WS)
+        rslots[slot].outstanding++;
+    return &rhandles[i];
+}
+
+/* The net layer saw the handle go (answered, closed, or reported). */
+static void handle_done(void *h)
+{
+    size_t i = hidx(h);
+    rslot *sl = &rslots[rowner[i]];
+    assert_true(rstate[i] == H_GET || rstate[i] == H_WS);
+    rstate[i] = H_DONE;
+    sl->outstanding--;
+    if (sl->ws == h)
+        sl->ws = NULL;
+    if (sl->probe == h)
+        sl->probe = NULL;
+}
+
+static void rnd_hook(ev_kind k, void *h)
+{
+    size_t i = hidx(h);
+    switch (k) {
+    case EV_WS_SEND:
+        assert_int_equal(rstate[i], H_WS);
+        break;
+    case EV_WS_CLOSE:
+        assert_int_equal(rstate[i], H_WS);
+        handle_done(h);
+        break;
+    case EV_POLL:
+        assert_int_equal(rstate[i], H_GET);
+        handle_done(h);
+        break;
+    }
+}
+
+static rslot *slot_of(sio_eio_socket *so)
+{
+    for (int i = 0; i < RS; i++)
+        if (rslots[i].used && strcmp(rslots[i].id, so->id) == 0)
+            return &rslots[i];
+    fail_msg("callback for a session that is not open: %s", so->id);
+    return NULL;
+}
+
+static void rnd_connection(sio_eio_socket *so, void *data) { slot_of(so); }
+
+static void rnd_message(sio_eio_socket *so, const char *m, size_t len, int bin, void *data)
+{
+    rslot *sl = slot_of(so);
+    assert_false(sl->closing); /* nothing is delivered once closing */
+    if (rnd(4) == 0)
+        sio_eio_send(so, m, len, bin);
+    if (r_close_in_message && rnd(8) == 0) {
+        sl->closing = 1;
+        sio_eio_close(so);
+    }
+}
+
+static void rnd_close(sio_eio_socket *so, const char *reason, void *data)
+{
+    rslot *sl = slot_of(so);
+    /* Everything the core held for it was let go of before on_close. */
+    if (sl->outstanding) {
+        fprintf(stderr, "DEBUG reason=%s out=%d ws=%p probe=%p get=%p sws=%p sprobe=%p\n", reason, sl->outstanding, so->ws, so->probe, so->get, sl->ws, sl->probe);
+        for (size_t k = 0; k < rnext; k++) if (rowner[k] == sl - rslots && (rstate[k] == H_GET || rstate[k] == H_WS)) fprintf(stderr, " h%zu state %d\n", k, rstate[k]);
+    }
+    assert_int_equal(sl->outstanding, 0);
+    sl->used = 0;
+    rec.closes++;
+    assert_int_equal(sio_eio_send(so, "x", 1, 0), SIO_ECLOSED);
+}
+
+static const sio_eio_callbacks rnd_callbacks = {rnd_connection, rnd_message, rnd_close};
+
+static sio_eio_socket *rlive(int i)
+{
+    return rslots[i].used ? sio__map_get(&srv.sessions, rslots[i].id, strlen(rslots[i].id))
+                          : NULL;
+}
+
+static void rnd_open(int i)
+{
+    int ws = rnd(3) == 0;
+    sio_handshake hs = make_hs();
+    sio_eio_socket *so;
+    assert_int_equal(sio__eio_handshake(&srv, ws ? SIO_TRANSPORT_WEBSOCKET : SIO_TRANSPORT_POLLING,
+                                        &hs, &so),
+                     0);
+    rslot *sl = &rslots[i];
+    memset(sl, 0, sizeof *sl);
+    snprintf(sl->id, sizeof sl->id, "%s", so->id);
+    sl->used = 1;
+    if (ws) {
+        /* As eio_glue: attach, write the queued open packet, announce. */
+        sl->ws = new_handle(H_WS, i);
+        sio__eio_ws_attach(so, sl->ws);
+        for (size_t k = so->qhead; k < so->qlen; k++)
+            sio__rcbuf_unref(so->q[k].pkt);
+        so->qhead = so->qlen = so->qbytes = 0;
+    } else {
+        sio__eio_poll_get(so, new_handle(H_GET, i));
+    }
+    sio__eio_opened(so);
+}
+
+static const char *const rnd_bodies[] = {"4a", "4a\x1e" "4b", "3", "bAQID", "6", "1", "2",
+                                         "x",  "",  "4\x1e" "3\x1e" "4c", "5", "0"};
+static const char *const rnd_frames[] = {"2probe", "5", "3", "4m", "1", "2", "x", "", "6"};
+
+/* A polling request (GET or POST) for slot i, through verify() first. */
+static void rnd_poll(sio_eio_socket *so, int i)
+{
+    sio_eio_reqinfo ri = req(rnd(2) ? 'G' : 'P', "polling", rslots[i].id, "4", 0);
+    sio_eio_socket *found;
+    if (sio__eio_verify(&srv, &ri, &found) != SIO_EIO_ERR_NONE)
+        return;
+    assert_ptr_equal(found, so);
+    if (ri.method == 'P') {
+        const char *b = rnd_bodies[rnd(sizeof rnd_bodies / sizeof *rnd_bodies)];
+        sio__eio_poll_post(so, b, strlen(b));
+        return;
+    }
+    if (so->get) {
+        /* Overlap: the core must refuse it (the net layer answers 400)
+         * and close the session; this handle is never the core's. */
+        assert_int_equal(sio__eio_poll_get(so, new_handle(H_FREE, i)), SIO_EBUSY);
+        assert_null(rlive(i));
+        return;
+    }
+    assert_int_equal(sio__eio_poll_get(so, new_handle(H_GET, i)), 0);
+}
+
+/* An upgrade request, or a frame / close on the probe or the active ws. */
+static void rnd_ws(sio_eio_socket *so, int i)
+{
+    rslot *sl = &rslots[i];
+    void *w = rnd(2) ? sl->probe : sl->ws;
+    if (w == NULL) {
+        sio_eio_reqinfo ri = req('G', "websocket", sl->id, "4", 1);
+        sio_eio_socket *found;
+        if (sio__eio_verify(&srv, &ri, &found) != SIO_EIO_ERR_NONE)
+            return;
+        void *p = new_handle(H_WS, i);
+        if (sio__eio_ws_probe(so, p) == 0)
+            sl->probe = p;
+        else
+            handle_done(p);
+        return;
+    }
+    if (rnd(8) == 0) {
+        handle_done(w);
+        sio__eio_ws_closed(so, w, (int)rnd(2));
+        return;
+    }
+    const char *f = rnd_frames[rnd(sizeof rnd_frames / sizeof *rnd_frames)];
+    int was_probe = w == sl->probe;
+    if (was_probe && rnd(4) != 0) /* mostly the right sequence */
+        f = so->probed ? "5" : "2probe";
+    sio__eio_ws_message(so, w, f, strlen(f), rnd(10) == 0);
+    /* A "5" on the probe makes it the active transport. */
+    if (was_probe && sio__map_get(&srv.sessions, sl->id, strlen(sl->id)) && so->ws == w) {
+        sl->ws = w;
+        sl->probe = NULL;
+    }
+}
+
+static void rnd_step(void)
+{
+    int i = (int)rnd(RS);
+    sio_eio_socket *so = rlive(i);
+    if (so == NULL) {
+        assert_false(rslots[i].used);
+        if (rnd(4) == 0)
+            rnd_open(i);
+        return;
+    }
+    char buf[64];
+    switch (rnd(10)) {
+    case 0:
+    case 1:
+        memset(buf, 'z', sizeof buf);
+        sio_eio_send(so, buf, rnd(sizeof buf), (int)rnd(2));
+        break;
+    case 2:
+    case 3:
+        rnd_poll(so, i);
+        break;
+    case 4:
+    case 5:
+        rnd_ws(so, i);
+        break;
+    case 6:
+        advance(rnd(4) == 0 ? rnd(30000) : rnd(50));
+        break;
+    case 7:
+        if (rnd(6) == 0) {
+            rslots[i].closing = 1;
+            sio_eio_close(so);
+        }
+        break;
+    case 8:
+        fake_queued_bytes = rnd(5) == 0 ? opts.max_outbound_bytes : 0;
+        break;
+    default:
+        /* The held GET's connection goes away (if there is one). */
+        if (so->get && rnd(3) == 0) {
+            void *g = so->get;
+            handle_done(g);
+            sio__eio_poll_aborted(so, g);
+        }
+        break;
+    }
+}
+
+static void test_random_interleavings(void **state)
+{
+    (void)state;
+    opts.ping_interval = 2000;
+    opts.ping_timeout = 1000;
+    opts.upgrade_timeout = 500;
+    opts.max_outbound_bytes = 400;
+    for (int round = 0; round < 2; round++) {
+        memset(rslots, 0, sizeof rslots);
+        memset(rstate, 0, sizeof rstate);
+        rnext = 0;
+        r_close_in_message = round;
+        ev_hook = rnd_hook;
+        assert_int_equal(sio__eio_server_init(&srv, &opts, &rnd_callbacks, &rec, &wheel,
+                                              fake_now, NULL, &fake_ops),
+                         0);
+        for (int step = 0; step < 12000 && rnext < RH - 10; step++)
+            rnd_step();
+        sio__eio_server_deinit(&srv);
+        for (int i = 0; i < RS; i++) {
+            assert_false(rslots[i].used);
+            assert_int_equal(rslots[i].outstanding, 0);
+        }
+        assert_int_equal(sio__timers_count(&wheel), 0);
+        assert_true(rec.closes > 20); /* the sequence did something */
+        rec.closes = 0;
+        ev_hook = NULL;
+    }
+}
+
 /* ---------------------------------------------------------------- OOM */
 
 /* The session with this id, if it is still open (it may have been closed,
@@ -1579,6 +1884,7 @@ int main(void)
         T(test_server_init_rejects_bad_options),
         T(test_deinit_refuses_new_sessions_meanwhile),
         T(test_oom),
+        T(test_random_interleavings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
