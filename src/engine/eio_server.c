@@ -359,6 +359,20 @@ void sio__eio_opened(sio_eio_socket *so)
 
 /* ------------------------------------------------------------ closing */
 
+/* Releases the held GET (if any) with a one-packet payload. */
+static void answer_get(sio_eio_socket *so, const char *packet)
+{
+    if (so->get == NULL)
+        return;
+    void *g = so->get;
+    sio_buf body;
+    sio__buf_init(&body, 0);
+    so->get = NULL;
+    if (sio__buf_append_str(&body, packet) == 0)
+        so->server->ops->poll_answer(g, &body);
+    sio__buf_free(&body);
+}
+
 static void release_transports(sio_eio_socket *so)
 {
     const sio_eio_transport_ops *ops = so->server->ops;
@@ -372,16 +386,8 @@ static void release_transports(sio_eio_socket *so)
         so->ws = NULL;
         ops->ws_close(w);
     }
-    if (so->get) {
-        /* Node answers a held GET with a close packet when it closes. */
-        void *g = so->get;
-        sio_buf body;
-        sio__buf_init(&body, 0);
-        so->get = NULL;
-        if (sio__buf_append_str(&body, "1") == 0)
-            ops->poll_answer(g, &body);
-        sio__buf_free(&body);
-    }
+    /* Node answers a held GET with a close packet when it closes. */
+    answer_get(so, "1");
 }
 
 void sio__eio_close(sio_eio_socket *so, const char *reason)
@@ -635,7 +641,17 @@ void sio__eio_poll_aborted(sio_eio_socket *so, void *get)
 
 /* ------------------------------------------------------------ websocket */
 
-void sio__eio_ws_attach(sio_eio_socket *so, void *ws) { so->ws = ws; }
+void sio__eio_ws_attach(sio_eio_socket *so, void *ws)
+{
+    so->ws = ws;
+    so->transport = SIO_TRANSPORT_WEBSOCKET;
+    for (size_t i = so->qhead; i < so->qlen; i++)
+        so->server->ops->ws_send(ws, so->q[i].pkt, so->q[i].binary);
+    for (size_t i = so->qhead; i < so->qlen; i++)
+        sio__rcbuf_unref(so->q[i].pkt);
+    so->qhead = so->qlen = 0;
+    so->qbytes = 0;
+}
 
 static void upgrade_fire(sio_timer *t, void *data)
 {
@@ -663,25 +679,11 @@ int sio__eio_ws_probe(sio_eio_socket *so, void *ws)
 static void finish_upgrade(sio_eio_socket *so)
 {
     sio__timer_stop(&so->upgrade_timer);
-    so->ws = so->probe;
+    void *ws = so->probe;
     so->probe = NULL;
     so->probed = 0;
-    so->transport = SIO_TRANSPORT_WEBSOCKET;
-    if (so->get) {
-        sio_buf body;
-        sio__buf_init(&body, 0);
-        void *g = so->get;
-        so->get = NULL;
-        if (sio__buf_append_str(&body, "6") == 0)
-            so->server->ops->poll_answer(g, &body);
-        sio__buf_free(&body);
-    }
-    for (size_t i = so->qhead; i < so->qlen; i++)
-        so->server->ops->ws_send(so->ws, so->q[i].pkt, so->q[i].binary);
-    for (size_t i = so->qhead; i < so->qlen; i++)
-        sio__rcbuf_unref(so->q[i].pkt);
-    so->qhead = so->qlen = 0;
-    so->qbytes = 0;
+    answer_get(so, "6");
+    sio__eio_ws_attach(so, ws);
     /* Node: a session closed while it upgraded flushes on the new
      * transport, then closes it ("forced close"). */
     if (so->state == SIO_EIO_CLOSING)

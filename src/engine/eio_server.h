@@ -137,7 +137,8 @@ int sio__eio_poll_post(sio_eio_socket *so, const char *body, size_t len);
 /* The held GET's connection went away before it was answered. */
 void sio__eio_poll_aborted(sio_eio_socket *so, void *get);
 
-/* WebSocket: the session's transport from the start (handshake over ws). */
+/* Makes ws the session's transport (a handshake over WebSocket, or the end
+ * of an upgrade): what the polling queue holds goes out on it, in order. */
 void sio__eio_ws_attach(sio_eio_socket *so, void *ws);
 /* WebSocket upgrade of a polling session: ws becomes the probe. 0, or
  * SIO_EBUSY when an upgrade is already in progress / not allowed. */

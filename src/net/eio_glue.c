@@ -402,13 +402,7 @@ int sio__eio_on_head(sio_conn *c, sio_eio_server *e)
         return 1;
     }
     c->session = so;
-    sio__eio_ws_attach(so, c);
-    /* The open packet was queued before the transport existed. */
-    for (size_t i = so->qhead; i < so->qlen; i++)
-        sio__net_eio_ops.ws_send(c, so->q[i].pkt, so->q[i].binary);
-    for (size_t i = so->qhead; i < so->qlen; i++)
-        sio__rcbuf_unref(so->q[i].pkt);
-    so->qhead = so->qlen = so->qbytes = 0;
+    sio__eio_ws_attach(so, c); /* sends the queued open packet */
     sio__eio_opened(so);
     return 1;
 }
