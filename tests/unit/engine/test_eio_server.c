@@ -51,10 +51,10 @@ static void advance(uint64_t ms)
 typedef enum { EV_WS_SEND = 'W', EV_WS_CLOSE = 'C', EV_POLL = 'A' } ev_kind;
 typedef struct ev {
     ev_kind kind;
-    void *h;     /* the handle it was made on */
-    char *data;  /* frame or body (NUL-terminated copy), NULL for closes */
+    void *h;    /* the handle it was made on */
+    char *data; /* frame or body (NUL-terminated copy), NULL for closes */
     size_t len;
-    int binary;  /* ws_send's flag */
+    int binary; /* ws_send's flag */
 } ev;
 
 #define MAXEV 256
@@ -100,7 +100,10 @@ static size_t fake_ws_queued(void *ws)
     return fake_queued_bytes;
 }
 
-static void fake_ws_close(void *ws) { record(EV_WS_CLOSE, ws, NULL, 0, 0); }
+static void fake_ws_close(void *ws)
+{
+    record(EV_WS_CLOSE, ws, NULL, 0, 0);
+}
 
 static void fake_poll_answer(void *get, sio_buf *body)
 {
@@ -148,6 +151,8 @@ typedef struct recorder {
     int close_in_connection; /* sio_eio_close() from on_connection */
     int reenter_in_close;    /* close + send again from on_close */
     int send_in_close_rc;    /* what that send returned */
+    int close_others;        /* sio_eio_close() the sessions in others */
+    char others[4][32];
 } recorder;
 
 static recorder rec;
@@ -190,6 +195,14 @@ static void cb_close(sio_eio_socket *so, const char *reason, void *data)
         sio_eio_close(so);
         rec.send_in_close_rc = sio_eio_send(so, "late", 4, 0);
     }
+    /* Closing other sessions from on_close (a disconnect handler that
+     * disconnects others), e.g. while deinit walks the session map. */
+    for (int i = 0; i < 4 && rec.close_others; i++) {
+        sio_eio_socket *o =
+            sio__map_get(&so->server->sessions, rec.others[i], strlen(rec.others[i]));
+        if (o != NULL && o != so)
+            sio_eio_close(o);
+    }
 }
 
 static const sio_eio_callbacks callbacks = {cb_connection, cb_message, cb_close};
@@ -216,9 +229,8 @@ static sio_handshake make_hs(void)
 
 static void start_server(void)
 {
-    assert_int_equal(sio__eio_server_init(&srv, &opts, &callbacks, &rec, &wheel, fake_now, NULL,
-                                          &fake_ops),
-                     0);
+    assert_int_equal(
+        sio__eio_server_init(&srv, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops), 0);
     server_up = 1;
 }
 
@@ -354,8 +366,7 @@ static void test_verify_transport_unknown(void **state)
     assert_int_equal(verify_code(req('G', "flashsocket", NULL, "4", 0)),
                      SIO_EIO_ERR_TRANSPORT_UNKNOWN);
     assert_int_equal(verify_code(req('G', NULL, NULL, "4", 0)), SIO_EIO_ERR_TRANSPORT_UNKNOWN);
-    assert_int_equal(verify_code(req('G', "Polling", NULL, "4", 0)),
-                     SIO_EIO_ERR_TRANSPORT_UNKNOWN);
+    assert_int_equal(verify_code(req('G', "Polling", NULL, "4", 0)), SIO_EIO_ERR_TRANSPORT_UNKNOWN);
     assert_int_equal(verify_code(req('G', "pollingx", NULL, "4", 0)),
                      SIO_EIO_ERR_TRANSPORT_UNKNOWN);
     /* Known, but not enabled on this server. */
@@ -365,8 +376,7 @@ static void test_verify_transport_unknown(void **state)
     assert_int_equal(verify_code(req('G', "websocket", NULL, "4", 1)),
                      SIO_EIO_ERR_TRANSPORT_UNKNOWN);
     assert_int_equal(verify_code(req('G', "polling", NULL, "4", 0)), SIO_EIO_ERR_NONE);
-    assert_string_equal(sio__eio_error_message(SIO_EIO_ERR_TRANSPORT_UNKNOWN),
-                        "Transport unknown");
+    assert_string_equal(sio__eio_error_message(SIO_EIO_ERR_TRANSPORT_UNKNOWN), "Transport unknown");
 }
 
 static void test_verify_unknown_sid(void **state)
@@ -575,8 +585,7 @@ static void test_handshake_options_in_open_packet(void **state)
     opts.transports = SIO_TRANSPORT_POLLING;
     start_server();
     so = open_polling(&GET2);
-    expect_open_packet(last_ev(EV_POLL, &GET2), sio_eio_socket_id(so), "", 25000, 20000,
-                       1000000);
+    expect_open_packet(last_ev(EV_POLL, &GET2), sio_eio_socket_id(so), "", 25000, 20000, 1000000);
 }
 
 static void test_handshake_websocket(void **state)
@@ -585,8 +594,7 @@ static void test_handshake_websocket(void **state)
     start_server();
     sio_eio_socket *so = open_ws(&WS1);
     check_sid(sio_eio_socket_id(so));
-    expect_open_packet(last_ev(EV_WS_SEND, &WS1), sio_eio_socket_id(so), "", 25000, 20000,
-                       1000000);
+    expect_open_packet(last_ev(EV_WS_SEND, &WS1), sio_eio_socket_id(so), "", 25000, 20000, 1000000);
     assert_int_equal(sio_eio_socket_transport(so), SIO_TRANSPORT_WEBSOCKET);
     assert_int_equal(rec.connections, 1);
     /* Messages go straight to the socket, text with the type digit. */
@@ -641,8 +649,12 @@ static void test_poll_payload_joined(void **state)
     assert_int_equal(sio_eio_send(so, "h\xc3\xa9", 3, 0), 0);
     assert_int_equal(sio_eio_send(so, "\xff\xfe", 2, 1), 0);
     assert_int_equal(sio__eio_poll_get(so, &GET2), 0);
-    assert_string_equal(last_ev(EV_POLL, &GET2),
-                        "4a\x1e" "bAQID\x1e" "4\x1e" "b\x1e" "4h\xc3\xa9\x1e" "b//4=");
+    assert_string_equal(last_ev(EV_POLL, &GET2), "4a\x1e"
+                                                 "bAQID\x1e"
+                                                 "4\x1e"
+                                                 "b\x1e"
+                                                 "4h\xc3\xa9\x1e"
+                                                 "b//4=");
     /* The queue is empty again. */
     assert_int_equal(sio__eio_poll_get(so, &GET3), 0);
     assert_int_equal(count_ev(EV_POLL, &GET3), 0);
@@ -702,7 +714,13 @@ static void test_post_messages_in_order(void **state)
     (void)state;
     start_server();
     sio_eio_socket *so = open_polling(&GET1);
-    post(so, "4first\x1e" "bAQID\x1e" "4\x1e" "6\x1e" "4last", 0);
+    post(so,
+         "4first\x1e"
+         "bAQID\x1e"
+         "4\x1e"
+         "6\x1e"
+         "4last",
+         0);
     assert_int_equal(rec.nmsg, 4);
     assert_string_equal(rec.msgs[0], "first");
     assert_int_equal(rec.msgbin[0], 0);
@@ -724,7 +742,11 @@ static void test_post_close_packet(void **state)
     start_server();
     sio_eio_socket *so = open_polling(&GET1);
     assert_int_equal(sio__eio_poll_get(so, &GET2), 0);
-    post(so, "4a\x1e" "1\x1e" "4never", 0);
+    post(so,
+         "4a\x1e"
+         "1\x1e"
+         "4never",
+         0);
     assert_int_equal(rec.nmsg, 1);
     assert_int_equal(rec.closes, 1);
     assert_string_equal(rec.reason, "transport close");
@@ -736,8 +758,18 @@ static void test_post_close_packet(void **state)
 static void test_post_parse_error(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"4a\x1e" "9x", "", "x", "4a\x1e", "\x1e" "4a",
-                                      "4a\x1e\x1e" "4b", "b!!!", "4ok\x1e" "bQQ"};
+    static const char *const bad[] = {"4a\x1e"
+                                      "9x",
+                                      "",
+                                      "x",
+                                      "4a\x1e",
+                                      "\x1e"
+                                      "4a",
+                                      "4a\x1e\x1e"
+                                      "4b",
+                                      "b!!!",
+                                      "4ok\x1e"
+                                      "bQQ"};
     static const size_t delivered[] = {1, 0, 0, 1, 0, 1, 0, 1};
     start_server();
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -761,10 +793,19 @@ static void test_post_too_many_packets(void **state)
     opts.max_packets_per_post = 3;
     start_server();
     sio_eio_socket *so = open_polling(&GET1);
-    post(so, "4a\x1e" "4b\x1e" "4c", 0);
+    post(so,
+         "4a\x1e"
+         "4b\x1e"
+         "4c",
+         0);
     assert_int_equal(rec.nmsg, 3);
     assert_int_equal(rec.closes, 0);
-    post(so, "4d\x1e" "4e\x1e" "4f\x1e" "4g", SIO_ELIMIT);
+    post(so,
+         "4d\x1e"
+         "4e\x1e"
+         "4f\x1e"
+         "4g",
+         SIO_ELIMIT);
     assert_int_equal(rec.closes, 1);
     assert_string_equal(rec.reason, "parse error");
     assert_true(rec.nmsg <= 6);
@@ -1174,10 +1215,8 @@ static void test_close_reasons_websocket(void **state)
         int binary, error;
         const char *reason;
     } cases[] = {
-        {NULL, 0, 0, "transport close"},
-        {NULL, 0, 1, "transport error"},
-        {"x", 0, 0, "parse error"},
-        {"", 0, 0, "parse error"},
+        {NULL, 0, 0, "transport close"}, {NULL, 0, 1, "transport error"},
+        {"x", 0, 0, "parse error"},      {"", 0, 0, "parse error"},
         {"2", 0, 0, "transport error"}, /* ping from a v4 client */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -1237,7 +1276,8 @@ static void test_close_polling_flushes_first(void **state)
     if (rec.closes == 0) {
         /* Deferred until the client polls. */
         assert_int_equal(sio__eio_poll_get(so, &GET2), 0);
-        assert_string_equal(last_ev(EV_POLL, &GET2), "4last words\x1e" "1");
+        assert_string_equal(last_ev(EV_POLL, &GET2), "4last words\x1e"
+                                                     "1");
     }
     assert_int_equal(rec.closes, 1);
     assert_string_equal(rec.reason, "forced close");
@@ -1299,7 +1339,11 @@ static void test_close_inside_on_message_polling(void **state)
     start_server();
     sio_eio_socket *so = open_polling(&GET1);
     rec.close_in_message = 1;
-    post(so, "4a\x1e" "4b\x1e" "4c", 0);
+    post(so,
+         "4a\x1e"
+         "4b\x1e"
+         "4c",
+         0);
     /* Nothing after the close is delivered. */
     assert_int_equal(rec.nmsg, 1);
     assert_string_equal(rec.msgs[0], "a");
@@ -1321,7 +1365,10 @@ static void test_close_inside_on_message_polling_held_get(void **state)
     assert_int_equal(sio__eio_poll_get(so, &GET2), 0);
     rec.send_in_message = 1;
     rec.close_in_message = 1;
-    post(so, "4a\x1e" "4b", 0);
+    post(so,
+         "4a\x1e"
+         "4b",
+         0);
     assert_int_equal(rec.nmsg, 1);
     /* The echo took the held GET at once (as in Node, where the send makes
      * the transport unwritable); the close packet waits for the next GET. */
@@ -1349,7 +1396,10 @@ static void test_reenter_from_on_close(void **state)
     so = open_polling(&GET1);
     assert_int_equal(sio__eio_poll_get(so, &GET2), 0);
     rec.closes = 0;
-    post(so, "4x\x1e" "1", 0);
+    post(so,
+         "4x\x1e"
+         "1",
+         0);
     assert_int_equal(rec.closes, 1);
     assert_string_equal(rec.reason, "transport close");
     assert_int_equal(rec.send_in_close_rc, SIO_ECLOSED);
@@ -1411,30 +1461,53 @@ static void test_deinit_forced_close_all(void **state)
     assert_int_equal(sio__timers_count(&wheel), 0);
 }
 
+static void test_deinit_while_on_close_closes_others(void **state)
+{
+    (void)state;
+    start_server();
+    sio_eio_socket *so[4];
+    so[0] = open_ws(&WS1);
+    so[1] = open_polling(&GET1);
+    assert_int_equal(sio__eio_poll_get(so[1], &GET2), 0);
+    so[2] = open_ws(&WS2);
+    so[3] = open_polling(&GET3);
+    sio_eio_close(so[3]); /* closing, waiting for a GET */
+    for (int i = 0; i < 4; i++)
+        snprintf(rec.others[i], sizeof rec.others[i], "%s", sio_eio_socket_id(so[i]));
+    rec.close_others = 1;
+    sio__eio_server_deinit(&srv);
+    server_up = 0;
+    /* Each closed once, whichever closed it. */
+    assert_int_equal(rec.closes, 4);
+    assert_int_equal(count_ev(EV_WS_CLOSE, &WS1), 1);
+    assert_int_equal(count_ev(EV_WS_CLOSE, &WS2), 1);
+    assert_int_equal(count_ev(EV_POLL, &GET2), 1);
+    assert_int_equal(sio__timers_count(&wheel), 0);
+}
+
 static void test_server_init_rejects_bad_options(void **state)
 {
     (void)state;
     sio_eio_server s;
     opts.path = "engine.io";
-    assert_int_equal(sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL,
-                                          &fake_ops),
-                     SIO_EINVAL);
+    assert_int_equal(
+        sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops),
+        SIO_EINVAL);
     sio_eio_options_init(&opts);
     opts.transports = 0;
-    assert_int_equal(sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL,
-                                          &fake_ops),
-                     SIO_EINVAL);
+    assert_int_equal(
+        sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops),
+        SIO_EINVAL);
     sio_eio_options_init(&opts);
     opts.ping_interval = 0;
-    assert_int_equal(sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL,
-                                          &fake_ops),
-                     SIO_EINVAL);
+    assert_int_equal(
+        sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops),
+        SIO_EINVAL);
     /* The path is normalised to one trailing slash. */
     sio_eio_options_init(&opts);
     opts.path = "/x.io///";
-    assert_int_equal(sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL,
-                                          &fake_ops),
-                     0);
+    assert_int_equal(
+        sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops), 0);
     assert_string_equal(s.path_slash, "/x.io/");
     sio__eio_server_deinit(&s);
 }
@@ -1545,7 +1618,10 @@ static rslot *slot_of(sio_eio_socket *so)
     return NULL;
 }
 
-static void rnd_connection(sio_eio_socket *so, void *data) { slot_of(so); }
+static void rnd_connection(sio_eio_socket *so, void *data)
+{
+    slot_of(so);
+}
 
 static void rnd_message(sio_eio_socket *so, const char *m, size_t len, int bin, void *data)
 {
@@ -1564,8 +1640,11 @@ static void rnd_close(sio_eio_socket *so, const char *reason, void *data)
     rslot *sl = slot_of(so);
     /* Everything the core held for it was let go of before on_close. */
     if (sl->outstanding) {
-        fprintf(stderr, "DEBUG reason=%s out=%d ws=%p probe=%p get=%p sws=%p sprobe=%p\n", reason, sl->outstanding, so->ws, so->probe, so->get, sl->ws, sl->probe);
-        for (size_t k = 0; k < rnext; k++) if (rowner[k] == sl - rslots && (rstate[k] == H_GET || rstate[k] == H_WS)) fprintf(stderr, " h%zu state %d\n", k, rstate[k]);
+        fprintf(stderr, "DEBUG reason=%s out=%d ws=%p probe=%p get=%p sws=%p sprobe=%p\n", reason,
+                sl->outstanding, so->ws, so->probe, so->get, sl->ws, sl->probe);
+        for (size_t k = 0; k < rnext; k++)
+            if (rowner[k] == sl - rslots && (rstate[k] == H_GET || rstate[k] == H_WS))
+                fprintf(stderr, " h%zu state %d\n", k, rstate[k]);
     }
     assert_int_equal(sl->outstanding, 0);
     sl->used = 0;
@@ -1577,8 +1656,7 @@ static const sio_eio_callbacks rnd_callbacks = {rnd_connection, rnd_message, rnd
 
 static sio_eio_socket *rlive(int i)
 {
-    return rslots[i].used ? sio__map_get(&srv.sessions, rslots[i].id, strlen(rslots[i].id))
-                          : NULL;
+    return rslots[i].used ? sio__map_get(&srv.sessions, rslots[i].id, strlen(rslots[i].id)) : NULL;
 }
 
 static void rnd_open(int i)
@@ -1586,9 +1664,9 @@ static void rnd_open(int i)
     int ws = rnd(3) == 0;
     sio_handshake hs = make_hs();
     sio_eio_socket *so;
-    assert_int_equal(sio__eio_handshake(&srv, ws ? SIO_TRANSPORT_WEBSOCKET : SIO_TRANSPORT_POLLING,
-                                        &hs, &so),
-                     0);
+    assert_int_equal(
+        sio__eio_handshake(&srv, ws ? SIO_TRANSPORT_WEBSOCKET : SIO_TRANSPORT_POLLING, &hs, &so),
+        0);
     rslot *sl = &rslots[i];
     memset(sl, 0, sizeof *sl);
     snprintf(sl->id, sizeof sl->id, "%s", so->id);
@@ -1606,8 +1684,21 @@ static void rnd_open(int i)
     sio__eio_opened(so);
 }
 
-static const char *const rnd_bodies[] = {"4a", "4a\x1e" "4b", "3", "bAQID", "6", "1", "2",
-                                         "x",  "",  "4\x1e" "3\x1e" "4c", "5", "0"};
+static const char *const rnd_bodies[] = {"4a",
+                                         "4a\x1e"
+                                         "4b",
+                                         "3",
+                                         "bAQID",
+                                         "6",
+                                         "1",
+                                         "2",
+                                         "x",
+                                         "",
+                                         "4\x1e"
+                                         "3\x1e"
+                                         "4c",
+                                         "5",
+                                         "0"};
 static const char *const rnd_frames[] = {"2probe", "5", "3", "4m", "1", "2", "x", "", "6"};
 
 /* A polling request (GET or POST) for slot i, through verify() first. */
@@ -1731,8 +1822,8 @@ static void test_random_interleavings(void **state)
         rnext = 0;
         r_close_in_message = round & 1;
         ev_hook = rnd_hook;
-        assert_int_equal(sio__eio_server_init(&srv, &opts, &rnd_callbacks, &rec, &wheel,
-                                              fake_now, NULL, &fake_ops),
+        assert_int_equal(sio__eio_server_init(&srv, &opts, &rnd_callbacks, &rec, &wheel, fake_now,
+                                              NULL, &fake_ops),
                          0);
         for (int step = 0; step < 12000 && rnext < RH - 10; step++)
             rnd_step();
@@ -1785,7 +1876,9 @@ static void oom_polling_scenario(void)
         sio_eio_send(so, "\x01\x02", 2, 1);
     if (live(id) && so->get == NULL)
         sio__eio_poll_get(so, &GET2);
-    static const char body[] = "4x\x1e" "bAQID\x1e" "3";
+    static const char body[] = "4x\x1e"
+                               "bAQID\x1e"
+                               "3";
     if (live(id))
         sio__eio_poll_post(so, body, sizeof body - 1);
     if (live(id) && sio__eio_ws_probe(so, &WS1) == 0) {
@@ -1808,8 +1901,8 @@ static void test_oom(void **state)
     for (unsigned long n = 1; n < 200; n++) {
         clear_events();
         sio__alloc_fail_after(n);
-        if (sio__eio_server_init(&srv, &opts, &callbacks, &rec, &wheel, fake_now, NULL,
-                                 &fake_ops) < 0) {
+        if (sio__eio_server_init(&srv, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops) <
+            0) {
             sio__alloc_fail_after(0);
             continue;
         }
@@ -1884,6 +1977,7 @@ int main(void)
         T(test_close_inside_on_connection),
         T(test_close_while_upgrading_inside_on_message),
         T(test_deinit_forced_close_all),
+        T(test_deinit_while_on_close_closes_others),
         T(test_server_init_rejects_bad_options),
         T(test_deinit_refuses_new_sessions_meanwhile),
         T(test_oom),
