@@ -20,7 +20,6 @@
 
 #include <openssl/rand.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/alloc.h"
 #include "core/base64.h"
@@ -335,7 +334,6 @@ int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs
         socket_free(so);
         return rc == SIO_EEXIST ? SIO_EIO : rc;
     }
-    so->handshake.time_ms = (int64_t)time(NULL) * 1000;
     rc = queue_open_packet(so);
     if (rc < 0) {
         sio__map_remove(&s->sessions, so->id, strlen(so->id));

@@ -190,8 +190,10 @@ static int fill_handshake(sio_conn *c, sio_handshake *hs, sio_kv **kv, sio_buf *
     if (rc == 0) {
         for (unsigned i = 0; i < r->nheaders; i++)
             (*kv)[i] = (sio_kv){store->data + offs[2 * i], store->data + offs[2 * i + 1]};
+        uv_timeval64_t tv;
+        int64_t wall = uv_gettimeofday(&tv) == 0 ? tv.tv_sec * 1000 + tv.tv_usec / 1000 : 0;
         *hs = (sio_handshake){*kv, r->nheaders, store->data + url, store->data + query,
-                              c->address, 0, 0};
+                              c->address, wall, 0};
     }
     sio__free(offs);
     return rc;
