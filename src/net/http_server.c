@@ -216,9 +216,13 @@ static int on_head(sio_conn *c)
     if (c->parser.req.expect_continue && c->parser.req.method == SIO_HTTP_POST)
         sio__conn_write_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     c->eio = sio__eio_match(c->server, c->parser.req.path);
-    if (c->eio)
-        return sio__eio_on_head(c, c->eio);
-    return 0;
+    if (c->eio == NULL || !sio__eio_on_head(c, c->eio))
+        return 0;
+    /* Taken over: a WebSocket never parses HTTP again, so it keeps no
+     * parser memory while it idles. */
+    if (c->mode == SIO_CONN_WS)
+        sio__http_parser_free(&c->parser);
+    return 1;
 }
 
 static void parse_error(sio_conn *c)
