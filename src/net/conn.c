@@ -169,7 +169,10 @@ static void on_closed(uv_handle_t *h)
     for (size_t i = 0; i < c->wq_len; i++)
         sio__rcbuf_unref(c->wq[i].rc);
     sio__free(c->wq);
-    sio__http_parser_free(&c->parser);
+    if (c->parser) {
+        sio__http_parser_free(c->parser);
+        sio__free(c->parser);
+    }
     sio__buf_free(&c->pending_in);
     if (c->ws)
         sio__ws_conn_free(c->ws);

@@ -57,7 +57,7 @@ int sio_eio_server_new(sio_eio_server **out, sio_http_server *http, const sio_ei
 
 static sio_slice header(sio_conn *c, const char *name)
 {
-    return sio__http_header(&c->parser.req, name);
+    return sio__http_header(&c->parser->req, name);
 }
 
 /* CORS lines for the current request into b (b is initialised here). */
@@ -72,7 +72,7 @@ static void respond(sio_conn *c, int status, const char *ctype, const char *body
 {
     sio_buf h;
     cors(c, 0, &h);
-    sio__conn_respond(c, status, ctype, sio__buf_cstr(&h), body, len, c->parser.req.keep_alive);
+    sio__conn_respond(c, status, ctype, sio__buf_cstr(&h), body, len, c->parser->req.keep_alive);
     sio__buf_free(&h);
 }
 
@@ -137,7 +137,7 @@ static int method_code(sio_http_method m)
 static int verify(sio_conn *c, query_fields *q, int upgrade, sio_eio_socket **so)
 {
     sio_eio_reqinfo ri = {
-        .method = method_code(c->parser.req.method),
+        .method = method_code(c->parser->req.method),
         .upgrade = upgrade,
         .transport = sio__buf_slice(&q->transport),
         .sid = q->has_sid ? sio__buf_slice(&q->sid) : (sio_slice){NULL, 0},
@@ -165,7 +165,7 @@ static int verify(sio_conn *c, query_fields *q, int upgrade, sio_eio_socket **so
 /* Lower-cased header copies for the session's handshake record. */
 static int fill_handshake(sio_conn *c, sio_handshake *hs, sio_kv **kv, sio_buf *store)
 {
-    const sio_http_request *r = &c->parser.req;
+    const sio_http_request *r = &c->parser->req;
     sio__buf_init(store, 0);
     *kv = sio__calloc(r->nheaders + 1, sizeof(sio_kv));
     size_t *offs = sio__calloc(r->nheaders * 2 + 3, sizeof(size_t));
@@ -215,7 +215,7 @@ static sio_eio_socket *handshake(sio_conn *c, int transport)
 
 void sio__eio_on_request(sio_conn *c, sio_eio_server *e)
 {
-    const sio_http_request *r = &c->parser.req;
+    const sio_http_request *r = &c->parser->req;
     if (r->method == SIO_HTTP_OPTIONS && (e->opts.cors.any_origin || e->opts.cors.norigins)) {
         sio_buf h;
         cors(c, 1, &h);
@@ -305,7 +305,7 @@ void sio__eio_ws_read(sio_conn *c, const char *data, size_t len)
 /* Answers 101 and turns the connection into a WebSocket. */
 static int switch_to_ws(sio_conn *c)
 {
-    const sio_http_request *r = &c->parser.req;
+    const sio_http_request *r = &c->parser->req;
     if (sio__ws_check_upgrade(r->method == SIO_HTTP_GET, r->version_minor, header(c, "upgrade"),
                               header(c, "connection"), header(c, "sec-websocket-version"),
                               header(c, "sec-websocket-key")) < 0)
@@ -348,7 +348,7 @@ void sio__eio_post_release(sio_conn *c)
 static int post_head(sio_conn *c, sio_eio_server *e)
 {
     query_fields q;
-    query_init(&q, c->parser.req.query);
+    query_init(&q, c->parser->req.query);
     sio_eio_socket *so = NULL;
     if (q.has_sid)
         so = sio__map_get(&e->sessions, q.sid.data, q.sid.len);
@@ -371,13 +371,13 @@ static int post_head(sio_conn *c, sio_eio_server *e)
 
 int sio__eio_on_head(sio_conn *c, sio_eio_server *e)
 {
-    sio__http_parser_set_max_body(&c->parser, e->opts.max_http_buffer_size);
-    if (c->parser.req.method == SIO_HTTP_POST)
+    sio__http_parser_set_max_body(c->parser, e->opts.max_http_buffer_size);
+    if (c->parser->req.method == SIO_HTTP_POST)
         return post_head(c, e);
-    if (!c->parser.req.upgrade_websocket)
+    if (!c->parser->req.upgrade_websocket)
         return 0;
     query_fields q;
-    query_init(&q, c->parser.req.query);
+    query_init(&q, c->parser->req.query);
     sio_eio_socket *so = NULL;
     int code = verify(c, &q, 1, &so);
     query_free(&q);

@@ -70,7 +70,7 @@ static void conn_timeout(sio_timer *t, void *data)
     }
     if (c->held || c->mode == SIO_CONN_WS)
         return;
-    if (sio__http_parser_idle(&c->parser) && c->pending_in.len == 0) {
+    if (sio__http_parser_idle(c->parser) && c->pending_in.len == 0) {
         sio__conn_close(c); /* idle keep-alive connection */
         return;
     }
@@ -117,7 +117,7 @@ static size_t push_str(sio_buf *b, sio_slice s)
 
 struct sio_req *sio__req_new(sio_conn *c)
 {
-    const sio_http_request *hr = &c->parser.req;
+    const sio_http_request *hr = &c->parser->req;
     struct sio_req *r = sio__calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
@@ -163,8 +163,8 @@ const char *sio_req_body(const sio_req *r, size_t *len)
         *len = 0;
         return "";
     }
-    *len = r->conn->parser.req.body.len;
-    return r->conn->parser.req.body.data ? r->conn->parser.req.body.data : "";
+    *len = r->conn->parser->req.body.len;
+    return r->conn->parser->req.body.data ? r->conn->parser->req.body.data : "";
 }
 
 int sio_req_respond(sio_req *r, int status, const char *headers, const void *body, size_t len)
@@ -183,7 +183,7 @@ int sio_req_respond(sio_req *r, int status, const char *headers, const void *bod
 
 static void not_found(sio_conn *c)
 {
-    sio__conn_respond(c, 404, "text/plain", NULL, "Not Found", 9, c->parser.req.keep_alive);
+    sio__conn_respond(c, 404, "text/plain", NULL, "Not Found", 9, c->parser->req.keep_alive);
 }
 
 /* A whole request arrived: route it. */
@@ -213,21 +213,24 @@ static void dispatch(sio_conn *c)
 static int on_head(sio_conn *c)
 {
     arm(c, c->server->opts.request_timeout);
-    if (c->parser.req.expect_continue && c->parser.req.method == SIO_HTTP_POST)
+    if (c->parser->req.expect_continue && c->parser->req.method == SIO_HTTP_POST)
         sio__conn_write_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    c->eio = sio__eio_match(c->server, c->parser.req.path);
+    c->eio = sio__eio_match(c->server, c->parser->req.path);
     if (c->eio == NULL || !sio__eio_on_head(c, c->eio))
         return 0;
     /* Taken over: a WebSocket never parses HTTP again, so it keeps no
      * parser memory while it idles. */
-    if (c->mode == SIO_CONN_WS)
-        sio__http_parser_free(&c->parser);
+    if (c->mode == SIO_CONN_WS) {
+        sio__http_parser_free(c->parser);
+        sio__free(c->parser);
+        c->parser = NULL;
+    }
     return 1;
 }
 
 static void parse_error(sio_conn *c)
 {
-    int status = c->parser.error_status ? c->parser.error_status : 400;
+    int status = c->parser->error_status ? c->parser->error_status : 400;
     const char *text = sio__http_status_text(status);
     /* A POST that broke a limit leaves its session alone: the client sees
      * the error status and closes with "transport error" itself. */
@@ -242,10 +245,10 @@ static size_t feed(sio_conn *c, const char *data, size_t len)
 {
     size_t used = 0;
     while (!c->held && !c->closing && c->mode == SIO_CONN_HTTP && !c->close_after_write) {
-        if (sio__http_parser_idle(&c->parser) && len > used)
+        if (sio__http_parser_idle(c->parser) && len > used)
             arm(c, c->server->opts.headers_timeout);
         sio_http_state st;
-        int n = sio__http_parser_feed(&c->parser, data + used, len - used, &st);
+        int n = sio__http_parser_feed(c->parser, data + used, len - used, &st);
         if (n < 0) {
             parse_error(c);
             return len;
@@ -273,7 +276,7 @@ void sio__conn_request_done(sio_conn *c)
         return;
     c->held = 0;
     c->eio = NULL;
-    sio__http_parser_reset(&c->parser);
+    sio__http_parser_reset(c->parser);
     if (c->close_after_write)
         return;
     arm(c, c->server->opts.keep_alive_timeout);
@@ -296,7 +299,7 @@ int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *ex
     keep_alive = keep_alive && !c->server->closing;
     sio_buf b;
     sio__buf_init(&b, 0);
-    int head_only = c->parser.req.method == SIO_HTTP_HEAD;
+    int head_only = c->parser && c->parser->req.method == SIO_HTTP_HEAD;
     int rc = sio__http_response_head(&b, status, extra, ctype, (int64_t)len, keep_alive);
     if (rc == 0 && !head_only)
         rc = sio__buf_append(&b, body, len);
@@ -386,7 +389,12 @@ static void on_connection(uv_stream_t *server, int status)
     s->nconns++;
     sio_http_limits l = {s->opts.max_request_line, s->opts.max_header_bytes, s->opts.max_headers,
                          s->opts.max_body};
-    sio__http_parser_init(&c->parser, &l);
+    c->parser = sio__malloc(sizeof *c->parser);
+    if (c->parser == NULL) {
+        sio__conn_close(c);
+        return;
+    }
+    sio__http_parser_init(c->parser, &l);
     sio__buf_init(&c->pending_in, 0);
     sio__timer_init(&c->timer, conn_timeout, c);
     uv_tcp_nodelay(&c->tcp, 1);

@@ -68,7 +68,7 @@ struct sio_conn {
     sio_list link;                /* in server->conns */
     sio_list flink;               /* in loop->flushq while writes are queued */
     sio_conn_mode mode;
-    sio_http_parser parser;       /* HTTP mode */
+    sio_http_parser *parser;      /* HTTP mode only (freed on upgrade) */
     sio_buf pending_in;           /* input received while a request is held */
     sio_wentry *wq;               /* queued, not yet handed to uv_write */
     size_t wq_len, wq_cap;
