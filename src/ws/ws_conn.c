@@ -1,12 +1,29 @@
 /* Server-side WebSocket connection: see ws_conn.h.
  *
  * wslay's event API is made sans-I/O by its two I/O callbacks: the recv
- * callback hands out the bytes of the current sio__ws_conn_feed call and
- * reports WSLAY_ERR_WOULDBLOCK once they are exhausted (so wslay_event_recv
- * always returns instead of stalling; partial frames stay in wslay's own
- * buffer until the next feed), and the send callback appends everything to
- * the output buffer and never refuses bytes, so each wslay_event_send call
- * leaves only whole frames behind it.
+ * callback hands out the bytes of the current call and then reports
+ * WSLAY_ERR_WOULDBLOCK (so wslay_event_recv always returns instead of
+ * stalling), and the send callback appends everything to the output buffer
+ * and never refuses bytes, so each wslay_event_send call leaves only whole
+ * frames behind it.
+ *
+ * Idle memory. A wslay context costs ~8.9 KB (two 4 KB buffers), far too
+ * much for 100k idle connections, so it only lives while a message is in
+ * flight: it is created when input arrives and freed after the feed when the
+ * connection is between messages (no fragmented message open) or done.
+ * That is only sound if wslay never holds part of a frame, so a small frame
+ * scanner (ws_scan, section 5.2) runs ahead of wslay: wslay gets whole
+ * frames only, and an incomplete last frame waits in the connection's tail
+ * buffer until it is whole (freed again once empty). The scanner checks
+ * every header as wslay would (reserved bits, mask, opcodes, control frame
+ * rules, minimal lengths, fragmentation order, max_message) and fails the
+ * connection itself on a bad one, so nothing is buffered for a frame that
+ * is refused, and the tail never holds more than one frame (<= max_message
+ * + 14 bytes). A fragmented message keeps the context alive: its UTF-8
+ * state and reassembled payload live there. Our own close frame is written
+ * directly (not queued in wslay), so closing costs no context either; a
+ * context created after it has writing shut down, as wslay's would after
+ * sending a close (no pong, no close echo).
  *
  * After each wslay_event_recv the outcome is classified (ws_after_recv):
  *  - still reading: flush control frames (pongs), done;
@@ -14,10 +31,9 @@
  *    report the peer's code through on_close;
  *  - wslay failed the connection itself (section 7.1.7): it queued a close
  *    with 1002, 1007 or 1009; flush it and report that code;
- *  - wslay_event_recv returned an error: a frame-layer violation (bad
- *    length encoding, fragmented or oversized control frame) for which wslay
- *    queues a close without a status code, or out-of-memory. We suppress
- *    wslay's output and write our own close frame with 1002 or 1011.
+ *  - wslay_event_recv returned an error: a frame-layer violation for which
+ *    wslay queues a close without a status code, or out-of-memory. We
+ *    suppress wslay's output and write our own close frame with 1002 or 1011.
  *
  * Data frames are never sent through wslay: we build them directly (server
  * frames are unmasked, section 5.1) so a broadcast frame can be shared. */
@@ -30,26 +46,35 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
-/* Opcodes we write ourselves (section 5.2). */
+/* Opcodes (section 5.2). */
+#define WS_OP_CONT 0x0
 #define WS_OP_TEXT 0x1
 #define WS_OP_BINARY 0x2
 #define WS_OP_CLOSE 0x8
+#define WS_OP_PING 0x9
+#define WS_OP_PONG 0xA
 
 /* Longest close reason: a control payload is at most 125 bytes (5.5). */
 #define WS_MAX_REASON 123
 
+/* wslay's default message limit, used when max_message is 0. */
+#define WS_DEFAULT_MAX_MESSAGE ((1u << 31) - 1)
+
 struct sio_ws_conn {
-    wslay_event_context_ptr ctx; /* wslay's receive state and control queue */
+    wslay_event_context_ptr ctx; /* wslay's state; NULL between messages */
     sio_ws_callbacks cb;         /* the user's callbacks (copied) */
     void *data;                  /* passed back to every callback */
     sio_buf out;                 /* bytes for the peer, whole frames only */
-    const char *in;              /* unread bytes of the current feed */
+    sio_buf tail;                /* start of an incomplete frame, not yet in wslay */
+    const char *in;              /* unread bytes of the current wslay_event_recv */
     size_t in_len;               /* how many of them remain */
+    uint64_t max_message;        /* message limit (never 0) */
+    uint64_t frag_len;           /* payload so far of the open fragmented message */
     int out_err;                 /* why the send callback last refused bytes */
-    int in_feed;                 /* inside wslay_event_recv: close only queues */
-    int we_closed;               /* sio__ws_conn_close queued our close frame */
     int peer_code;               /* status of the peer's close; 0 until it came */
-    int done;                    /* reading is over and on_close was called */
+    unsigned frag_open : 1;      /* a data frame without FIN was scanned */
+    unsigned we_closed : 1;      /* our close frame is in the output */
+    unsigned done : 1;           /* reading is over and on_close was called */
 };
 
 /* Writes a header for an unmasked FIN frame; returns its size (5.2). */
@@ -104,15 +129,125 @@ sio_rcbuf *sio__ws_frame_new(int binary, const void *payload, size_t len)
     return sio__rcbuf_new2(hdr, hlen, payload, len);
 }
 
-/* Appends a close frame carrying code (network order) and no reason. */
-static int ws_close_frame_append(sio_buf *out, int code)
+/* Appends a close frame: code (network order, 0 for none) and reason. */
+static int ws_close_frame_append(sio_buf *out, int code, const char *reason, size_t rlen)
 {
-    unsigned char p[2] = {(unsigned char)(code >> 8), (unsigned char)code};
-    return ws_frame_append_op(out, WS_OP_CLOSE, p, sizeof p);
+    unsigned char p[2 + WS_MAX_REASON];
+    size_t n = 0;
+    if (code != 0) {
+        p[0] = (unsigned char)(code >> 8);
+        p[1] = (unsigned char)code;
+        if (rlen > 0)
+            memcpy(p + 2, reason, rlen);
+        n = 2 + rlen;
+    }
+    return ws_frame_append_op(out, WS_OP_CLOSE, p, n);
 }
 
-/* wslay wants input: give it what is left of this feed, then WOULDBLOCK so
- * that wslay_event_recv returns instead of waiting for more. */
+/* ------------------------------------------------------ frame scanner */
+
+/* A client frame header as the scanner sees it (section 5.2). */
+typedef struct ws_hdr {
+    unsigned b0;  /* FIN, RSV1-3, opcode */
+    unsigned b1;  /* MASK and the 7-bit length */
+    uint64_t len; /* payload length */
+    size_t size;  /* header bytes, mask key included */
+} ws_hdr;
+
+/* Size of the header starting at p given its first n bytes: 2 until the
+ * second byte is known, then 2 + extended length + mask key. */
+static size_t ws_header_size(const unsigned char *p, size_t n)
+{
+    if (n < 2)
+        return 2;
+    unsigned l7 = p[1] & 0x7Fu;
+    return 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + ((p[1] & 0x80u) ? 4 : 0);
+}
+
+/* Decodes the header at p: 1 when its n bytes hold all of it, else 0. */
+static int ws_parse(const unsigned char *p, size_t n, ws_hdr *h)
+{
+    h->size = ws_header_size(p, n);
+    if (n < h->size)
+        return 0;
+    h->b0 = p[0];
+    h->b1 = p[1];
+    unsigned l7 = p[1] & 0x7Fu;
+    size_t ext = l7 == 126 ? 2 : l7 == 127 ? 8 : 0;
+    h->len = ext ? 0 : l7;
+    for (size_t i = 0; i < ext; i++)
+        h->len = (h->len << 8) | p[2 + i];
+    return 1;
+}
+
+/* 1 if opcode may come next: a continuation only inside a fragmented
+ * message, a new text/binary only outside one, control frames anywhere. */
+static int ws_opcode_ok(const sio_ws_conn *c, unsigned op)
+{
+    switch (op) {
+    case WS_OP_CONT:
+        return c->frag_open;
+    case WS_OP_TEXT:
+    case WS_OP_BINARY:
+        return !c->frag_open;
+    case WS_OP_CLOSE:
+    case WS_OP_PING:
+    case WS_OP_PONG:
+        return 1;
+    default: /* reserved opcodes (5.2) */
+        return 0;
+    }
+}
+
+/* The close code a header fails the connection with, or 0 if it is fine:
+ * the checks wslay makes, in its order, so the outcome is the same. */
+static int ws_check(const sio_ws_conn *c, const ws_hdr *h)
+{
+    unsigned op = h->b0 & 0x0Fu, l7 = h->b1 & 0x7Fu;
+    int control = (op & 0x8u) != 0;
+    if (control && (l7 > 125 || !(h->b0 & 0x80u)))
+        return SIO_WS_CLOSE_PROTOCOL_ERROR; /* 5.5: short, unfragmented */
+    if ((l7 == 126 && h->len < 126) || (l7 == 127 && (h->len <= 0xFFFF || h->len >> 63)))
+        return SIO_WS_CLOSE_PROTOCOL_ERROR; /* 5.2: minimal length encoding */
+    if ((h->b0 & 0x70u) || !(h->b1 & 0x80u) || !ws_opcode_ok(c, op))
+        return SIO_WS_CLOSE_PROTOCOL_ERROR; /* no extension; clients mask (5.3) */
+    uint64_t so_far = control ? 0 : c->frag_len;
+    if (h->len > c->max_message - so_far)
+        return SIO_WS_CLOSE_TOO_BIG;
+    return 0;
+}
+
+/* A whole, valid frame goes to wslay: track the fragmented message. */
+static void ws_account(sio_ws_conn *c, const ws_hdr *h)
+{
+    if (h->b0 & 0x08u)
+        return; /* control frames may interleave; they change nothing */
+    c->frag_open = !(h->b0 & 0x80u);
+    c->frag_len = c->frag_open ? c->frag_len + h->len : 0;
+}
+
+/* Length of the run of whole, valid frames at the start of p (accounted as
+ * they go). *code gets the close code of a bad header right after them
+ * (0 if the rest is merely an incomplete frame). */
+static size_t ws_scan(sio_ws_conn *c, const char *p, size_t n, int *code)
+{
+    size_t off = 0;
+    ws_hdr h;
+    *code = 0;
+    while (ws_parse((const unsigned char *)p + off, n - off, &h)) {
+        *code = ws_check(c, &h);
+        if (*code != 0 || h.len > n - off - h.size)
+            break;
+        ws_account(c, &h);
+        off += h.size + (size_t)h.len;
+    }
+    return off;
+}
+
+/* ------------------------------------------------------------- wslay */
+
+/* wslay wants input: give it what is left, then WOULDBLOCK so that
+ * wslay_event_recv returns instead of waiting for more. */
 static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
                           void *user)
 {
@@ -166,26 +301,53 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     }
 }
 
-sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max_message)
+/* Creates wslay's context if there is none (input arrived). */
+static int ws_ctx_open(sio_ws_conn *c)
 {
-    sio_ws_conn *c = sio__calloc(1, sizeof *c);
-    if (c == NULL)
-        return NULL;
+    if (c->ctx)
+        return 0;
     struct wslay_event_callbacks wcb = {
         .recv_callback = ws_recv_cb,
         .send_callback = ws_send_cb,
         .on_msg_recv_callback = ws_msg_cb,
     };
     if (wslay_event_context_server_init(&c->ctx, &wcb, c) != 0) {
-        sio__free(c);
-        return NULL;
+        c->ctx = NULL; /* wslay may leave a freed pointer behind */
+        return SIO_ENOMEM;
     }
-    if (max_message > 0)
-        wslay_event_config_set_max_recv_msg_length(c->ctx, max_message);
+    wslay_event_config_set_max_recv_msg_length(c->ctx, c->max_message);
+    /* Our close is out: like wslay after sending one, write nothing more. */
+    if (c->we_closed)
+        wslay_event_shutdown_write(c->ctx);
+    return 0;
+}
+
+/* Frees wslay's context when it holds nothing worth keeping: between
+ * messages (it was only ever given whole frames) or once reading is over.
+ * Also gives back the memory of empty buffers. */
+static void ws_trim(sio_ws_conn *c)
+{
+    if (c->ctx && (c->done || !c->frag_open)) {
+        wslay_event_context_free(c->ctx);
+        c->ctx = NULL;
+    }
+    if (c->out.len == 0)
+        sio__buf_free(&c->out);
+    if (c->tail.len == 0)
+        sio__buf_free(&c->tail);
+}
+
+sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max_message)
+{
+    sio_ws_conn *c = sio__calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
     if (cb)
         c->cb = *cb;
     c->data = data;
+    c->max_message = max_message > 0 ? max_message : WS_DEFAULT_MAX_MESSAGE;
     sio__buf_init(&c->out, 0);
+    sio__buf_init(&c->tail, 0);
     return c;
 }
 
@@ -195,6 +357,7 @@ void sio__ws_conn_free(sio_ws_conn *c)
         return;
     wslay_event_context_free(c->ctx);
     sio__buf_free(&c->out);
+    sio__buf_free(&c->tail);
     sio__free(c);
 }
 
@@ -215,23 +378,23 @@ static int ws_flush(sio_ws_conn *c)
 static int ws_finish(sio_ws_conn *c, int code, int err)
 {
     c->done = 1;
-    wslay_event_shutdown_read(c->ctx);
+    if (c->ctx)
+        wslay_event_shutdown_read(c->ctx);
     if (c->cb.on_close)
         c->cb.on_close(c, code, c->data);
     return err;
 }
 
-/* wslay_event_recv failed (frame-layer violation or out-of-memory): wslay
- * may have queued a close without a status code; replace it with ours
- * unless our own close is already queued or out. */
-static int ws_fail(sio_ws_conn *c, int code, int err)
+/* Fails the connection with our own close frame carrying code, unless our
+ * close already went out (then nothing more is written: 1006). wslay's
+ * output, if any, is suppressed. */
+static int ws_reject(sio_ws_conn *c, int code, int err)
 {
-    if (c->we_closed || wslay_event_get_close_sent(c->ctx)) {
-        int rc = ws_flush(c);
-        return ws_finish(c, SIO_WS_CLOSE_ABNORMAL, rc < 0 ? rc : err);
-    }
-    wslay_event_shutdown_write(c->ctx);
-    int rc = ws_close_frame_append(&c->out, code);
+    if (c->ctx)
+        wslay_event_shutdown_write(c->ctx);
+    if (c->we_closed)
+        return ws_finish(c, SIO_WS_CLOSE_ABNORMAL, err);
+    int rc = ws_close_frame_append(&c->out, code, NULL, 0);
     return ws_finish(c, code, rc < 0 ? rc : err);
 }
 
@@ -239,9 +402,9 @@ static int ws_fail(sio_ws_conn *c, int code, int err)
 static int ws_after_recv(sio_ws_conn *c, int r)
 {
     if (r == WSLAY_ERR_NOMEM)
-        return ws_fail(c, SIO_WS_CLOSE_INTERNAL_ERROR, SIO_ENOMEM);
+        return ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR, SIO_ENOMEM);
     if (r != 0)
-        return ws_fail(c, SIO_WS_CLOSE_PROTOCOL_ERROR, SIO_EPROTO);
+        return ws_reject(c, SIO_WS_CLOSE_PROTOCOL_ERROR, SIO_EPROTO);
     int rc = ws_flush(c);
     if (wslay_event_get_read_enabled(c->ctx))
         return rc < 0 ? ws_finish(c, SIO_WS_CLOSE_INTERNAL_ERROR, rc) : 0;
@@ -256,20 +419,88 @@ static int ws_after_recv(sio_ws_conn *c, int r)
     return ws_finish(c, code, rc < 0 ? rc : err);
 }
 
-int sio__ws_conn_feed(sio_ws_conn *c, const char *data, size_t len)
+/* Runs whole frames through wslay (creating its context if needed). */
+static int ws_recv(sio_ws_conn *c, const char *data, size_t len)
 {
-    if (c->done)
-        return SIO_ECLOSED;
+    if (ws_ctx_open(c) < 0)
+        return ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR, SIO_ENOMEM);
     c->in = data;
     c->in_len = len;
     wslay_event_set_error(c->ctx, 0);
-    c->in_feed = 1;
     int r = wslay_event_recv(c->ctx);
-    c->in_feed = 0;
     /* Bytes after a close frame or an error are dropped (5.5.1, 7.1.7). */
     c->in = NULL;
     c->in_len = 0;
     return ws_after_recv(c, r);
+}
+
+/* Moves up to want - tail.len bytes of the input into the tail. */
+static int ws_tail_take(sio_ws_conn *c, const char **data, size_t *len, size_t want)
+{
+    size_t n = want - c->tail.len;
+    if (n > *len)
+        n = *len;
+    int rc = sio__buf_append(&c->tail, *data, n);
+    if (rc < 0)
+        return ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR, rc);
+    *data += n;
+    *len -= n;
+    return 0;
+}
+
+/* Completes the frame waiting in the tail with the first bytes of the
+ * input (header first, to learn the frame's size, then its payload) and
+ * runs it through wslay once whole. Advances *data and *len. */
+static int ws_feed_tail(sio_ws_conn *c, const char **data, size_t *len)
+{
+    ws_hdr h;
+    while (!ws_parse((const unsigned char *)c->tail.data, c->tail.len, &h)) {
+        if (*len == 0)
+            return 0;
+        int rc = ws_tail_take(c, data, len, h.size);
+        if (rc < 0)
+            return rc;
+    }
+    int code = ws_check(c, &h);
+    if (code != 0)
+        return ws_reject(c, code, code == SIO_WS_CLOSE_TOO_BIG ? SIO_ELIMIT : SIO_EPROTO);
+    int rc = ws_tail_take(c, data, len, h.size + (size_t)h.len);
+    if (rc < 0 || c->tail.len < h.size + h.len)
+        return rc;
+    ws_account(c, &h);
+    rc = ws_recv(c, c->tail.data, c->tail.len);
+    sio__buf_free(&c->tail);
+    return rc;
+}
+
+/* Runs the whole frames at the start of data through wslay straight from
+ * the caller's bytes, and keeps an incomplete last frame in the tail. */
+static int ws_feed_direct(sio_ws_conn *c, const char *data, size_t len)
+{
+    int code;
+    size_t n = ws_scan(c, data, len, &code);
+    if (n > 0) {
+        int rc = ws_recv(c, data, n);
+        if (rc < 0 || c->done)
+            return rc;
+    }
+    if (code != 0)
+        return ws_reject(c, code, code == SIO_WS_CLOSE_TOO_BIG ? SIO_ELIMIT : SIO_EPROTO);
+    int rc = sio__buf_append(&c->tail, data + n, len - n);
+    return rc < 0 ? ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR, rc) : 0;
+}
+
+int sio__ws_conn_feed(sio_ws_conn *c, const char *data, size_t len)
+{
+    if (c->done)
+        return SIO_ECLOSED;
+    int rc = 0;
+    if (c->tail.len > 0)
+        rc = ws_feed_tail(c, &data, &len);
+    if (rc == 0 && !c->done && len > 0)
+        rc = ws_feed_direct(c, data, len);
+    ws_trim(c);
+    return rc;
 }
 
 sio_buf *sio__ws_conn_output(sio_ws_conn *c)
@@ -277,10 +508,15 @@ sio_buf *sio__ws_conn_output(sio_ws_conn *c)
     return &c->out;
 }
 
+void sio__ws_conn_output_done(sio_ws_conn *c)
+{
+    if (c->out.len == 0)
+        sio__buf_free(&c->out);
+}
+
 int sio__ws_conn_wants_close(const sio_ws_conn *c)
 {
-    return c->done || c->we_closed || wslay_event_get_close_sent(c->ctx) ||
-           wslay_event_get_close_received(c->ctx);
+    return c->done || c->we_closed;
 }
 
 /* Codes an endpoint may put in a close frame (7.4.1, 7.4.2): 1004-1006
@@ -299,14 +535,14 @@ int sio__ws_conn_close(sio_ws_conn *c, int code, const char *reason)
         return SIO_EINVAL;
     if (c->done || c->we_closed)
         return SIO_ECLOSED;
-    int r = wslay_event_queue_close(c->ctx, (uint16_t)code, (const uint8_t *)reason, rlen);
-    if (r == WSLAY_ERR_NO_MORE_MSG)
-        return SIO_ECLOSED;
-    if (r != 0)
-        return r == WSLAY_ERR_NOMEM ? SIO_ENOMEM : SIO_EINVAL;
     c->we_closed = 1;
-    /* Inside a callback of feed: feed flushes once wslay_event_recv returns. */
-    return c->in_feed ? 0 : ws_flush(c);
+    int rc = 0;
+    if (c->ctx) {
+        /* Pongs wslay queued earlier in this feed go first; none after. */
+        rc = ws_flush(c);
+        wslay_event_shutdown_write(c->ctx);
+    }
+    return rc < 0 ? rc : ws_close_frame_append(&c->out, code, reason, rlen);
 }
 
 int sio__ws_conn_send(sio_ws_conn *c, int binary, const void *payload, size_t len)
@@ -314,4 +550,14 @@ int sio__ws_conn_send(sio_ws_conn *c, int binary, const void *payload, size_t le
     if (sio__ws_conn_wants_close(c))
         return SIO_ECLOSED;
     return sio__ws_frame_append(&c->out, binary, payload, len);
+}
+
+size_t sio__ws_conn_heap_bytes(const sio_ws_conn *c)
+{
+    return sizeof *c + c->out.cap + c->tail.cap;
+}
+
+int sio__ws_conn_engine_alive(const sio_ws_conn *c)
+{
+    return c->ctx != NULL;
 }

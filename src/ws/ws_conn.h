@@ -21,6 +21,12 @@
  * sio__ws_conn_wants_close() is 1, send no more data frames: a close frame
  * is in (or already went out of) the output, and nothing may follow it.
  *
+ * Memory: an idle connection holds only its small struct. wslay's context
+ * (~9 KB) exists only while a message is in flight (a fragmented message,
+ * or the feed that carries it), an incomplete frame waits in a tail buffer
+ * of at most max_message + 14 bytes, and empty buffers are freed (the output
+ * after sio__ws_conn_output_done or at the next feed).
+ *
  * Lifetime: callbacks run inside feed/close; they must not free the
  * connection (free it after feed returns). */
 #ifndef SIO_WS_CONN_H
@@ -82,6 +88,10 @@ int sio__ws_conn_feed(sio_ws_conn *c, const char *data, size_t len);
  * whole sio_buf out for an empty one. Its `limit` may be set to cap it. */
 sio_buf *sio__ws_conn_output(sio_ws_conn *c);
 
+/* The caller emptied the output buffer (out->len == 0): give its memory
+ * back now rather than at the next feed. A no-op while bytes remain. */
+void sio__ws_conn_output_done(sio_ws_conn *c);
+
 /* 1 once a close frame was sent or received (or the connection failed):
  * send no more data, and close the socket once the output is flushed. */
 int sio__ws_conn_wants_close(const sio_ws_conn *c);
@@ -96,6 +106,13 @@ int sio__ws_conn_close(sio_ws_conn *c, int code, const char *reason);
 
 /* Appends one data frame to the output buffer. SIO_ECLOSED once closing. */
 int sio__ws_conn_send(sio_ws_conn *c, int binary, const void *payload, size_t len);
+
+/* Test and measurement hooks. heap_bytes: what the connection holds
+ * through our allocator (its struct and buffer capacities); equal to that
+ * of a new connection when idle. engine_alive: 1 while wslay's context
+ * (allocated by libc, outside our allocator) exists. */
+size_t sio__ws_conn_heap_bytes(const sio_ws_conn *c);
+int sio__ws_conn_engine_alive(const sio_ws_conn *c);
 
 /* Frame builders for data frames (FIN set, unmasked, server to client). */
 
