@@ -4,7 +4,12 @@
  * (what a browser sends) and decodes what the server wrote, so both
  * directions are checked against an independent implementation. Frames a
  * well-behaved client cannot produce (unmasked, fragmented by hand, bad
- * length encodings) are built byte by byte with raw_frame(). */
+ * length encodings) are built byte by byte with raw_frame().
+ *
+ * Memory: an idle connection must hold no wslay context and no buffers
+ * (checked through sio__ws_conn_engine_alive/heap_bytes, and with
+ * mallinfo2 where the libc allocator is in use, i.e. without ASan). */
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -741,6 +746,263 @@ static void test_output_out_of_memory(void **state)
     sio__alloc_fail_after(0);
 }
 
+/* ---------------------------------------------------------------- memory */
+
+/* Empties the output like the net layer does, then lets it go. */
+static void drain(sio_ws_conn *c)
+{
+    sio__ws_conn_output(c)->len = 0;
+    sio__ws_conn_output_done(c);
+}
+
+/* 1 if c holds nothing but its struct: no wslay context, no buffers. */
+static int is_idle(const sio_ws_conn *c, size_t base)
+{
+    return !sio__ws_conn_engine_alive(c) && sio__ws_conn_heap_bytes(c) == base;
+}
+
+static void test_idle_after_text_ping_fragmented(void **state)
+{
+    fx *f = *state;
+    size_t base = sio__ws_conn_heap_bytes(f->c);
+    assert_true(base < 256);
+    assert_true(is_idle(f->c, base));
+    /* a text message */
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "hello", 5);
+    assert_int_equal(feed_wire(f), 0);
+    assert_int_equal(f->log.nmsg, 1);
+    assert_true(is_idle(f->c, base));
+    /* a ping: the pong is in the output until drained */
+    client_send(&f->cl, WSLAY_PING, "p", 1);
+    assert_int_equal(feed_wire(f), 0);
+    assert_false(sio__ws_conn_engine_alive(f->c));
+    assert_true(sio__ws_conn_heap_bytes(f->c) > base);
+    sio__ws_conn_output_done(f->c); /* not empty yet: kept */
+    assert_int_equal(sio__ws_conn_output(f->c)->len, 3);
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.opcode, WSLAY_PONG);
+    sio__ws_conn_output_done(f->c);
+    assert_true(is_idle(f->c, base));
+    /* a fragmented message over three feeds: wslay lives while it is open */
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x01, 1, "ab", 2, 0);
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
+    assert_true(sio__ws_conn_engine_alive(f->c));
+    w.len = 0;
+    raw_frame(&w, 0x00, 1, "cd", 2, 0);
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
+    assert_true(sio__ws_conn_engine_alive(f->c));
+    w.len = 0;
+    raw_frame(&w, 0x80, 1, "ef", 2, 0);
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
+    assert_int_equal(f->log.nmsg, 2);
+    assert_memory_equal(f->log.last.data, "abcdef", 6);
+    assert_true(is_idle(f->c, base));
+    sio__buf_free(&w);
+}
+
+static void test_output_freed_at_next_feed(void **state)
+{
+    fx *f = *state;
+    size_t base = sio__ws_conn_heap_bytes(f->c);
+    client_send(&f->cl, WSLAY_PING, "p", 1);
+    assert_int_equal(feed_wire(f), 0);
+    sio__ws_conn_output(f->c)->len = 0; /* drained without output_done */
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "x", 1);
+    assert_int_equal(feed_wire(f), 0);
+    assert_true(is_idle(f->c, base));
+}
+
+static void test_split_frames_every_offset(void **state)
+{
+    /* A ping, a 16-bit-length text frame and a 64-bit-length binary frame,
+     * cut in two at every offset: same messages, same pong, idle after. */
+    size_t n = 70000;
+    char *big = malloc(n);
+    assert_non_null(big);
+    memset(big, 'q', n);
+    client cl;
+    client_init(&cl);
+    client_send(&cl, WSLAY_PING, "pp", 2);
+    client_send(&cl, WSLAY_TEXT_FRAME, big, 300);
+    client_send(&cl, WSLAY_BINARY_FRAME, big, n);
+    for (size_t cut = 0; cut <= cl.wire.len; cut += cut < 400 ? 1 : 4093) {
+        fx *f = fx_new(100000);
+        size_t base = sio__ws_conn_heap_bytes(f->c);
+        assert_int_equal(sio__ws_conn_feed(f->c, cl.wire.data, cut), 0);
+        assert_int_equal(sio__ws_conn_feed(f->c, cl.wire.data + cut, cl.wire.len - cut), 0);
+        assert_int_equal(f->log.nmsg, 2);
+        assert_int_equal(f->log.binary, 1);
+        assert_int_equal(f->log.last.len, n);
+        client_read_output(&f->cl, f->c);
+        assert_int_equal(f->cl.nmsg, 1);
+        assert_int_equal(f->cl.opcode, WSLAY_PONG);
+        sio__ws_conn_output_done(f->c);
+        assert_true(is_idle(f->c, base));
+        void *st = f;
+        teardown(&st);
+    }
+    client_free(&cl);
+    free(big);
+}
+
+static void test_partial_frame_waits_in_tail(void **state)
+{
+    fx *f = *state;
+    size_t base = sio__ws_conn_heap_bytes(f->c);
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "first", 5);
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "second", 6);
+    /* the first frame and 3 bytes of the second: no wslay, 3 bytes kept */
+    assert_int_equal(sio__ws_conn_feed(f->c, f->cl.wire.data, 11 + 3), 0);
+    assert_int_equal(f->log.nmsg, 1);
+    assert_false(sio__ws_conn_engine_alive(f->c));
+    assert_true(sio__ws_conn_heap_bytes(f->c) > base);
+    assert_int_equal(sio__ws_conn_feed(f->c, f->cl.wire.data + 14, f->cl.wire.len - 14), 0);
+    assert_int_equal(f->log.nmsg, 2);
+    assert_memory_equal(f->log.last.data, "second", 6);
+    assert_true(is_idle(f->c, base));
+}
+
+static void test_bad_header_fails_before_payload(void **state)
+{
+    /* A header alone is enough to refuse a frame: nothing is buffered. */
+    static const struct {
+        const char *hdr;
+        size_t len;
+        int rc;
+        int code;
+    } cases[] = {
+        {"\x81\xfe\x03\xe9\x01\x02\x03\x04", 8, SIO_ELIMIT, 1009}, /* 1001 > 1000 */
+        {"\x81\xff\x00\x00\x00\x01\x00\x00\x00\x00" "abcd", 14, SIO_ELIMIT, 1009},
+        {"\x82\x7e\x03\xe9", 4, SIO_EPROTO, 1002}, /* unmasked */
+        {"\x81\xff\x80\x00\x00\x00\x00\x00\x00\x00" "abcd", 14, SIO_EPROTO, 1002}, /* 2^63 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fx *f = fx_new(1000);
+        size_t base = sio__ws_conn_heap_bytes(f->c);
+        sio_buf w;
+        sio__buf_init(&w, 0);
+        assert_int_equal(sio__buf_append(&w, cases[i].hdr, cases[i].len), 0);
+        expect_failure(f, &w, cases[i].rc, cases[i].code);
+        sio__ws_conn_output_done(f->c);
+        assert_true(is_idle(f->c, base));
+        sio__buf_free(&w);
+        void *st = f;
+        teardown(&st);
+    }
+}
+
+static void test_too_big_across_fragments_header_only(void **state)
+{
+    fx *f = *state;
+    char part[600];
+    memset(part, 'b', sizeof part);
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x02, 1, part, sizeof part, 0);
+    raw_frame(&w, 0x80, 1, part, sizeof part, 0);
+    /* the first fragment and the second one's header: 600 + 600 > 1000 */
+    w.len = 8 + 600 + 8;
+    expect_failure(f, &w, SIO_ELIMIT, 1009);
+    assert_int_equal(f->log.nmsg, 0);
+    assert_false(sio__ws_conn_engine_alive(f->c));
+    sio__buf_free(&w);
+}
+
+static void test_close_without_engine(void **state)
+{
+    fx *f = *state;
+    size_t base = sio__ws_conn_heap_bytes(f->c);
+    assert_int_equal(sio__ws_conn_close(f->c, 1001, "bye"), 0);
+    assert_false(sio__ws_conn_engine_alive(f->c));
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.close_code, 1001);
+    sio__ws_conn_output_done(f->c);
+    /* a ping after our close is not answered; the echo ends reading */
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x89, 1, "p", 1, 0);
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
+    assert_int_equal(sio__ws_conn_output(f->c)->len, 0);
+    assert_true(is_idle(f->c, base));
+    w.len = 0;
+    raw_frame(&w, 0x88, 1, "\x03\xe9", 2, 0);
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
+    assert_int_equal(f->log.nclose, 1);
+    assert_int_equal(f->log.close_code, 1001);
+    assert_int_equal(sio__ws_conn_output(f->c)->len, 0);
+    assert_true(is_idle(f->c, base));
+    sio__buf_free(&w);
+}
+
+static void test_close_from_on_message_after_ping(void **state)
+{
+    fx *f = *state;
+    f->log.close_on_msg = 1;
+    client_send(&f->cl, WSLAY_PING, "1", 1);
+    client_send(&f->cl, WSLAY_TEXT_FRAME, "a", 1);
+    client_send(&f->cl, WSLAY_PING, "2", 1);
+    assert_int_equal(feed_wire(f), 0);
+    /* the first pong, then our close, and nothing after it */
+    sio_buf *out = sio__ws_conn_output(f->c);
+    assert_int_equal(out->len, 3 + 8);
+    assert_memory_equal(out->data, "\x8a\x01" "1" "\x88\x06\x03\xe8" "done", 11);
+}
+
+static void test_tail_out_of_memory(void **state)
+{
+    fx *f = *state;
+    sio__alloc_fail_after(1); /* the tail's first growth */
+    assert_int_equal(sio__ws_conn_feed(f->c, "\x81\x85", 2), SIO_ENOMEM);
+    sio__alloc_fail_after(0);
+    assert_int_equal(f->log.nclose, 1);
+    assert_int_equal(f->log.close_code, 1011);
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.close_code, 1011);
+    assert_int_equal(sio__ws_conn_feed(f->c, "x", 1), SIO_ECLOSED);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WS_LIBC_MALLOC 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WS_LIBC_MALLOC 0
+#endif
+#endif
+#ifndef WS_LIBC_MALLOC
+#define WS_LIBC_MALLOC 1
+#endif
+
+static void test_idle_bytes_mallinfo(void **state)
+{
+    /* 200 connections that each got a message and a ping, measured by the
+     * libc allocator (which wslay uses too). Under ASan malloc is not
+     * libc's: skipped. */
+    if (!WS_LIBC_MALLOC)
+        skip();
+    enum { N = 200 };
+    sio_ws_conn *cs[N];
+    client cl;
+    client_init(&cl);
+    client_send(&cl, WSLAY_TEXT_FRAME, "42[\"chat\",\"hi\"]", 16);
+    client_send(&cl, WSLAY_PING, "", 0);
+    size_t before = mallinfo2().uordblks;
+    for (int i = 0; i < N; i++) {
+        cs[i] = sio__ws_conn_new(NULL, NULL, 1000);
+        assert_non_null(cs[i]);
+        assert_int_equal(sio__ws_conn_feed(cs[i], cl.wire.data, cl.wire.len), 0);
+        drain(cs[i]);
+    }
+    size_t after = mallinfo2().uordblks;
+    print_message("idle WebSocket: %zu bytes each (struct %zu)\n", (after - before) / N,
+                  sio__ws_conn_heap_bytes(cs[0]));
+    assert_true(after - before <= (size_t)N * 256);
+    for (int i = 0; i < N; i++)
+        sio__ws_conn_free(cs[i]);
+    client_free(&cl);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -773,6 +1035,16 @@ int main(void)
         cmocka_unit_test(test_new_out_of_memory),
         cmocka_unit_test(test_large_message_in_chunks),
         T(test_output_out_of_memory),
+        T(test_idle_after_text_ping_fragmented),
+        T(test_output_freed_at_next_feed),
+        cmocka_unit_test(test_split_frames_every_offset),
+        T(test_partial_frame_waits_in_tail),
+        cmocka_unit_test(test_bad_header_fails_before_payload),
+        T(test_too_big_across_fragments_header_only),
+        T(test_close_without_engine),
+        T(test_close_from_on_message_after_ping),
+        T(test_tail_out_of_memory),
+        cmocka_unit_test(test_idle_bytes_mallinfo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
