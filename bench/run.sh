@@ -185,7 +185,7 @@ done
 echo >&2
 echo "bench: $(( $(date +%s) - START )) s; raw results in $RAW" >&2
 echo
-node "$REPORT" table "$RAW" "$OUT"
+SIOC_REV=$(git rev-parse --short HEAD 2>/dev/null || true) node "$REPORT" table "$RAW" "$OUT"
 if command -v gnuplot >/dev/null; then
   gnuplot -e "dir='$OUT'; servers='${AVAILABLE[*]}'; clients='$BC_N'" bench/plot.gp &&
     echo "plots: $OUT/latency.png $OUT/memory.png"

@@ -147,7 +147,8 @@ function table(raw, out) {
     body.push([point, metric, fmt(s), fmt(n), ratio(s, n, better)]);
   }
   const reps = Math.max(0, ...rows.map((x) => x.rep));
-  const note = `Machine: ${machine()}. ${new Date().toISOString().slice(0, 10)}, ` +
+  const rev = process.env.SIOC_REV ? `, sioc ${process.env.SIOC_REV}` : '';
+  const note = `Machine: ${machine()}${rev}. ${new Date().toISOString().slice(0, 10)}, ` +
     `median of ${reps} run(s) per row. ratio > 1x means sioc is better ` +
     '(sioc/node for rates, node/sioc for costs and latencies).';
   const txt = textTable(head, body) + '\n\n' + note + '\n';
