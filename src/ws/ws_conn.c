@@ -324,7 +324,8 @@ static int ws_ctx_open(sio_ws_conn *c)
 
 /* Frees wslay's context when it holds nothing worth keeping: between
  * messages (it was only ever given whole frames) or once reading is over.
- * Also gives back the memory of empty buffers. */
+ * Also gives back the memory of empty buffers and of a tail that will
+ * never be read. */
 static void ws_trim(sio_ws_conn *c)
 {
     if (c->ctx && (c->done || !c->frag_open)) {
@@ -333,7 +334,7 @@ static void ws_trim(sio_ws_conn *c)
     }
     if (c->out.len == 0)
         sio__buf_free(&c->out);
-    if (c->tail.len == 0)
+    if (c->tail.len == 0 || c->done) /* once done, input is discarded */
         sio__buf_free(&c->tail);
 }
 
