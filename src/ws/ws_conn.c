@@ -164,20 +164,38 @@ static size_t ws_header_size(const unsigned char *p, size_t n)
     return 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + ((p[1] & 0x80u) ? 4 : 0);
 }
 
-/* Decodes the header at p: 1 when its n bytes hold all of it, else 0. */
+/* 1 if the header breaks a framing rule wslay checks as soon as it has
+ * the bytes: a control frame must be short and unfragmented (5.5), which
+ * the first two bytes tell; a length must use the shortest encoding (5.2),
+ * which the extended length tells (have_len). */
+static int ws_framing_error(const ws_hdr *h, int have_len)
+{
+    unsigned l7 = h->b1 & 0x7Fu;
+    if ((h->b0 & 0x08u) && (l7 > 125 || !(h->b0 & 0x80u)))
+        return 1;
+    return have_len &&
+           ((l7 == 126 && h->len < 126) || (l7 == 127 && (h->len <= 0xFFFF || h->len >> 63)));
+}
+
+/* Decodes the header at p from its first n bytes: 1 when all of it is
+ * there, or when the part that is there already breaks a framing rule (so
+ * the frame is refused as early as wslay would); else 0. */
 static int ws_parse(const unsigned char *p, size_t n, ws_hdr *h)
 {
     h->size = ws_header_size(p, n);
-    if (n < h->size)
+    if (n < 2)
         return 0;
     h->b0 = p[0];
     h->b1 = p[1];
     unsigned l7 = p[1] & 0x7Fu;
     size_t ext = l7 == 126 ? 2 : l7 == 127 ? 8 : 0;
-    h->len = ext ? 0 : l7;
-    for (size_t i = 0; i < ext; i++)
-        h->len = (h->len << 8) | p[2 + i];
-    return 1;
+    h->len = l7;
+    if (n >= 2 + ext && ext > 0) {
+        h->len = 0;
+        for (size_t i = 0; i < ext; i++)
+            h->len = (h->len << 8) | p[2 + i];
+    }
+    return n >= h->size || ws_framing_error(h, n >= 2 + ext);
 }
 
 /* 1 if opcode may come next: a continuation only inside a fragmented
@@ -203,12 +221,10 @@ static int ws_opcode_ok(const sio_ws_conn *c, unsigned op)
  * the checks wslay makes, in its order, so the outcome is the same. */
 static int ws_check(const sio_ws_conn *c, const ws_hdr *h)
 {
-    unsigned op = h->b0 & 0x0Fu, l7 = h->b1 & 0x7Fu;
+    unsigned op = h->b0 & 0x0Fu;
     int control = (op & 0x8u) != 0;
-    if (control && (l7 > 125 || !(h->b0 & 0x80u)))
-        return SIO_WS_CLOSE_PROTOCOL_ERROR; /* 5.5: short, unfragmented */
-    if ((l7 == 126 && h->len < 126) || (l7 == 127 && (h->len <= 0xFFFF || h->len >> 63)))
-        return SIO_WS_CLOSE_PROTOCOL_ERROR; /* 5.2: minimal length encoding */
+    if (ws_framing_error(h, 1))
+        return SIO_WS_CLOSE_PROTOCOL_ERROR;
     if ((h->b0 & 0x70u) || !(h->b1 & 0x80u) || !ws_opcode_ok(c, op))
         return SIO_WS_CLOSE_PROTOCOL_ERROR; /* no extension; clients mask (5.3) */
     uint64_t so_far = control ? 0 : c->frag_len;

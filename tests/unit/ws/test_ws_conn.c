@@ -877,6 +877,8 @@ static void test_bad_header_fails_before_payload(void **state)
         {"\x81\xff\x00\x00\x00\x01\x00\x00\x00\x00" "abcd", 14, SIO_ELIMIT, 1009},
         {"\x82\x7e\x03\xe9", 4, SIO_EPROTO, 1002}, /* unmasked */
         {"\x81\xff\x80\x00\x00\x00\x00\x00\x00\x00" "abcd", 14, SIO_EPROTO, 1002}, /* 2^63 */
+        {"\x89\xfe", 2, SIO_EPROTO, 1002},                 /* long ping: 2 bytes tell */
+        {"\x81\xfe\x00\x7d", 4, SIO_EPROTO, 1002},         /* non-minimal, before the key */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fx *f = fx_new(1000);
