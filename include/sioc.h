@@ -99,6 +99,8 @@ typedef struct sio_http_options {
     uint32_t request_timeout;    /* 30000 ms for a whole request incl. body -> 408 */
     uint32_t keep_alive_timeout; /* 5000 ms idle between requests (Node's default) */
     size_t max_connections;      /* 0 = unlimited; past it new connections are closed */
+    size_t max_pending_output;   /* 1 MiB of unwritten answers on a connection: further
+                                    pipelined requests wait (not parsed) until it drains */
 } sio_http_options;
 
 void sio_http_options_init(sio_http_options *o);

@@ -109,6 +109,7 @@ static void on_written(uv_write_t *req, int status)
         return;
     }
     maybe_finish_close(c);
+    sio__conn_drained(c);
 }
 
 /* Hands the connection's whole queue to one uv_write. */

@@ -30,6 +30,7 @@ void sio_http_options_init(sio_http_options *o)
     o->headers_timeout = 10000;
     o->request_timeout = 30000;
     o->keep_alive_timeout = 5000;
+    o->max_pending_output = 1u << 20;
 }
 
 int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_options *opts)
@@ -239,12 +240,15 @@ static void parse_error(sio_conn *c)
     sio__conn_respond(c, status, "text/plain", NULL, text, strlen(text), 0);
 }
 
-/* Feeds input until it is used up or a request is held. Returns the number
- * of bytes consumed. */
+static void feed_pending(sio_conn *c);
+
+/* Feeds input until it is used up, a request is held or too many answers
+ * wait to be written. Returns the number of bytes consumed. */
 static size_t feed(sio_conn *c, const char *data, size_t len)
 {
     size_t used = 0;
-    while (!c->held && !c->closing && c->mode == SIO_CONN_HTTP && !c->close_after_write) {
+    while (!c->held && !c->closing && c->mode == SIO_CONN_HTTP && !c->close_after_write &&
+           c->out_bytes < c->server->opts.max_pending_output) {
         if (sio__http_parser_idle(c->parser) && len > used)
             arm(c, c->server->opts.headers_timeout);
         sio_http_state st;
@@ -279,7 +283,18 @@ void sio__conn_request_done(sio_conn *c)
     sio__http_parser_reset(c->parser);
     if (c->close_after_write)
         return;
-    arm(c, c->server->opts.keep_alive_timeout);
+    /* Idle time counts from when the answer is written (see drained). */
+    if (c->out_bytes == 0)
+        arm(c, c->server->opts.keep_alive_timeout);
+    else
+        sio__timer_stop(&c->timer);
+    feed_pending(c);
+}
+
+/* Parses what arrived while a request was held or answers piled up, then
+ * reads again. */
+static void feed_pending(sio_conn *c)
+{
     if (c->pending_in.len) {
         sio_buf in = c->pending_in;
         sio__buf_init(&c->pending_in, 0);
@@ -289,6 +304,16 @@ void sio__conn_request_done(sio_conn *c)
         sio__buf_free(&in);
     }
     sio__conn_resume(c);
+}
+
+void sio__conn_drained(sio_conn *c)
+{
+    if (c->closing || c->close_after_write || c->mode != SIO_CONN_HTTP || c->held)
+        return;
+    if (c->out_bytes == 0 && sio__http_parser_idle(c->parser) && c->pending_in.len == 0)
+        arm(c, c->server->opts.keep_alive_timeout);
+    if (c->pending_in.len && c->out_bytes < c->server->opts.max_pending_output / 2)
+        feed_pending(c);
 }
 
 int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *extra,

@@ -139,6 +139,8 @@ void sio__conn_request_done(sio_conn *c);
 struct sio_req *sio__req_new(sio_conn *c);
 void sio__req_free(struct sio_req *r);
 void sio__conn_resume(sio_conn *c);
+/* A write completed: restart the idle deadline or parse what was waiting. */
+void sio__conn_drained(sio_conn *c);
 void sio__http_server_maybe_done(sio_http_server *s);
 
 /* eio_glue.c */

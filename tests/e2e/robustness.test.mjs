@@ -380,7 +380,7 @@ describe('robustness', { skip: SKIP }, () => {
     // keep_alive_timeout loses its tail (Release, 5 s default: 6.1 of 7.2 MB
     // arrived). Node starts keepAliveTimeout when the response has finished.
     it('a big poll answer read slowly arrives whole (keep-alive timeout only counts idle time)', {
-      timeout: 60_000, todo: 'net: arm keep_alive_timeout once the answer has been written',
+      timeout: 60_000,
     }, async () => {
       const { sid } = await pollingHandshake(server.url);
       const batch = Array(1000).fill(`4${'x'.repeat(900)}`).join('\x1e');
@@ -565,7 +565,7 @@ describe('slow WebSocket reader', { skip: SKIP }, () => {
   // outgoing data is above its high-water mark; sioc should do the same
   // (or close the connection).
   it('pipelined requests from a client that never reads: server memory stays bounded', {
-    timeout: 60_000, todo: 'net: stop parsing pipelined requests while the connection\'s answers are not being read',
+    timeout: 60_000,
   }, async () => {
     const LIMIT = 16 << 20;
     const BOUND_KIB = 12 << 10;
