@@ -483,6 +483,23 @@ static int check_head_limits(sio_http_parser *p, size_t n, int complete)
     return 0;
 }
 
+/* The method is checked as its bytes arrive, so a peer speaking something
+ * else (TLS, garbage without a line end) is refused at its first byte
+ * rather than after a timeout or 8 KiB. */
+static int check_method_prefix(sio_http_parser *p)
+{
+    if (p->have_request_line)
+        return 0;
+    for (size_t i = p->line_start; i < p->head.len; i++) {
+        unsigned char c = (unsigned char)p->head.data[i];
+        if (c == ' ' || c == '\r' || c == '\n')
+            return 0;
+        if (!is_tchar(c))
+            return fail(p, SIO_EPROTO, 400);
+    }
+    return 0;
+}
+
 /* Copies head bytes line by line; stops right after the empty line. */
 static int feed_head(sio_http_parser *p, const char *data, size_t len)
 {
@@ -501,6 +518,8 @@ static int feed_head(sio_http_parser *p, const char *data, size_t len)
         if ((rc = sio__buf_append(&p->head, data + i, n)) < 0)
             return fail_alloc(p, rc);
         i += n;
+        if ((rc = check_method_prefix(p)) < 0)
+            return rc;
         if (nl == NULL)
             break;
         if ((rc = on_line(p)) < 0)

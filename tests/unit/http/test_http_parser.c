@@ -783,6 +783,29 @@ static void test_list_has(void **state)
     assert_false(sio__http_list_has(SIO_SLICE("up grade"), "upgrade"));
 }
 
+/* A peer that is not speaking HTTP is refused at its first bad byte, not
+ * when a line end (that may never come) arrives. */
+static void test_bad_method_byte_refused_at_once(void **state)
+{
+    (void)state;
+    static const char *const starts[] = {"\x16\x03\x01\x02", "GE(", "\x00", "G\x80T"};
+    for (size_t k = 0; k < sizeof starts / sizeof starts[0]; k++) {
+        sio_http_parser p;
+        sio_http_state st;
+        sio__http_parser_init(&p, NULL);
+        size_t n = strlen(starts[k]) ? strlen(starts[k]) : 1;
+        assert_int_equal(sio__http_parser_feed(&p, starts[k], n, &st), SIO_EPROTO);
+        assert_int_equal(p.error_status, 400);
+        sio__http_parser_free(&p);
+    }
+    sio_http_parser p;
+    sio_http_state st;
+    sio__http_parser_init(&p, NULL);
+    assert_int_equal(sio__http_parser_feed(&p, "\r\nGET", 5, &st), 5); /* still fine */
+    assert_int_equal(st, SIO_HTTP_NEED_MORE);
+    sio__http_parser_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -810,6 +833,7 @@ int main(void)
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_reset_reuse),
         cmocka_unit_test(test_list_has),
+        cmocka_unit_test(test_bad_method_byte_refused_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
