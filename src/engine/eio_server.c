@@ -647,7 +647,10 @@ void sio__eio_ws_attach(sio_eio_socket *so, void *ws)
         so->server->ops->ws_send(ws, so->q[i].pkt, so->q[i].binary);
     for (size_t i = so->qhead; i < so->qlen; i++)
         sio__rcbuf_unref(so->q[i].pkt);
-    so->qhead = so->qlen = 0;
+    /* The polling queue is never used again. */
+    sio__free(so->q);
+    so->q = NULL;
+    so->qhead = so->qlen = so->qcap = 0;
     so->qbytes = 0;
 }
 

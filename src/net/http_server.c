@@ -280,7 +280,12 @@ void sio__conn_request_done(sio_conn *c)
         return;
     c->held = 0;
     c->eio = NULL;
-    sio__http_parser_reset(c->parser);
+    /* An idle keep-alive connection keeps no parser buffers: the next
+     * request's first bytes allocate them again. */
+    if (c->pending_in.len == 0)
+        sio__http_parser_free(c->parser);
+    else
+        sio__http_parser_reset(c->parser);
     if (c->close_after_write)
         return;
     /* Idle time counts from when the answer is written (see drained). */
