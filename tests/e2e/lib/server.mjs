@@ -8,7 +8,14 @@
 // how each test is first proven against Node's real behaviour.
 //
 // stop() is part of the test: the program must exit 0 on SIGTERM in time and
-// its stderr must hold no sanitizer report (ASan, LSan, UBSan).
+// its stderr must hold no sanitizer report (ASan, LSan, UBSan) and no
+// valgrind memcheck error.
+//
+// SIOC_WRAPPER (e.g. "valgrind --error-exitcode=99 --leak-check=full -q",
+// see scripts/valgrind.sh) prefixes the C program's command line, split on
+// spaces. Such a wrapper is much slower, so the start and stop timeouts are
+// multiplied by WRAP_SLOWDOWN; tests too timing-sensitive for it check
+// IS_WRAPPED and skip themselves.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,10 +23,18 @@ import { fileURLToPath } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../../..');
 export const IS_REF = process.env.SIOC_REF === '1';
+const WRAPPER = (process.env.SIOC_WRAPPER ?? '').split(' ').filter((w) => w !== '');
+/** True when the C program runs under a wrapper such as valgrind (20-50x slower). */
+export const IS_WRAPPED = !IS_REF && WRAPPER.length > 0;
+const WRAP_SLOWDOWN = IS_WRAPPED ? 10 : 1;
 
-const START_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 5_000;
+const START_TIMEOUT_MS = 10_000 * WRAP_SLOWDOWN;
+const STOP_TIMEOUT_MS = 5_000 * WRAP_SLOWDOWN;
 const SANITIZER_MARKERS = ['ERROR: AddressSanitizer', 'LeakSanitizer', 'runtime error:'];
+// A valgrind memcheck report line: "==PID== " then an error or a lost block.
+const VALGRIND_ERROR = new RegExp('^==\\d+== (Invalid (read|write|free)|Mismatched free|'
+  + 'Conditional jump|Use of uninitialised|Syscall param|Source and destination overlap|'
+  + 'Argument .* of function|.* (definitely|indirectly) lost in loss record)', 'm');
 
 /** Picks the command line for binName: the C program or its Node reference. */
 function commandFor(binName, args) {
@@ -29,14 +44,19 @@ function commandFor(binName, args) {
   }
   const dir = process.env.SIOC_BUILD_DIR;
   if (!dir) throw new Error('SIOC_BUILD_DIR is not set (or set SIOC_REF=1 for the Node reference)');
-  return { cmd: path.join(dir, binName), argv: ['--port', '0', ...args] };
+  const argv = ['--port', '0', ...args];
+  const bin = path.join(dir, binName);
+  if (IS_WRAPPED) return { cmd: WRAPPER[0], argv: [...WRAPPER.slice(1), bin, ...argv] };
+  return { cmd: bin, argv };
 }
 
-/** Throws if the program's stderr holds a sanitizer report. */
+/** Throws if the program's stderr holds a sanitizer or valgrind memcheck report. */
 export function assertNoSanitizerReport(stderr, what = 'server') {
   for (const marker of SANITIZER_MARKERS) {
     if (stderr.includes(marker)) throw new Error(`${what} stderr has "${marker}":\n${stderr}`);
   }
+  const m = VALGRIND_ERROR.exec(stderr);
+  if (m) throw new Error(`${what} stderr has valgrind report "${m[0]}":\n${stderr}`);
 }
 
 /**
