@@ -68,10 +68,10 @@ struct sio_ws_conn {
     sio_buf tail;                /* start of an incomplete frame, not yet in wslay */
     const char *in;              /* unread bytes of the current wslay_event_recv */
     size_t in_len;               /* how many of them remain */
-    uint64_t max_message;        /* message limit (never 0) */
-    uint64_t frag_len;           /* payload so far of the open fragmented message */
-    int out_err;                 /* why the send callback last refused bytes */
-    int peer_code;               /* status of the peer's close; 0 until it came */
+    uint32_t max_message;        /* message limit (never 0); 32 bits keep the struct at 128 */
+    uint32_t frag_len;           /* payload so far of the open fragmented message */
+    uint16_t peer_code;          /* status of the peer's close; 0 until it came */
+    unsigned out_limit : 1;      /* the send callback was refused by the output limit */
     unsigned frag_open : 1;      /* a data frame without FIN was scanned */
     unsigned we_closed : 1;      /* our close frame is in the output */
     unsigned done : 1;           /* reading is over and on_close was called */
@@ -239,7 +239,7 @@ static void ws_account(sio_ws_conn *c, const ws_hdr *h)
     if (h->b0 & 0x08u)
         return; /* control frames may interleave; they change nothing */
     c->frag_open = !(h->b0 & 0x80u);
-    c->frag_len = c->frag_open ? c->frag_len + h->len : 0;
+    c->frag_len = c->frag_open ? c->frag_len + (uint32_t)h->len : 0; /* <= max_message */
 }
 
 /* Length of the run of whole, valid frames at the start of p (accounted as
@@ -288,7 +288,7 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
     sio_ws_conn *c = user;
     int rc = sio__buf_append(&c->out, data, len);
     if (rc < 0) {
-        c->out_err = rc;
+        c->out_limit = rc == SIO_ELIMIT;
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
@@ -310,7 +310,7 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
                              arg->msg ? (const char *)arg->msg : "", arg->msg_length, c->data);
         break;
     case WSLAY_CONNECTION_CLOSE:
-        c->peer_code = arg->status_code ? arg->status_code : SIO_WS_CLOSE_NO_STATUS;
+        c->peer_code = arg->status_code ? arg->status_code : (uint16_t)SIO_WS_CLOSE_NO_STATUS;
         break;
     default: /* ping (already answered) and pong: nothing to do */
         break;
@@ -362,7 +362,9 @@ sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max
     if (cb)
         c->cb = *cb;
     c->data = data;
-    c->max_message = max_message > 0 ? max_message : WS_DEFAULT_MAX_MESSAGE;
+    if (max_message == 0)
+        max_message = WS_DEFAULT_MAX_MESSAGE;
+    c->max_message = max_message < UINT32_MAX ? (uint32_t)max_message : UINT32_MAX;
     sio__buf_init(&c->out, 0);
     sio__buf_init(&c->tail, 0);
     return c;
@@ -388,7 +390,7 @@ static int ws_flush(sio_ws_conn *c)
     if (wslay_event_send(c->ctx) == 0)
         return 0;
     c->out.len = mark;
-    return c->out_err ? c->out_err : SIO_ENOMEM;
+    return c->out_limit ? SIO_ELIMIT : SIO_ENOMEM;
 }
 
 /* Reading is over: tell the user once, and hand back err for feed. */

@@ -70,7 +70,8 @@ typedef struct sio_ws_callbacks {
 /* New connection (after the 101 response went out). cb is copied; data is
  * passed to the callbacks. max_message: messages longer than this fail the
  * connection with close 1009 before any of their payload is buffered (0
- * means wslay's default, 2^31-1). NULL on out-of-memory. */
+ * means wslay's default, 2^31-1; values above 2^32-1 are capped there).
+ * NULL on out-of-memory. */
 sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max_message);
 /* Frees the connection and its unsent output. NULL is a no-op. */
 void sio__ws_conn_free(sio_ws_conn *c);

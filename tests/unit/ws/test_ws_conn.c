@@ -874,11 +874,15 @@ static void test_bad_header_fails_before_payload(void **state)
         int code;
     } cases[] = {
         {"\x81\xfe\x03\xe9\x01\x02\x03\x04", 8, SIO_ELIMIT, 1009}, /* 1001 > 1000 */
-        {"\x81\xff\x00\x00\x00\x01\x00\x00\x00\x00" "abcd", 14, SIO_ELIMIT, 1009},
+        {"\x81\xff\x00\x00\x00\x01\x00\x00\x00\x00"
+         "abcd",
+         14, SIO_ELIMIT, 1009},
         {"\x82\x7e\x03\xe9", 4, SIO_EPROTO, 1002}, /* unmasked */
-        {"\x81\xff\x80\x00\x00\x00\x00\x00\x00\x00" "abcd", 14, SIO_EPROTO, 1002}, /* 2^63 */
-        {"\x89\xfe", 2, SIO_EPROTO, 1002},                 /* long ping: 2 bytes tell */
-        {"\x81\xfe\x00\x7d", 4, SIO_EPROTO, 1002},         /* non-minimal, before the key */
+        {"\x81\xff\x80\x00\x00\x00\x00\x00\x00\x00"
+         "abcd",
+         14, SIO_EPROTO, 1002},                    /* 2^63 */
+        {"\x89\xfe", 2, SIO_EPROTO, 1002},         /* long ping: 2 bytes tell */
+        {"\x81\xfe\x00\x7d", 4, SIO_EPROTO, 1002}, /* non-minimal, before the key */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fx *f = fx_new(1000);
@@ -949,7 +953,12 @@ static void test_close_from_on_message_after_ping(void **state)
     /* the first pong, then our close, and nothing after it */
     sio_buf *out = sio__ws_conn_output(f->c);
     assert_int_equal(out->len, 3 + 8);
-    assert_memory_equal(out->data, "\x8a\x01" "1" "\x88\x06\x03\xe8" "done", 11);
+    assert_memory_equal(out->data,
+                        "\x8a\x01"
+                        "1"
+                        "\x88\x06\x03\xe8"
+                        "done",
+                        11);
 }
 
 static void test_tail_out_of_memory(void **state)
