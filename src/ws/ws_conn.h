@@ -81,12 +81,16 @@ void sio__ws_conn_free(sio_ws_conn *c);
  * the socket: SIO_EPROTO (protocol violation or invalid UTF-8), SIO_ELIMIT
  * (message too big), SIO_ENOMEM, SIO_ECLOSED (reading was already over:
  * the bytes are discarded, as section 5.5.1 allows after a close). A clean
- * close by the peer returns 0 with sio__ws_conn_wants_close() set. */
+ * close by the peer returns 0 with sio__ws_conn_wants_close() set. A frame
+ * header is judged as soon as its bytes are in (bad framing, or a message
+ * over max_message), before any of its payload is buffered. */
 int sio__ws_conn_feed(sio_ws_conn *c, const char *data, size_t len);
 
 /* The output buffer (control frames, plus data frames the caller appends).
  * The caller removes what it wrote with sio__buf_consume, or swaps the
- * whole sio_buf out for an empty one. Its `limit` may be set to cap it. */
+ * whole sio_buf out for an empty one. Its `limit` may be set to cap it
+ * (it survives the buffer's memory being freed). The pointer stays valid
+ * for the connection's life; out->data may move at any feed/close. */
 sio_buf *sio__ws_conn_output(sio_ws_conn *c);
 
 /* The caller emptied the output buffer (out->len == 0): give its memory
