@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertNoSanitizerReport } from './lib/server.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -67,6 +68,7 @@ function bench(args) {
   return new Promise((resolve) => {
     execFile(BENCH, args, { timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? (error.code ?? 1) : 0;
+      assertNoSanitizerReport(stderr, 'sioc-bench');
       let json;
       try { json = JSON.parse(stdout.trim().split('\n').pop()); } catch { json = undefined; }
       resolve({ code, json, stderr });
@@ -107,7 +109,11 @@ for (const kind of servers) {
   describe(`sioc-bench against ${kind}`, { skip: !haveBench && `${BENCH} missing`, timeout: 120_000 }, () => {
     let srv;
     before(async () => { srv = await startChat(kind); });
-    after(async () => { if (srv) assert.equal(await srv.stop(), 0, 'server exits 0 on SIGTERM'); });
+    after(async () => {
+      if (!srv) return;
+      assert.equal(await srv.stop(), 0, 'server exits 0 on SIGTERM');
+      assertNoSanitizerReport(srv.stderr(), kind);
+    });
 
     it('connect --n 50 opens every connection and reads the server RSS', async () => {
       const r = await bench(['connect', '--url', srv.url, '--n', '50', '--pid', String(srv.pid), '--idle', '0.3']);
