@@ -180,6 +180,9 @@ typedef struct sio_eio_callbacks {
      * "transport error", "ping timeout", "forced close", "parse error",
      * "transport unknown"?). The socket is freed after this returns. */
     void (*on_close)(sio_eio_socket *s, const char *reason, void *data);
+    /* Everything queued was written (Node's "drain"): a producer that
+     * paused on sio_eio_socket_buffered() may go on. May be NULL. */
+    void (*on_drain)(sio_eio_socket *s, void *data);
 } sio_eio_callbacks;
 
 /* Attaches an Engine.IO server at opts->path to http. The options are
@@ -195,6 +198,8 @@ int sio_eio_send(sio_eio_socket *s, const void *data, size_t len, int binary);
 /* Closes the session ("forced close"); on_close follows (maybe later). */
 void sio_eio_close(sio_eio_socket *s);
 const char *sio_eio_socket_id(const sio_eio_socket *s);
+/* Bytes queued for the peer and not yet written (or handed to a poll). */
+size_t sio_eio_socket_buffered(const sio_eio_socket *s);
 int sio_eio_socket_transport(const sio_eio_socket *s);
 void sio_eio_socket_set_data(sio_eio_socket *s, void *data);
 void *sio_eio_socket_get_data(const sio_eio_socket *s);
@@ -422,6 +427,15 @@ void sio_socket_disconnect(sio_socket *s, int close);
 typedef void (*sio_disconnect_cb)(sio_socket *s, const char *reason, void *data);
 int sio_socket_on_disconnecting(sio_socket *s, sio_disconnect_cb cb, void *data);
 int sio_socket_on_disconnect(sio_socket *s, sio_disconnect_cb cb, void *data);
+
+/* Flow control (beyond Node's API, which has none at this level): bytes
+ * emitted to this socket's connection and not yet written, and a callback
+ * run each time that queue has been written out, so that a producer (a
+ * replay of history, say) can pause above a threshold instead of growing
+ * server memory. SIO_ENOMEM, SIO_EINVAL. */
+size_t sio_socket_buffered(const sio_socket *s);
+typedef void (*sio_drain_cb)(sio_socket *s, void *data);
+int sio_socket_on_drain(sio_socket *s, sio_drain_cb cb, void *data);
 
 /* Rooms (every socket is in the room named by its id). SIO_ENOMEM,
  * SIO_ECLOSED. Leaving a room one is not in is not an error. */

@@ -30,6 +30,10 @@
 #endif
 
 #define REPLAYING_ROOM "replaying"
+/* A replay pauses while this much is waiting to be written to its socket,
+ * and goes on when the socket drains: memory stays bounded however many
+ * rows and clients there are. */
+#define REPLAY_HIGH_WATER (64 * 1024)
 
 typedef struct chat {
     sio_loop *loop;
@@ -47,8 +51,9 @@ typedef struct chat {
 typedef struct replay {
     chat *app;
     sio_socket *socket;   /* referenced while the replay runs */
-    chat_replay *handle;
+    chat_replay *handle;  /* NULL while paused */
     int64_t last;         /* newest id sent to the socket */
+    int paused;           /* waiting for the socket to drain */
 } replay;
 
 /* One insert waiting for its commit. */
@@ -79,6 +84,20 @@ static void replay_batch(const int64_t *ids, const char *const *contents, const 
             sio_emit(r->socket, "chat message", a);
         sio_args_free(a);
         r->last = ids[i];
+    }
+    if (sio_socket_buffered(r->socket) > REPLAY_HIGH_WATER) {
+        chat_replay_cancel(r->handle); /* resumed from r->last on drain */
+        r->handle = NULL;
+        r->paused = 1;
+    }
+}
+
+static void on_drain(sio_socket *s, void *data)
+{
+    replay *r = sio_socket_get_data(s);
+    if (r && r->paused) {
+        r->paused = 0;
+        replay_start(r);
     }
 }
 
@@ -114,11 +133,12 @@ static void replay_start(replay *r)
 static void on_disconnect(sio_socket *s, const char *reason, void *data)
 {
     replay *r = sio_socket_get_data(s);
-    if (r && r->handle) {
+    if (r == NULL)
+        return;
+    if (r->handle)
         chat_replay_cancel(r->handle);
-        r->handle = NULL;
-        replay_end(r);
-    }
+    r->handle = NULL;
+    replay_end(r);
 }
 
 /* The client's last seen id (auth.serverOffset, a number or a numeric
@@ -218,6 +238,7 @@ static void on_connection(sio_socket *s, void *data)
     chat *app = data;
     sio_socket_on(s, "chat message", on_chat_message, app);
     sio_socket_on_disconnect(s, on_disconnect, app);
+    sio_socket_on_drain(s, on_drain, app);
     if (sio_socket_recovered(s))
         return;
     replay *r = calloc(1, sizeof *r);

@@ -147,7 +147,7 @@ static int setup_engine(sio_http_server *http, const cli *c)
     o.cors.credentials = 1;
     if (c->max_outbound_bytes)
         o.max_outbound_bytes = c->max_outbound_bytes;
-    static const sio_eio_callbacks cb = {NULL, echo, NULL};
+    static const sio_eio_callbacks cb = {NULL, echo, NULL, NULL};
     sio_eio_server *eio;
     return sio_eio_server_new(&eio, http, &o, &cb, NULL);
 }

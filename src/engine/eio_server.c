@@ -626,7 +626,13 @@ int sio__eio_poll_get(sio_eio_socket *so, void *get)
         return SIO_EBUSY;
     }
     so->get = get;
-    return flush(so);
+    int had = so->qlen > so->qhead;
+    hold(so); /* flushing a closing session frees it */
+    int rc = flush(so);
+    if (had && so->state == SIO_EIO_OPEN_STATE && so->qbytes == 0)
+        sio__eio_drained(so);
+    release(so);
+    return rc;
 }
 
 void sio__eio_poll_aborted(sio_eio_socket *so, void *get)
@@ -751,6 +757,20 @@ void sio__eio_ws_closed(sio_eio_socket *so, void *ws, int error)
 /* ----------------------------------------------------------- accessors */
 
 const char *sio_eio_socket_id(const sio_eio_socket *so) { return so->id; }
+
+size_t sio_eio_socket_buffered(const sio_eio_socket *so)
+{
+    return so->ws ? so->server->ops->ws_queued(so->ws) : so->qbytes;
+}
+
+void sio__eio_drained(sio_eio_socket *so)
+{
+    if (so->state != SIO_EIO_OPEN_STATE || so->server->cb.on_drain == NULL)
+        return;
+    hold(so);
+    so->server->cb.on_drain(so, so->server->cb_data);
+    release(so);
+}
 int sio_eio_socket_transport(const sio_eio_socket *so) { return so->transport; }
 void sio_eio_socket_set_data(sio_eio_socket *so, void *data) { so->user_data = data; }
 void *sio_eio_socket_get_data(const sio_eio_socket *so) { return so->user_data; }

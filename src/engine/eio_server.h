@@ -148,6 +148,9 @@ void sio__eio_ws_message(sio_eio_socket *so, void *ws, const char *data, size_t 
 /* ws closed by the peer or failed (error != 0: "transport error"). */
 void sio__eio_ws_closed(sio_eio_socket *so, void *ws, int error);
 
+/* The transport wrote everything (net calls it; runs on_drain). */
+void sio__eio_drained(sio_eio_socket *so);
+
 /* Closes a session with reason (Node's strings); on_close runs now. */
 void sio__eio_close(sio_eio_socket *so, const char *reason);
 

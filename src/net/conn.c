@@ -2,19 +2,28 @@
  *
  * Writes are queued (never written immediately) and the whole queue of a
  * connection goes out in one uv_write (writev) from the loop's before-sleep
- * hook, so N packets queued in one iteration cost one syscall. The write
- * request owns its entries' references until libuv calls back. */
+ * hook, so N packets queued in one iteration cost one syscall. Small
+ * entries are copied into one block at that point; big shared payloads (a
+ * broadcast) are written from the shared buffer by reference. The write
+ * request owns what it references until libuv calls back. */
 #include <string.h>
 
 #include "core/alloc.h"
 #include "net/net.h"
 
+/* Entries up to this size are copied into one contiguous block when the
+ * queue is flushed; bigger ones are written straight from their shared
+ * buffer. Copying a small frame is cheaper than keeping its reference, its
+ * iovec and libuv's copy of the iovec array alive until the write ends. */
+#define SIO_COALESCE_MAX 1024
+
+/* One uv_write in flight: what it must keep alive until it completes. */
 typedef struct sio_wreq {
     uv_write_t req;
     sio_conn *conn;
-    sio_wentry *ents;
-    size_t n;
-    size_t bytes;
+    size_t bytes;       /* bytes written by this request */
+    size_t nrefs;       /* buffers held (the block, then big entries) */
+    sio_rcbuf **refs;   /* points into the allocation, after bufs */
     uv_buf_t bufs[];
 } sio_wreq;
 
@@ -94,16 +103,20 @@ static void maybe_finish_close(sio_conn *c)
         sio__conn_maybe_shutdown(c);
 }
 
+static void wreq_free(sio_wreq *w)
+{
+    for (size_t i = 0; i < w->nrefs; i++)
+        sio__rcbuf_unref(w->refs[i]);
+    sio__free(w);
+}
+
 static void on_written(uv_write_t *req, int status)
 {
     sio_wreq *w = (sio_wreq *)req;
     sio_conn *c = w->conn;
-    for (size_t i = 0; i < w->n; i++)
-        sio__rcbuf_unref(w->ents[i].rc);
-    sio__free(w->ents);
     c->out_bytes -= w->bytes;
     c->writes_in_flight--;
-    sio__free(w);
+    wreq_free(w);
     if (status < 0 && !c->closing) {
         sio__conn_close(c);
         return;
@@ -112,42 +125,75 @@ static void on_written(uv_write_t *req, int status)
     sio__conn_drained(c);
 }
 
+static int is_small(const sio_wentry *e) { return e->rc == NULL || e->rc->len <= SIO_COALESCE_MAX; }
+
+/* Lays the queue out as iovecs: runs of small entries (and every header)
+ * copied into one block, big payloads referenced. Consumes the queue. */
+static void build_iovecs(sio_conn *c, sio_wreq *w, sio_rcbuf *block, unsigned *nbufs)
+{
+    size_t off = 0, seg = 0;
+    unsigned k = 0;
+    for (size_t i = 0; i < c->wq_len; i++) {
+        sio_wentry *e = &c->wq[i];
+        memcpy(block->data + off, e->hdr, e->hlen);
+        off += e->hlen;
+        if (is_small(e)) {
+            if (e->rc)
+                memcpy(block->data + off, e->rc->data, e->rc->len);
+            off += e->rc ? e->rc->len : 0;
+            sio__rcbuf_unref(e->rc);
+            continue;
+        }
+        if (off > seg)
+            w->bufs[k++] = uv_buf_init(block->data + seg, (unsigned)(off - seg));
+        seg = off;
+        w->bufs[k++] = uv_buf_init(e->rc->data, (unsigned)e->rc->len);
+        w->refs[w->nrefs++] = e->rc; /* the queue's reference moves here */
+        w->bytes += e->rc->len;
+    }
+    if (off > seg)
+        w->bufs[k++] = uv_buf_init(block->data + seg, (unsigned)(off - seg));
+    w->bytes += off;
+    *nbufs = k;
+    sio__free(c->wq);
+    c->wq = NULL;
+    c->wq_len = c->wq_cap = 0;
+}
+
 /* Hands the connection's whole queue to one uv_write. */
 static void conn_flush(sio_conn *c)
 {
     if (c->wq_len == 0 || c->closing)
         return;
-    size_t nbufs = 0;
-    for (size_t i = 0; i < c->wq_len; i++)
-        nbufs += (c->wq[i].hlen > 0) + (c->wq[i].rc != NULL);
-    sio_wreq *w = sio__malloc(sizeof *w + nbufs * sizeof(uv_buf_t));
-    if (w == NULL) {
+    size_t nbig = 0, small = 0;
+    for (size_t i = 0; i < c->wq_len; i++) {
+        small += c->wq[i].hlen;
+        if (is_small(&c->wq[i]))
+            small += c->wq[i].rc ? c->wq[i].rc->len : 0;
+        else
+            nbig++;
+    }
+    size_t nbufs = 2 * nbig + 1;
+    sio_wreq *w = sio__malloc(sizeof *w + nbufs * sizeof(uv_buf_t) + (nbig + 1) * sizeof(sio_rcbuf *));
+    sio_rcbuf *block = sio__rcbuf_new(NULL, small);
+    if (w == NULL || block == NULL) {
+        sio__free(w);
+        sio__rcbuf_unref(block);
         sio__conn_close(c);
         return;
     }
     w->conn = c;
-    w->ents = c->wq;
-    w->n = c->wq_len;
     w->bytes = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < w->n; i++) {
-        sio_wentry *e = &w->ents[i];
-        if (e->hlen)
-            w->bufs[k++] = uv_buf_init(e->hdr, e->hlen);
-        if (e->rc)
-            w->bufs[k++] = uv_buf_init(e->rc->data, (unsigned)e->rc->len);
-        w->bytes += e->hlen + (e->rc ? e->rc->len : 0);
-    }
-    c->wq = NULL;
-    c->wq_len = c->wq_cap = 0;
+    w->refs = (sio_rcbuf **)(w->bufs + nbufs);
+    w->refs[0] = block;
+    w->nrefs = 1;
+    unsigned k;
+    build_iovecs(c, w, block, &k);
     c->writes_in_flight++;
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, (unsigned)k, on_written) < 0) {
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, k, on_written) < 0) {
         c->writes_in_flight--;
-        for (size_t i = 0; i < w->n; i++)
-            sio__rcbuf_unref(w->ents[i].rc);
         c->out_bytes -= w->bytes;
-        sio__free(w->ents);
-        sio__free(w);
+        wreq_free(w);
         sio__conn_close(c);
     }
 }

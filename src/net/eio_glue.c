@@ -287,6 +287,7 @@ static void ws_drain_output(sio_conn *c)
     if (out->len) {
         sio__conn_write_copy(c, out->data, out->len);
         out->len = 0;
+        sio__ws_conn_output_done(c->ws); /* idle sockets hold no buffer */
     }
     if (sio__ws_conn_wants_close(c->ws))
         sio__conn_linger(c);

@@ -313,6 +313,11 @@ static void feed_pending(sio_conn *c)
 
 void sio__conn_drained(sio_conn *c)
 {
+    if (c->mode == SIO_CONN_WS) {
+        if (c->session && c->out_bytes == 0 && !c->closing)
+            sio__eio_drained(c->session);
+        return;
+    }
     if (c->closing || c->close_after_write || c->mode != SIO_CONN_HTTP || c->held)
         return;
     if (c->out_bytes == 0 && sio__http_parser_idle(c->parser) && c->pending_in.len == 0)

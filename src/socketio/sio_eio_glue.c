@@ -17,7 +17,9 @@ static void glue_close(void *conn)
     sio_eio_close(conn);
 }
 
-static const sio__conn_ops glue_ops = {glue_send, glue_close};
+static size_t glue_buffered(void *conn) { return sio_eio_socket_buffered(conn); }
+
+static const sio__conn_ops glue_ops = {glue_send, glue_close, glue_buffered};
 
 static uint64_t glue_now(void *loop)
 {
@@ -51,13 +53,20 @@ static void on_close(sio_eio_socket *es, const char *reason, void *data)
     sio__client_closed(c, reason);
 }
 
+static void on_drain(sio_eio_socket *es, void *data)
+{
+    sio__client *c = sio_eio_socket_get_data(es);
+    if (c != NULL)
+        sio__client_drained(c);
+}
+
 int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_options *opts)
 {
     sio_server *srv;
     int rc = sio__server_new_core(&srv, opts, NULL, glue_now, NULL);
     if (rc < 0)
         return rc;
-    static const sio_eio_callbacks cb = {on_connection, on_message, on_close};
+    static const sio_eio_callbacks cb = {on_connection, on_message, on_close, on_drain};
     rc = sio_eio_server_new(&srv->eio, http, &opts->eio, &cb, srv);
     if (rc < 0) {
         sio_server_free(srv);

@@ -38,6 +38,8 @@ typedef struct sio__conn_ops {
     int (*send)(void *conn, sio_rcbuf *msg, int binary);
     /* Closes the session; sio__client_closed() follows, maybe re-entrantly. */
     void (*close)(void *conn);
+    /* Bytes queued and not yet written (may be NULL: then 0). */
+    size_t (*buffered)(void *conn);
 } sio__conn_ops;
 
 /* Arguments: a JSON array plus attachments (rcbufs, shared on re-send). */
@@ -144,6 +146,7 @@ struct sio_socket {
     sio_list on_any;      /* sio__handler */
     sio_list on_disconnecting; /* sio__handler */
     sio_list on_disconnect;    /* sio__handler */
+    sio_list on_drain;         /* sio__handler */
     sio_list acks;        /* sio__pending_ack */
     sio_map rooms;        /* room name -> adapter room (adapter-owned values) */
     uint64_t bmark;       /* adapter's dedup stamp during one broadcast */
@@ -190,6 +193,10 @@ sio__client *sio__client_open(sio_server *srv, const sio__conn_ops *ops, void *c
 void sio__client_message(sio__client *c, const char *msg, size_t len, int binary);
 /* The transport closed with reason: sockets disconnect, the client goes. */
 void sio__client_closed(sio__client *c, const char *reason);
+/* The transport wrote everything queued: each connected socket's drain
+ * handlers run. */
+void sio__client_drained(sio__client *c);
+void sio__socket_drained(sio_socket *s);
 void sio__client_ref(sio__client *c);
 void sio__client_unref(sio__client *c);
 /* Disconnects every socket of c with reason then closes the transport. */

@@ -191,6 +191,31 @@ void sio__client_closed(sio__client *c, const char *reason)
     sio__client_unref(c);
 }
 
+void sio__client_drained(sio__client *c)
+{
+    if (c->closing)
+        return;
+    /* Handlers may disconnect sockets: walk a referenced snapshot. */
+    size_t n = 0;
+    for (sio_list *it = c->sockets.next; it != &c->sockets; it = it->next)
+        n++;
+    sio_socket **snap = sio__calloc(n ? n : 1, sizeof *snap);
+    if (snap == NULL)
+        return;
+    n = 0;
+    for (sio_list *it = c->sockets.next; it != &c->sockets; it = it->next) {
+        snap[n] = SIO_CONTAINER_OF(it, sio_socket, client_node);
+        sio_socket_ref(snap[n++]);
+    }
+    sio__client_ref(c);
+    for (size_t i = 0; i < n; i++)
+        sio__socket_drained(snap[i]);
+    for (size_t i = 0; i < n; i++)
+        sio_socket_unref(snap[i]);
+    sio__client_unref(c);
+    sio__free(snap);
+}
+
 /* The socket c has (pending or connected) in namespace name, or NULL. */
 static sio_socket *client_socket(sio__client *c, const char *name)
 {

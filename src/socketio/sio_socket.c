@@ -27,6 +27,7 @@ sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
     sio__list_init(&s->on_any);
     sio__list_init(&s->on_disconnecting);
     sio__list_init(&s->on_disconnect);
+    sio__list_init(&s->on_drain);
     sio__list_init(&s->acks);
     sio__map_init(&s->rooms);
     int rc = sio__random_id(s->id, sizeof s->id);
@@ -67,6 +68,7 @@ void sio_socket_unref(sio_socket *s)
     free_handlers(&s->on_any);
     free_handlers(&s->on_disconnecting);
     free_handlers(&s->on_disconnect);
+    free_handlers(&s->on_drain);
     sio__map_free(&s->rooms);
     json_decref(s->auth);
     json_decref(s->djson);
@@ -131,6 +133,28 @@ int sio_socket_on_any(sio_socket *s, sio_any_cb cb, void *data)
 int sio_socket_on_disconnecting(sio_socket *s, sio_disconnect_cb cb, void *data)
 {
     return cb ? add_handler(&s->on_disconnecting, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
+}
+
+int sio_socket_on_drain(sio_socket *s, sio_drain_cb cb, void *data)
+{
+    return cb ? add_handler(&s->on_drain, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
+}
+
+size_t sio_socket_buffered(const sio_socket *s)
+{
+    const sio__client *c = s->client;
+    if (c == NULL || c->conn == NULL || c->ops->buffered == NULL)
+        return 0;
+    return c->ops->buffered(c->conn);
+}
+
+void sio__socket_drained(sio_socket *s)
+{
+    for (sio_list *it = s->on_drain.next; it != &s->on_drain && s->connected && !s->closed;
+         it = it->next) {
+        sio__handler *h = SIO_CONTAINER_OF(it, sio__handler, node);
+        ((sio_drain_cb)h->fn)(s, h->data);
+    }
 }
 
 int sio_socket_on_disconnect(sio_socket *s, sio_disconnect_cb cb, void *data)

@@ -205,7 +205,7 @@ static void cb_close(sio_eio_socket *so, const char *reason, void *data)
     }
 }
 
-static const sio_eio_callbacks callbacks = {cb_connection, cb_message, cb_close};
+static const sio_eio_callbacks callbacks = {cb_connection, cb_message, cb_close, NULL};
 
 /* -------------------------------------------------------------- fixture */
 
@@ -1653,7 +1653,7 @@ static void rnd_close(sio_eio_socket *so, const char *reason, void *data)
     assert_int_equal(sio_eio_send(so, "x", 1, 0), SIO_ECLOSED);
 }
 
-static const sio_eio_callbacks rnd_callbacks = {rnd_connection, rnd_message, rnd_close};
+static const sio_eio_callbacks rnd_callbacks = {rnd_connection, rnd_message, rnd_close, NULL};
 
 static sio_eio_socket *rlive(int i)
 {
