@@ -516,10 +516,12 @@ describe('max connections', { skip: SKIP }, () => {
 describe('slow WebSocket reader', { skip: SKIP }, () => {
   let srv;
   before(async () => {
-    // A small ASan quarantine, so freed memory is not mistaken for growth.
+    // A small ASan quarantine (and valgrind freelist, under SIOC_WRAPPER), so
+    // freed memory is not mistaken for growth.
     const asan = [process.env.ASAN_OPTIONS, 'quarantine_size_mb=4'].filter(Boolean).join(':');
+    const vg = [process.env.VALGRIND_OPTS, '--freelist-vol=4000000'].filter(Boolean).join(' ');
     srv = await startServer('sioc-protocol-server', ['--max-outbound-bytes', String(MAX_OUTBOUND)],
-      { ASAN_OPTIONS: asan });
+      { ASAN_OPTIONS: asan, VALGRIND_OPTS: vg });
   });
   after(async () => { await srv?.stop(); });
   afterEach(async () => {
