@@ -2,42 +2,96 @@
  *
  * Writes are queued (never written immediately) and the whole queue of a
  * connection goes out in one uv_write (writev) from the loop's before-sleep
- * hook, so N packets queued in one iteration cost one syscall. Small
- * entries are copied into one block at that point; big shared payloads (a
- * broadcast) are written from the shared buffer by reference. The write
- * request owns what it references until libuv calls back. */
+ * hook, so N packets queued in one iteration cost one syscall. Small writes
+ * (frame headers, small packets, HTTP heads) are copied into 16 KiB blocks
+ * as they come, so a burst of small packets costs its bytes and not an
+ * allocation each; a big shared payload (a broadcast frame) is queued by
+ * reference. A connection with more than a block's worth queued is flushed
+ * at once, so a burst moves on to the kernel instead of piling up here. The
+ * write request owns what it references until libuv calls back. */
 #include <string.h>
 
 #include "core/alloc.h"
 #include "net/net.h"
 
-/* Entries up to this size are copied into one contiguous block when the
- * queue is flushed; bigger ones are written straight from their shared
- * buffer. Copying a small frame is cheaper than keeping its reference, its
- * iovec and libuv's copy of the iovec array alive until the write ends. */
+/* Payloads up to this size are copied into the open block. */
 #define SIO_COALESCE_MAX 1024
+/* Size of a block (a bigger small write gets a block of its own size). */
+#define SIO_BLOCK_SIZE 16384
+/* Queued bytes past which a connection is flushed at once. */
+#define SIO_EAGER_FLUSH SIO_BLOCK_SIZE
+
+static void conn_flush(sio_conn *c);
 
 /* One uv_write in flight: what it must keep alive until it completes. */
 typedef struct sio_wreq {
     uv_write_t req;
     sio_conn *conn;
     size_t bytes;       /* bytes written by this request */
-    size_t nrefs;       /* buffers held (the block, then big entries) */
-    sio_rcbuf **refs;   /* points into the allocation, after bufs */
+    sio_rcbuf **refs;   /* the queue it took over */
+    size_t nrefs;
     uv_buf_t bufs[];
 } sio_wreq;
 
-static int wq_push(sio_conn *c, sio_wentry e)
+/* Appends a reference (taken over) to the queue. */
+static int wq_push(sio_conn *c, sio_rcbuf *rc)
 {
     if (c->wq_len == c->wq_cap) {
         size_t cap = c->wq_cap ? c->wq_cap * 2 : 8;
-        sio_wentry *wq = sio__realloc(c->wq, cap * sizeof *wq);
+        sio_rcbuf **wq = sio__realloc(c->wq, cap * sizeof *wq);
         if (wq == NULL)
             return SIO_ENOMEM;
         c->wq = wq;
         c->wq_cap = cap;
     }
-    c->wq[c->wq_len++] = e;
+    c->wq[c->wq_len++] = rc;
+    return 0;
+}
+
+/* Moves the open block (if any) to the queue. */
+static int close_block(sio_conn *c)
+{
+    if (c->blk == NULL)
+        return 0;
+    if (wq_push(c, c->blk) < 0)
+        return SIO_ENOMEM;
+    c->blk = NULL;
+    return 0;
+}
+
+static int block_append(sio_conn *c, const void *data, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (c->blk && c->blk->len + n > c->blk_cap && close_block(c) < 0)
+        return SIO_ENOMEM;
+    if (c->blk == NULL) {
+        size_t cap = n > SIO_BLOCK_SIZE ? n : SIO_BLOCK_SIZE;
+        if ((c->blk = sio__rcbuf_new(NULL, cap)) == NULL)
+            return SIO_ENOMEM;
+        c->blk->len = 0;
+        c->blk_cap = cap;
+    }
+    memcpy(c->blk->data + c->blk->len, data, n);
+    c->blk->len += n;
+    return 0;
+}
+
+/* Queues hdr then rc's bytes, all or nothing. */
+static int enqueue(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
+{
+    if (block_append(c, hdr, hlen) < 0)
+        return SIO_ENOMEM;
+    if (rc == NULL)
+        return 0;
+    if (rc->len <= SIO_COALESCE_MAX)
+        return block_append(c, rc->data, rc->len);
+    if (close_block(c) < 0)
+        return SIO_ENOMEM;
+    if (wq_push(c, sio__rcbuf_ref(rc)) < 0) {
+        sio__rcbuf_unref(rc);
+        return SIO_ENOMEM;
+    }
     return 0;
 }
 
@@ -45,14 +99,19 @@ int sio__conn_write(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
 {
     if (c->closing)
         return SIO_ECLOSED;
-    sio_wentry e = {rc ? sio__rcbuf_ref(rc) : NULL, (uint8_t)hlen, {0}};
-    if (hlen)
-        memcpy(e.hdr, hdr, hlen);
-    if (wq_push(c, e) < 0) {
-        sio__rcbuf_unref(rc);
+    if (enqueue(c, rc, hdr, hlen) < 0) {
+        /* Part of a frame may be queued: the stream is unusable. */
+        sio__conn_close(c);
         return SIO_ENOMEM;
     }
-    c->out_bytes += hlen + (rc ? rc->len : 0);
+    size_t n = hlen + (rc ? rc->len : 0);
+    c->out_bytes += n;
+    c->wq_bytes += n;
+    if (c->wq_bytes >= SIO_EAGER_FLUSH) {
+        sio__list_remove(&c->flink);
+        conn_flush(c);
+        return 0;
+    }
     sio__conn_schedule_flush(c);
     return 0;
 }
@@ -85,7 +144,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) { sio__free(req); }
 
 void sio__conn_maybe_shutdown(sio_conn *c)
 {
-    if (!c->lingering || c->shut || c->closing || c->wq_len || c->writes_in_flight)
+    if (!c->lingering || c->shut || c->closing || c->wq_bytes || c->writes_in_flight)
         return;
     uv_shutdown_t *req = sio__malloc(sizeof *req);
     c->shut = 1;
@@ -97,7 +156,7 @@ void sio__conn_maybe_shutdown(sio_conn *c)
 
 static void maybe_finish_close(sio_conn *c)
 {
-    if (c->close_after_write && c->wq_len == 0 && c->writes_in_flight == 0)
+    if (c->close_after_write && c->wq_bytes == 0 && c->writes_in_flight == 0)
         sio__conn_close(c);
     else
         sio__conn_maybe_shutdown(c);
@@ -107,6 +166,7 @@ static void wreq_free(sio_wreq *w)
 {
     for (size_t i = 0; i < w->nrefs; i++)
         sio__rcbuf_unref(w->refs[i]);
+    sio__free(w->refs);
     sio__free(w);
 }
 
@@ -125,72 +185,33 @@ static void on_written(uv_write_t *req, int status)
     sio__conn_drained(c);
 }
 
-static int is_small(const sio_wentry *e) { return e->rc == NULL || e->rc->len <= SIO_COALESCE_MAX; }
-
-/* Lays the queue out as iovecs: runs of small entries (and every header)
- * copied into one block, big payloads referenced. Consumes the queue. */
-static void build_iovecs(sio_conn *c, sio_wreq *w, sio_rcbuf *block, unsigned *nbufs)
-{
-    size_t off = 0, seg = 0;
-    unsigned k = 0;
-    for (size_t i = 0; i < c->wq_len; i++) {
-        sio_wentry *e = &c->wq[i];
-        memcpy(block->data + off, e->hdr, e->hlen);
-        off += e->hlen;
-        if (is_small(e)) {
-            if (e->rc)
-                memcpy(block->data + off, e->rc->data, e->rc->len);
-            off += e->rc ? e->rc->len : 0;
-            sio__rcbuf_unref(e->rc);
-            continue;
-        }
-        if (off > seg)
-            w->bufs[k++] = uv_buf_init(block->data + seg, (unsigned)(off - seg));
-        seg = off;
-        w->bufs[k++] = uv_buf_init(e->rc->data, (unsigned)e->rc->len);
-        w->refs[w->nrefs++] = e->rc; /* the queue's reference moves here */
-        w->bytes += e->rc->len;
-    }
-    if (off > seg)
-        w->bufs[k++] = uv_buf_init(block->data + seg, (unsigned)(off - seg));
-    w->bytes += off;
-    *nbufs = k;
-    sio__free(c->wq);
-    c->wq = NULL;
-    c->wq_len = c->wq_cap = 0;
-}
-
 /* Hands the connection's whole queue to one uv_write. */
 static void conn_flush(sio_conn *c)
 {
-    if (c->wq_len == 0 || c->closing)
+    if (c->closing)
         return;
-    size_t nbig = 0, small = 0;
-    for (size_t i = 0; i < c->wq_len; i++) {
-        small += c->wq[i].hlen;
-        if (is_small(&c->wq[i]))
-            small += c->wq[i].rc ? c->wq[i].rc->len : 0;
-        else
-            nbig++;
+    if (close_block(c) < 0) {
+        sio__conn_close(c);
+        return;
     }
-    size_t nbufs = 2 * nbig + 1;
-    sio_wreq *w = sio__malloc(sizeof *w + nbufs * sizeof(uv_buf_t) + (nbig + 1) * sizeof(sio_rcbuf *));
-    sio_rcbuf *block = sio__rcbuf_new(NULL, small);
-    if (w == NULL || block == NULL) {
-        sio__free(w);
-        sio__rcbuf_unref(block);
+    if (c->wq_len == 0)
+        return;
+    sio_wreq *w = sio__malloc(sizeof *w + c->wq_len * sizeof(uv_buf_t));
+    if (w == NULL) {
         sio__conn_close(c);
         return;
     }
     w->conn = c;
-    w->bytes = 0;
-    w->refs = (sio_rcbuf **)(w->bufs + nbufs);
-    w->refs[0] = block;
-    w->nrefs = 1;
-    unsigned k;
-    build_iovecs(c, w, block, &k);
+    w->bytes = c->wq_bytes;
+    w->refs = c->wq;
+    w->nrefs = c->wq_len;
+    for (size_t i = 0; i < w->nrefs; i++)
+        w->bufs[i] = uv_buf_init(w->refs[i]->data, (unsigned)w->refs[i]->len);
+    c->wq = NULL;
+    c->wq_len = c->wq_cap = 0;
+    c->wq_bytes = 0;
     c->writes_in_flight++;
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, k, on_written) < 0) {
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, (unsigned)w->nrefs, on_written) < 0) {
         c->writes_in_flight--;
         c->out_bytes -= w->bytes;
         wreq_free(w);
@@ -214,8 +235,9 @@ static void on_closed(uv_handle_t *h)
     sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
     sio_http_server *s = c->server;
     for (size_t i = 0; i < c->wq_len; i++)
-        sio__rcbuf_unref(c->wq[i].rc);
+        sio__rcbuf_unref(c->wq[i]);
     sio__free(c->wq);
+    sio__rcbuf_unref(c->blk);
     if (c->parser) {
         sio__http_parser_free(c->parser);
         sio__free(c->parser);

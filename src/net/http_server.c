@@ -513,7 +513,7 @@ void sio_http_server_close(sio_http_server *s, void (*cb)(void *data), void *dat
     }
     SIO_LIST_FOREACH_SAFE(it, tmp, &s->conns) {
         sio_conn *c = SIO_CONTAINER_OF(it, sio_conn, link);
-        if (c->wq_len || c->writes_in_flight)
+        if (c->wq_bytes || c->writes_in_flight)
             sio__conn_end(c);
         else
             sio__conn_close(c);

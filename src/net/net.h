@@ -9,8 +9,8 @@
  * sio_loop_post().
  *
  * sio_conn is one accepted TCP connection. It speaks HTTP/1.1 until it is
- * upgraded to WebSocket. Writes are queued as (small header, shared rcbuf)
- * pairs so a broadcast frame is never copied per recipient. */
+ * upgraded to WebSocket. Small writes are copied into blocks; a big shared
+ * payload (a broadcast) is queued by reference, never copied. */
 #ifndef SIO_NET_NET_H
 #define SIO_NET_NET_H
 
@@ -42,12 +42,7 @@ struct sio_loop {
     int read_buf_busy;          /* read_buf lent to a read in progress */
 };
 
-/* One queued write: an optional small header, then rc's bytes. */
-typedef struct sio_wentry {
-    sio_rcbuf *rc;   /* owned reference (may be NULL when only hdr is used) */
-    uint8_t hlen;    /* bytes in hdr */
-    char hdr[14];    /* e.g. a WebSocket frame header */
-} sio_wentry;
+
 
 typedef enum { SIO_CONN_HTTP, SIO_CONN_WS } sio_conn_mode;
 
@@ -70,9 +65,12 @@ struct sio_conn {
     sio_conn_mode mode;
     sio_http_parser *parser;      /* HTTP mode only (freed on upgrade) */
     sio_buf pending_in;           /* input received while a request is held */
-    sio_wentry *wq;               /* queued, not yet handed to uv_write */
+    sio_rcbuf **wq;               /* queued buffers, not yet handed to uv_write */
     size_t wq_len, wq_cap;
+    sio_rcbuf *blk;               /* open block small writes are copied into */
+    size_t blk_cap;               /* its capacity (blk->len is what is used) */
     size_t out_bytes;             /* queued + in flight, for outbound limits */
+    size_t wq_bytes;              /* queued, not yet handed to uv_write */
     unsigned writes_in_flight;
     int close_after_write;        /* close once everything is written */
     int lingering;                /* WebSocket closing: half-closed, awaiting the peer's close */
