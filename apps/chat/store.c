@@ -85,9 +85,10 @@ struct chat_replay {
     int status;             /* result of the last fetch (0 or SIO_E*) */
     int exhausted;          /* the last fetch reached the end of the table */
     size_t n;               /* rows in the current batch */
-    int64_t *ids;           /* replay_batch ids */
-    size_t *lens;           /* replay_batch content lengths */
-    const char **ptrs;      /* replay_batch pointers into blob */
+    size_t rows_cap;        /* rows the three arrays below can hold (grown on use) */
+    int64_t *ids;           /* ids of the batch */
+    size_t *lens;           /* content lengths */
+    const char **ptrs;      /* pointers into blob */
     char *blob;             /* the batch's contents, each followed by a NUL */
     size_t blob_len;        /* bytes used in blob */
     size_t blob_cap;        /* bytes allocated for blob */
@@ -388,6 +389,29 @@ static void batch_finish(chat_replay *r)
     }
 }
 
+/* Grows the row arrays to hold one more row: a replay that finds little
+ * to send (the common case on connect) never holds a full batch's arrays. */
+static int ensure_row(chat_replay *r, size_t max)
+{
+    if (r->n < r->rows_cap)
+        return 0;
+    size_t cap = r->rows_cap ? r->rows_cap * 2 : 16;
+    if (cap > max)
+        cap = max;
+    int64_t *ids = sio__realloc(r->ids, cap * sizeof *ids);
+    if (ids)
+        r->ids = ids;
+    size_t *lens = sio__realloc(r->lens, cap * sizeof *lens);
+    if (lens)
+        r->lens = lens;
+    const char **ptrs = ids && lens ? sio__realloc(r->ptrs, cap * sizeof *ptrs) : NULL;
+    if (ptrs == NULL)
+        return SIO_ENOMEM;
+    r->ptrs = ptrs;
+    r->rows_cap = cap;
+    return 0;
+}
+
 /* Reads the rows after the replay's cursor into its buffers. */
 static void fetch_batch(chat_store *s, chat_replay *r)
 {
@@ -399,6 +423,8 @@ static void fetch_batch(chat_store *s, chat_replay *r)
     sqlite3_bind_int64(st, 1, r->cursor);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)s->replay_batch);
     while (r->status == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((r->status = ensure_row(r, s->replay_batch)) != 0)
+            break;
         const void *text = sqlite3_column_text(st, 1);
         size_t len = (size_t)sqlite3_column_bytes(st, 1);
         r->status = blob_append(r, text, text ? len : 0);
@@ -612,13 +638,6 @@ int chat_store_replay(chat_store *s, int64_t after_id, chat_batch_cb batch_cb, c
     chat_replay *r = sio__calloc(1, sizeof *r);
     if (r == NULL)
         return SIO_ENOMEM;
-    r->ids = sio__malloc(s->replay_batch * sizeof *r->ids);
-    r->lens = sio__malloc(s->replay_batch * sizeof *r->lens);
-    r->ptrs = sio__malloc(s->replay_batch * sizeof *r->ptrs);
-    if (r->ids == NULL || r->lens == NULL || r->ptrs == NULL) {
-        replay_free(r);
-        return SIO_ENOMEM;
-    }
     r->base.kind = REQ_REPLAY;
     r->store = s;
     r->batch_cb = batch_cb;

@@ -16,8 +16,10 @@
 
 /* Payloads up to this size are copied into the open block. */
 #define SIO_COALESCE_MAX 1024
-/* Size of a block (a bigger small write gets a block of its own size). */
+/* Largest block a connection grows its open block to (a bigger small write
+ * gets a block of its own size), and the size a new block starts at. */
 #define SIO_BLOCK_SIZE 16384
+#define SIO_BLOCK_MIN 512
 /* Queued bytes past which a connection is flushed at once. */
 #define SIO_EAGER_FLUSH SIO_BLOCK_SIZE
 
@@ -59,14 +61,33 @@ static int close_block(sio_conn *c)
     return 0;
 }
 
+/* Grows the open block (only the connection references it) towards
+ * SIO_BLOCK_SIZE: a lone small answer costs a small block, a burst ends up
+ * in full-size ones. */
+static int block_grow(sio_conn *c, size_t need)
+{
+    size_t cap = c->blk_cap * 2 < need ? need : c->blk_cap * 2;
+    if (cap > SIO_BLOCK_SIZE)
+        cap = SIO_BLOCK_SIZE;
+    sio_rcbuf *b = sio__realloc(c->blk, sizeof *b + cap + 1);
+    if (b == NULL)
+        return SIO_ENOMEM;
+    c->blk = b;
+    c->blk_cap = cap;
+    return 0;
+}
+
 static int block_append(sio_conn *c, const void *data, size_t n)
 {
     if (n == 0)
         return 0;
-    if (c->blk && c->blk->len + n > c->blk_cap && close_block(c) < 0)
-        return SIO_ENOMEM;
+    if (c->blk && c->blk->len + n > c->blk_cap) {
+        int rc = c->blk->len + n <= SIO_BLOCK_SIZE ? block_grow(c, c->blk->len + n) : close_block(c);
+        if (rc < 0)
+            return rc;
+    }
     if (c->blk == NULL) {
-        size_t cap = n > SIO_BLOCK_SIZE ? n : SIO_BLOCK_SIZE;
+        size_t cap = n > SIO_BLOCK_MIN ? n : SIO_BLOCK_MIN;
         if ((c->blk = sio__rcbuf_new(NULL, cap)) == NULL)
             return SIO_ENOMEM;
         c->blk->len = 0;
