@@ -370,8 +370,9 @@ const sio_handshake *sio_socket_handshake(const sio_socket *s);
 /* The CONNECT payload (Node's handshake.auth): an object, {} if none.
  * Borrowed; lives as long as the socket. */
 json_t *sio_socket_auth(const sio_socket *s);
-/* Node's socket.data: a JSON object (created empty) that the application
- * may fill; kept and restored by connection state recovery. Borrowed. */
+/* Node's socket.data: a JSON object (created empty on the first call) that
+ * the application may fill; kept and restored by connection state
+ * recovery. Borrowed. NULL only if it could not be allocated. */
 json_t *sio_socket_data_json(sio_socket *s);
 /* A user pointer (not persisted by recovery). */
 void sio_socket_set_data(sio_socket *s, void *data);

@@ -15,7 +15,9 @@
 #include "core/alloc.h"
 #include "sioc.h"
 
-#define MAP_MIN_INDEX 16u
+/* Most maps hold one entry (a socket in its own room, a room of one): they
+ * start at the smallest index and double from there. */
+#define MAP_MIN_INDEX 2u
 #define MAP_MAX_ENTRIES ((size_t)1 << 31)
 
 /* ------------------------------------------------------------- siphash */

@@ -22,7 +22,7 @@ sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
     s->nsp = nsp;
     s->client = c;
     s->auth = json_is_object(auth) ? json_incref(auth) : json_object();
-    s->djson = json_object();
+    /* socket.data is created on first use: most sockets never touch it. */
     sio__list_init(&s->on_event);
     sio__list_init(&s->on_any);
     sio__list_init(&s->on_disconnecting);
@@ -33,9 +33,8 @@ sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
     int rc = sio__random_id(s->id, sizeof s->id);
     if (rc == 0 && nsp->srv->opts.connection_state_recovery.enabled)
         rc = sio__random_id(s->pid, sizeof s->pid);
-    if (rc < 0 || s->auth == NULL || s->djson == NULL) {
+    if (rc < 0 || s->auth == NULL) {
         json_decref(s->auth);
-        json_decref(s->djson);
         sio__free(s);
         return NULL;
     }
@@ -78,7 +77,12 @@ void sio_socket_unref(sio_socket *s)
 const char *sio_socket_id(const sio_socket *s) { return s->id; }
 sio_namespace *sio_socket_namespace(const sio_socket *s) { return s->nsp; }
 json_t *sio_socket_auth(const sio_socket *s) { return s->auth; }
-json_t *sio_socket_data_json(sio_socket *s) { return s->djson; }
+json_t *sio_socket_data_json(sio_socket *s)
+{
+    if (s->djson == NULL)
+        s->djson = json_object();
+    return s->djson;
+}
 void sio_socket_set_data(sio_socket *s, void *data) { s->data = data; }
 void *sio_socket_get_data(const sio_socket *s) { return s->data; }
 int sio_socket_recovered(const sio_socket *s) { return s->recovered; }
