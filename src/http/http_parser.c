@@ -18,6 +18,7 @@
  * References: RFC 9112 (HTTP/1.1 message syntax), RFC 9110 5.6 (tokens,
  * lists, OWS). */
 #include "http/http_parser.h"
+#include "http/query.h"
 
 #include <string.h>
 
@@ -98,16 +99,6 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 void sio__http_parser_init(sio_http_parser *p, const sio_http_limits *l)
 {
@@ -570,7 +561,7 @@ static int take_data(sio_http_parser *p, const char *d, size_t len, int next)
 /* One byte of a chunk-size: hex digits, then CR, ';' or BWS. */
 static int chunk_size_byte(sio_http_parser *p, char c)
 {
-    int h = hex_value(c);
+    int h = sio__hex_digit(c);
     if (h >= 0) {
         if (++p->chunk_digits > SIO_HTTP_MAX_CHUNK_DIGITS || p->remaining > (UINT64_MAX >> 4))
             return fail(p, SIO_EPROTO, 400);

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 
-static int hex_digit(char c)
+int sio__hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -35,7 +35,7 @@ static int next_byte(sio_slice s, size_t *i, int plus_space)
     }
     if (s.len - *i < 3)
         return SIO_EPROTO;
-    int hi = hex_digit(s.base[*i + 1]), lo = hex_digit(s.base[*i + 2]);
+    int hi = sio__hex_digit(s.base[*i + 1]), lo = sio__hex_digit(s.base[*i + 2]);
     if (hi < 0 || lo < 0)
         return SIO_EPROTO;
     *i += 3;

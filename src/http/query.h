@@ -11,6 +11,9 @@
 
 #include "core/buf.h"
 
+/* The value of a hexadecimal digit, or -1. */
+int sio__hex_digit(char c);
+
 /* Percent-decodes in into out ('+' stays '+': this is for paths).
  * 0, SIO_EPROTO (bad escape), SIO_ENOMEM or SIO_ELIMIT. */
 int sio__url_decode(sio_slice in, sio_buf *out);
