@@ -192,3 +192,13 @@ if command -v gnuplot >/dev/null; then
 else
   echo "bench: gnuplot missing: no plots (apt-get install gnuplot-nox)" >&2
 fi
+
+# The README shows the table this command printed (full runs only), between
+# its bench markers, so the figures there are always the measured ones.
+if [[ -z ${QUICK:-} && -f README.md ]] && grep -q '<!-- bench:begin -->' README.md; then
+  awk -v tbl="$OUT/table.md" '
+    /<!-- bench:begin -->/ { print; while ((getline l < tbl) > 0) print l; skip = 1; next }
+    /<!-- bench:end -->/ { skip = 0 }
+    !skip' README.md > README.md.tmp && mv README.md.tmp README.md &&
+    echo "README.md: benchmark table updated"
+fi
