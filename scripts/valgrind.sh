@@ -7,9 +7,10 @@
 # uninitialised memory, bad free) or a definitely/indirectly lost block makes
 # the program exit 99 and its stderr carry a "==PID== " report, and the test's
 # stop() fails on either. Suites run one after another: valgrind is 20-50x
-# slower and the machine may be shared.
+# slower and the machine may be shared. The pseudo-suite "unit" runs every
+# cmocka unit test program of the tree under memcheck the same way.
 #
-#   scripts/valgrind.sh                     all suites
+#   scripts/valgrind.sh                     unit tests and the e2e suites
 #   scripts/valgrind.sh chat robustness     only tests/e2e/{chat,robustness}.test.mjs
 #   VG_BUILD_DIR=build/x VG_EXTRA="--track-origins=yes" scripts/valgrind.sh
 set -euo pipefail
@@ -18,21 +19,40 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${VG_BUILD_DIR:-build/vg}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 SUITES=("$@")
-((${#SUITES[@]})) || SUITES=(engine socketio socketio_more chat robustness)
+((${#SUITES[@]})) || SUITES=(unit engine socketio socketio_more chat robustness)
 
 command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed (scripts/setup.sh)" >&2; exit 2; }
 [[ -d node_modules ]] || npm ci --silent
 
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DSIOC_SANITIZE=OFF >/dev/null
-cmake --build "$BUILD_DIR" -j "$JOBS" --target sioc-protocol-server sioc-chat
+if [[ " ${SUITES[*]} " == *" unit "* ]]; then
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+else
+  cmake --build "$BUILD_DIR" -j "$JOBS" --target sioc-protocol-server sioc-chat
+fi
 
 export SIOC_BUILD_DIR=$BUILD_DIR
 export SIOC_WRAPPER="valgrind --error-exitcode=99 --leak-check=full \
 --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
 --track-origins=no -q ${VG_EXTRA:-}"
 
+# Every unit test program under memcheck; its name is added to failed on error.
+run_unit() {
+  local t
+  for t in "$BUILD_DIR"/unit_*; do
+    [[ -x $t ]] || continue
+    echo "=== valgrind: $t"
+    # shellcheck disable=SC2086 # the wrapper is a word list on purpose
+    $SIOC_WRAPPER "$t" || failed+=("$(basename "$t")")
+  done
+}
+
 failed=()
 for s in "${SUITES[@]}"; do
+  if [[ $s == unit ]]; then
+    run_unit
+    continue
+  fi
   echo "=== valgrind: tests/e2e/$s.test.mjs"
   node --test --test-reporter=spec "tests/e2e/$s.test.mjs" || failed+=("$s")
 done
