@@ -8,7 +8,8 @@
 # the program exit 99 and its stderr carry a "==PID== " report, and the test's
 # stop() fails on either. Suites run one after another: valgrind is 20-50x
 # slower and the machine may be shared. The pseudo-suite "unit" runs every
-# cmocka unit test program of the tree under memcheck the same way.
+# cmocka unit test program of the tree under memcheck the same way. (browser
+# skips itself without Chromium.)
 #
 #   scripts/valgrind.sh                     unit tests and the e2e suites
 #   scripts/valgrind.sh chat robustness     only tests/e2e/{chat,robustness}.test.mjs
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${VG_BUILD_DIR:-build/vg}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 SUITES=("$@")
-((${#SUITES[@]})) || SUITES=(unit engine socketio socketio_more chat robustness)
+((${#SUITES[@]})) || SUITES=(unit engine socketio socketio_more chat browser robustness)
 
 command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed (scripts/setup.sh)" >&2; exit 2; }
 [[ -d node_modules ]] || npm ci --silent
