@@ -4,7 +4,11 @@
  * The in-memory implementation keeps the two-way index Redis keeps for
  * pub/sub (room -> sockets in adapter->rooms, socket -> rooms in each
  * socket's own map) and encodes each broadcast ONCE into shared buffers
- * that every recipient's outbound queue references. A distributed adapter
+ * that every recipient's outbound queue references. The room named by a
+ * socket's own id is not stored: the socket's own_room flag says whether
+ * it is in it, and a room name that is the id of a socket of the namespace
+ * resolves to that socket (plus whoever joined that name explicitly), so a
+ * connection costs no room, member map or key copies for it. A distributed adapter
  * (Redis) would wrap these ops, publishing what is not flagged local.
  *
  * Recovery (Node's SessionAwareAdapter): every event broadcast without an

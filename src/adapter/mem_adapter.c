@@ -57,10 +57,24 @@ static const sio_recovery_options *ropts(const sio__adapter *a)
     return &a->nsp->srv->opts.connection_state_recovery;
 }
 
+/* The room named by s's own id is the own_room flag, never a stored room. */
+static int is_own(const sio_socket *s, const char *room) { return strcmp(room, s->id) == 0; }
+
+/* The socket whose own-id room is called name, if it is in it. */
+static sio_socket *own_member(const mem_adapter *m, const char *name)
+{
+    sio_socket *s = sio__map_get(&m->base.nsp->sockets, name, strlen(name));
+    return s != NULL && s->own_room ? s : NULL;
+}
+
 static int mem_add(sio__adapter *a, sio_socket *s, const char *room)
 {
     mem_adapter *m = (mem_adapter *)a;
     size_t len = strlen(room);
+    if (is_own(s, room)) {
+        s->own_room = 1;
+        return 0;
+    }
     if (sio__map_get(&s->rooms, room, len) != NULL)
         return 0;
     mem_room *r = sio__map_get(&m->rooms, room, len);
@@ -108,6 +122,10 @@ static void leave_room(mem_adapter *m, mem_room *r, sio_socket *s)
 
 static void mem_del(sio__adapter *a, sio_socket *s, const char *room)
 {
+    if (is_own(s, room)) {
+        s->own_room = 0;
+        return;
+    }
     mem_room *r = sio__map_remove(&s->rooms, room, strlen(room));
     if (r != NULL)
         leave_room((mem_adapter *)a, r, s);
@@ -119,6 +137,7 @@ static void mem_del_all(sio__adapter *a, sio_socket *s)
     const char *key;
     size_t klen;
     void *v;
+    s->own_room = 0;
     sio__map_iter_init(&it, &s->rooms);
     while (sio__map_iter_next(&it, &key, &klen, &v)) {
         sio__map_remove(&s->rooms, key, klen);
@@ -151,21 +170,39 @@ static void vec_push(sock_vec *sv, sio_socket *s)
     sv->v[sv->n++] = s;
 }
 
+/* Stamps and takes s unless it is stamped already or not connected. */
+static void take(sio_socket *s, uint64_t epoch, sock_vec *sv)
+{
+    if (s == NULL || s->bmark == epoch || !s->connected)
+        return;
+    s->bmark = epoch;
+    vec_push(sv, s);
+}
+
 /* Stamps and takes every unstamped connected socket of map. */
 static void take_members(sio_map *members, uint64_t epoch, sock_vec *sv)
 {
     sio_map_iter it;
-    const char *key;
-    size_t klen;
     void *v;
     sio__map_iter_init(&it, members);
-    while (sio__map_iter_next(&it, &key, &klen, &v)) {
-        sio_socket *s = v;
-        if (s->bmark == epoch || !s->connected)
-            continue;
-        s->bmark = epoch;
-        vec_push(sv, s);
-    }
+    while (sio__map_iter_next(&it, NULL, NULL, &v))
+        take(v, epoch, sv);
+}
+
+/* Stamps every member of the room called name (so it is skipped). */
+static void stamp_room(mem_adapter *m, const char *name, uint64_t epoch)
+{
+    sio_socket *own = own_member(m, name);
+    if (own != NULL)
+        own->bmark = epoch;
+    mem_room *r = sio__map_get(&m->rooms, name, strlen(name));
+    if (r == NULL)
+        return;
+    sio_map_iter it;
+    void *v;
+    sio__map_iter_init(&it, &r->members);
+    while (sio__map_iter_next(&it, NULL, NULL, &v))
+        ((sio_socket *)v)->bmark = epoch;
 }
 
 static int mem_sockets(sio__adapter *a, const sio__bopts *o, sio_socket ***out, size_t *n)
@@ -173,21 +210,12 @@ static int mem_sockets(sio__adapter *a, const sio__bopts *o, sio_socket ***out, 
     mem_adapter *m = (mem_adapter *)a;
     uint64_t epoch = ++m->epoch;
     sock_vec sv = {0};
-    sio_map_iter it;
-    const char *key;
-    size_t klen;
-    void *v;
-    for (size_t i = 0; i < o->nexcept; i++) {
-        mem_room *r = sio__map_get(&m->rooms, o->except[i], strlen(o->except[i]));
-        if (r == NULL)
-            continue;
-        sio__map_iter_init(&it, &r->members);
-        while (sio__map_iter_next(&it, &key, &klen, &v))
-            ((sio_socket *)v)->bmark = epoch;
-    }
+    for (size_t i = 0; i < o->nexcept; i++)
+        stamp_room(m, o->except[i], epoch);
     if (o->nrooms == 0)
         take_members(&a->nsp->sockets, epoch, &sv);
     for (size_t i = 0; i < o->nrooms; i++) {
+        take(own_member(m, o->rooms[i]), epoch, &sv);
         mem_room *r = sio__map_get(&m->rooms, o->rooms[i], strlen(o->rooms[i]));
         if (r != NULL)
             take_members(&r->members, epoch, &sv);
@@ -346,8 +374,10 @@ static int mem_persist(sio__adapter *a, sio_socket *s)
     if (old != NULL)
         drop_session(m, old);
     kept_session *ks = sio__calloc(1, sizeof *ks);
-    size_t n = sio__map_size(&s->rooms);
+    size_t n = sio__map_size(&s->rooms) + (s->own_room ? 1 : 0);
     if (ks == NULL || (n && (ks->s.rooms = sio__calloc(n, sizeof(char *))) == NULL))
+        goto fail;
+    if (s->own_room && (ks->s.rooms[ks->s.nrooms++] = sio__strdup(s->id)) == NULL)
         goto fail;
     sio_map_iter it;
     const char *key;

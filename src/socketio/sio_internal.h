@@ -148,7 +148,11 @@ struct sio_socket {
     sio_list on_disconnect;    /* sio__handler */
     sio_list on_drain;         /* sio__handler */
     sio_list acks;        /* sio__pending_ack */
-    sio_map rooms;        /* room name -> adapter room (adapter-owned values) */
+    sio_map rooms;        /* room name -> adapter room (adapter-owned values);
+                           * never the socket's own id, see own_room */
+    int own_room;         /* in the room named by its id: kept as this flag
+                           * (the adapter resolves that name through the
+                           * namespace's sockets map), not as a stored room */
     uint64_t bmark;       /* adapter's dedup stamp during one broadcast */
 };
 

@@ -377,6 +377,8 @@ int sio_socket_leave(sio_socket *s, const char *room)
 
 int sio_socket_in_room(const sio_socket *s, const char *room)
 {
+    if (strcmp(room, s->id) == 0)
+        return s->own_room;
     return sio__map_get(&s->rooms, room, strlen(room)) != NULL;
 }
 
@@ -386,6 +388,11 @@ size_t sio_socket_rooms(const sio_socket *s, const char **out, size_t max)
     const char *key;
     size_t klen, n = 0;
     void *v;
+    if (s->own_room) { /* first, as in Node's socket.rooms set */
+        if (n < max)
+            out[n] = s->id;
+        n++;
+    }
     sio__map_iter_init(&it, (sio_map *)&s->rooms);
     while (sio__map_iter_next(&it, &key, &klen, &v)) {
         if (n < max)

@@ -535,6 +535,71 @@ static void test_rooms_broadcast(void **state)
     sio_server_free(srv);
 }
 
+/* The room named by a socket's id is implicit (no stored room) but behaves
+ * like Node's: others may join it, its owner may leave and rejoin it. */
+static void test_own_id_room(void **state)
+{
+    sio_server *srv = server(0);
+    sio_namespace *nsp = sio_server_of(srv, "/r");
+    fake *f[3];
+    char sid[32];
+    for (intptr_t i = 0; i < 3; i++) {
+        sio_namespace_on_connection(nsp, grab, (void *)i);
+        f[i] = fake_open(srv);
+        connect_to(f[i], "0/r,", sid, sizeof sid);
+    }
+    const char *id0 = sio_socket_id(S[0]);
+    const char *rooms[4];
+    assert_true(sio_socket_in_room(S[0], id0));
+    assert_int_equal(sio_socket_rooms(S[0], rooms, 4), 1);
+    assert_string_equal(rooms[0], id0);
+    assert_int_equal(sio_socket_rooms(S[0], rooms, 0), 1);
+    sio_broadcast_emit(sio_broadcast_to(sio_broadcast_new(nsp), id0), "a", NULL);
+    expect_msg(f[0], "42/r,[\"a\"]");
+    expect_none(f[1]);
+    /* another socket joins S[0]'s id: both are in that room */
+    assert_int_equal(sio_socket_join(S[1], id0), 0);
+    assert_true(sio_socket_in_room(S[1], id0));
+    assert_int_equal(sio_socket_rooms(S[1], rooms, 4), 2);
+    sio_broadcast_emit(sio_broadcast_to(sio_broadcast_new(nsp), id0), "b", NULL);
+    expect_msg(f[0], "42/r,[\"b\"]");
+    expect_msg(f[1], "42/r,[\"b\"]");
+    expect_none(f[2]);
+    sio_broadcast_emit(sio_broadcast_except(sio_broadcast_new(nsp), id0), "c", NULL);
+    expect_none(f[0]);
+    expect_none(f[1]);
+    expect_msg(f[2], "42/r,[\"c\"]");
+    /* its owner leaves it: only the explicit member is left */
+    sio_socket_leave(S[0], id0);
+    assert_false(sio_socket_in_room(S[0], id0));
+    assert_int_equal(sio_socket_rooms(S[0], rooms, 4), 0);
+    sio_broadcast_emit(sio_broadcast_to(sio_broadcast_new(nsp), id0), "d", NULL);
+    expect_none(f[0]);
+    expect_msg(f[1], "42/r,[\"d\"]");
+    sio_socket **v;
+    size_t n;
+    assert_int_equal(sio_broadcast_fetch_sockets(sio_broadcast_to(sio_broadcast_new(nsp), id0), &v, &n), 0);
+    assert_int_equal(n, 1);
+    assert_ptr_equal(v[0], S[1]);
+    sio_sockets_release(v, n);
+    /* and rejoins it */
+    sio_socket_join(S[0], id0);
+    sio_socket_leave(S[1], id0);
+    sio_broadcast_emit(sio_broadcast_to(sio_broadcast_new(nsp), id0), "e", NULL);
+    expect_msg(f[0], "42/r,[\"e\"]");
+    expect_none(f[1]);
+    /* a disconnected socket's id reaches nobody */
+    char id2[32];
+    snprintf(id2, sizeof id2, "%s", sio_socket_id(S[2]));
+    sio_socket_disconnect(S[2], 0);
+    expect_msg(f[2], "41/r,");
+    sio_broadcast_emit(sio_broadcast_to(sio_broadcast_new(nsp), id2), "f", NULL);
+    expect_none(f[2]);
+    for (int i = 0; i < 3; i++)
+        fake_free(f[i]);
+    sio_server_free(srv);
+}
+
 /* ---- middleware */
 
 static sio_middleware_next *held;
@@ -752,6 +817,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rooms_broadcast, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_own_id_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_middleware, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
