@@ -4,12 +4,13 @@
 #   make test   install what is missing, build with ASan+UBSan, run all tests
 #   make fuzz   run every fuzz target longer
 #   make bench  benchmarks side by side with the Node reference
+#   make valgrind  unit and end-to-end suites with every program under memcheck
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PORT ?= 3000
 DB ?= chat.db
 FUZZ_SECONDS ?= 120
 
-.PHONY: all build run test fuzz bench setup clean format
+.PHONY: all build run test fuzz bench valgrind setup clean format
 
 all: build
 
@@ -38,6 +39,9 @@ fuzz: setup
 
 bench: setup build
 	bench/run.sh
+
+valgrind: setup
+	scripts/valgrind.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
