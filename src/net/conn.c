@@ -39,7 +39,9 @@ typedef struct sio_wreq {
 static int wq_push(sio_conn *c, sio_rcbuf *rc)
 {
     if (c->wq_len == c->wq_cap) {
-        size_t cap = c->wq_cap ? c->wq_cap * 2 : 8;
+        if (c->wq_cap > UINT32_MAX / 2)
+            return SIO_ENOMEM;
+        uint32_t cap = c->wq_cap ? c->wq_cap * 2 : 8;
         sio_rcbuf **wq = sio__realloc(c->wq, cap * sizeof *wq);
         if (wq == NULL)
             return SIO_ENOMEM;
@@ -73,7 +75,7 @@ static int block_grow(sio_conn *c, size_t need)
     if (b == NULL)
         return SIO_ENOMEM;
     c->blk = b;
-    c->blk_cap = cap;
+    c->blk_cap = (uint32_t)cap;
     return 0;
 }
 
@@ -91,7 +93,7 @@ static int block_append(sio_conn *c, const void *data, size_t n)
         if ((c->blk = sio__rcbuf_new(NULL, cap)) == NULL)
             return SIO_ENOMEM;
         c->blk->len = 0;
-        c->blk_cap = cap;
+        c->blk_cap = (uint32_t)cap;
     }
     memcpy(c->blk->data + c->blk->len, data, n);
     c->blk->len += n;
@@ -259,11 +261,10 @@ static void on_closed(uv_handle_t *h)
         sio__rcbuf_unref(c->wq[i]);
     sio__free(c->wq);
     sio__rcbuf_unref(c->blk);
-    if (c->parser) {
-        sio__http_parser_free(c->parser);
-        sio__free(c->parser);
-    }
-    sio__buf_free(&c->pending_in);
+    if (c->parser)
+        sio__conn_http_free(c);
+    else
+        sio__free(c->timer); /* a WebSocket's linger deadline */
     if (c->ws)
         sio__ws_conn_free(c->ws);
     sio__free(c);
@@ -286,14 +287,15 @@ void sio__conn_close(sio_conn *c)
     if (c->closing)
         return;
     c->closing = 1;
-    sio__timer_stop(&c->timer);
+    if (c->timer)
+        sio__timer_stop(c->timer);
     sio__list_remove(&c->flink);
     sio__list_remove(&c->link);
     c->server->nconns--;
     c->server->pending_closes++;
-    if (c->req) {
-        c->req->conn = NULL;
-        c->req = NULL;
+    if (c->parser && sio__conn_http(c)->req) {
+        sio__conn_http(c)->req->conn = NULL;
+        sio__conn_http(c)->req = NULL;
     }
     sio__eio_conn_closed(c, 0);
     /* Queued but unwritten bytes are dropped; in-flight writes finish

@@ -55,6 +55,9 @@ int sio_eio_server_new(sio_eio_server **out, sio_http_server *http, const sio_ei
 
 /* ----------------------------------------------------------- responses */
 
+/* The Engine.IO server the current request is for (HTTP mode). */
+static sio_eio_server *conn_eio(sio_conn *c) { return sio__conn_http(c)->eio; }
+
 static sio_slice header(sio_conn *c, const char *name)
 {
     return sio__http_header(&c->parser->req, name);
@@ -64,7 +67,7 @@ static sio_slice header(sio_conn *c, const char *name)
 static void cors(sio_conn *c, int preflight, sio_buf *b)
 {
     sio__buf_init(b, 0);
-    sio__eio_cors_headers(c->eio, header(c, "origin"), header(c, "access-control-request-headers"),
+    sio__eio_cors_headers(conn_eio(c), header(c, "origin"), header(c, "access-control-request-headers"),
                           preflight, b);
 }
 
@@ -151,19 +154,36 @@ static int verify(sio_conn *c, query_fields *q, int upgrade, sio_eio_socket **so
         ri.eio.base = "";
     if (q->bad)
         return SIO_EIO_ERR_BAD_REQUEST;
-    if (c->eio->opts.allow_request && !q->has_sid) {
+    if (conn_eio(c)->opts.allow_request && !q->has_sid) {
         struct sio_req *r = NULL;
         r = sio__req_new(c);
         ri.req = r;
-        int code = r ? sio__eio_verify(c->eio, &ri, so) : SIO_EIO_ERR_BAD_REQUEST;
+        int code = r ? sio__eio_verify(conn_eio(c), &ri, so) : SIO_EIO_ERR_BAD_REQUEST;
         sio__req_free(r);
         return code;
     }
-    return sio__eio_verify(c->eio, &ri, so);
+    return sio__eio_verify(conn_eio(c), &ri, so);
 }
 
-/* Lower-cased header copies for the session's handshake record. */
-static int fill_handshake(sio_conn *c, sio_handshake *hs, sio_kv **kv, sio_buf *store)
+/* The peer's IP address as text ("" if the socket cannot tell any more):
+ * read when a session opens rather than kept by every connection. */
+static void peer_address(sio_conn *c, char *out, size_t cap)
+{
+    struct sockaddr_storage sa;
+    int salen = sizeof sa;
+    out[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) != 0)
+        return;
+    if (sa.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&sa, out, cap);
+    else
+        uv_ip4_name((struct sockaddr_in *)&sa, out, cap);
+}
+
+/* Lower-cased header copies for the session's handshake record (address
+ * is the caller's buffer). */
+static int fill_handshake(sio_conn *c, sio_handshake *hs, sio_kv **kv, sio_buf *store,
+                          const char *address)
 {
     const sio_http_request *r = &c->parser->req;
     sio__buf_init(store, 0);
@@ -193,7 +213,7 @@ static int fill_handshake(sio_conn *c, sio_handshake *hs, sio_kv **kv, sio_buf *
         uv_timeval64_t tv;
         int64_t wall = uv_gettimeofday(&tv) == 0 ? tv.tv_sec * 1000 + tv.tv_usec / 1000 : 0;
         *hs = (sio_handshake){*kv, r->nheaders, store->data + url, store->data + query,
-                              c->address, wall, 0};
+                              address, wall, 0};
     }
     sio__free(offs);
     return rc;
@@ -205,9 +225,11 @@ static sio_eio_socket *handshake(sio_conn *c, int transport)
     sio_kv *kv = NULL;
     sio_buf store;
     sio_eio_socket *so = NULL;
-    int rc = fill_handshake(c, &hs, &kv, &store);
+    char address[64];
+    peer_address(c, address, sizeof address);
+    int rc = fill_handshake(c, &hs, &kv, &store, address);
     if (rc == 0)
-        rc = sio__eio_handshake(c->eio, transport, &hs, &so);
+        rc = sio__eio_handshake(conn_eio(c), transport, &hs, &so);
     sio__free(kv);
     sio__buf_free(&store);
     return rc == 0 ? so : NULL;
@@ -311,7 +333,7 @@ static int switch_to_ws(sio_conn *c)
                               header(c, "connection"), header(c, "sec-websocket-version"),
                               header(c, "sec-websocket-key")) < 0)
         return SIO_EPROTO;
-    c->ws = sio__ws_conn_new(&ws_callbacks, c, c->eio->opts.max_http_buffer_size);
+    c->ws = sio__ws_conn_new(&ws_callbacks, c, conn_eio(c)->opts.max_http_buffer_size);
     if (c->ws == NULL)
         return SIO_ENOMEM;
     sio_buf b;
@@ -323,16 +345,19 @@ static int switch_to_ws(sio_conn *c)
     if (rc < 0)
         return rc;
     c->mode = SIO_CONN_WS;
-    sio__timer_stop(&c->timer);
+    sio__timer_stop(c->timer);
     return 0;
 }
 
 /* The session a POST body is for, looked up again by id (it may be gone). */
 static sio_eio_socket *post_session(sio_conn *c)
 {
-    if (c->post_sid[0] == '\0' || c->eio == NULL)
+    if (c->parser == NULL || conn_eio(c) == NULL)
         return NULL;
-    sio_eio_socket *so = sio__map_get(&c->eio->sessions, c->post_sid, strlen(c->post_sid));
+    const char *sid = sio__conn_http(c)->post_sid;
+    if (sid[0] == '\0')
+        return NULL;
+    sio_eio_socket *so = sio__map_get(&conn_eio(c)->sessions, sid, strlen(sid));
     return so && so->post == c ? so : NULL;
 }
 
@@ -341,7 +366,8 @@ void sio__eio_post_release(sio_conn *c)
     sio_eio_socket *so = post_session(c);
     if (so)
         so->post = NULL;
-    c->post_sid[0] = '\0';
+    if (c->parser)
+        sio__conn_http(c)->post_sid[0] = '\0';
 }
 
 /* Node refuses a binary POST body and a POST that overlaps another one on
@@ -366,7 +392,7 @@ static int post_head(sio_conn *c, sio_eio_server *e)
         return 1;
     }
     so->post = c;
-    snprintf(c->post_sid, sizeof c->post_sid, "%s", so->id);
+    snprintf(sio__conn_http(c)->post_sid, sizeof sio__conn_http(c)->post_sid, "%s", so->id);
     return 0;
 }
 
@@ -413,7 +439,8 @@ int sio__eio_on_head(sio_conn *c, sio_eio_server *e)
 void sio__eio_conn_closed(sio_conn *c, int error)
 {
     sio_eio_socket *post = post_session(c);
-    c->post_sid[0] = '\0';
+    if (c->parser)
+        sio__conn_http(c)->post_sid[0] = '\0';
     if (post) { /* Node: "data request connection closed prematurely" */
         post->post = NULL;
         sio__eio_close(post, "transport error");

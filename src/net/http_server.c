@@ -71,7 +71,7 @@ static void conn_timeout(sio_timer *t, void *data)
     }
     if (c->held || c->mode == SIO_CONN_WS)
         return;
-    if (sio__http_parser_idle(c->parser) && c->pending_in.len == 0) {
+    if (sio__http_parser_idle(c->parser) && sio__conn_http(c)->pending_in.len == 0) {
         sio__conn_close(c); /* idle keep-alive connection */
         return;
     }
@@ -81,13 +81,39 @@ static void conn_timeout(sio_timer *t, void *data)
 static void arm(sio_conn *c, uint32_t ms)
 {
     sio_loop *loop = c->server->loop;
-    sio__timer_start(&loop->timers, &c->timer, uv_now(&loop->uv) + ms);
+    sio__timer_start(&loop->timers, c->timer, uv_now(&loop->uv) + ms);
+}
+
+/* Bytes waiting in c's pending input (a WebSocket never has any). */
+static size_t pending_len(sio_conn *c)
+{
+    return c->parser ? sio__conn_http(c)->pending_in.len : 0;
+}
+
+void sio__conn_http_free(sio_conn *c)
+{
+    sio_conn_http *h = sio__conn_http(c);
+    sio__timer_stop(&h->timer);
+    if (c->timer == &h->timer)
+        c->timer = NULL;
+    sio__http_parser_free(&h->parser);
+    sio__buf_free(&h->pending_in);
+    sio__free(h);
+    c->parser = NULL;
 }
 
 void sio__conn_linger(sio_conn *c)
 {
     if (c->closing || c->lingering || c->close_after_write)
         return;
+    if (c->timer == NULL) {
+        /* An upgraded connection has no deadline of its own until now. */
+        if ((c->timer = sio__malloc(sizeof *c->timer)) == NULL) {
+            sio__conn_close(c);
+            return;
+        }
+        sio__timer_init(c->timer, conn_timeout, c);
+    }
     c->lingering = 1;
     arm(c, 2000);
     sio__conn_resume(c);
@@ -175,7 +201,8 @@ int sio_req_respond(sio_req *r, int status, const char *headers, const void *bod
     sio__req_free(r);
     if (c == NULL)
         return SIO_ECLOSED;
-    c->req = NULL;
+    if (c->parser)
+        sio__conn_http(c)->req = NULL;
     const char *ctype = NULL; /* the caller's header lines carry it */
     return sio__conn_respond(c, status, ctype, headers, body, len, keep_alive);
 }
@@ -192,21 +219,23 @@ static void dispatch(sio_conn *c)
 {
     sio_http_server *s = c->server;
     c->held = 1;
-    sio__timer_stop(&c->timer);
-    if (c->eio) {
-        sio__eio_on_request(c, c->eio);
+    sio__timer_stop(c->timer);
+    sio_eio_server *e = sio__conn_http(c)->eio;
+    if (e) {
+        sio__eio_on_request(c, e);
         return;
     }
     if (s->handler == NULL) {
         not_found(c);
         return;
     }
-    c->req = sio__req_new(c);
-    if (c->req == NULL) {
+    sio_conn_http *h = sio__conn_http(c);
+    h->req = sio__req_new(c);
+    if (h->req == NULL) {
         sio__conn_respond(c, 500, "text/plain", NULL, "", 0, 0);
         return;
     }
-    s->handler(c->req, s->handler_data);
+    s->handler(h->req, s->handler_data);
 }
 
 /* The head is complete: pick the route (and its body limit). Returns 1 if
@@ -216,16 +245,15 @@ static int on_head(sio_conn *c)
     arm(c, c->server->opts.request_timeout);
     if (c->parser->req.expect_continue && c->parser->req.method == SIO_HTTP_POST)
         sio__conn_write_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    c->eio = sio__eio_match(c->server, c->parser->req.path);
-    if (c->eio == NULL || !sio__eio_on_head(c, c->eio))
+    sio_eio_server *e = sio__eio_match(c->server, c->parser->req.path);
+    sio__conn_http(c)->eio = e;
+    if (e == NULL || !sio__eio_on_head(c, e))
         return 0;
     /* Taken over: a WebSocket never parses HTTP again, so it keeps no
-     * parser memory while it idles. */
-    if (c->mode == SIO_CONN_WS) {
-        sio__http_parser_free(c->parser);
-        sio__free(c->parser);
-        c->parser = NULL;
-    }
+     * HTTP state while it idles (one that is already closing keeps its
+     * linger deadline there until it goes). */
+    if (c->mode == SIO_CONN_WS && !c->lingering && !c->closing)
+        sio__conn_http_free(c);
     return 1;
 }
 
@@ -235,7 +263,7 @@ static void parse_error(sio_conn *c)
     const char *text = sio__http_status_text(status);
     /* A POST that broke a limit leaves its session alone: the client sees
      * the error status and closes with "transport error" itself. */
-    if (c->eio)
+    if (sio__conn_http(c)->eio)
         sio__eio_post_release(c);
     sio__conn_respond(c, status, "text/plain", NULL, text, strlen(text), 0);
 }
@@ -279,10 +307,10 @@ void sio__conn_request_done(sio_conn *c)
     if (c->closing)
         return;
     c->held = 0;
-    c->eio = NULL;
+    sio__conn_http(c)->eio = NULL;
     /* An idle keep-alive connection keeps no parser buffers: the next
      * request's first bytes allocate them again. */
-    if (c->pending_in.len == 0)
+    if (pending_len(c) == 0)
         sio__http_parser_free(c->parser);
     else
         sio__http_parser_reset(c->parser);
@@ -292,7 +320,7 @@ void sio__conn_request_done(sio_conn *c)
     if (c->out_bytes == 0)
         arm(c, c->server->opts.keep_alive_timeout);
     else
-        sio__timer_stop(&c->timer);
+        sio__timer_stop(c->timer);
     feed_pending(c);
 }
 
@@ -300,12 +328,12 @@ void sio__conn_request_done(sio_conn *c)
  * reads again. */
 static void feed_pending(sio_conn *c)
 {
-    if (c->pending_in.len) {
-        sio_buf in = c->pending_in;
-        sio__buf_init(&c->pending_in, 0);
+    if (pending_len(c)) {
+        sio_buf in = sio__conn_http(c)->pending_in;
+        sio__buf_init(&sio__conn_http(c)->pending_in, 0);
         size_t used = feed(c, in.data, in.len);
-        if (used < in.len && !c->closing)
-            sio__buf_append(&c->pending_in, in.data + used, in.len - used);
+        if (used < in.len && !c->closing && c->parser)
+            sio__buf_append(&sio__conn_http(c)->pending_in, in.data + used, in.len - used);
         sio__buf_free(&in);
     }
     sio__conn_resume(c);
@@ -320,9 +348,9 @@ void sio__conn_drained(sio_conn *c)
     }
     if (c->closing || c->close_after_write || c->mode != SIO_CONN_HTTP || c->held)
         return;
-    if (c->out_bytes == 0 && sio__http_parser_idle(c->parser) && c->pending_in.len == 0)
+    if (c->out_bytes == 0 && sio__http_parser_idle(c->parser) && pending_len(c) == 0)
         arm(c, c->server->opts.keep_alive_timeout);
-    if (c->pending_in.len && c->out_bytes < c->server->opts.max_pending_output / 2)
+    if (pending_len(c) && c->out_bytes < c->server->opts.max_pending_output / 2)
         feed_pending(c);
 }
 
@@ -381,10 +409,12 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         sio__conn_close(c);
         return;
     }
-    size_t used = c->held || c->pending_in.len ? 0 : feed(c, buf->base, (size_t)n);
+    size_t used = c->held || pending_len(c) ? 0 : feed(c, buf->base, (size_t)n);
     if (used < (size_t)n && !c->closing) {
-        /* Bounded: reading stops while anything is pending. */
-        if (sio__buf_append(&c->pending_in, buf->base + used, (size_t)n - used) < 0) {
+        /* Bounded: reading stops while anything is pending. A WebSocket
+         * takes everything (feed hands it to the frame parser). */
+        if (c->parser == NULL ||
+            sio__buf_append(&sio__conn_http(c)->pending_in, buf->base + used, (size_t)n - used) < 0) {
             sio__conn_close(c);
             return;
         }
@@ -397,7 +427,7 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 
 void sio__conn_resume(sio_conn *c)
 {
-    if (c->closing || c->reading || c->close_after_write || (c->pending_in.len && !c->lingering))
+    if (c->closing || c->reading || c->close_after_write || (pending_len(c) && !c->lingering))
         return;
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
         c->reading = 1;
@@ -424,23 +454,17 @@ static void on_connection(uv_stream_t *server, int status)
     s->nconns++;
     sio_http_limits l = {s->opts.max_request_line, s->opts.max_header_bytes, s->opts.max_headers,
                          s->opts.max_body};
-    c->parser = sio__malloc(sizeof *c->parser);
-    if (c->parser == NULL) {
+    sio_conn_http *h = sio__calloc(1, sizeof *h);
+    if (h == NULL) {
         sio__conn_close(c);
         return;
     }
-    sio__http_parser_init(c->parser, &l);
-    sio__buf_init(&c->pending_in, 0);
-    sio__timer_init(&c->timer, conn_timeout, c);
+    c->parser = &h->parser;
+    sio__http_parser_init(&h->parser, &l);
+    sio__buf_init(&h->pending_in, 0);
+    sio__timer_init(&h->timer, conn_timeout, c);
+    c->timer = &h->timer;
     uv_tcp_nodelay(&c->tcp, 1);
-    struct sockaddr_storage sa;
-    int salen = sizeof sa;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) == 0) {
-        if (sa.ss_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)&sa, c->address, sizeof c->address);
-        else
-            uv_ip4_name((struct sockaddr_in *)&sa, c->address, sizeof c->address);
-    }
     if (s->opts.max_connections && s->nconns > s->opts.max_connections) {
         sio__conn_close(c);
         return;

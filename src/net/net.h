@@ -57,35 +57,48 @@ struct sio_req {
     int keep_alive;
 };
 
+/* What only an HTTP-mode connection needs, in one allocation that a
+ * WebSocket frees once upgraded (an idle WebSocket keeps none of it). */
+typedef struct sio_conn_http {
+    sio_http_parser parser;       /* must stay first: c->parser points here */
+    sio_buf pending_in;           /* input received while a request is held */
+    sio_timer timer;              /* header/request/idle deadline */
+    struct sio_req *req;          /* user request outstanding */
+    sio_eio_server *eio;          /* Engine.IO server of the current request */
+    char post_sid[32];            /* session whose POST body is being received, or "" */
+} sio_conn_http;
+
 struct sio_conn {
     uv_tcp_t tcp;                 /* must stay first: handle->data is unused */
     sio_http_server *server;
     sio_list link;                /* in server->conns */
     sio_list flink;               /* in loop->flushq while writes are queued */
-    sio_conn_mode mode;
-    sio_http_parser *parser;      /* HTTP mode only (freed on upgrade) */
-    sio_buf pending_in;           /* input received while a request is held */
+    sio_http_parser *parser;      /* HTTP mode only: &sio_conn_http.parser */
+    sio_timer *timer;             /* HTTP: the sio_conn_http's; WebSocket: NULL,
+                                   * or allocated while lingering */
     sio_rcbuf **wq;               /* queued buffers, not yet handed to uv_write */
-    size_t wq_len, wq_cap;
     sio_rcbuf *blk;               /* open block small writes are copied into */
-    size_t blk_cap;               /* its capacity (blk->len is what is used) */
+    uint32_t wq_len, wq_cap;      /* entries used / allocated in wq */
+    uint32_t blk_cap;             /* blk's capacity (blk->len is what is used) */
+    uint32_t writes_in_flight;    /* uv_write requests not yet called back */
     size_t out_bytes;             /* queued + in flight, for outbound limits */
     size_t wq_bytes;              /* queued, not yet handed to uv_write */
-    unsigned writes_in_flight;
-    int close_after_write;        /* close once everything is written */
-    int lingering;                /* WebSocket closing: half-closed, awaiting the peer's close */
-    int shut;                     /* uv_shutdown issued */
-    int closing;                  /* uv_close called */
-    int reading;                  /* uv_read_start active */
-    int held;                     /* a request awaits its answer (GET, user) */
-    sio_timer timer;              /* header/request/idle deadline */
-    sio_eio_server *eio;          /* Engine.IO server of the current request/ws */
+    unsigned mode : 1;            /* sio_conn_mode */
+    unsigned close_after_write : 1; /* close once everything is written */
+    unsigned lingering : 1;       /* WebSocket closing: half-closed, awaiting the peer's close */
+    unsigned shut : 1;            /* uv_shutdown issued */
+    unsigned closing : 1;         /* uv_close called */
+    unsigned reading : 1;         /* uv_read_start active */
+    unsigned held : 1;            /* a request awaits its answer (GET, user) */
     sio_eio_socket *session;      /* session whose transport this is */
-    char post_sid[32];            /* session whose POST body is being received, or "" */
     sio_ws_conn *ws;              /* WebSocket mode */
-    struct sio_req *req;          /* user request outstanding */
-    char address[64];             /* peer IP */
 };
+
+/* The HTTP-mode state of c (c->parser must be set). */
+static inline sio_conn_http *sio__conn_http(sio_conn *c)
+{
+    return SIO_CONTAINER_OF(c->parser, sio_conn_http, parser);
+}
 
 typedef struct sio_eio_attach {
     sio_list link;                /* in server->eios */
@@ -134,6 +147,8 @@ int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *ex
 void sio__conn_request_done(sio_conn *c);
 
 /* http_server.c */
+/* Frees c's HTTP-mode state (parser, pending input, deadline). */
+void sio__conn_http_free(sio_conn *c);
 struct sio_req *sio__req_new(sio_conn *c);
 void sio__req_free(struct sio_req *r);
 void sio__conn_resume(sio_conn *c);
