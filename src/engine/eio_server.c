@@ -55,8 +55,7 @@ void sio_eio_options_init(sio_eio_options *o)
 
 /* ------------------------------------------------------------ lifecycle */
 
-static void hb_fire(sio_timer *t, void *data);
-static void close_timeout(sio_timer *t, void *data);
+static void timer_fire(sio_timer *t, void *data);
 static void hold(sio_eio_socket *so);
 static int release(sio_eio_socket *so);
 static void upgrade_fire(sio_timer *t, void *data);
@@ -233,7 +232,7 @@ int sio__eio_cors_headers(const sio_eio_server *s, sio_slice origin, sio_slice r
 /* ------------------------------------------------------------ handshake */
 
 /* 18 CSPRNG bytes -> 24 base64url characters (144 bits). */
-static int new_session_id(char out[32])
+static int new_session_id(char out[SIO_EIO_ID_SIZE])
 {
     unsigned char raw[18];
     if (RAND_bytes(raw, sizeof raw) != 1)
@@ -250,44 +249,71 @@ static int new_session_id(char out[32])
     return rc;
 }
 
-/* Copies the handshake strings into one block owned by the session. */
-static int copy_handshake(sio_eio_socket *so, const sio_handshake *hs)
+/* Where hs->query is inside hs->url (the url's tail after '?'), or NULL
+ * when it must be stored on its own. */
+static const char *query_in_url(const sio_handshake *hs)
 {
-    size_t total = strlen(hs->url) + strlen(hs->query) + strlen(hs->address) + 3;
+    const char *q = strchr(hs->url, '?');
+    return q != NULL && strcmp(q + 1, hs->query) == 0 ? q + 1 : NULL;
+}
+
+/* Bytes of the handshake blob for hs (see hs_blob). */
+static size_t blob_size(const sio_handshake *hs)
+{
+    size_t total = strlen(hs->url) + strlen(hs->address) + 2;
+    if (query_in_url(hs) == NULL)
+        total += strlen(hs->query) + 1;
     for (size_t i = 0; i < hs->nheaders; i++)
         total += strlen(hs->headers[i].name) + strlen(hs->headers[i].value) + 2;
-    so->hs_strings = sio__malloc(total);
-    so->hs_headers = sio__calloc(hs->nheaders ? hs->nheaders : 1, sizeof(sio_kv));
-    if (so->hs_strings == NULL || so->hs_headers == NULL)
-        return SIO_ENOMEM;
-    char *p = so->hs_strings;
-#define COPY_STR(dst, src)                \
-    do {                                  \
-        size_t n_ = strlen(src) + 1;      \
-        memcpy(p, (src), n_);             \
-        (dst) = p;                        \
-        p += n_;                          \
-    } while (0)
-    so->handshake = *hs;
-    COPY_STR(so->handshake.url, hs->url);
-    COPY_STR(so->handshake.query, hs->query);
-    COPY_STR(so->handshake.address, hs->address);
+    return total;
+}
+
+/* Appends str and its NUL at *p; returns its offset in the blob. */
+static uint32_t blob_put(sio_eio_socket *so, char **p, const char *str)
+{
+    size_t n = strlen(str) + 1;
+    uint32_t off = (uint32_t)(*p - so->hs_blob);
+    memcpy(*p, str, n);
+    *p += n;
+    return off;
+}
+
+/* Copies the handshake into the session's blob (sized by blob_size). The
+ * sio_handshake view with its header array is built only if asked for. */
+static void copy_handshake(sio_eio_socket *so, const sio_handshake *hs)
+{
+    char *p = so->hs_blob;
+    blob_put(so, &p, hs->url);
+    const char *q = query_in_url(hs);
+    so->hs_query = q ? (uint32_t)(q - hs->url) : blob_put(so, &p, hs->query);
     for (size_t i = 0; i < hs->nheaders; i++) {
-        COPY_STR(so->hs_headers[i].name, hs->headers[i].name);
-        COPY_STR(so->hs_headers[i].value, hs->headers[i].value);
+        blob_put(so, &p, hs->headers[i].name);
+        blob_put(so, &p, hs->headers[i].value);
     }
-#undef COPY_STR
-    so->handshake.headers = so->hs_headers;
-    return 0;
+    so->hs_address = blob_put(so, &p, hs->address);
+    so->hs_nheaders = (uint32_t)hs->nheaders;
+    so->hs_time = hs->time_ms;
+    so->hs_secure = (uint8_t)hs->secure;
+}
+
+/* Frees the polling state and what its queue still references. */
+static void poll_free(sio_eio_socket *so)
+{
+    sio_eio_poll *pl = so->poll;
+    if (pl == NULL)
+        return;
+    sio__timer_stop(&pl->upgrade_timer);
+    for (size_t i = pl->qhead; i < pl->qlen; i++)
+        sio__rcbuf_unref(pl->q[i].pkt);
+    sio__free(pl->q);
+    sio__free(pl);
+    so->poll = NULL;
 }
 
 static void socket_free(sio_eio_socket *so)
 {
-    for (size_t i = so->qhead; i < so->qlen; i++)
-        sio__rcbuf_unref(so->q[i].pkt);
-    sio__free(so->q);
-    sio__free(so->hs_headers);
-    sio__free(so->hs_strings);
+    poll_free(so);
+    sio__free(so->hs);
     sio__free(so);
 }
 
@@ -318,17 +344,22 @@ int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs
                        sio_eio_socket **out)
 {
     int rc;
-    sio_eio_socket *so = sio__calloc(1, sizeof *so);
+    sio_eio_socket *so = sio__calloc(1, sizeof *so + blob_size(hs));
     if (so == NULL)
         return SIO_ENOMEM;
     so->server = s;
     so->state = SIO_EIO_OPEN_STATE;
-    so->transport = transport;
-    sio__timer_init(&so->hb_timer, hb_fire, so);
-    sio__timer_init(&so->upgrade_timer, upgrade_fire, so);
-    sio__timer_init(&so->close_timer, close_timeout, so);
+    so->transport = (uint8_t)transport;
+    sio__timer_init(&so->timer, timer_fire, so);
+    copy_handshake(so, hs);
+    /* Even a WebSocket handshake queues its open packet until attached. */
+    so->poll = sio__calloc(1, sizeof *so->poll);
+    if (so->poll == NULL) {
+        socket_free(so);
+        return SIO_ENOMEM;
+    }
+    sio__timer_init(&so->poll->upgrade_timer, upgrade_fire, so);
     rc = new_session_id(so->id);
-    rc = rc ? rc : copy_handshake(so, hs);
     rc = rc ? rc : sio__map_put(&s->sessions, so->id, strlen(so->id), so);
     if (rc < 0) {
         socket_free(so);
@@ -341,7 +372,7 @@ int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs
         return rc;
     }
     so->hb = SIO_EIO_HB_WAIT_PING;
-    sio__timer_start(s->timers, &so->hb_timer, now_ms(s) + s->opts.ping_interval);
+    sio__timer_start(s->timers, &so->timer, now_ms(s) + s->opts.ping_interval);
     *out = so;
     return 0;
 }
@@ -360,12 +391,12 @@ void sio__eio_opened(sio_eio_socket *so)
 /* Releases the held GET (if any) with a one-packet payload. */
 static void answer_get(sio_eio_socket *so, const char *packet)
 {
-    if (so->get == NULL)
+    if (so->poll == NULL || so->poll->get == NULL)
         return;
-    void *g = so->get;
+    void *g = so->poll->get;
     sio_buf body;
     sio__buf_init(&body, 0);
-    so->get = NULL;
+    so->poll->get = NULL;
     if (sio__buf_append_str(&body, packet) == 0)
         so->server->ops->poll_answer(g, &body);
     sio__buf_free(&body);
@@ -374,9 +405,9 @@ static void answer_get(sio_eio_socket *so, const char *packet)
 static void release_transports(sio_eio_socket *so)
 {
     const sio_eio_transport_ops *ops = so->server->ops;
-    if (so->probe) {
-        void *p = so->probe;
-        so->probe = NULL;
+    if (so->poll && so->poll->probe) {
+        void *p = so->poll->probe;
+        so->poll->probe = NULL;
         ops->ws_close(p);
     }
     if (so->ws) {
@@ -395,9 +426,9 @@ void sio__eio_close(sio_eio_socket *so, const char *reason)
     sio_eio_server *s = so->server;
     so->state = SIO_EIO_CLOSED;
     so->close_reason = reason;
-    sio__timer_stop(&so->hb_timer);
-    sio__timer_stop(&so->upgrade_timer);
-    sio__timer_stop(&so->close_timer);
+    sio__timer_stop(&so->timer);
+    if (so->poll)
+        sio__timer_stop(&so->poll->upgrade_timer);
     release_transports(so);
     sio__map_remove(&s->sessions, so->id, strlen(so->id));
     if (s->cb.on_close)
@@ -419,8 +450,6 @@ static int release(sio_eio_socket *so)
     return so->state == SIO_EIO_CLOSED;
 }
 
-static void close_timeout(sio_timer *t, void *data) { sio__eio_close(data, "forced close"); }
-
 /* Node's socket.close(): what is queued still goes out. A WebSocket writes
  * its queue and then closes; a polling session queues a close packet for
  * the next GET (waiting at most ping_interval + ping_timeout for it, as a
@@ -440,21 +469,27 @@ void sio_eio_close(sio_eio_socket *so)
         return;
     }
     sio__rcbuf_unref(pkt);
+    /* The heartbeat stops: from now on the timer is the deferred close. */
     so->state = SIO_EIO_CLOSING;
-    sio__timer_stop(&so->hb_timer);
     sio_eio_server *s = so->server;
-    sio__timer_start(s->timers, &so->close_timer,
+    sio__timer_start(s->timers, &so->timer,
                      now_ms(s) + s->opts.ping_interval + s->opts.ping_timeout);
-    if (so->get)
+    if (so->poll->get)
         flush(so);
 }
 
 /* ----------------------------------------------------------- heartbeat */
 
-static void hb_fire(sio_timer *t, void *data)
+/* The session's one timer: the deferred close of a closing session, else
+ * the heartbeat (send a ping, or give up waiting for its pong). */
+static void timer_fire(sio_timer *t, void *data)
 {
     sio_eio_socket *so = data;
     sio_eio_server *s = so->server;
+    if (so->state == SIO_EIO_CLOSING) {
+        sio__eio_close(so, "forced close");
+        return;
+    }
     if (so->hb == SIO_EIO_HB_WAIT_PONG) {
         sio__eio_close(so, "ping timeout");
         return;
@@ -469,10 +504,11 @@ static void hb_fire(sio_timer *t, void *data)
 
 static void on_pong(sio_eio_socket *so)
 {
-    if (so->hb != SIO_EIO_HB_WAIT_PONG)
+    /* Closing: the timer holds the deferred close, not a heartbeat. */
+    if (so->hb != SIO_EIO_HB_WAIT_PONG || so->state != SIO_EIO_OPEN_STATE)
         return;
     so->hb = SIO_EIO_HB_WAIT_PING;
-    sio__timer_start(so->server->timers, &so->hb_timer,
+    sio__timer_start(so->server->timers, &so->timer,
                      now_ms(so->server) + so->server->opts.ping_interval);
 }
 
@@ -480,24 +516,27 @@ static void on_pong(sio_eio_socket *so)
 
 static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int binary)
 {
-    if (so->qhead > 0 && so->qhead == so->qlen)
-        so->qhead = so->qlen = 0;
-    if (so->qlen == so->qcap) {
-        if (so->qhead > 0) {
-            memmove(so->q, so->q + so->qhead, (so->qlen - so->qhead) * sizeof *so->q);
-            so->qlen -= so->qhead;
-            so->qhead = 0;
+    sio_eio_poll *pl = so->poll;
+    if (pl == NULL)
+        return SIO_ECLOSED; /* on WebSocket: never queued here */
+    if (pl->qhead > 0 && pl->qhead == pl->qlen)
+        pl->qhead = pl->qlen = 0;
+    if (pl->qlen == pl->qcap) {
+        if (pl->qhead > 0) {
+            memmove(pl->q, pl->q + pl->qhead, (pl->qlen - pl->qhead) * sizeof *pl->q);
+            pl->qlen -= pl->qhead;
+            pl->qhead = 0;
         } else {
-            size_t cap = so->qcap ? so->qcap * 2 : 8;
-            sio_eio_qent *q = sio__realloc(so->q, cap * sizeof *q);
+            size_t cap = pl->qcap ? pl->qcap * 2 : 8;
+            sio_eio_qent *q = sio__realloc(pl->q, cap * sizeof *q);
             if (q == NULL)
                 return SIO_ENOMEM;
-            so->q = q;
-            so->qcap = cap;
+            pl->q = q;
+            pl->qcap = cap;
         }
     }
-    so->q[so->qlen++] = (sio_eio_qent){sio__rcbuf_ref(pkt), binary};
-    so->qbytes += pkt->len;
+    pl->q[pl->qlen++] = (sio_eio_qent){sio__rcbuf_ref(pkt), binary};
+    pl->qbytes += pkt->len;
     return 0;
 }
 
@@ -513,12 +552,14 @@ int sio__eio_send_rc(sio_eio_socket *so, sio_rcbuf *pkt, int binary)
         }
         return s->ops->ws_send(so->ws, pkt, binary);
     }
-    if (so->qbytes + pkt->len > s->opts.max_outbound_bytes) {
+    if (so->poll == NULL)
+        return SIO_ECLOSED;
+    if (so->poll->qbytes + pkt->len > s->opts.max_outbound_bytes) {
         sio__eio_close(so, "transport error");
         return SIO_ELIMIT;
     }
     int rc = queue_push(so, pkt, binary);
-    if (rc == 0 && so->get)
+    if (rc == 0 && so->poll->get)
         rc = flush(so);
     return rc;
 }
@@ -537,32 +578,34 @@ int sio_eio_send(sio_eio_socket *so, const void *data, size_t len, int binary)
  * release it during an upgrade). */
 static int flush(sio_eio_socket *so)
 {
-    if (so->get == NULL || (so->qhead == so->qlen && !so->probed))
+    sio_eio_poll *pl = so->poll;
+    if (pl == NULL || pl->get == NULL || (pl->qhead == pl->qlen && !pl->probed))
         return 0;
     sio_buf body;
     sio__buf_init(&body, 0);
     int rc = 0;
-    if (so->qhead == so->qlen)
+    if (pl->qhead == pl->qlen)
         rc = sio__buf_append_str(&body, "6");
-    for (size_t i = so->qhead; rc == 0 && i < so->qlen; i++) {
-        sio_rcbuf *p = so->q[i].pkt;
-        if (so->q[i].binary)
-            rc = sio__eio_encode_payload_elem(&body, i == so->qhead, SIO_EIO_MESSAGE, 1, p->data,
+    for (size_t i = pl->qhead; rc == 0 && i < pl->qlen; i++) {
+        sio_rcbuf *p = pl->q[i].pkt;
+        if (pl->q[i].binary)
+            rc = sio__eio_encode_payload_elem(&body, i == pl->qhead, SIO_EIO_MESSAGE, 1, p->data,
                                               p->len);
         else
-            rc = sio__eio_encode_payload_elem(&body, i == so->qhead, (sio_eio_type)(p->data[0] - '0'),
-                                              0, p->data + 1, p->len - 1);
+            rc = sio__eio_encode_payload_elem(&body, i == pl->qhead,
+                                              (sio_eio_type)(p->data[0] - '0'), 0, p->data + 1,
+                                              p->len - 1);
     }
     if (rc < 0) {
         sio__buf_free(&body);
         return rc;
     }
-    for (size_t i = so->qhead; i < so->qlen; i++)
-        sio__rcbuf_unref(so->q[i].pkt);
-    so->qhead = so->qlen = 0;
-    so->qbytes = 0;
-    void *g = so->get;
-    so->get = NULL;
+    for (size_t i = pl->qhead; i < pl->qlen; i++)
+        sio__rcbuf_unref(pl->q[i].pkt);
+    pl->qhead = pl->qlen = 0;
+    pl->qbytes = 0;
+    void *g = pl->get;
+    pl->get = NULL;
     so->server->ops->poll_answer(g, &body);
     sio__buf_free(&body);
     if (so->state == SIO_EIO_CLOSING)
@@ -621,15 +664,16 @@ int sio__eio_poll_post(sio_eio_socket *so, const char *body, size_t len)
 
 int sio__eio_poll_get(sio_eio_socket *so, void *get)
 {
-    if (so->get) {
+    sio_eio_poll *pl = so->poll;
+    if (pl == NULL || pl->get) {
         sio__eio_close(so, "transport error");
         return SIO_EBUSY;
     }
-    so->get = get;
-    int had = so->qlen > so->qhead;
+    pl->get = get;
+    int had = pl->qlen > pl->qhead;
     hold(so); /* flushing a closing session frees it */
     int rc = flush(so);
-    if (had && so->state == SIO_EIO_OPEN_STATE && so->qbytes == 0)
+    if (had && so->state == SIO_EIO_OPEN_STATE && so->poll && so->poll->qbytes == 0)
         sio__eio_drained(so);
     release(so);
     return rc;
@@ -637,9 +681,9 @@ int sio__eio_poll_get(sio_eio_socket *so, void *get)
 
 void sio__eio_poll_aborted(sio_eio_socket *so, void *get)
 {
-    if (so->get != get)
+    if (so->poll == NULL || so->poll->get != get)
         return;
-    so->get = NULL;
+    so->poll->get = NULL;
     sio__eio_close(so, "transport error");
 }
 
@@ -647,36 +691,34 @@ void sio__eio_poll_aborted(sio_eio_socket *so, void *get)
 
 void sio__eio_ws_attach(sio_eio_socket *so, void *ws)
 {
+    sio_eio_poll *pl = so->poll;
     so->ws = ws;
     so->transport = SIO_TRANSPORT_WEBSOCKET;
-    for (size_t i = so->qhead; i < so->qlen; i++)
-        so->server->ops->ws_send(ws, so->q[i].pkt, so->q[i].binary);
-    for (size_t i = so->qhead; i < so->qlen; i++)
-        sio__rcbuf_unref(so->q[i].pkt);
-    /* The polling queue is never used again. */
-    sio__free(so->q);
-    so->q = NULL;
-    so->qhead = so->qlen = so->qcap = 0;
-    so->qbytes = 0;
+    for (size_t i = pl ? pl->qhead : 0; pl && i < pl->qlen; i++)
+        so->server->ops->ws_send(ws, pl->q[i].pkt, pl->q[i].binary);
+    /* The polling state is never used again. */
+    poll_free(so);
 }
 
 static void upgrade_fire(sio_timer *t, void *data)
 {
     sio_eio_socket *so = data;
-    void *p = so->probe;
+    sio_eio_poll *pl = so->poll;
+    void *p = pl->probe;
     sio__timer_stop(t); /* also called directly to abort an upgrade */
-    so->probe = NULL;
-    so->probed = 0;
+    pl->probe = NULL;
+    pl->probed = 0;
     if (p)
         so->server->ops->ws_close(p);
 }
 
 int sio__eio_ws_probe(sio_eio_socket *so, void *ws)
 {
-    if (so->state != SIO_EIO_OPEN_STATE || so->probe || so->ws || so->transport != SIO_TRANSPORT_POLLING)
+    if (so->state != SIO_EIO_OPEN_STATE || so->poll == NULL || so->poll->probe || so->ws ||
+        so->transport != SIO_TRANSPORT_POLLING)
         return SIO_EBUSY;
-    so->probe = ws;
-    sio__timer_start(so->server->timers, &so->upgrade_timer,
+    so->poll->probe = ws;
+    sio__timer_start(so->server->timers, &so->poll->upgrade_timer,
                      now_ms(so->server) + so->server->opts.upgrade_timeout);
     return 0;
 }
@@ -685,10 +727,10 @@ int sio__eio_ws_probe(sio_eio_socket *so, void *ws)
  * queued goes out on it, in order. */
 static void finish_upgrade(sio_eio_socket *so)
 {
-    sio__timer_stop(&so->upgrade_timer);
-    void *ws = so->probe;
-    so->probe = NULL;
-    so->probed = 0;
+    sio__timer_stop(&so->poll->upgrade_timer);
+    void *ws = so->poll->probe;
+    so->poll->probe = NULL;
+    so->poll->probed = 0;
     answer_get(so, "6");
     sio__eio_ws_attach(so, ws);
     /* Node: a session closed while it upgraded flushes on the new
@@ -701,20 +743,27 @@ static void finish_upgrade(sio_eio_socket *so)
  * the upgrade, as in Node). */
 static void probe_message(sio_eio_socket *so, const sio_eio_packet *p)
 {
-    if (p->type == SIO_EIO_PING && sio__slice_eq(p->data, "probe") && !so->probed) {
+    sio_eio_poll *pl = so->poll;
+    if (p->type == SIO_EIO_PING && sio__slice_eq(p->data, "probe") && !pl->probed) {
         sio_rcbuf *pong = sio__rcbuf_new("3probe", 6);
         if (pong)
-            so->server->ops->ws_send(so->probe, pong, 0);
+            so->server->ops->ws_send(pl->probe, pong, 0);
         sio__rcbuf_unref(pong);
-        so->probed = 1;
+        pl->probed = 1;
         flush(so);
         return;
     }
-    if (p->type == SIO_EIO_UPGRADE && so->probed) {
+    if (p->type == SIO_EIO_UPGRADE && pl->probed) {
         finish_upgrade(so);
         return;
     }
-    upgrade_fire(&so->upgrade_timer, so);
+    upgrade_fire(&pl->upgrade_timer, so);
+}
+
+/* Whether ws is the WebSocket a polling session is upgrading to. */
+static int is_probe(const sio_eio_socket *so, const void *ws)
+{
+    return so->poll != NULL && so->poll->probe != NULL && so->poll->probe == ws;
 }
 
 void sio__eio_ws_message(sio_eio_socket *so, void *ws, const char *data, size_t len, int binary)
@@ -723,13 +772,13 @@ void sio__eio_ws_message(sio_eio_socket *so, void *ws, const char *data, size_t 
     if (binary) {
         p = (sio_eio_packet){SIO_EIO_MESSAGE, 1, {data, len}};
     } else if (sio__eio_decode_text(data, len, &p) < 0) {
-        if (ws == so->probe)
-            upgrade_fire(&so->upgrade_timer, so);
+        if (is_probe(so, ws))
+            upgrade_fire(&so->poll->upgrade_timer, so);
         else
             sio__eio_close(so, "parse error");
         return;
     }
-    if (ws == so->probe) {
+    if (is_probe(so, ws)) {
         probe_message(so, &p);
         return;
     }
@@ -742,10 +791,10 @@ void sio__eio_ws_message(sio_eio_socket *so, void *ws, const char *data, size_t 
 
 void sio__eio_ws_closed(sio_eio_socket *so, void *ws, int error)
 {
-    if (ws == so->probe) {
-        so->probe = NULL;
-        so->probed = 0;
-        sio__timer_stop(&so->upgrade_timer);
+    if (is_probe(so, ws)) {
+        so->poll->probe = NULL;
+        so->poll->probed = 0;
+        sio__timer_stop(&so->poll->upgrade_timer);
         return;
     }
     if (ws != so->ws)
@@ -760,7 +809,9 @@ const char *sio_eio_socket_id(const sio_eio_socket *so) { return so->id; }
 
 size_t sio_eio_socket_buffered(const sio_eio_socket *so)
 {
-    return so->ws ? so->server->ops->ws_queued(so->ws) : so->qbytes;
+    if (so->ws)
+        return so->server->ops->ws_queued(so->ws);
+    return so->poll ? so->poll->qbytes : 0;
 }
 
 void sio__eio_drained(sio_eio_socket *so)
@@ -774,5 +825,34 @@ void sio__eio_drained(sio_eio_socket *so)
 int sio_eio_socket_transport(const sio_eio_socket *so) { return so->transport; }
 void sio_eio_socket_set_data(sio_eio_socket *so, void *data) { so->user_data = data; }
 void *sio_eio_socket_get_data(const sio_eio_socket *so) { return so->user_data; }
-const sio_handshake *sio_eio_socket_handshake(const sio_eio_socket *so) { return &so->handshake; }
+/* Builds the public view of the handshake blob: one allocation for the
+ * struct and its header array, made only for sessions someone asks about. */
+static sio_handshake *handshake_view(const sio_eio_socket *so)
+{
+    size_t n = so->hs_nheaders;
+    sio_handshake *hs = sio__malloc(sizeof *hs + (n ? n : 1) * sizeof(sio_kv));
+    if (hs == NULL)
+        return NULL;
+    sio_kv *kv = (sio_kv *)(hs + 1);
+    const char *url = so->hs_blob;
+    const char *p = url + strlen(url) + 1;
+    if (so->hs_query >= (uint32_t)(p - url)) /* stored on its own */
+        p = url + so->hs_query + strlen(url + so->hs_query) + 1;
+    for (size_t i = 0; i < n; i++) {
+        kv[i].name = p;
+        p += strlen(p) + 1;
+        kv[i].value = p;
+        p += strlen(p) + 1;
+    }
+    *hs = (sio_handshake){kv,      n,           url, url + so->hs_query, url + so->hs_address,
+                          so->hs_time, so->hs_secure};
+    return hs;
+}
+
+const sio_handshake *sio_eio_socket_handshake(const sio_eio_socket *so)
+{
+    if (so->hs == NULL)
+        ((sio_eio_socket *)so)->hs = handshake_view(so);
+    return so->hs;
+}
 sio_loop *sio__eio_server_loop(const sio_eio_server *s) { return s->loop; }

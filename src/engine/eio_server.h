@@ -66,29 +66,45 @@ typedef struct sio_eio_qent {
     int binary;
 } sio_eio_qent;
 
-struct sio_eio_socket {
-    char id[32];                 /* session id, base64url, NUL-terminated */
-    sio_eio_server *server;      /* owner */
-    sio_eio_state state;         /* open -> closing (flushing) -> closed */
-    int transport;               /* SIO_TRANSPORT_* currently carrying packets */
-    void *ws;                    /* active WebSocket transport, or NULL */
+/* What only a session on the polling transport needs (the queue, the held
+ * GET, an upgrade in progress): allocated at the handshake and freed once a
+ * WebSocket carries the session, so a WebSocket session keeps none of it. */
+typedef struct sio_eio_poll {
     void *get;                   /* held polling GET, or NULL */
     void *probe;                 /* WebSocket being upgraded to, or NULL */
-    void *post;                  /* connection receiving a POST body (compared, never used) */
-    int probed;                  /* "2probe" answered: release GETs with noop */
     sio_eio_qent *q;             /* polling queue: q[qhead..qlen) pending */
     size_t qhead, qlen, qcap;
     size_t qbytes;               /* bytes pending in q */
-    sio_timer hb_timer;          /* next ping or pong deadline */
-    sio_eio_hb hb;               /* which of the two hb_timer means */
     sio_timer upgrade_timer;     /* upgradeTimeout for probe */
-    sio_timer close_timer;       /* deferred close (after flush) */
+    int probed;                  /* "2probe" answered: release GETs with noop */
+} sio_eio_poll;
+
+/* Session id length: 18 random bytes in base64url, plus the NUL. */
+#define SIO_EIO_ID_SIZE 25
+
+struct sio_eio_socket {
+    char id[SIO_EIO_ID_SIZE];    /* session id, base64url, NUL-terminated */
+    uint8_t state;               /* sio_eio_state: open -> closing (flushing) -> closed */
+    uint8_t transport;           /* SIO_TRANSPORT_* currently carrying packets */
+    uint8_t hb;                  /* sio_eio_hb: what timer means while open */
+    uint8_t hs_secure;           /* handshake: TLS */
+    uint16_t busy;               /* >0 while callbacks run: free is deferred */
+    sio_eio_server *server;      /* owner */
+    void *ws;                    /* active WebSocket transport, or NULL */
+    void *post;                  /* connection receiving a POST body (compared, never used) */
+    sio_eio_poll *poll;          /* polling state, NULL once on WebSocket */
+    sio_timer timer;             /* open: next ping or pong deadline (hb);
+                                  * closing: the deferred close */
     const char *close_reason;    /* reason once closing */
-    sio_handshake handshake;     /* copies from the handshake request */
-    sio_kv *hs_headers;          /* storage behind handshake.headers */
-    char *hs_strings;            /* one allocation for all handshake strings */
     void *user_data;             /* sio_eio_socket_set_data() */
-    unsigned busy;               /* >0 while callbacks run: free is deferred */
+    sio_handshake *hs;           /* built from hs_blob on first request */
+    int64_t hs_time;             /* handshake: wall-clock ms */
+    uint32_t hs_nheaders;        /* handshake: header count */
+    uint32_t hs_query;           /* offset of the query string in hs_blob */
+    uint32_t hs_address;         /* offset of the peer address in hs_blob */
+    char hs_blob[];              /* url, then name/value per header, then
+                                  * the address, each NUL-terminated; the
+                                  * query is the url's tail when it can be */
 };
 
 struct sio_eio_server {

@@ -19,7 +19,9 @@ static void glue_close(void *conn)
 
 static size_t glue_buffered(void *conn) { return sio_eio_socket_buffered(conn); }
 
-static const sio__conn_ops glue_ops = {glue_send, glue_close, glue_buffered};
+static const sio_handshake *glue_handshake(void *conn) { return sio_eio_socket_handshake(conn); }
+
+static const sio__conn_ops glue_ops = {glue_send, glue_close, glue_buffered, glue_handshake};
 
 static uint64_t glue_now(void *loop)
 {
@@ -29,7 +31,8 @@ static uint64_t glue_now(void *loop)
 static void on_connection(sio_eio_socket *es, void *data)
 {
     sio_server *srv = data;
-    sio__client *c = sio__client_open(srv, &glue_ops, es, sio_eio_socket_handshake(es));
+    /* The handshake view is built only if the application asks for it. */
+    sio__client *c = sio__client_open(srv, &glue_ops, es, NULL);
     if (c == NULL) {
         sio_eio_close(es);
         return;

@@ -40,6 +40,10 @@ typedef struct sio__conn_ops {
     void (*close)(void *conn);
     /* Bytes queued and not yet written (may be NULL: then 0). */
     size_t (*buffered)(void *conn);
+    /* The transport's handshake record, asked for only when the
+     * application wants it (may be NULL: then the one given to
+     * sio__client_open). */
+    const sio_handshake *(*handshake)(void *conn);
 } sio__conn_ops;
 
 /* Arguments: a JSON array plus attachments (rcbufs, shared on re-send). */
@@ -103,7 +107,8 @@ struct sio__client {
     sio_list node;             /* in srv->clients */
     const sio__conn_ops *ops;  /* transport */
     void *conn;                /* transport handle; NULL once closed */
-    const sio_handshake *hs;   /* Engine.IO handshake (owned by the engine) */
+    const sio_handshake *hs;   /* Engine.IO handshake (owned by the engine),
+                                * fetched through ops->handshake on first use */
     sio__decoder dec;          /* packet reassembly */
     sio_timer connect_timer;   /* connectTimeout */
     sio_timer attach_timer;    /* attachment deadline */

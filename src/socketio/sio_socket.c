@@ -90,7 +90,12 @@ int sio_socket_connected(const sio_socket *s) { return s->connected; }
 
 const sio_handshake *sio_socket_handshake(const sio_socket *s)
 {
-    return s->client ? s->client->hs : NULL;
+    sio__client *c = s->client;
+    if (c == NULL)
+        return NULL;
+    if (c->hs == NULL && c->conn != NULL && c->ops->handshake != NULL)
+        c->hs = c->ops->handshake(c->conn);
+    return c->hs;
 }
 
 int sio__socket_send(sio_socket *s, const sio__encoded *e)

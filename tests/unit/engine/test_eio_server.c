@@ -28,6 +28,9 @@
 
 /* ------------------------------------------------------------ harness */
 
+/* A field of a session's polling state (0/NULL once it is on WebSocket). */
+#define POLL(so, field) ((so)->poll ? (so)->poll->field : 0)
+
 /* Fake transport handles: only their addresses matter. */
 static char GET1, GET2, GET3, WS1, WS2;
 
@@ -307,13 +310,8 @@ static sio_eio_socket *open_ws(void *ws)
     sio_handshake hs = make_hs();
     assert_int_equal(sio__eio_handshake(&srv, SIO_TRANSPORT_WEBSOCKET, &hs, &so), 0);
     sio__eio_ws_attach(so, ws);
-    /* attach() writes the queued open packet; before it did, eio_glue
-     * wrote it itself (harmless now: the queue is empty). */
-    for (size_t i = so->qhead; i < so->qlen; i++)
-        fake_ops.ws_send(ws, so->q[i].pkt, so->q[i].binary);
-    for (size_t i = so->qhead; i < so->qlen; i++)
-        sio__rcbuf_unref(so->q[i].pkt);
-    so->qhead = so->qlen = so->qbytes = 0;
+    /* attach() writes the queued open packet and drops the polling state. */
+    assert_null(so->poll);
     assert_int_equal(last_ev(EV_WS_SEND, ws)[0], '0');
     sio__eio_opened(so);
     return so;
@@ -564,6 +562,22 @@ static void test_handshake_copies_request(void **state)
     assert_string_equal(hs->headers[1].value, "http://a.test");
     assert_ptr_not_equal(hs->headers, hs_headers);
     assert_true(hs->time_ms == 1764000000123); /* the net layer's wall clock, copied */
+    assert_ptr_equal(sio_eio_socket_handshake(so), hs); /* built once */
+    /* A query that is not the url's tail, no headers, TLS. */
+    char url[] = "/engine.io/", query[] = "a=b", addr[] = "::1";
+    sio_handshake in = {NULL, 0, url, query, addr, 5, 1};
+    sio_eio_socket *so2 = NULL;
+    assert_int_equal(sio__eio_handshake(&srv, SIO_TRANSPORT_POLLING, &in, &so2), 0);
+    memset(url, 'x', sizeof url - 1);
+    memset(query, 'x', sizeof query - 1);
+    memset(addr, 'x', sizeof addr - 1);
+    const sio_handshake *h2 = sio_eio_socket_handshake(so2);
+    assert_string_equal(h2->url, "/engine.io/");
+    assert_string_equal(h2->query, "a=b");
+    assert_string_equal(h2->address, "::1");
+    assert_int_equal(h2->nheaders, 0);
+    assert_true(h2->time_ms == 5 && h2->secure == 1);
+    sio__eio_close(so2, "forced close");
     int user;
     sio_eio_socket_set_data(so, &user);
     assert_ptr_equal(sio_eio_socket_get_data(so), &user);
@@ -1061,13 +1075,13 @@ static void test_upgrade_aborted_by_bad_probe_message(void **state)
         assert_int_equal(sio_eio_socket_transport(so), SIO_TRANSPORT_POLLING);
         assert_int_equal(rec.closes, (int)i); /* the session lives on */
         /* Nothing is left armed for the dead probe. */
-        assert_false(sio__timer_active(&so->upgrade_timer));
+        assert_false(sio__timer_active(&so->poll->upgrade_timer));
         advance(1000);
         assert_int_equal(count_ev(EV_WS_CLOSE, &WS1), closes + 1);
         /* And a new probe may start. */
         assert_int_equal(sio__eio_ws_probe(so, &WS2), 0);
         sio__eio_ws_closed(so, &WS2, 0);
-        assert_false(sio__timer_active(&so->upgrade_timer));
+        assert_false(sio__timer_active(&so->poll->upgrade_timer));
         sio__eio_close(so, "forced close");
     }
     /* A binary frame on the probe aborts too. */
@@ -1088,7 +1102,7 @@ static void test_upgrade_probe_closed_by_peer(void **state)
     sio__eio_ws_message(so, &WS1, "2probe", 6, 0);
     sio__eio_ws_closed(so, &WS1, 1);
     assert_int_equal(rec.closes, 0);
-    assert_false(sio__timer_active(&so->upgrade_timer));
+    assert_false(sio__timer_active(&so->poll->upgrade_timer));
     /* The net layer already dropped it: the core does not close it again. */
     assert_int_equal(count_ev(EV_WS_CLOSE, NULL), 0);
     /* Polling goes on, with real answers rather than noops. */
@@ -1642,7 +1656,7 @@ static void rnd_close(sio_eio_socket *so, const char *reason, void *data)
     /* Everything the core held for it was let go of before on_close. */
     if (sl->outstanding) {
         fprintf(stderr, "DEBUG reason=%s out=%d ws=%p probe=%p get=%p sws=%p sprobe=%p\n", reason,
-                sl->outstanding, so->ws, so->probe, so->get, sl->ws, sl->probe);
+                sl->outstanding, so->ws, POLL(so, probe), POLL(so, get), sl->ws, sl->probe);
         for (size_t k = 0; k < rnext; k++)
             if (rowner[k] == sl - rslots && (rstate[k] == H_GET || rstate[k] == H_WS))
                 fprintf(stderr, " h%zu state %d\n", k, rstate[k]);
@@ -1676,9 +1690,7 @@ static void rnd_open(int i)
         /* As eio_glue: attach, write the queued open packet, announce. */
         sl->ws = new_handle(H_WS, i);
         sio__eio_ws_attach(so, sl->ws);
-        for (size_t k = so->qhead; k < so->qlen; k++)
-            sio__rcbuf_unref(so->q[k].pkt);
-        so->qhead = so->qlen = so->qbytes = 0;
+        assert_null(so->poll);
     } else {
         sio__eio_poll_get(so, new_handle(H_GET, i));
     }
@@ -1715,7 +1727,7 @@ static void rnd_poll(sio_eio_socket *so, int i)
         sio__eio_poll_post(so, b, strlen(b));
         return;
     }
-    if (so->get) {
+    if (POLL(so, get)) {
         /* Overlap: the core must refuse it (the net layer answers 400)
          * and close the session; this handle is never the core's. */
         assert_int_equal(sio__eio_poll_get(so, new_handle(H_FREE, i)), SIO_EBUSY);
@@ -1750,7 +1762,7 @@ static void rnd_ws(sio_eio_socket *so, int i)
     const char *f = rnd_frames[rnd(sizeof rnd_frames / sizeof *rnd_frames)];
     int was_probe = w == sl->probe;
     if (was_probe && rnd(4) != 0) /* mostly the right sequence */
-        f = so->probed ? "5" : "2probe";
+        f = POLL(so, probed) ? "5" : "2probe";
     sio__eio_ws_message(so, w, f, strlen(f), rnd(10) == 0);
     /* A "5" on the probe makes it the active transport. */
     if (was_probe && sio__map_get(&srv.sessions, sl->id, strlen(sl->id)) && so->ws == w) {
@@ -1798,8 +1810,8 @@ static void rnd_step(void)
         break;
     default:
         /* The held GET's connection goes away (if there is one). */
-        if (so->get && rnd(3) == 0) {
-            void *g = so->get;
+        if (POLL(so, get) && rnd(3) == 0) {
+            void *g = POLL(so, get);
             handle_done(g);
             sio__eio_poll_aborted(so, g);
         }
@@ -1875,7 +1887,7 @@ static void oom_polling_scenario(void)
         sio_eio_send(so, "a", 1, 0);
     if (live(id))
         sio_eio_send(so, "\x01\x02", 2, 1);
-    if (live(id) && so->get == NULL)
+    if (live(id) && POLL(so, get) == NULL)
         sio__eio_poll_get(so, &GET2);
     static const char body[] = "4x\x1e"
                                "bAQID\x1e"
