@@ -25,8 +25,8 @@
 
 /* A session restored by restore_session. */
 typedef struct sio__session {
-    char sid[32];          /* the socket id to take again */
-    char pid[32];          /* the private id */
+    char sid[SIO__ID_SIZE]; /* the socket id to take again */
+    char pid[SIO__ID_SIZE]; /* the private id */
     char **rooms;          /* rooms to rejoin (owned) */
     size_t nrooms;
     json_t *data;          /* socket.data (owned reference) */

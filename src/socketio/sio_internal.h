@@ -110,18 +110,24 @@ struct sio__client {
     const sio_handshake *hs;   /* Engine.IO handshake (owned by the engine),
                                 * fetched through ops->handshake on first use */
     sio__decoder dec;          /* packet reassembly */
-    sio_timer connect_timer;   /* connectTimeout */
-    sio_timer attach_timer;    /* attachment deadline */
+    sio_timer timer;           /* connectTimeout until a socket connects, then
+                                * the attachment deadline of a binary packet
+                                * (which needs a connected socket): never both */
     sio_list sockets;          /* sio_socket.client_node, pending + connected */
     int closing;               /* close requested: send nothing more */
 };
 
-/* One handler (event, any, disconnecting, disconnect). */
+/* What a handler is for. */
+enum { SIO__H_EVENT, SIO__H_ANY, SIO__H_DISCONNECTING, SIO__H_DISCONNECT, SIO__H_DRAIN };
+
+/* One handler: one allocation, the event name inline (one list per socket
+ * holds every kind, so an idle socket pays for one list head). */
 typedef struct sio__handler {
-    sio_list node;  /* in one of the socket's handler lists */
-    char *event;    /* event name (event handlers only) */
+    sio_list node;    /* in the socket's handlers */
     void (*fn)(void); /* the callback, cast back by the caller */
-    void *data;     /* its data */
+    void *data;       /* its data */
+    uint8_t kind;     /* SIO__H_* */
+    char event[];     /* event name (SIO__H_EVENT), "" for the others */
 } sio__handler;
 
 /* A server-sent event waiting for the client's ack. */
@@ -134,31 +140,30 @@ typedef struct sio__pending_ack {
     sio_socket *s;    /* back pointer for the timer */
 } sio__pending_ack;
 
+/* Bytes of a socket id or private id: 20 characters and the NUL. */
+#define SIO__ID_SIZE 24
+
 struct sio_socket {
-    unsigned refs;        /* client link + user references */
-    sio_namespace *nsp;   /* namespace */
-    sio__client *client;  /* NULL once disconnected */
-    sio_list client_node; /* in client->sockets */
-    char id[32];          /* public id (a room too) */
-    char pid[32];         /* private session id ("" without recovery) */
-    json_t *auth;         /* CONNECT payload */
-    json_t *djson;        /* socket.data (persisted by recovery) */
-    void *data;           /* user pointer */
-    int connected;        /* after the CONNECT reply, before disconnect */
-    int recovered;        /* restored from a session */
-    int closed;           /* disconnect ran (never connects again) */
-    sio_list on_event;    /* sio__handler with event */
-    sio_list on_any;      /* sio__handler */
-    sio_list on_disconnecting; /* sio__handler */
-    sio_list on_disconnect;    /* sio__handler */
-    sio_list on_drain;         /* sio__handler */
-    sio_list acks;        /* sio__pending_ack */
-    sio_map rooms;        /* room name -> adapter room (adapter-owned values);
-                           * never the socket's own id, see own_room */
-    int own_room;         /* in the room named by its id: kept as this flag
-                           * (the adapter resolves that name through the
-                           * namespace's sockets map), not as a stored room */
-    uint64_t bmark;       /* adapter's dedup stamp during one broadcast */
+    unsigned refs;          /* client link + user references */
+    unsigned connected : 1; /* after the CONNECT reply, before disconnect */
+    unsigned recovered : 1; /* restored from a session */
+    unsigned closed : 1;    /* disconnect ran (never connects again) */
+    unsigned own_room : 1;  /* in the room named by its id: kept as this flag
+                             * (the adapter resolves that name through the
+                             * namespace's sockets map), not as a stored room */
+    sio_namespace *nsp;     /* namespace */
+    sio__client *client;    /* NULL once disconnected */
+    sio_list client_node;   /* in client->sockets */
+    char id[SIO__ID_SIZE];  /* public id (a room too) */
+    char pid[SIO__ID_SIZE]; /* private session id ("" without recovery) */
+    json_t *auth;           /* CONNECT payload */
+    json_t *djson;          /* socket.data (persisted by recovery) */
+    void *data;             /* user pointer */
+    sio_list handlers;      /* sio__handler of every kind, in registration order */
+    sio_list acks;          /* sio__pending_ack */
+    sio_map rooms;          /* room name -> adapter room (adapter-owned values);
+                             * never the socket's own id, see own_room */
+    uint64_t bmark;         /* adapter's dedup stamp during one broadcast */
 };
 
 /* Inbound ack handle given to event handlers. */

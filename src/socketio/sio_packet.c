@@ -249,7 +249,7 @@ int sio__packet_check_placeholders(const json_t *data, unsigned nattach)
 
 void sio__decoder_init(sio__decoder *d, const sio__packet_limits *lim)
 {
-    d->lim = *lim;
+    d->lim = lim;
     d->pending = NULL;
     d->pending_bytes = 0;
     d->deadline = UINT64_MAX;
@@ -272,7 +272,7 @@ uint64_t sio__decoder_deadline(const sio__decoder *d)
 static int add_attachment(sio__decoder *d, const char *msg, size_t len, sio__packet **out)
 {
     sio__packet *p = d->pending;
-    if (len > d->lim.max_binary_bytes - d->pending_bytes) {
+    if (len > d->lim->max_binary_bytes - d->pending_bytes) {
         sio__decoder_reset(d);
         return SIO_ELIMIT;
     }
@@ -305,7 +305,7 @@ int sio__decoder_add(sio__decoder *d, const char *msg, size_t len, int binary, u
         return SIO_EPROTO; /* "got plaintext data when reconstructing a packet" */
     }
     sio__packet *p;
-    int rc = sio__packet_decode(msg, len, &d->lim, &p);
+    int rc = sio__packet_decode(msg, len, d->lim, &p);
     if (rc < 0)
         return rc;
     if (p->nattach == 0) {
@@ -314,7 +314,7 @@ int sio__decoder_add(sio__decoder *d, const char *msg, size_t len, int binary, u
     }
     d->pending = p;
     d->pending_bytes = 0;
-    d->deadline = now + d->lim.attachment_timeout;
+    d->deadline = now + d->lim->attachment_timeout;
     return 0;
 }
 

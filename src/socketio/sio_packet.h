@@ -80,12 +80,14 @@ int sio__placeholder_num(const json_t *node);
 
 /* A streaming decoder: text headers, then binary attachments. */
 typedef struct sio__decoder {
-    sio__packet_limits lim; /* limits applied to every packet */
+    const sio__packet_limits *lim; /* limits applied to every packet (the
+                                    * server's, shared by its clients) */
     sio__packet *pending;   /* BINARY_* header waiting for attachments */
     size_t pending_bytes;   /* attachment bytes received for pending */
     uint64_t deadline;      /* when pending must be complete */
 } sio__decoder;
 
+/* lim is referenced, not copied: it must outlive the decoder. */
 void sio__decoder_init(sio__decoder *d, const sio__packet_limits *lim);
 /* Frees a partial packet (on disconnect); the decoder stays usable. */
 void sio__decoder_reset(sio__decoder *d);

@@ -111,18 +111,19 @@ void sio__client_unref(sio__client *c)
     sio__free(c);
 }
 
-static void connect_timeout_cb(sio_timer *t, void *data)
+/* The client's one timer: the attachment deadline while a binary packet
+ * is reassembled, else connectTimeout. */
+static void client_timeout_cb(sio_timer *t, void *data)
 {
     sio__client *c = data;
+    if (c->dec.pending != NULL) {
+        sio__client_fail(c, "parse error");
+        return;
+    }
     for (sio_list *it = c->sockets.next; it != &c->sockets; it = it->next)
         if (SIO_CONTAINER_OF(it, sio_socket, client_node)->connected)
             return;
     sio__client_fail(c, "forced server close");
-}
-
-static void attach_timeout_cb(sio_timer *t, void *data)
-{
-    sio__client_fail(data, "parse error");
 }
 
 sio__client *sio__client_open(sio_server *srv, const sio__conn_ops *ops, void *conn,
@@ -140,10 +141,9 @@ sio__client *sio__client_open(sio_server *srv, const sio__conn_ops *ops, void *c
     c->hs = hs;
     sio__decoder_init(&c->dec, &srv->limits);
     sio__list_init(&c->sockets);
-    sio__timer_init(&c->connect_timer, connect_timeout_cb, c);
-    sio__timer_init(&c->attach_timer, attach_timeout_cb, c);
+    sio__timer_init(&c->timer, client_timeout_cb, c);
     sio__list_insert_tail(&srv->clients, &c->node);
-    sio__timer_start(srv->timers, &c->connect_timer, sio__now(srv) + srv->opts.connect_timeout);
+    sio__timer_start(srv->timers, &c->timer, sio__now(srv) + srv->opts.connect_timeout);
     return c;
 }
 
@@ -167,8 +167,7 @@ void sio__client_fail(sio__client *c, const char *reason)
     close_sockets(c, reason);
     c->closing = 1;
     sio__decoder_reset(&c->dec);
-    sio__timer_stop(&c->connect_timer);
-    sio__timer_stop(&c->attach_timer);
+    sio__timer_stop(&c->timer);
     if (c->conn != NULL)
         c->ops->close(c->conn);
     sio__client_unref(c);
@@ -182,8 +181,7 @@ void sio__client_closed(sio__client *c, const char *reason)
     c->closing = 1;
     c->conn = NULL;
     sio__decoder_reset(&c->dec);
-    sio__timer_stop(&c->connect_timer);
-    sio__timer_stop(&c->attach_timer);
+    sio__timer_stop(&c->timer);
     if (sio__list_linked(&c->node)) {
         sio__list_remove(&c->node);
         sio__client_unref(c); /* the transport's link */
@@ -292,9 +290,9 @@ void sio__client_message(sio__client *c, const char *msg, size_t len, int binary
         if (s == NULL || !s->connected)
             sio__client_fail(c, "parse error");
         else
-            sio__timer_start(c->srv->timers, &c->attach_timer, sio__decoder_deadline(&c->dec));
+            sio__timer_start(c->srv->timers, &c->timer, sio__decoder_deadline(&c->dec));
     } else if (rc == 1) {
-        sio__timer_stop(&c->attach_timer);
+        sio__timer_stop(&c->timer);
         on_packet(c, p);
         sio__packet_free(p);
     }

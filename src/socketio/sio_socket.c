@@ -6,6 +6,7 @@
  * after the callback still reads valid memory; it then sees connected == 0
  * and client == NULL. Sends reference the client for the same reason: a
  * full outbound queue closes the transport from inside the send. */
+#include <stddef.h>
 #include <string.h>
 
 #include "adapter/adapter.h"
@@ -23,11 +24,7 @@ sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
     s->client = c;
     s->auth = json_is_object(auth) ? json_incref(auth) : json_object();
     /* socket.data is created on first use: most sockets never touch it. */
-    sio__list_init(&s->on_event);
-    sio__list_init(&s->on_any);
-    sio__list_init(&s->on_disconnecting);
-    sio__list_init(&s->on_disconnect);
-    sio__list_init(&s->on_drain);
+    sio__list_init(&s->handlers);
     sio__list_init(&s->acks);
     sio__map_init(&s->rooms);
     int rc = sio__random_id(s->id, sizeof s->id);
@@ -47,9 +44,7 @@ static void free_handlers(sio_list *l)
     sio_list *it, *tmp;
     SIO_LIST_FOREACH_SAFE(it, tmp, l)
     {
-        sio__handler *h = SIO_CONTAINER_OF(it, sio__handler, node);
-        sio__free(h->event);
-        sio__free(h);
+        sio__free(SIO_CONTAINER_OF(it, sio__handler, node));
     }
     sio__list_init(l);
 }
@@ -63,11 +58,7 @@ void sio_socket_unref(sio_socket *s)
 {
     if (s == NULL || --s->refs > 0)
         return;
-    free_handlers(&s->on_event);
-    free_handlers(&s->on_any);
-    free_handlers(&s->on_disconnecting);
-    free_handlers(&s->on_disconnect);
-    free_handlers(&s->on_drain);
+    free_handlers(&s->handlers);
     sio__map_free(&s->rooms);
     json_decref(s->auth);
     json_decref(s->djson);
@@ -111,42 +102,49 @@ int sio__socket_send(sio_socket *s, const sio__encoded *e)
     return rc;
 }
 
-/* Adds a handler to one of the socket's lists. */
-static int add_handler(sio_list *l, const char *event, void (*fn)(void), void *data)
+/* Adds a handler of kind to the socket (event: the name, or NULL). */
+static int add_handler(sio_socket *s, int kind, const char *event, void (*fn)(void), void *data)
 {
-    sio__handler *h = sio__calloc(1, sizeof *h);
+    size_t n = event ? strlen(event) + 1 : 1;
+    sio__handler *h = sio__malloc(offsetof(sio__handler, event) + n);
     if (h == NULL)
         return SIO_ENOMEM;
-    if (event && (h->event = sio__strdup(event)) == NULL) {
-        sio__free(h);
-        return SIO_ENOMEM;
-    }
+    memcpy(h->event, event ? event : "", n);
+    h->kind = (uint8_t)kind;
     h->fn = fn;
     h->data = data;
-    sio__list_insert_tail(l, &h->node);
+    sio__list_insert_tail(&s->handlers, &h->node);
     return 0;
+}
+
+/* The handler at list node it if it is of kind, else NULL. */
+static sio__handler *handler_of(sio_list *it, int kind)
+{
+    sio__handler *h = SIO_CONTAINER_OF(it, sio__handler, node);
+    return h->kind == kind ? h : NULL;
 }
 
 int sio_socket_on(sio_socket *s, const char *event, sio_event_cb cb, void *data)
 {
     if (event == NULL || cb == NULL)
         return SIO_EINVAL;
-    return add_handler(&s->on_event, event, (void (*)(void))cb, data);
+    return add_handler(s, SIO__H_EVENT, event, (void (*)(void))cb, data);
 }
 
 int sio_socket_on_any(sio_socket *s, sio_any_cb cb, void *data)
 {
-    return cb ? add_handler(&s->on_any, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
+    return cb ? add_handler(s, SIO__H_ANY, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
 }
 
 int sio_socket_on_disconnecting(sio_socket *s, sio_disconnect_cb cb, void *data)
 {
-    return cb ? add_handler(&s->on_disconnecting, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
+    return cb ? add_handler(s, SIO__H_DISCONNECTING, NULL, (void (*)(void))cb, data)
+              : SIO_EINVAL;
 }
 
 int sio_socket_on_drain(sio_socket *s, sio_drain_cb cb, void *data)
 {
-    return cb ? add_handler(&s->on_drain, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
+    return cb ? add_handler(s, SIO__H_DRAIN, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
 }
 
 size_t sio_socket_buffered(const sio_socket *s)
@@ -159,16 +157,17 @@ size_t sio_socket_buffered(const sio_socket *s)
 
 void sio__socket_drained(sio_socket *s)
 {
-    for (sio_list *it = s->on_drain.next; it != &s->on_drain && s->connected && !s->closed;
+    for (sio_list *it = s->handlers.next; it != &s->handlers && s->connected && !s->closed;
          it = it->next) {
-        sio__handler *h = SIO_CONTAINER_OF(it, sio__handler, node);
-        ((sio_drain_cb)h->fn)(s, h->data);
+        sio__handler *h = handler_of(it, SIO__H_DRAIN);
+        if (h != NULL)
+            ((sio_drain_cb)h->fn)(s, h->data);
     }
 }
 
 int sio_socket_on_disconnect(sio_socket *s, sio_disconnect_cb cb, void *data)
 {
-    return cb ? add_handler(&s->on_disconnect, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
+    return cb ? add_handler(s, SIO__H_DISCONNECT, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
 }
 
 /* ---- inbound acks */
@@ -218,13 +217,14 @@ static void on_event(sio_socket *s, sio__packet *p)
     }
     sio_socket_ref(s);
     sio_list *it;
-    for (it = s->on_any.next; it != &s->on_any; it = it->next) {
-        sio__handler *h = SIO_CONTAINER_OF(it, sio__handler, node);
-        ((sio_any_cb)h->fn)(s, event, args, ack, h->data);
+    for (it = s->handlers.next; it != &s->handlers; it = it->next) {
+        sio__handler *h = handler_of(it, SIO__H_ANY);
+        if (h != NULL)
+            ((sio_any_cb)h->fn)(s, event, args, ack, h->data);
     }
-    for (it = s->on_event.next; it != &s->on_event; it = it->next) {
-        sio__handler *h = SIO_CONTAINER_OF(it, sio__handler, node);
-        if (strcmp(h->event, event) == 0)
+    for (it = s->handlers.next; it != &s->handlers; it = it->next) {
+        sio__handler *h = handler_of(it, SIO__H_EVENT);
+        if (h != NULL && strcmp(h->event, event) == 0)
             ((sio_event_cb)h->fn)(s, args, ack, h->data);
     }
     sio_ack_release(ack);
@@ -420,7 +420,7 @@ void sio__socket_connect(sio_socket *s)
         return;
     }
     s->connected = 1;
-    sio__timer_stop(&c->connect_timer);
+    sio__timer_stop(&c->timer); /* connectTimeout */
     json_t *reply = s->pid[0] ? json_pack("{s:s,s:s}", "sid", s->id, "pid", s->pid)
                               : json_pack("{s:s}", "sid", s->id);
     sio__encoded e;
@@ -454,11 +454,12 @@ void sio__socket_abandon(sio_socket *s)
     sio_socket_unref(s);
 }
 
-static void call_disconnect(sio_list *l, sio_socket *s, const char *reason)
+static void call_disconnect(int kind, sio_socket *s, const char *reason)
 {
-    for (sio_list *it = l->next; it != l; it = it->next) {
-        sio__handler *h = SIO_CONTAINER_OF(it, sio__handler, node);
-        ((sio_disconnect_cb)h->fn)(s, reason, h->data);
+    for (sio_list *it = s->handlers.next; it != &s->handlers; it = it->next) {
+        sio__handler *h = handler_of(it, kind);
+        if (h != NULL)
+            ((sio_disconnect_cb)h->fn)(s, reason, h->data);
     }
 }
 
@@ -468,14 +469,14 @@ void sio__socket_close(sio_socket *s, const char *reason)
         return;
     s->closed = 1; /* no re-entrant close from the callbacks below */
     sio_socket_ref(s);
-    call_disconnect(&s->on_disconnecting, s, reason);
+    call_disconnect(SIO__H_DISCONNECTING, s, reason);
     sio__adapter *a = s->nsp->adapter;
     if (s->nsp->srv->opts.connection_state_recovery.enabled && sio__reason_recoverable(reason))
         a->ops->persist_session(a, s);
     sio__map_remove(&s->nsp->sockets, s->id, strlen(s->id));
     s->closed = 0;
     unlink_client(s);
-    call_disconnect(&s->on_disconnect, s, reason);
+    call_disconnect(SIO__H_DISCONNECT, s, reason);
     while (!sio__list_empty(&s->acks))
         finish_ack(SIO_CONTAINER_OF(s->acks.next, sio__pending_ack, node), SIO_ECLOSED, NULL);
     sio_socket_unref(s); /* the client's link */
