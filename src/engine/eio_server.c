@@ -107,7 +107,6 @@ int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
     if (opts->path == NULL || opts->path[0] != '/' || opts->transports == 0 ||
         opts->ping_interval == 0 || opts->ping_timeout == 0 || opts->max_http_buffer_size == 0)
         return SIO_EINVAL;
-    sio__map_init(&s->sessions);
     int rc = copy_options(s, opts);
     if (rc < 0) {
         free_options(s);
@@ -124,17 +123,92 @@ int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
 
 void sio__eio_server_deinit(sio_eio_server *s)
 {
-    s->closing = 1;
-    sio_map_iter it;
-    void *v;
-    sio__map_iter_init(&it, &s->sessions);
-    while (sio__map_iter_next(&it, NULL, NULL, &v))
-        sio__eio_close(v, "forced close");
-    sio__map_free(&s->sessions);
+    s->closing = 1; /* also: the table no longer shrinks, so the walk holds */
+    for (size_t i = 0; i < s->nbuckets; i++)
+        while (s->buckets[i] != NULL) /* on_close may close others too */
+            sio__eio_close(s->buckets[i], "forced close");
+    sio__free(s->buckets);
+    s->buckets = NULL;
+    s->nbuckets = 0;
     free_options(s);
 }
 
-size_t sio_eio_server_clients(const sio_eio_server *s) { return sio__map_size(&s->sessions); }
+size_t sio_eio_server_clients(const sio_eio_server *s) { return s->nsessions; }
+
+/* ------------------------------------------------------- session table */
+
+/* FNV-1a: ids are CSPRNG output, so a peer cannot choose colliding ones. */
+static size_t id_hash(const char *id, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)id[i]) * 0x100000001b3u;
+    return (size_t)h;
+}
+
+/* Moves every session into a table of n buckets. On failure the table is
+ * left as it is (only chains get longer). */
+static int table_resize(sio_eio_server *s, size_t n)
+{
+    sio_eio_socket **b = sio__calloc(n, sizeof *b);
+    if (b == NULL)
+        return SIO_ENOMEM;
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        while (s->buckets[i] != NULL) {
+            sio_eio_socket *so = s->buckets[i];
+            s->buckets[i] = so->next;
+            size_t k = id_hash(so->id, strlen(so->id)) & (n - 1);
+            so->next = b[k];
+            b[k] = so;
+        }
+    }
+    sio__free(s->buckets);
+    s->buckets = b;
+    s->nbuckets = n;
+    return 0;
+}
+
+/* Adds so (its id must be new). SIO_ENOMEM only for the very first table. */
+static int table_add(sio_eio_server *s, sio_eio_socket *so)
+{
+    if (s->nsessions >= s->nbuckets) {
+        int rc = table_resize(s, s->nbuckets ? s->nbuckets * 2 : 16);
+        if (rc < 0 && s->nbuckets == 0)
+            return rc;
+    }
+    size_t k = id_hash(so->id, strlen(so->id)) & (s->nbuckets - 1);
+    so->next = s->buckets[k];
+    s->buckets[k] = so;
+    s->nsessions++;
+    return 0;
+}
+
+/* Removes so if it is in the table. */
+static void table_remove(sio_eio_server *s, sio_eio_socket *so)
+{
+    if (s->nbuckets == 0)
+        return;
+    sio_eio_socket **pp = &s->buckets[id_hash(so->id, strlen(so->id)) & (s->nbuckets - 1)];
+    while (*pp != NULL && *pp != so)
+        pp = &(*pp)->next;
+    if (*pp == NULL)
+        return;
+    *pp = so->next;
+    so->next = NULL;
+    s->nsessions--;
+    if (!s->closing && s->nbuckets > 16 && s->nsessions < s->nbuckets / 8)
+        (void)table_resize(s, s->nbuckets / 2);
+}
+
+sio_eio_socket *sio__eio_find(const sio_eio_server *s, const char *id, size_t len)
+{
+    if (s->nbuckets == 0)
+        return NULL;
+    sio_eio_socket *so = s->buckets[id_hash(id, len) & (s->nbuckets - 1)];
+    while (so != NULL && (strlen(so->id) != len || memcmp(so->id, id, len) != 0))
+        so = so->next;
+    return so;
+}
 
 static uint64_t now_ms(const sio_eio_server *s) { return s->now(s->now_arg); }
 
@@ -169,7 +243,7 @@ int sio__eio_verify(sio_eio_server *s, const sio_eio_reqinfo *ri, sio_eio_socket
     if (origin_invalid(ri->origin))
         return SIO_EIO_ERR_BAD_REQUEST;
     if (ri->sid.base != NULL) {
-        sio_eio_socket *so = sio__map_get(&s->sessions, ri->sid.base, ri->sid.len);
+        sio_eio_socket *so = sio__eio_find(s, ri->sid.base, ri->sid.len);
         if (so == NULL || so->state == SIO_EIO_CLOSED)
             return SIO_EIO_ERR_UNKNOWN_SID;
         if (!ri->upgrade && so->transport != t)
@@ -360,14 +434,17 @@ int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs
     }
     sio__timer_init(&so->poll->upgrade_timer, upgrade_fire, so);
     rc = new_session_id(so->id);
-    rc = rc ? rc : sio__map_put(&s->sessions, so->id, strlen(so->id), so);
+    /* 144 random bits: a repeated id would mean a broken generator. */
+    if (rc == 0 && sio__eio_find(s, so->id, strlen(so->id)) != NULL)
+        rc = SIO_EIO;
+    rc = rc ? rc : table_add(s, so);
     if (rc < 0) {
         socket_free(so);
-        return rc == SIO_EEXIST ? SIO_EIO : rc;
+        return rc;
     }
     rc = queue_open_packet(so);
     if (rc < 0) {
-        sio__map_remove(&s->sessions, so->id, strlen(so->id));
+        table_remove(s, so);
         socket_free(so);
         return rc;
     }
@@ -430,7 +507,7 @@ void sio__eio_close(sio_eio_socket *so, const char *reason)
     if (so->poll)
         sio__timer_stop(&so->poll->upgrade_timer);
     release_transports(so);
-    sio__map_remove(&s->sessions, so->id, strlen(so->id));
+    table_remove(s, so);
     if (s->cb.on_close)
         s->cb.on_close(so, reason, s->cb_data);
     if (so->busy == 0)

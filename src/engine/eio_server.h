@@ -16,7 +16,6 @@
 #define SIO_ENGINE_EIO_SERVER_H
 
 #include "core/buf.h"
-#include "core/map.h"
 #include "core/rcbuf.h"
 #include "core/timer.h"
 #include "sioc.h"
@@ -90,6 +89,7 @@ struct sio_eio_socket {
     uint8_t hs_secure;           /* handshake: TLS */
     uint16_t busy;               /* >0 while callbacks run: free is deferred */
     sio_eio_server *server;      /* owner */
+    sio_eio_socket *next;        /* next session in its bucket of server->buckets */
     void *ws;                    /* active WebSocket transport, or NULL */
     void *post;                  /* connection receiving a POST body (compared, never used) */
     sio_eio_poll *poll;          /* polling state, NULL once on WebSocket */
@@ -113,7 +113,12 @@ struct sio_eio_server {
     char **origins;              /* owned copies of cors.origins */
     sio_eio_callbacks cb;        /* user callbacks */
     void *cb_data;
-    sio_map sessions;            /* id -> sio_eio_socket */
+    sio_eio_socket **buckets;    /* sessions by id: chained through so->next, keyed
+                                  * by so->id itself (no key copies, no entry
+                                  * array: ids are random, so a plain hash spreads
+                                  * them); nbuckets is 0 or a power of two */
+    size_t nbuckets;
+    size_t nsessions;            /* sessions in buckets */
     sio_timers *timers;          /* the loop's wheel */
     uint64_t (*now)(void *now_arg); /* loop clock, ms */
     void *now_arg;
@@ -129,6 +134,9 @@ int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
                          const sio_eio_transport_ops *ops);
 /* Closes every session ("forced close") and releases the core's memory. */
 void sio__eio_server_deinit(sio_eio_server *s);
+
+/* The live session with this id, or NULL. */
+sio_eio_socket *sio__eio_find(const sio_eio_server *s, const char *id, size_t len);
 
 /* Node's verify(): SIO_EIO_ERR_NONE or the error code to answer with. When
  * the request names a live session, *out is set to it. */

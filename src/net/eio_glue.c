@@ -357,7 +357,7 @@ static sio_eio_socket *post_session(sio_conn *c)
     const char *sid = sio__conn_http(c)->post_sid;
     if (sid[0] == '\0')
         return NULL;
-    sio_eio_socket *so = sio__map_get(&conn_eio(c)->sessions, sid, strlen(sid));
+    sio_eio_socket *so = sio__eio_find(conn_eio(c), sid, strlen(sid));
     return so && so->post == c ? so : NULL;
 }
 
@@ -378,7 +378,7 @@ static int post_head(sio_conn *c, sio_eio_server *e)
     query_init(&q, c->parser->req.query);
     sio_eio_socket *so = NULL;
     if (q.has_sid)
-        so = sio__map_get(&e->sessions, q.sid.data, q.sid.len);
+        so = sio__eio_find(e, q.sid.data, q.sid.len);
     query_free(&q);
     if (so == NULL || so->state != SIO_EIO_OPEN_STATE)
         return 0;

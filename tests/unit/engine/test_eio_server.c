@@ -202,7 +202,7 @@ static void cb_close(sio_eio_socket *so, const char *reason, void *data)
      * disconnects others), e.g. while deinit walks the session map. */
     for (int i = 0; i < 4 && rec.close_others; i++) {
         sio_eio_socket *o =
-            sio__map_get(&so->server->sessions, rec.others[i], strlen(rec.others[i]));
+            sio__eio_find(so->server, rec.others[i], strlen(rec.others[i]));
         if (o != NULL && o != so)
             sio_eio_close(o);
     }
@@ -1470,7 +1470,13 @@ static void test_deinit_forced_close_all(void **state)
     server_up = 0;
     assert_int_equal(rec.closes, 4);
     assert_string_equal(rec.reason, "forced close");
-    assert_string_equal(last_ev(EV_POLL, &GET2) ? evs[nev - 1].data : "", "1");
+    /* The held GET got a close packet (sessions close in table order). */
+    const char *answer = NULL;
+    for (size_t i = 0; i < nev; i++)
+        if (evs[i].kind == EV_POLL && evs[i].h == &GET2)
+            answer = evs[i].data;
+    assert_non_null(answer);
+    assert_string_equal(answer, "1");
     assert_int_equal(count_ev(EV_WS_CLOSE, &WS1), 1);
     assert_int_equal(count_ev(EV_WS_CLOSE, &WS2), 1);
     assert_int_equal(sio__timers_count(&wheel), 0);
@@ -1525,6 +1531,38 @@ static void test_server_init_rejects_bad_options(void **state)
         sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops), 0);
     assert_string_equal(s.path_slash, "/x.io/");
     sio__eio_server_deinit(&s);
+}
+
+/* The session table grows and shrinks with the sessions: every live id is
+ * found, closed ones are not, and deinit closes whatever is left. */
+static void test_session_table(void **state)
+{
+    (void)state;
+    start_server();
+    enum { N = 300 };
+    static char ids[N][SIO_EIO_ID_SIZE];
+    sio_eio_socket *so[N];
+    for (int i = 0; i < N; i++) {
+        sio_handshake hs = make_hs();
+        assert_int_equal(sio__eio_handshake(&srv, SIO_TRANSPORT_POLLING, &hs, &so[i]), 0);
+        memcpy(ids[i], so[i]->id, sizeof ids[i]);
+    }
+    assert_int_equal(sio_eio_server_clients(&srv), N);
+    assert_true(srv.nbuckets >= N);
+    for (int i = 0; i < N; i++)
+        assert_ptr_equal(sio__eio_find(&srv, ids[i], strlen(ids[i])), so[i]);
+    assert_null(sio__eio_find(&srv, ids[0], strlen(ids[0]) - 1));
+    assert_null(sio__eio_find(&srv, "nope", 4));
+    for (int i = 0; i < N - 10; i++)
+        sio__eio_close(so[i], "forced close");
+    assert_int_equal(sio_eio_server_clients(&srv), 10);
+    assert_true(srv.nbuckets < N); /* shrunk */
+    for (int i = 0; i < N; i++)
+        assert_ptr_equal(sio__eio_find(&srv, ids[i], strlen(ids[i])), i < N - 10 ? NULL : so[i]);
+    sio__eio_server_deinit(&srv);
+    server_up = 0;
+    assert_int_equal(rec.closes, N);
+    assert_int_equal(sio_eio_server_clients(&srv), 0);
 }
 
 static void test_deinit_refuses_new_sessions_meanwhile(void **state)
@@ -1671,7 +1709,7 @@ static const sio_eio_callbacks rnd_callbacks = {rnd_connection, rnd_message, rnd
 
 static sio_eio_socket *rlive(int i)
 {
-    return rslots[i].used ? sio__map_get(&srv.sessions, rslots[i].id, strlen(rslots[i].id)) : NULL;
+    return rslots[i].used ? sio__eio_find(&srv, rslots[i].id, strlen(rslots[i].id)) : NULL;
 }
 
 static void rnd_open(int i)
@@ -1765,7 +1803,7 @@ static void rnd_ws(sio_eio_socket *so, int i)
         f = POLL(so, probed) ? "5" : "2probe";
     sio__eio_ws_message(so, w, f, strlen(f), rnd(10) == 0);
     /* A "5" on the probe makes it the active transport. */
-    if (was_probe && sio__map_get(&srv.sessions, sl->id, strlen(sl->id)) && so->ws == w) {
+    if (was_probe && sio__eio_find(&srv, sl->id, strlen(sl->id)) && so->ws == w) {
         sl->ws = w;
         sl->probe = NULL;
     }
@@ -1858,7 +1896,7 @@ static void test_random_interleavings(void **state)
  * and freed, by a failure handled inside the core). */
 static sio_eio_socket *live(const char *id)
 {
-    return id[0] ? sio__map_get(&srv.sessions, id, strlen(id)) : NULL;
+    return id[0] ? sio__eio_find(&srv, id, strlen(id)) : NULL;
 }
 
 static void clear_events(void)
@@ -1992,6 +2030,7 @@ int main(void)
         T(test_deinit_forced_close_all),
         T(test_deinit_while_on_close_closes_others),
         T(test_server_init_rejects_bad_options),
+        T(test_session_table),
         T(test_deinit_refuses_new_sessions_meanwhile),
         T(test_oom),
         T(test_random_interleavings),
