@@ -63,7 +63,7 @@ static int is_own(const sio_socket *s, const char *room) { return strcmp(room, s
 /* The socket whose own-id room is called name, if it is in it. */
 static sio_socket *own_member(const mem_adapter *m, const char *name)
 {
-    sio_socket *s = sio__map_get(&m->base.nsp->sockets, name, strlen(name));
+    sio_socket *s = sio_namespace_socket(m->base.nsp, name);
     return s != NULL && s->own_room ? s : NULL;
 }
 
@@ -189,6 +189,14 @@ static void take_members(sio_map *members, uint64_t epoch, sock_vec *sv)
         take(v, epoch, sv);
 }
 
+/* Stamps and takes every unstamped connected socket of the namespace. */
+static void take_all(sio_namespace *nsp, uint64_t epoch, sock_vec *sv)
+{
+    for (size_t i = 0; i < nsp->nsbuckets; i++)
+        for (sio_socket *s = nsp->sbuckets[i]; s != NULL; s = s->nsp_next)
+            take(s, epoch, sv);
+}
+
 /* Stamps every member of the room called name (so it is skipped). */
 static void stamp_room(mem_adapter *m, const char *name, uint64_t epoch)
 {
@@ -213,7 +221,7 @@ static int mem_sockets(sio__adapter *a, const sio__bopts *o, sio_socket ***out, 
     for (size_t i = 0; i < o->nexcept; i++)
         stamp_room(m, o->except[i], epoch);
     if (o->nrooms == 0)
-        take_members(&a->nsp->sockets, epoch, &sv);
+        take_all(a->nsp, epoch, &sv);
     for (size_t i = 0; i < o->nrooms; i++) {
         take(own_member(m, o->rooms[i]), epoch, &sv);
         mem_room *r = sio__map_get(&m->rooms, o->rooms[i], strlen(o->rooms[i]));

@@ -70,7 +70,12 @@ typedef struct sio__mw {
 struct sio_namespace {
     sio_server *srv;       /* owner */
     char *name;            /* "/..." */
-    sio_map sockets;       /* id -> connected sio_socket */
+    sio_socket **sbuckets; /* connected sockets by id, chained through
+                            * nsp_next and keyed by the socket's own id (no
+                            * key copy, no entry array); nsbuckets is 0 or a
+                            * power of two */
+    size_t nsbuckets;
+    size_t nsockets;       /* sockets in sbuckets */
     sio__mw *mws;          /* middlewares, in order */
     size_t nmws;           /* count */
     sio_connection_cb on_connection; /* user callback */
@@ -150,10 +155,11 @@ struct sio_socket {
     unsigned closed : 1;    /* disconnect ran (never connects again) */
     unsigned own_room : 1;  /* in the room named by its id: kept as this flag
                              * (the adapter resolves that name through the
-                             * namespace's sockets map), not as a stored room */
+                             * namespace's sockets table), not as a stored room */
     sio_namespace *nsp;     /* namespace */
     sio__client *client;    /* NULL once disconnected */
     sio_list client_node;   /* in client->sockets */
+    sio_socket *nsp_next;   /* next in its bucket of nsp->sbuckets (connected) */
     char id[SIO__ID_SIZE];  /* public id (a room too) */
     char pid[SIO__ID_SIZE]; /* private session id ("" without recovery) */
     json_t *auth;           /* CONNECT payload */
@@ -232,6 +238,11 @@ void sio__socket_abandon(sio_socket *s);
 /* Runs the middlewares then connects (the Namespace._add path). */
 void sio__namespace_add(sio_namespace *nsp, sio_socket *s);
 void sio__namespace_free(sio_namespace *nsp);
+/* Adds a connected socket to nsp's table (its id must be new there).
+ * SIO_ENOMEM only when the first table cannot be allocated. */
+int sio__namespace_add_socket(sio_namespace *nsp, sio_socket *s);
+/* Removes s from nsp's table if it is there. */
+void sio__namespace_remove_socket(sio_namespace *nsp, sio_socket *s);
 sio_namespace *sio__namespace_new(sio_server *srv, const char *name);
 
 /* ---- encoding helpers (sio_args.c) */

@@ -20,7 +20,6 @@ sio_namespace *sio__namespace_new(sio_server *srv, const char *name)
     if (nsp == NULL)
         return NULL;
     nsp->srv = srv;
-    sio__map_init(&nsp->sockets);
     nsp->name = sio__strdup(name);
     nsp->adapter = nsp->name ? sio__mem_adapter_new(nsp) : NULL;
     if (nsp->adapter == NULL) {
@@ -34,7 +33,7 @@ sio_namespace *sio__namespace_new(sio_server *srv, const char *name)
 void sio__namespace_free(sio_namespace *nsp)
 {
     nsp->adapter->ops->free(nsp->adapter);
-    sio__map_free(&nsp->sockets);
+    sio__free(nsp->sbuckets);
     sio__free(nsp->mws);
     sio__free(nsp->name);
     sio__free(nsp);
@@ -43,14 +42,79 @@ void sio__namespace_free(sio_namespace *nsp)
 const char *sio_namespace_name(const sio_namespace *nsp) { return nsp->name; }
 sio_server *sio_namespace_server(const sio_namespace *nsp) { return nsp->srv; }
 
-size_t sio_namespace_sockets_count(const sio_namespace *nsp)
+size_t sio_namespace_sockets_count(const sio_namespace *nsp) { return nsp->nsockets; }
+
+/* ---- the sockets table (the Engine.IO session table's twin) */
+
+/* FNV-1a: socket ids are CSPRNG output, a peer cannot choose colliding
+ * ones (a recovered socket takes back an id this server made). */
+static size_t id_hash(const char *id)
 {
-    return sio__map_size(&nsp->sockets);
+    uint64_t h = 0xcbf29ce484222325u;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 0x100000001b3u;
+    return (size_t)h;
+}
+
+/* Moves every socket into n buckets; on failure nothing changes. */
+static int table_resize(sio_namespace *nsp, size_t n)
+{
+    sio_socket **b = sio__calloc(n, sizeof *b);
+    if (b == NULL)
+        return SIO_ENOMEM;
+    for (size_t i = 0; i < nsp->nsbuckets; i++) {
+        while (nsp->sbuckets[i] != NULL) {
+            sio_socket *s = nsp->sbuckets[i];
+            nsp->sbuckets[i] = s->nsp_next;
+            size_t k = id_hash(s->id) & (n - 1);
+            s->nsp_next = b[k];
+            b[k] = s;
+        }
+    }
+    sio__free(nsp->sbuckets);
+    nsp->sbuckets = b;
+    nsp->nsbuckets = n;
+    return 0;
+}
+
+int sio__namespace_add_socket(sio_namespace *nsp, sio_socket *s)
+{
+    if (nsp->nsockets >= nsp->nsbuckets) {
+        int rc = table_resize(nsp, nsp->nsbuckets ? nsp->nsbuckets * 2 : 16);
+        if (rc < 0 && nsp->nsbuckets == 0)
+            return rc; /* otherwise chains just get longer */
+    }
+    size_t k = id_hash(s->id) & (nsp->nsbuckets - 1);
+    s->nsp_next = nsp->sbuckets[k];
+    nsp->sbuckets[k] = s;
+    nsp->nsockets++;
+    return 0;
+}
+
+void sio__namespace_remove_socket(sio_namespace *nsp, sio_socket *s)
+{
+    if (nsp->nsbuckets == 0)
+        return;
+    sio_socket **pp = &nsp->sbuckets[id_hash(s->id) & (nsp->nsbuckets - 1)];
+    while (*pp != NULL && *pp != s)
+        pp = &(*pp)->nsp_next;
+    if (*pp == NULL)
+        return;
+    *pp = s->nsp_next;
+    s->nsp_next = NULL;
+    nsp->nsockets--;
+    if (nsp->nsbuckets > 16 && nsp->nsockets < nsp->nsbuckets / 8)
+        (void)table_resize(nsp, nsp->nsbuckets / 2);
 }
 
 sio_socket *sio_namespace_socket(const sio_namespace *nsp, const char *id)
 {
-    return sio__map_get(&nsp->sockets, id, strlen(id));
+    if (nsp->nsbuckets == 0)
+        return NULL;
+    sio_socket *s = nsp->sbuckets[id_hash(id) & (nsp->nsbuckets - 1)];
+    while (s != NULL && strcmp(s->id, id) != 0)
+        s = s->nsp_next;
+    return s;
 }
 
 void sio_namespace_on_connection(sio_namespace *nsp, sio_connection_cb cb, void *data)

@@ -413,9 +413,9 @@ void sio__socket_connect(sio_socket *s)
 {
     sio_namespace *nsp = s->nsp;
     sio__client *c = s->client;
-    if (sio__map_put(&nsp->sockets, s->id, strlen(s->id), s) < 0 ||
+    if (sio_namespace_socket(nsp, s->id) != NULL || sio__namespace_add_socket(nsp, s) < 0 ||
         sio_socket_join(s, s->id) < 0) {
-        sio__map_remove(&nsp->sockets, s->id, strlen(s->id));
+        sio__namespace_remove_socket(nsp, s);
         sio__socket_abandon(s);
         return;
     }
@@ -473,7 +473,7 @@ void sio__socket_close(sio_socket *s, const char *reason)
     sio__adapter *a = s->nsp->adapter;
     if (s->nsp->srv->opts.connection_state_recovery.enabled && sio__reason_recoverable(reason))
         a->ops->persist_session(a, s);
-    sio__map_remove(&s->nsp->sockets, s->id, strlen(s->id));
+    sio__namespace_remove_socket(s->nsp, s);
     s->closed = 0;
     unlink_client(s);
     call_disconnect(SIO__H_DISCONNECT, s, reason);

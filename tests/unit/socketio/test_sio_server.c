@@ -600,6 +600,42 @@ static void test_own_id_room(void **state)
     sio_server_free(srv);
 }
 
+/* The namespace's socket table grows and shrinks: every connected socket
+ * is found by id and reached by a namespace-wide emit, gone ones are not. */
+static void test_socket_table(void **state)
+{
+    enum { N = 40 };
+    sio_server *srv = server(0);
+    sio_namespace *nsp = sio_server_of(srv, "/t");
+    fake *f[N];
+    char sid[N][32];
+    for (int i = 0; i < N; i++) {
+        f[i] = fake_open(srv);
+        connect_to(f[i], "0/t,", sid[i], sizeof sid[i]);
+    }
+    assert_int_equal(sio_namespace_sockets_count(nsp), N);
+    for (int i = 0; i < N; i++)
+        assert_string_equal(sio_socket_id(sio_namespace_socket(nsp, sid[i])), sid[i]);
+    assert_null(sio_namespace_socket(nsp, "nope"));
+    for (int i = 0; i < N - 3; i++) {
+        sio_socket_disconnect(sio_namespace_socket(nsp, sid[i]), 0);
+        expect_msg(f[i], "41/t,");
+    }
+    assert_int_equal(sio_namespace_sockets_count(nsp), 3);
+    assert_true(nsp->nsbuckets < N);
+    sio_namespace_emit(nsp, "left", NULL);
+    for (int i = 0; i < N; i++) {
+        assert_true((sio_namespace_socket(nsp, sid[i]) != NULL) == (i >= N - 3));
+        if (i >= N - 3)
+            expect_msg(f[i], "42/t,[\"left\"]");
+        else
+            expect_none(f[i]);
+    }
+    for (int i = 0; i < N; i++)
+        fake_free(f[i]);
+    sio_server_free(srv);
+}
+
 /* ---- middleware */
 
 static sio_middleware_next *held;
@@ -818,6 +854,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disconnect_reasons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rooms_broadcast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_id_room, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_socket_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_middleware, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
