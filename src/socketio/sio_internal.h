@@ -125,10 +125,11 @@ struct sio__client {
 /* What a handler is for. */
 enum { SIO__H_EVENT, SIO__H_ANY, SIO__H_DISCONNECTING, SIO__H_DISCONNECT, SIO__H_DRAIN };
 
-/* One handler: one allocation, the event name inline (one list per socket
- * holds every kind, so an idle socket pays for one list head). */
+/* One handler record. A socket keeps all of its handlers, of every kind,
+ * back to back in one buffer (each record 8-byte aligned, its event name
+ * inline), so the handlers an application registers per connection cost
+ * one allocation in all. */
 typedef struct sio__handler {
-    sio_list node;    /* in the socket's handlers */
     void (*fn)(void); /* the callback, cast back by the caller */
     void *data;       /* its data */
     uint8_t kind;     /* SIO__H_* */
@@ -165,7 +166,8 @@ struct sio_socket {
     json_t *auth;           /* CONNECT payload */
     json_t *djson;          /* socket.data (persisted by recovery) */
     void *data;             /* user pointer */
-    sio_list handlers;      /* sio__handler of every kind, in registration order */
+    char *hbuf;             /* sio__handler records, in registration order */
+    size_t hlen;            /* bytes of records in hbuf (its size) */
     sio_list acks;          /* sio__pending_ack */
     sio_map rooms;          /* room name -> adapter room (adapter-owned values);
                              * never the socket's own id, see own_room */

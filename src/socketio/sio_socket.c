@@ -24,7 +24,6 @@ sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
     s->client = c;
     s->auth = json_is_object(auth) ? json_incref(auth) : json_object();
     /* socket.data is created on first use: most sockets never touch it. */
-    sio__list_init(&s->handlers);
     sio__list_init(&s->acks);
     sio__map_init(&s->rooms);
     int rc = sio__random_id(s->id, sizeof s->id);
@@ -39,16 +38,6 @@ sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
     return s;
 }
 
-static void free_handlers(sio_list *l)
-{
-    sio_list *it, *tmp;
-    SIO_LIST_FOREACH_SAFE(it, tmp, l)
-    {
-        sio__free(SIO_CONTAINER_OF(it, sio__handler, node));
-    }
-    sio__list_init(l);
-}
-
 void sio_socket_ref(sio_socket *s)
 {
     s->refs++;
@@ -58,7 +47,7 @@ void sio_socket_unref(sio_socket *s)
 {
     if (s == NULL || --s->refs > 0)
         return;
-    free_handlers(&s->handlers);
+    sio__free(s->hbuf);
     sio__map_free(&s->rooms);
     json_decref(s->auth);
     json_decref(s->djson);
@@ -102,26 +91,40 @@ int sio__socket_send(sio_socket *s, const sio__encoded *e)
     return rc;
 }
 
+/* Bytes of a record whose event name has n bytes (NUL included). */
+static size_t record_size(size_t n) { return (offsetof(sio__handler, event) + n + 7) & ~(size_t)7; }
+
 /* Adds a handler of kind to the socket (event: the name, or NULL). */
 static int add_handler(sio_socket *s, int kind, const char *event, void (*fn)(void), void *data)
 {
     size_t n = event ? strlen(event) + 1 : 1;
-    sio__handler *h = sio__malloc(offsetof(sio__handler, event) + n);
-    if (h == NULL)
+    size_t size = record_size(n);
+    char *b = sio__realloc(s->hbuf, s->hlen + size);
+    if (b == NULL)
         return SIO_ENOMEM;
+    sio__handler *h = (sio__handler *)(b + s->hlen);
+    memset(h, 0, size);
     memcpy(h->event, event ? event : "", n);
     h->kind = (uint8_t)kind;
     h->fn = fn;
     h->data = data;
-    sio__list_insert_tail(&s->handlers, &h->node);
+    s->hbuf = b;
+    s->hlen += size;
     return 0;
 }
 
-/* The handler at list node it if it is of kind, else NULL. */
-static sio__handler *handler_of(sio_list *it, int kind)
+/* The next handler of kind at or after *off (advanced past it), or NULL.
+ * Callbacks may add handlers (moving hbuf): callers keep offsets, never
+ * record pointers, across a call. */
+static sio__handler *next_handler(const sio_socket *s, size_t *off, int kind)
 {
-    sio__handler *h = SIO_CONTAINER_OF(it, sio__handler, node);
-    return h->kind == kind ? h : NULL;
+    while (*off < s->hlen) {
+        sio__handler *h = (sio__handler *)(s->hbuf + *off);
+        *off += record_size(strlen(h->event) + 1);
+        if (h->kind == kind)
+            return h;
+    }
+    return NULL;
 }
 
 int sio_socket_on(sio_socket *s, const char *event, sio_event_cb cb, void *data)
@@ -157,12 +160,10 @@ size_t sio_socket_buffered(const sio_socket *s)
 
 void sio__socket_drained(sio_socket *s)
 {
-    for (sio_list *it = s->handlers.next; it != &s->handlers && s->connected && !s->closed;
-         it = it->next) {
-        sio__handler *h = handler_of(it, SIO__H_DRAIN);
-        if (h != NULL)
-            ((sio_drain_cb)h->fn)(s, h->data);
-    }
+    size_t off = 0;
+    sio__handler *h;
+    while (s->connected && !s->closed && (h = next_handler(s, &off, SIO__H_DRAIN)) != NULL)
+        ((sio_drain_cb)h->fn)(s, h->data);
 }
 
 int sio_socket_on_disconnect(sio_socket *s, sio_disconnect_cb cb, void *data)
@@ -216,17 +217,14 @@ static void on_event(sio_socket *s, sio__packet *p)
         sio_socket_ref(s);
     }
     sio_socket_ref(s);
-    sio_list *it;
-    for (it = s->handlers.next; it != &s->handlers; it = it->next) {
-        sio__handler *h = handler_of(it, SIO__H_ANY);
-        if (h != NULL)
-            ((sio_any_cb)h->fn)(s, event, args, ack, h->data);
-    }
-    for (it = s->handlers.next; it != &s->handlers; it = it->next) {
-        sio__handler *h = handler_of(it, SIO__H_EVENT);
-        if (h != NULL && strcmp(h->event, event) == 0)
+    size_t off = 0;
+    sio__handler *h;
+    while ((h = next_handler(s, &off, SIO__H_ANY)) != NULL)
+        ((sio_any_cb)h->fn)(s, event, args, ack, h->data);
+    off = 0;
+    while ((h = next_handler(s, &off, SIO__H_EVENT)) != NULL)
+        if (strcmp(h->event, event) == 0)
             ((sio_event_cb)h->fn)(s, args, ack, h->data);
-    }
     sio_ack_release(ack);
     sio_args_free(args);
     sio__free(event);
@@ -456,11 +454,10 @@ void sio__socket_abandon(sio_socket *s)
 
 static void call_disconnect(int kind, sio_socket *s, const char *reason)
 {
-    for (sio_list *it = s->handlers.next; it != &s->handlers; it = it->next) {
-        sio__handler *h = handler_of(it, kind);
-        if (h != NULL)
-            ((sio_disconnect_cb)h->fn)(s, reason, h->data);
-    }
+    size_t off = 0;
+    sio__handler *h;
+    while ((h = next_handler(s, &off, kind)) != NULL)
+        ((sio_disconnect_cb)h->fn)(s, reason, h->data);
 }
 
 void sio__socket_close(sio_socket *s, const char *reason)

@@ -636,6 +636,48 @@ static void test_socket_table(void **state)
     sio_server_free(srv);
 }
 
+/* Handlers live back to back in one buffer: one that registers more
+ * handlers while an event is dispatched (moving the buffer) is safe, and
+ * the new ones run like Node's (here: in the same dispatch, as appended). */
+static int x_calls, any_calls;
+
+static void on_x(sio_socket *s, const sio_args *a, sio_ack *ack, void *d) { x_calls++; }
+
+static void on_any_count(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *d)
+{
+    any_calls++;
+}
+
+static void on_grow(sio_socket *s, const sio_args *a, sio_ack *ack, void *d)
+{
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(sio_socket_on(s, i % 2 ? "x" : "a-rather-long-event-name-to-grow", on_x, NULL), 0);
+}
+
+static void grow_setup(sio_socket *s, void *data)
+{
+    sio_socket_on(s, "grow", on_grow, NULL);
+    sio_socket_on_any(s, on_any_count, NULL);
+    sio_socket_on(s, "grow", on_grow, NULL);
+}
+
+static void test_handlers_added_while_dispatching(void **state)
+{
+    sio_server *srv = server(0);
+    sio_namespace_on_connection(sio_server_of(srv, "/"), grow_setup, NULL);
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    x_calls = any_calls = 0;
+    recv_text(f, "2[\"grow\"]");
+    assert_int_equal(any_calls, 1);
+    recv_text(f, "2[\"x\"]");
+    assert_int_equal(x_calls, 20); /* 10 from each of the two grow handlers */
+    assert_int_equal(any_calls, 2);
+    fake_free(f);
+    sio_server_free(srv);
+}
+
 /* ---- middleware */
 
 static sio_middleware_next *held;
@@ -855,6 +897,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rooms_broadcast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_id_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handlers_added_while_dispatching, setup, teardown),
         cmocka_unit_test_setup_teardown(test_middleware, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
