@@ -19,6 +19,7 @@
 #include "engine/eio_server.h"
 
 #include <openssl/rand.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -418,7 +419,7 @@ int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs
                        sio_eio_socket **out)
 {
     int rc;
-    sio_eio_socket *so = sio__calloc(1, sizeof *so + blob_size(hs));
+    sio_eio_socket *so = sio__calloc(1, offsetof(sio_eio_socket, hs_blob) + blob_size(hs));
     if (so == NULL)
         return SIO_ENOMEM;
     so->server = s;
@@ -502,7 +503,6 @@ void sio__eio_close(sio_eio_socket *so, const char *reason)
         return;
     sio_eio_server *s = so->server;
     so->state = SIO_EIO_CLOSED;
-    so->close_reason = reason;
     sio__timer_stop(&so->timer);
     if (so->poll)
         sio__timer_stop(&so->poll->upgrade_timer);

@@ -95,7 +95,6 @@ struct sio_eio_socket {
     sio_eio_poll *poll;          /* polling state, NULL once on WebSocket */
     sio_timer timer;             /* open: next ping or pong deadline (hb);
                                   * closing: the deferred close */
-    const char *close_reason;    /* reason once closing */
     void *user_data;             /* sio_eio_socket_set_data() */
     sio_handshake *hs;           /* built from hs_blob on first request */
     int64_t hs_time;             /* handshake: wall-clock ms */

@@ -290,7 +290,6 @@ void sio__conn_close(sio_conn *c)
     if (c->timer)
         sio__timer_stop(c->timer);
     sio__list_remove(&c->flink);
-    sio__list_remove(&c->link);
     c->server->nconns--;
     c->server->pending_closes++;
     if (c->parser && sio__conn_http(c)->req) {

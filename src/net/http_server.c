@@ -44,7 +44,6 @@ int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_op
     else
         sio_http_options_init(&s->opts);
     s->port = -1;
-    sio__list_init(&s->conns);
     sio__list_init(&s->eios);
     uv_tcp_init(&loop->uv, &s->listener);
     s->listener.data = s;
@@ -450,7 +449,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     sio__list_init(&c->flink);
-    sio__list_insert_tail(&s->conns, &c->link);
+    c->tcp.data = s;
     s->nconns++;
     sio_http_limits l = {s->opts.max_request_line, s->opts.max_header_bytes, s->opts.max_headers,
                          s->opts.max_body};
@@ -512,7 +511,7 @@ static void free_server(sio_http_server *s)
 
 void sio__http_server_maybe_done(sio_http_server *s)
 {
-    if (s->closing && s->pending_closes == 0 && sio__list_empty(&s->conns))
+    if (s->closing && s->pending_closes == 0 && s->nconns == 0)
         free_server(s);
 }
 
@@ -521,6 +520,21 @@ static void listener_closed(uv_handle_t *h)
     sio_http_server *s = h->data;
     s->pending_closes--;
     sio__http_server_maybe_done(s);
+}
+
+/* One handle of the loop: closes it if it is an open connection of s. */
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    sio_http_server *s = arg;
+    if (h->type != UV_TCP || h->data != s || h == (uv_handle_t *)&s->listener)
+        return;
+    sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
+    if (c->closing)
+        return;
+    if (c->wq_bytes || c->writes_in_flight)
+        sio__conn_end(c);
+    else
+        sio__conn_close(c);
 }
 
 void sio_http_server_close(sio_http_server *s, void (*cb)(void *data), void *data)
@@ -535,13 +549,9 @@ void sio_http_server_close(sio_http_server *s, void (*cb)(void *data), void *dat
         sio_eio_attach *a = SIO_CONTAINER_OF(it, sio_eio_attach, link);
         sio__eio_server_deinit(&a->core);
     }
-    SIO_LIST_FOREACH_SAFE(it, tmp, &s->conns) {
-        sio_conn *c = SIO_CONTAINER_OF(it, sio_conn, link);
-        if (c->wq_bytes || c->writes_in_flight)
-            sio__conn_end(c);
-        else
-            sio__conn_close(c);
-    }
+    /* The loop's handle list is the list of connections (no per-connection
+     * links); closing handles from uv_walk's callback is allowed. */
+    uv_walk(&s->loop->uv, close_walk, s);
     s->pending_closes++;
     uv_close((uv_handle_t *)&s->listener, listener_closed);
 }

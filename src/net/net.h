@@ -69,9 +69,10 @@ typedef struct sio_conn_http {
 } sio_conn_http;
 
 struct sio_conn {
-    uv_tcp_t tcp;                 /* must stay first: handle->data is unused */
+    uv_tcp_t tcp;                 /* must stay first; tcp.data is the server, which
+                                   * is how sio_http_server_close finds its open
+                                   * connections among the loop's handles */
     sio_http_server *server;
-    sio_list link;                /* in server->conns */
     sio_list flink;               /* in loop->flushq while writes are queued */
     sio_http_parser *parser;      /* HTTP mode only: &sio_conn_http.parser */
     sio_timer *timer;             /* HTTP: the sio_conn_http's; WebSocket: NULL,
@@ -111,8 +112,7 @@ struct sio_http_server {
     uv_tcp_t listener;
     int listening;
     int port;
-    sio_list conns;               /* every open sio_conn */
-    size_t nconns;
+    size_t nconns;                /* open (not closing) sio_conn */
     sio_list eios;                /* attached Engine.IO servers */
     sio_http_handler handler;
     void *handler_data;

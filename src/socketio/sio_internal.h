@@ -157,6 +157,7 @@ struct sio_socket {
     unsigned own_room : 1;  /* in the room named by its id: kept as this flag
                              * (the adapter resolves that name through the
                              * namespace's sockets table), not as a stored room */
+    unsigned hlen : 28;     /* bytes of handler records in hbuf (its size) */
     sio_namespace *nsp;     /* namespace */
     sio__client *client;    /* NULL once disconnected */
     sio_list client_node;   /* in client->sockets */
@@ -167,7 +168,6 @@ struct sio_socket {
     json_t *djson;          /* socket.data (persisted by recovery) */
     void *data;             /* user pointer */
     char *hbuf;             /* sio__handler records, in registration order */
-    size_t hlen;            /* bytes of records in hbuf (its size) */
     sio_list acks;          /* sio__pending_ack */
     sio_map rooms;          /* room name -> adapter room (adapter-owned values);
                              * never the socket's own id, see own_room */

@@ -99,6 +99,8 @@ static int add_handler(sio_socket *s, int kind, const char *event, void (*fn)(vo
 {
     size_t n = event ? strlen(event) + 1 : 1;
     size_t size = record_size(n);
+    if (s->hlen + size >= (1u << 28))
+        return SIO_ENOMEM; /* hlen's width: 256 MiB of handlers */
     char *b = sio__realloc(s->hbuf, s->hlen + size);
     if (b == NULL)
         return SIO_ENOMEM;
@@ -109,7 +111,7 @@ static int add_handler(sio_socket *s, int kind, const char *event, void (*fn)(vo
     h->fn = fn;
     h->data = data;
     s->hbuf = b;
-    s->hlen += size;
+    s->hlen = (unsigned)(s->hlen + size) & ((1u << 28) - 1);
     return 0;
 }
 
