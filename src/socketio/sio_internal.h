@@ -115,9 +115,10 @@ struct sio__client {
     const sio_handshake *hs;   /* Engine.IO handshake (owned by the engine),
                                 * fetched through ops->handshake on first use */
     sio__decoder dec;          /* packet reassembly */
-    sio_timer timer;           /* connectTimeout until a socket connects, then
+    sio_timer *timer;          /* connectTimeout until a socket connects, then
                                 * the attachment deadline of a binary packet
-                                * (which needs a connected socket): never both */
+                                * (which needs a connected socket): never both;
+                                * allocated only while armed */
     sio_list sockets;          /* sio_socket.client_node, pending + connected */
     int closing;               /* close requested: send nothing more */
 };
@@ -220,6 +221,8 @@ void sio__client_closed(sio__client *c, const char *reason);
 void sio__client_drained(sio__client *c);
 void sio__socket_drained(sio_socket *s);
 void sio__client_ref(sio__client *c);
+/* Stops and frees the client's timer (connectTimeout or attachments). */
+void sio__client_disarm(sio__client *c);
 void sio__client_unref(sio__client *c);
 /* Disconnects every socket of c with reason then closes the transport. */
 void sio__client_fail(sio__client *c, const char *reason);

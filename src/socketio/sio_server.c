@@ -107,6 +107,7 @@ void sio__client_unref(sio__client *c)
 {
     if (--c->refs > 0)
         return;
+    sio__client_disarm(c);
     sio__decoder_reset(&c->dec);
     sio__free(c);
 }
@@ -126,6 +127,28 @@ static void client_timeout_cb(sio_timer *t, void *data)
     sio__client_fail(c, "forced server close");
 }
 
+/* Arms the client's timer for deadline, allocating it first: a connected,
+ * idle client keeps no timer. SIO_ENOMEM. */
+static int client_arm(sio__client *c, uint64_t deadline)
+{
+    if (c->timer == NULL) {
+        if ((c->timer = sio__malloc(sizeof *c->timer)) == NULL)
+            return SIO_ENOMEM;
+        sio__timer_init(c->timer, client_timeout_cb, c);
+    }
+    sio__timer_start(c->srv->timers, c->timer, deadline);
+    return 0;
+}
+
+void sio__client_disarm(sio__client *c)
+{
+    if (c->timer == NULL)
+        return;
+    sio__timer_stop(c->timer); /* the wheel is done with it, even in its callback */
+    sio__free(c->timer);
+    c->timer = NULL;
+}
+
 sio__client *sio__client_open(sio_server *srv, const sio__conn_ops *ops, void *conn,
                               const sio_handshake *hs)
 {
@@ -141,9 +164,11 @@ sio__client *sio__client_open(sio_server *srv, const sio__conn_ops *ops, void *c
     c->hs = hs;
     sio__decoder_init(&c->dec, &srv->limits);
     sio__list_init(&c->sockets);
-    sio__timer_init(&c->timer, client_timeout_cb, c);
+    if (client_arm(c, sio__now(srv) + srv->opts.connect_timeout) < 0) {
+        sio__free(c);
+        return NULL;
+    }
     sio__list_insert_tail(&srv->clients, &c->node);
-    sio__timer_start(srv->timers, &c->timer, sio__now(srv) + srv->opts.connect_timeout);
     return c;
 }
 
@@ -167,7 +192,7 @@ void sio__client_fail(sio__client *c, const char *reason)
     close_sockets(c, reason);
     c->closing = 1;
     sio__decoder_reset(&c->dec);
-    sio__timer_stop(&c->timer);
+    sio__client_disarm(c);
     if (c->conn != NULL)
         c->ops->close(c->conn);
     sio__client_unref(c);
@@ -181,7 +206,7 @@ void sio__client_closed(sio__client *c, const char *reason)
     c->closing = 1;
     c->conn = NULL;
     sio__decoder_reset(&c->dec);
-    sio__timer_stop(&c->timer);
+    sio__client_disarm(c);
     if (sio__list_linked(&c->node)) {
         sio__list_remove(&c->node);
         sio__client_unref(c); /* the transport's link */
@@ -289,10 +314,10 @@ void sio__client_message(sio__client *c, const char *msg, size_t len, int binary
         sio_socket *s = client_socket(c, c->dec.pending->nsp);
         if (s == NULL || !s->connected)
             sio__client_fail(c, "parse error");
-        else
-            sio__timer_start(c->srv->timers, &c->timer, sio__decoder_deadline(&c->dec));
+        else if (client_arm(c, sio__decoder_deadline(&c->dec)) < 0)
+            sio__client_fail(c, "transport error");
     } else if (rc == 1) {
-        sio__timer_stop(&c->timer);
+        sio__client_disarm(c);
         on_packet(c, p);
         sio__packet_free(p);
     }

@@ -420,7 +420,7 @@ void sio__socket_connect(sio_socket *s)
         return;
     }
     s->connected = 1;
-    sio__timer_stop(&c->timer); /* connectTimeout */
+    sio__client_disarm(c); /* connectTimeout */
     json_t *reply = s->pid[0] ? json_pack("{s:s,s:s}", "sid", s->id, "pid", s->pid)
                               : json_pack("{s:s}", "sid", s->id);
     sio__encoded e;
