@@ -332,6 +332,31 @@ static const char *query_in_url(const sio_handshake *hs)
     return q != NULL && strcmp(q + 1, hs->query) == 0 ? q + 1 : NULL;
 }
 
+/* Header names most handshakes carry (lower-case, as the net layer
+ * gives them): the blob stores one of these as a single byte 1..31 (never
+ * the first byte of a real name, a token), the saving on every session. */
+static const char *const common_headers[] = {
+    "host",           "connection",      "upgrade",         "sec-websocket-key",
+    "sec-websocket-version", "sec-websocket-extensions", "user-agent", "origin",
+    "accept",         "accept-encoding", "accept-language", "cache-control",
+    "pragma",         "cookie",          "content-type",    "content-length",
+    "referer",        "x-forwarded-for", "sec-fetch-mode",  "sec-fetch-site",
+    "sec-fetch-dest",
+};
+#define NCOMMON (sizeof common_headers / sizeof *common_headers)
+
+/* The code (1..NCOMMON) of a common header name, or 0. */
+static int header_code(const char *name)
+{
+    for (size_t i = 0; i < NCOMMON; i++)
+        if (strcmp(name, common_headers[i]) == 0)
+            return (int)i + 1;
+    return 0;
+}
+
+/* Bytes a header name takes in the blob (NUL included). */
+static size_t name_size(const char *name) { return header_code(name) ? 2 : strlen(name) + 1; }
+
 /* Bytes of the handshake blob for hs (see hs_blob). */
 static size_t blob_size(const sio_handshake *hs)
 {
@@ -339,7 +364,7 @@ static size_t blob_size(const sio_handshake *hs)
     if (query_in_url(hs) == NULL)
         total += strlen(hs->query) + 1;
     for (size_t i = 0; i < hs->nheaders; i++)
-        total += strlen(hs->headers[i].name) + strlen(hs->headers[i].value) + 2;
+        total += name_size(hs->headers[i].name) + strlen(hs->headers[i].value) + 1;
     return total;
 }
 
@@ -362,7 +387,8 @@ static void copy_handshake(sio_eio_socket *so, const sio_handshake *hs)
     const char *q = query_in_url(hs);
     so->hs_query = q ? (uint32_t)(q - hs->url) : blob_put(so, &p, hs->query);
     for (size_t i = 0; i < hs->nheaders; i++) {
-        blob_put(so, &p, hs->headers[i].name);
+        char code[2] = {(char)header_code(hs->headers[i].name), '\0'};
+        blob_put(so, &p, code[0] ? code : hs->headers[i].name);
         blob_put(so, &p, hs->headers[i].value);
     }
     so->hs_address = blob_put(so, &p, hs->address);
@@ -916,7 +942,8 @@ static sio_handshake *handshake_view(const sio_eio_socket *so)
     if (so->hs_query >= (uint32_t)(p - url)) /* stored on its own */
         p = url + so->hs_query + strlen(url + so->hs_query) + 1;
     for (size_t i = 0; i < n; i++) {
-        kv[i].name = p;
+        unsigned char code = (unsigned char)p[0];
+        kv[i].name = code >= 1 && code <= NCOMMON ? common_headers[code - 1] : p;
         p += strlen(p) + 1;
         kv[i].value = p;
         p += strlen(p) + 1;

@@ -103,7 +103,8 @@ struct sio_eio_socket {
     uint32_t hs_address;         /* offset of the peer address in hs_blob */
     char hs_blob[];              /* url, then name/value per header, then
                                   * the address, each NUL-terminated; the
-                                  * query is the url's tail when it can be */
+                                  * query is the url's tail when it can be;
+                                  * a common header name is one code byte */
 };
 
 struct sio_eio_server {

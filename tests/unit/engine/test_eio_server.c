@@ -563,19 +563,29 @@ static void test_handshake_copies_request(void **state)
     assert_ptr_not_equal(hs->headers, hs_headers);
     assert_true(hs->time_ms == 1764000000123); /* the net layer's wall clock, copied */
     assert_ptr_equal(sio_eio_socket_handshake(so), hs); /* built once */
-    /* A query that is not the url's tail, no headers, TLS. */
+    /* A query that is not the url's tail, a name stored in full beside a
+     * common one (kept as a code byte), TLS. */
     char url[] = "/engine.io/", query[] = "a=b", addr[] = "::1";
-    sio_handshake in = {NULL, 0, url, query, addr, 5, 1};
+    char xname[] = "x-custom", xval[] = "v1", hval[] = "h";
+    const sio_kv kvs[] = {{xname, xval}, {"host", hval}};
+    sio_handshake in = {kvs, 2, url, query, addr, 5, 1};
     sio_eio_socket *so2 = NULL;
     assert_int_equal(sio__eio_handshake(&srv, SIO_TRANSPORT_POLLING, &in, &so2), 0);
     memset(url, 'x', sizeof url - 1);
     memset(query, 'x', sizeof query - 1);
     memset(addr, 'x', sizeof addr - 1);
+    memset(xname, 'x', sizeof xname - 1);
+    memset(xval, 'x', sizeof xval - 1);
+    memset(hval, 'x', sizeof hval - 1);
     const sio_handshake *h2 = sio_eio_socket_handshake(so2);
     assert_string_equal(h2->url, "/engine.io/");
     assert_string_equal(h2->query, "a=b");
     assert_string_equal(h2->address, "::1");
-    assert_int_equal(h2->nheaders, 0);
+    assert_int_equal(h2->nheaders, 2);
+    assert_string_equal(h2->headers[0].name, "x-custom");
+    assert_string_equal(h2->headers[0].value, "v1");
+    assert_string_equal(h2->headers[1].name, "host");
+    assert_string_equal(h2->headers[1].value, "h");
     assert_true(h2->time_ms == 5 && h2->secure == 1);
     sio__eio_close(so2, "forced close");
     int user;
