@@ -20,6 +20,8 @@
  * gets a block of its own size), and the size a new block starts at. */
 #define SIO_BLOCK_SIZE 16384
 #define SIO_BLOCK_MIN 512
+/* blk_cap is a 16-bit field. */
+_Static_assert(SIO_BLOCK_SIZE < 65536, "blk_cap holds a block size");
 /* Queued bytes past which a connection is flushed at once. */
 #define SIO_EAGER_FLUSH SIO_BLOCK_SIZE
 
@@ -143,7 +145,7 @@ void sio__conn_schedule_flush(sio_conn *c)
 {
     if (sio__list_linked(&c->flink))
         return;
-    sio_loop *loop = c->server->loop;
+    sio_loop *loop = sio__conn_server(c)->loop;
     /* Queued bytes keep the loop alive until before_sleep writes them
      * (a closing server must still send its last words). */
     if (sio__list_empty(&loop->flushq))
@@ -256,7 +258,7 @@ void sio__conn_flush_all(sio_loop *loop)
 static void on_closed(uv_handle_t *h)
 {
     sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
-    sio_http_server *s = c->server;
+    sio_http_server *s = sio__conn_server(c);
     for (size_t i = 0; i < c->wq_len; i++)
         sio__rcbuf_unref(c->wq[i]);
     sio__free(c->wq);
@@ -290,8 +292,8 @@ void sio__conn_close(sio_conn *c)
     if (c->timer)
         sio__timer_stop(c->timer);
     sio__list_remove(&c->flink);
-    c->server->nconns--;
-    c->server->pending_closes++;
+    sio__conn_server(c)->nconns--;
+    sio__conn_server(c)->pending_closes++;
     if (c->parser && sio__conn_http(c)->req) {
         sio__conn_http(c)->req->conn = NULL;
         sio__conn_http(c)->req = NULL;

@@ -79,7 +79,7 @@ static void conn_timeout(sio_timer *t, void *data)
 
 static void arm(sio_conn *c, uint32_t ms)
 {
-    sio_loop *loop = c->server->loop;
+    sio_loop *loop = sio__conn_server(c)->loop;
     sio__timer_start(&loop->timers, c->timer, uv_now(&loop->uv) + ms);
 }
 
@@ -216,7 +216,7 @@ static void not_found(sio_conn *c)
 /* A whole request arrived: route it. */
 static void dispatch(sio_conn *c)
 {
-    sio_http_server *s = c->server;
+    sio_http_server *s = sio__conn_server(c);
     c->held = 1;
     sio__timer_stop(c->timer);
     sio_eio_server *e = sio__conn_http(c)->eio;
@@ -241,10 +241,10 @@ static void dispatch(sio_conn *c)
  * the connection was taken over (upgrade or error). */
 static int on_head(sio_conn *c)
 {
-    arm(c, c->server->opts.request_timeout);
+    arm(c, sio__conn_server(c)->opts.request_timeout);
     if (c->parser->req.expect_continue && c->parser->req.method == SIO_HTTP_POST)
         sio__conn_write_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    sio_eio_server *e = sio__eio_match(c->server, c->parser->req.path);
+    sio_eio_server *e = sio__eio_match(sio__conn_server(c), c->parser->req.path);
     sio__conn_http(c)->eio = e;
     if (e == NULL || !sio__eio_on_head(c, e))
         return 0;
@@ -275,9 +275,9 @@ static size_t feed(sio_conn *c, const char *data, size_t len)
 {
     size_t used = 0;
     while (!c->held && !c->closing && c->mode == SIO_CONN_HTTP && !c->close_after_write &&
-           c->out_bytes < c->server->opts.max_pending_output) {
+           c->out_bytes < sio__conn_server(c)->opts.max_pending_output) {
         if (sio__http_parser_idle(c->parser) && len > used)
-            arm(c, c->server->opts.headers_timeout);
+            arm(c, sio__conn_server(c)->opts.headers_timeout);
         sio_http_state st;
         int n = sio__http_parser_feed(c->parser, data + used, len - used, &st);
         if (n < 0) {
@@ -317,7 +317,7 @@ void sio__conn_request_done(sio_conn *c)
         return;
     /* Idle time counts from when the answer is written (see drained). */
     if (c->out_bytes == 0)
-        arm(c, c->server->opts.keep_alive_timeout);
+        arm(c, sio__conn_server(c)->opts.keep_alive_timeout);
     else
         sio__timer_stop(c->timer);
     feed_pending(c);
@@ -348,8 +348,8 @@ void sio__conn_drained(sio_conn *c)
     if (c->closing || c->close_after_write || c->mode != SIO_CONN_HTTP || c->held)
         return;
     if (c->out_bytes == 0 && sio__http_parser_idle(c->parser) && pending_len(c) == 0)
-        arm(c, c->server->opts.keep_alive_timeout);
-    if (pending_len(c) && c->out_bytes < c->server->opts.max_pending_output / 2)
+        arm(c, sio__conn_server(c)->opts.keep_alive_timeout);
+    if (pending_len(c) && c->out_bytes < sio__conn_server(c)->opts.max_pending_output / 2)
         feed_pending(c);
 }
 
@@ -358,7 +358,7 @@ int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *ex
 {
     if (c->closing)
         return SIO_ECLOSED;
-    keep_alive = keep_alive && !c->server->closing;
+    keep_alive = keep_alive && !sio__conn_server(c)->closing;
     sio_buf b;
     sio__buf_init(&b, 0);
     int head_only = c->parser && c->parser->req.method == SIO_HTTP_HEAD;
@@ -384,7 +384,7 @@ int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *ex
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
-    sio_loop *loop = c->server->loop;
+    sio_loop *loop = sio__conn_server(c)->loop;
     if (loop->read_buf_busy) {
         buf->base = NULL;
         buf->len = 0;
@@ -398,7 +398,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)st, sio_conn, tcp);
-    sio_loop *loop = c->server->loop;
+    sio_loop *loop = sio__conn_server(c)->loop;
     if (buf->base == loop->read_buf)
         loop->read_buf_busy = 0;
     if (n == UV_ENOBUFS || n == 0)
@@ -442,14 +442,13 @@ static void on_connection(uv_stream_t *server, int status)
     sio_conn *c = sio__calloc(1, sizeof *c);
     if (c == NULL)
         return;
-    c->server = s;
     uv_tcp_init(&s->loop->uv, &c->tcp);
+    c->tcp.data = s;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
         uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)sio__free);
         return;
     }
     sio__list_init(&c->flink);
-    c->tcp.data = s;
     s->nconns++;
     sio_http_limits l = {s->opts.max_request_line, s->opts.max_header_bytes, s->opts.max_headers,
                          s->opts.max_body};
@@ -526,7 +525,8 @@ static void listener_closed(uv_handle_t *h)
 static void close_walk(uv_handle_t *h, void *arg)
 {
     sio_http_server *s = arg;
-    if (h->type != UV_TCP || h->data != s || h == (uv_handle_t *)&s->listener)
+    if (h->type != UV_TCP || h->data != s || h == (uv_handle_t *)&s->listener ||
+        uv_is_closing(h))
         return;
     sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
     if (c->closing)

@@ -69,10 +69,10 @@ typedef struct sio_conn_http {
 } sio_conn_http;
 
 struct sio_conn {
-    uv_tcp_t tcp;                 /* must stay first; tcp.data is the server, which
-                                   * is how sio_http_server_close finds its open
+    uv_tcp_t tcp;                 /* must stay first; tcp.data is the server (see
+                                   * sio__conn_server), which is also how
+                                   * sio_http_server_close finds its open
                                    * connections among the loop's handles */
-    sio_http_server *server;
     sio_list flink;               /* in loop->flushq while writes are queued */
     sio_http_parser *parser;      /* HTTP mode only: &sio_conn_http.parser */
     sio_timer *timer;             /* HTTP: the sio_conn_http's; WebSocket: NULL,
@@ -80,10 +80,9 @@ struct sio_conn {
     sio_rcbuf **wq;               /* queued buffers, not yet handed to uv_write */
     sio_rcbuf *blk;               /* open block small writes are copied into */
     uint32_t wq_len, wq_cap;      /* entries used / allocated in wq */
-    uint32_t blk_cap;             /* blk's capacity (blk->len is what is used) */
     uint32_t writes_in_flight;    /* uv_write requests not yet called back */
-    size_t out_bytes;             /* queued + in flight, for outbound limits */
-    size_t wq_bytes;              /* queued, not yet handed to uv_write */
+    unsigned blk_cap : 16;        /* blk's capacity (<= SIO_BLOCK_SIZE; blk->len is
+                                   * what is used) */
     unsigned mode : 1;            /* sio_conn_mode */
     unsigned close_after_write : 1; /* close once everything is written */
     unsigned lingering : 1;       /* WebSocket closing: half-closed, awaiting the peer's close */
@@ -91,9 +90,17 @@ struct sio_conn {
     unsigned closing : 1;         /* uv_close called */
     unsigned reading : 1;         /* uv_read_start active */
     unsigned held : 1;            /* a request awaits its answer (GET, user) */
+    size_t out_bytes;             /* queued + in flight, for outbound limits */
+    size_t wq_bytes;              /* queued, not yet handed to uv_write */
     sio_eio_socket *session;      /* session whose transport this is */
     sio_ws_conn *ws;              /* WebSocket mode */
 };
+
+/* The server that accepted c. */
+static inline sio_http_server *sio__conn_server(const sio_conn *c)
+{
+    return (sio_http_server *)c->tcp.data;
+}
 
 /* The HTTP-mode state of c (c->parser must be set). */
 static inline sio_conn_http *sio__conn_http(sio_conn *c)
