@@ -368,8 +368,13 @@ sio_namespace *sio_socket_namespace(const sio_socket *s);
  * NULL once the socket is disconnected. */
 const sio_handshake *sio_socket_handshake(const sio_socket *s);
 /* The CONNECT payload (Node's handshake.auth): an object, {} if none.
- * Borrowed; lives as long as the socket. */
+ * Borrowed; parsed on the first call and kept as long as the socket. NULL
+ * only if it could not be allocated. */
 json_t *sio_socket_auth(const sio_socket *s);
+/* The same payload as a new object the caller owns (json_decref), without
+ * keeping a parsed copy on the socket: what a program that reads auth once
+ * at connection should use to keep idle sockets small. NULL on OOM. */
+json_t *sio_socket_auth_copy(const sio_socket *s);
 /* Node's socket.data: a JSON object (created empty on the first call) that
  * the application may fill; kept and restored by connection state
  * recovery. Borrowed. NULL only if it could not be allocated. */

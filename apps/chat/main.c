@@ -145,15 +145,18 @@ static void on_disconnect(sio_socket *s, const char *reason, void *data)
  * string); 0 when absent or invalid. */
 static int64_t server_offset(sio_socket *s)
 {
-    json_t *v = json_object_get(sio_socket_auth(s), "serverOffset");
-    if (json_is_integer(v))
-        return json_integer_value(v) > 0 ? json_integer_value(v) : 0;
-    if (json_is_string(v)) {
+    json_t *auth = sio_socket_auth_copy(s); /* read once: no parsed copy kept */
+    json_t *v = json_object_get(auth, "serverOffset");
+    int64_t off = 0;
+    if (json_is_integer(v)) {
+        off = json_integer_value(v) > 0 ? json_integer_value(v) : 0;
+    } else if (json_is_string(v)) {
         char *end;
         long long x = strtoll(json_string_value(v), &end, 10);
-        return *end == '\0' && x > 0 ? x : 0;
+        off = *end == '\0' && x > 0 ? x : 0;
     }
-    return 0;
+    json_decref(auth);
+    return off;
 }
 
 /* ----------------------------------------------------------------- insert */

@@ -165,7 +165,8 @@ struct sio_socket {
     sio_socket *nsp_next;   /* next in its bucket of nsp->sbuckets (connected) */
     char id[SIO__ID_SIZE];  /* public id (a room too) */
     char pid[SIO__ID_SIZE]; /* private session id ("" without recovery) */
-    json_t *auth;           /* CONNECT payload */
+    char *auth_text;        /* CONNECT payload as compact JSON; NULL for {} */
+    json_t *auth;           /* parsed on first sio_socket_auth(), then kept */
     json_t *djson;          /* socket.data (persisted by recovery) */
     void *data;             /* user pointer */
     char *hbuf;             /* sio__handler records, in registration order */
@@ -230,6 +231,8 @@ uint64_t sio__now(const sio_server *srv);
 
 /* ---- sockets (sio_socket.c) */
 sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth);
+/* The CONNECT payload as a new object (never cached), NULL on OOM. */
+json_t *sio__socket_auth_parse(const sio_socket *s);
 /* The CONNECT reply, joins its own room, on_connection. */
 void sio__socket_connect(sio_socket *s);
 /* Handles a packet addressed to this socket's namespace. */

@@ -217,16 +217,18 @@ static void apply_session(sio_socket *s, sio__session *sess)
 /* Tries connection state recovery from the CONNECT's auth {pid, offset}. */
 static void try_restore(sio_namespace *nsp, sio_socket *s)
 {
-    const char *pid = json_string_value(json_object_get(s->auth, "pid"));
-    const char *offset = json_string_value(json_object_get(s->auth, "offset"));
-    if (!nsp->srv->opts.connection_state_recovery.enabled || !pid || !offset)
+    if (!nsp->srv->opts.connection_state_recovery.enabled || s->auth_text == NULL)
         return;
+    json_t *auth = sio__socket_auth_parse(s); /* not cached: most never ask */
+    const char *pid = json_string_value(json_object_get(auth, "pid"));
+    const char *offset = json_string_value(json_object_get(auth, "offset"));
     sio__session *sess = NULL;
-    if (nsp->adapter->ops->restore_session(nsp->adapter, pid, offset, &sess) == 0) {
+    if (pid && offset && nsp->adapter->ops->restore_session(nsp->adapter, pid, offset, &sess) == 0) {
         if (sio_namespace_socket(nsp, sess->sid) == NULL)
             apply_session(s, sess);
         sio__session_free(sess);
     }
+    json_decref(auth);
 }
 
 void sio__namespace_add(sio_namespace *nsp, sio_socket *s)

@@ -22,15 +22,24 @@ sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
     s->refs = 1; /* the client's link, dropped on close/abandon */
     s->nsp = nsp;
     s->client = c;
-    s->auth = json_is_object(auth) ? json_incref(auth) : json_object();
+    /* The CONNECT payload is kept as compact text (a parsed jansson object
+     * costs several times more) and parsed when someone asks for it. */
+    int bad = 0;
+    if (json_is_object(auth) && json_object_size(auth) > 0) {
+        size_t n = json_dumpb(auth, NULL, 0, JSON_COMPACT);
+        s->auth_text = n ? sio__malloc(n + 1) : NULL;
+        bad = s->auth_text == NULL || json_dumpb(auth, s->auth_text, n, JSON_COMPACT) != n;
+        if (!bad)
+            s->auth_text[n] = '\0';
+    }
     /* socket.data is created on first use: most sockets never touch it. */
     sio__list_init(&s->acks);
     sio__map_init(&s->rooms);
     int rc = sio__random_id(s->id, sizeof s->id);
     if (rc == 0 && nsp->srv->opts.connection_state_recovery.enabled)
         rc = sio__random_id(s->pid, sizeof s->pid);
-    if (rc < 0 || s->auth == NULL) {
-        json_decref(s->auth);
+    if (rc < 0 || bad) {
+        sio__free(s->auth_text);
         sio__free(s);
         return NULL;
     }
@@ -50,13 +59,30 @@ void sio_socket_unref(sio_socket *s)
     sio__free(s->hbuf);
     sio__map_free(&s->rooms);
     json_decref(s->auth);
+    sio__free(s->auth_text);
     json_decref(s->djson);
     sio__free(s);
 }
 
 const char *sio_socket_id(const sio_socket *s) { return s->id; }
 sio_namespace *sio_socket_namespace(const sio_socket *s) { return s->nsp; }
-json_t *sio_socket_auth(const sio_socket *s) { return s->auth; }
+json_t *sio__socket_auth_parse(const sio_socket *s)
+{
+    if (s->auth_text == NULL)
+        return json_object();
+    json_t *v = json_loads(s->auth_text, JSON_DISABLE_EOF_CHECK, NULL);
+    return json_is_object(v) ? v : (json_decref(v), json_object());
+}
+
+json_t *sio_socket_auth(const sio_socket *s)
+{
+    sio_socket *m = (sio_socket *)s; /* a cache: the value never changes */
+    if (m->auth == NULL)
+        m->auth = sio__socket_auth_parse(s);
+    return m->auth;
+}
+
+json_t *sio_socket_auth_copy(const sio_socket *s) { return sio__socket_auth_parse(s); }
 json_t *sio_socket_data_json(sio_socket *s)
 {
     if (s->djson == NULL)

@@ -684,7 +684,13 @@ static sio_middleware_next *held;
 
 static void mw_reject(sio_socket *s, sio_middleware_next *next, void *data)
 {
+    /* The uncached copy and the cached view carry the same payload. */
+    json_t *copy = sio_socket_auth_copy(s);
     json_t *auth = sio_socket_auth(s);
+    assert_true(json_equal(copy, auth));
+    assert_ptr_not_equal(copy, auth);
+    assert_ptr_equal(sio_socket_auth(s), auth);
+    json_decref(copy);
     if (json_object_get(auth, "ok")) {
         sio_next(next);
         return;
