@@ -18,12 +18,12 @@
  * deadlines. */
 #include "engine/eio_server.h"
 
-#include <openssl/rand.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/base64.h"
+#include "core/random.h"
 #include "engine/eio_internal.h"
 #include "engine/eio_packet.h"
 
@@ -306,22 +306,26 @@ int sio__eio_cors_headers(const sio_eio_server *s, sio_slice origin, sio_slice r
 
 /* ------------------------------------------------------------ handshake */
 
-/* 18 CSPRNG bytes -> 24 base64url characters (144 bits). */
+/* 18 CSPRNG bytes -> 24 base64url characters (144 bits), encoded in place
+ * (RFC 4648 section 5, no padding: 18 bytes are six whole groups), so a
+ * handshake makes no short-lived allocation for it. */
 static int new_session_id(char out[SIO_EIO_ID_SIZE])
 {
+    static const char abc[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[18];
-    if (RAND_bytes(raw, sizeof raw) != 1)
+    if (sio__random_bytes(raw, sizeof raw) < 0)
         return SIO_EIO;
-    sio_buf b;
-    sio__buf_init(&b, 0);
-    int rc = sio__base64_encode(&b, raw, sizeof raw);
-    if (rc == 0) {
-        for (size_t i = 0; i < b.len; i++)
-            out[i] = b.data[i] == '+' ? '-' : b.data[i] == '/' ? '_' : b.data[i];
-        out[b.len] = '\0';
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof raw; i += 3) {
+        uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+        out[o++] = abc[v >> 18 & 63];
+        out[o++] = abc[v >> 12 & 63];
+        out[o++] = abc[v >> 6 & 63];
+        out[o++] = abc[v & 63];
     }
-    sio__buf_free(&b);
-    return rc;
+    out[o] = '\0';
+    return 0;
 }
 
 /* Where hs->query is inside hs->url (the url's tail after '?'), or NULL

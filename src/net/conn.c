@@ -267,8 +267,8 @@ static void on_closed(uv_handle_t *h)
         sio__conn_http_free(c);
     else
         sio__free(c->timer); /* a WebSocket's linger deadline */
-    if (c->ws)
-        sio__ws_conn_free(c->ws);
+    if (c->has_ws)
+        sio__ws_conn_fini(&c->ws);
     sio__free(c);
     s->pending_closes--;
     sio__http_server_maybe_done(s);

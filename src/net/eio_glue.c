@@ -305,19 +305,19 @@ static const sio_ws_callbacks ws_callbacks = {ws_on_message, ws_on_close};
 /* Moves wslay's control output (pong, close) into the write queue. */
 static void ws_drain_output(sio_conn *c)
 {
-    sio_buf *out = sio__ws_conn_output(c->ws);
+    sio_buf *out = sio__ws_conn_output(&c->ws);
     if (out->len) {
         sio__conn_write_copy(c, out->data, out->len);
         out->len = 0;
-        sio__ws_conn_output_done(c->ws); /* idle sockets hold no buffer */
+        sio__ws_conn_output_done(&c->ws); /* idle sockets hold no buffer */
     }
-    if (sio__ws_conn_wants_close(c->ws))
+    if (sio__ws_conn_wants_close(&c->ws))
         sio__conn_linger(c);
 }
 
 void sio__eio_ws_read(sio_conn *c, const char *data, size_t len)
 {
-    int rc = sio__ws_conn_feed(c->ws, data, len);
+    int rc = sio__ws_conn_feed(&c->ws, data, len);
     if (c->closing)
         return;
     ws_drain_output(c);
@@ -333,9 +333,8 @@ static int switch_to_ws(sio_conn *c)
                               header(c, "connection"), header(c, "sec-websocket-version"),
                               header(c, "sec-websocket-key")) < 0)
         return SIO_EPROTO;
-    c->ws = sio__ws_conn_new(&ws_callbacks, c, conn_eio(c)->opts.max_http_buffer_size);
-    if (c->ws == NULL)
-        return SIO_ENOMEM;
+    sio__ws_conn_init(&c->ws, &ws_callbacks, c, conn_eio(c)->opts.max_http_buffer_size);
+    c->has_ws = 1;
     sio_buf b;
     sio__buf_init(&b, 0);
     int rc = sio__ws_accept_response(&b, header(c, "sec-websocket-key"), NULL);
@@ -418,7 +417,7 @@ int sio__eio_on_head(sio_conn *c, sio_eio_server *e)
     }
     if (so) {
         if (sio__eio_ws_probe(so, c) < 0) {
-            sio__ws_conn_close(c->ws, 1000, NULL);
+            sio__ws_conn_close(&c->ws, 1000, NULL);
             ws_drain_output(c);
             return 1;
         }
@@ -460,7 +459,7 @@ void sio__eio_conn_closed(sio_conn *c, int error)
 static int ws_send(void *ws, sio_rcbuf *pkt, int binary)
 {
     sio_conn *c = ws;
-    if (c->ws == NULL || sio__ws_conn_wants_close(c->ws))
+    if (!c->has_ws || sio__ws_conn_wants_close(&c->ws))
         return SIO_ECLOSED;
     char hdr[SIO_WS_FRAME_HEADER_MAX];
     size_t n = sio__ws_frame_header(hdr, binary, pkt->len);
@@ -475,9 +474,9 @@ static void ws_close(void *ws)
     c->session = NULL;
     if (c->closing)
         return;
-    if (c->ws && !sio__ws_conn_wants_close(c->ws))
-        sio__ws_conn_close(c->ws, 1000, NULL);
-    if (c->ws)
+    if (c->has_ws && !sio__ws_conn_wants_close(&c->ws))
+        sio__ws_conn_close(&c->ws, 1000, NULL);
+    if (c->has_ws)
         ws_drain_output(c);
     else
         sio__conn_end(c);

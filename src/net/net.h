@@ -90,10 +90,12 @@ struct sio_conn {
     unsigned closing : 1;         /* uv_close called */
     unsigned reading : 1;         /* uv_read_start active */
     unsigned held : 1;            /* a request awaits its answer (GET, user) */
+    unsigned has_ws : 1;          /* ws is initialised (WebSocket mode) */
     size_t out_bytes;             /* queued + in flight, for outbound limits */
     size_t wq_bytes;              /* queued, not yet handed to uv_write */
     sio_eio_socket *session;      /* session whose transport this is */
-    sio_ws_conn *ws;              /* WebSocket mode */
+    sio_ws_conn ws;               /* WebSocket mode (has_ws): embedded, which saves
+                                   * an allocation per connection */
 };
 
 /* The server that accepted c. */

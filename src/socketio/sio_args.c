@@ -5,12 +5,12 @@
  * them queues the very same bytes (a reference each), and encoding a packet
  * produces one text rcbuf that every recipient shares. */
 #include <inttypes.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/random.h"
 #include "socketio/sio_internal.h"
 
 sio_args *sio_args_new(void)
@@ -234,7 +234,7 @@ int sio__random_id(char *out, size_t cap)
     static const char abc[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[20];
-    if (cap < sizeof raw + 1 || RAND_bytes(raw, sizeof raw) != 1)
+    if (cap < sizeof raw + 1 || sio__random_bytes(raw, sizeof raw) < 0)
         return SIO_EIO;
     for (size_t i = 0; i < sizeof raw; i++)
         out[i] = abc[raw[i] & 63];

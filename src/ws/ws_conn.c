@@ -60,23 +60,6 @@
 /* wslay's default message limit, used when max_message is 0. */
 #define WS_DEFAULT_MAX_MESSAGE ((1u << 31) - 1)
 
-struct sio_ws_conn {
-    wslay_event_context_ptr ctx; /* wslay's state; NULL between messages */
-    sio_ws_callbacks cb;         /* the user's callbacks (copied) */
-    void *data;                  /* passed back to every callback */
-    sio_buf out;                 /* bytes for the peer, whole frames only */
-    sio_buf tail;                /* start of an incomplete frame, not yet in wslay */
-    const char *in;              /* unread bytes of the current wslay_event_recv */
-    size_t in_len;               /* how many of them remain */
-    uint32_t max_message;        /* message limit (never 0); 32 bits keep the struct at 128 */
-    uint32_t frag_len;           /* payload so far of the open fragmented message */
-    uint16_t peer_code;          /* status of the peer's close; 0 until it came */
-    unsigned out_limit : 1;      /* the send callback was refused by the output limit */
-    unsigned frag_open : 1;      /* a data frame without FIN was scanned */
-    unsigned we_closed : 1;      /* our close frame is in the output */
-    unsigned done : 1;           /* reading is over and on_close was called */
-};
-
 /* Writes a header for an unmasked FIN frame; returns its size (5.2). */
 static size_t ws_header(unsigned char *h, unsigned opcode, uint64_t len)
 {
@@ -305,8 +288,8 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     case WSLAY_TEXT_FRAME:
     case WSLAY_BINARY_FRAME:
         /* Messages racing our close are dropped: the application is done. */
-        if (c->cb.on_message && !c->we_closed)
-            c->cb.on_message(c, arg->opcode == WSLAY_BINARY_FRAME,
+        if (c->cb && c->cb->on_message && !c->we_closed)
+            c->cb->on_message(c, arg->opcode == WSLAY_BINARY_FRAME,
                              arg->msg ? (const char *)arg->msg : "", arg->msg_length, c->data);
         break;
     case WSLAY_CONNECTION_CLOSE:
@@ -354,19 +337,33 @@ static void ws_trim(sio_ws_conn *c)
         sio__buf_free(&c->tail);
 }
 
-sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max_message)
+void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data,
+                       size_t max_message)
 {
-    sio_ws_conn *c = sio__calloc(1, sizeof *c);
-    if (c == NULL)
-        return NULL;
-    if (cb)
-        c->cb = *cb;
+    memset(c, 0, sizeof *c);
+    c->cb = cb;
     c->data = data;
     if (max_message == 0)
         max_message = WS_DEFAULT_MAX_MESSAGE;
     c->max_message = max_message < UINT32_MAX ? (uint32_t)max_message : UINT32_MAX;
     sio__buf_init(&c->out, 0);
     sio__buf_init(&c->tail, 0);
+}
+
+void sio__ws_conn_fini(sio_ws_conn *c)
+{
+    wslay_event_context_free(c->ctx);
+    c->ctx = NULL;
+    sio__buf_free(&c->out);
+    sio__buf_free(&c->tail);
+}
+
+sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max_message)
+{
+    sio_ws_conn *c = sio__malloc(sizeof *c);
+    if (c == NULL)
+        return NULL;
+    sio__ws_conn_init(c, cb, data, max_message);
     return c;
 }
 
@@ -374,9 +371,7 @@ void sio__ws_conn_free(sio_ws_conn *c)
 {
     if (c == NULL)
         return;
-    wslay_event_context_free(c->ctx);
-    sio__buf_free(&c->out);
-    sio__buf_free(&c->tail);
+    sio__ws_conn_fini(c);
     sio__free(c);
 }
 
@@ -399,8 +394,8 @@ static int ws_finish(sio_ws_conn *c, int code, int err)
     c->done = 1;
     if (c->ctx)
         wslay_event_shutdown_read(c->ctx);
-    if (c->cb.on_close)
-        c->cb.on_close(c, code, c->data);
+    if (c->cb && c->cb->on_close)
+        c->cb->on_close(c, code, c->data);
     return err;
 }
 

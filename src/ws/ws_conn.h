@@ -33,6 +33,7 @@
 #define SIO_WS_CONN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 #include "core/rcbuf.h"
@@ -53,6 +54,7 @@ enum {
 #define SIO_WS_FRAME_HEADER_MAX 10
 
 typedef struct sio_ws_conn sio_ws_conn;
+struct wslay_event_context;
 
 typedef struct sio_ws_callbacks {
     /* A complete message; text is valid UTF-8 (invalid text fails the
@@ -67,7 +69,28 @@ typedef struct sio_ws_callbacks {
     void (*on_close)(sio_ws_conn *c, int code, void *data_);
 } sio_ws_callbacks;
 
-/* New connection (after the 101 response went out). cb is copied; data is
+/* The connection's state. Its fields are private to ws_conn.c: the struct is
+ * here only so that a caller can embed it (sio__ws_conn_init/fini) and save
+ * an allocation per connection. 120 bytes. */
+struct sio_ws_conn {
+    struct wslay_event_context *ctx; /* wslay's state; NULL between messages */
+    const sio_ws_callbacks *cb;  /* the user's callbacks (NULL: none), not copied */
+    void *data;                  /* passed back to every callback */
+    sio_buf out;                 /* bytes for the peer, whole frames only */
+    sio_buf tail;                /* start of an incomplete frame, not yet in wslay */
+    const char *in;              /* unread bytes of the current wslay_event_recv */
+    size_t in_len;               /* how many of them remain */
+    uint32_t max_message;        /* message limit (never 0); 32 bits keep the struct small */
+    uint32_t frag_len;           /* payload so far of the open fragmented message */
+    uint16_t peer_code;          /* status of the peer's close; 0 until it came */
+    unsigned out_limit : 1;      /* the send callback was refused by the output limit */
+    unsigned frag_open : 1;      /* a data frame without FIN was scanned */
+    unsigned we_closed : 1;      /* our close frame is in the output */
+    unsigned done : 1;           /* reading is over and on_close was called */
+};
+
+/* New connection (after the 101 response went out). cb is NOT copied: it
+ * must outlive the connection (a static table), or be NULL; data is
  * passed to the callbacks. max_message: messages longer than this fail the
  * connection with close 1009 before any of their payload is buffered (0
  * means wslay's default, 2^31-1; values above 2^32-1 are capped there).
@@ -75,6 +98,12 @@ typedef struct sio_ws_callbacks {
 sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max_message);
 /* Frees the connection and its unsent output. NULL is a no-op. */
 void sio__ws_conn_free(sio_ws_conn *c);
+/* The same as new/free for a connection embedded in the caller's own
+ * struct: init cannot fail (nothing is allocated until input arrives);
+ * fini frees what the connection holds, not c itself. */
+void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data,
+                       size_t max_message);
+void sio__ws_conn_fini(sio_ws_conn *c);
 
 /* Feeds received bytes (all are consumed); callbacks run inside. Returns 0,
  * or a negative error after which the caller flushes the output and closes

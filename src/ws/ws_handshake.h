@@ -29,7 +29,7 @@ int sio__ws_check_upgrade(int is_get, int version_minor, sio_slice upgrade_hdr,
 
 /* Computes base64(SHA1(key + GUID)) into out (NUL-terminated). key is the
  * Sec-WebSocket-Key value (surrounding whitespace ignored). Returns 0, or
- * SIO_EINVAL if key is empty, SIO_ENOMEM if hashing fails. */
+ * SIO_EINVAL if key is empty (SHA-1 is computed here and cannot fail). */
 int sio__ws_accept_key(char out[SIO_WS_ACCEPT_LEN + 1], sio_slice key);
 
 /* Appends "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n

@@ -708,6 +708,35 @@ static void test_new_out_of_memory(void **state)
     sio__ws_conn_free(NULL);
 }
 
+/* An embedded connection (init/fini on the caller's memory) behaves like an
+ * allocated one: a ping is answered, a message reported, and fini frees the
+ * output and tail it holds (ASan reports a leak otherwise). */
+static void test_embedded_init_fini(void **state)
+{
+    (void)state;
+    server_log log;
+    memset(&log, 0, sizeof log);
+    sio__buf_init(&log.last, 0);
+    sio_ws_conn c;
+    sio__ws_conn_init(&c, &srv_cb, &log, 0);
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x89, 1, "hi", 2, 0);
+    raw_frame(&w, 0x81, 1, "abc", 3, 0);
+    raw_frame(&w, 0x81, 1, "par", 3, 0); /* incomplete: stays in the tail */
+    assert_int_equal(sio__ws_conn_feed(&c, w.data, w.len - 1), 0);
+    const sio_buf *out = sio__ws_conn_output(&c);
+    assert_int_equal(out->len, 4);
+    assert_memory_equal(out->data, "\x8a\x02hi", 4);
+    assert_int_equal(log.nmsg, 1);
+    assert_int_equal(log.last.len, 3);
+    assert_memory_equal(log.last.data, "abc", 3);
+    assert_true(sio__ws_conn_heap_bytes(&c) > sizeof c);
+    sio__buf_free(&w);
+    sio__buf_free(&log.last);
+    sio__ws_conn_fini(&c);
+}
+
 static void test_large_message_in_chunks(void **state)
 {
     fx *f = fx_new(100000);
@@ -1044,6 +1073,7 @@ int main(void)
         cmocka_unit_test(test_frame_append_limit_all_or_nothing),
         T(test_output_limit_fails_feed),
         cmocka_unit_test(test_new_out_of_memory),
+        cmocka_unit_test(test_embedded_init_fini),
         cmocka_unit_test(test_large_message_in_chunks),
         T(test_output_out_of_memory),
         T(test_idle_after_text_ping_fragmented),

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "core/buf.h"
 #include "sioc.h"
@@ -40,6 +41,38 @@ static void test_accept_key_rfc_example(void **state)
     assert_int_equal(sio__ws_accept_key(out, S("  " RFC_KEY "\t")), 0);
     assert_string_equal(out, RFC_ACCEPT);
     assert_int_equal(sio__ws_accept_key(out, S("")), SIO_EINVAL);
+}
+
+/* The accept key for key, computed with OpenSSL (the reference). */
+static void reference_accept(char out[SIO_WS_ACCEPT_LEN + 1], const char *key, size_t len)
+{
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    assert_non_null(ctx);
+    assert_true(EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) && EVP_DigestUpdate(ctx, key, len) &&
+                EVP_DigestUpdate(ctx, guid, sizeof guid - 1) && EVP_DigestFinal_ex(ctx, md, &mdlen));
+    EVP_MD_CTX_free(ctx);
+    assert_int_equal(mdlen, 20);
+    assert_int_equal(EVP_EncodeBlock((unsigned char *)out, md, 20), SIO_WS_ACCEPT_LEN);
+}
+
+/* The built-in SHA-1 agrees with OpenSSL's for every padding case: keys of
+ * 1..300 bytes put the message end on both sides of the 56-byte boundary
+ * and span several 64-byte blocks. */
+static void test_accept_key_matches_openssl(void **state)
+{
+    (void)state;
+    char key[300];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (char)('A' + (i * 7) % 26);
+    for (size_t len = 1; len <= sizeof key; len++) {
+        char got[SIO_WS_ACCEPT_LEN + 1], want[SIO_WS_ACCEPT_LEN + 1];
+        assert_int_equal(sio__ws_accept_key(got, (sio_slice){key, len}), 0);
+        reference_accept(want, key, len);
+        assert_string_equal(got, want);
+    }
 }
 
 static void test_accept_response_exact(void **state)
@@ -137,6 +170,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accept_key_rfc_example),
+        cmocka_unit_test(test_accept_key_matches_openssl),
         cmocka_unit_test(test_accept_response_exact),
         cmocka_unit_test(test_accept_response_failure_leaves_buffer),
         cmocka_unit_test(test_check_valid),
