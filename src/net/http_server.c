@@ -17,6 +17,7 @@
 #include "core/alloc.h"
 #include "http/http_response.h"
 #include "net/net.h"
+#include "ws/ws_handshake.h"
 
 void sio_http_options_init(sio_http_options *o)
 {
@@ -35,6 +36,7 @@ void sio_http_options_init(sio_http_options *o)
 
 int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_options *opts)
 {
+    sio__ws_handshake_warmup(); /* fixed start-up cost, not per client */
     sio_http_server *s = sio__calloc(1, sizeof *s);
     if (s == NULL)
         return SIO_ENOMEM;

@@ -29,8 +29,13 @@ int sio__ws_check_upgrade(int is_get, int version_minor, sio_slice upgrade_hdr,
 
 /* Computes base64(SHA1(key + GUID)) into out (NUL-terminated). key is the
  * Sec-WebSocket-Key value (surrounding whitespace ignored). Returns 0, or
- * SIO_EINVAL if key is empty (SHA-1 is computed here and cannot fail). */
+ * SIO_EINVAL if key is empty, SIO_ENOMEM if hashing fails. */
 int sio__ws_accept_key(char out[SIO_WS_ACCEPT_LEN + 1], sio_slice key);
+
+/* Computes one accept key so that OpenSSL's lazy set-up (providers, about
+ * 2 MB of libcrypto paged in) happens when a server starts, not during the
+ * first client's handshake. */
+void sio__ws_handshake_warmup(void);
 
 /* Appends "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n
  * Connection: Upgrade\r\nSec-WebSocket-Accept: <accept>\r\n" followed by
