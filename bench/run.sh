@@ -195,7 +195,7 @@ fi
 
 # The README shows the table this command printed (full runs only), between
 # its bench markers, so the figures there are always the measured ones.
-if [[ -z ${QUICK:-} && -f README.md ]] && grep -q '<!-- bench:begin -->' README.md; then
+if [[ $QUICK != 1 && -f README.md ]] && grep -q '<!-- bench:begin -->' README.md; then
   awk -v tbl="$OUT/table.md" '
     /<!-- bench:begin -->/ { print; while ((getline l < tbl) > 0) print l; skip = 1; next }
     /<!-- bench:end -->/ { skip = 0 }
