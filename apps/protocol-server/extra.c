@@ -148,22 +148,27 @@ static void on_disconnect_me(sio_socket *s, const sio_args *args, sio_ack *ack, 
     sio_socket_disconnect(s, json_is_true(sio_args_get(args, 0)));
 }
 
-static void on_sockets_join(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+/* socketsJoin/socketsLeave: the sockets in {room} join or leave {target}. */
+static void sockets_room_op(sio_socket *s, const sio_args *args, sio_ack *ack,
+                            int (*op)(sio_broadcast *b, const char *room))
 {
     const json_t *o = sio_args_get(args, 0);
     const char *room = json_string_value(json_object_get(o, "room"));
     const char *t = json_string_value(json_object_get(o, "target"));
     sio_broadcast *b = sio_broadcast_to(sio_broadcast_new(sio_socket_namespace(s)), room);
-    reply(ack, json_integer(t ? sio_broadcast_sockets_join(b, t) : SIO_EINVAL));
+    if (t == NULL)
+        sio_broadcast_free(b);
+    reply(ack, json_integer(t ? op(b, t) : SIO_EINVAL));
+}
+
+static void on_sockets_join(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+{
+    sockets_room_op(s, args, ack, sio_broadcast_sockets_join);
 }
 
 static void on_sockets_leave(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 {
-    const json_t *o = sio_args_get(args, 0);
-    const char *room = json_string_value(json_object_get(o, "room"));
-    const char *t = json_string_value(json_object_get(o, "target"));
-    sio_broadcast *b = sio_broadcast_to(sio_broadcast_new(sio_socket_namespace(s)), room);
-    reply(ack, json_integer(t ? sio_broadcast_sockets_leave(b, t) : SIO_EINVAL));
+    sockets_room_op(s, args, ack, sio_broadcast_sockets_leave);
 }
 
 static void on_disconnect_sockets(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
