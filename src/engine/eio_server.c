@@ -557,10 +557,15 @@ static int release(sio_eio_socket *so)
     return so->state == SIO_EIO_CLOSED;
 }
 
+/* How long a closing polling session waits for the GET that carries its
+ * last packets and the close packet: Node's polling closeTimeout. A slow
+ * client still gets what was queued (a Socket.IO DISCONNECT, say) before
+ * the session goes. */
+#define SIO_EIO_CLOSE_TIMEOUT 30000
+
 /* Node's socket.close(): what is queued still goes out. A WebSocket writes
  * its queue and then closes; a polling session queues a close packet for
- * the next GET (waiting at most ping_interval + ping_timeout for it, as a
- * client that stopped polling would time out anyway). */
+ * the next GET, waiting at most SIO_EIO_CLOSE_TIMEOUT for it. */
 void sio_eio_close(sio_eio_socket *so)
 {
     if (so->state != SIO_EIO_OPEN_STATE)
@@ -579,8 +584,7 @@ void sio_eio_close(sio_eio_socket *so)
     /* The heartbeat stops: from now on the timer is the deferred close. */
     so->state = SIO_EIO_CLOSING;
     sio_eio_server *s = so->server;
-    sio__timer_start(s->timers, &so->timer,
-                     now_ms(s) + s->opts.ping_interval + s->opts.ping_timeout);
+    sio__timer_start(s->timers, &so->timer, now_ms(s) + SIO_EIO_CLOSE_TIMEOUT);
     if (so->poll->get)
         flush(so);
 }
