@@ -11,6 +11,14 @@
  *    Strings in options are copied: the caller keeps ownership.
  *  - Everything runs on the loop thread except sio_loop_post(), which is
  *    safe to call from any thread.
+ *  - This header (with the optional include/sioc_uv.h) is the whole
+ *    contract: anything not declared here is internal and may change.
+ *
+ * Dependencies visible in the API: jansson. Event arguments, auth payloads
+ * and socket data are jansson json_t values, so a program using sioc
+ * includes <jansson.h> (done below) and links jansson (sioc.pc lists it in
+ * Requires; the CMake targets carry it). libuv, wslay and OpenSSL are
+ * private to the library.
  */
 #ifndef SIOC_H
 #define SIOC_H
@@ -18,11 +26,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* The version of these headers; sio_version() gives the library's (they
+ * differ when a program runs against another build of libsioc.so.0). The
+ * major version is the shared library's SONAME. */
+#define SIOC_VERSION_MAJOR 0
+#define SIOC_VERSION_MINOR 1
+#define SIOC_VERSION_PATCH 0
 #define SIOC_VERSION "0.1.0"
+/* (major << 16) | (minor << 8) | patch, for comparisons. */
+#define SIOC_VERSION_HEX                                                                  \
+    ((SIOC_VERSION_MAJOR << 16) | (SIOC_VERSION_MINOR << 8) | SIOC_VERSION_PATCH)
+
+/* The library's version as SIOC_VERSION_HEX would give it, and as a string
+ * ("0.1.0"). */
+unsigned sio_version(void);
+const char *sio_version_string(void);
 
 /* ---------------------------------------------------------------- errors */
 
@@ -241,7 +265,6 @@ const sio_handshake *sio_eio_socket_handshake(const sio_eio_socket *s);
  * JSON values are jansson's json_t. Binary data travels as placeholders
  * ({"_placeholder":true,"num":N} objects) inside the JSON, resolved with
  * sio_args_binary(); see sio_args below. */
-#include <jansson.h>
 
 typedef struct sio_server sio_server;
 typedef struct sio_namespace sio_namespace;

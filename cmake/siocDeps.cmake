@@ -1,0 +1,25 @@
+# The library's dependencies as imported targets. Included by the build
+# (CMakeLists.txt) and by the installed package (siocConfig.cmake), so that
+# the exported targets name the same things in both places.
+#
+# Each dependency is found through pkg-config under a sioc_ prefix (the
+# targets are PkgConfig::sioc_<name>) so that a program's own
+# pkg_check_modules(UV ...) does not collide with ours. wslay is found
+# directly: Debian's libwslay-dev ships no .pc file.
+#
+# SIOC_PC_REQUIRES / SIOC_PC_REQUIRES_PRIVATE / SIOC_PC_LIBS_PRIVATE are
+# what sioc.pc says; an optional dependency appends to them (see
+# sioc_optional_dependency in CMakeLists.txt).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+pkg_check_modules(sioc_uv REQUIRED IMPORTED_TARGET libuv)
+pkg_check_modules(sioc_jansson REQUIRED IMPORTED_TARGET jansson)
+pkg_check_modules(sioc_crypto REQUIRED IMPORTED_TARGET libcrypto)
+if(NOT TARGET sioc::wslay)
+  find_path(SIOC_WSLAY_INCLUDE_DIR wslay/wslay.h REQUIRED)
+  find_library(SIOC_WSLAY_LIBRARY wslay REQUIRED)
+  add_library(sioc::wslay INTERFACE IMPORTED)
+  set_target_properties(sioc::wslay PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${SIOC_WSLAY_INCLUDE_DIR}"
+    INTERFACE_LINK_LIBRARIES "${SIOC_WSLAY_LIBRARY}")
+endif()
