@@ -13,19 +13,24 @@ DB ?= chat.db
 FUZZ_SECONDS ?= 120
 PREFIX ?= /usr/local
 
-.PHONY: all build install run test fuzz bench valgrind setup clean format format-check
+.PHONY: all build install run test fuzz bench valgrind setup setup-run clean format format-check
 
 all: build
 
+# Everything the tests need (make test, fuzz, bench, valgrind).
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh test
+
+# Only what building and running the chat needs.
+setup-run:
+	@scripts/setup.sh run
 
 # Debian's libwslay-dev ships no .pc file: look for its header instead.
 HAVE_DEPS = command -v cmake >/dev/null && pkg-config --exists libuv jansson libcrypto && \
 	echo '\#include <wslay/wslay.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1
 
 build:
-	@$(HAVE_DEPS) || scripts/setup.sh
+	@$(HAVE_DEPS) || scripts/setup.sh run
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	cmake --build build -j $(JOBS)
 
@@ -34,7 +39,7 @@ build:
 install: build
 	cmake --install build --prefix $(PREFIX)
 
-run: setup build
+run: setup-run build
 	./build/sioc-chat --port $(PORT) --db $(DB)
 
 # The tests run on the clang ASan+UBSan build; gcc must build the whole tree

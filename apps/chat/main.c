@@ -12,7 +12,9 @@
  * socket sits in the "replaying" room, which live broadcasts skip; when a
  * replay ends behind the newest broadcast id, another replay picks up the
  * rows it missed, so nothing is lost, doubled or reordered. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +44,8 @@ typedef struct chat {
     sio_namespace *nsp;
     chat_store *store;
     chat_static *files;
-    size_t max_message;   /* bytes of one message (default 64 KiB) */
+    size_t max_message;   /* bytes of one message (--max-message, default 64 KiB) */
+    size_t max_offset;    /* bytes of one clientOffset (--max-offset, default 1 KiB) */
     int64_t last_id;      /* newest id broadcast so far */
     int stopping;
 } chat;
@@ -214,6 +217,10 @@ static void on_chat_message(sio_socket *s, const sio_args *args, sio_ack *ack, v
         ack_error(ack, "clientOffset must be a string");
         return;
     }
+    if (json_is_string(off) && json_string_length(off) > app->max_offset) {
+        ack_error(ack, "clientOffset too long");
+        return;
+    }
     pending *p = calloc(1, sizeof *p);
     if (p == NULL || (p->msg = malloc(json_string_length(msg) + 1)) == NULL) {
         free(p);
@@ -225,8 +232,10 @@ static void on_chat_message(sio_socket *s, const sio_args *args, sio_ack *ack, v
     p->ack = ack;
     if (ack)
         sio_ack_retain(ack);
+    /* The offset's exact bytes (a JSON string may hold NULs). */
     int rc = chat_store_insert(app->store, json_is_string(off) ? json_string_value(off) : NULL,
-                               p->msg, p->len, inserted, p);
+                               json_is_string(off) ? json_string_length(off) : 0, p->msg, p->len,
+                               inserted, p);
     if (rc < 0) {
         fail("insert", rc);
         if (ack)
@@ -298,10 +307,26 @@ static void on_signal(sio_loop *loop, int signum, void *data)
     sio_http_server_close(app->http, http_closed, app);
 }
 
+/* Frees what a failed start had set up (the HTTP server closes through
+ * the loop), so a failed start ends as cleanly as a stop. */
+static void start_failed(chat *app)
+{
+    if (app->io)
+        sio_server_close(app->io);
+    if (app->http)
+        sio_http_server_close(app->http, http_closed, app);
+    if (app->loop)
+        sio_loop_run(app->loop);
+    sio_server_free(app->io);
+    sio_loop_free(app->loop);
+    chat_static_free(app->files);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sioc-chat [--port N] [--host H] [--db FILE] [--max-message BYTES]\n"
-               "                 [--synchronous full|normal] [--help] [--version]\n"
+               "                 [--max-offset BYTES] [--synchronous full|normal] [--help]\n"
+               "                 [--version]\n"
                "  PORT in the environment sets the default port (3000).\n");
 }
 
@@ -309,40 +334,103 @@ typedef struct config {
     const char *host, *db, *sync;
     int port;
     size_t max_message;
+    size_t max_offset;
 } config;
 
+/* Reports a bad command-line value, naming the option and what is wrong. */
+static int bad_value(const char *opt, const char *value, const char *why)
+{
+    fprintf(stderr, "sioc-chat: %s: '%s' %s\n", opt, value, why);
+    return -1;
+}
+
+/* A whole decimal number in [min, max]: no sign, no suffix, no spaces. */
+static int parse_uint(const char *opt, const char *v, unsigned long long min,
+                      unsigned long long max, unsigned long long *out)
+{
+    const char *p = v;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p == v || *p != '\0')
+        return bad_value(opt, v, "is not a whole decimal number");
+    errno = 0;
+    unsigned long long x = strtoull(v, NULL, 10);
+    if (errno == ERANGE || x < min || x > max) {
+        char why[96];
+        snprintf(why, sizeof why, "is out of range (%llu to %llu)", min, max);
+        return bad_value(opt, v, why);
+    }
+    *out = x;
+    return 0;
+}
+
+static int parse_option(int ch, const char *v, config *c, const char **port)
+{
+    unsigned long long x;
+    switch (ch) {
+    case 'p': *port = v; return 0;
+    case 'H':
+        c->host = v;
+        return *v ? 0 : bad_value("--host", v, "is empty");
+    case 'd':
+        c->db = v;
+        return *v ? 0 : bad_value("--db", v, "is empty (name a database file)");
+    case 'm':
+        if (parse_uint("--max-message", v, 1, INT_MAX, &x) < 0)
+            return -1;
+        c->max_message = (size_t)x;
+        return 0;
+    case 'o':
+        if (parse_uint("--max-offset", v, 1, INT_MAX, &x) < 0)
+            return -1;
+        c->max_offset = (size_t)x;
+        return 0;
+    case 's':
+        c->sync = v;
+        if (strcmp(v, "full") == 0 || strcmp(v, "normal") == 0)
+            return 0;
+        return bad_value("--synchronous", v, "is neither full nor normal");
+    default: return -1; /* getopt_long has named the option */
+    }
+}
+
+/* Fills c from argv and PORT. Returns 0, 1 when --help/--version was
+ * answered, or -1 after printing what is wrong. */
 static int parse_args(int argc, char **argv, config *c)
 {
     static const struct option opts[] = {
         {"port", required_argument, 0, 'p'},   {"host", required_argument, 0, 'H'},
         {"db", required_argument, 0, 'd'},     {"max-message", required_argument, 0, 'm'},
+        {"max-offset", required_argument, 0, 'o'},
         {"synchronous", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'v'},      {0, 0, 0, 0}};
     const char *port = getenv("PORT");
-    *c = (config){"::", "chat.db", "full", 3000, 65536};
+    const char *port_name = "PORT (environment)";
+    *c = (config){"::", "chat.db", "full", 3000, 65536, 1024};
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'p': port = optarg; break;
-        case 'H': c->host = optarg; break;
-        case 'd': c->db = optarg; break;
-        case 'm': c->max_message = strtoul(optarg, NULL, 10); break;
-        case 's': c->sync = optarg; break;
-        case 'h': usage(stdout); exit(0);
-        case 'v': printf("sioc-chat %s\n", SIOC_VERSION); exit(0);
-        default: usage(stderr); return -1;
+        if (ch == 'h') {
+            usage(stdout);
+            return 1;
         }
-    }
-    if (port) {
-        char *end;
-        long v = strtol(port, &end, 10);
-        if (*port == '\0' || *end || v < 0 || v > 65535)
+        if (ch == 'v') {
+            printf("sioc-chat %s\n", SIOC_VERSION);
+            return 1;
+        }
+        if (ch == 'p')
+            port_name = "--port";
+        if (parse_option(ch, optarg, c, &port) < 0)
             return -1;
-        c->port = (int)v;
     }
-    if (optind != argc || c->max_message == 0 ||
-        (strcmp(c->sync, "full") != 0 && strcmp(c->sync, "normal") != 0))
+    if (optind != argc) {
+        fprintf(stderr, "sioc-chat: unexpected argument '%s'\n", argv[optind]);
         return -1;
+    }
+    unsigned long long x;
+    if (port && parse_uint(port_name, port, 0, 65535, &x) < 0)
+        return -1;
+    if (port)
+        c->port = (int)x;
     return 0;
 }
 
@@ -361,38 +449,54 @@ static int setup_io(chat *app)
     return 0;
 }
 
+/* Listens on c's address (the default "::" falls back to IPv4 where there
+ * is no IPv6); a failure names the address. */
 static int listen_on(chat *app, const config *c)
 {
-    int rc = sio_http_server_listen(app->http, c->host, c->port);
-    if ((rc == SIO_EIO || rc == SIO_EINVAL) && strcmp(c->host, "::") == 0)
-        rc = sio_http_server_listen(app->http, "0.0.0.0", c->port);
+    const char *host = c->host;
+    int rc = sio_http_server_listen(app->http, host, c->port);
+    if ((rc == SIO_EIO || rc == SIO_EINVAL) && strcmp(host, "::") == 0)
+        rc = sio_http_server_listen(app->http, host = "0.0.0.0", c->port);
+    if (rc < 0) {
+        int v6 = strchr(host, ':') != NULL;
+        fprintf(stderr, "sioc-chat: cannot listen on %s%s%s:%d: %s\n", v6 ? "[" : "", host,
+                v6 ? "]" : "", c->port, sio_strerror(rc));
+    }
     return rc;
 }
 
 int main(int argc, char **argv)
 {
     config c;
-    if (parse_args(argc, argv, &c) < 0) {
-        usage(stderr);
-        return 2;
+    int parsed = parse_args(argc, argv, &c);
+    if (parsed != 0) {
+        if (parsed < 0)
+            usage(stderr);
+        return parsed < 0 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    chat app = {.max_message = c.max_message};
+    chat app = {.max_message = c.max_message, .max_offset = c.max_offset};
     const char *pub = getenv("SIOC_CHAT_PUBLIC_DIR");
     const char *dist = getenv("SIOC_CLIENT_DIST_DIR");
     int rc = chat_static_load(&app.files, pub ? pub : SIOC_CHAT_PUBLIC_DIR,
                               dist ? dist : SIOC_CLIENT_DIST_DIR);
     rc = rc ? rc : sio_loop_new(&app.loop);
+    rc = rc ? rc : sio_http_server_new(&app.http, app.loop, NULL);
+    rc = rc ? rc : setup_io(&app);
+    /* Listen before the database is opened: a busy port leaves no new
+     * database files behind. Nothing is accepted until the loop runs. */
+    if (rc < 0)
+        fail("start", rc);
+    else if (listen_on(&app, &c) < 0)
+        rc = SIO_EIO;
     chat_store_options so;
     chat_store_options_init(&so);
     so.path = c.db;
     so.synchronous_full = strcmp(c.sync, "full") == 0;
-    rc = rc ? rc : chat_store_open(&app.store, &so, wakeup, &app);
-    rc = rc ? rc : sio_http_server_new(&app.http, app.loop, NULL);
-    rc = rc ? rc : setup_io(&app);
-    rc = rc ? rc : listen_on(&app, &c);
-    if (rc < 0) {
+    if (rc == 0 && (rc = chat_store_open(&app.store, &so, wakeup, &app)) < 0)
         fail("start", rc);
+    if (rc < 0) {
+        start_failed(&app);
         return 1;
     }
     sio_http_server_on_request(app.http, on_request, &app);

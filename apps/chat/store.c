@@ -58,7 +58,9 @@ typedef struct insert_req {
     req base;
     chat_insert_cb cb;   /* completion, run by drain */
     void *data;          /* passed to cb */
-    const char *offset;  /* client_offset copy, or NULL for no dedupe */
+    const char *offset;  /* client_offset copy (exact bytes, may hold NULs), or
+                            NULL for no dedupe */
+    size_t olen;         /* client_offset bytes */
     const char *content; /* content copy, NUL-terminated */
     size_t len;          /* content bytes */
     int status;          /* 0, SIO_EEXIST or SIO_EIO, set by the worker */
@@ -263,11 +265,11 @@ static int db_run(sqlite3_stmt *st)
 /* ----------------------------------------------------------- the worker */
 
 /* The id stored under client_offset, looked up after a conflict. */
-static int lookup_offset(chat_store *s, const char *offset, int64_t *id)
+static int lookup_offset(chat_store *s, const insert_req *q, int64_t *id)
 {
     sqlite3_stmt *st = s->st_lookup;
     int status = SIO_EIO;
-    sqlite3_bind_text(st, 1, offset, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, q->offset, (int)q->olen, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);
         status = SIO_EEXIST;
@@ -284,8 +286,11 @@ static void insert_one(chat_store *s, insert_req *q)
 {
     sqlite3_stmt *st = s->st_insert;
     q->id = 0;
+    /* With its length, never as a C string: offsets that differ only after
+     * a NUL are different offsets (the BINARY collation compares every
+     * byte). */
     if (q->offset)
-        sqlite3_bind_text(st, 1, q->offset, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, q->offset, (int)q->olen, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 1);
     sqlite3_bind_text(st, 2, q->content, (int)q->len, SQLITE_STATIC);
@@ -304,7 +309,7 @@ static void insert_one(chat_store *s, insert_req *q)
     else if (inserted)
         q->status = 0;
     else
-        q->status = q->offset ? lookup_offset(s, q->offset, &q->id) : SIO_EIO;
+        q->status = q->offset ? lookup_offset(s, q, &q->id) : SIO_EIO;
 }
 
 /* Marks every insert of the group failed (its transaction is gone). */
@@ -588,16 +593,17 @@ static void submit(chat_store *s, sio_list *queue, sio_list *node)
     pthread_mutex_unlock(&s->mu);
 }
 
-int chat_store_insert(chat_store *s, const char *client_offset, const char *content,
-                      size_t content_len, chat_insert_cb cb, void *data)
+int chat_store_insert(chat_store *s, const char *client_offset, size_t offset_len,
+                      const char *content, size_t content_len, chat_insert_cb cb, void *data)
 {
-    if (s == NULL || cb == NULL || content_len > INT_MAX || (content == NULL && content_len))
+    if (s == NULL || cb == NULL || content_len > INT_MAX || offset_len > INT_MAX ||
+        (content == NULL && content_len))
         return SIO_EINVAL;
     if (s->stopping)
         return SIO_ECLOSED;
     if (s->max_pending && s->pending >= s->max_pending)
         return SIO_ELIMIT;
-    size_t olen = client_offset ? strlen(client_offset) + 1 : 0;
+    size_t olen = client_offset ? offset_len + 1 : 0;
     insert_req *q = sio__malloc(sizeof *q + olen + content_len + 1);
     if (q == NULL)
         return SIO_ENOMEM;
@@ -605,7 +611,8 @@ int chat_store_insert(chat_store *s, const char *client_offset, const char *cont
     q->base.kind = REQ_INSERT;
     q->cb = cb;
     q->data = data;
-    q->offset = client_offset ? memcpy(p, client_offset, olen) : NULL;
+    q->offset = client_offset ? memcpy(p, client_offset, offset_len) : NULL;
+    q->olen = offset_len;
     if (content_len)
         memcpy(p + olen, content, content_len);
     p[olen + content_len] = '\0';

@@ -80,14 +80,15 @@ void chat_store_options_init(chat_store_options *o);
 int chat_store_open(chat_store **out, const chat_store_options *o, void (*wakeup)(void *),
                     void *wakeup_arg);
 
-/* Queues one message. client_offset (NUL-terminated, may be NULL: no
- * dedupe) and content[0..content_len) are copied. cb runs later from
+/* Queues one message. client_offset[0..offset_len) (may be NULL: no
+ * dedupe; compared and stored as exactly these bytes, NULs included) and
+ * content[0..content_len) are copied. cb runs later from
  * chat_store_drain, exactly once (also when the store closes first).
- * Returns 0, or SIO_EINVAL (cb NULL, content_len > INT_MAX), SIO_ENOMEM,
+ * Returns 0, or SIO_EINVAL (cb NULL, a length > INT_MAX), SIO_ENOMEM,
  * SIO_ELIMIT (max_pending reached), SIO_ECLOSED (closing); on error cb
  * never runs. */
-int chat_store_insert(chat_store *s, const char *client_offset, const char *content,
-                      size_t content_len, chat_insert_cb cb, void *data);
+int chat_store_insert(chat_store *s, const char *client_offset, size_t offset_len,
+                      const char *content, size_t content_len, chat_insert_cb cb, void *data);
 
 /* Streams the rows with id > after_id in id order: batch_cb once per batch
  * of at most replay_batch rows, then done_cb once. The next batch is only

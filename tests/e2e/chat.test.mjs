@@ -24,10 +24,14 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { withTimeout } from './lib/util.mjs';
+import { IS_REF, assertNoSanitizerReport } from './lib/server.mjs';
 import {
   Cleanups, tempDb, startChat, dbRows, dbInsert, ChatClient, connectedClient, rawGet, waitEvent,
 } from './lib/chat.mjs';
@@ -334,6 +338,100 @@ for (const transports of TRANSPORTS) {
     });
   });
 }
+
+describe('chat input', () => {
+  const MAX_OFFSET = 1024;
+
+  it('a clientOffset over 1 KiB is refused in the ack and not stored; 1 KiB is accepted', T, async () => {
+    const db = tempDb(cleanups);
+    const server = await startChat(cleanups, db);
+    const a = await connectedClient(cleanups, server.url, { transports: ['websocket'] });
+    for (const off of ['o'.repeat(MAX_OFFSET + 1), 'é'.repeat(MAX_OFFSET / 2 + 1), 'x'.repeat(512 * 1024)]) {
+      const ack = await a.send('too long an offset', off);
+      assert.ok(ack && typeof ack.error === 'string', `offset of ${off.length} chars got ack ${JSON.stringify(ack)}`);
+    }
+    const longest = 'k'.repeat(MAX_OFFSET);
+    await sendOk(a, 'longest offset', longest);
+    await sendOk(a, 'longest offset', longest); // a retry: still one row
+    assert.deepEqual(dbRows(db).map((r) => [r.content, r.clientOffset]), [['longest offset', longest]]);
+    assert.ok(a.socket.connected && server.alive());
+  });
+
+  it('two clientOffsets that differ only after a NUL are two messages; each retried is one row', T, async () => {
+    const db = tempDb(cleanups);
+    const server = await startChat(cleanups, db);
+    const a = await connectedClient(cleanups, server.url, { transports: ['websocket'] });
+    await sendOk(a, 'first', 'off\u0000one');
+    await sendOk(a, 'second', 'off\u0000two');
+    await sendOk(a, 'third', 'off');
+    await sendOk(a, 'first', 'off\u0000one'); // a retry of the first
+    const got = await a.waitFor('third');
+    assert.deepEqual(got.map(([m]) => m), ['first', 'second', 'third'], 'every distinct offset was broadcast once');
+    assert.deepEqual(dbRows(db).map((r) => [r.content, r.clientOffset]),
+      [['first', 'off\u0000one'], ['second', 'off\u0000two'], ['third', 'off']], 'offsets stored byte for byte');
+  });
+});
+
+describe('chat command line', { skip: IS_REF }, () => {
+  const BIN = path.join(process.env.SIOC_BUILD_DIR ?? '', 'sioc-chat');
+
+  /** Runs sioc-chat to completion; resolves {code, stderr}. */
+  function run(args, env = {}) {
+    return withTimeout(new Promise((resolve, reject) => {
+      const p = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      p.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+      p.on('error', reject);
+      p.on('exit', (code) => resolve({ code, stderr }));
+    }), 10_000, `sioc-chat ${args.join(' ')}`);
+  }
+
+  const BAD = [
+    [['--port', 'abc'], /--port: 'abc' is not a whole decimal number/],
+    [['--port', '70000'], /--port: '70000' is out of range/],
+    [['--port', '-1'], /--port: '-1'/],
+    [['--max-message', '10abc'], /--max-message: '10abc' is not a whole decimal number/],
+    [['--max-message', '0'], /--max-message: '0' is out of range/],
+    [['--max-offset', ''], /--max-offset: ''/],
+    [['--db', ''], /--db: '' is empty/],
+    [['--synchronous', 'sometimes'], /--synchronous: 'sometimes' is neither full nor normal/],
+    [['--bogus'], /unrecognized option '--bogus'/],
+    [['stray'], /unexpected argument 'stray'/],
+  ];
+  for (const [args, why] of BAD) {
+    it(`${JSON.stringify(args)} is refused, naming the option and what is wrong, usage once`, T, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sioc-chat-cli-'));
+      cleanups.add(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const { code, stderr } = await run([...args, ...(args[0] === '--db' ? [] : ['--db', path.join(dir, 'x.db')])]);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, why);
+      assert.equal(stderr.split('usage:').length - 1, 1, `usage printed once:\n${stderr}`);
+      assert.deepEqual(fs.readdirSync(dir), [], 'no database file created');
+      assertNoSanitizerReport(stderr);
+    });
+  }
+
+  it('a bad PORT in the environment is named', T, async () => {
+    const { code, stderr } = await run(['--db', '/nonexistent/x.db'], { PORT: '3x' });
+    assert.equal(code, 2);
+    assert.match(stderr, /PORT .*'3x' is not a whole decimal number/);
+  });
+
+  it('address already in use names the address and leaves no database files behind', T, async () => {
+    const blocker = net.createServer();
+    await new Promise((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    cleanups.add(() => new Promise((resolve) => blocker.close(resolve)));
+    const { port } = blocker.address();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sioc-chat-cli-'));
+    cleanups.add(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const { code, stderr } = await run(['--host', '127.0.0.1', '--port', String(port), '--db', path.join(dir, 'chat.db')]);
+    assert.equal(code, 1);
+    assert.match(stderr, new RegExp(`127\\.0\\.0\\.1:${port}: address already in use`));
+    assert.doesNotMatch(stderr, /usage:/);
+    assert.deepEqual(fs.readdirSync(dir), [], 'no database file created');
+    assertNoSanitizerReport(stderr);
+  });
+});
 
 describe('chat over HTTP', () => {
   it('serves the page at / as text/html', T, async () => {

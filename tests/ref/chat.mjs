@@ -8,7 +8,7 @@
 //   - "chat message" (msg, clientOffset, ack): a msg that is not a string or
 //     is longer than --max-message bytes (default 64 KiB) is acked with
 //     {error} and not stored; a clientOffset that is neither a string nor
-//     absent/null likewise. A new row is broadcast as (msg, id), then acked;
+//     absent/null, or longer than --max-offset bytes (default 1024), likewise. A new row is broadcast as (msg, id), then acked;
 //     a duplicate clientOffset is acked again without a row or a broadcast.
 //   - WAL with synchronous=FULL: an acked row survives kill -9.
 //   - connectionStateRecovery on; a socket that was not recovered gets every
@@ -32,12 +32,13 @@ const PAGE = readFileSync(path.join(PUBLIC_DIR, 'index.html'));
 
 /** Parses --port/--db/--max-message (the last occurrence wins, like getopt). */
 function parseArgs(argv) {
-  const opts = { port: Number(process.env.PORT ?? 3000), db: 'chat.db', maxMessage: 65536 };
+  const opts = { port: Number(process.env.PORT ?? 3000), db: 'chat.db', maxMessage: 65536, maxOffset: 1024 };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (flag === '--port') opts.port = Number(value);
     else if (flag === '--db') opts.db = value;
     else if (flag === '--max-message') opts.maxMessage = Number(value);
+    else if (flag === '--max-offset') opts.maxOffset = Number(value);
     else if (flag === '--host' || flag === '--synchronous') continue;
     else throw new Error(`unknown option ${flag}`);
   }
@@ -69,6 +70,7 @@ function invalid(msg, clientOffset) {
   if (typeof msg !== 'string') return 'message must be a string';
   if (Buffer.byteLength(msg) > opts.maxMessage) return 'message too long';
   if (clientOffset != null && typeof clientOffset !== 'string') return 'clientOffset must be a string';
+  if (typeof clientOffset === 'string' && Buffer.byteLength(clientOffset) > opts.maxOffset) return 'clientOffset too long';
   return null;
 }
 

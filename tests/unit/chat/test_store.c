@@ -124,7 +124,7 @@ static void insert_msg(chat_store *s, int i, int no_offset)
     char off[32], msg[32];
     snprintf(off, sizeof off, "off-%d", i);
     int len = snprintf(msg, sizeof msg, "msg %d", i);
-    assert_int_equal(chat_store_insert(s, no_offset ? NULL : off, msg, (size_t)len, on_insert,
+    assert_int_equal(chat_store_insert(s, no_offset ? NULL : off, strlen(off), msg, (size_t)len, on_insert,
                                        (void *)(intptr_t)i),
                      0);
 }
@@ -175,6 +175,32 @@ static void test_duplicate_offset(void **state)
     assert_int_equal(query_int("dup", "SELECT COUNT(*) FROM messages WHERE client_offset='off-1'"),
                      1);
     assert_int_equal(query_int("dup", "SELECT COUNT(*) FROM messages"), 2);
+}
+
+/* Offsets are bytes, not C strings: "a\0x" and "a\0y" are two offsets (a
+ * NUL-terminated copy made them one, and the second message was acked as a
+ * duplicate and dropped), and "a\0x" again is a duplicate of the first. */
+static void test_offset_with_nul(void **state)
+{
+    (void)state;
+    reset_log();
+    chat_store *s = open_store("nuloff", 500);
+    assert_int_equal(chat_store_insert(s, "a\0x", 3, "one", 3, on_insert, NULL), 0);
+    assert_int_equal(chat_store_insert(s, "a\0y", 3, "two", 3, on_insert, NULL), 0);
+    assert_int_equal(chat_store_insert(s, "a", 1, "three", 5, on_insert, NULL), 0);
+    pump(s, &ilog.n, 3);
+    assert_int_equal(chat_store_insert(s, "a\0x", 3, "one", 3, on_insert, NULL), 0);
+    pump(s, &ilog.n, 4);
+    assert_int_equal(ilog.status[0], 0);
+    assert_int_equal(ilog.status[1], 0);
+    assert_int_equal(ilog.status[2], 0);
+    assert_int_equal(ilog.status[3], SIO_EEXIST);
+    assert_int_equal(ilog.id[3], ilog.id[0]);
+    chat_store_close(s);
+    assert_int_equal(query_int("nuloff", "SELECT COUNT(*) FROM messages"), 3);
+    assert_int_equal(query_int("nuloff", "SELECT length(CAST(client_offset AS BLOB)) FROM messages "
+                                          "WHERE content='two'"),
+                     3);
 }
 
 /* Two copies of one offset inside one group transaction: a second
@@ -332,8 +358,8 @@ static void test_replay_binary_content(void **state)
     (void)state;
     reset_log();
     chat_store *s = open_store("bin", 10);
-    assert_int_equal(chat_store_insert(s, NULL, "a\0b", 3, on_insert, NULL), 0);
-    assert_int_equal(chat_store_insert(s, NULL, NULL, 0, on_insert, NULL), 0);
+    assert_int_equal(chat_store_insert(s, NULL, 0, "a\0b", 3, on_insert, NULL), 0);
+    assert_int_equal(chat_store_insert(s, NULL, 0, NULL, 0, on_insert, NULL), 0);
     pump(s, &ilog.n, 2);
     rp_log l = {0};
     bin_seen = 0;
@@ -501,7 +527,7 @@ static void test_insert_failure(void **state)
     chat_store *s = open_store("trigger", 500);
     for (int i = 0; i < 9; i++) {
         const char *msg = i % 3 == 1 ? "boom" : "fine";
-        assert_int_equal(chat_store_insert(s, NULL, msg, 4, on_insert, (void *)(intptr_t)i), 0);
+        assert_int_equal(chat_store_insert(s, NULL, 0, msg, 4, on_insert, (void *)(intptr_t)i), 0);
     }
     pump(s, &ilog.n, 9);
     for (int i = 0; i < 9; i++)
@@ -549,9 +575,9 @@ static void test_bad_arguments(void **state)
 {
     (void)state;
     chat_store *s = open_store("args", 500);
-    assert_int_equal(chat_store_insert(s, NULL, "x", 1, NULL, NULL), SIO_EINVAL);
-    assert_int_equal(chat_store_insert(s, NULL, NULL, 1, on_insert, NULL), SIO_EINVAL);
-    assert_int_equal(chat_store_insert(NULL, NULL, "x", 1, on_insert, NULL), SIO_EINVAL);
+    assert_int_equal(chat_store_insert(s, NULL, 0, "x", 1, NULL, NULL), SIO_EINVAL);
+    assert_int_equal(chat_store_insert(s, NULL, 0, NULL, 1, on_insert, NULL), SIO_EINVAL);
+    assert_int_equal(chat_store_insert(NULL, NULL, 0, "x", 1, on_insert, NULL), SIO_EINVAL);
     assert_int_equal(chat_store_replay(s, 0, NULL, on_done, NULL, NULL), SIO_EINVAL);
     assert_int_equal(chat_store_replay(s, 0, on_batch, NULL, NULL, NULL), SIO_EINVAL);
     chat_store_close(s);
@@ -570,7 +596,7 @@ static void test_max_pending(void **state)
     reset_log();
     for (int i = 0; i < 5; i++)
         insert_msg(s, i, 0);
-    assert_int_equal(chat_store_insert(s, NULL, "x", 1, on_insert, NULL), SIO_ELIMIT);
+    assert_int_equal(chat_store_insert(s, NULL, 0, "x", 1, on_insert, NULL), SIO_ELIMIT);
     pump(s, &ilog.n, 5);
     insert_msg(s, 5, 0); /* room again once drained */
     pump(s, &ilog.n, 6);
@@ -595,7 +621,7 @@ static void test_out_of_memory(void **state)
     s = open_store("oom", 100);
     fill(s, 5);
     sio__alloc_fail_after(1);
-    assert_int_equal(chat_store_insert(s, NULL, "x", 1, on_insert, NULL), SIO_ENOMEM);
+    assert_int_equal(chat_store_insert(s, NULL, 0, "x", 1, on_insert, NULL), SIO_ENOMEM);
     rp_log l = {0};
     sio__alloc_fail_after(1);
     assert_int_equal(chat_store_replay(s, 0, on_batch, on_done, &l, NULL), SIO_ENOMEM);
@@ -624,7 +650,7 @@ static chat_store *closing_store;
 static void on_insert_then_submit(int status, int64_t id, void *data)
 {
     on_insert(status, id, data);
-    insert_during_close = chat_store_insert(closing_store, NULL, "late", 4, on_insert, NULL);
+    insert_during_close = chat_store_insert(closing_store, NULL, 0, "late", 4, on_insert, NULL);
 }
 
 static void test_close_completes_pending(void **state)
@@ -638,7 +664,7 @@ static void test_close_completes_pending(void **state)
     for (int i = 0; i < 500; i++)
         insert_msg(s, 1000 + i, 0);
     closing_store = s;
-    assert_int_equal(chat_store_insert(s, NULL, "last", 4, on_insert_then_submit, NULL), 0);
+    assert_int_equal(chat_store_insert(s, NULL, 0, "last", 4, on_insert_then_submit, NULL), 0);
     chat_store_close(s); /* no drain before */
     assert_int_equal(ilog.n, 501);
     for (int i = 0; i < 501; i++)
@@ -681,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_insert_ids_ascending),
         cmocka_unit_test(test_duplicate_offset),
         cmocka_unit_test(test_duplicate_in_one_group),
+        cmocka_unit_test(test_offset_with_nul),
         cmocka_unit_test(test_group_commit),
         cmocka_unit_test(test_replay_batches),
         cmocka_unit_test(test_replay_binary_content),
