@@ -146,6 +146,9 @@ void sio_http_server_close(sio_http_server *s, void (*cb)(void *data), void *dat
 const char *sio_req_method(const sio_req *r);
 const char *sio_req_path(const sio_req *r);  /* raw path, not decoded */
 const char *sio_req_query(const sio_req *r); /* after '?', "" if none */
+/* The client's IP address as text ("127.0.0.1", "::1"; "" if the
+ * connection could not tell), e.g. for allow_request. */
+const char *sio_req_address(const sio_req *r);
 /* Header value (case-insensitive name) or NULL. */
 const char *sio_req_header(const sio_req *r, const char *name);
 /* Request body (already bounded by max_body); len may be 0. */
@@ -188,6 +191,12 @@ typedef struct sio_eio_options {
     sio_cors_options cors;         /* default: no CORS headers (like Node) */
     sio_allow_request_cb allow_request;
     void *allow_request_data;
+    /* Node's httpCompression: a polling response of at least threshold
+     * bytes is sent gzip- or deflate-compressed when the request's
+     * Accept-Encoding allows it and some packet in it allows compression
+     * (sio_socket_compress). WebSocket: no permessage-deflate in sioc. */
+    int http_compression;              /* 1 (Node: on, {threshold: 1024}); 0 = off */
+    size_t http_compression_threshold; /* 1024 bytes */
     /* Limits stricter than Node's: */
     unsigned max_packets_per_post; /* 1000: more packets in one POST -> 400 */
     size_t max_outbound_bytes;     /* 16 MiB queued for one session -> closed */
@@ -243,6 +252,15 @@ typedef struct sio_handshake {
     int secure;          /* 0: no TLS in sioc yet */
 } sio_handshake;
 const sio_handshake *sio_eio_socket_handshake(const sio_eio_socket *s);
+/* The handshake query, decoded ('+' and %XX), as Node's handshake.query:
+ * sio_handshake_query_get() copies the first value of name into out
+ * (NUL-terminated, truncated to cap - 1 bytes) and returns its full length,
+ * or SIO_ENOTFOUND (absent), SIO_EPROTO (badly %-encoded), SIO_EINVAL,
+ * SIO_ENOMEM. sio_handshake_query_json() returns a new object the caller
+ * owns: {name: value}, a repeated name as an array of its values (Node's
+ * querystring.parse), badly encoded pairs left out; NULL on OOM. */
+int sio_handshake_query_get(const sio_handshake *hs, const char *name, char *out, size_t cap);
+json_t *sio_handshake_query_json(const sio_handshake *hs);
 
 /* ------------------------------------------------------------ Socket.IO */
 
@@ -264,7 +282,16 @@ const sio_handshake *sio_eio_socket_handshake(const sio_eio_socket *s);
  *   socket.disconnect(close)      sio_socket_disconnect(s, close)
  * JSON values are jansson's json_t. Binary data travels as placeholders
  * ({"_placeholder":true,"num":N} objects) inside the JSON, resolved with
- * sio_args_binary(); see sio_args below. */
+ * sio_args_binary(); see sio_args below.
+ *
+ * Ownership of JSON (one rule, jansson's *_new convention): a json_t the
+ * application PASSES to a sio_* function is stolen: the library takes over
+ * the reference, even when the call fails (sio_args_json, sio_args_push,
+ * sio_next_error). A json_t the library hands OUT (callback arguments,
+ * sio_args_get, sio_socket_auth, sio_socket_data_json) is borrowed, except
+ * from functions named *_copy or documented as "the caller owns" it. An
+ * sio_args list passed to emit/ack/broadcast is borrowed (encoded before
+ * the call returns); one passed to a callback is borrowed for the call. */
 
 typedef struct sio_server sio_server;
 typedef struct sio_namespace sio_namespace;
@@ -337,7 +364,9 @@ void sio_namespace_on_connection(sio_namespace *nsp, sio_connection_cb cb, void 
 typedef void (*sio_middleware_cb)(sio_socket *s, sio_middleware_next *next, void *data);
 int sio_namespace_use(sio_namespace *nsp, sio_middleware_cb fn, void *data);
 void sio_next(sio_middleware_next *next);
-/* data may be NULL; it is borrowed (a reference is taken). */
+/* data may be NULL; it is stolen (see "Ownership of JSON" above). For a
+ * socket middleware (sio_socket_use) the event is dropped and the socket's
+ * "error" listeners get one argument {"message":message,"data":data}. */
 void sio_next_error(sio_middleware_next *next, const char *message, json_t *data);
 
 /* Emits to every connected socket of the namespace (io.emit()). */
@@ -411,19 +440,61 @@ int sio_socket_connected(const sio_socket *s);
 void sio_socket_ref(sio_socket *s);
 void sio_socket_unref(sio_socket *s);
 
-/* Event handlers. args are borrowed for the call. ack is NULL unless the
+/* Event handlers (Node's EventEmitter on the socket). args are borrowed
+ * for the call. ack is NULL unless the
  * client asked for an acknowledgement: sio_ack_send() answers it (first call
  * only). It is valid during the call; to answer later, sio_ack_retain() it
  * in the handler and sio_ack_release() it after sending (or to give up). The
  * same ack is passed to every handler of the event (and any handlers).
- * Several handlers per event run in registration order. SIO_ENOMEM. */
+ * Several handlers per event run in registration order. An emit calls the
+ * handlers registered when it began (Node: a handler added or removed by
+ * another handler counts from the next event on).
+ * Reserved names: "disconnecting" and "disconnect" fire with args
+ * [reason] (the same moments as sio_socket_on_disconnecting/_disconnect,
+ * in registration order with them); "error" fires when a socket middleware
+ * fails (sio_next_error) and for an "error" event the client emits; the
+ * other reserved names (connect, connect_error, newListener,
+ * removeListener) never fire on a server socket: SIO_EINVAL.
+ * SIO_EINVAL (NULL), SIO_ENOMEM. */
 typedef void (*sio_event_cb)(sio_socket *s, const sio_args *args, sio_ack *ack, void *data);
 int sio_socket_on(sio_socket *s, const char *event, sio_event_cb cb, void *data);
-/* Called for every event before the specific handlers (Node's onAny). A
- * numeric event name arrives as its decimal string. */
+/* once(): removed just before its first call. Errors as sio_socket_on. */
+int sio_socket_once(sio_socket *s, const char *event, sio_event_cb cb, void *data);
+/* off()/removeListener(): removes the most recently added handler of event
+ * with this cb and data (on or once); cb NULL removes every handler of
+ * event (removeAllListeners(event)). Returns how many were removed (0 if
+ * none matched), SIO_EINVAL if event is NULL. */
+int sio_socket_off(sio_socket *s, const char *event, sio_event_cb cb, void *data);
+/* Called for every event before the socket middlewares and the specific
+ * handlers (Node's onAny). A numeric event name arrives as its decimal
+ * string. prependAny puts cb first. offAny removes the first handler with
+ * this cb and data, or all any-handlers when cb is NULL; it returns how
+ * many were removed. */
 typedef void (*sio_any_cb)(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack,
                            void *data);
 int sio_socket_on_any(sio_socket *s, sio_any_cb cb, void *data);
+int sio_socket_prepend_any(sio_socket *s, sio_any_cb cb, void *data);
+int sio_socket_off_any(sio_socket *s, sio_any_cb cb, void *data);
+/* Called for every event sent to this socket (Node's onAnyOutgoing): its
+ * own emits and the broadcasts that reach it, before the packet is queued;
+ * not for acks. With connection state recovery the offset argument is not
+ * in args. prepend/off as for sio_socket_on_any. */
+typedef void (*sio_any_outgoing_cb)(sio_socket *s, const char *event, const sio_args *args,
+                                    void *data);
+int sio_socket_on_any_outgoing(sio_socket *s, sio_any_outgoing_cb cb, void *data);
+int sio_socket_prepend_any_outgoing(sio_socket *s, sio_any_outgoing_cb cb, void *data);
+int sio_socket_off_any_outgoing(sio_socket *s, sio_any_outgoing_cb cb, void *data);
+/* Socket middlewares (Node's socket.use): each incoming event goes through
+ * them in order, after the any-handlers and before the event's handlers.
+ * Each must end its step exactly once, now or later: sio_next(next) passes
+ * the event on, sio_next_error(next, message, data) drops it and emits
+ * "error" ({"message","data"}) to the socket's error handlers (none: the
+ * error is dropped; Node logs it). A middleware may change args (it owns
+ * nothing: args and ack stay valid until its step ends). If the socket
+ * disconnects meanwhile, the event is dropped when the step ends. */
+typedef void (*sio_packet_middleware_cb)(sio_socket *s, const char *event, sio_args *args,
+                                         sio_ack *ack, sio_middleware_next *next, void *data);
+int sio_socket_use(sio_socket *s, sio_packet_middleware_cb fn, void *data);
 
 /* Answers the client's ack with args (NULL: none). SIO_EBUSY if already
  * sent, SIO_ECLOSED if the socket is disconnected, SIO_ENOMEM. */
@@ -444,6 +515,14 @@ int sio_emit(sio_socket *s, const char *event, const sio_args *args);
 typedef void (*sio_ack_cb)(sio_socket *s, int err, const sio_args *args, void *data);
 int sio_emit_with_ack(sio_socket *s, const char *event, const sio_args *args,
                       uint32_t timeout_ms, sio_ack_cb cb, void *data);
+
+/* Node's socket.compress(flag): for the next emit only (sio_emit or
+ * sio_emit_with_ack), then reset; returns s, so that
+ * sio_emit(sio_socket_compress(s, 0), ...) reads like Node's chain. It is a
+ * compression hint: sioc has no permessage-deflate, so on WebSocket it
+ * changes nothing; on polling a response is compressed (httpCompression)
+ * only if some packet in it allows it (default 1), as Node does. */
+sio_socket *sio_socket_compress(sio_socket *s, int compress);
 
 /* Disconnects from this namespace ("server namespace disconnect"); with
  * close, every namespace of the client is disconnected and its Engine.IO
@@ -490,6 +569,8 @@ sio_broadcast *sio_broadcast_to(sio_broadcast *b, const char *room);
 sio_broadcast *sio_broadcast_except(sio_broadcast *b, const char *room);
 /* volatile: not kept for connection state recovery. */
 sio_broadcast *sio_broadcast_volatile(sio_broadcast *b);
+/* compress(false): see sio_socket_compress. */
+sio_broadcast *sio_broadcast_compress(sio_broadcast *b, int compress);
 /* local: this node only (the in-memory adapter is always local). */
 sio_broadcast *sio_broadcast_local(sio_broadcast *b);
 void sio_broadcast_free(sio_broadcast *b);

@@ -262,7 +262,6 @@ static void mw_auth(sio_socket *s, sio_middleware_next *next, void *data)
     } else {
         json_t *d = json_pack("{s:s}", "content", "Please retry later");
         sio_next_error(next, "not authorized", d);
-        json_decref(d);
     }
 }
 

@@ -3,7 +3,8 @@
  * "/custom" the server emits "auth" with the handshake's auth object;
  * "message" is answered by "message-back" with the same arguments (binary
  * included: the received buffers are re-sent as they are); "message-with-ack"
- * is acknowledged with the same arguments.
+ * is acknowledged with the same arguments. Namespace "/api" exposes the
+ * socket API to tests/e2e/socketio_api.test.mjs (see api.c).
  *
  * With SIOC_SIO_EXTRA=1 in the environment the server also enables
  * connection state recovery (maxDisconnectionDuration from
@@ -75,5 +76,8 @@ int protocol_server_socketio(sio_http_server *http)
         return SIO_ENOMEM;
     sio_namespace_on_connection(root, on_connection, NULL);
     sio_namespace_on_connection(custom, on_connection, NULL);
+    rc = protocol_server_socketio_api(io);
+    if (rc < 0)
+        return rc;
     return with_extra ? protocol_server_socketio_extra(io) : 0;
 }

@@ -9,6 +9,9 @@
  * is freed at exit. 0 or a negative SIO_E* code. */
 int protocol_server_socketio(sio_http_server *http);
 
+/* Namespace "/api": remote controls for the socket API (api.c). */
+int protocol_server_socketio_api(sio_server *io);
+
 /* The test-only namespaces "/test" and "/mw" (extra.c). */
 int protocol_server_socketio_extra(sio_server *io);
 

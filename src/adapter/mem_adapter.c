@@ -361,11 +361,14 @@ static int mem_broadcast(sio__adapter *a, const char *event, const sio_args *arg
     int rc = sio__encode_args(&enc, 0, a->nsp->name, -1, event, args, keep ? offset : NULL);
     if (rc < 0)
         return rc;
+    enc.nocompress = (o->flags & SIO__BC_NOCOMPRESS) != 0;
     sio_socket **v = NULL;
     size_t n = 0;
     rc = mem_sockets(a, o, &v, &n);
-    for (size_t i = 0; rc == 0 && i < n; i++)
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sio__socket_notify_outgoing(v[i], event, args);
         sio__socket_send(v[i], &enc);
+    }
     sio_sockets_release(v, n);
     if (rc == 0 && keep)
         keep_packet(m, id, o, &enc);

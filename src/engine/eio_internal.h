@@ -13,10 +13,18 @@
 #include "core/timer.h"
 #include "sioc.h"
 
+/* Flags of sio__eio_send_rc. */
+enum {
+    SIO__EIO_SEND_BINARY = 1,     /* a binary message */
+    SIO__EIO_SEND_NOCOMPRESS = 2, /* Node's compress: false (no httpCompression
+                                   * for it; a polling payload is compressed
+                                   * when any of its packets may be) */
+};
 /* Queues pkt (a new reference is taken; the caller keeps its own). For text,
  * pkt->data starts with the Engine.IO type digit ('4' for a message); for
- * binary it is the message bytes. Errors as sio_eio_send(). */
-int sio__eio_send_rc(sio_eio_socket *s, sio_rcbuf *pkt, int binary);
+ * binary it is the message bytes. flags: SIO__EIO_SEND_*. Errors as
+ * sio_eio_send(). */
+int sio__eio_send_rc(sio_eio_socket *s, sio_rcbuf *pkt, int flags);
 
 /* The loop an Engine.IO server runs on, and that loop's timer wheel: timers
  * started on it fire on the loop thread; deadlines are sio_loop_now()-based. */

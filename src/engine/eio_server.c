@@ -49,6 +49,8 @@ void sio_eio_options_init(sio_eio_options *o)
     o->max_http_buffer_size = 1000000;
     o->transports = SIO_TRANSPORT_POLLING | SIO_TRANSPORT_WEBSOCKET;
     o->allow_upgrades = 1;
+    o->http_compression = 1;
+    o->http_compression_threshold = 1024;
     o->cors.methods = "GET,HEAD,PUT,PATCH,POST,DELETE";
     o->max_packets_per_post = 1000;
     o->max_outbound_bytes = 16u << 20;
@@ -61,7 +63,7 @@ static void hold(sio_eio_socket *so);
 static int release(sio_eio_socket *so);
 static void upgrade_fire(sio_timer *t, void *data);
 static int flush(sio_eio_socket *so);
-static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int binary);
+static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int flags);
 
 /* Copies opts' strings so the caller keeps ownership of its own. */
 static int copy_options(sio_eio_server *s, const sio_eio_options *opts)
@@ -506,7 +508,7 @@ static void answer_get(sio_eio_socket *so, const char *packet)
     sio__buf_init(&body, 0);
     so->poll->get = NULL;
     if (sio__buf_append_str(&body, packet) == 0)
-        so->server->ops->poll_answer(g, &body);
+        so->server->ops->poll_answer(g, &body, 0);
     sio__buf_free(&body);
 }
 
@@ -608,7 +610,7 @@ static void timer_fire(sio_timer *t, void *data)
     so->hb = SIO_EIO_HB_WAIT_PONG;
     sio__timer_start(s->timers, t, now_ms(s) + s->opts.ping_timeout);
     sio_rcbuf *pkt = sio__rcbuf_new("2", 1);
-    if (pkt == NULL || sio__eio_send_rc(so, pkt, 0) == SIO_ENOMEM)
+    if (pkt == NULL || sio__eio_send_rc(so, pkt, SIO__EIO_SEND_NOCOMPRESS) == SIO_ENOMEM)
         sio__eio_close(so, "transport error");
     sio__rcbuf_unref(pkt);
 }
@@ -625,7 +627,7 @@ static void on_pong(sio_eio_socket *so)
 
 /* --------------------------------------------------------------- sending */
 
-static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int binary)
+static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int flags)
 {
     sio_eio_poll *pl = so->poll;
     if (pl == NULL)
@@ -646,12 +648,12 @@ static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int binary)
             pl->qcap = cap;
         }
     }
-    pl->q[pl->qlen++] = (sio_eio_qent){sio__rcbuf_ref(pkt), binary};
+    pl->q[pl->qlen++] = (sio_eio_qent){sio__rcbuf_ref(pkt), flags};
     pl->qbytes += pkt->len;
     return 0;
 }
 
-int sio__eio_send_rc(sio_eio_socket *so, sio_rcbuf *pkt, int binary)
+int sio__eio_send_rc(sio_eio_socket *so, sio_rcbuf *pkt, int flags)
 {
     if (so->state != SIO_EIO_OPEN_STATE)
         return SIO_ECLOSED;
@@ -661,7 +663,7 @@ int sio__eio_send_rc(sio_eio_socket *so, sio_rcbuf *pkt, int binary)
             sio__eio_close(so, "transport error");
             return SIO_ELIMIT;
         }
-        return s->ops->ws_send(so->ws, pkt, binary);
+        return s->ops->ws_send(so->ws, pkt, flags & SIO__EIO_SEND_BINARY);
     }
     if (so->poll == NULL)
         return SIO_ECLOSED;
@@ -669,7 +671,7 @@ int sio__eio_send_rc(sio_eio_socket *so, sio_rcbuf *pkt, int binary)
         sio__eio_close(so, "transport error");
         return SIO_ELIMIT;
     }
-    int rc = queue_push(so, pkt, binary);
+    int rc = queue_push(so, pkt, flags);
     if (rc == 0 && so->poll->get)
         rc = flush(so);
     return rc;
@@ -680,7 +682,7 @@ int sio_eio_send(sio_eio_socket *so, const void *data, size_t len, int binary)
     sio_rcbuf *pkt = binary ? sio__rcbuf_new(data, len) : sio__rcbuf_new2("4", 1, data, len);
     if (pkt == NULL)
         return SIO_ENOMEM;
-    int rc = sio__eio_send_rc(so, pkt, binary);
+    int rc = sio__eio_send_rc(so, pkt, binary ? SIO__EIO_SEND_BINARY : 0);
     sio__rcbuf_unref(pkt);
     return rc;
 }
@@ -694,12 +696,13 @@ static int flush(sio_eio_socket *so)
         return 0;
     sio_buf body;
     sio__buf_init(&body, 0);
-    int rc = 0;
+    int rc = 0, compress = 0;
     if (pl->qhead == pl->qlen)
         rc = sio__buf_append_str(&body, "6");
     for (size_t i = pl->qhead; rc == 0 && i < pl->qlen; i++) {
         sio_rcbuf *p = pl->q[i].pkt;
-        if (pl->q[i].binary)
+        compress |= !(pl->q[i].flags & SIO__EIO_SEND_NOCOMPRESS);
+        if (pl->q[i].flags & SIO__EIO_SEND_BINARY)
             rc = sio__eio_encode_payload_elem(&body, i == pl->qhead, SIO_EIO_MESSAGE, 1, p->data,
                                               p->len);
         else
@@ -717,7 +720,7 @@ static int flush(sio_eio_socket *so)
     pl->qbytes = 0;
     void *g = pl->get;
     pl->get = NULL;
-    so->server->ops->poll_answer(g, &body);
+    so->server->ops->poll_answer(g, &body, compress);
     sio__buf_free(&body);
     if (so->state == SIO_EIO_CLOSING)
         sio__eio_close(so, "forced close");
@@ -806,7 +809,7 @@ void sio__eio_ws_attach(sio_eio_socket *so, void *ws)
     so->ws = ws;
     so->transport = SIO_TRANSPORT_WEBSOCKET;
     for (size_t i = pl ? pl->qhead : 0; pl && i < pl->qlen; i++)
-        so->server->ops->ws_send(ws, pl->q[i].pkt, pl->q[i].binary);
+        so->server->ops->ws_send(ws, pl->q[i].pkt, pl->q[i].flags & SIO__EIO_SEND_BINARY);
     /* The polling state is never used again. */
     poll_free(so);
 }

@@ -41,8 +41,10 @@ typedef struct sio_eio_transport_ops {
     size_t (*ws_queued)(void *ws);
     /* Detaches ws from the session and closes it (close frame, then TCP). */
     void (*ws_close)(void *ws);
-    /* Answers the held polling GET with 200 and body (the bytes are taken). */
-    void (*poll_answer)(void *get, sio_buf *body);
+    /* Answers the held polling GET with 200 and body (the bytes are taken).
+     * compress: some packet in body may be compressed (Node's
+     * options.compress); the net layer applies httpCompression. */
+    void (*poll_answer)(void *get, sio_buf *body, int compress);
 } sio_eio_transport_ops;
 
 /* The query fields and headers verify() looks at, extracted by net. */
@@ -62,7 +64,7 @@ typedef enum { SIO_EIO_HB_WAIT_PING, SIO_EIO_HB_WAIT_PONG } sio_eio_hb;
 /* One queued outbound packet (polling transport). */
 typedef struct sio_eio_qent {
     sio_rcbuf *pkt; /* text: full packet incl. type digit; binary: raw bytes */
-    int binary;
+    int flags;      /* SIO__EIO_SEND_* */
 } sio_eio_qent;
 
 /* What only a session on the polling transport needs (the queue, the held

@@ -7,7 +7,9 @@
 
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
+#include "sioc.h"
 
 int sio__hex_digit(char c)
 {
@@ -106,6 +108,99 @@ int sio__query_get(sio_slice query, const char *key, sio_buf *out)
         return rc < 0 ? rc : 1;
     }
     return 0;
+}
+
+
+int sio__query_next(sio_slice query, size_t *pos, sio_buf *key, sio_buf *value)
+{
+    while (*pos < query.len) {
+        size_t s = *pos, i = s;
+        while (i < query.len && query.base[i] != '&')
+            i++;
+        *pos = i + 1; /* past the '&' */
+        sio_slice pair = {query.base + s, i - s};
+        if (pair.len == 0)
+            continue;
+        const char *eq = memchr(pair.base, '=', pair.len);
+        size_t klen = eq ? (size_t)(eq - pair.base) : pair.len;
+        sio_slice v = eq ? (sio_slice){eq + 1, pair.len - klen - 1} : (sio_slice){pair.base, 0};
+        int rc = decode((sio_slice){pair.base, klen}, key, 1);
+        rc = rc < 0 ? rc : decode(v, value, 1);
+        return rc < 0 ? rc : 1;
+    }
+    return 0;
+}
+
+/* ---- public: the handshake's query (Node's socket.handshake.query) */
+
+int sio_handshake_query_get(const sio_handshake *hs, const char *name, char *out, size_t cap)
+{
+    if (hs == NULL || hs->query == NULL || name == NULL)
+        return SIO_EINVAL;
+    sio_buf v;
+    sio__buf_init(&v, 0);
+    int rc = sio__query_get((sio_slice){hs->query, strlen(hs->query)}, name, &v);
+    if (rc == 1) {
+        rc = v.len > INT32_MAX ? SIO_ELIMIT : (int)v.len;
+        if (rc >= 0 && cap > 0) {
+            size_t n = v.len < cap - 1 ? v.len : cap - 1;
+            memcpy(out, v.data, n);
+            out[n] = '\0';
+        }
+    } else if (rc == 0) {
+        rc = SIO_ENOTFOUND;
+    }
+    sio__buf_free(&v);
+    return rc;
+}
+
+/* Adds key=value to obj as Node's querystring.parse does: a repeated key
+ * becomes an array of its values, in order. */
+static int query_add(json_t *obj, const sio_buf *k, const sio_buf *v)
+{
+    json_t *val = json_stringn_nocheck(v->data ? v->data : "", v->len);
+    char *key = sio__strndup(k->data ? k->data : "", k->len);
+    json_t *old = key ? json_object_get(obj, key) : NULL;
+    int rc = val && key ? 0 : SIO_ENOMEM;
+    if (rc == 0 && old == NULL) {
+        rc = json_object_set_new(obj, key, val) == 0 ? 0 : SIO_ENOMEM;
+        val = NULL;
+    } else if (rc == 0 && json_is_array(old)) {
+        rc = json_array_append_new(old, val) == 0 ? 0 : SIO_ENOMEM;
+        val = NULL;
+    } else if (rc == 0) {
+        json_t *arr = json_pack("[O,o]", old, val);
+        val = NULL;
+        rc = arr && json_object_set_new(obj, key, arr) == 0 ? 0 : SIO_ENOMEM;
+    }
+    json_decref(val);
+    sio__free(key);
+    return rc;
+}
+
+json_t *sio_handshake_query_json(const sio_handshake *hs)
+{
+    json_t *obj = json_object();
+    if (obj == NULL || hs == NULL || hs->query == NULL)
+        return obj;
+    sio_slice q = {hs->query, strlen(hs->query)};
+    sio_buf k, v;
+    sio__buf_init(&k, 0);
+    sio__buf_init(&v, 0);
+    size_t pos = 0;
+    int rc;
+    while ((rc = sio__query_next(q, &pos, &k, &v)) != 0) {
+        if (rc == SIO_EPROTO)
+            continue; /* a badly encoded pair is left out */
+        if (rc < 0 || query_add(obj, &k, &v) < 0) {
+            json_decref(obj);
+            obj = NULL;
+            break;
+        }
+    }
+    sio__buf_free(&k);
+    sio__buf_free(&v);
+    return obj;
 }
 
 /* One path segment is refused if it is "." or "..". */

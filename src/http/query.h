@@ -25,6 +25,12 @@ int sio__url_decode(sio_slice in, sio_buf *out);
  * is badly encoded, SIO_ENOMEM or SIO_ELIMIT. */
 int sio__query_get(sio_slice query, const char *key, sio_buf *out);
 
+/* The next non-empty "k=v" pair of query from *pos (start at 0), both
+ * decoded ('+' as space) into key and value. 1 with a pair, 0 at the end,
+ * SIO_EPROTO for a badly encoded pair (*pos is past it: the caller may go
+ * on), SIO_ENOMEM, SIO_ELIMIT. */
+int sio__query_next(sio_slice query, size_t *pos, sio_buf *key, sio_buf *value);
+
 /* 1 if a decoded path is safe to map under a static root: starts with '/',
  * no "." or ".." segment, no NUL, backslash or other control byte.
  * 0 otherwise. */

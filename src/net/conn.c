@@ -303,3 +303,18 @@ void sio__conn_close(sio_conn *c)
      * (cancelled) before the close callback frees the connection. */
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
+
+/* The peer's IP address as text ("" if the socket cannot tell any more):
+ * read when a session opens rather than kept by every connection. */
+void sio__conn_peer_address(sio_conn *c, char *out, size_t cap)
+{
+    struct sockaddr_storage sa;
+    int salen = sizeof sa;
+    out[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) != 0)
+        return;
+    if (sa.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&sa, out, cap);
+    else
+        uv_ip4_name((struct sockaddr_in *)&sa, out, cap);
+}

@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "engine/eio_internal.h"
+#include "http/compress.h"
 #include "http/http_response.h"
 #include "http/query.h"
 #include "net/net.h"
@@ -165,21 +166,6 @@ static int verify(sio_conn *c, query_fields *q, int upgrade, sio_eio_socket **so
     return sio__eio_verify(conn_eio(c), &ri, so);
 }
 
-/* The peer's IP address as text ("" if the socket cannot tell any more):
- * read when a session opens rather than kept by every connection. */
-static void peer_address(sio_conn *c, char *out, size_t cap)
-{
-    struct sockaddr_storage sa;
-    int salen = sizeof sa;
-    out[0] = '\0';
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &salen) != 0)
-        return;
-    if (sa.ss_family == AF_INET6)
-        uv_ip6_name((struct sockaddr_in6 *)&sa, out, cap);
-    else
-        uv_ip4_name((struct sockaddr_in *)&sa, out, cap);
-}
-
 /* Lower-cased header copies for the session's handshake record (address
  * is the caller's buffer). */
 static int fill_handshake(sio_conn *c, sio_handshake *hs, sio_kv **kv, sio_buf *store,
@@ -226,7 +212,7 @@ static sio_eio_socket *handshake(sio_conn *c, int transport)
     sio_buf store;
     sio_eio_socket *so = NULL;
     char address[64];
-    peer_address(c, address, sizeof address);
+    sio__conn_peer_address(c, address, sizeof address);
     int rc = fill_handshake(c, &hs, &kv, &store, address);
     if (rc == 0)
         rc = sio__eio_handshake(conn_eio(c), transport, &hs, &so);
@@ -482,11 +468,31 @@ static void ws_close(void *ws)
         sio__conn_end(c);
 }
 
-static void poll_answer(void *get, sio_buf *body)
+/* Node's polling doWrite: httpCompression when the payload may be
+ * compressed, is over the threshold and the GET accepts gzip or deflate. */
+static void poll_answer(void *get, sio_buf *body, int compress)
 {
     sio_conn *c = get;
     c->session = NULL;
-    respond(c, 200, "text/plain; charset=UTF-8", body->data ? body->data : "", body->len);
+    const sio_eio_options *o = &conn_eio(c)->opts;
+    sio_slice ae = header(c, "accept-encoding");
+    const char *coding = NULL;
+    if (compress && o->http_compression && body->len >= o->http_compression_threshold)
+        coding = sio__http_pick_encoding(ae.base, ae.len);
+    sio_buf z;
+    sio__buf_init(&z, 0);
+    if (coding == NULL || sio__http_compress(coding, body->data, body->len, &z) < 0) {
+        respond(c, 200, "text/plain; charset=UTF-8", body->data ? body->data : "", body->len);
+        sio__buf_free(&z);
+        return;
+    }
+    sio_buf h;
+    cors(c, 0, &h);
+    sio__buf_appendf(&h, "Content-Encoding: %s\r\n", coding);
+    sio__conn_respond(c, 200, "text/plain; charset=UTF-8", sio__buf_cstr(&h), z.data, z.len,
+                      c->parser->req.keep_alive);
+    sio__buf_free(&h);
+    sio__buf_free(&z);
 }
 
 const sio_eio_transport_ops sio__net_eio_ops = {ws_send, ws_queued, ws_close, poll_answer};

@@ -152,6 +152,7 @@ struct sio_req *sio__req_new(sio_conn *c)
     sio__buf_init(&r->strings, 0);
     r->conn = c;
     r->keep_alive = hr->keep_alive;
+    sio__conn_peer_address(c, r->address, sizeof r->address);
     r->nheaders = hr->nheaders;
     r->hdr_off = sio__calloc(hr->nheaders * 2 + 1, sizeof(size_t));
     int bad = r->hdr_off == NULL;
@@ -174,6 +175,7 @@ struct sio_req *sio__req_new(sio_conn *c)
 const char *sio_req_method(const sio_req *r) { return r->strings.data; }
 const char *sio_req_path(const sio_req *r) { return r->strings.data + r->path_off; }
 const char *sio_req_query(const sio_req *r) { return r->strings.data + r->query_off; }
+const char *sio_req_address(const sio_req *r) { return r->address; }
 
 const char *sio_req_header(const sio_req *r, const char *name)
 {

@@ -55,6 +55,7 @@ struct sio_req {
     size_t nheaders;
     size_t *hdr_off;         /* name/value offsets into strings, 2 per header */
     int keep_alive;
+    char address[48];        /* peer IP address as text ("" if unknown) */
 };
 
 /* What only an HTTP-mode connection needs, in one allocation that a
@@ -134,6 +135,9 @@ struct sio_http_server {
 /* loop.c */
 uint64_t sio__loop_clock(void *loop);
 
+/* conn.c: the peer's IP address as text into out ("" if the socket cannot
+ * tell any more). */
+void sio__conn_peer_address(sio_conn *c, char *out, size_t cap);
 /* conn.c: writes and lifetime */
 int sio__conn_write(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen);
 int sio__conn_write_copy(sio_conn *c, const void *data, size_t len);

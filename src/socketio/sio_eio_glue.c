@@ -7,9 +7,13 @@
 #include "engine/eio_internal.h"
 #include "socketio/sio_internal.h"
 
-static int glue_send(void *conn, sio_rcbuf *msg, int binary)
+_Static_assert(SIO__SEND_BINARY == SIO__EIO_SEND_BINARY &&
+                   SIO__SEND_NOCOMPRESS == SIO__EIO_SEND_NOCOMPRESS,
+               "send flags are passed through");
+
+static int glue_send(void *conn, sio_rcbuf *msg, int flags)
 {
-    return sio__eio_send_rc(conn, msg, binary);
+    return sio__eio_send_rc(conn, msg, flags);
 }
 
 static void glue_close(void *conn)

@@ -31,11 +31,16 @@
 typedef struct sio__client sio__client;
 typedef struct sio__adapter sio__adapter;
 
+/* Flags of sio__conn_ops.send (the same bits as Engine.IO's
+ * SIO__EIO_SEND_*, which the glue passes on). */
+enum { SIO__SEND_BINARY = 1, SIO__SEND_NOCOMPRESS = 2 };
+
 /* How a client reaches its transport. */
 typedef struct sio__conn_ops {
     /* Queues one Engine.IO message (text: "4..." with the Engine.IO type;
-     * binary: raw bytes); takes its own reference. Errors as sio_eio_send. */
-    int (*send)(void *conn, sio_rcbuf *msg, int binary);
+     * binary: raw bytes); takes its own reference. flags: SIO__SEND_*.
+     * Errors as sio_eio_send. */
+    int (*send)(void *conn, sio_rcbuf *msg, int flags);
     /* Closes the session; sio__client_closed() follows, maybe re-entrantly. */
     void (*close)(void *conn);
     /* Bytes queued and not yet written (may be NULL: then 0). */
@@ -59,6 +64,7 @@ typedef struct sio__encoded {
     sio_rcbuf *text; /* "4<packet>" */
     sio_rcbuf **att; /* natt binary messages (references) */
     size_t natt;
+    int nocompress;  /* compress(false): sent with SIO__SEND_NOCOMPRESS */
 } sio__encoded;
 
 /* One middleware in a namespace. */
@@ -123,8 +129,18 @@ struct sio__client {
     int closing;               /* close requested: send nothing more */
 };
 
-/* What a handler is for. */
-enum { SIO__H_EVENT, SIO__H_ANY, SIO__H_DISCONNECTING, SIO__H_DISCONNECT, SIO__H_DRAIN };
+/* What a handler is for. SIO__H_ONCE is or-ed in for once() handlers. */
+enum {
+    SIO__H_EVENT,         /* on(event): sio_event_cb */
+    SIO__H_ANY,           /* onAny: sio_any_cb */
+    SIO__H_DISCONNECTING, /* sio_disconnect_cb */
+    SIO__H_DISCONNECT,    /* sio_disconnect_cb */
+    SIO__H_DRAIN,         /* sio_drain_cb */
+    SIO__H_ANY_OUT,       /* onAnyOutgoing: sio_any_outgoing_cb */
+    SIO__H_USE,           /* socket.use: sio_packet_middleware_cb */
+    SIO__H_KIND = 0x7f,   /* mask of the kind */
+    SIO__H_ONCE = 0x80,   /* removed before its first call */
+};
 
 /* One handler record. A socket keeps all of its handlers, of every kind,
  * back to back in one buffer (each record 8-byte aligned, its event name
@@ -158,7 +174,9 @@ struct sio_socket {
     unsigned own_room : 1;  /* in the room named by its id: kept as this flag
                              * (the adapter resolves that name through the
                              * namespace's sockets table), not as a stored room */
-    unsigned hlen : 28;     /* bytes of handler records in hbuf (its size) */
+    unsigned any_out : 1;   /* has onAnyOutgoing handlers (checked per send) */
+    unsigned nocompress : 1; /* compress(false) for the next emit only */
+    unsigned hlen : 26;     /* bytes of handler records in hbuf (its size) */
     sio_namespace *nsp;     /* namespace */
     sio__client *client;    /* NULL once disconnected */
     sio_list client_node;   /* in client->sockets */
@@ -184,14 +202,19 @@ struct sio_ack {
     int sent;        /* answered */
 };
 
-/* Middleware step handle. */
+/* Middleware step handle: a namespace middleware (Node's nsp.use) when
+ * args is NULL, else a socket middleware (socket.use) for one incoming
+ * event, which keeps the event until the last step. */
 struct sio_middleware_next {
     sio_socket *s;  /* referenced */
     size_t index;   /* middleware that received this handle */
+    sio_args *args; /* socket.use: the event's arguments (owned) */
+    char *event;    /* socket.use: its name (owned) */
+    sio_ack *ack;   /* socket.use: its ack handle (retained) or NULL */
 };
 
 /* Broadcast options (Node's BroadcastOptions). */
-enum { SIO__BC_VOLATILE = 1, SIO__BC_LOCAL = 2 };
+enum { SIO__BC_VOLATILE = 1, SIO__BC_LOCAL = 2, SIO__BC_NOCOMPRESS = 4 };
 typedef struct sio__bopts {
     char **rooms;   /* to(): union; none = every socket */
     size_t nrooms;
@@ -241,6 +264,13 @@ void sio__socket_packet(sio_socket *s, sio__packet *p);
 void sio__socket_close(sio_socket *s, const char *reason);
 /* Queues an encoded packet to the socket's transport. */
 int sio__socket_send(sio_socket *s, const sio__encoded *e);
+/* Runs the socket's onAnyOutgoing handlers for an event it is sent. */
+void sio__socket_notify_outgoing(sio_socket *s, const char *event, const sio_args *args);
+/* socket.use: the step after middleware next->index (sio_next). */
+void sio__socket_mw_next(sio_middleware_next *next);
+/* socket.use: a middleware failed: the "error" handlers get {message, data}
+ * (data stolen, may be NULL). */
+void sio__socket_mw_error(sio_middleware_next *next, const char *message, json_t *data);
 /* Frees a socket that never connected (middleware refused, client left). */
 void sio__socket_abandon(sio_socket *s);
 /* Runs the middlewares then connects (the Namespace._add path). */

@@ -170,6 +170,10 @@ static void run_mw(sio_socket *s, size_t i)
 
 void sio_next(sio_middleware_next *next)
 {
+    if (next->args != NULL) {
+        sio__socket_mw_next(next);
+        return;
+    }
     sio_socket *s = next->s;
     size_t i = next->index;
     sio__free(next);
@@ -179,6 +183,10 @@ void sio_next(sio_middleware_next *next)
 
 void sio_next_error(sio_middleware_next *next, const char *message, json_t *data)
 {
+    if (next->args != NULL) {
+        sio__socket_mw_error(next, message, data);
+        return;
+    }
     sio_socket *s = next->s;
     sio__free(next);
     if (!client_gone(s)) {
@@ -193,6 +201,7 @@ void sio_next_error(sio_middleware_next *next, const char *message, json_t *data
         }
         json_decref(err);
     }
+    json_decref(data);
     sio__socket_abandon(s);
     sio_socket_unref(s);
 }
@@ -302,6 +311,13 @@ sio_broadcast *sio_broadcast_volatile(sio_broadcast *b)
 {
     if (b)
         b->o.flags |= SIO__BC_VOLATILE;
+    return b;
+}
+
+sio_broadcast *sio_broadcast_compress(sio_broadcast *b, int compress)
+{
+    if (b)
+        b->o.flags = compress ? b->o.flags & ~SIO__BC_NOCOMPRESS : b->o.flags | SIO__BC_NOCOMPRESS;
     return b;
 }
 

@@ -12,6 +12,7 @@
 #include "adapter/adapter.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "socketio/sio_handlers.h"
 #include "socketio/sio_internal.h"
 
 sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
@@ -110,72 +111,93 @@ int sio__socket_send(sio_socket *s, const sio__encoded *e)
     if (c == NULL || c->closing || c->conn == NULL)
         return SIO_ECLOSED;
     sio__client_ref(c);
-    int rc = c->ops->send(c->conn, e->text, 0);
+    int nc = e->nocompress ? SIO__SEND_NOCOMPRESS : 0;
+    int rc = c->ops->send(c->conn, e->text, nc);
     for (size_t i = 0; rc == 0 && i < e->natt; i++)
-        rc = c->conn ? c->ops->send(c->conn, e->att[i], 1) : SIO_ECLOSED;
+        rc = c->conn ? c->ops->send(c->conn, e->att[i], SIO__SEND_BINARY | nc) : SIO_ECLOSED;
     sio__client_unref(c);
     return rc;
 }
 
-/* Bytes of a record whose event name has n bytes (NUL included). */
-static size_t record_size(size_t n) { return (offsetof(sio__handler, event) + n + 7) & ~(size_t)7; }
-
-/* Adds a handler of kind to the socket (event: the name, or NULL). */
-static int add_handler(sio_socket *s, int kind, const char *event, void (*fn)(void), void *data)
+/* Reserved names: "disconnect", "disconnecting" and "error" are events the
+ * server itself emits on a socket (Node fires their listeners); the other
+ * reserved names never fire here, so registering them is an error. */
+static int on_name_ok(const char *event)
 {
-    size_t n = event ? strlen(event) + 1 : 1;
-    size_t size = record_size(n);
-    if (s->hlen + size >= (1u << 28))
-        return SIO_ENOMEM; /* hlen's width: 256 MiB of handlers */
-    char *b = sio__realloc(s->hbuf, s->hlen + size);
-    if (b == NULL)
-        return SIO_ENOMEM;
-    sio__handler *h = (sio__handler *)(b + s->hlen);
-    memset(h, 0, size);
-    memcpy(h->event, event ? event : "", n);
-    h->kind = (uint8_t)kind;
-    h->fn = fn;
-    h->data = data;
-    s->hbuf = b;
-    s->hlen = (unsigned)(s->hlen + size) & ((1u << 28) - 1);
-    return 0;
+    return !sio__event_reserved(event, strlen(event)) || strcmp(event, "disconnect") == 0 ||
+           strcmp(event, "disconnecting") == 0;
 }
 
-/* The next handler of kind at or after *off (advanced past it), or NULL.
- * Callbacks may add handlers (moving hbuf): callers keep offsets, never
- * record pointers, across a call. */
-static sio__handler *next_handler(const sio_socket *s, size_t *off, int kind)
+static int on_event_kind(sio_socket *s, const char *event, sio_event_cb cb, void *data, int kind)
 {
-    while (*off < s->hlen) {
-        sio__handler *h = (sio__handler *)(s->hbuf + *off);
-        *off += record_size(strlen(h->event) + 1);
-        if (h->kind == kind)
-            return h;
-    }
-    return NULL;
+    if (event == NULL || cb == NULL || !on_name_ok(event))
+        return SIO_EINVAL;
+    return sio__handler_add(s, kind, event, (void (*)(void))cb, data, 0);
 }
 
 int sio_socket_on(sio_socket *s, const char *event, sio_event_cb cb, void *data)
 {
-    if (event == NULL || cb == NULL)
+    return on_event_kind(s, event, cb, data, SIO__H_EVENT);
+}
+
+int sio_socket_once(sio_socket *s, const char *event, sio_event_cb cb, void *data)
+{
+    return on_event_kind(s, event, cb, data, SIO__H_EVENT | SIO__H_ONCE);
+}
+
+int sio_socket_off(sio_socket *s, const char *event, sio_event_cb cb, void *data)
+{
+    if (event == NULL)
         return SIO_EINVAL;
-    return add_handler(s, SIO__H_EVENT, event, (void (*)(void))cb, data);
+    return sio__handler_remove(s, SIO__H_EVENT, event, (void (*)(void))cb, data,
+                               cb ? SIO__RM_LAST : SIO__RM_ALL);
 }
 
 int sio_socket_on_any(sio_socket *s, sio_any_cb cb, void *data)
 {
-    return cb ? add_handler(s, SIO__H_ANY, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
+    return sio__handler_add(s, SIO__H_ANY, NULL, (void (*)(void))cb, data, 0);
+}
+
+int sio_socket_prepend_any(sio_socket *s, sio_any_cb cb, void *data)
+{
+    return sio__handler_add(s, SIO__H_ANY, NULL, (void (*)(void))cb, data, 1);
+}
+
+int sio_socket_off_any(sio_socket *s, sio_any_cb cb, void *data)
+{
+    return sio__handler_remove(s, SIO__H_ANY, NULL, (void (*)(void))cb, data,
+                               cb ? SIO__RM_FIRST : SIO__RM_ALL);
+}
+
+int sio_socket_on_any_outgoing(sio_socket *s, sio_any_outgoing_cb cb, void *data)
+{
+    return sio__handler_add(s, SIO__H_ANY_OUT, NULL, (void (*)(void))cb, data, 0);
+}
+
+int sio_socket_prepend_any_outgoing(sio_socket *s, sio_any_outgoing_cb cb, void *data)
+{
+    return sio__handler_add(s, SIO__H_ANY_OUT, NULL, (void (*)(void))cb, data, 1);
+}
+
+int sio_socket_off_any_outgoing(sio_socket *s, sio_any_outgoing_cb cb, void *data)
+{
+    return sio__handler_remove(s, SIO__H_ANY_OUT, NULL, (void (*)(void))cb, data,
+                               cb ? SIO__RM_FIRST : SIO__RM_ALL);
+}
+
+int sio_socket_use(sio_socket *s, sio_packet_middleware_cb fn, void *data)
+{
+    return sio__handler_add(s, SIO__H_USE, NULL, (void (*)(void))fn, data, 0);
 }
 
 int sio_socket_on_disconnecting(sio_socket *s, sio_disconnect_cb cb, void *data)
 {
-    return cb ? add_handler(s, SIO__H_DISCONNECTING, NULL, (void (*)(void))cb, data)
-              : SIO_EINVAL;
+    return sio__handler_add(s, SIO__H_DISCONNECTING, NULL, (void (*)(void))cb, data, 0);
 }
 
 int sio_socket_on_drain(sio_socket *s, sio_drain_cb cb, void *data)
 {
-    return cb ? add_handler(s, SIO__H_DRAIN, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
+    return sio__handler_add(s, SIO__H_DRAIN, NULL, (void (*)(void))cb, data, 0);
 }
 
 size_t sio_socket_buffered(const sio_socket *s)
@@ -188,15 +210,31 @@ size_t sio_socket_buffered(const sio_socket *s)
 
 void sio__socket_drained(sio_socket *s)
 {
-    size_t off = 0;
-    sio__handler *h;
-    while (s->connected && !s->closed && (h = next_handler(s, &off, SIO__H_DRAIN)) != NULL)
+    sio__hsnap sn;
+    const sio__handler *h;
+    sio__hsnap_take(&sn, s);
+    while (s->connected && !s->closed && (h = sio__hsnap_next(&sn, s, SIO__H_DRAIN, NULL)))
         ((sio_drain_cb)h->fn)(s, h->data);
+    sio__hsnap_free(&sn);
 }
 
 int sio_socket_on_disconnect(sio_socket *s, sio_disconnect_cb cb, void *data)
 {
-    return cb ? add_handler(s, SIO__H_DISCONNECT, NULL, (void (*)(void))cb, data) : SIO_EINVAL;
+    return sio__handler_add(s, SIO__H_DISCONNECT, NULL, (void (*)(void))cb, data, 0);
+}
+
+void sio__socket_notify_outgoing(sio_socket *s, const char *event, const sio_args *args)
+{
+    if (!s->any_out)
+        return;
+    sio__hsnap sn;
+    const sio__handler *h;
+    sio_socket_ref(s);
+    sio__hsnap_take(&sn, s);
+    while ((h = sio__hsnap_next(&sn, s, SIO__H_ANY_OUT, NULL)) != NULL)
+        ((sio_any_outgoing_cb)h->fn)(s, event, args, h->data);
+    sio__hsnap_free(&sn);
+    sio_socket_unref(s);
 }
 
 /* ---- inbound acks */
@@ -230,7 +268,65 @@ int sio_ack_send(sio_ack *ack, const sio_args *args)
     return rc;
 }
 
-/* Node's onevent: any-listeners first, then the event's listeners. */
+/* ---- incoming events */
+
+/* Calls the listeners of event (Node's emitUntyped after the middlewares):
+ * only while the socket is connected. */
+static void emit_event(sio_socket *s, const char *event, const sio_args *args, sio_ack *ack)
+{
+    sio__hsnap sn;
+    const sio__handler *h;
+    sio__hsnap_take(&sn, s);
+    while (s->connected && (h = sio__hsnap_next(&sn, s, -1, event)) != NULL)
+        ((sio_event_cb)h->fn)(s, args, ack, h->data);
+    sio__hsnap_free(&sn);
+}
+
+/* Frees a socket.use step handle and what it holds. */
+static void mw_next_free(sio_middleware_next *next)
+{
+    sio_ack_release(next->ack);
+    sio_args_free(next->args);
+    sio__free(next->event);
+    sio_socket_unref(next->s);
+    sio__free(next);
+}
+
+/* Runs socket middleware next->index, or the listeners after the last. */
+static void run_packet_mw(sio_middleware_next *next)
+{
+    sio_socket *s = next->s;
+    const sio__handler *h = sio__handler_nth(s, SIO__H_USE, next->index);
+    if (h == NULL || !s->connected) {
+        emit_event(s, next->event, next->args, next->ack);
+        mw_next_free(next);
+        return;
+    }
+    ((sio_packet_middleware_cb)h->fn)(s, next->event, next->args, next->ack, next, h->data);
+}
+
+void sio__socket_mw_next(sio_middleware_next *next)
+{
+    next->index++;
+    run_packet_mw(next);
+}
+
+void sio__socket_mw_error(sio_middleware_next *next, const char *message, json_t *data)
+{
+    sio_socket *s = next->s;
+    json_t *err = json_pack("{s:s}", "message", message ? message : "");
+    if (err && data)
+        json_object_set(err, "data", data);
+    json_decref(data);
+    sio_args *a = err ? sio_args_json(json_pack("[o]", err)) : NULL;
+    if (a != NULL && s->connected)
+        emit_event(s, "error", a, NULL); /* Node's _onerror; none: dropped */
+    sio_args_free(a);
+    mw_next_free(next);
+}
+
+/* Node's onevent: any-listeners first, then the socket's middlewares, then
+ * the event's listeners. */
 static void on_event(sio_socket *s, sio__packet *p)
 {
     sio_args *args;
@@ -245,20 +341,26 @@ static void on_event(sio_socket *s, sio__packet *p)
         sio_socket_ref(s);
     }
     sio_socket_ref(s);
-    size_t off = 0;
-    sio__handler *h;
-    while ((h = next_handler(s, &off, SIO__H_ANY)) != NULL)
+    sio__hsnap sn;
+    const sio__handler *h;
+    sio__hsnap_take(&sn, s);
+    while ((h = sio__hsnap_next(&sn, s, SIO__H_ANY, NULL)) != NULL)
         ((sio_any_cb)h->fn)(s, event, args, ack, h->data);
-    off = 0;
-    while ((h = next_handler(s, &off, SIO__H_EVENT)) != NULL)
-        if (strcmp(h->event, event) == 0)
-            ((sio_event_cb)h->fn)(s, args, ack, h->data);
-    sio_ack_release(ack);
-    sio_args_free(args);
-    sio__free(event);
+    sio__hsnap_free(&sn);
+    sio_middleware_next *next = NULL;
+    if (sio__handler_count(s, SIO__H_USE, NULL) > 0 &&
+        (next = sio__calloc(1, sizeof *next)) != NULL) {
+        *next = (sio_middleware_next){.s = s, .args = args, .event = event, .ack = ack};
+        sio_socket_ref(s);
+        run_packet_mw(next); /* owns args, event and ack from here */
+    } else {
+        emit_event(s, event, args, ack);
+        sio_ack_release(ack);
+        sio_args_free(args);
+        sio__free(event);
+    }
     sio_socket_unref(s);
 }
-
 /* ---- outbound acks */
 
 static void finish_ack(sio__pending_ack *pa, int err, const sio_args *args)
@@ -327,6 +429,8 @@ int sio_emit(sio_socket *s, const char *event, const sio_args *args)
     int rc = check_event(event);
     if (rc < 0)
         return rc;
+    int nocompress = s->nocompress; /* Node's flags apply to one emit */
+    s->nocompress = 0;
     if (!s->connected)
         return SIO_ECLOSED;
     if (s->nsp->srv->opts.connection_state_recovery.enabled) {
@@ -334,12 +438,17 @@ int sio_emit(sio_socket *s, const char *event, const sio_args *args)
          * packet gets an offset and is kept for replay */
         char *room = s->id;
         sio__bopts o = {.rooms = &room, .nrooms = 1};
+        o.flags = nocompress ? SIO__BC_NOCOMPRESS : 0;
         return s->nsp->adapter->ops->broadcast(s->nsp->adapter, event, args, &o);
     }
+    sio__socket_notify_outgoing(s, event, args);
+    if (!s->connected)
+        return SIO_ECLOSED; /* an outgoing listener disconnected it */
     sio__encoded e;
     rc = sio__encode_args(&e, 0, s->nsp->name, -1, event, args, NULL);
     if (rc < 0)
         return rc;
+    e.nocompress = nocompress;
     rc = sio__socket_send(s, &e);
     sio__encoded_free(&e);
     return rc;
@@ -349,8 +458,13 @@ int sio_emit_with_ack(sio_socket *s, const char *event, const sio_args *args,
                       uint32_t timeout_ms, sio_ack_cb cb, void *data)
 {
     int rc = check_event(event);
+    int nocompress = s->nocompress;
+    s->nocompress = 0;
     if (rc < 0 || cb == NULL)
         return rc < 0 ? rc : SIO_EINVAL;
+    if (!s->connected)
+        return SIO_ECLOSED;
+    sio__socket_notify_outgoing(s, event, args);
     if (!s->connected)
         return SIO_ECLOSED;
     sio__pending_ack *pa = sio__calloc(1, sizeof *pa);
@@ -369,6 +483,7 @@ int sio_emit_with_ack(sio_socket *s, const char *event, const sio_args *args,
         sio__free(pa);
         return rc;
     }
+    e.nocompress = nocompress;
     sio__list_insert_tail(&s->acks, &pa->node);
     if (timeout_ms > 0)
         sio__timer_start(s->nsp->srv->timers, &pa->timer, sio__now(s->nsp->srv) + timeout_ms);
@@ -383,6 +498,12 @@ int sio_emit_with_ack(sio_socket *s, const char *event, const sio_args *args,
     }
     sio_socket_unref(s);
     return rc;
+}
+
+sio_socket *sio_socket_compress(sio_socket *s, int compress)
+{
+    s->nocompress = !compress;
+    return s;
 }
 
 /* ---- rooms */
@@ -480,12 +601,26 @@ void sio__socket_abandon(sio_socket *s)
     sio_socket_unref(s);
 }
 
+/* Runs the disconnect (or disconnecting) handlers, and the on() listeners
+ * of that name (args [reason]), in registration order. */
 static void call_disconnect(int kind, sio_socket *s, const char *reason)
 {
-    size_t off = 0;
-    sio__handler *h;
-    while ((h = next_handler(s, &off, kind)) != NULL)
-        ((sio_disconnect_cb)h->fn)(s, reason, h->data);
+    const char *name = kind == SIO__H_DISCONNECT ? "disconnect" : "disconnecting";
+    sio_args *args = NULL;
+    sio__hsnap sn;
+    const sio__handler *h;
+    sio__hsnap_take(&sn, s);
+    while ((h = sio__hsnap_next(&sn, s, kind, name)) != NULL) {
+        if ((h->kind & SIO__H_KIND) == kind) {
+            ((sio_disconnect_cb)h->fn)(s, reason, h->data);
+            continue;
+        }
+        if (args == NULL && (args = sio_args_json(json_pack("[s]", reason))) == NULL)
+            break;
+        ((sio_event_cb)h->fn)(s, args, NULL, h->data);
+    }
+    sio__hsnap_free(&sn);
+    sio_args_free(args);
 }
 
 void sio__socket_close(sio_socket *s, const char *reason)

@@ -10,7 +10,10 @@
 //                On connection (namespaces "/" and "/custom") emits "auth"
 //                with the handshake auth; "message" -> "message-back" with the
 //                same arguments; "message-with-ack" acks with the same
-//                arguments. Other namespaces are refused ("Invalid namespace").
+//                arguments. "/api" exposes the socket API to
+//                tests/e2e/socketio_api.test.mjs (the twin of
+//                apps/protocol-server/api.c, see apiConnection below).
+//                Other namespaces are refused ("Invalid namespace").
 //   anything else: 404.
 //
 // Usage: node tests/ref/protocol-server.mjs [--port N]   (0 = any free port)
@@ -59,6 +62,54 @@ function onConnection(socket) {
 }
 io.on('connection', onConnection);
 io.of('/custom').on('connection', onConnection);
+
+/** "/api": the same remote controls as apps/protocol-server/api.c. */
+const reasons = {};
+function apiConnection(socket) {
+  const incoming = [];
+  const outgoing = [];
+  const on = (ev, fn) => socket.on(ev, (...args) => {
+    const ack = typeof args[args.length - 1] === 'function' ? args.pop() : () => {};
+    fn(ack, ...args);
+  });
+  socket.onAny((ev) => incoming.push(`any1:${ev}`));
+  socket.prependAny((ev) => incoming.push(`any0:${ev}`));
+  socket.onAnyOutgoing((ev) => outgoing.push(ev));
+  socket.use((packet, next) => {
+    if (packet[0] === 'mw-deny') {
+      const e = new Error('denied');
+      e.data = { code: 7 };
+      next(e);
+      return;
+    }
+    if (packet[0] === 'mw-edit') {
+      const ack = typeof packet[packet.length - 1] === 'function' ? packet.pop() : null;
+      packet.push('edited');
+      if (ack) packet.push(ack);
+    }
+    next();
+  });
+  socket.on('error', (err) => socket.emit('error-seen', { message: err.message, data: err.data }));
+  socket.on('disconnecting', (reason) => { (reasons[socket.id] ??= {}).disconnecting = reason; });
+  socket.on('disconnect', (reason) => { (reasons[socket.id] ??= {}).disconnect = reason; });
+  socket.once('once', () => socket.emit('once-hit'));
+  const offMe = () => socket.emit('off-hit');
+  socket.on('off-me', offMe);
+  on('incoming', (ack) => ack([...incoming]));
+  on('outgoing', (ack) => ack([...outgoing]));
+  on('ping-me', (ack, n) => { socket.emit('pong-you', n); socket.nsp.emit('to-all', n); ack(true); });
+  on('remove-off', (ack) => { const n = socket.listeners('off-me').length; socket.off('off-me', offMe); ack(n - socket.listeners('off-me').length); });
+  on('mw-edit', (ack, ...args) => ack(...args));
+  on('reason', (ack, id) => ack(reasons[id] ?? null));
+  on('handshake', (ack) => {
+    const q = socket.handshake.query;
+    const name = Array.isArray(q.name) ? q.name[0] : q.name;
+    const a = socket.handshake.address;
+    ack({ name: name ?? null, tags: q.tags ?? null, loopback: ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(a) });
+  });
+  on('compress-off', (ack, n) => socket.compress(false).emit('plain', 'a'.repeat(n)));
+}
+io.of('/api').on('connection', apiConnection);
 
 httpServer.listen(parsePort(process.argv.slice(2)), () => {
   console.log(`listening on http://localhost:${httpServer.address().port}`);

@@ -108,7 +108,7 @@ static void fake_ws_close(void *ws)
     record(EV_WS_CLOSE, ws, NULL, 0, 0);
 }
 
-static void fake_poll_answer(void *get, sio_buf *body)
+static void fake_poll_answer(void *get, sio_buf *body, int compress)
 {
     record(EV_POLL, get, body->data, body->len, 0);
 }

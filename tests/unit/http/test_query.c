@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -125,12 +126,38 @@ static void test_path_is_safe(void **state)
     assert_false(sio__path_is_safe((sio_slice){"/a\0b", 4}));
 }
 
+/* Node's handshake.query: decoded values, repeated names as arrays, bad
+ * pairs left out; the accessor copies the first value, truncating. */
+static void test_handshake_query(void **state)
+{
+    (void)state;
+    sio_handshake hs = {0};
+    hs.query = "EIO=4&name=A%20%26+B&tag=x&tag=y&tag=z&bad=%zz&flag&=e";
+    json_t *q = sio_handshake_query_json(&hs);
+    char *dump = json_dumps(q, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(dump, "{\"\":\"e\",\"EIO\":\"4\",\"flag\":\"\",\"name\":\"A & B\","
+                              "\"tag\":[\"x\",\"y\",\"z\"]}");
+    free(dump);
+    json_decref(q);
+    char out[8];
+    assert_int_equal(sio_handshake_query_get(&hs, "name", out, sizeof out), 5);
+    assert_string_equal(out, "A & B");
+    assert_int_equal(sio_handshake_query_get(&hs, "tag", out, sizeof out), 1);
+    assert_string_equal(out, "x");
+    assert_int_equal(sio_handshake_query_get(&hs, "nope", out, sizeof out), SIO_ENOTFOUND);
+    hs.query = "long=0123456789";
+    assert_int_equal(sio_handshake_query_get(&hs, "long", out, sizeof out), 10);
+    assert_string_equal(out, "0123456");
+    assert_int_equal(sio_handshake_query_get(NULL, "x", out, sizeof out), SIO_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine_io_query),   cmocka_unit_test(test_query_shapes),
         cmocka_unit_test(test_query_bad_escapes), cmocka_unit_test(test_query_nul_in_value),
         cmocka_unit_test(test_url_decode),        cmocka_unit_test(test_path_is_safe),
+        cmocka_unit_test(test_handshake_query),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,8 +34,9 @@ typedef struct fake {
     sio_handshake hs;
 } fake;
 
-static int fake_send(void *conn, sio_rcbuf *msg, int binary)
+static int fake_send(void *conn, sio_rcbuf *msg, int flags)
 {
+    int binary = flags & SIO__SEND_BINARY;
     fake *f = conn;
     assert_true(f->n < MAXMSG);
     f->msgs[f->n] = sio__rcbuf_ref(msg);
@@ -638,7 +639,7 @@ static void test_socket_table(void **state)
 
 /* Handlers live back to back in one buffer: one that registers more
  * handlers while an event is dispatched (moving the buffer) is safe, and
- * the new ones run like Node's (here: in the same dispatch, as appended). */
+ * the new ones run from the next event on, like Node's. */
 static int x_calls, any_calls;
 
 static void on_x(sio_socket *s, const sio_args *a, sio_ack *ack, void *d) { x_calls++; }
@@ -678,6 +679,181 @@ static void test_handlers_added_while_dispatching(void **state)
     sio_server_free(srv);
 }
 
+
+/* ---- the EventEmitter API: once, off, prependAny, offAny, onAnyOutgoing,
+ * reserved names through on(), socket middlewares (socket.use) */
+
+static char trace[256];
+
+static void tr(const char *what)
+{
+    size_t n = strlen(trace);
+    snprintf(trace + n, sizeof trace - n, "%s%s", n ? "," : "", what);
+}
+
+static void h_a(sio_socket *s, const sio_args *a, sio_ack *ack, void *d) { tr(d ? d : "a"); }
+static void h_any(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *d)
+{
+    char b[64];
+    snprintf(b, sizeof b, "%s:%s", (const char *)d, ev);
+    tr(b);
+}
+static void h_out(sio_socket *s, const char *ev, const sio_args *a, void *d)
+{
+    char b[64];
+    snprintf(b, sizeof b, "%s>%s", (const char *)d, ev);
+    tr(b);
+}
+/* Removes h_a("b") while "e" is dispatched: it still runs this time. */
+static void h_off_b(sio_socket *s, const sio_args *a, sio_ack *ack, void *d)
+{
+    tr(sio_socket_off(s, "e", h_a, "b") == 1 ? "off1" : "off0");
+}
+static void h_reason(sio_socket *s, const sio_args *a, sio_ack *ack, void *d)
+{
+    char b[64];
+    snprintf(b, sizeof b, "%s=%s", (const char *)d, json_string_value(sio_args_get(a, 0)));
+    tr(b);
+}
+
+static void emitter_setup(sio_socket *s, void *data)
+{
+    A.last = s;
+    assert_int_equal(sio_socket_on(s, "e", h_a, "a"), 0);
+    assert_int_equal(sio_socket_once(s, "e", h_a, "once"), 0);
+    assert_int_equal(sio_socket_on(s, "e", h_off_b, NULL), 0);
+    assert_int_equal(sio_socket_on(s, "e", h_a, "b"), 0);
+    assert_int_equal(sio_socket_on_any(s, h_any, "any1"), 0);
+    assert_int_equal(sio_socket_prepend_any(s, h_any, "any0"), 0);
+    assert_int_equal(sio_socket_on_any_outgoing(s, h_out, "out1"), 0);
+    assert_int_equal(sio_socket_prepend_any_outgoing(s, h_out, "out0"), 0);
+    assert_int_equal(sio_socket_on(s, "disconnecting", h_reason, "ing"), 0);
+    assert_int_equal(sio_socket_on(s, "disconnect", h_reason, "dis"), 0);
+    assert_int_equal(sio_socket_on(s, "connect", h_a, NULL), SIO_EINVAL);
+    assert_int_equal(sio_socket_on(s, "newListener", h_a, NULL), SIO_EINVAL);
+}
+
+static void test_event_emitter_api(void **state)
+{
+    sio_server *srv = server(0);
+    sio_namespace_on_connection(sio_server_of(srv, "/"), emitter_setup, NULL);
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    trace[0] = 0;
+    recv_text(f, "2[\"e\"]");
+    assert_string_equal(trace, "any0:e,any1:e,a,once,off1,b");
+    trace[0] = 0;
+    recv_text(f, "2[\"e\"]");
+    assert_string_equal(trace, "any0:e,any1:e,a,off0");
+    /* off(event, NULL) removes them all; offAny(fn) the first match */
+    assert_int_equal(sio_socket_off(A.last, "e", NULL, NULL), 2);
+    assert_int_equal(sio_socket_off(A.last, "e", h_a, "a"), 0);
+    assert_int_equal(sio_socket_off_any(A.last, h_any, "any0"), 1);
+    trace[0] = 0;
+    recv_text(f, "2[\"e\"]");
+    assert_string_equal(trace, "any1:e");
+    /* outgoing listeners see emits and broadcasts, not acks */
+    trace[0] = 0;
+    assert_int_equal(sio_emit(A.last, "hi", NULL), 0);
+    expect_msg(f, "42[\"hi\"]");
+    assert_int_equal(sio_namespace_emit(sio_server_of(srv, "/"), "all", NULL), 0);
+    expect_msg(f, "42[\"all\"]");
+    assert_string_equal(trace, "out0>hi,out1>hi,out0>all,out1>all");
+    assert_int_equal(sio_socket_off_any_outgoing(A.last, NULL, NULL), 2);
+    trace[0] = 0;
+    sio_emit(A.last, "hi", NULL);
+    assert_string_equal(trace, "");
+    /* disconnect/disconnecting through on() */
+    trace[0] = 0;
+    sio_socket_disconnect(A.last, 0);
+    assert_string_equal(trace, "ing=server namespace disconnect,dis=server namespace disconnect");
+    fake_free(f);
+    sio_server_free(srv);
+}
+
+static sio_middleware_next *held_pkt;
+
+/* socket.use: "deny" fails, "hold" waits, "rename" edits the arguments. */
+static void pkt_mw(sio_socket *s, const char *event, sio_args *args, sio_ack *ack,
+                   sio_middleware_next *next, void *data)
+{
+    tr(event);
+    if (strcmp(event, "deny") == 0)
+        sio_next_error(next, "denied", json_pack("{s:i}", "code", 7));
+    else if (strcmp(event, "hold") == 0)
+        held_pkt = next;
+    else {
+        if (strcmp(event, "rename") == 0)
+            sio_args_push(args, json_string("added"));
+        sio_next(next);
+    }
+}
+
+static void pkt_mw2(sio_socket *s, const char *event, sio_args *args, sio_ack *ack,
+                    sio_middleware_next *next, void *data)
+{
+    tr("mw2");
+    sio_next(next);
+}
+
+static void h_error(sio_socket *s, const sio_args *a, sio_ack *ack, void *d)
+{
+    char *j = json_dumps(sio_args_get(a, 0), JSON_COMPACT | JSON_SORT_KEYS);
+    tr(j);
+    free(j);
+}
+
+static void h_count_args(sio_socket *s, const sio_args *a, sio_ack *ack, void *d)
+{
+    char b[32];
+    snprintf(b, sizeof b, "n=%zu", sio_args_count(a));
+    tr(b);
+    if (ack)
+        sio_ack_send(ack, a);
+}
+
+static void use_setup(sio_socket *s, void *data)
+{
+    A.last = s;
+    sio_socket_use(s, pkt_mw, NULL);
+    sio_socket_use(s, pkt_mw2, NULL);
+    sio_socket_on(s, "error", h_error, NULL);
+    sio_socket_on(s, "rename", h_count_args, NULL);
+    sio_socket_on(s, "hold", h_count_args, NULL);
+    sio_socket_on(s, "deny", h_count_args, NULL);
+}
+
+static void test_socket_middleware(void **state)
+{
+    sio_server *srv = server(0);
+    sio_namespace_on_connection(sio_server_of(srv, "/"), use_setup, NULL);
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    trace[0] = 0;
+    recv_text(f, "2[\"rename\",1]");
+    assert_string_equal(trace, "rename,mw2,n=2");
+    trace[0] = 0;
+    recv_text(f, "21[\"deny\"]");
+    assert_string_equal(trace, "deny,{\"data\":{\"code\":7},\"message\":\"denied\"}");
+    expect_none(f); /* the ack is never answered */
+    trace[0] = 0;
+    recv_text(f, "22[\"hold\",5]");
+    assert_string_equal(trace, "hold");
+    sio_next(held_pkt);
+    assert_string_equal(trace, "hold,mw2,n=1");
+    expect_msg(f, "432[5]");
+    /* a step ended after the disconnect drops the event, frees everything */
+    recv_text(f, "23[\"hold\"]");
+    sio_socket_disconnect(A.last, 0);
+    trace[0] = 0;
+    sio_next(held_pkt);
+    assert_string_equal(trace, "");
+    fake_free(f);
+    sio_server_free(srv);
+}
+
 /* ---- middleware */
 
 static sio_middleware_next *held;
@@ -696,8 +872,7 @@ static void mw_reject(sio_socket *s, sio_middleware_next *next, void *data)
         return;
     }
     json_t *d = json_pack("{s:s}", "content", "Please retry later");
-    sio_next_error(next, "not authorized", d);
-    json_decref(d);
+    sio_next_error(next, "not authorized", d); /* stolen */
 }
 
 static void mw_hold(sio_socket *s, sio_middleware_next *next, void *data)
@@ -904,6 +1079,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_own_id_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handlers_added_while_dispatching, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_emitter_api, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_socket_middleware, setup, teardown),
         cmocka_unit_test_setup_teardown(test_middleware, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),

@@ -1,0 +1,150 @@
+// The socket API beyond emit/on, against the real socket.io-client: once /
+// off, onAny / prependAny, onAnyOutgoing, socket.use (per-socket middleware,
+// errors to the socket's "error" listeners), disconnect / disconnecting
+// through on(), the handshake query and peer address, compress(false) and
+// httpCompression of polling responses.
+//
+// The server is sioc-protocol-server, namespace "/api" (apps/protocol-server/
+// api.c); with SIOC_REF=1 its Node twin tests/ref/protocol-server.mjs, which
+// is how each expectation below was checked against socket.io 4.8.
+import { describe, it, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { io } from 'socket.io-client';
+import { startServer } from './lib/server.mjs';
+import { sleep, withTimeout, waitEvent, http, eioUrl, decodePayload, SEP } from './lib/util.mjs';
+
+const T = { timeout: 15_000 };
+const TRANSPORTS = [['websocket'], ['polling']];
+
+let server;
+const cleanups = [];
+
+before(async () => { server = await startServer('sioc-protocol-server'); });
+after(async () => { await server.stop(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()();
+  assert.ok(server.alive(), `server died:\n${server.stderr()}`);
+});
+
+async function connected(transports, opts = {}) {
+  const socket = io(`${server.url}/api`, { forceNew: true, reconnection: false, transports, ...opts });
+  cleanups.push(async () => socket.disconnect());
+  await waitEvent(socket, 'connect', 5000);
+  return socket;
+}
+
+/** Emits with an ack and resolves the ack's arguments. */
+function call(socket, event, ...args) {
+  return withTimeout(new Promise((resolve) => socket.emit(event, ...args, (...r) => resolve(r))), 5000, `ack of ${event}`);
+}
+
+for (const transports of TRANSPORTS) {
+  describe(`socket API over ${transports[0]}`, () => {
+    it('once fires once, off removes, prependAny runs before onAny', T, async () => {
+      const s = await connected(transports);
+      let onceHits = 0;
+      let offHits = 0;
+      s.on('once-hit', () => { onceHits++; });
+      s.on('off-hit', () => { offHits++; });
+      s.emit('once');
+      s.emit('once');
+      s.emit('off-me');
+      assert.deepEqual(await call(s, 'remove-off'), [1]);
+      s.emit('off-me');
+      assert.deepEqual(await call(s, 'remove-off'), [0]);
+      await sleep(150);
+      assert.equal(onceHits, 1);
+      assert.equal(offHits, 1);
+      const [seen] = await call(s, 'incoming');
+      const names = ['once', 'once', 'off-me', 'remove-off', 'off-me', 'remove-off', 'incoming'];
+      assert.deepEqual(seen, names.flatMap((n) => [`any0:${n}`, `any1:${n}`]));
+    });
+
+    it('onAnyOutgoing sees emits and broadcasts, not acks', T, async () => {
+      const s = await connected(transports);
+      const pong = waitEvent(s, 'pong-you');
+      const all = waitEvent(s, 'to-all');
+      assert.deepEqual(await call(s, 'ping-me', 5), [true]);
+      assert.deepEqual(await pong, [5]);
+      assert.deepEqual(await all, [5]);
+      assert.deepEqual(await call(s, 'outgoing'), [['pong-you', 'to-all']]);
+    });
+
+    it('socket.use: a middleware edits the arguments, next(err) goes to "error" listeners', T, async () => {
+      const s = await connected(transports);
+      assert.deepEqual(await call(s, 'mw-edit', 1, { a: 2 }), [1, { a: 2 }, 'edited']);
+      const seen = waitEvent(s, 'error-seen');
+      let acked = false;
+      s.emit('mw-deny', 'x', () => { acked = true; });
+      assert.deepEqual(await seen, [{ message: 'denied', data: { code: 7 } }]);
+      await sleep(100);
+      assert.equal(acked, false); // the refused event is dropped with its ack
+      assert.ok(s.connected);
+    });
+
+    it('disconnect and disconnecting through on() get the reason', T, async () => {
+      const observer = await connected(transports);
+      const s = await connected(transports);
+      const id = s.id;
+      s.disconnect();
+      let why = null;
+      for (let i = 0; i < 50 && !(why && why.disconnect); i++) {
+        [why] = await call(observer, 'reason', id);
+        if (!why || !why.disconnect) await sleep(50);
+      }
+      assert.deepEqual(why, { disconnecting: 'client namespace disconnect', disconnect: 'client namespace disconnect' });
+    });
+
+    it('handshake query decoded, peer address', T, async () => {
+      const s = await connected(transports, { query: { name: 'A & B+é', tags: 'x,y' } });
+      assert.deepEqual(await call(s, 'handshake'), [{ name: 'A & B+é', tags: 'x,y', loopback: true }]);
+      const t = await connected(transports);
+      assert.deepEqual(await call(t, 'handshake'), [{ name: null, tags: null, loopback: true }]);
+    });
+  });
+}
+
+describe('httpCompression of polling responses', () => {
+  /** A raw polling session connected to "/api"; returns {post, get}. */
+  async function rawSession() {
+    const hs = await http(eioUrl(server.url, { transport: 'polling' }, '/socket.io/'));
+    const { sid } = JSON.parse(hs.body.slice(1));
+    const url = eioUrl(server.url, { transport: 'polling', sid }, '/socket.io/');
+    const post = async (body) => {
+      const r = await http(url, { method: 'POST', body, headers: { 'content-type': 'text/plain;charset=UTF-8' } });
+      assert.equal(r.status, 200, r.body);
+    };
+    const get = async (headers = {}) => {
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(3000) });
+      return { status: res.status, encoding: res.headers.get('content-encoding'), packets: decodePayload(await res.text()) };
+    };
+    await post('40/api,');
+    const r = await get();
+    assert.match(r.packets[0], /^40\/api,\{"sid":/);
+    return { post, get };
+  }
+
+  it('a big payload is gzip- or deflate-compressed as Accept-Encoding asks; compress(false) and small ones are not', T, async () => {
+    const { post, get } = await rawSession();
+    const big = 'b'.repeat(2000);
+    await post(`42/api,["ping-me","${big}"]`);
+    let r = await get({ 'accept-encoding': 'gzip, deflate' });
+    assert.equal(r.encoding, 'gzip');
+    assert.deepEqual(r.packets.slice(0, 2), [`42/api,["pong-you","${big}"]`, `42/api,["to-all","${big}"]`]);
+    await post(`42/api,["ping-me","${big}"]`);
+    r = await get({ 'accept-encoding': 'deflate;q=1, gzip;q=0.5' });
+    assert.equal(r.encoding, 'deflate');
+    await post(`42/api,["ping-me","${big}"]`);
+    r = await get({ 'accept-encoding': 'identity' });
+    assert.equal(r.encoding, null);
+    assert.equal(r.packets[0], `42/api,["pong-you","${big}"]`);
+    await post('42/api,["compress-off",3000]');
+    r = await get({ 'accept-encoding': 'gzip' });
+    assert.equal(r.encoding, null);
+    assert.equal(r.packets[0], `42/api,["plain","${'a'.repeat(3000)}"]`);
+    await post('42/api,["ping-me",1]');
+    r = await get({ 'accept-encoding': 'gzip' });
+    assert.equal(r.encoding, null); // under the 1024-byte threshold
+    assert.ok(!r.packets.join(SEP).includes('\0'));
+  });
+});
