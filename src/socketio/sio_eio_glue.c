@@ -7,8 +7,8 @@
 #include "engine/eio_internal.h"
 #include "socketio/sio_internal.h"
 
-_Static_assert(SIO__SEND_BINARY == SIO__EIO_SEND_BINARY &&
-                   SIO__SEND_NOCOMPRESS == SIO__EIO_SEND_NOCOMPRESS,
+_Static_assert((int)SIO__SEND_BINARY == (int)SIO__EIO_SEND_BINARY &&
+                   (int)SIO__SEND_NOCOMPRESS == (int)SIO__EIO_SEND_NOCOMPRESS,
                "send flags are passed through");
 
 static int glue_send(void *conn, sio_rcbuf *msg, int flags)
