@@ -16,7 +16,7 @@
 
 #include "core/buf.h"
 #include "http/http_parser.h"
-#include "http/query.h"
+#include "core/query.h"
 #include "sioc.h"
 
 /* abort() is right here: it is how a fuzz target reports a broken invariant. */

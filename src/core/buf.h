@@ -20,6 +20,13 @@ typedef struct sio_slice {
 
 #define SIO_SLICE(lit) ((sio_slice){(lit), sizeof(lit) - 1})
 
+/* A name and its value, both borrowed (an HTTP header field as received):
+ * the one shape every layer passes header lists in. */
+typedef struct sio_slice_kv {
+    sio_slice name;
+    sio_slice value;
+} sio_slice_kv;
+
 typedef struct sio_buf {
     char *data;   /* owned; NULL while empty and never grown */
     size_t len;   /* bytes in use */

@@ -1,5 +1,5 @@
 /* What the layers above Engine.IO (socketio, adapter) may use beyond the
- * public API: zero-copy sends of shared buffers and the loop's timer wheel.
+ * public API: zero-copy sends of shared buffers.
  *
  * Shared sends: a Socket.IO broadcast is encoded once into an rcbuf holding
  * the whole Engine.IO packet ("42[...]" for text; raw bytes for binary) and
@@ -25,10 +25,5 @@ enum {
  * binary it is the message bytes. flags: SIO__EIO_SEND_*. Errors as
  * sio_eio_send(). */
 int sio__eio_send_rc(sio_eio_socket *s, sio_rcbuf *pkt, int flags);
-
-/* The loop an Engine.IO server runs on, and that loop's timer wheel: timers
- * started on it fire on the loop thread; deadlines are sio_loop_now()-based. */
-sio_loop *sio__eio_server_loop(const sio_eio_server *s);
-sio_timers *sio__loop_timers(sio_loop *loop);
 
 #endif

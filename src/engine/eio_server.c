@@ -23,7 +23,6 @@
 
 #include "core/alloc.h"
 #include "core/base64.h"
-#include "core/random.h"
 #include "engine/eio_internal.h"
 #include "engine/eio_packet.h"
 
@@ -102,8 +101,7 @@ static void free_options(sio_eio_server *s)
 }
 
 int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
-                         const sio_eio_callbacks *cb, void *data, sio_timers *timers,
-                         uint64_t (*now)(void *), void *now_arg,
+                         const sio_eio_callbacks *cb, void *data, const sio_eio_env *env,
                          const sio_eio_transport_ops *ops)
 {
     memset(s, 0, sizeof *s);
@@ -117,9 +115,11 @@ int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
     }
     s->cb = *cb;
     s->cb_data = data;
-    s->timers = timers;
-    s->now = now;
-    s->now_arg = now_arg;
+    s->timers = env->timers;
+    s->now = env->now;
+    s->wall = env->wall;
+    s->random = env->random;
+    s->now_arg = env->arg;
     s->ops = ops;
     return 0;
 }
@@ -311,12 +311,12 @@ int sio__eio_cors_headers(const sio_eio_server *s, sio_slice origin, sio_slice r
 /* 18 CSPRNG bytes -> 24 base64url characters (144 bits), encoded in place
  * (RFC 4648 section 5, no padding: 18 bytes are six whole groups), so a
  * handshake makes no short-lived allocation for it. */
-static int new_session_id(char out[SIO_EIO_ID_SIZE])
+static int new_session_id(const sio_eio_server *s, char out[SIO_EIO_ID_SIZE])
 {
     static const char abc[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[18];
-    if (sio__random_bytes(raw, sizeof raw) < 0)
+    if (s->random(s->now_arg, raw, sizeof raw) < 0)
         return SIO_EIO;
     size_t o = 0;
     for (size_t i = 0; i < sizeof raw; i += 3) {
@@ -419,6 +419,8 @@ static void poll_free(sio_eio_socket *so)
 
 static void socket_free(sio_eio_socket *so)
 {
+    if (so->post) /* its POST body is still coming: the connection forgets it */
+        so->server->ops->set_post(so->post, NULL);
     poll_free(so);
     sio__free(so->hs);
     sio__free(so);
@@ -466,7 +468,7 @@ int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs
         return SIO_ENOMEM;
     }
     sio__timer_init(&so->poll->upgrade_timer, upgrade_fire, so);
-    rc = new_session_id(so->id);
+    rc = new_session_id(s, so->id);
     /* 144 random bits: a repeated id would mean a broken generator. */
     if (rc == 0 && sio__eio_find(s, so->id, strlen(so->id)) != NULL)
         rc = SIO_EIO;
@@ -970,4 +972,3 @@ const sio_handshake *sio_eio_socket_handshake(const sio_eio_socket *so)
         ((sio_eio_socket *)so)->hs = handshake_view(so);
     return so->hs;
 }
-sio_loop *sio__eio_server_loop(const sio_eio_server *s) { return s->loop; }

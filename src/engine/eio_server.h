@@ -1,8 +1,9 @@
 /* Engine.IO v4 server core: sessions, handshake verification, heartbeat,
  * the polling queue and the upgrade state machine. Sans-I/O: it never
- * touches a socket. The net layer feeds it requests, WebSocket messages and
- * transport events, and implements sio_eio_transport_ops so that the core
- * can hand it bytes to write; time comes from the loop's timer wheel.
+ * touches a socket. The layer above it (src/server) feeds it requests
+ * (through eio_http.h), WebSocket messages and transport events, and
+ * implements sio_eio_transport_ops so that the core can hand it bytes to
+ * write; time, timers and random bytes come in through sio_eio_env.
  *
  * Spec: socketio/engine.io-protocol (v4) and Node's engine.io 6.6
  * (lib/server.ts verify()/handshake(), lib/socket.ts, lib/transports/
@@ -33,7 +34,8 @@ enum {
 /* Node's message for an error code ("Transport unknown", ...). */
 const char *sio__eio_error_message(int code);
 
-/* What the core asks of the net layer. */
+/* What the core asks of the layer that owns the connections. "ws", "get"
+ * and "conn" are that layer's handles; the core only passes them back. */
 typedef struct sio_eio_transport_ops {
     /* Frames pkt as one WebSocket message and queues it (new reference). */
     int (*ws_send)(void *ws, sio_rcbuf *pkt, int binary);
@@ -43,9 +45,41 @@ typedef struct sio_eio_transport_ops {
     void (*ws_close)(void *ws);
     /* Answers the held polling GET with 200 and body (the bytes are taken).
      * compress: some packet in body may be compressed (Node's
-     * options.compress); the net layer applies httpCompression. */
+     * options.compress); the layer below applies httpCompression. */
     void (*poll_answer)(void *get, sio_buf *body, int compress);
+
+    /* HTTP requests on the server's path (engine/eio_http.c): */
+    /* Answers conn's current request: status, Content-Type (NULL: none),
+     * extra header lines ("Name: value\r\n" each, may be ""), the body
+     * (copied); keep_alive 0 closes conn once the answer is written. */
+    void (*respond)(void *conn, int status, const char *ctype, const char *headers,
+                    const void *body, size_t len, int keep_alive);
+    /* Writes bytes as they are and closes conn once they are out. */
+    void (*abort)(void *conn, const void *bytes, size_t len);
+    /* Answers 101 and makes conn a WebSocket: 0, or < 0 when the request
+     * is not a valid WebSocket handshake (conn was answered and closes). */
+    int (*accept_ws)(void *conn);
+    /* conn now carries so (a held GET, a WebSocket), or nothing (NULL). */
+    void (*set_session)(void *conn, sio_eio_socket *so);
+    /* conn receives a POST body for so, or no longer does (NULL); also
+     * called when so is freed while its POST is in flight. */
+    void (*set_post)(void *conn, sio_eio_socket *so);
+    /* A copy of conn's request for allow_request (NULL: out of memory). */
+    sio_req *(*req_new)(void *conn);
+    void (*req_free)(sio_req *r);
+    /* The peer's address as text into out ("" if unknown). */
+    void (*peer_address)(void *conn, char *out, size_t cap);
 } sio_eio_transport_ops;
+
+/* What the core takes from outside instead of asking the system: its
+ * timers, both clocks and its random bytes (session ids). */
+typedef struct sio_eio_env {
+    sio_timers *timers;                             /* the wheel the loop runs */
+    uint64_t (*now)(void *arg);                     /* monotonic ms */
+    int64_t (*wall)(void *arg);                     /* wall-clock ms (handshake time) */
+    int (*random)(void *arg, void *out, size_t len); /* 0, or < 0 when none came */
+    void *arg;
+} sio_eio_env;
 
 /* The query fields and headers verify() looks at, extracted by net. */
 typedef struct sio_eio_reqinfo {
@@ -122,17 +156,17 @@ struct sio_eio_server {
     size_t nbuckets;
     size_t nsessions;            /* sessions in buckets */
     sio_timers *timers;          /* the loop's wheel */
-    uint64_t (*now)(void *now_arg); /* loop clock, ms */
-    void *now_arg;
+    uint64_t (*now)(void *now_arg); /* monotonic clock, ms */
+    int64_t (*wall)(void *now_arg); /* wall clock, ms */
+    int (*random)(void *now_arg, void *out, size_t len);
+    void *now_arg;               /* the env's arg, passed to all three */
     const sio_eio_transport_ops *ops;
-    sio_loop *loop;              /* for the internal API */
     int closing;                 /* server shutting down: no new sessions */
 };
 
 /* Builds the core; strings in opts are copied. SIO_ENOMEM, SIO_EINVAL. */
 int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
-                         const sio_eio_callbacks *cb, void *data, sio_timers *timers,
-                         uint64_t (*now)(void *), void *now_arg,
+                         const sio_eio_callbacks *cb, void *data, const sio_eio_env *env,
                          const sio_eio_transport_ops *ops);
 /* Closes every session ("forced close") and releases the core's memory. */
 void sio__eio_server_deinit(sio_eio_server *s);

@@ -18,7 +18,7 @@
  * References: RFC 9112 (HTTP/1.1 message syntax), RFC 9110 5.6 (tokens,
  * lists, OWS). */
 #include "http/http_parser.h"
-#include "http/query.h"
+#include "core/query.h"
 
 #include <string.h>
 

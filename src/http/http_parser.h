@@ -55,10 +55,7 @@ typedef enum {
 } sio_http_method;
 
 /* One header field as received; value trimmed of leading/trailing OWS. */
-typedef struct sio_http_header {
-    sio_slice name;
-    sio_slice value;
-} sio_http_header;
+typedef sio_slice_kv sio_http_header;
 
 /* A parsed request. Slices point into the parser's head buffer. */
 typedef struct sio_http_request {

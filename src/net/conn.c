@@ -298,7 +298,9 @@ void sio__conn_close(sio_conn *c)
         sio__conn_http(c)->req->conn = NULL;
         sio__conn_http(c)->req = NULL;
     }
-    sio__eio_conn_closed(c, 0);
+    const sio__route_ops *ops = sio__conn_route_ops(c);
+    if (ops)
+        ops->on_closed(c, 0);
     /* Queued but unwritten bytes are dropped; in-flight writes finish
      * (cancelled) before the close callback frees the connection. */
     uv_close((uv_handle_t *)&c->tcp, on_closed);

@@ -46,7 +46,7 @@ int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_op
     else
         sio_http_options_init(&s->opts);
     s->port = -1;
-    sio__list_init(&s->eios);
+    sio__list_init(&s->routes);
     uv_tcp_init(&loop->uv, &s->listener);
     s->listener.data = s;
     *out = s;
@@ -223,9 +223,9 @@ static void dispatch(sio_conn *c)
     sio_http_server *s = sio__conn_server(c);
     c->held = 1;
     sio__timer_stop(c->timer);
-    sio_eio_server *e = sio__conn_http(c)->eio;
-    if (e) {
-        sio__eio_on_request(c, e);
+    sio__route *route = sio__conn_http(c)->route;
+    if (route) {
+        route->ops->on_request(c, route->data);
         return;
     }
     if (s->handler == NULL) {
@@ -248,9 +248,9 @@ static int on_head(sio_conn *c)
     arm(c, sio__conn_server(c)->opts.request_timeout);
     if (c->parser->req.expect_continue && c->parser->req.method == SIO_HTTP_POST)
         sio__conn_write_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    sio_eio_server *e = sio__eio_match(sio__conn_server(c), c->parser->req.path);
-    sio__conn_http(c)->eio = e;
-    if (e == NULL || !sio__eio_on_head(c, e))
+    sio__route *route = sio__http_route_match(sio__conn_server(c), c->parser->req.path);
+    sio__conn_http(c)->route = route;
+    if (route == NULL || !route->ops->on_head(c, route->data))
         return 0;
     /* Taken over: a WebSocket never parses HTTP again, so it keeps no
      * HTTP state while it idles (one that is already closing keeps its
@@ -264,10 +264,9 @@ static void parse_error(sio_conn *c)
 {
     int status = c->parser->error_status ? c->parser->error_status : 400;
     const char *text = sio__http_status_text(status);
-    /* A POST that broke a limit leaves its session alone: the client sees
-     * the error status and closes with "transport error" itself. */
-    if (sio__conn_http(c)->eio)
-        sio__eio_post_release(c);
+    /* The route learns that the body it waited for will not come. */
+    if (sio__conn_http(c)->route)
+        sio__conn_http(c)->route->ops->on_body_error(c);
     sio__conn_respond(c, status, "text/plain", NULL, text, strlen(text), 0);
 }
 
@@ -299,7 +298,7 @@ static size_t feed(sio_conn *c, const char *data, size_t len)
         dispatch(c);
     }
     if (c->mode == SIO_CONN_WS && used < len) {
-        sio__eio_ws_read(c, data + used, len - used);
+        sio__conn_ws_read(c, data + used, len - used);
         used = len;
     }
     return used;
@@ -310,7 +309,7 @@ void sio__conn_request_done(sio_conn *c)
     if (c->closing)
         return;
     c->held = 0;
-    sio__conn_http(c)->eio = NULL;
+    sio__conn_http(c)->route = NULL;
     /* An idle keep-alive connection keeps no parser buffers: the next
      * request's first bytes allocate them again. */
     if (pending_len(c) == 0)
@@ -345,8 +344,9 @@ static void feed_pending(sio_conn *c)
 void sio__conn_drained(sio_conn *c)
 {
     if (c->mode == SIO_CONN_WS) {
-        if (c->session && c->out_bytes == 0 && !c->closing)
-            sio__eio_drained(c->session);
+        const sio__route_ops *ops = sio__conn_route_ops(c);
+        if (ops && c->out_bytes == 0 && !c->closing)
+            ops->on_drained(c);
         return;
     }
     if (c->closing || c->close_after_write || c->mode != SIO_CONN_HTTP || c->held)
@@ -408,7 +408,9 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n == UV_ENOBUFS || n == 0)
         return;
     if (n < 0) {
-        sio__eio_conn_closed(c, n != UV_EOF);
+        const sio__route_ops *ops = sio__conn_route_ops(c);
+        if (ops)
+            ops->on_closed(c, n != UV_EOF);
         sio__conn_close(c);
         return;
     }
@@ -502,10 +504,11 @@ static void free_server(sio_http_server *s)
 {
     void (*cb)(void *) = s->close_cb;
     void *data = s->close_data;
-    while (!sio__list_empty(&s->eios)) {
-        sio_eio_attach *a = SIO_CONTAINER_OF(s->eios.next, sio_eio_attach, link);
-        sio__list_remove(&a->link);
-        sio__free(a);
+    while (!sio__list_empty(&s->routes)) {
+        sio__route *r = SIO_CONTAINER_OF(s->routes.next, sio__route, link);
+        sio__list_remove(&r->link);
+        r->ops->on_server_free(r->data);
+        sio__free(r);
     }
     sio__free(s);
     if (cb)
@@ -549,9 +552,9 @@ void sio_http_server_close(sio_http_server *s, void (*cb)(void *data), void *dat
     s->close_cb = cb;
     s->close_data = data;
     sio_list *it, *tmp;
-    SIO_LIST_FOREACH_SAFE(it, tmp, &s->eios) {
-        sio_eio_attach *a = SIO_CONTAINER_OF(it, sio_eio_attach, link);
-        sio__eio_server_deinit(&a->core);
+    SIO_LIST_FOREACH_SAFE(it, tmp, &s->routes) {
+        sio__route *r = SIO_CONTAINER_OF(it, sio__route, link);
+        r->ops->on_server_close(r->data);
     }
     /* The loop's handle list is the list of connections (no per-connection
      * links); closing handles from uv_walk's callback is allowed. */

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "engine/eio_internal.h"
 #include "net/net.h"
 
 typedef struct sio_post {
@@ -24,6 +23,13 @@ typedef struct sio_signal {
 uint64_t sio__loop_clock(void *loop) { return uv_now(&((sio_loop *)loop)->uv); }
 uint64_t sio_loop_now(const sio_loop *loop) { return uv_now(&loop->uv); }
 sio_timers *sio__loop_timers(sio_loop *loop) { return &loop->timers; }
+
+int64_t sio__loop_wall_ms(void *loop)
+{
+    (void)loop;
+    uv_timeval64_t tv;
+    return uv_gettimeofday(&tv) == 0 ? tv.tv_sec * 1000 + tv.tv_usec / 1000 : 0;
+}
 
 static void wheel_fire(uv_timer_t *t)
 {

@@ -10,7 +10,14 @@
  *
  * sio_conn is one accepted TCP connection. It speaks HTTP/1.1 until it is
  * upgraded to WebSocket. Small writes are copied into blocks; a big shared
- * payload (a broadcast) is queued by reference, never copied. */
+ * payload (a broadcast) is queued by reference, never copied.
+ *
+ * Routes: a layer above (src/server, the composition root) mounts a route
+ * at a path; requests there go to the route's ops instead of the request
+ * handler, and a connection the route upgrades to WebSocket reports its
+ * messages, close and drain through the same ops. net knows nothing of
+ * what the route speaks (Engine.IO): it moves bytes, arms deadlines and
+ * keeps two opaque pointers per connection for the route (owner, post). */
 #ifndef SIO_NET_NET_H
 #define SIO_NET_NET_H
 
@@ -21,7 +28,6 @@
 #include "core/list.h"
 #include "core/rcbuf.h"
 #include "core/timer.h"
-#include "engine/eio_server.h"
 #include "http/http_parser.h"
 #include "sioc.h"
 #include "ws/ws_conn.h"
@@ -48,6 +54,38 @@ typedef enum { SIO_CONN_HTTP, SIO_CONN_WS } sio_conn_mode;
 
 typedef struct sio_conn sio_conn;
 
+/* What a route does with the connections that reach it. */
+typedef struct sio__route_ops {
+    /* Must stay first: an upgraded connection's ws.cb points here (its
+     * callbacks get the sio_conn as data), which is how net finds the
+     * route of a WebSocket without a pointer of its own. */
+    sio_ws_callbacks ws;
+    /* The head of a request is in: 1 if the route took the connection
+     * (upgrade, refusal), 0 to read the request on. */
+    int (*on_head)(sio_conn *c, void *data);
+    /* A whole request: answer it (sio__conn_respond) now or later. */
+    void (*on_request)(sio_conn *c, void *data);
+    /* The request's body broke a limit; net answers with the parser's
+     * status and closes. */
+    void (*on_body_error)(sio_conn *c);
+    /* The connection is going away (error: it failed). */
+    void (*on_closed)(sio_conn *c, int error);
+    /* A WebSocket's output was all written. */
+    void (*on_drained)(sio_conn *c);
+    /* The HTTP server is closing, then freeing: release data. */
+    void (*on_server_close)(void *data);
+    void (*on_server_free)(void *data);
+} sio__route_ops;
+
+/* One mounted route: requests whose path is exactly path (with or without
+ * its trailing slash). */
+typedef struct sio__route {
+    sio_list link;                /* in server->routes */
+    const char *path;             /* with one trailing '/', owned by data */
+    const sio__route_ops *ops;
+    void *data;
+} sio__route;
+
 struct sio_req {
     sio_conn *conn;          /* NULL once the client left */
     sio_buf strings;         /* NUL-terminated copies: method, path, query, headers */
@@ -65,8 +103,8 @@ typedef struct sio_conn_http {
     sio_buf pending_in;           /* input received while a request is held */
     sio_timer timer;              /* header/request/idle deadline */
     struct sio_req *req;          /* user request outstanding */
-    sio_eio_server *eio;          /* Engine.IO server of the current request */
-    char post_sid[32];            /* session whose POST body is being received, or "" */
+    sio__route *route;            /* route of the current request, or NULL */
+    void *post;                   /* the route's: what the body being received is for */
 } sio_conn_http;
 
 struct sio_conn {
@@ -94,7 +132,8 @@ struct sio_conn {
     unsigned has_ws : 1;          /* ws is initialised (WebSocket mode) */
     size_t out_bytes;             /* queued + in flight, for outbound limits */
     size_t wq_bytes;              /* queued, not yet handed to uv_write */
-    sio_eio_socket *session;      /* session whose transport this is */
+    void *owner;                  /* the route's: what this connection carries (an
+                                   * Engine.IO session), or NULL */
     sio_ws_conn ws;               /* WebSocket mode (has_ws): embedded, which saves
                                    * an allocation per connection */
 };
@@ -111,11 +150,6 @@ static inline sio_conn_http *sio__conn_http(sio_conn *c)
     return SIO_CONTAINER_OF(c->parser, sio_conn_http, parser);
 }
 
-typedef struct sio_eio_attach {
-    sio_list link;                /* in server->eios */
-    sio_eio_server core;
-} sio_eio_attach;
-
 struct sio_http_server {
     sio_loop *loop;
     sio_http_options opts;
@@ -123,7 +157,7 @@ struct sio_http_server {
     int listening;
     int port;
     size_t nconns;                /* open (not closing) sio_conn */
-    sio_list eios;                /* attached Engine.IO servers */
+    sio_list routes;              /* sio__route, mounted by the layer above */
     sio_http_handler handler;
     void *handler_data;
     int closing;
@@ -132,8 +166,10 @@ struct sio_http_server {
     void *close_data;
 };
 
-/* loop.c */
-uint64_t sio__loop_clock(void *loop);
+/* loop.c: what the cores get from the loop (their sio_eio_env, ...). */
+uint64_t sio__loop_clock(void *loop);      /* monotonic ms, the timers' clock */
+int64_t sio__loop_wall_ms(void *loop);     /* wall-clock ms */
+sio_timers *sio__loop_timers(sio_loop *loop);
 
 /* conn.c: the peer's IP address as text into out ("" if the socket cannot
  * tell any more). */
@@ -169,19 +205,25 @@ void sio__conn_resume(sio_conn *c);
 void sio__conn_drained(sio_conn *c);
 void sio__http_server_maybe_done(sio_http_server *s);
 
-/* eio_glue.c */
-extern const sio_eio_transport_ops sio__net_eio_ops;
-/* Routes an HTTP request to an attached Engine.IO server: 1 if taken. */
-sio_eio_server *sio__eio_match(sio_http_server *s, sio_slice path);
-/* After the head: returns 1 when the connection was taken (upgrade, error). */
-int sio__eio_on_head(sio_conn *c, sio_eio_server *e);
-/* A whole request on an Engine.IO path. */
-void sio__eio_on_request(sio_conn *c, sio_eio_server *e);
-/* Forgets the POST this connection carried, leaving its session open. */
-void sio__eio_post_release(sio_conn *c);
-/* The connection is going away. */
-void sio__eio_conn_closed(sio_conn *c, int error);
+/* routes: mounting, and what a route may do with its connection. */
+/* Mounts a route at path (kept, must end with '/'). SIO_EEXIST if the path
+ * is taken, SIO_ENOMEM. */
+int sio__http_route_add(sio_http_server *s, const char *path, const sio__route_ops *ops,
+                        void *data);
+/* The route for path, or NULL. */
+sio__route *sio__http_route_match(sio_http_server *s, sio_slice path);
+/* The route of c's current request or WebSocket, or NULL. */
+const sio__route_ops *sio__conn_route_ops(sio_conn *c);
+/* Answers 101 and turns c into a WebSocket whose events go to its route's
+ * ops (messages over max_message fail with 1009). An invalid handshake is
+ * answered here (400, and Sec-WebSocket-Version: 13 for a version we do
+ * not speak, RFC 6455 section 4.4) and c closes: returns < 0. */
+int sio__conn_accept_ws(sio_conn *c, size_t max_message);
+/* Queues one WebSocket data message (pkt shared, a header copied). */
+int sio__conn_ws_send(sio_conn *c, sio_rcbuf *pkt, int binary);
+/* Closes the WebSocket with 1000 (an HTTP connection just ends). */
+void sio__conn_ws_close(sio_conn *c);
 /* A WebSocket connection got bytes. */
-void sio__eio_ws_read(sio_conn *c, const char *data, size_t len);
+void sio__conn_ws_read(sio_conn *c, const char *data, size_t len);
 
 #endif

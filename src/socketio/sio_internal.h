@@ -10,7 +10,7 @@
  * Sans-I/O: a client talks to its transport only through sio__conn_ops
  * (send a shared buffer, close), time comes from a now() function and
  * deadlines from a timer wheel the caller runs. The Engine.IO glue
- * (sio_eio_glue.c) plugs in sio__eio_send_rc/sio_eio_close and the loop's
+ * (server/sio_attach.c) plugs in sio__eio_send_rc/sio_eio_close and the loop's
  * wheel; unit tests plug in fakes and drive time by hand.
  *
  * Lifetimes: sockets and clients are reference counted because user code

@@ -113,8 +113,28 @@ static void fake_poll_answer(void *get, sio_buf *body, int compress)
     record(EV_POLL, get, body->data, body->len, 0);
 }
 
-static const sio_eio_transport_ops fake_ops = {fake_ws_send, fake_ws_queued, fake_ws_close,
-                                               fake_poll_answer};
+static const sio_eio_transport_ops fake_ops = {
+    .ws_send = fake_ws_send,
+    .ws_queued = fake_ws_queued,
+    .ws_close = fake_ws_close,
+    .poll_answer = fake_poll_answer,
+};
+
+/* Random bytes from a fixed-seed xorshift: ids differ, runs repeat. */
+static int fake_random(void *arg, void *out, size_t len)
+{
+    static uint64_t x = 88172645463325252ULL;
+    (void)arg;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ((uint8_t *)out)[i] = (uint8_t)(x >> 24);
+    }
+    return 0;
+}
+
+static const sio_eio_env fake_env = {&wheel, fake_now, NULL, fake_random, NULL};
 
 /* Events of kind k on handle h (h NULL: any handle). */
 static size_t count_ev(ev_kind k, void *h)
@@ -234,7 +254,7 @@ static sio_handshake make_hs(void)
 static void start_server(void)
 {
     assert_int_equal(
-        sio__eio_server_init(&srv, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops), 0);
+        sio__eio_server_init(&srv, &opts, &callbacks, &rec, &fake_env, &fake_ops), 0);
     server_up = 1;
 }
 
@@ -300,7 +320,7 @@ static sio_eio_socket *open_polling(void *get)
     return so;
 }
 
-/* A WebSocket-only session as eio_glue opens one: handshake, attach (the
+/* A WebSocket-only session as server/eio_attach opens one: handshake, attach (the
  * queued open packet goes out on the socket), then on_connection. */
 static sio_eio_socket *open_ws(void *ws)
 {
@@ -1525,23 +1545,23 @@ static void test_server_init_rejects_bad_options(void **state)
     sio_eio_server s;
     opts.path = "engine.io";
     assert_int_equal(
-        sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops),
+        sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops),
         SIO_EINVAL);
     sio_eio_options_init(&opts);
     opts.transports = 0;
     assert_int_equal(
-        sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops),
+        sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops),
         SIO_EINVAL);
     sio_eio_options_init(&opts);
     opts.ping_interval = 0;
     assert_int_equal(
-        sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops),
+        sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops),
         SIO_EINVAL);
     /* The path is normalised to one trailing slash. */
     sio_eio_options_init(&opts);
     opts.path = "/x.io///";
     assert_int_equal(
-        sio__eio_server_init(&s, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops), 0);
+        sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops), 0);
     assert_string_equal(s.path_slash, "/x.io/");
     sio__eio_server_deinit(&s);
 }
@@ -1738,7 +1758,7 @@ static void rnd_open(int i)
     snprintf(sl->id, sizeof sl->id, "%s", so->id);
     sl->used = 1;
     if (ws) {
-        /* As eio_glue: attach, write the queued open packet, announce. */
+        /* As server/eio_attach: attach, write the queued open packet, announce. */
         sl->ws = new_handle(H_WS, i);
         sio__eio_ws_attach(so, sl->ws);
         assert_null(so->poll);
@@ -1886,8 +1906,7 @@ static void test_random_interleavings(void **state)
         rnext = 0;
         r_close_in_message = round & 1;
         ev_hook = rnd_hook;
-        assert_int_equal(sio__eio_server_init(&srv, &opts, &rnd_callbacks, &rec, &wheel, fake_now,
-                                              NULL, &fake_ops),
+        assert_int_equal(sio__eio_server_init(&srv, &opts, &rnd_callbacks, &rec, &fake_env, &fake_ops),
                          0);
         for (int step = 0; step < 12000 && rnext < RH - 10; step++)
             rnd_step();
@@ -1965,7 +1984,7 @@ static void test_oom(void **state)
     for (unsigned long n = 1; n < 200; n++) {
         clear_events();
         sio__alloc_fail_after(n);
-        if (sio__eio_server_init(&srv, &opts, &callbacks, &rec, &wheel, fake_now, NULL, &fake_ops) <
+        if (sio__eio_server_init(&srv, &opts, &callbacks, &rec, &fake_env, &fake_ops) <
             0) {
             sio__alloc_fail_after(0);
             continue;

@@ -3,7 +3,7 @@
  * Keys are matched by decoding them on the fly against the wanted key, so a
  * lookup allocates nothing unless the key is found, and a query is scanned
  * once per lookup (queries are short: Engine.IO sends four or five pairs). */
-#include "http/query.h"
+#include "core/query.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "core/buf.h"
-#include "http/query.h"
+#include "core/query.h"
 #include "sioc.h"
 
 /* Looks key up in q and checks the result code and, if found, the value. */

@@ -6,8 +6,8 @@
  * SIO_EPROTO, so that ambiguous encodings never reach a router or the file
  * system. Outputs replace the contents of out (out->len is reset first) and
  * respect out's hard limit (SIO_ELIMIT). */
-#ifndef SIO_HTTP_QUERY_H
-#define SIO_HTTP_QUERY_H
+#ifndef SIO_CORE_QUERY_H
+#define SIO_CORE_QUERY_H
 
 #include "core/buf.h"
 

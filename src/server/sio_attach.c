@@ -1,10 +1,13 @@
-/* The thin layer between the Socket.IO core and Engine.IO: each Engine.IO
- * session becomes a sio__client whose transport ops are sio__eio_send_rc
- * (shared buffers, no copy) and sio_eio_close; time and deadlines come
- * from the loop the Engine.IO server runs on. Everything else is in the
- * sans-I/O core, which unit tests drive without this file. */
+/* The composition root of a Socket.IO server: sio_server_new creates the
+ * Engine.IO server on the HTTP server (server/eio_attach.c) and the
+ * Socket.IO core above it, and joins them: each Engine.IO session becomes a
+ * sio__client whose transport ops are sio__eio_send_rc (shared buffers, no
+ * copy) and sio_eio_close; the core's clock and timer wheel are the loop's.
+ * Everything else is in the sans-I/O core, which unit tests drive without
+ * this file. */
 #include "core/error.h"
 #include "engine/eio_internal.h"
+#include "net/net.h"
 #include "socketio/sio_internal.h"
 
 _Static_assert((int)SIO__SEND_BINARY == (int)SIO__EIO_SEND_BINARY &&
@@ -27,10 +30,7 @@ static const sio_handshake *glue_handshake(void *conn) { return sio_eio_socket_h
 
 static const sio__conn_ops glue_ops = {glue_send, glue_close, glue_buffered, glue_handshake};
 
-static uint64_t glue_now(void *loop)
-{
-    return sio_loop_now(loop);
-}
+static uint64_t glue_now(void *loop) { return sio__loop_clock(loop); }
 
 static void on_connection(sio_eio_socket *es, void *data)
 {
@@ -79,9 +79,8 @@ int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_opt
         sio_server_free(srv);
         return rc;
     }
-    sio_loop *loop = sio__eio_server_loop(srv->eio);
-    srv->timers = sio__loop_timers(loop);
-    srv->now_data = loop;
+    srv->timers = sio__loop_timers(http->loop);
+    srv->now_data = http->loop;
     /* the engine copied what it needs; these pointers are the caller's */
     srv->opts.eio.cors.origins = NULL;
     srv->opts.eio.cors.norigins = 0;

@@ -1,0 +1,366 @@
+/* Engine.IO over HTTP: see eio_http.h.
+ *
+ * Order of the checks follows Node (lib/server.ts): the preflight first
+ * (when CORS is configured), then verify() (query, transport, sid, method,
+ * allowRequest, protocol version), then the request's own rules. Errors of
+ * a plain request are JSON bodies with CORS headers and keep the
+ * connection; an upgrade that fails verify() gets Node's abortUpgrade: a
+ * raw 400 with the message as text/html, and the connection closed. */
+#include "engine/eio_http.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/query.h"
+
+/* The value of the first header named name (lower-case literal), or
+ * {NULL,0}. */
+static sio_slice header(const sio_eio_http_req *r, const char *name)
+{
+    for (unsigned i = 0; i < r->nheaders; i++)
+        if (sio__slice_eq_nocase(r->headers[i].name, name))
+            return r->headers[i].value;
+    return (sio_slice){NULL, 0};
+}
+
+/* ----------------------------------------------------------- responses */
+
+int sio__eio_http_error_status(int code) { return code == SIO_EIO_ERR_FORBIDDEN ? 403 : 400; }
+
+int sio__eio_http_error_body(int code, sio_buf *out)
+{
+    return sio__buf_appendf(out, "{\"code\":%d,\"message\":\"%s\"}", code,
+                            sio__eio_error_message(code));
+}
+
+/* CORS lines for r into b (b is initialised here). */
+static void cors(const sio_eio_server *e, const sio_eio_http_req *r, int preflight, sio_buf *b)
+{
+    sio__buf_init(b, 0);
+    sio__eio_cors_headers(e, header(r, "origin"), header(r, "access-control-request-headers"),
+                          preflight, b);
+}
+
+static void respond(sio_eio_server *e, void *conn, const sio_eio_http_req *r, int status,
+                    const char *ctype, const char *body, size_t len, int keep_alive)
+{
+    sio_buf h;
+    cors(e, r, 0, &h);
+    e->ops->respond(conn, status, ctype, sio__buf_cstr(&h), body, len, keep_alive);
+    sio__buf_free(&h);
+}
+
+static void respond_error(sio_eio_server *e, void *conn, const sio_eio_http_req *r, int code)
+{
+    sio_buf b;
+    sio__buf_init(&b, 0);
+    if (sio__eio_http_error_body(code, &b) < 0) {
+        e->ops->respond(conn, 500, NULL, "", "", 0, 0);
+    } else {
+        respond(e, conn, r, sio__eio_http_error_status(code), "application/json", b.data, b.len,
+                r->keep_alive);
+    }
+    sio__buf_free(&b);
+}
+
+/* Node's abortUpgrade: a raw 400 and the socket destroyed. */
+static void abort_upgrade(sio_eio_server *e, void *conn, int code)
+{
+    const char *msg = sio__eio_error_message(code);
+    sio_buf b;
+    sio__buf_init(&b, 0);
+    int rc = sio__buf_appendf(&b,
+                              "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                              "Content-type: text/html\r\nContent-Length: %zu\r\n\r\n%s",
+                              strlen(msg), msg);
+    e->ops->abort(conn, rc == 0 ? b.data : "", rc == 0 ? b.len : 0);
+    sio__buf_free(&b);
+}
+
+void sio__eio_http_poll_answer(sio_eio_server *e, void *conn, const sio_eio_http_req *r,
+                               const char *body, size_t len, const char *coding)
+{
+    sio_buf h;
+    cors(e, r, 0, &h);
+    if (coding)
+        sio__buf_appendf(&h, "Content-Encoding: %s\r\n", coding);
+    e->ops->respond(conn, 200, "text/plain; charset=UTF-8", sio__buf_cstr(&h), body ? body : "",
+                    len, r->keep_alive);
+    sio__buf_free(&h);
+}
+
+int sio__eio_http_wants_compression(const sio_eio_server *e, size_t len, int compress)
+{
+    return compress && e->opts.http_compression && len >= e->opts.http_compression_threshold;
+}
+
+/* ------------------------------------------------------------- verify */
+
+/* The three query fields verify() reads, decoded. */
+typedef struct query_fields {
+    sio_buf transport, sid, eio;
+    int has_sid, bad;
+} query_fields;
+
+static void query_init(query_fields *q, sio_slice query)
+{
+    memset(q, 0, sizeof *q);
+    sio__buf_init(&q->transport, 256);
+    sio__buf_init(&q->sid, 256);
+    sio__buf_init(&q->eio, 16);
+    int t = sio__query_get(query, "transport", &q->transport);
+    int s = sio__query_get(query, "sid", &q->sid);
+    int v = sio__query_get(query, "EIO", &q->eio);
+    q->has_sid = s == 1;
+    q->bad = t < 0 || s < 0 || v < 0;
+}
+
+static void query_free(query_fields *q)
+{
+    sio__buf_free(&q->transport);
+    sio__buf_free(&q->sid);
+    sio__buf_free(&q->eio);
+}
+
+static int method_code(int m)
+{
+    return m == SIO_EIO_HTTP_GET ? 'G' : m == SIO_EIO_HTTP_POST ? 'P' : m == SIO_EIO_HTTP_OPTIONS ? 'O' : 0;
+}
+
+/* Node's verify() for r; *so is set when r names a live session. */
+static int verify(sio_eio_server *e, void *conn, const sio_eio_http_req *r, sio_eio_socket **so)
+{
+    query_fields q;
+    query_init(&q, r->query);
+    sio_eio_reqinfo ri = {
+        .method = method_code(r->method),
+        .upgrade = r->upgrade,
+        .transport = sio__buf_slice(&q.transport),
+        .sid = q.has_sid ? sio__buf_slice(&q.sid) : (sio_slice){NULL, 0},
+        .eio = sio__buf_slice(&q.eio),
+        .origin = header(r, "origin"),
+        .req = NULL,
+    };
+    if (ri.transport.base == NULL)
+        ri.transport.base = "";
+    if (ri.eio.base == NULL)
+        ri.eio.base = "";
+    int code;
+    if (q.bad) {
+        code = SIO_EIO_ERR_BAD_REQUEST;
+    } else if (e->opts.allow_request && !q.has_sid) {
+        /* allowRequest sees a copy of the request the caller can keep. */
+        sio_req *req = e->ops->req_new(conn);
+        ri.req = req;
+        code = req ? sio__eio_verify(e, &ri, so) : SIO_EIO_ERR_BAD_REQUEST;
+        e->ops->req_free(req);
+    } else {
+        code = sio__eio_verify(e, &ri, so);
+    }
+    query_free(&q);
+    return code;
+}
+
+/* ---------------------------------------------------------- handshake */
+
+/* Header copies for the session's handshake record, names lower-cased
+ * (the Node view: req.headers). Offsets first, since store moves. */
+static int fill_handshake(const sio_eio_http_req *r, sio_handshake *hs, sio_kv **kv,
+                          sio_buf *store)
+{
+    sio__buf_init(store, 0);
+    *kv = sio__calloc(r->nheaders + 1, sizeof(sio_kv));
+    size_t *offs = sio__calloc(r->nheaders * 2 + 3, sizeof(size_t));
+    int rc = (*kv && offs) ? 0 : SIO_ENOMEM;
+    for (unsigned i = 0; rc == 0 && i < r->nheaders; i++) {
+        offs[2 * i] = store->len;
+        rc = sio__buf_append(store, r->headers[i].name.base, r->headers[i].name.len);
+        for (size_t k = offs[2 * i]; rc == 0 && k < store->len; k++)
+            if (store->data[k] >= 'A' && store->data[k] <= 'Z')
+                store->data[k] += 'a' - 'A';
+        rc = rc ? rc : sio__buf_append_byte(store, 0);
+        offs[2 * i + 1] = store->len;
+        rc = rc ? rc : sio__buf_append(store, r->headers[i].value.base, r->headers[i].value.len);
+        rc = rc ? rc : sio__buf_append_byte(store, 0);
+    }
+    size_t url = store->len;
+    rc = rc ? rc : sio__buf_append(store, r->target.base, r->target.len);
+    rc = rc ? rc : sio__buf_append_byte(store, 0);
+    size_t query = store->len;
+    rc = rc ? rc : sio__buf_append(store, r->query.base, r->query.len);
+    rc = rc ? rc : sio__buf_append_byte(store, 0);
+    if (rc == 0) {
+        for (unsigned i = 0; i < r->nheaders; i++)
+            (*kv)[i] = (sio_kv){store->data + offs[2 * i], store->data + offs[2 * i + 1]};
+        *hs = (sio_handshake){*kv, r->nheaders, store->data + url, store->data + query, "", 0, 0};
+    }
+    sio__free(offs);
+    return rc;
+}
+
+/* A new session on transport for conn's request r, or NULL. */
+static sio_eio_socket *handshake(sio_eio_server *e, void *conn, const sio_eio_http_req *r,
+                                 int transport)
+{
+    sio_handshake hs;
+    sio_kv *kv = NULL;
+    sio_buf store;
+    sio_eio_socket *so = NULL;
+    char address[64];
+    e->ops->peer_address(conn, address, sizeof address);
+    int rc = fill_handshake(r, &hs, &kv, &store);
+    if (rc == 0) {
+        hs.address = address;
+        hs.time_ms = e->wall ? e->wall(e->now_arg) : 0;
+        rc = sio__eio_handshake(e, transport, &hs, &so);
+    }
+    sio__free(kv);
+    sio__buf_free(&store);
+    return rc == 0 ? so : NULL;
+}
+
+/* ------------------------------------------------------------ requests */
+
+/* conn holds a GET for so (answered now or later through poll_answer). */
+static void poll_get(sio_eio_server *e, void *conn, const sio_eio_http_req *r, sio_eio_socket *so)
+{
+    e->ops->set_session(conn, so); /* before: poll_get may answer at once */
+    if (sio__eio_poll_get(so, conn) == SIO_EBUSY) {
+        e->ops->set_session(conn, NULL); /* Node: 400 with no body, session closed */
+        respond(e, conn, r, 400, NULL, "", 0, r->keep_alive);
+    }
+}
+
+/* The POST's body arrived: it no longer blocks another POST. */
+static void post_release(sio_eio_server *e, void *conn, sio_eio_socket *so)
+{
+    if (so && so->post == conn) {
+        so->post = NULL;
+        e->ops->set_post(conn, NULL);
+    }
+}
+
+void sio__eio_http_post_abort(sio_eio_server *e, void *conn, sio_eio_socket *post)
+{
+    post_release(e, conn, post);
+}
+
+void sio__eio_http_request(sio_eio_server *e, void *conn, const sio_eio_http_req *r)
+{
+    if (r->method == SIO_EIO_HTTP_OPTIONS && (e->opts.cors.any_origin || e->opts.cors.norigins)) {
+        sio_buf h;
+        cors(e, r, 1, &h);
+        e->ops->respond(conn, 204, NULL, sio__buf_cstr(&h), "", 0, r->keep_alive);
+        sio__buf_free(&h);
+        return;
+    }
+    sio_eio_socket *so = NULL;
+    int code = verify(e, conn, r, &so);
+    if (code != SIO_EIO_ERR_NONE) {
+        respond_error(e, conn, r, code);
+        return;
+    }
+    if (so == NULL) {
+        so = handshake(e, conn, r, SIO_TRANSPORT_POLLING);
+        if (so == NULL) {
+            respond(e, conn, r, 500, "text/plain", "", 0, r->keep_alive);
+            return;
+        }
+        poll_get(e, conn, r, so); /* the open packet is queued: answered at once */
+        sio__eio_opened(so);
+        return;
+    }
+    if (r->method == SIO_EIO_HTTP_GET) {
+        poll_get(e, conn, r, so);
+        return;
+    }
+    if (r->method == SIO_EIO_HTTP_POST) {
+        post_release(e, conn, so);
+        sio__eio_poll_post(so, r->body.base ? r->body.base : "", r->body.len);
+        respond(e, conn, r, 200, "text/html", "ok", 2, r->keep_alive);
+        return;
+    }
+    respond(e, conn, r, 500, NULL, "", 0, r->keep_alive);
+}
+
+/* ------------------------------------------------------------- heads */
+
+/* Node refuses a binary POST body and a POST that overlaps another one on
+ * the same session: 400 and the session is closed. */
+static int post_head(sio_eio_server *e, void *conn, const sio_eio_http_req *r)
+{
+    query_fields q;
+    query_init(&q, r->query);
+    sio_eio_socket *so = NULL;
+    if (q.has_sid)
+        so = sio__eio_find(e, q.sid.data, q.sid.len);
+    query_free(&q);
+    if (so == NULL || so->state != SIO_EIO_OPEN_STATE)
+        return 0;
+    if (so->post || sio__slice_eq_nocase(header(r, "content-type"), "application/octet-stream")) {
+        sio__eio_close(so, "transport error");
+        respond(e, conn, r, 400, NULL, "", 0, 0);
+        return 1;
+    }
+    so->post = conn;
+    e->ops->set_post(conn, so);
+    return 0;
+}
+
+/* A WebSocket upgrade that passed verify(): a new session over WebSocket,
+ * or the probe of a polling session's upgrade. */
+static void upgrade(sio_eio_server *e, void *conn, const sio_eio_http_req *r, sio_eio_socket *so)
+{
+    if (e->ops->accept_ws(conn) < 0)
+        return; /* not a valid WebSocket handshake: answered and closing */
+    if (so) {
+        if (sio__eio_ws_probe(so, conn) < 0) {
+            e->ops->ws_close(conn);
+            return;
+        }
+        e->ops->set_session(conn, so);
+        return;
+    }
+    so = handshake(e, conn, r, SIO_TRANSPORT_WEBSOCKET);
+    if (so == NULL) {
+        e->ops->ws_close(conn);
+        return;
+    }
+    e->ops->set_session(conn, so);
+    sio__eio_ws_attach(so, conn); /* sends the queued open packet */
+    sio__eio_opened(so);
+}
+
+int sio__eio_http_head(sio_eio_server *e, void *conn, const sio_eio_http_req *r)
+{
+    if (r->method == SIO_EIO_HTTP_POST)
+        return post_head(e, conn, r);
+    if (!r->upgrade)
+        return 0;
+    sio_eio_socket *so = NULL;
+    int code = verify(e, conn, r, &so);
+    if (code != SIO_EIO_ERR_NONE)
+        abort_upgrade(e, conn, code);
+    else
+        upgrade(e, conn, r, so);
+    return 1;
+}
+
+/* ------------------------------------------------------------- closing */
+
+void sio__eio_http_closed(sio_eio_server *e, void *conn, sio_eio_socket *so,
+                          sio_eio_socket *post, int ws, int error)
+{
+    if (post && post->post == conn) { /* Node: "data request connection closed prematurely" */
+        post_release(e, conn, post);
+        sio__eio_close(post, "transport error");
+    }
+    if (so == NULL)
+        return;
+    e->ops->set_session(conn, NULL);
+    if (ws)
+        sio__eio_ws_closed(so, conn, error);
+    else
+        sio__eio_poll_aborted(so, conn);
+}

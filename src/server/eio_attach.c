@@ -1,0 +1,244 @@
+/* The composition root of an Engine.IO server on an HTTP server.
+ *
+ * sio_eio_server_new wires the sans-I/O Engine.IO core (engine/) to the
+ * HTTP server (net/): it builds the core with the loop's timer wheel,
+ * clocks and the kernel's random bytes (its sio_eio_env), mounts a route at
+ * the server's path, and translates in both directions:
+ *  - net -> engine: the route's ops turn a parsed request into the core's
+ *    request view (engine/eio_http.h) and WebSocket events into
+ *    sio__eio_ws_message / sio__eio_ws_closed;
+ *  - engine -> net: the transport ops (eio_server.h) become net's byte
+ *    moves (sio__conn_respond, sio__conn_ws_send, ...), with the
+ *    sio_conn as the core's opaque handle.
+ * Nothing here decides protocol: which status, which body, which session
+ * are the core's answers. Neither side includes the other's headers; only
+ * this layer sees both. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/random.h"
+#include "engine/eio_http.h"
+#include "http/compress.h"
+#include "net/net.h"
+
+/* One Engine.IO server mounted on an HTTP server. */
+typedef struct eio_mount {
+    sio_eio_server core;
+    char path[]; /* the route's path (outlives core's copy while closing) */
+} eio_mount;
+
+/* ------------------------------------------------------- request view */
+
+static int method_of(sio_http_method m)
+{
+    switch (m) {
+    case SIO_HTTP_GET:
+        return SIO_EIO_HTTP_GET;
+    case SIO_HTTP_POST:
+        return SIO_EIO_HTTP_POST;
+    case SIO_HTTP_OPTIONS:
+        return SIO_EIO_HTTP_OPTIONS;
+    default:
+        return SIO_EIO_HTTP_OTHER;
+    }
+}
+
+/* The core's view of c's current request (whole: with its body). */
+static sio_eio_http_req view(sio_conn *c)
+{
+    const sio_http_request *r = &c->parser->req;
+    return (sio_eio_http_req){
+        .method = method_of(r->method),
+        .keep_alive = r->keep_alive,
+        .upgrade = r->upgrade_websocket,
+        .target = r->target,
+        .query = r->query,
+        .headers = r->headers,
+        .nheaders = r->nheaders,
+        .body = {r->body.data, r->body.len},
+    };
+}
+
+/* The Engine.IO server of c's current request. */
+static sio_eio_server *conn_core(sio_conn *c)
+{
+    return &((eio_mount *)sio__conn_http(c)->route->data)->core;
+}
+
+/* ---------------------------------------------------- transport ops */
+
+static int t_ws_send(void *ws, sio_rcbuf *pkt, int binary)
+{
+    return sio__conn_ws_send(ws, pkt, binary);
+}
+
+static size_t t_ws_queued(void *ws) { return ((sio_conn *)ws)->out_bytes; }
+
+static void t_ws_close(void *ws)
+{
+    sio_conn *c = ws;
+    c->owner = NULL;
+    sio__conn_ws_close(c);
+}
+
+/* Node's polling doWrite: httpCompression when the payload may be
+ * compressed, is over the threshold and the GET accepts gzip or deflate
+ * (the engine decides whether; http/compress picks the coding and runs
+ * zlib). */
+static void t_poll_answer(void *get, sio_buf *body, int compress)
+{
+    sio_conn *c = get;
+    sio_eio_socket *so = c->owner;
+    c->owner = NULL;
+    sio_eio_http_req r = view(c);
+    const char *coding = NULL;
+    if (sio__eio_http_wants_compression(so->server, body->len, compress)) {
+        sio_slice ae = sio__http_header(&c->parser->req, "accept-encoding");
+        coding = sio__http_pick_encoding(ae.base, ae.len);
+    }
+    sio_buf z;
+    sio__buf_init(&z, 0);
+    if (coding && sio__http_compress(coding, body->data, body->len, &z) == 0)
+        sio__eio_http_poll_answer(so->server, c, &r, z.data, z.len, coding);
+    else
+        sio__eio_http_poll_answer(so->server, c, &r, body->data, body->len, NULL);
+    sio__buf_free(&z);
+}
+
+static void t_respond(void *conn, int status, const char *ctype, const char *headers,
+                      const void *body, size_t len, int keep_alive)
+{
+    sio__conn_respond(conn, status, ctype, headers, body, len, keep_alive);
+}
+
+static void t_abort(void *conn, const void *bytes, size_t len)
+{
+    sio__conn_write_copy(conn, bytes, len);
+    sio__conn_end(conn);
+}
+
+static int t_accept_ws(void *conn)
+{
+    return sio__conn_accept_ws(conn, conn_core(conn)->opts.max_http_buffer_size);
+}
+
+static void t_set_session(void *conn, sio_eio_socket *so) { ((sio_conn *)conn)->owner = so; }
+
+static void t_set_post(void *conn, sio_eio_socket *so)
+{
+    sio_conn *c = conn;
+    if (c->parser)
+        sio__conn_http(c)->post = so;
+}
+
+static sio_req *t_req_new(void *conn) { return sio__req_new(conn); }
+static void t_req_free(sio_req *r) { sio__req_free(r); }
+
+static void t_peer_address(void *conn, char *out, size_t cap)
+{
+    sio__conn_peer_address(conn, out, cap);
+}
+
+static const sio_eio_transport_ops transport_ops = {
+    t_ws_send, t_ws_queued, t_ws_close, t_poll_answer, t_respond,    t_abort,
+    t_accept_ws, t_set_session, t_set_post, t_req_new, t_req_free, t_peer_address,
+};
+
+/* ------------------------------------------------------- route ops */
+
+static void r_ws_message(sio_ws_conn *w, int binary, const char *data, size_t len, void *arg)
+{
+    (void)w;
+    sio_conn *c = arg;
+    if (c->owner)
+        sio__eio_ws_message(c->owner, c, data, len, binary);
+}
+
+static void r_ws_close(sio_ws_conn *w, int code, void *arg)
+{
+    (void)w;
+    sio_conn *c = arg;
+    sio_eio_socket *so = c->owner;
+    c->owner = NULL;
+    if (so)
+        sio__eio_ws_closed(so, c, code != 1000 && code != 1001 && code != 1005);
+}
+
+static int r_on_head(sio_conn *c, void *data)
+{
+    eio_mount *m = data;
+    sio__http_parser_set_max_body(c->parser, m->core.opts.max_http_buffer_size);
+    sio_eio_http_req r = view(c);
+    r.body = (sio_slice){NULL, 0};
+    return sio__eio_http_head(&m->core, c, &r);
+}
+
+static void r_on_request(sio_conn *c, void *data)
+{
+    eio_mount *m = data;
+    sio_eio_http_req r = view(c);
+    sio__eio_http_request(&m->core, c, &r);
+}
+
+static void r_on_body_error(sio_conn *c)
+{
+    sio_eio_socket *post = sio__conn_http(c)->post;
+    if (post)
+        sio__eio_http_post_abort(post->server, c, post);
+}
+
+static void r_on_closed(sio_conn *c, int error)
+{
+    sio_eio_socket *so = c->owner;
+    sio_eio_socket *post = c->parser ? sio__conn_http(c)->post : NULL;
+    sio_eio_server *e = so ? so->server : post ? post->server : NULL;
+    if (e)
+        sio__eio_http_closed(e, c, so, post, c->mode == SIO_CONN_WS, error);
+}
+
+static void r_on_drained(sio_conn *c)
+{
+    if (c->owner)
+        sio__eio_drained(c->owner);
+}
+
+static void r_on_server_close(void *data) { sio__eio_server_deinit(&((eio_mount *)data)->core); }
+static void r_on_server_free(void *data) { sio__free(data); }
+
+static const sio__route_ops route_ops = {
+    {r_ws_message, r_ws_close}, r_on_head,  r_on_request,      r_on_body_error,
+    r_on_closed,                r_on_drained, r_on_server_close, r_on_server_free,
+};
+
+/* -------------------------------------------------------- the root */
+
+static int env_random(void *arg, void *out, size_t len)
+{
+    (void)arg;
+    return sio__random_bytes(out, len);
+}
+
+int sio_eio_server_new(sio_eio_server **out, sio_http_server *http, const sio_eio_options *opts,
+                       const sio_eio_callbacks *cb, void *data)
+{
+    size_t plen = opts->path ? strlen(opts->path) : 0;
+    eio_mount *m = sio__calloc(1, sizeof *m + plen + 2);
+    if (m == NULL)
+        return SIO_ENOMEM;
+    sio_eio_env env = {sio__loop_timers(http->loop), sio__loop_clock, sio__loop_wall_ms, env_random,
+                       http->loop};
+    int rc = sio__eio_server_init(&m->core, opts, cb, data, &env, &transport_ops);
+    if (rc < 0) {
+        sio__free(m);
+        return rc;
+    }
+    memcpy(m->path, m->core.path_slash, strlen(m->core.path_slash) + 1);
+    rc = sio__http_route_add(http, m->path, &route_ops, m);
+    if (rc < 0) {
+        sio__eio_server_deinit(&m->core);
+        sio__free(m);
+        return rc;
+    }
+    *out = &m->core;
+    return 0;
+}
