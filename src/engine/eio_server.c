@@ -749,6 +749,9 @@ static int on_packet(sio_eio_socket *so, const sio_eio_packet *p, int polling)
          * ignored (the peer closes the socket itself). */
         if (!polling)
             return 0;
+        /* Node's polling onClose(): a pending GET is released with a noop
+         * (the client closed; a close packet back would be noise). */
+        answer_get(so, "6");
         sio__eio_close(so, "transport close");
         return 1;
     case SIO_EIO_PING: /* v4 clients never ping: Node's "invalid heartbeat direction" */

@@ -260,6 +260,9 @@ static int on_head(sio_conn *c)
     return 1;
 }
 
+static int write_response(sio_conn *c, int status, const char *ctype, const char *extra,
+                          const void *body, size_t len, int keep_alive);
+
 static void parse_error(sio_conn *c)
 {
     int status = c->parser->error_status ? c->parser->error_status : 400;
@@ -267,7 +270,13 @@ static void parse_error(sio_conn *c)
     /* The route learns that the body it waited for will not come. */
     if (sio__conn_http(c)->route)
         sio__conn_http(c)->route->ops->on_body_error(c);
-    sio__conn_respond(c, status, "text/plain", NULL, text, strlen(text), 0);
+    /* The client may still be sending (a body over the limit): closing now
+     * would reset the connection and lose the answer, so the connection
+     * half-closes after it and reads on, discarding, for a short while. */
+    if (write_response(c, status, "text/plain", NULL, text, strlen(text), 0) < 0)
+        sio__conn_end(c);
+    else
+        sio__conn_linger(c);
 }
 
 static void feed_pending(sio_conn *c);
@@ -357,12 +366,10 @@ void sio__conn_drained(sio_conn *c)
         feed_pending(c);
 }
 
-int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *extra,
-                      const void *body, size_t len, int keep_alive)
+/* Queues a whole response (the head only for HEAD). */
+static int write_response(sio_conn *c, int status, const char *ctype, const char *extra,
+                          const void *body, size_t len, int keep_alive)
 {
-    if (c->closing)
-        return SIO_ECLOSED;
-    keep_alive = keep_alive && !sio__conn_server(c)->closing;
     sio_buf b;
     sio__buf_init(&b, 0);
     int head_only = c->parser && c->parser->req.method == SIO_HTTP_HEAD;
@@ -375,6 +382,16 @@ int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *ex
         sio__rcbuf_unref(r);
     }
     sio__buf_free(&b);
+    return rc;
+}
+
+int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *extra,
+                      const void *body, size_t len, int keep_alive)
+{
+    if (c->closing)
+        return SIO_ECLOSED;
+    keep_alive = keep_alive && !sio__conn_server(c)->closing;
+    int rc = write_response(c, status, ctype, extra, body, len, keep_alive);
     if (rc < 0 || !keep_alive) {
         sio__conn_end(c);
         return rc;
@@ -414,6 +431,8 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         sio__conn_close(c);
         return;
     }
+    if (c->lingering && c->mode == SIO_CONN_HTTP)
+        return; /* answered and closing: the rest of the request is dropped */
     size_t used = c->held || pending_len(c) ? 0 : feed(c, buf->base, (size_t)n);
     if (used < (size_t)n && !c->closing) {
         /* Bounded: reading stops while anything is pending. A WebSocket

@@ -195,6 +195,41 @@ describe('raw polling', () => {
     assert.deepEqual(JSON.parse(g.body), { code: 1, message: 'Session ID unknown' });
   });
 
+  it('a close packet while a GET is pending answers that GET with a noop; the next GET gets 400', T, async () => {
+    const { sid } = await pollingHandshake(base);
+    const pending = poll(sid);
+    await sleep(50); // let the GET become the pending poll
+    assert.equal((await post(sid, '1')).status, 200);
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.deepEqual(decodePayload(r.body), ['6']);
+    const next = await poll(sid);
+    assert.equal(next.status, 400);
+    assert.deepEqual(JSON.parse(next.body), { code: 1, message: 'Session ID unknown' });
+  });
+
+  it('a POST whose Content-Length is over maxPayload is answered 413 even while its body keeps coming', T, async () => {
+    const { sid } = await pollingHandshake(base);
+    const sock = net.connect(server.port, 'localhost');
+    cleanups.push(async () => sock.destroy());
+    let got = '';
+    let error = null;
+    sock.on('data', (d) => { got += d.toString('latin1'); });
+    sock.on('error', (e) => { error = e; });
+    await waitEvent(sock, 'connect');
+    const total = 8e6;
+    sock.write(`POST /engine.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: localhost\r\n`
+      + `Content-Type: text/plain;charset=UTF-8\r\nContent-Length: ${total}\r\n\r\n4`);
+    const chunk = Buffer.alloc(65536, 'x');
+    // Keep sending, as a client does that does not read its answer early.
+    for (let sent = 1; sent < total && !error && !sock.destroyed; sent += chunk.length) {
+      if (!sock.write(chunk)) await Promise.race([waitEvent(sock, 'drain', 2000).catch(() => {}), sleep(200)]);
+      if (got.includes('\r\n\r\n')) break;
+    }
+    await withTimeout((async () => { while (!got.includes('\r\n\r\n') && !error) await sleep(10); })(), 3000, 'the 413 answer');
+    assert.match(got, /^HTTP\/1\.1 413 /, `got ${JSON.stringify(got.slice(0, 80))}, error ${error?.code}`);
+  });
+
   it('a second concurrent GET on the same sid gets 400 and closes the session (first GET gets a close packet)', T, async () => {
     const { sid } = await pollingHandshake(base);
     const first = poll(sid);
