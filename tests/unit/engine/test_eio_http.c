@@ -97,8 +97,9 @@ static void o_ws_close(void *ws)
     session_of[idx(ws)] = NULL;
     push('C', ws, "", 0);
 }
-static void o_poll_answer(void *get, sio_buf *body)
+static void o_poll_answer(void *get, sio_buf *body, int compress)
 {
+    (void)compress;
     session_of[idx(get)] = NULL;
     push('P', get, body->data ? body->data : "", body->len);
 }
