@@ -65,6 +65,7 @@ enum {
     SIO_EADDRINUSE = -11, /* listen: address already in use */
     SIO_EEXIST = -12,    /* already exists / duplicate */
     SIO_EACCES = -13,    /* refused by policy (middleware, allowRequest) */
+    SIO_ENOTSUP = -14,   /* not supported (by this adapter, say) */
 };
 
 /* A static English description of an SIO_E* code ("unknown error" else). */
@@ -280,6 +281,15 @@ json_t *sio_handshake_query_json(const sio_handshake *hs);
  *   io.to(a).to(b).except(c)...   sio_broadcast_to(sio_broadcast_new(nsp), a)...
  *   socket.broadcast / socket.to  sio_socket_broadcast(s) (all but s)
  *   socket.disconnect(close)      sio_socket_disconnect(s, close)
+ *   io.timeout(ms).emit(.., cb)   sio_broadcast_emit_with_ack(sio_broadcast_timeout(b, ms), ..)
+ *   io.fetchSockets()             sio_broadcast_fetch_sockets_async(b, cb, data)
+ *   io.local.fetchSockets()       sio_broadcast_fetch_sockets(b, &v, &n)
+ *   io.serverSideEmit("ev", ..)   sio_namespace_server_side_emit[_with_ack](nsp, "ev", ..)
+ *   io.on("ev", fn) (server-side) sio_namespace_on_server_side_emit(nsp, "ev", fn, data)
+ *   io.serverCount()              sio_namespace_server_count(nsp, cb, data)
+ *   nsp.adapter.on("join-room",..) sio_namespace_on_room_event(nsp, cb, data)
+ *   nsp.adapter.rooms             sio_namespace_rooms / sio_namespace_room_size
+ *   new Server({adapter})         sio_server_options.adapter (+ adapter_data)
  * JSON values are jansson's json_t. Binary data travels as placeholders
  * ({"_placeholder":true,"num":N} objects) inside the JSON, resolved with
  * sio_args_binary(); see sio_args below.
@@ -300,6 +310,17 @@ typedef struct sio_args sio_args;
 typedef struct sio_ack sio_ack;
 typedef struct sio_middleware_next sio_middleware_next;
 typedef struct sio_broadcast sio_broadcast;
+typedef struct sio_adapter sio_adapter;
+typedef struct sio_fetch_result sio_fetch_result;
+typedef struct sio_remote_socket sio_remote_socket;
+typedef struct sio_server_ack sio_server_ack;
+
+/* Makes the adapter of a new namespace (Node's `adapter` server option:
+ * a constructor called once per namespace). NULL: out of memory (the
+ * namespace is not created). sio_mem_adapter_new is the default. */
+typedef sio_adapter *(*sio_adapter_factory)(sio_namespace *nsp, void *data);
+/* The in-memory adapter (Node's socket.io-adapter): one node; data unused. */
+sio_adapter *sio_mem_adapter_new(sio_namespace *nsp, void *data);
 
 /* Node's connectionStateRecovery. */
 typedef struct sio_recovery_options {
@@ -319,6 +340,8 @@ typedef struct sio_server_options {
     unsigned max_json_depth;      /* 32 nesting levels */
     uint32_t attachment_timeout;  /* 10000 ms for all attachments of a packet to arrive */
     size_t max_binary_bytes;      /* 0 = eio.max_http_buffer_size: attachments of one packet */
+    sio_adapter_factory adapter;  /* NULL: sio_mem_adapter_new (Node's in-memory adapter) */
+    void *adapter_data;           /* passed to adapter */
 } sio_server_options;
 
 void sio_server_options_init(sio_server_options *o);
@@ -371,6 +394,64 @@ void sio_next_error(sio_middleware_next *next, const char *message, json_t *data
 
 /* Emits to every connected socket of the namespace (io.emit()). */
 int sio_namespace_emit(sio_namespace *nsp, const char *event, const sio_args *args);
+
+/* ---- rooms of a namespace and the cluster behind its adapter.
+ * Room queries see this node only (Node's nsp.adapter.rooms). */
+/* Sockets of this node in room (0 if no such room). */
+size_t sio_namespace_room_size(const sio_namespace *nsp, const char *room);
+/* Stores up to max room names (borrowed, valid until rooms change) and
+ * returns how many rooms there are; every socket's own id is one, as in
+ * Node's adapter.rooms. */
+size_t sio_namespace_rooms(const sio_namespace *nsp, const char **out, size_t max);
+
+/* Room events (Node's nsp.adapter.on("create-room" | "delete-room" |
+ * "join-room" | "leave-room", ...)): sid is NULL for create/delete. Every
+ * socket's own id is a room too (created when it connects, deleted when it
+ * leaves). Callbacks run synchronously inside the join/leave that caused
+ * them; they must not join or leave. Subscribers are never removed. SIO_ENOMEM. */
+typedef enum sio_room_event {
+    SIO_ROOM_CREATE, /* "create-room" (room) */
+    SIO_ROOM_DELETE, /* "delete-room" (room) */
+    SIO_ROOM_JOIN,   /* "join-room" (room, sid) */
+    SIO_ROOM_LEAVE,  /* "leave-room" (room, sid) */
+} sio_room_event;
+typedef void (*sio_room_cb)(sio_namespace *nsp, sio_room_event ev, const char *room,
+                            const char *sid, void *data);
+int sio_namespace_on_room_event(sio_namespace *nsp, sio_room_cb cb, void *data);
+
+/* serverCount(): servers in the cluster, this one included (1 with the
+ * in-memory adapter). cb runs exactly once when 0 is returned, possibly
+ * before the call returns. SIO_ENOMEM. */
+typedef void (*sio_server_count_cb)(sio_namespace *nsp, int err, size_t servers, void *data);
+int sio_namespace_server_count(sio_namespace *nsp, sio_server_count_cb cb, void *data);
+
+/* Server-side events (Node's nsp.serverSideEmit / nsp.on("ev") for events
+ * from other servers). The event goes to the handlers of the same
+ * namespace on every OTHER server of the cluster, never this one's.
+ * With an ack: cb gets (0, responses) with one response per other server
+ * (the first argument each handler acked with, null if none), or
+ * SIO_ETIMEDOUT with the responses that arrived within timeout_ms (0: the
+ * adapter's requestsTimeout). The in-memory adapter has no other server:
+ * both calls return SIO_ENOTSUP and cb is never called, as Node's in-memory
+ * adapter only warns. SIO_EINVAL (reserved name), SIO_ENOMEM. */
+typedef void (*sio_server_side_ack_cb)(sio_namespace *nsp, int err, const sio_args *responses,
+                                       void *data);
+int sio_namespace_server_side_emit(sio_namespace *nsp, const char *event, const sio_args *args);
+int sio_namespace_server_side_emit_with_ack(sio_namespace *nsp, const char *event,
+                                            const sio_args *args, uint32_t timeout_ms,
+                                            sio_server_side_ack_cb cb, void *data);
+/* A handler for server-side events called event (several run in
+ * registration order). ack is NULL unless the sender wants an answer:
+ * sio_server_ack_send answers it (first call only; Node sends the first
+ * argument), valid during the call unless retained. SIO_ENOMEM, SIO_EINVAL. */
+typedef void (*sio_server_side_cb)(sio_namespace *nsp, const sio_args *args,
+                                   sio_server_ack *ack, void *data);
+int sio_namespace_on_server_side_emit(sio_namespace *nsp, const char *event,
+                                      sio_server_side_cb cb, void *data);
+/* SIO_EBUSY (already sent), SIO_ENOMEM. */
+int sio_server_ack_send(sio_server_ack *ack, const sio_args *args);
+void sio_server_ack_retain(sio_server_ack *ack);
+void sio_server_ack_release(sio_server_ack *ack);
 
 /* Connection state recovery store of a namespace. */
 typedef struct sio_recovery_stats {
@@ -569,21 +650,76 @@ sio_broadcast *sio_broadcast_to(sio_broadcast *b, const char *room);
 sio_broadcast *sio_broadcast_except(sio_broadcast *b, const char *room);
 /* volatile: not kept for connection state recovery. */
 sio_broadcast *sio_broadcast_volatile(sio_broadcast *b);
-/* compress(false): see sio_socket_compress. */
+/* compress(false): see sio_socket_compress (the flag is also carried to
+ * the other servers of a cluster). */
 sio_broadcast *sio_broadcast_compress(sio_broadcast *b, int compress);
-/* local: this node only (the in-memory adapter is always local). */
+/* local: this node only, never published (the in-memory adapter is
+ * always local). */
 sio_broadcast *sio_broadcast_local(sio_broadcast *b);
+/* timeout(ms): how long sio_broadcast_emit_with_ack waits for the acks. */
+sio_broadcast *sio_broadcast_timeout(sio_broadcast *b, uint32_t ms);
 void sio_broadcast_free(sio_broadcast *b);
 /* Terminal calls. emit: encoded once, the same bytes queued to every
  * recipient. SIO_EINVAL (reserved name), SIO_ENOMEM. */
 int sio_broadcast_emit(sio_broadcast *b, const char *event, const sio_args *args);
+/* io.timeout(ms).emit("ev", ..., cb): every recipient on every server is
+ * asked for an ack; cb runs once with (0, responses) when every one
+ * answered, or (SIO_ETIMEDOUT, the responses so far) when the timeout
+ * passed first (a client that disconnects never answers). responses has
+ * one argument per answering client: the first argument of its ack (null
+ * if none; binary kept), in arrival order. Without sio_broadcast_timeout
+ * the wait is 1 ms, as Node's setTimeout(undefined). Never kept for
+ * connection state recovery. cb never runs before the call returns; it
+ * does not run at all if the call fails.
+ * SIO_EINVAL (reserved name, cb NULL), SIO_ENOMEM. */
+typedef void (*sio_broadcast_ack_cb)(sio_namespace *nsp, int err, const sio_args *responses,
+                                     void *data);
+int sio_broadcast_emit_with_ack(sio_broadcast *b, const char *event, const sio_args *args,
+                                sio_broadcast_ack_cb cb, void *data);
 int sio_broadcast_sockets_join(sio_broadcast *b, const char *room);
 int sio_broadcast_sockets_leave(sio_broadcast *b, const char *room);
 int sio_broadcast_disconnect_sockets(sio_broadcast *b, int close);
-/* The matching sockets, each with a reference taken; release the array
- * with sio_sockets_release(). SIO_ENOMEM. */
+/* The matching sockets OF THIS SERVER (Node's io.local.fetchSockets()),
+ * each with a reference taken; release the array with
+ * sio_sockets_release(). SIO_ENOMEM. */
 int sio_broadcast_fetch_sockets(sio_broadcast *b, sio_socket ***out, size_t *count);
 void sio_sockets_release(sio_socket **sockets, size_t count);
+
+/* fetchSockets() across the cluster: cb gets (0, r) with this server's
+ * matching sockets and the descriptors the other servers sent (r is the
+ * callback's: sio_fetch_result_free), or (SIO_ETIMEDOUT, NULL) when some
+ * server did not answer within the adapter's requestsTimeout. With the
+ * in-memory adapter cb runs before the call returns. SIO_ENOMEM (cb not
+ * called). */
+typedef void (*sio_fetch_cb)(sio_namespace *nsp, int err, sio_fetch_result *r, void *data);
+int sio_broadcast_fetch_sockets_async(sio_broadcast *b, sio_fetch_cb cb, void *data);
+size_t sio_fetch_result_count(const sio_fetch_result *r);
+/* Socket i (borrowed, valid until the result is freed), NULL past the end. */
+sio_remote_socket *sio_fetch_result_get(const sio_fetch_result *r, size_t i);
+void sio_fetch_result_free(sio_fetch_result *r);
+
+/* A fetched socket (Node's RemoteSocket, or the Socket itself for this
+ * server's): its id, handshake, rooms and data as they were when fetched
+ * (for a local socket: as they are now), and operations that reach it
+ * wherever it is (through the adapter for another server's). */
+const char *sio_remote_socket_id(const sio_remote_socket *r);
+/* The socket if it is on this server (borrowed; the result holds a
+ * reference), else NULL. */
+sio_socket *sio_remote_socket_local(const sio_remote_socket *r);
+/* {headers, time, address, xdomain, secure, issued, url, query, auth}
+ * (borrowed). NULL only on OOM. */
+json_t *sio_remote_socket_handshake(sio_remote_socket *r);
+/* Array of room names (borrowed; for a local socket rebuilt by each call).
+ * NULL only on OOM. */
+json_t *sio_remote_socket_rooms(sio_remote_socket *r);
+/* socket.data (borrowed). NULL only on OOM. */
+json_t *sio_remote_socket_data(sio_remote_socket *r);
+/* emit/join/leave/disconnect. SIO_EINVAL, SIO_ENOMEM, and for a local
+ * socket what sio_emit etc. return. */
+int sio_remote_socket_emit(sio_remote_socket *r, const char *event, const sio_args *args);
+int sio_remote_socket_join(sio_remote_socket *r, const char *room);
+int sio_remote_socket_leave(sio_remote_socket *r, const char *room);
+int sio_remote_socket_disconnect(sio_remote_socket *r, int close);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,6 @@
-/* In-memory adapter: see adapter.h for the design.
+/* In-memory adapter (Node's socket.io-adapter Adapter + SessionAwareAdapter):
+ * see adapter.h for the contract. One node: every cluster op is its local
+ * part, server_count is 1, server_side_emit is unsupported.
  *
  * Recipient selection (Node's Adapter.apply): sockets in except-rooms are
  * stamped with a fresh epoch first; then every candidate not yet stamped
@@ -64,7 +66,45 @@ static int is_own(const sio_socket *s, const char *room) { return strcmp(room, s
 static sio_socket *own_member(const mem_adapter *m, const char *name)
 {
     sio_socket *s = sio_namespace_socket(m->base.nsp, name);
-    return s != NULL && s->own_room ? s : NULL;
+    return s != NULL && s->abit ? s : NULL;
+}
+
+/* 1 if somebody subscribed to room events (most namespaces: nobody, and
+ * then no event costs a lookup). */
+static int listening(const mem_adapter *m)
+{
+    const sio__adapter *top = m->base.nsp->adapter;
+    return top != NULL && top->nsubs > 0;
+}
+
+static void event(mem_adapter *m, sio_room_event ev, const char *room, const char *sid)
+{
+    sio__adapter_room_event(&m->base, ev, room, sid);
+}
+
+/* s enters its own-id room: Node's create-room + join-room for it. */
+static void add_own(mem_adapter *m, sio_socket *s)
+{
+    if (s->abit)
+        return;
+    s->abit = 1;
+    if (!listening(m))
+        return;
+    if (sio__map_get(&m->rooms, s->id, strlen(s->id)) == NULL)
+        event(m, SIO_ROOM_CREATE, s->id, NULL);
+    event(m, SIO_ROOM_JOIN, s->id, s->id);
+}
+
+static void del_own(mem_adapter *m, sio_socket *s)
+{
+    if (!s->abit)
+        return;
+    s->abit = 0;
+    if (!listening(m))
+        return;
+    event(m, SIO_ROOM_LEAVE, s->id, s->id);
+    if (sio__map_get(&m->rooms, s->id, strlen(s->id)) == NULL)
+        event(m, SIO_ROOM_DELETE, s->id, NULL);
 }
 
 static int mem_add(sio__adapter *a, sio_socket *s, const char *room)
@@ -72,10 +112,10 @@ static int mem_add(sio__adapter *a, sio_socket *s, const char *room)
     mem_adapter *m = (mem_adapter *)a;
     size_t len = strlen(room);
     if (is_own(s, room)) {
-        s->own_room = 1;
+        add_own(m, s);
         return 0;
     }
-    if (sio__map_get(&s->rooms, room, len) != NULL)
+    if (sio__map_get(&s->aslot.rooms, room, len) != NULL)
         return 0;
     mem_room *r = sio__map_get(&m->rooms, room, len);
     int created = 0;
@@ -92,9 +132,14 @@ static int mem_add(sio__adapter *a, sio_socket *s, const char *room)
     }
     if (sio__map_put(&r->members, s->id, strlen(s->id), s) < 0)
         goto fail_member;
-    if (sio__map_put(&s->rooms, room, len, r) < 0) {
+    if (sio__map_put(&s->aslot.rooms, room, len, r) < 0) {
         sio__map_remove(&r->members, s->id, strlen(s->id));
         goto fail_member;
+    }
+    if (listening(m)) {
+        if (created && own_member(m, room) == NULL)
+            event(m, SIO_ROOM_CREATE, r->name, NULL);
+        event(m, SIO_ROOM_JOIN, r->name, s->id);
     }
     return 0;
 fail_member:
@@ -112,9 +157,14 @@ fail_room:
 static void leave_room(mem_adapter *m, mem_room *r, sio_socket *s)
 {
     sio__map_remove(&r->members, s->id, strlen(s->id));
+    int listen = listening(m);
+    if (listen)
+        event(m, SIO_ROOM_LEAVE, r->name, s->id);
     if (sio__map_size(&r->members) > 0)
         return;
     sio__map_remove(&m->rooms, r->name, strlen(r->name));
+    if (listen && own_member(m, r->name) == NULL)
+        event(m, SIO_ROOM_DELETE, r->name, NULL);
     sio__map_free(&r->members);
     sio__free(r->name);
     sio__free(r);
@@ -123,10 +173,10 @@ static void leave_room(mem_adapter *m, mem_room *r, sio_socket *s)
 static void mem_del(sio__adapter *a, sio_socket *s, const char *room)
 {
     if (is_own(s, room)) {
-        s->own_room = 0;
+        del_own((mem_adapter *)a, s);
         return;
     }
-    mem_room *r = sio__map_remove(&s->rooms, room, strlen(room));
+    mem_room *r = sio__map_remove(&s->aslot.rooms, room, strlen(room));
     if (r != NULL)
         leave_room((mem_adapter *)a, r, s);
 }
@@ -137,10 +187,10 @@ static void mem_del_all(sio__adapter *a, sio_socket *s)
     const char *key;
     size_t klen;
     void *v;
-    s->own_room = 0;
-    sio__map_iter_init(&it, &s->rooms);
+    del_own((mem_adapter *)a, s);
+    sio__map_iter_init(&it, &s->aslot.rooms);
     while (sio__map_iter_next(&it, &key, &klen, &v)) {
-        sio__map_remove(&s->rooms, key, klen);
+        sio__map_remove(&s->aslot.rooms, key, klen);
         leave_room((mem_adapter *)a, v, s);
     }
 }
@@ -173,9 +223,9 @@ static void vec_push(sock_vec *sv, sio_socket *s)
 /* Stamps and takes s unless it is stamped already or not connected. */
 static void take(sio_socket *s, uint64_t epoch, sock_vec *sv)
 {
-    if (s == NULL || s->bmark == epoch || !s->connected)
+    if (s == NULL || s->aslot.mark == epoch || !s->connected)
         return;
-    s->bmark = epoch;
+    s->aslot.mark = epoch;
     vec_push(sv, s);
 }
 
@@ -202,7 +252,7 @@ static void stamp_room(mem_adapter *m, const char *name, uint64_t epoch)
 {
     sio_socket *own = own_member(m, name);
     if (own != NULL)
-        own->bmark = epoch;
+        own->aslot.mark = epoch;
     mem_room *r = sio__map_get(&m->rooms, name, strlen(name));
     if (r == NULL)
         return;
@@ -210,7 +260,7 @@ static void stamp_room(mem_adapter *m, const char *name, uint64_t epoch)
     void *v;
     sio__map_iter_init(&it, &r->members);
     while (sio__map_iter_next(&it, NULL, NULL, &v))
-        ((sio_socket *)v)->bmark = epoch;
+        ((sio_socket *)v)->aslot.mark = epoch;
 }
 
 static int mem_sockets(sio__adapter *a, const sio__bopts *o, sio_socket ***out, size_t *n)
@@ -385,16 +435,16 @@ static int mem_persist(sio__adapter *a, sio_socket *s)
     if (old != NULL)
         drop_session(m, old);
     kept_session *ks = sio__calloc(1, sizeof *ks);
-    size_t n = sio__map_size(&s->rooms) + (s->own_room ? 1 : 0);
+    size_t n = sio__map_size(&s->aslot.rooms) + (s->abit ? 1 : 0);
     if (ks == NULL || (n && (ks->s.rooms = sio__calloc(n, sizeof(char *))) == NULL))
         goto fail;
-    if (s->own_room && (ks->s.rooms[ks->s.nrooms++] = sio__strdup(s->id)) == NULL)
+    if (s->abit && (ks->s.rooms[ks->s.nrooms++] = sio__strdup(s->id)) == NULL)
         goto fail;
     sio_map_iter it;
     const char *key;
     size_t klen;
     void *v;
-    sio__map_iter_init(&it, &s->rooms);
+    sio__map_iter_init(&it, &s->aslot.rooms);
     while (sio__map_iter_next(&it, &key, &klen, &v)) {
         if ((ks->s.rooms[ks->s.nrooms] = sio__strndup(key, klen)) == NULL)
             goto fail;
@@ -550,28 +600,208 @@ static void mem_free(sio__adapter *a)
     }
     sio__map_free(&m->rooms);
     sio__map_free(&m->sessions);
+    sio__adapter_fini(&m->base);
     sio__free(m);
+}
+
+/* ---- queries */
+
+static int mem_has(const sio__adapter *a, const sio_socket *s, const char *room)
+{
+    if (is_own(s, room))
+        return s->abit;
+    return sio__map_get(&s->aslot.rooms, room, strlen(room)) != NULL;
+}
+
+static size_t mem_socket_rooms(const sio__adapter *a, const sio_socket *s, const char **out,
+                               size_t max)
+{
+    sio_map_iter it;
+    const char *key;
+    size_t klen, n = 0;
+    void *v;
+    if (s->abit) { /* first, as in Node's socket.rooms set */
+        if (n < max)
+            out[n] = s->id;
+        n++;
+    }
+    sio__map_iter_init(&it, (sio_map *)&s->aslot.rooms);
+    while (sio__map_iter_next(&it, &key, &klen, &v)) {
+        if (n < max)
+            out[n] = key;
+        n++;
+    }
+    return n;
+}
+
+static size_t mem_room_size(const sio__adapter *a, const char *room)
+{
+    const mem_adapter *m = (const mem_adapter *)a;
+    const mem_room *r = sio__map_get((sio_map *)&m->rooms, room, strlen(room));
+    return (r ? sio__map_size(&r->members) : 0) + (own_member(m, room) ? 1 : 0);
+}
+
+static size_t mem_rooms(const sio__adapter *a, const char **out, size_t max)
+{
+    const mem_adapter *m = (const mem_adapter *)a;
+    const sio_namespace *nsp = a->nsp;
+    sio_map_iter it;
+    const char *key;
+    size_t klen, n = 0;
+    void *v;
+    sio__map_iter_init(&it, (sio_map *)&m->rooms);
+    while (sio__map_iter_next(&it, &key, &klen, &v)) {
+        if (n < max)
+            out[n] = ((mem_room *)v)->name;
+        n++;
+    }
+    /* own-id rooms not stored: one per socket in its own room, unless
+     * others joined that name too (then it was listed above) */
+    for (size_t i = 0; i < nsp->nsbuckets; i++)
+        for (const sio_socket *s = nsp->sbuckets[i]; s != NULL; s = s->nsp_next) {
+            if (!s->abit || sio__map_get((sio_map *)&m->rooms, s->id, strlen(s->id)))
+                continue;
+            if (n < max)
+                out[n] = s->id;
+            n++;
+        }
+    return n;
+}
+
+/* ---- cluster ops, one node: the local part is all there is */
+
+/* A recipient's ack for broadcast_with_ack: reported to the collector. */
+static void bcast_sock_ack(sio_socket *s, int err, const sio_args *args, void *data)
+{
+    sio__bcast_ack *k = data;
+    if (err == 0)
+        k->response(k, args);
+    sio__bcast_ack_unref(k);
+}
+
+static int mem_broadcast_with_ack(sio__adapter *a, const char *event, const sio_args *args,
+                                  const sio__bopts *o, sio__bcast_ack *k)
+{
+    /* Node: one ack id for every recipient (the namespace's counter) */
+    int64_t id = sio__namespace_next_ack_id(a->nsp);
+    sio__encoded enc;
+    int rc = sio__encode_args(&enc, 0, a->nsp->name, id, event, args, NULL);
+    if (rc < 0)
+        return rc;
+    enc.nocompress = (o->flags & SIO__BC_NOCOMPRESS) != 0;
+    sio_socket **v = NULL;
+    size_t n = 0, count = 0;
+    rc = mem_sockets(a, o, &v, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sio__socket_notify_outgoing(v[i], event, args);
+        sio__bcast_ack_ref(k);
+        if (sio__socket_send_with_ack(v[i], &enc, id, o->timeout, bcast_sock_ack, k) < 0)
+            sio__bcast_ack_unref(k); /* not sent: it cannot answer */
+        else
+            count++;
+    }
+    sio_sockets_release(v, n);
+    sio__encoded_free(&enc);
+    if (rc == 0)
+        k->count(k, count);
+    return rc;
+}
+
+/* What a socket operation does to each matching local socket. */
+enum { OP_JOIN, OP_LEAVE, OP_DISCONNECT, OP_DISCONNECT_CLOSE };
+
+static int for_each(sio__adapter *a, const sio__bopts *o, int op, char *const *rooms, size_t nr)
+{
+    sio_socket **v;
+    size_t n;
+    int rc = mem_sockets(a, o, &v, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        for (size_t j = 0; rc == 0 && op == OP_JOIN && j < nr; j++)
+            rc = v[i]->closed ? 0 : mem_add(a, v[i], rooms[j]);
+        for (size_t j = 0; op == OP_LEAVE && j < nr; j++)
+            if (!v[i]->closed)
+                mem_del(a, v[i], rooms[j]);
+        if (op == OP_DISCONNECT || op == OP_DISCONNECT_CLOSE)
+            sio_socket_disconnect(v[i], op == OP_DISCONNECT_CLOSE);
+    }
+    sio_sockets_release(v, n);
+    return rc;
+}
+
+static int mem_add_sockets(sio__adapter *a, const sio__bopts *o, char *const *rooms, size_t n)
+{
+    return for_each(a, o, OP_JOIN, rooms, n);
+}
+
+static int mem_del_sockets(sio__adapter *a, const sio__bopts *o, char *const *rooms, size_t n)
+{
+    return for_each(a, o, OP_LEAVE, rooms, n);
+}
+
+static int mem_disconnect_sockets(sio__adapter *a, const sio__bopts *o, int close)
+{
+    return for_each(a, o, close ? OP_DISCONNECT_CLOSE : OP_DISCONNECT, NULL, 0);
+}
+
+static int mem_fetch_sockets(sio__adapter *a, const sio__bopts *o, sio__fetch_done done,
+                             void *data)
+{
+    sio_fetch_result *r = sio__fetch_result_new(a->nsp);
+    sio_socket **v = NULL;
+    size_t n = 0;
+    int rc = r ? mem_sockets(a, o, &v, &n) : SIO_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = sio__fetch_result_add_local(r, v[i]);
+    sio_sockets_release(v, n);
+    if (rc < 0) {
+        sio_fetch_result_free(r);
+        return rc;
+    }
+    done(0, r, data);
+    return 0;
+}
+
+static int mem_server_side_emit(sio__adapter *a, const char *event, const sio_args *args,
+                                uint32_t timeout_ms, sio_server_side_ack_cb cb, void *data)
+{
+    return SIO_ENOTSUP; /* Node's in-memory adapter: a warning, no callback */
+}
+
+static int mem_server_count(sio__adapter *a, sio__count_done done, void *data)
+{
+    done(0, 1, data);
+    return 0;
 }
 
 static const sio__adapter_ops mem_ops = {
     .add = mem_add,
     .del = mem_del,
     .del_all = mem_del_all,
+    .has = mem_has,
+    .socket_rooms = mem_socket_rooms,
+    .room_size = mem_room_size,
+    .rooms = mem_rooms,
+    .local_sockets = mem_sockets,
     .broadcast = mem_broadcast,
-    .sockets = mem_sockets,
+    .broadcast_with_ack = mem_broadcast_with_ack,
+    .add_sockets = mem_add_sockets,
+    .del_sockets = mem_del_sockets,
+    .disconnect_sockets = mem_disconnect_sockets,
+    .fetch_sockets = mem_fetch_sockets,
+    .server_side_emit = mem_server_side_emit,
+    .server_count = mem_server_count,
     .persist_session = mem_persist,
     .restore_session = mem_restore,
     .stats = mem_stats,
     .free = mem_free,
 };
 
-sio__adapter *sio__mem_adapter_new(sio_namespace *nsp)
+sio_adapter *sio_mem_adapter_new(sio_namespace *nsp, void *data)
 {
     mem_adapter *m = sio__calloc(1, sizeof *m);
     if (m == NULL)
         return NULL;
-    m->base.ops = &mem_ops;
-    m->base.nsp = nsp;
+    sio__adapter_init(&m->base, &mem_ops, nsp);
     sio__map_init(&m->rooms);
     sio__map_init(&m->sessions);
     sio__list_init(&m->packets);

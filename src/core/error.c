@@ -18,6 +18,7 @@ const char *sio_strerror(int err)
     case SIO_EADDRINUSE: return "address already in use";
     case SIO_EEXIST: return "already exists";
     case SIO_EACCES: return "access denied";
+    case SIO_ENOTSUP: return "not supported";
     default: return "unknown error";
     }
 }

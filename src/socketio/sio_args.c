@@ -129,6 +129,42 @@ size_t sio_args_attachments(const sio_args *a)
     return a ? a->natt : 0;
 }
 
+/* Renumbers every placeholder inside v (a deep copy from src) to a slot
+ * of dst holding the same buffer. */
+static int rebase_placeholders(sio_args *dst, const sio_args *src, json_t *v)
+{
+    int num = sio__placeholder_num(v);
+    if (num >= 0) {
+        if ((size_t)num >= src->natt)
+            return SIO_EINVAL;
+        int n = add_attachment(dst, src->att[num]);
+        return n < 0 ? n : json_object_set_new(v, "num", json_integer(n)) == 0 ? 0 : SIO_ENOMEM;
+    }
+    size_t i;
+    const char *k;
+    json_t *e;
+    int rc = 0;
+    if (json_is_array(v))
+        json_array_foreach(v, i, e) if (rc == 0) rc = rebase_placeholders(dst, src, e);
+    if (json_is_object(v))
+        json_object_foreach(v, k, e) if (rc == 0) rc = rebase_placeholders(dst, src, e);
+    return rc;
+}
+
+int sio__args_push_arg(sio_args *dst, const sio_args *src, size_t i)
+{
+    json_t *v = sio_args_get(src, i);
+    json_t *c = v ? json_deep_copy(v) : json_null();
+    if (c == NULL)
+        return SIO_ENOMEM;
+    int rc = src->natt ? rebase_placeholders(dst, src, c) : 0;
+    if (rc < 0) {
+        json_decref(c);
+        return rc;
+    }
+    return sio_args_push(dst, c);
+}
+
 int sio__args_from_packet(sio__packet *p, sio_args **out, char **event)
 {
     *out = NULL;

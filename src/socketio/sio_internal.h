@@ -29,7 +29,8 @@
 #include "socketio/sio_packet.h"
 
 typedef struct sio__client sio__client;
-typedef struct sio__adapter sio__adapter;
+typedef struct sio_adapter sio__adapter;
+typedef struct sio__bcast_ack sio__bcast_ack;
 
 /* Flags of sio__conn_ops.send (the same bits as Engine.IO's
  * SIO__EIO_SEND_*, which the glue passes on). */
@@ -87,6 +88,8 @@ struct sio_namespace {
     sio_connection_cb on_connection; /* user callback */
     void *on_connection_data;        /* its data */
     sio__adapter *adapter; /* rooms, broadcast, recovery store */
+    struct sio__ss_handler *ss; /* server-side event handlers (serverSideEmit) */
+    size_t nss;                 /* count */
     int64_t next_ack_id;   /* Node's nsp._ids: ids of server-sent acks */
 };
 
@@ -163,6 +166,24 @@ typedef struct sio__pending_ack {
     sio_socket *s;    /* back pointer for the timer */
 } sio__pending_ack;
 
+/* Per-socket state that belongs to the namespace's adapter: nothing
+ * outside src/adapter/ reads or writes it (the in-memory adapter keeps the
+ * socket -> rooms half of its two-way index here, so a join costs no
+ * lookup of the socket). Freed by sio__adapter_slot_free. */
+typedef struct sio__adapter_slot {
+    sio_map rooms; /* in-memory adapter: room name -> its room */
+    uint64_t mark; /* dedup stamp during one broadcast */
+} sio__adapter_slot;
+void sio__adapter_slot_init(sio__adapter_slot *slot);
+void sio__adapter_slot_free(sio__adapter_slot *slot);
+
+/* A server-side event handler of a namespace (serverSideEmit). */
+typedef struct sio__ss_handler {
+    char *event;           /* owned */
+    sio_server_side_cb cb; /* user callback */
+    void *data;            /* its data */
+} sio__ss_handler;
+
 /* Bytes of a socket id or private id: 20 characters and the NUL. */
 #define SIO__ID_SIZE 24
 
@@ -171,9 +192,8 @@ struct sio_socket {
     unsigned connected : 1; /* after the CONNECT reply, before disconnect */
     unsigned recovered : 1; /* restored from a session */
     unsigned closed : 1;    /* disconnect ran (never connects again) */
-    unsigned own_room : 1;  /* in the room named by its id: kept as this flag
-                             * (the adapter resolves that name through the
-                             * namespace's sockets table), not as a stored room */
+    unsigned abit : 1;      /* adapter-owned flag (only src/adapter/ reads it;
+                             * the in-memory adapter: "in its own-id room") */
     unsigned any_out : 1;   /* has onAnyOutgoing handlers (checked per send) */
     unsigned nocompress : 1; /* compress(false) for the next emit only */
     unsigned hlen : 26;     /* bytes of handler records in hbuf (its size) */
@@ -189,9 +209,7 @@ struct sio_socket {
     void *data;             /* user pointer */
     char *hbuf;             /* sio__handler records, in registration order */
     sio_list acks;          /* sio__pending_ack */
-    sio_map rooms;          /* room name -> adapter room (adapter-owned values);
-                             * never the socket's own id, see own_room */
-    uint64_t bmark;         /* adapter's dedup stamp during one broadcast */
+    sio__adapter_slot aslot; /* adapter-owned state (only src/adapter/) */
 };
 
 /* Inbound ack handle given to event handlers. */
@@ -214,13 +232,19 @@ struct sio_middleware_next {
 };
 
 /* Broadcast options (Node's BroadcastOptions). */
-enum { SIO__BC_VOLATILE = 1, SIO__BC_LOCAL = 2, SIO__BC_NOCOMPRESS = 4 };
+enum {
+    SIO__BC_VOLATILE = 1,   /* flags.volatile: not kept for recovery */
+    SIO__BC_LOCAL = 2,      /* flags.local: never published to other nodes */
+    SIO__BC_COMPRESS = 4,   /* flags.compress set to true */
+    SIO__BC_NOCOMPRESS = 8, /* flags.compress set to false (neither: unset) */
+};
 typedef struct sio__bopts {
-    char **rooms;   /* to(): union; none = every socket */
+    char **rooms;     /* to(): union; none = every socket */
     size_t nrooms;
-    char **except;  /* except(): rooms to skip */
+    char **except;    /* except(): rooms to skip */
     size_t nexcept;
-    unsigned flags; /* SIO__BC_* */
+    unsigned flags;   /* SIO__BC_* */
+    uint32_t timeout; /* flags.timeout in ms (0: unset) */
 } sio__bopts;
 
 struct sio_broadcast {
@@ -271,6 +295,13 @@ void sio__socket_mw_next(sio_middleware_next *next);
 /* socket.use: a middleware failed: the "error" handlers get {message, data}
  * (data stolen, may be NULL). */
 void sio__socket_mw_error(sio_middleware_next *next, const char *message, json_t *data);
+/* Queues an encoded EVENT carrying ack id `id` and waits for the client's
+ * ack: cb as sio_emit_with_ack's (timeout_ms 0: no timeout). SIO_ECLOSED
+ * and the send errors (then cb is never called). */
+int sio__socket_send_with_ack(sio_socket *s, const sio__encoded *e, int64_t id,
+                              uint32_t timeout_ms, sio_ack_cb cb, void *data);
+/* The namespace's next ack id for a server-sent event (Node's nsp._ids). */
+int64_t sio__namespace_next_ack_id(sio_namespace *nsp);
 /* Frees a socket that never connected (middleware refused, client left). */
 void sio__socket_abandon(sio_socket *s);
 /* Runs the middlewares then connects (the Namespace._add path). */
@@ -295,6 +326,9 @@ size_t sio__encoded_size(const sio__encoded *e);
 /* Takes a decoded event/ack packet's payload as args (strips the event
  * name when event is non-NULL, storing it there as a string). */
 int sio__args_from_packet(sio__packet *p, sio_args **out, char **event);
+/* Appends a copy of src's argument i (null past the end) to dst, its
+ * binary attachments shared. SIO_ENOMEM. */
+int sio__args_push_arg(sio_args *dst, const sio_args *src, size_t i);
 /* Random URL-safe id (base64id-like: 20 chars). */
 int sio__random_id(char *out, size_t cap);
 

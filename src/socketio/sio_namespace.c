@@ -21,7 +21,9 @@ sio_namespace *sio__namespace_new(sio_server *srv, const char *name)
         return NULL;
     nsp->srv = srv;
     nsp->name = sio__strdup(name);
-    nsp->adapter = nsp->name ? sio__mem_adapter_new(nsp) : NULL;
+    /* Node's `adapter` option: a constructor per namespace */
+    sio_adapter_factory make = srv->opts.adapter ? srv->opts.adapter : sio_mem_adapter_new;
+    nsp->adapter = nsp->name ? make(nsp, srv->opts.adapter_data) : NULL;
     if (nsp->adapter == NULL) {
         sio__free(nsp->name);
         sio__free(nsp);
@@ -33,6 +35,9 @@ sio_namespace *sio__namespace_new(sio_server *srv, const char *name)
 void sio__namespace_free(sio_namespace *nsp)
 {
     nsp->adapter->ops->free(nsp->adapter);
+    for (size_t i = 0; i < nsp->nss; i++)
+        sio__free(nsp->ss[i].event);
+    sio__free(nsp->ss);
     sio__free(nsp->sbuckets);
     sio__free(nsp->mws);
     sio__free(nsp->name);
@@ -133,6 +138,16 @@ int sio_namespace_use(sio_namespace *nsp, sio_middleware_cb fn, void *data)
     nsp->mws = n;
     nsp->mws[nsp->nmws++] = (sio__mw){fn, data};
     return 0;
+}
+
+size_t sio_namespace_room_size(const sio_namespace *nsp, const char *room)
+{
+    return room ? nsp->adapter->ops->room_size(nsp->adapter, room) : 0;
+}
+
+size_t sio_namespace_rooms(const sio_namespace *nsp, const char **out, size_t max)
+{
+    return nsp->adapter->ops->rooms(nsp->adapter, out, max);
 }
 
 void sio_namespace_recovery_stats(const sio_namespace *nsp, sio_recovery_stats *out)
@@ -314,17 +329,26 @@ sio_broadcast *sio_broadcast_volatile(sio_broadcast *b)
     return b;
 }
 
-sio_broadcast *sio_broadcast_compress(sio_broadcast *b, int compress)
-{
-    if (b)
-        b->o.flags = compress ? b->o.flags & ~SIO__BC_NOCOMPRESS : b->o.flags | SIO__BC_NOCOMPRESS;
-    return b;
-}
-
 sio_broadcast *sio_broadcast_local(sio_broadcast *b)
 {
     if (b)
         b->o.flags |= SIO__BC_LOCAL;
+    return b;
+}
+
+sio_broadcast *sio_broadcast_compress(sio_broadcast *b, int compress)
+{
+    if (b) {
+        b->o.flags &= ~(unsigned)(SIO__BC_COMPRESS | SIO__BC_NOCOMPRESS);
+        b->o.flags |= compress ? SIO__BC_COMPRESS : SIO__BC_NOCOMPRESS;
+    }
+    return b;
+}
+
+sio_broadcast *sio_broadcast_timeout(sio_broadcast *b, uint32_t ms)
+{
+    if (b)
+        b->o.timeout = ms;
     return b;
 }
 
@@ -350,7 +374,7 @@ int sio_broadcast_fetch_sockets(sio_broadcast *b, sio_socket ***out, size_t *cou
     *count = 0;
     if (b == NULL)
         return SIO_ENOMEM;
-    int rc = b->nsp->adapter->ops->sockets(b->nsp->adapter, &b->o, out, count);
+    int rc = b->nsp->adapter->ops->local_sockets(b->nsp->adapter, &b->o, out, count);
     sio_broadcast_free(b);
     return rc;
 }
@@ -362,45 +386,33 @@ void sio_sockets_release(sio_socket **sockets, size_t count)
     sio__free(sockets);
 }
 
-/* What a terminal socket operation does to each matching socket. */
-enum { OP_JOIN, OP_LEAVE, OP_DISCONNECT, OP_DISCONNECT_CLOSE };
-
-static int for_each(sio_broadcast *b, int op, const char *room)
-{
-    sio_socket **v;
-    size_t n;
-    int rc = sio_broadcast_fetch_sockets(b, &v, &n);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (op == OP_JOIN)
-            rc = sio_socket_join(v[i], room);
-        else if (op == OP_LEAVE)
-            sio_socket_leave(v[i], room);
-        else
-            sio_socket_disconnect(v[i], op == OP_DISCONNECT_CLOSE);
-    }
-    sio_sockets_release(v, n);
-    return rc;
-}
-
+/* socketsJoin/socketsLeave/disconnectSockets go through the adapter, so a
+ * cluster adapter forwards them to the other servers. */
 int sio_broadcast_sockets_join(sio_broadcast *b, const char *room)
 {
-    if (room == NULL) {
-        sio_broadcast_free(b);
-        return SIO_EINVAL;
-    }
-    return for_each(b, OP_JOIN, room);
+    char *r = (char *)room;
+    int rc = b == NULL ? SIO_ENOMEM : room == NULL ? SIO_EINVAL : 0;
+    if (rc == 0)
+        rc = b->nsp->adapter->ops->add_sockets(b->nsp->adapter, &b->o, &r, 1);
+    sio_broadcast_free(b);
+    return rc;
 }
 
 int sio_broadcast_sockets_leave(sio_broadcast *b, const char *room)
 {
-    if (room == NULL) {
-        sio_broadcast_free(b);
-        return SIO_EINVAL;
-    }
-    return for_each(b, OP_LEAVE, room);
+    char *r = (char *)room;
+    int rc = b == NULL ? SIO_ENOMEM : room == NULL ? SIO_EINVAL : 0;
+    if (rc == 0)
+        rc = b->nsp->adapter->ops->del_sockets(b->nsp->adapter, &b->o, &r, 1);
+    sio_broadcast_free(b);
+    return rc;
 }
 
 int sio_broadcast_disconnect_sockets(sio_broadcast *b, int close)
 {
-    return for_each(b, close ? OP_DISCONNECT_CLOSE : OP_DISCONNECT, NULL);
+    if (b == NULL)
+        return SIO_ENOMEM;
+    int rc = b->nsp->adapter->ops->disconnect_sockets(b->nsp->adapter, &b->o, close);
+    sio_broadcast_free(b);
+    return rc;
 }

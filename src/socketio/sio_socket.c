@@ -35,7 +35,7 @@ sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
     }
     /* socket.data is created on first use: most sockets never touch it. */
     sio__list_init(&s->acks);
-    sio__map_init(&s->rooms);
+    sio__adapter_slot_init(&s->aslot);
     int rc = sio__random_id(s->id, sizeof s->id);
     if (rc == 0 && nsp->srv->opts.connection_state_recovery.enabled)
         rc = sio__random_id(s->pid, sizeof s->pid);
@@ -58,7 +58,7 @@ void sio_socket_unref(sio_socket *s)
     if (s == NULL || --s->refs > 0)
         return;
     sio__free(s->hbuf);
-    sio__map_free(&s->rooms);
+    sio__adapter_slot_free(&s->aslot);
     json_decref(s->auth);
     sio__free(s->auth_text);
     json_decref(s->djson);
@@ -454,6 +454,42 @@ int sio_emit(sio_socket *s, const char *event, const sio_args *args)
     return rc;
 }
 
+int64_t sio__namespace_next_ack_id(sio_namespace *nsp)
+{
+    int64_t id = nsp->next_ack_id++;
+    if (nsp->next_ack_id > SIO_ACK_ID_MAX)
+        nsp->next_ack_id = 0;
+    return id;
+}
+
+int sio__socket_send_with_ack(sio_socket *s, const sio__encoded *e, int64_t id,
+                              uint32_t timeout_ms, sio_ack_cb cb, void *data)
+{
+    if (!s->connected)
+        return SIO_ECLOSED;
+    sio__pending_ack *pa = sio__calloc(1, sizeof *pa);
+    if (pa == NULL)
+        return SIO_ENOMEM;
+    pa->id = id;
+    pa->cb = cb;
+    pa->data = data;
+    pa->s = s;
+    sio__timer_init(&pa->timer, ack_timeout_cb, pa);
+    sio__list_insert_tail(&s->acks, &pa->node);
+    if (timeout_ms > 0)
+        sio__timer_start(s->nsp->srv->timers, &pa->timer, sio__now(s->nsp->srv) + timeout_ms);
+    sio_socket_ref(s);
+    int rc = sio__socket_send(s, e);
+    if (rc < 0 && sio__list_linked(&pa->node)) {
+        /* not sent: the callback will never run */
+        sio__list_remove(&pa->node);
+        sio__timer_stop(&pa->timer);
+        sio__free(pa);
+    }
+    sio_socket_unref(s);
+    return rc;
+}
+
 int sio_emit_with_ack(sio_socket *s, const char *event, const sio_args *args,
                       uint32_t timeout_ms, sio_ack_cb cb, void *data)
 {
@@ -467,36 +503,14 @@ int sio_emit_with_ack(sio_socket *s, const char *event, const sio_args *args,
     sio__socket_notify_outgoing(s, event, args);
     if (!s->connected)
         return SIO_ECLOSED;
-    sio__pending_ack *pa = sio__calloc(1, sizeof *pa);
-    if (pa == NULL)
-        return SIO_ENOMEM;
-    pa->id = s->nsp->next_ack_id++;
-    if (s->nsp->next_ack_id > SIO_ACK_ID_MAX)
-        s->nsp->next_ack_id = 0;
-    pa->cb = cb;
-    pa->data = data;
-    pa->s = s;
-    sio__timer_init(&pa->timer, ack_timeout_cb, pa);
+    int64_t id = sio__namespace_next_ack_id(s->nsp);
     sio__encoded e;
-    rc = sio__encode_args(&e, 0, s->nsp->name, pa->id, event, args, NULL);
-    if (rc < 0) {
-        sio__free(pa);
+    rc = sio__encode_args(&e, 0, s->nsp->name, id, event, args, NULL);
+    if (rc < 0)
         return rc;
-    }
     e.nocompress = nocompress;
-    sio__list_insert_tail(&s->acks, &pa->node);
-    if (timeout_ms > 0)
-        sio__timer_start(s->nsp->srv->timers, &pa->timer, sio__now(s->nsp->srv) + timeout_ms);
-    sio_socket_ref(s);
-    rc = sio__socket_send(s, &e);
+    rc = sio__socket_send_with_ack(s, &e, id, timeout_ms, cb, data);
     sio__encoded_free(&e);
-    if (rc < 0 && sio__list_linked(&pa->node)) {
-        /* not sent: the callback will never run */
-        sio__list_remove(&pa->node);
-        sio__timer_stop(&pa->timer);
-        sio__free(pa);
-    }
-    sio_socket_unref(s);
     return rc;
 }
 
@@ -529,29 +543,12 @@ int sio_socket_leave(sio_socket *s, const char *room)
 
 int sio_socket_in_room(const sio_socket *s, const char *room)
 {
-    if (strcmp(room, s->id) == 0)
-        return s->own_room;
-    return sio__map_get(&s->rooms, room, strlen(room)) != NULL;
+    return room != NULL && s->nsp->adapter->ops->has(s->nsp->adapter, s, room);
 }
 
 size_t sio_socket_rooms(const sio_socket *s, const char **out, size_t max)
 {
-    sio_map_iter it;
-    const char *key;
-    size_t klen, n = 0;
-    void *v;
-    if (s->own_room) { /* first, as in Node's socket.rooms set */
-        if (n < max)
-            out[n] = s->id;
-        n++;
-    }
-    sio__map_iter_init(&it, (sio_map *)&s->rooms);
-    while (sio__map_iter_next(&it, &key, &klen, &v)) {
-        if (n < max)
-            out[n] = key;
-        n++;
-    }
-    return n;
+    return s->nsp->adapter->ops->socket_rooms(s->nsp->adapter, s, out, max);
 }
 
 /* ---- connect / disconnect */
