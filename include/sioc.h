@@ -334,6 +334,12 @@ typedef struct sio_recovery_options {
 typedef struct sio_server_options {
     sio_eio_options eio;          /* Engine.IO options; eio.path is "/socket.io" */
     uint32_t connect_timeout;     /* 45000 ms for the first CONNECT, then closed */
+    /* Node's cleanupEmptyChildNamespaces: a namespace created by a dynamic
+     * matcher (sio_server_of_dynamic) is removed, with its rooms and
+     * recovery store, once its last socket has left (a later CONNECT to
+     * the same name creates it anew). Its sio_namespace pointer is then
+     * invalid (it stays valid while a socket of it is referenced). */
+    int cleanup_empty_child_namespaces; /* 0 (Node's default: false) */
     sio_recovery_options connection_state_recovery;
     /* Limits on incoming packets (parse error past them): */
     unsigned max_attachments;     /* 10 binary attachments per packet (Node's maxAttachments) */
@@ -353,7 +359,9 @@ int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_opt
  * Engine.IO session and refuses new ones. The server stays allocated. */
 void sio_server_close(sio_server *srv);
 /* Frees the server. Call it after sio_server_close() once the HTTP server
- * it is attached to has been closed (its close callback ran). */
+ * it is attached to has been closed (its close callback ran), and after
+ * releasing every sio_socket_ref() / pending middleware step: a socket
+ * released later would reach its freed namespace. */
 void sio_server_free(sio_server *srv);
 
 /* The namespace name ("/" is the main one, names start with '/'), created on
@@ -366,6 +374,9 @@ sio_namespace *sio_server_of(sio_server *srv, const char *name);
 typedef int (*sio_namespace_match_cb)(const char *name, const json_t *auth, void *data);
 int sio_server_of_dynamic(sio_server *srv, sio_namespace_match_cb match,
                           void (*setup)(sio_namespace *nsp, void *data), void *data);
+
+/* Namespaces the server has (Node's io._nsps.size), "/" included. */
+size_t sio_server_namespaces_count(const sio_server *srv);
 
 const char *sio_namespace_name(const sio_namespace *nsp);
 sio_server *sio_namespace_server(const sio_namespace *nsp);

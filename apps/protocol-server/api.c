@@ -15,7 +15,12 @@
  *   reason(id) -> {disconnecting, disconnect} seen through on() for id
  *   handshake() -> {name, tags, address}: handshake.query.name / .tags (an
  *       array when repeated) and whether the peer address is a loopback one
- *   compress-off(n): emits "plain" with a string of n "a" with compress(false) */
+ *   compress-off(n): emits "plain" with a string of n "a" with compress(false)
+ *   nsp-count() -> how many namespaces the server has (io._nsps.size)
+ *
+ * Dynamic namespaces "/game-<digits>" (io.of(/^\/game-\d+$/)) greet each
+ * socket with "welcome" <namespace name>; the server runs with
+ * cleanupEmptyChildNamespaces, so each goes away with its last socket. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +170,29 @@ static void on_compress_off(sio_socket *s, const sio_args *args, sio_ack *ack, v
     free(big);
 }
 
+static void on_nsp_count(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+{
+    sio_server *io = sio_namespace_server(sio_socket_namespace(s));
+    ack_value(ack, json_integer((json_int_t)sio_server_namespaces_count(io)));
+}
+
+static int match_game(const char *name, const json_t *auth, void *d)
+{
+    if (strncmp(name, "/game-", 6) != 0 || name[6] == '\0')
+        return 0;
+    return strspn(name + 6, "0123456789") == strlen(name + 6);
+}
+
+static void on_game_connection(sio_socket *s, void *d)
+{
+    emit1(s, "welcome", json_string(sio_namespace_name(sio_socket_namespace(s))));
+}
+
+static void setup_game(sio_namespace *nsp, void *d)
+{
+    sio_namespace_on_connection(nsp, on_game_connection, NULL);
+}
+
 static void on_api_connection(sio_socket *s, void *data)
 {
     api_sock *st = calloc(1, sizeof *st);
@@ -189,6 +217,7 @@ static void on_api_connection(sio_socket *s, void *data)
         {"incoming", on_incoming},   {"outgoing", on_outgoing_q}, {"ping-me", on_ping_me},
         {"off-me", on_off_me},       {"remove-off", on_remove_off}, {"mw-edit", on_mw_edit},
         {"reason", on_reason_q},     {"handshake", on_handshake}, {"compress-off", on_compress_off},
+        {"nsp-count", on_nsp_count},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         sio_socket_on(s, table[i].event, table[i].cb, NULL);
@@ -208,5 +237,5 @@ int protocol_server_socketio_api(sio_server *io)
         return SIO_ENOMEM;
     atexit(free_api);
     sio_namespace_on_connection(api, on_api_connection, NULL);
-    return 0;
+    return sio_server_of_dynamic(io, match_game, setup_game, NULL);
 }

@@ -59,6 +59,7 @@ int protocol_server_socketio(sio_http_server *http)
     o.eio.cors.any_origin = 1;
     o.eio.cors.credentials = 1;
     o.connect_timeout = 1000;
+    o.cleanup_empty_child_namespaces = 1; /* the "/game-N" children (api.c) */
     const char *extra = getenv("SIOC_SIO_EXTRA");
     int with_extra = extra != NULL && strcmp(extra, "1") == 0;
     if (with_extra) {

@@ -91,6 +91,12 @@ struct sio_namespace {
     struct sio__ss_handler *ss; /* server-side event handlers (serverSideEmit) */
     size_t nss;                 /* count */
     int64_t next_ack_id;   /* Node's nsp._ids: ids of server-sent acks */
+    size_t refs;           /* sio_socket objects alive in it (pending,
+                            * connected, or disconnected and referenced) */
+    unsigned child : 1;    /* created by a dynamic matcher */
+    unsigned detached : 1; /* cleaned up: out of srv->nsps, freed when
+                            * refs reaches 0 (or with the server) */
+    sio_namespace *next_detached; /* in srv->detached */
 };
 
 /* One dynamic namespace matcher. */
@@ -105,6 +111,7 @@ struct sio_server {
     char *path;                /* owned copy of the path */
     sio__packet_limits limits; /* decoder limits from opts */
     sio_map nsps;              /* name -> sio_namespace */
+    sio_namespace *detached;   /* cleaned-up child namespaces still referenced */
     sio__dyn *dyns;            /* dynamic namespace matchers */
     size_t ndyns;              /* count */
     sio_list clients;          /* open sio__client (their node) */
@@ -307,6 +314,11 @@ void sio__socket_abandon(sio_socket *s);
 /* Runs the middlewares then connects (the Namespace._add path). */
 void sio__namespace_add(sio_namespace *nsp, sio_socket *s);
 void sio__namespace_free(sio_namespace *nsp);
+/* A socket of nsp is freed: the last one frees a detached namespace. */
+void sio__namespace_release(sio_namespace *nsp);
+/* cleanupEmptyChildNamespaces: detaches (and frees if unreferenced) a
+ * dynamic child namespace with no connected socket left. */
+void sio__namespace_maybe_cleanup(sio_namespace *nsp);
 /* Adds a connected socket to nsp's table (its id must be new there).
  * SIO_ENOMEM only when the first table cannot be allocated. */
 int sio__namespace_add_socket(sio_namespace *nsp, sio_socket *s);

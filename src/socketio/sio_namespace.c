@@ -44,6 +44,31 @@ void sio__namespace_free(sio_namespace *nsp)
     sio__free(nsp);
 }
 
+void sio__namespace_maybe_cleanup(sio_namespace *nsp)
+{
+    sio_server *srv = nsp->srv;
+    if (!nsp->child || nsp->detached || nsp->nsockets > 0 ||
+        !srv->opts.cleanup_empty_child_namespaces)
+        return;
+    /* Node: the namespace leaves io._nsps at once; the memory goes with
+     * the last socket object that still points at it. */
+    sio__map_remove(&srv->nsps, nsp->name, strlen(nsp->name));
+    nsp->detached = 1;
+    nsp->next_detached = srv->detached;
+    srv->detached = nsp;
+}
+
+void sio__namespace_release(sio_namespace *nsp)
+{
+    if (--nsp->refs > 0 || !nsp->detached)
+        return;
+    sio_namespace **pp = &nsp->srv->detached;
+    while (*pp != nsp)
+        pp = &(*pp)->next_detached;
+    *pp = nsp->next_detached;
+    sio__namespace_free(nsp);
+}
+
 const char *sio_namespace_name(const sio_namespace *nsp) { return nsp->name; }
 sio_server *sio_namespace_server(const sio_namespace *nsp) { return nsp->srv; }
 

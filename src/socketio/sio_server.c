@@ -83,6 +83,8 @@ sio_namespace *sio_server_of(sio_server *srv, const char *name)
     return nsp;
 }
 
+size_t sio_server_namespaces_count(const sio_server *srv) { return sio__map_size(&srv->nsps); }
+
 int sio_server_of_dynamic(sio_server *srv, sio_namespace_match_cb match,
                           void (*setup)(sio_namespace *nsp, void *data), void *data)
 {
@@ -258,6 +260,8 @@ static sio_namespace *lookup_nsp(sio_server *srv, const char *name, const json_t
         if (!srv->dyns[i].match(name, auth, srv->dyns[i].data))
             continue;
         nsp = sio_server_of(srv, name);
+        if (nsp != NULL)
+            nsp->child = 1;
         if (nsp != NULL && srv->dyns[i].setup)
             srv->dyns[i].setup(nsp, srv->dyns[i].data);
     }
@@ -360,6 +364,11 @@ void sio_server_free(sio_server *srv)
     while (sio__map_iter_next(&it, &key, &klen, &v))
         sio__namespace_free(v);
     sio__map_free(&srv->nsps);
+    while (srv->detached != NULL) {
+        sio_namespace *nsp = srv->detached;
+        srv->detached = nsp->next_detached;
+        sio__namespace_free(nsp);
+    }
     sio__free(srv->dyns);
     sio__free(srv->path);
     sio__free(srv);

@@ -22,6 +22,7 @@ sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
         return NULL;
     s->refs = 1; /* the client's link, dropped on close/abandon */
     s->nsp = nsp;
+    nsp->refs++;
     s->client = c;
     /* The CONNECT payload is kept as compact text (a parsed jansson object
      * costs several times more) and parsed when someone asks for it. */
@@ -42,6 +43,7 @@ sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
     if (rc < 0 || bad) {
         sio__free(s->auth_text);
         sio__free(s);
+        sio__namespace_release(nsp);
         return NULL;
     }
     sio__list_insert_tail(&c->sockets, &s->client_node);
@@ -62,7 +64,9 @@ void sio_socket_unref(sio_socket *s)
     json_decref(s->auth);
     sio__free(s->auth_text);
     json_decref(s->djson);
+    sio_namespace *nsp = s->nsp;
     sio__free(s);
+    sio__namespace_release(nsp);
 }
 
 const char *sio_socket_id(const sio_socket *s) { return s->id; }
@@ -595,6 +599,7 @@ void sio__socket_abandon(sio_socket *s)
     if (s->closed)
         return;
     unlink_client(s);
+    sio__namespace_maybe_cleanup(s->nsp); /* a refused first socket too */
     sio_socket_unref(s);
 }
 
@@ -633,6 +638,7 @@ void sio__socket_close(sio_socket *s, const char *reason)
     sio__namespace_remove_socket(s->nsp, s);
     s->closed = 0;
     unlink_client(s);
+    sio__namespace_maybe_cleanup(s->nsp); /* freed at the last unref below */
     call_disconnect(SIO__H_DISCONNECT, s, reason);
     while (!sio__list_empty(&s->acks))
         finish_ack(SIO_CONTAINER_OF(s->acks.next, sio__pending_ack, node), SIO_ECLOSED, NULL);

@@ -104,6 +104,33 @@ for (const transports of TRANSPORTS) {
   });
 }
 
+describe('cleanupEmptyChildNamespaces', () => {
+  it('200 short-lived dynamic namespaces: each is gone with its last socket', T, async () => {
+    const observer = await connected(['websocket']);
+    const [before] = await call(observer, 'nsp-count');
+    for (let i = 0; i < 200; i += 20) {
+      const batch = [];
+      for (let k = i; k < i + 20; k++) {
+        const s = io(`${server.url}/game-${k}`, { forceNew: true, reconnection: false, transports: ['websocket'] });
+        batch.push(waitEvent(s, 'welcome', 5000).then(([name]) => { assert.equal(name, `/game-${k}`); s.disconnect(); }));
+      }
+      await Promise.all(batch);
+    }
+    let n;
+    for (let tries = 0; tries < 40; tries++) {
+      [n] = await call(observer, 'nsp-count');
+      if (n === before) break;
+      await sleep(50);
+    }
+    assert.equal(n, before);
+    // the same name again: a fresh namespace
+    const again = io(`${server.url}/game-7`, { forceNew: true, reconnection: false, transports: ['websocket'] });
+    cleanups.push(async () => again.disconnect());
+    assert.deepEqual(await waitEvent(again, 'welcome', 5000), ['/game-7']);
+    assert.equal((await call(observer, 'nsp-count'))[0], before + 1);
+  });
+});
+
 describe('httpCompression of polling responses', () => {
   /** A raw polling session connected to "/api"; returns {post, get}. */
   async function rawSession() {

@@ -47,6 +47,7 @@ engine.on('connection', (socket) => {
 
 const io = new IoServer(httpServer, {
   path: '/socket.io/', ...HEARTBEAT, connectTimeout: 1000, maxHttpBufferSize: 1e6, cors: CORS,
+  cleanupEmptyChildNamespaces: true,
 });
 
 /** The behaviour shared by "/" and "/custom". */
@@ -108,8 +109,10 @@ function apiConnection(socket) {
     ack({ name: name ?? null, tags: q.tags ?? null, loopback: ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(a) });
   });
   on('compress-off', (ack, n) => socket.compress(false).emit('plain', 'a'.repeat(n)));
+  on('nsp-count', (ack) => ack(io._nsps.size));
 }
 io.of('/api').on('connection', apiConnection);
+io.of(/^\/game-\d+$/).on('connection', (socket) => socket.emit('welcome', socket.nsp.name));
 
 httpServer.listen(parsePort(process.argv.slice(2)), () => {
   console.log(`listening on http://localhost:${httpServer.address().port}`);

@@ -943,6 +943,95 @@ static void test_dynamic_namespace(void **state)
     sio_server_free(srv);
 }
 
+/* cleanupEmptyChildNamespaces: a child namespace goes with its last socket
+ * (connected and left, refused by a middleware, or held by a reference),
+ * so 5,000 short-lived "/dyn-N" namespaces leave no allocation behind. */
+static long live_blocks;
+static void *count_malloc(size_t n)
+{
+    void *p = malloc(n);
+    live_blocks += p != NULL;
+    return p;
+}
+static void *count_calloc(size_t n, size_t m)
+{
+    void *p = calloc(n, m);
+    live_blocks += p != NULL;
+    return p;
+}
+static void *count_realloc(void *old, size_t n)
+{
+    void *p = realloc(old, n);
+    live_blocks += old == NULL && p != NULL;
+    return p;
+}
+static void count_free(void *p)
+{
+    live_blocks -= p != NULL;
+    free(p);
+}
+
+static void mw_refuse_odd(sio_socket *s, sio_middleware_next *next, void *data)
+{
+    if (json_object_get(sio_socket_auth(s), "odd"))
+        sio_next_error(next, "no", NULL);
+    else
+        sio_next(next);
+}
+
+static void setup_dyn_mw(sio_namespace *nsp, void *data)
+{
+    sio_namespace_on_connection(nsp, on_connection, NULL);
+    sio_namespace_use(nsp, mw_refuse_odd, NULL);
+}
+
+static void test_cleanup_child_namespaces(void **state)
+{
+    static const sio_allocator counting = {count_malloc, count_calloc, count_realloc, count_free};
+    assert_int_equal(sio_set_allocator(&counting), 0);
+    sio_server_options o;
+    sio_server_options_init(&o);
+    o.cleanup_empty_child_namespaces = 1;
+    sio_server *srv;
+    assert_int_equal(sio__server_new_core(&srv, &o, &wheel, fake_now, NULL), 0);
+    sio_server_of_dynamic(srv, match_dyn, setup_dyn_mw, NULL);
+    fake *f = fake_open(srv);
+    long base = -1;
+    char pkt[64], sid[32];
+    for (int i = 0; i < 5000; i++) {
+        if (i % 3 == 2) { /* refused by the middleware */
+            snprintf(pkt, sizeof pkt, "0/dyn-%d,{\"odd\":1}", i);
+            recv_text(f, pkt);
+            next_msg(f);
+        } else {
+            snprintf(pkt, sizeof pkt, "0/dyn-%d,", i);
+            connect_to(f, pkt, sid, sizeof sid);
+            next_msg(f); /* auth */
+            sio_socket *s = A.last;
+            if (i % 3 == 1)
+                sio_socket_ref(s); /* the namespace outlives its last socket */
+            snprintf(pkt, sizeof pkt, "1/dyn-%d", i);
+            recv_text(f, pkt);
+            assert_int_equal(sio_server_namespaces_count(srv), 1);
+            if (i % 3 == 1) {
+                assert_string_equal(sio_namespace_name(sio_socket_namespace(s)), pkt + 1);
+                sio_socket_unref(s);
+            }
+        }
+        assert_int_equal(sio_server_namespaces_count(srv), 1);
+        /* the fake's recorded messages are the test's, not the server's */
+        for (size_t k = 0; k < f->n; k++)
+            sio__rcbuf_unref(f->msgs[k]);
+        f->n = f->seen = 0;
+        if (i == 10)
+            base = live_blocks;
+    }
+    assert_int_equal(live_blocks, base);
+    fake_free(f);
+    sio_server_free(srv);
+    sio_set_allocator(NULL);
+}
+
 /* ---- connection state recovery */
 
 static void test_recovery(void **state)
@@ -1083,6 +1172,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_socket_middleware, setup, teardown),
         cmocka_unit_test_setup_teardown(test_middleware, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_namespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_child_namespaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_caps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
