@@ -340,6 +340,16 @@ typedef struct sio_server_options {
      * the same name creates it anew). Its sio_namespace pointer is then
      * invalid (it stays valid while a socket of it is referenced). */
     int cleanup_empty_child_namespaces; /* 0 (Node's default: false) */
+    /* Node's serveClient: the directory holding socket.io-client's dist
+     * files (socket.io.js required; .min.js, .esm.min.js, .msgpack.min.js
+     * and the .map files when present), served from memory at
+     * <eio.path>/socket.io.js etc. with Node's ETag (the client version),
+     * 304 and gzip/deflate. NULL (the default) serves nothing: Node's
+     * serveClient is on by default because its package ships the files;
+     * the C library has none of its own and never searches node_modules,
+     * so the application names them. Read once by sio_server_new
+     * (SIO_EIO if socket.io.js cannot be read). */
+    const char *serve_client_dir;
     sio_recovery_options connection_state_recovery;
     /* Limits on incoming packets (parse error past them): */
     unsigned max_attachments;     /* 10 binary attachments per packet (Node's maxAttachments) */

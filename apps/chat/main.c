@@ -434,11 +434,12 @@ static int parse_args(int argc, char **argv, config *c)
     return 0;
 }
 
-static int setup_io(chat *app)
+static int setup_io(chat *app, const char *client_dist)
 {
     sio_server_options o;
     sio_server_options_init(&o);
     o.connection_state_recovery.enabled = 1;
+    o.serve_client_dir = client_dist; /* /socket.io/socket.io.js etc. */
     int rc = sio_server_new(&app->io, app->http, &o);
     if (rc < 0)
         return rc;
@@ -478,11 +479,10 @@ int main(int argc, char **argv)
     chat app = {.max_message = c.max_message, .max_offset = c.max_offset};
     const char *pub = getenv("SIOC_CHAT_PUBLIC_DIR");
     const char *dist = getenv("SIOC_CLIENT_DIST_DIR");
-    int rc = chat_static_load(&app.files, pub ? pub : SIOC_CHAT_PUBLIC_DIR,
-                              dist ? dist : SIOC_CLIENT_DIST_DIR);
+    int rc = chat_static_load(&app.files, pub ? pub : SIOC_CHAT_PUBLIC_DIR);
     rc = rc ? rc : sio_loop_new(&app.loop);
     rc = rc ? rc : sio_http_server_new(&app.http, app.loop, NULL);
-    rc = rc ? rc : setup_io(&app);
+    rc = rc ? rc : setup_io(&app, dist ? dist : SIOC_CLIENT_DIST_DIR);
     /* Listen before the database is opened: a busy port leaves no new
      * database files behind. Nothing is accepted until the loop runs. */
     if (rc < 0)

@@ -91,20 +91,12 @@ static int add(chat_static *st, const char *url, const char *dir, const char *na
     return 0;
 }
 
-int chat_static_load(chat_static **out, const char *public_dir, const char *client_dir)
+int chat_static_load(chat_static **out, const char *public_dir)
 {
     chat_static *st = calloc(1, sizeof *st);
     if (st == NULL)
         return SIO_ENOMEM;
-    const char *js = "application/javascript; charset=utf-8";
-    const char *map = "application/json; charset=utf-8";
     int rc = add(st, "/", public_dir, "index.html", "text/html; charset=utf-8", 1);
-    rc = rc ? rc : add(st, "/socket.io/socket.io.js", client_dir, "socket.io.js", js, 1);
-    rc = rc ? rc : add(st, "/socket.io/socket.io.min.js", client_dir, "socket.io.min.js", js, 0);
-    rc = rc ? rc : add(st, "/socket.io/socket.io.js.map", client_dir, "socket.io.js.map", map, 0);
-    rc = rc ? rc : add(st, "/socket.io/socket.io.min.js.map", client_dir, "socket.io.min.js.map", map, 0);
-    rc = rc ? rc : add(st, "/socket.io/socket.io.esm.min.js", client_dir, "socket.io.esm.min.js", js, 0);
-    rc = rc ? rc : add(st, "/socket.io/socket.io.esm.min.js.map", client_dir, "socket.io.esm.min.js.map", map, 0);
     if (rc < 0) {
         chat_static_free(st);
         return rc;

@@ -3,7 +3,9 @@
  * "/custom" the server emits "auth" with the handshake's auth object;
  * "message" is answered by "message-back" with the same arguments (binary
  * included: the received buffers are re-sent as they are); "message-with-ack"
- * is acknowledged with the same arguments. Namespace "/api" exposes the
+ * is acknowledged with the same arguments. /socket.io/socket.io.js and the
+ * other client bundle files are served (serveClient) when
+ * socket.io-client's dist/ is found. Namespace "/api" exposes the
  * socket API to tests/e2e/socketio_api.test.mjs (see api.c).
  *
  * With SIOC_SIO_EXTRA=1 in the environment the server also enables
@@ -13,8 +15,14 @@
  * reasons, middleware, recovery): see extra.c. */
 #include "socketio.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#ifndef SIOC_CLIENT_DIST_DIR
+#define SIOC_CLIENT_DIST_DIR "node_modules/socket.io-client/dist"
+#endif
 
 /* The one server, freed at exit so leak checkers see a clean shutdown. */
 static sio_server *io;
@@ -60,6 +68,13 @@ int protocol_server_socketio(sio_http_server *http)
     o.eio.cors.credentials = 1;
     o.connect_timeout = 1000;
     o.cleanup_empty_child_namespaces = 1; /* the "/game-N" children (api.c) */
+    /* serveClient, as Node's default, when the client files are there
+     * ($SIOC_CLIENT_DIST_DIR, else the tree's node_modules) */
+    const char *dist = getenv("SIOC_CLIENT_DIST_DIR");
+    char js[4096];
+    snprintf(js, sizeof js, "%s/socket.io.js", dist ? dist : SIOC_CLIENT_DIST_DIR);
+    if (access(js, R_OK) == 0)
+        o.serve_client_dir = dist ? dist : SIOC_CLIENT_DIST_DIR;
     const char *extra = getenv("SIOC_SIO_EXTRA");
     int with_extra = extra != NULL && strcmp(extra, "1") == 0;
     if (with_extra) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "http/client_files.h"
 #include "http/http_response.h"
 #include "net/net.h"
 #include "ws/ws_handshake.h"
@@ -217,6 +218,29 @@ static void not_found(sio_conn *c)
     sio__conn_respond(c, 404, "text/plain", NULL, "Not Found", 9, c->parser->req.keep_alive);
 }
 
+void sio__http_server_serve_client(sio_http_server *s, sio__client_files *f)
+{
+    *sio__client_files_next(f) = s->client_files;
+    s->client_files = f;
+}
+
+/* serveClient: answers c if its path is a client bundle file. */
+static int serve_client(sio_conn *c)
+{
+    sio_http_server *s = sio__conn_server(c);
+    const sio_http_request *r = &c->parser->req;
+    sio__client_answer a;
+    for (sio__client_files *f = s->client_files; f != NULL; f = *sio__client_files_next(f)) {
+        if (!sio__client_files_answer(f, r->path,
+                                      sio__http_header(r, "if-none-match"),
+                                      sio__http_header(r, "accept-encoding"), &a))
+            continue;
+        sio__conn_respond(c, a.status, NULL, a.headers, a.body, a.len, r->keep_alive);
+        return 1;
+    }
+    return 0;
+}
+
 /* A whole request arrived: route it. */
 static void dispatch(sio_conn *c)
 {
@@ -228,6 +252,8 @@ static void dispatch(sio_conn *c)
         route->ops->on_request(c, route->data);
         return;
     }
+    if (serve_client(c))
+        return;
     if (s->handler == NULL) {
         not_found(c);
         return;

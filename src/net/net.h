@@ -158,6 +158,7 @@ struct sio_http_server {
     int port;
     size_t nconns;                /* open (not closing) sio_conn */
     sio_list routes;              /* sio__route, mounted by the layer above */
+    struct sio__client_files *client_files; /* serveClient sets (borrowed, a list) */
     sio_http_handler handler;
     void *handler_data;
     int closing;

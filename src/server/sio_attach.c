@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "engine/eio_internal.h"
 #include "net/net.h"
+#include "http/client_files.h"
 #include "socketio/sio_internal.h"
 
 _Static_assert((int)SIO__SEND_BINARY == (int)SIO__EIO_SEND_BINARY &&
@@ -67,18 +68,32 @@ static void on_drain(sio_eio_socket *es, void *data)
         sio__client_drained(c);
 }
 
+static void free_client_files(void *files) { sio__client_files_free(files); }
+
 int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_options *opts)
 {
     sio_server *srv;
     int rc = sio__server_new_core(&srv, opts, NULL, glue_now, NULL);
     if (rc < 0)
         return rc;
+    if (opts->serve_client_dir != NULL) {
+        sio__client_files *files = NULL;
+        rc = sio__client_files_load(&files, opts->eio.path, opts->serve_client_dir);
+        if (rc < 0) {
+            sio_server_free(srv);
+            return rc;
+        }
+        srv->client_files = files;
+        srv->client_files_free = free_client_files;
+    }
     static const sio_eio_callbacks cb = {on_connection, on_message, on_close, on_drain};
     rc = sio_eio_server_new(&srv->eio, http, &opts->eio, &cb, srv);
     if (rc < 0) {
         sio_server_free(srv);
         return rc;
     }
+    if (srv->client_files != NULL)
+        sio__http_server_serve_client(http, srv->client_files);
     srv->timers = sio__loop_timers(http->loop);
     srv->now_data = http->loop;
     /* the engine copied what it needs; these pointers are the caller's */

@@ -119,6 +119,8 @@ struct sio_server {
     uint64_t (*now)(void *);   /* monotonic ms */
     void *now_data;            /* for now() */
     sio_eio_server *eio;       /* NULL when driven by tests */
+    void *client_files;        /* serveClient's files (the glue's) or NULL */
+    void (*client_files_free)(void *files);
     int closing;               /* sio_server_close() called */
 };
 

@@ -49,6 +49,7 @@ int sio__server_new_core(sio_server **out, const sio_server_options *opts, sio_t
     }
     srv->opts = *opts;
     srv->opts.eio.path = srv->path;
+    srv->opts.serve_client_dir = NULL; /* read by sio_server_new, not kept */
     sio__packet_limits_init(&srv->limits);
     srv->limits.max_attachments = opts->max_attachments;
     srv->limits.max_depth = opts->max_json_depth;
@@ -369,6 +370,8 @@ void sio_server_free(sio_server *srv)
         srv->detached = nsp->next_detached;
         sio__namespace_free(nsp);
     }
+    if (srv->client_files != NULL)
+        srv->client_files_free(srv->client_files);
     sio__free(srv->dyns);
     sio__free(srv->path);
     sio__free(srv);

@@ -2,13 +2,17 @@
 // off, onAny / prependAny, onAnyOutgoing, socket.use (per-socket middleware,
 // errors to the socket's "error" listeners), disconnect / disconnecting
 // through on(), the handshake query and peer address, compress(false) and
-// httpCompression of polling responses.
+// httpCompression of polling responses, cleanupEmptyChildNamespaces and
+// serveClient.
 //
 // The server is sioc-protocol-server, namespace "/api" (apps/protocol-server/
 // api.c); with SIOC_REF=1 its Node twin tests/ref/protocol-server.mjs, which
 // is how each expectation below was checked against socket.io 4.8.
 import { describe, it, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import nodeHttp from 'node:http';
+import zlib from 'node:zlib';
 import { io } from 'socket.io-client';
 import { startServer } from './lib/server.mjs';
 import { sleep, withTimeout, waitEvent, http, eioUrl, decodePayload, SEP } from './lib/util.mjs';
@@ -173,5 +177,51 @@ describe('httpCompression of polling responses', () => {
     r = await get({ 'accept-encoding': 'gzip' });
     assert.equal(r.encoding, null); // under the 1024-byte threshold
     assert.ok(!r.packets.join(SEP).includes('\0'));
+  });
+});
+
+describe('serveClient', () => {
+  const DIST = new URL('../../node_modules/socket.io-client/dist/', import.meta.url);
+  const VERSION = JSON.parse(fs.readFileSync(new URL('../../node_modules/socket.io-client/package.json', import.meta.url))).version;
+
+  /** A raw GET (no automatic decompression): {status, headers, body Buffer}. */
+  function rawGet(p, headers = {}) {
+    return withTimeout(new Promise((resolve, reject) => {
+      const req = nodeHttp.get({ host: 'localhost', port: server.port, path: p, headers }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+    }), 3000, `GET ${p}`);
+  }
+
+  it('the bundle files with the client version as ETag, 304, gzip and deflate', T, async () => {
+    for (const name of ['socket.io.js', 'socket.io.min.js', 'socket.io.esm.min.js', 'socket.io.msgpack.min.js', 'socket.io.js.map', 'socket.io.min.js.map']) {
+      const file = fs.readFileSync(new URL(name, DIST));
+      const res = await rawGet(`/socket.io/${name}?v=1`);
+      assert.equal(res.status, 200, name);
+      assert.equal(res.headers['content-type'], `application/${name.endsWith('.map') ? 'json' : 'javascript'}; charset=utf-8`);
+      assert.equal(res.headers.etag, `"${VERSION}"`);
+      assert.equal(res.headers['cache-control'], 'public, max-age=0');
+      assert.equal(res.headers['content-encoding'], undefined);
+      assert.ok(res.body.equals(file), `${name}: the file's bytes`);
+    }
+    const js = fs.readFileSync(new URL('socket.io.js', DIST));
+    for (const inm of [`"${VERSION}"`, `W/"${VERSION}"`]) {
+      const res = await rawGet('/socket.io/socket.io.js', { 'If-None-Match': inm });
+      assert.equal(res.status, 304);
+      assert.equal(res.body.length, 0);
+    }
+    assert.equal((await rawGet('/socket.io/socket.io.js', { 'If-None-Match': '"0.0.1"' })).status, 200);
+    const gz = await rawGet('/socket.io/socket.io.js', { 'Accept-Encoding': 'gzip' });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.ok(zlib.gunzipSync(gz.body).equals(js));
+    const df = await rawGet('/socket.io/socket.io.js', { 'Accept-Encoding': 'deflate' });
+    assert.equal(df.headers['content-encoding'], 'deflate');
+    assert.ok(zlib.inflateSync(df.body).equals(js));
+    for (const p of ['/socket.io/socket.io.jsx', '/socket.io/socket.io.js/x', '/socket.io/../socket.io/socket.io.js', '/socket.io/client.js']) {
+      assert.notEqual((await rawGet(p)).status, 200, p);
+    }
   });
 });
