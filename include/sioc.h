@@ -120,6 +120,11 @@ typedef struct sio_http_options {
     size_t max_header_bytes;     /* 16384 (Node: maxHeaderSize): -> 431 */
     unsigned max_headers;        /* 100 (Node: maxHeadersCount) -> 431 */
     size_t max_body;             /* 1e6: bodies for the request handler */
+    /* Limits stricter than Node's (which bounds only the whole head and
+     * 16 KiB of chunk extensions): */
+    size_t max_header_value;     /* 4096 bytes in one header value -> 431 (Origin and
+                                    Access-Control-Request-Headers are echoed back) */
+    size_t max_chunk_ext;        /* 4096 bytes of chunk extensions per request -> 413 */
     uint32_t headers_timeout;    /* 10000 ms for the whole request head (slowloris) -> 408 */
     uint32_t request_timeout;    /* 30000 ms for a whole request incl. body -> 408 */
     uint32_t keep_alive_timeout; /* 5000 ms idle between requests (Node's default) */

@@ -28,9 +28,6 @@
 /* Leading CRLFs tolerated before a request line (RFC 9112 2.2 asks for at
  * least one; browsers used to add one after a POST body). */
 #define SIO_HTTP_MAX_EMPTY_LINES 8
-/* Chunk-extension bytes allowed in one message; like Node (CVE-2024-22019)
- * we bound them so that extensions cannot be used to burn CPU for free. */
-#define SIO_HTTP_MAX_CHUNK_EXT 16384
 /* Hex digits in a chunk-size: 16 fit in 64 bits, more is an overflow. */
 #define SIO_HTTP_MAX_CHUNK_DIGITS 16
 
@@ -56,6 +53,8 @@ void sio__http_limits_init(sio_http_limits *l)
     l->max_header_bytes = 16384;
     l->max_headers = 100;
     l->max_body = 1000000;
+    l->max_header_value = 4096;
+    l->max_chunk_ext = 4096;
 }
 
 /* Records a failure; every later feed returns the same code. */
@@ -270,7 +269,7 @@ static int header_line(sio_http_parser *p, const char *line, size_t n)
     size_t nlen, vs, vlen;
     if (parse_field(line, n, &nlen, &vs, &vlen) < 0)
         return fail(p, SIO_EPROTO, 400);
-    if (p->nspans >= p->limits.max_headers)
+    if (p->nspans >= p->limits.max_headers || vlen > p->limits.max_header_value)
         return fail(p, SIO_ELIMIT, 431);
     if (grow_spans(p) < 0)
         return fail(p, SIO_ENOMEM, 500);
@@ -586,7 +585,7 @@ static int chunk_size_byte(sio_http_parser *p, char c)
 
 /* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ): tolerated and
  * ignored, but only BWS may precede the first ';', no control bytes, and
- * SIO_HTTP_MAX_CHUNK_EXT bytes per message at most (then 413, as Node). */
+ * limits.max_chunk_ext bytes per message at most (then 413, as Node). */
 static int chunk_ext_byte(sio_http_parser *p, char c)
 {
     if (c == '\r') {
@@ -595,7 +594,7 @@ static int chunk_ext_byte(sio_http_parser *p, char c)
         p->phase = PH_CHUNK_SIZE_LF;
         return 1;
     }
-    if (++p->ext_bytes > SIO_HTTP_MAX_CHUNK_EXT)
+    if (++p->ext_bytes > p->limits.max_chunk_ext)
         return fail(p, SIO_ELIMIT, 413);
     if (c == ';')
         p->ext_semi = 1;

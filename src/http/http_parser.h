@@ -37,6 +37,10 @@ typedef struct sio_http_limits {
     unsigned max_headers;    /* header fields; default 100; over -> 431 */
     size_t max_body;         /* decoded body bytes; default 1e6; over -> 413,
                                 detected before anything past it is buffered */
+    size_t max_header_value; /* one field value; default 4096 -> 431 (values such
+                                as Origin are echoed into answers) */
+    size_t max_chunk_ext;    /* chunk-extension bytes in one message; default 4096
+                                -> 413 (Node: 16 KiB, CVE-2024-22019) */
 } sio_http_limits;
 
 /* Fills l with the defaults above. */

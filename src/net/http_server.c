@@ -12,7 +12,9 @@
  * between requests. Held requests and WebSockets have none: Engine.IO's
  * heartbeat covers them. Errors get their status and the connection is
  * closed once the answer is written. */
+#include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "core/alloc.h"
 #include "http/client_files.h"
@@ -29,6 +31,8 @@ void sio_http_options_init(sio_http_options *o)
     o->max_header_bytes = l.max_header_bytes;
     o->max_headers = l.max_headers;
     o->max_body = l.max_body;
+    o->max_header_value = l.max_header_value;
+    o->max_chunk_ext = l.max_chunk_ext;
     o->headers_timeout = 10000;
     o->request_timeout = 30000;
     o->keep_alive_timeout = 5000;
@@ -64,6 +68,18 @@ int sio_http_server_port(const sio_http_server *s) { return s->port; }
 
 /* ------------------------------------------------------------ deadlines */
 
+static void arm(sio_conn *c, uint32_t ms);
+
+/* 1 if the kernel holds unread bytes for c. */
+static int input_waiting(sio_conn *c)
+{
+    uv_os_fd_t fd;
+    int n = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return 0;
+    return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 static void conn_timeout(sio_timer *t, void *data)
 {
     sio_conn *c = data;
@@ -74,6 +90,14 @@ static void conn_timeout(sio_timer *t, void *data)
     if (c->held || c->mode == SIO_CONN_WS)
         return;
     if (sio__http_parser_idle(c->parser) && sio__conn_http(c)->pending_in.len == 0) {
+        /* Timers run before the loop polls for input: a request may be
+         * waiting in the socket already (a busy loop, a client that sent
+         * just in time). It was sent while the connection was promised to
+         * stay open, so it is read and answered, not cut off. */
+        if (input_waiting(c)) {
+            arm(c, sio__conn_server(c)->opts.headers_timeout);
+            return;
+        }
         sio__conn_close(c); /* idle keep-alive connection */
         return;
     }
@@ -396,6 +420,19 @@ void sio__conn_drained(sio_conn *c)
 static int write_response(sio_conn *c, int status, const char *ctype, const char *extra,
                           const void *body, size_t len, int keep_alive)
 {
+    /* Node's "Keep-Alive: timeout=N" (whole seconds, rounded down): the
+     * client learns when an idle connection will go and stops reusing it
+     * before, rather than racing the close with its next request. */
+    char ka[256];
+    if (keep_alive) {
+        snprintf(ka, sizeof ka, "Keep-Alive: timeout=%u\r\n",
+                 (unsigned)(sio__conn_server(c)->opts.keep_alive_timeout / 1000));
+        if (extra && strlen(extra) < sizeof ka - strlen(ka))
+            strcat(ka, extra);
+        else if (extra)
+            ka[0] = '\0'; /* long caller lines: they go alone */
+        extra = ka[0] ? ka : extra;
+    }
     sio_buf b;
     sio__buf_init(&b, 0);
     int head_only = c->parser && c->parser->req.method == SIO_HTTP_HEAD;
@@ -502,7 +539,7 @@ static void on_connection(uv_stream_t *server, int status)
     sio__list_init(&c->flink);
     s->nconns++;
     sio_http_limits l = {s->opts.max_request_line, s->opts.max_header_bytes, s->opts.max_headers,
-                         s->opts.max_body};
+                         s->opts.max_body, s->opts.max_header_value, s->opts.max_chunk_ext};
     sio_conn_http *h = sio__calloc(1, sizeof *h);
     if (h == NULL) {
         sio__conn_close(c);

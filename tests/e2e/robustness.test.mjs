@@ -248,6 +248,32 @@ describe('robustness', { skip: SKIP }, () => {
       assert.equal(parseResponses(sock.data).length, 1, 'an idle close sends nothing (no 408)');
     });
 
+    it('answers announce the keep-alive timeout (Keep-Alive: timeout=N, whole seconds, as Node)', T, async () => {
+      const sock = await connect(server.port);
+      sock.write(get('/nope'));
+      const [r] = await responses(sock, 1);
+      assert.equal(r.headers['keep-alive'], `timeout=${Math.floor(KEEP_ALIVE_TIMEOUT / 1000)}`);
+    });
+
+    it('a request that arrived before the keep-alive deadline is answered even when the loop sees it late', T, async () => {
+      const sock = await connect(server.port);
+      sock.write(get('/nope'));
+      await responses(sock, 1);
+      // Stop the server while the connection is idle, send the next request
+      // well within the keep-alive time, and let the server run again only
+      // after the deadline: its timer and the request are due together.
+      process.kill(server.proc.pid, 'SIGSTOP');
+      try {
+        await sleep(KEEP_ALIVE_TIMEOUT / 4);
+        sock.write(get('/nope'));
+        await sleep(KEEP_ALIVE_TIMEOUT * 1.5);
+      } finally {
+        process.kill(server.proc.pid, 'SIGCONT');
+      }
+      const rs = await responses(sock, 2);
+      assert.equal(rs[1].status, 404);
+    });
+
     it('a keep-alive connection that keeps asking stays open past the keep-alive timeout', T, async () => {
       const sock = await connect(server.port);
       for (let i = 1; i <= 8; i++) {

@@ -526,15 +526,19 @@ static void test_limit_header_bytes(void **state)
     (void)state;
     static char req[20000];
     sio_http_parser p;
+    /* One long value pads the head: the per-value limit is lifted here. */
+    sio_http_limits l;
+    sio__http_limits_init(&l);
+    l.max_header_value = 16384;
     request_with_head(req, 16384);
-    assert_int_equal(parse_with(&p, NULL, req, 777), (long)strlen(req));
+    assert_int_equal(parse_with(&p, &l, req, 777), (long)strlen(req));
     assert_int_equal(sio__http_header(&p.req, "x-pad").len, 16384 - 36);
     sio__http_parser_free(&p);
     request_with_head(req, 16385);
-    expect_failure(req, NULL, 431);
+    expect_failure(req, &l, 431);
     /* An unterminated head fails as soon as it passes the limit. */
     sio_http_state st;
-    sio__http_parser_init(&p, NULL);
+    sio__http_parser_init(&p, &l);
     assert_int_equal(sio__http_parser_feed(&p, req, 16384, &st), 16384);
     assert_int_equal(st, SIO_HTTP_NEED_MORE);
     assert_int_equal(sio__http_parser_feed(&p, req + 16384, 1, &st), SIO_ELIMIT);
@@ -674,21 +678,61 @@ static void test_reset_releases_big_body(void **state)
     sio__http_parser_free(&p);
 }
 
+/* A chunked request: nchunks 1-byte chunks, each with an extension of
+ * ext bytes (";e=" and padding). */
+static void chunked_with_ext(char *req, int nchunks, size_t ext)
+{
+    size_t n = (size_t)sprintf(req, "POST / HTTP/1.1\r\nHost: h\r\n"
+                                    "Transfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < nchunks; i++) {
+        n += (size_t)sprintf(req + n, "1;e=");
+        memset(req + n, 'e', ext - 3);
+        n += ext - 3;
+        n += (size_t)sprintf(req + n, "\r\nx\r\n");
+    }
+    strcpy(req + n, "0\r\n\r\n");
+}
+
 static void test_limit_chunk_extensions(void **state)
 {
     (void)state;
     static char req[40000];
-    size_t n = (size_t)sprintf(req, "POST / HTTP/1.1\r\nHost: h\r\n"
-                                    "Transfer-Encoding: chunked\r\n\r\n");
-    /* 1-byte chunks with 100-byte extensions: ~170 of them pass 16 KiB. */
-    for (int i = 0; i < 200; i++) {
-        n += (size_t)sprintf(req + n, "1;e=");
-        memset(req + n, 'e', 96);
-        n += 96;
-        n += (size_t)sprintf(req + n, "\r\nx\r\n");
-    }
-    strcpy(req + n, "0\r\n\r\n");
+    sio_http_parser p;
+    /* 1-byte chunks with 100-byte extensions: 41 of them pass 4 KiB. */
+    chunked_with_ext(req, 40, 100);
+    assert_int_equal(parse_with(&p, NULL, req, 333), (long)strlen(req));
+    sio__http_parser_free(&p);
+    chunked_with_ext(req, 42, 100);
     expect_failure(req, NULL, 413);
+    /* One 10 KB extension (issue 11), and the named option. */
+    chunked_with_ext(req, 1, 10000);
+    expect_failure(req, NULL, 413);
+    sio_http_limits l;
+    sio__http_limits_init(&l);
+    l.max_chunk_ext = 16384;
+    assert_int_equal(parse_with(&p, &l, req, 333), (long)strlen(req));
+    sio__http_parser_free(&p);
+}
+
+static void test_limit_header_value(void **state)
+{
+    (void)state;
+    static char req[10000];
+    sio_http_parser p;
+    /* A value of exactly 4096 bytes passes; 4097 is 431; an 8 KB Origin too. */
+    size_t sizes[] = {4096, 4097, 8192};
+    for (int i = 0; i < 3; i++) {
+        int n = sprintf(req, "GET / HTTP/1.1\r\nHost: h\r\nOrigin: ");
+        memset(req + n, 'o', sizes[i]);
+        strcpy(req + n + sizes[i], "\r\n\r\n");
+        if (i == 0) {
+            assert_int_equal(parse_with(&p, NULL, req, 1000), (long)strlen(req));
+            assert_int_equal(sio__http_header(&p.req, "origin").len, 4096);
+            sio__http_parser_free(&p);
+        } else {
+            expect_failure(req, NULL, 431);
+        }
+    }
 }
 
 static void test_limit_trailers(void **state)
@@ -828,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_set_max_body_mid_chunk),
         cmocka_unit_test(test_reset_releases_big_body),
         cmocka_unit_test(test_limit_chunk_extensions),
+        cmocka_unit_test(test_limit_header_value),
         cmocka_unit_test(test_limit_trailers),
         cmocka_unit_test(test_slices_survive_growth),
         cmocka_unit_test(test_out_of_memory),
