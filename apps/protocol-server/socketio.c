@@ -6,7 +6,9 @@
  * is acknowledged with the same arguments. /socket.io/socket.io.js and the
  * other client bundle files are served (serveClient) when
  * socket.io-client's dist/ is found. Namespace "/api" exposes the
- * socket API to tests/e2e/socketio_api.test.mjs (see api.c).
+ * socket API to tests/e2e/socketio_api.test.mjs (see api.c); "/cluster" the
+ * cluster API (fetchSockets, serverSideEmit, broadcast acks, room events)
+ * to tests/e2e/cluster_api.test.mjs (see cluster.c).
  *
  * With SIOC_SIO_EXTRA=1 in the environment the server also enables
  * connection state recovery (maxDisconnectionDuration from
@@ -93,6 +95,9 @@ int protocol_server_socketio(sio_http_server *http)
     sio_namespace_on_connection(root, on_connection, NULL);
     sio_namespace_on_connection(custom, on_connection, NULL);
     rc = protocol_server_socketio_api(io);
+    if (rc < 0)
+        return rc;
+    rc = protocol_server_socketio_cluster(io);
     if (rc < 0)
         return rc;
     return with_extra ? protocol_server_socketio_extra(io) : 0;

@@ -11,6 +11,8 @@ int protocol_server_socketio(sio_http_server *http);
 
 /* Namespace "/api": remote controls for the socket API (api.c). */
 int protocol_server_socketio_api(sio_server *io);
+/* Namespace "/cluster" (cluster.c). SIO_ENOMEM. */
+int protocol_server_socketio_cluster(sio_server *io);
 
 /* The test-only namespaces "/test" and "/mw" (extra.c). */
 int protocol_server_socketio_extra(sio_server *io);

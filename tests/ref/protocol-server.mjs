@@ -12,7 +12,9 @@
 //                same arguments; "message-with-ack" acks with the same
 //                arguments. "/api" exposes the socket API to
 //                tests/e2e/socketio_api.test.mjs (the twin of
-//                apps/protocol-server/api.c, see apiConnection below).
+//                apps/protocol-server/api.c, see apiConnection below);
+//                "/cluster" the cluster API to tests/e2e/cluster_api.test.mjs
+//                (apps/protocol-server/cluster.c, see clusterConnection).
 //                Other namespaces are refused ("Invalid namespace").
 //   anything else: 404.
 //
@@ -113,6 +115,75 @@ function apiConnection(socket) {
 }
 io.of('/api').on('connection', apiConnection);
 io.of(/^\/game-\d+$/).on('connection', (socket) => socket.emit('welcome', socket.nsp.name));
+
+/** "/cluster": the same remote controls as apps/protocol-server/cluster.c. */
+const cluster = io.of('/cluster');
+let roomLog = [];
+for (const ev of ['create-room', 'delete-room', 'join-room', 'leave-room']) {
+  cluster.adapter.on(ev, (room, sid) => roomLog.push(sid === undefined ? [ev, room] : [ev, room, sid]));
+}
+let ssCalled = 0;
+let ssLocal = 0;
+cluster.on('ping', () => { ssLocal++; });
+/** What the tests compare of a handshake (the rest differs by transport). */
+function hsSummary(hs) {
+  return {
+    loopback: ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(hs.address),
+    xdomain: hs.xdomain,
+    secure: hs.secure,
+    issued: Number.isInteger(hs.issued),
+    time: typeof hs.time === 'string',
+    url: hs.url.startsWith('/socket.io/?') && hs.url.includes('EIO=4'),
+    x: hs.query.x ?? null,
+    auth: hs.auth,
+    host: typeof hs.headers.host === 'string',
+  };
+}
+function clusterConnection(socket) {
+  const on = (ev, fn) => socket.on(ev, (...args) => {
+    const ack = typeof args[args.length - 1] === 'function' ? args.pop() : () => {};
+    fn(ack, ...args);
+  });
+  const to = (room) => (room ? cluster.in(room) : cluster);
+  on('fetch', async (ack, room) => {
+    const sockets = await to(room).fetchSockets();
+    ack(sockets.map((s) => ({ id: s.id, rooms: [...s.rooms].sort(), data: s.data, hs: hsSummary(s.handshake) }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+  });
+  on('fetch-op', async (ack, { room, op, arg }) => {
+    const sockets = await to(room).fetchSockets();
+    for (const s of sockets) {
+      if (op === 'emit') s.emit('op-hit', arg ?? null);
+      else if (op === 'join') s.join(arg);
+      else if (op === 'leave') s.leave(arg);
+      else if (op === 'disconnect') s.disconnect(arg === true);
+    }
+    ack(sockets.length);
+  });
+  on('join', (ack, room) => { socket.join(room); ack(); });
+  on('set-data', (ack, obj) => { Object.assign(socket.data, obj); ack(); });
+  on('info', (ack) => ack({ rooms: [...socket.rooms].sort() }));
+  on('bcast-ack', (ack, { rooms, timeout }) => {
+    cluster.to(rooms).timeout(timeout).emit('q', (err, responses) => {
+      socket.emit('bcast-ack-result', { err: err ? err.message : null, responses });
+    });
+    ack();
+  });
+  on('server-side', (ack, withAck) => {
+    const warn = console.warn;
+    console.warn = () => {}; // "this adapter does not support the serverSideEmit() functionality"
+    if (withAck) cluster.serverSideEmit('ping', 1, () => { ssCalled++; });
+    else cluster.serverSideEmit('ping', 1);
+    console.warn = warn;
+    ack();
+  });
+  on('server-side-result', (ack) => ack({ called: ssCalled, local: ssLocal }));
+  on('server-count', async (ack) => ack(await io.of('/cluster').adapter.serverCount()));
+  on('room-size', (ack, room) => ack(cluster.adapter.rooms.get(room)?.size ?? 0));
+  on('rooms', (ack) => ack([...cluster.adapter.rooms.keys()].sort()));
+  on('room-events', (ack) => { const log = roomLog; roomLog = []; ack(log); });
+}
+cluster.on('connection', clusterConnection);
 
 httpServer.listen(parsePort(process.argv.slice(2)), () => {
   console.log(`listening on http://localhost:${httpServer.address().port}`);

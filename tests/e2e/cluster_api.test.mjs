@@ -1,0 +1,161 @@
+// The cluster API on one server, against the real socket.io-client:
+// fetchSockets (local sockets as descriptors, and operations on them),
+// broadcast with acks (every client answers; one does not answer in time),
+// serverSideEmit with the in-memory adapter (nothing runs, no callback),
+// serverCount, the rooms of a namespace and the room events.
+//
+// The server is sioc-protocol-server, namespace "/cluster" (apps/protocol-
+// server/cluster.c); with SIOC_REF=1 its Node twin tests/ref/protocol-
+// server.mjs, which is how each expectation below was checked against
+// socket.io 4.8 and socket.io-adapter 2.5.
+import { describe, it, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { io } from 'socket.io-client';
+import { startServer } from './lib/server.mjs';
+import { sleep, withTimeout, waitEvent } from './lib/util.mjs';
+
+const T = { timeout: 15_000 };
+const TRANSPORTS = [['websocket'], ['polling']];
+
+let server;
+const cleanups = [];
+
+before(async () => { server = await startServer('sioc-protocol-server'); });
+after(async () => { await server.stop(); });
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()();
+  assert.ok(server.alive(), `server died:\n${server.stderr()}`);
+});
+
+async function connected(transports, opts = {}) {
+  const socket = io(`${server.url}/cluster`, { forceNew: true, reconnection: false, transports, ...opts });
+  cleanups.push(async () => socket.disconnect());
+  await waitEvent(socket, 'connect', 5000);
+  return socket;
+}
+
+/** The first argument of the next event. */
+const first = (emitter, event, ms) => waitEvent(emitter, event, ms).then((args) => args[0]);
+
+/** Emits with an ack and resolves the ack's first argument. */
+function call(socket, event, ...args) {
+  return withTimeout(new Promise((resolve) => socket.emit(event, ...args, (r) => resolve(r))), 5000, `ack of ${event}`);
+}
+
+const HS = (x, auth) => ({
+  loopback: true, xdomain: false, secure: false, issued: true, time: true, url: true, x, auth, host: true,
+});
+
+for (const transports of TRANSPORTS) {
+  describe(`cluster API over ${transports[0]}`, () => {
+    it('fetchSockets returns the matching sockets with handshake, rooms and data', T, async () => {
+      const a = await connected(transports);
+      const b = await connected(transports, { auth: { token: 't' }, query: { x: 'a b' } });
+      const room = `f-${a.id}`;
+      await call(a, 'join', room);
+      await call(b, 'join', room);
+      await call(b, 'set-data', { k: 7 });
+      const got = await call(a, 'fetch', room);
+      const want = [
+        { id: a.id, rooms: [a.id, room].sort(), data: {}, hs: HS(null, {}) },
+        { id: b.id, rooms: [b.id, room].sort(), data: { k: 7 }, hs: HS('a b', { token: 't' }) },
+      ].sort((p, q) => (p.id < q.id ? -1 : 1));
+      assert.deepEqual(got, want);
+      assert.deepEqual(await call(a, 'fetch', `nobody-${a.id}`), []);
+    });
+
+    it('fetched sockets can be emitted to, joined, left and disconnected', T, async () => {
+      const a = await connected(transports);
+      const b = await connected(transports);
+      const room = `o-${a.id}`;
+      await call(a, 'join', room);
+      await call(b, 'join', room);
+      const hits = [first(a, 'op-hit'), first(b, 'op-hit')];
+      assert.equal(await call(a, 'fetch-op', { room, op: 'emit', arg: 5 }), 2);
+      assert.deepEqual(await Promise.all(hits), [5, 5]);
+      assert.equal(await call(a, 'fetch-op', { room, op: 'join', arg: `z-${a.id}` }), 2);
+      assert.deepEqual((await call(b, 'info')).rooms, [b.id, room, `z-${a.id}`].sort());
+      assert.equal(await call(a, 'fetch-op', { room, op: 'leave', arg: room }), 2);
+      assert.deepEqual((await call(b, 'info')).rooms, [b.id, `z-${a.id}`].sort());
+      const gone = first(b, 'disconnect');
+      assert.equal(await call(a, 'fetch-op', { room: b.id, op: 'disconnect', arg: false }), 1);
+      assert.equal(await gone, 'io server disconnect');
+    });
+
+    it('broadcast with acks: every answer, or the timeout with those that came', T, async () => {
+      const a = await connected(transports);
+      const b = await connected(transports);
+      const room = `q-${a.id}`;
+      await call(a, 'join', room);
+      await call(b, 'join', room);
+      a.on('q', (cb) => cb('from-a'));
+      b.on('q', (cb) => setTimeout(() => cb('from-b'), 50));
+      let result = first(a, 'bcast-ack-result', 5000);
+      await call(a, 'bcast-ack', { rooms: [room], timeout: 2000 });
+      let r = await result;
+      assert.equal(r.err, null);
+      assert.deepEqual(r.responses.sort(), ['from-a', 'from-b']);
+      // a client with no listener never answers
+      const c = await connected(transports);
+      await call(c, 'join', room);
+      result = first(a, 'bcast-ack-result', 5000);
+      const t0 = Date.now();
+      await call(a, 'bcast-ack', { rooms: [room], timeout: 300 });
+      r = await result;
+      assert.ok(Date.now() - t0 >= 250, 'not before the timeout');
+      assert.equal(r.err, 'operation has timed out');
+      assert.deepEqual(r.responses.sort(), ['from-a', 'from-b']);
+      // nobody in the room: done at once, no error
+      result = first(a, 'bcast-ack-result', 5000);
+      await call(a, 'bcast-ack', { rooms: [`empty-${a.id}`], timeout: 2000 });
+      r = await result;
+      assert.deepEqual(r, { err: null, responses: [] });
+    });
+
+    it('serverSideEmit on one server runs nothing and never calls back', T, async () => {
+      const a = await connected(transports);
+      const before = await call(a, 'server-side-result');
+      await call(a, 'server-side', false);
+      await call(a, 'server-side', true);
+      await sleep(300);
+      assert.deepEqual(await call(a, 'server-side-result'), before);
+      assert.equal(await call(a, 'server-count'), 1);
+    });
+
+    it('room queries: the size of a room and the rooms of the namespace', T, async () => {
+      const a = await connected(transports);
+      const b = await connected(transports);
+      const room = `s-${a.id}`;
+      await call(a, 'join', room);
+      await call(b, 'join', room);
+      assert.equal(await call(a, 'room-size', room), 2);
+      assert.equal(await call(a, 'room-size', a.id), 1);
+      assert.equal(await call(a, 'room-size', `none-${a.id}`), 0);
+      const rooms = await call(a, 'rooms');
+      for (const r of [room, a.id, b.id]) assert.ok(rooms.includes(r), `${r} listed`);
+      b.disconnect();
+      await sleep(100);
+      assert.equal(await call(a, 'room-size', room), 1);
+      assert.ok(!(await call(a, 'rooms')).includes(b.id));
+    });
+
+    it('room events: create/join on connect and join, leave/delete on disconnect', T, async () => {
+      const a = await connected(transports);
+      await call(a, 'room-events');
+      const c = await connected(transports);
+      const id = c.id; // the client forgets it on disconnect
+      const room = `e-${id}`;
+      await call(c, 'join', room);
+      await call(c, 'join', room);
+      c.disconnect();
+      await sleep(150);
+      const mine = (await call(a, 'room-events')).filter((e) => e[1] === id || e[1] === room);
+      assert.deepEqual(mine, [
+        ['create-room', id], ['join-room', id, id],
+        ['create-room', room], ['join-room', room, id],
+        ['leave-room', id, id], ['delete-room', id],
+        ['leave-room', room, id], ['delete-room', room],
+      ]);
+    });
+  });
+}
