@@ -80,31 +80,77 @@ typedef struct sio_allocator {
     void (*free)(void *ptr);
 } sio_allocator;
 
-/* Replaces the allocator for all later allocations (NULL restores libc's).
- * Call it before creating any handle. SIO_EINVAL if a function is missing. */
+/* Replaces the allocator for all later allocations of the library and of
+ * the libraries it hands memory to: jansson (every json_t, including the
+ * program's own: the hook is process-wide), libuv (process-wide too) and
+ * OpenSSL. NULL restores libc's. Call it first thing in main(), before
+ * creating any handle or json_t: memory is freed with the allocator current
+ * then, so change it only while nothing allocated with the previous one is
+ * alive. Only wslay, which has no hook, still uses libc's malloc for
+ * the receive state of a WebSocket message in flight. SIO_EINVAL if a
+ * function is missing; SIO_EBUSY if OpenSSL was used before in this process
+ * (it takes a hook only before its first allocation): nothing changed. */
 int sio_set_allocator(const sio_allocator *allocator);
 
 /* ------------------------------------------------------------ event loop */
 
-/* The event loop every handle runs on (one thread). */
+/* The event loop every handle runs on (one thread). It is sioc's own
+ * (sio_loop_new) or one the program already runs (sio_loop_new_from_uv in
+ * the optional sioc_uv.h). */
 typedef struct sio_loop sio_loop;
 
 /* Creates a loop. SIO_ENOMEM/SIO_EIO. */
 int sio_loop_new(sio_loop **out);
-/* Runs until sio_loop_stop() or until no handle is left. 0 or SIO_EIO. */
+/* Runs until sio_loop_stop() or until nothing keeps the loop alive: servers
+ * (until their close callback), active timers and queued work do; sioc's
+ * internal handles do not. 0 or SIO_EIO. */
 int sio_loop_run(sio_loop *loop);
 /* Makes sio_loop_run() return after the current iteration. Loop thread. */
 void sio_loop_stop(sio_loop *loop);
-/* Frees a loop whose servers are closed and whose run has returned. */
+/* Frees a loop whose servers are closed (their close callbacks ran) and
+ * whose run has returned; timers must be freed first. Posts not run yet are
+ * dropped (their fn is never called). On a program's uv loop the memory is
+ * released when that loop next runs (see sioc_uv.h). */
 void sio_loop_free(sio_loop *loop);
 /* Monotonic milliseconds, cached at the start of each loop iteration. */
 uint64_t sio_loop_now(const sio_loop *loop);
-/* Runs fn(data) on the loop thread soon. The only function that may be
- * called from any thread. SIO_ENOMEM, SIO_ECLOSED once the loop is freed. */
+/* Runs fn(data) on the loop thread soon, in posting order. The only
+ * function that may be called from any thread. SIO_ENOMEM; SIO_ECLOSED
+ * once sio_loop_free() has begun (the post is not queued). The loop must
+ * still exist: a thread that posts must be stopped (joined) before
+ * sio_loop_free() returns, and never post after it. */
 int sio_loop_post(sio_loop *loop, void (*fn)(void *data), void *data);
-/* Calls cb on the loop thread when signum arrives (SIGINT, SIGTERM...). */
+/* Calls cb on the loop thread when signum arrives (SIGINT, SIGTERM...).
+ * The handler does not keep the loop alive. SIO_ENOMEM, SIO_EINVAL. */
 typedef void (*sio_signal_cb)(sio_loop *loop, int signum, void *data);
 int sio_loop_on_signal(sio_loop *loop, int signum, sio_signal_cb cb, void *data);
+
+/* ---- timers (libuv's uv_timer): cb runs on the loop thread timeout_ms
+ * after start, then every repeat_ms if repeat_ms > 0. An active timer keeps
+ * the loop running. */
+typedef struct sio_loop_timer sio_loop_timer;
+typedef void (*sio_loop_timer_cb)(sio_loop_timer *t, void *data);
+/* A stopped timer. SIO_ENOMEM, SIO_EINVAL (cb NULL). */
+int sio_loop_timer_new(sio_loop_timer **out, sio_loop *loop, sio_loop_timer_cb cb, void *data);
+/* (Re)starts the timer. SIO_ECLOSED once freed. */
+int sio_loop_timer_start(sio_loop_timer *t, uint64_t timeout_ms, uint64_t repeat_ms);
+void sio_loop_timer_stop(sio_loop_timer *t);
+/* 1 while started (a one-shot timer stops when it fires). */
+int sio_loop_timer_active(const sio_loop_timer *t);
+void *sio_loop_timer_data(const sio_loop_timer *t);
+/* Stops and frees the timer (also from its own callback); cb never runs
+ * again. The memory goes at the next loop iteration. */
+void sio_loop_timer_free(sio_loop_timer *t);
+
+/* ---- work queue: work(data) runs on a thread of libuv's pool (size from
+ * UV_THREADPOOL_SIZE, default 4), then done(status, data) on the loop
+ * thread: status 0, or SIO_ECLOSED if the work was cancelled before it
+ * started. Queued work keeps the loop running until done has run. work
+ * must not call sioc functions other than sio_loop_post(). SIO_ENOMEM,
+ * SIO_EINVAL (work NULL). */
+typedef void (*sio_work_cb)(void *data);
+typedef void (*sio_work_done_cb)(int status, void *data);
+int sio_loop_work(sio_loop *loop, sio_work_cb work, sio_work_done_cb done, void *data);
 
 /* ----------------------------------------------------------- HTTP server */
 
@@ -370,6 +416,15 @@ void sio_server_options_init(sio_server_options *o);
 /* Attaches a Socket.IO server to http at opts->eio.path. Options (and their
  * strings) are copied. SIO_ENOMEM, SIO_EINVAL, SIO_EEXIST (path taken). */
 int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_options *opts);
+/* Node's io.close(cb): the whole shutdown in one call. Disconnects every
+ * socket with "server shutting down", closes the HTTP server srv is
+ * attached to (and every connection on it), then frees both; cb(data) (may
+ * be NULL) runs once all is released, and sio_loop_run then returns unless
+ * something else keeps the loop alive. srv and its HTTP server must not be
+ * used after this call; a second call does nothing. */
+void sio_server_shutdown(sio_server *srv, void (*cb)(void *data), void *data);
+
+/* The same in steps, for a program that shares the HTTP server: */
 /* Disconnects every socket with "server shutting down", closes every
  * Engine.IO session and refuses new ones. The server stays allocated. */
 void sio_server_close(sio_server *srv);

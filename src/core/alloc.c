@@ -10,16 +10,24 @@
 static sio_allocator allocator = {malloc, calloc, realloc, free};
 static unsigned long fail_countdown;
 
-int sio_set_allocator(const sio_allocator *a)
+void sio__set_allocator(const sio_allocator *a)
 {
-    if (a == NULL) {
-        allocator = (sio_allocator){malloc, calloc, realloc, free};
-        return 0;
-    }
-    if (!a->malloc || !a->calloc || !a->realloc || !a->free)
-        return SIO_EINVAL;
-    allocator = *a;
-    return 0;
+    allocator = a ? *a : (sio_allocator){malloc, calloc, realloc, free};
+}
+
+void *sio__raw_malloc(size_t size) { return allocator.malloc(size ? size : 1); }
+
+void *sio__raw_calloc(size_t count, size_t size)
+{
+    return allocator.calloc(count ? count : 1, size ? size : 1);
+}
+
+void *sio__raw_realloc(void *ptr, size_t size) { return allocator.realloc(ptr, size ? size : 1); }
+
+void sio__raw_free(void *ptr)
+{
+    if (ptr)
+        allocator.free(ptr);
 }
 
 void sio__alloc_fail_after(unsigned long n) { fail_countdown = n; }
@@ -32,26 +40,19 @@ static int should_fail(void)
     return --fail_countdown == 0;
 }
 
-void *sio__malloc(size_t size)
-{
-    return should_fail() ? NULL : allocator.malloc(size ? size : 1);
-}
+void *sio__malloc(size_t size) { return should_fail() ? NULL : sio__raw_malloc(size); }
 
 void *sio__calloc(size_t count, size_t size)
 {
-    return should_fail() ? NULL : allocator.calloc(count ? count : 1, size ? size : 1);
+    return should_fail() ? NULL : sio__raw_calloc(count, size);
 }
 
 void *sio__realloc(void *ptr, size_t size)
 {
-    return should_fail() ? NULL : allocator.realloc(ptr, size ? size : 1);
+    return should_fail() ? NULL : sio__raw_realloc(ptr, size);
 }
 
-void sio__free(void *ptr)
-{
-    if (ptr)
-        allocator.free(ptr);
-}
+void sio__free(void *ptr) { sio__raw_free(ptr); }
 
 char *sio__strndup(const char *s, size_t len)
 {

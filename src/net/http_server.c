@@ -52,7 +52,7 @@ int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_op
         sio_http_options_init(&s->opts);
     s->port = -1;
     sio__list_init(&s->routes);
-    uv_tcp_init(&loop->uv, &s->listener);
+    uv_tcp_init(loop->uv, &s->listener);
     s->listener.data = s;
     *out = s;
     return 0;
@@ -107,7 +107,7 @@ static void conn_timeout(sio_timer *t, void *data)
 static void arm(sio_conn *c, uint32_t ms)
 {
     sio_loop *loop = sio__conn_server(c)->loop;
-    sio__timer_start(&loop->timers, c->timer, uv_now(&loop->uv) + ms);
+    sio__timer_start(&loop->timers, c->timer, uv_now(loop->uv) + ms);
 }
 
 /* Bytes waiting in c's pending input (a WebSocket never has any). */
@@ -530,7 +530,7 @@ static void on_connection(uv_stream_t *server, int status)
     sio_conn *c = sio__calloc(1, sizeof *c);
     if (c == NULL)
         return;
-    uv_tcp_init(&s->loop->uv, &c->tcp);
+    uv_tcp_init(s->loop->uv, &c->tcp);
     c->tcp.data = s;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
         uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)sio__free);
@@ -640,7 +640,7 @@ void sio_http_server_close(sio_http_server *s, void (*cb)(void *data), void *dat
     }
     /* The loop's handle list is the list of connections (no per-connection
      * links); closing handles from uv_walk's callback is allowed. */
-    uv_walk(&s->loop->uv, close_walk, s);
+    uv_walk(s->loop->uv, close_walk, s);
     s->pending_closes++;
     uv_close((uv_handle_t *)&s->listener, listener_closed);
 }

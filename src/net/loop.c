@@ -1,6 +1,18 @@
 /* The event loop: see net.h. Besides wrapping uv_loop_t it drives the
  * timer wheel with a single uv_timer and flushes coalesced writes right
- * before the loop blocks. */
+ * before the loop blocks.
+ *
+ * The uv_loop_t is sioc's own (sio_loop_new) or the program's
+ * (sio_loop_new_from_uv). sioc's four kinds of handle (wheel timer,
+ * prepare, async, signals) are unreferenced, so they never keep either loop
+ * alive: servers and public timers do. Freeing closes them; on its own loop
+ * sio_loop_free runs the loop until they are closed, on the program's the
+ * memory goes in the last close callback, when the program's loop runs.
+ *
+ * sio_loop_post is the one cross-thread entry: the mutex guards the queue
+ * and post_closed, and uv_async_send happens under it, so a post either
+ * lands before sio_loop_free has closed the queue (and may be dropped by
+ * it, never run after it) or gets SIO_ECLOSED. */
 #include <string.h>
 
 #include "core/alloc.h"
@@ -20,8 +32,8 @@ typedef struct sio_signal {
     void *data;
 } sio_signal;
 
-uint64_t sio__loop_clock(void *loop) { return uv_now(&((sio_loop *)loop)->uv); }
-uint64_t sio_loop_now(const sio_loop *loop) { return uv_now(&loop->uv); }
+uint64_t sio__loop_clock(void *loop) { return uv_now(((sio_loop *)loop)->uv); }
+uint64_t sio_loop_now(const sio_loop *loop) { return uv_now(loop->uv); }
 sio_timers *sio__loop_timers(sio_loop *loop) { return &loop->timers; }
 
 int64_t sio__loop_wall_ms(void *loop)
@@ -34,7 +46,7 @@ int64_t sio__loop_wall_ms(void *loop)
 static void wheel_fire(uv_timer_t *t)
 {
     sio_loop *loop = t->data;
-    sio__timers_run(&loop->timers, uv_now(&loop->uv));
+    sio__timers_run(&loop->timers, uv_now(loop->uv));
 }
 
 /* Before blocking: write what this iteration queued, then sleep no longer
@@ -48,7 +60,7 @@ static void before_sleep(uv_prepare_t *p)
         uv_timer_stop(&loop->wheel_timer);
         return;
     }
-    uint64_t now = uv_now(&loop->uv);
+    uint64_t now = uv_now(loop->uv);
     uv_timer_start(&loop->wheel_timer, wheel_fire, next > now ? next - now : 0, 0);
 }
 
@@ -73,42 +85,66 @@ static void run_posted(uv_async_t *a)
     }
 }
 
+/* Sets up sioc's handles on loop->uv (already initialised). */
+static void loop_init_handles(sio_loop *loop)
+{
+    pthread_mutex_init(&loop->post_lock, NULL);
+    sio__list_init(&loop->posted);
+    sio__list_init(&loop->flushq);
+    sio__list_init(&loop->signals);
+    sio__timers_init(&loop->timers, uv_now(loop->uv));
+    uv_timer_init(loop->uv, &loop->wheel_timer);
+    loop->wheel_timer.data = loop;
+    uv_unref((uv_handle_t *)&loop->wheel_timer);
+    uv_prepare_init(loop->uv, &loop->prepare);
+    loop->prepare.data = loop;
+    uv_prepare_start(&loop->prepare, before_sleep);
+    uv_unref((uv_handle_t *)&loop->prepare);
+    uv_async_init(loop->uv, &loop->async, run_posted);
+    loop->async.data = loop;
+    uv_unref((uv_handle_t *)&loop->async);
+}
+
 int sio_loop_new(sio_loop **out)
 {
     sio_loop *loop = sio__calloc(1, sizeof *loop);
     if (loop == NULL)
         return SIO_ENOMEM;
-    if (uv_loop_init(&loop->uv) != 0) {
+    if (uv_loop_init(&loop->own) != 0) {
         sio__free(loop);
         return SIO_EIO;
     }
-    pthread_mutex_init(&loop->post_lock, NULL);
-    sio__list_init(&loop->posted);
-    sio__list_init(&loop->flushq);
-    sio__list_init(&loop->signals);
-    sio__timers_init(&loop->timers, uv_now(&loop->uv));
-    uv_timer_init(&loop->uv, &loop->wheel_timer);
-    loop->wheel_timer.data = loop;
-    uv_prepare_init(&loop->uv, &loop->prepare);
-    loop->prepare.data = loop;
-    uv_prepare_start(&loop->prepare, before_sleep);
-    uv_unref((uv_handle_t *)&loop->prepare);
-    uv_async_init(&loop->uv, &loop->async, run_posted);
-    loop->async.data = loop;
-    uv_unref((uv_handle_t *)&loop->async);
+    loop->uv = &loop->own;
+    loop_init_handles(loop);
     *out = loop;
     return 0;
 }
 
-int sio_loop_run(sio_loop *loop)
+int sio_loop_new_from_uv(sio_loop **out, uv_loop_t *uv)
 {
-    /* The wheel timer keeps the loop alive only while deadlines exist,
-     * which is what handles (servers) own; the loop ends with them. */
-    uv_unref((uv_handle_t *)&loop->wheel_timer);
-    return uv_run(&loop->uv, UV_RUN_DEFAULT) < 0 ? SIO_EIO : 0;
+    *out = NULL;
+    if (uv == NULL)
+        return SIO_EINVAL;
+    sio_loop *loop = sio__calloc(1, sizeof *loop);
+    if (loop == NULL)
+        return SIO_ENOMEM;
+    loop->uv = uv;
+    loop->external = 1;
+    loop_init_handles(loop);
+    *out = loop;
+    return 0;
 }
 
-void sio_loop_stop(sio_loop *loop) { uv_stop(&loop->uv); }
+uv_loop_t *sio_loop_uv(sio_loop *loop) { return loop->uv; }
+
+int sio_loop_run(sio_loop *loop)
+{
+    /* Servers and public timers keep the loop alive; sioc's own handles
+     * are unreferenced, so the loop ends with the last server. */
+    return uv_run(loop->uv, UV_RUN_DEFAULT) < 0 ? SIO_EIO : 0;
+}
+
+void sio_loop_stop(sio_loop *loop) { uv_stop(loop->uv); }
 
 int sio_loop_post(sio_loop *loop, void (*fn)(void *data), void *data)
 {
@@ -117,11 +153,18 @@ int sio_loop_post(sio_loop *loop, void (*fn)(void *data), void *data)
         return SIO_ENOMEM;
     p->fn = fn;
     p->data = data;
+    int rc = 0;
     pthread_mutex_lock(&loop->post_lock);
-    sio__list_insert_tail(&loop->posted, &p->link);
+    if (loop->post_closed) {
+        rc = SIO_ECLOSED;
+    } else {
+        sio__list_insert_tail(&loop->posted, &p->link);
+        uv_async_send(&loop->async);
+    }
     pthread_mutex_unlock(&loop->post_lock);
-    uv_async_send(&loop->async);
-    return 0;
+    if (rc < 0)
+        sio__free(p);
+    return rc;
 }
 
 static void signal_fire(uv_signal_t *h, int signum)
@@ -138,7 +181,7 @@ int sio_loop_on_signal(sio_loop *loop, int signum, sio_signal_cb cb, void *data)
     s->loop = loop;
     s->cb = cb;
     s->data = data;
-    uv_signal_init(&loop->uv, &s->handle);
+    uv_signal_init(loop->uv, &s->handle);
     s->handle.data = s;
     if (uv_signal_start(&s->handle, signal_fire, signum) != 0) {
         uv_close((uv_handle_t *)&s->handle, NULL);
@@ -152,20 +195,50 @@ int sio_loop_on_signal(sio_loop *loop, int signum, sio_signal_cb cb, void *data)
 
 static void free_after_close(uv_handle_t *h) { sio__free(h->data); }
 
+/* Frees the loop's memory once its last handle has closed. */
+static void loop_release(sio_loop *loop)
+{
+    sio__timers_free(&loop->timers);
+    pthread_mutex_destroy(&loop->post_lock);
+    sio__free(loop);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    sio_loop *loop = h->data;
+    if (--loop->closing_handles == 0 && loop->external)
+        loop_release(loop);
+}
+
+/* Drops the posts not run yet: they were made before the program started
+ * freeing, and running them now would reach its freed state. */
+static void drop_posts(sio_loop *loop)
+{
+    pthread_mutex_lock(&loop->post_lock);
+    loop->post_closed = 1;
+    while (!sio__list_empty(&loop->posted)) {
+        sio_post *p = SIO_CONTAINER_OF(loop->posted.next, sio_post, link);
+        sio__list_remove(&p->link);
+        sio__free(p);
+    }
+    pthread_mutex_unlock(&loop->post_lock);
+}
+
 void sio_loop_free(sio_loop *loop)
 {
+    drop_posts(loop);
     while (!sio__list_empty(&loop->signals)) {
         sio_signal *s = SIO_CONTAINER_OF(loop->signals.next, sio_signal, link);
         sio__list_remove(&s->link);
         uv_close((uv_handle_t *)&s->handle, free_after_close);
     }
-    uv_close((uv_handle_t *)&loop->wheel_timer, NULL);
-    uv_close((uv_handle_t *)&loop->prepare, NULL);
-    uv_close((uv_handle_t *)&loop->async, NULL);
-    uv_run(&loop->uv, UV_RUN_DEFAULT);
-    run_posted(&loop->async);
-    uv_loop_close(&loop->uv);
-    sio__timers_free(&loop->timers);
-    pthread_mutex_destroy(&loop->post_lock);
-    sio__free(loop);
+    loop->closing_handles = 3;
+    uv_close((uv_handle_t *)&loop->wheel_timer, handle_closed);
+    uv_close((uv_handle_t *)&loop->prepare, handle_closed);
+    uv_close((uv_handle_t *)&loop->async, handle_closed);
+    if (loop->external)
+        return; /* released by the program's loop (handle_closed) */
+    uv_run(loop->uv, UV_RUN_DEFAULT);
+    uv_loop_close(loop->uv);
+    loop_release(loop);
 }

@@ -30,17 +30,22 @@
 #include "core/timer.h"
 #include "http/http_parser.h"
 #include "sioc.h"
+#include "sioc_uv.h"
 #include "ws/ws_conn.h"
 
 #define SIO_READ_BUF_SIZE 65536
 
 struct sio_loop {
-    uv_loop_t uv;               /* the libuv loop */
+    uv_loop_t *uv;              /* the libuv loop: &own, or the program's */
+    uv_loop_t own;              /* sio_loop_new's loop (unused with a program's) */
+    int external;               /* uv is the program's (sio_loop_new_from_uv) */
+    int closing_handles;        /* handles still to close before the memory goes */
     uv_timer_t wheel_timer;     /* armed at sio__timers_next(&timers) */
     uv_prepare_t prepare;       /* flushes writes, re-arms wheel_timer */
     uv_async_t async;           /* wakes the loop for sio_loop_post */
-    pthread_mutex_t post_lock;  /* guards posted */
+    pthread_mutex_t post_lock;  /* guards posted and post_closed */
     sio_list posted;            /* sio_post entries from any thread */
+    int post_closed;            /* sio_loop_free began: posts are refused */
     sio_timers timers;          /* every protocol deadline */
     sio_list flushq;            /* sio_conn with queued writes */
     sio_list signals;           /* sio_signal handles */

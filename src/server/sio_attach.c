@@ -92,6 +92,7 @@ int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_opt
         sio_server_free(srv);
         return rc;
     }
+    srv->http = http;
     if (srv->client_files != NULL)
         sio__http_server_serve_client(http, srv->client_files);
     srv->timers = sio__loop_timers(http->loop);
@@ -101,4 +102,27 @@ int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_opt
     srv->opts.eio.cors.norigins = 0;
     *out = srv;
     return 0;
+}
+
+/* The HTTP server is closed: everything below the Socket.IO server is
+ * released, so it can go too, and then the program hears of it. */
+static void shutdown_http_closed(void *data)
+{
+    sio_server *srv = data;
+    void (*cb)(void *) = srv->shutdown_cb;
+    void *cb_data = srv->shutdown_data;
+    sio_server_free(srv);
+    if (cb)
+        cb(cb_data);
+}
+
+void sio_server_shutdown(sio_server *srv, void (*cb)(void *data), void *data)
+{
+    if (srv->http == NULL || srv->shutting_down)
+        return;
+    srv->shutting_down = 1;
+    srv->shutdown_cb = cb;
+    srv->shutdown_data = data;
+    sio_server_close(srv);
+    sio_http_server_close(srv->http, shutdown_http_closed, srv);
 }

@@ -121,7 +121,11 @@ struct sio_server {
     sio_eio_server *eio;       /* NULL when driven by tests */
     void *client_files;        /* serveClient's files (the glue's) or NULL */
     void (*client_files_free)(void *files);
+    sio_http_server *http;     /* the server attached to (NULL in tests) */
+    void (*shutdown_cb)(void *); /* sio_server_shutdown's callback */
+    void *shutdown_data;       /* for shutdown_cb */
     int closing;               /* sio_server_close() called */
+    int shutting_down;         /* sio_server_shutdown() called */
 };
 
 struct sio__client {

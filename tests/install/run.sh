@@ -22,9 +22,10 @@ CC=${CC:-cc}
 # SIGTERM.
 smoke() {
   local bin=$1 out=$work/smoke-$mode.out pid i
+  rm -f "$out" # not the previous program's line: the redirection below is the child's
   "$bin" 0 >"$out" 2>&1 &
   pid=$!
-  for i in $(seq 100); do grep -q '^listening on http://localhost:' "$out" && break; sleep 0.1; done
+  for i in $(seq 100); do grep -qs '^listening on http://localhost:' "$out" && break; sleep 0.1; done
   kill -TERM "$pid"
   wait "$pid" || { echo "$bin: exit status $? on SIGTERM" >&2; cat "$out" >&2; exit 1; }
   grep -q '^listening on http://localhost:' "$out" || { echo "$bin: no listening line" >&2; cat "$out" >&2; exit 1; }
