@@ -125,7 +125,6 @@ static const sio_allocator counting = {c_malloc, c_calloc, c_realloc, c_free};
 static pthread_t loop_thread;
 static volatile int window; /* the server's life is being watched */
 static size_t bypass, bypass_wslay, bypass_libc;
-static __thread int in_hook;
 
 enum { FROM_LIBRARY, FROM_WSLAY, FROM_LIBC };
 
@@ -156,6 +155,8 @@ static int allocation_origin(void)
 }
 
 #ifdef HAVE_ASAN_HOOKS
+static __thread int in_hook;
+
 static void on_libc_malloc(const volatile void *ptr, size_t size)
 {
     if (!window || in_counting || in_hook || !pthread_equal(pthread_self(), loop_thread))
