@@ -76,6 +76,11 @@ const char *sio__http_pick_encoding(const char *h, size_t len)
     return best < 0 ? NULL : codings[best];
 }
 
+/* zlib's state goes through the library's allocator (sio_set_allocator). */
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size) { return sio__calloc(items, size); }
+
+static void z_free(voidpf opaque, voidpf ptr) { sio__free(ptr); }
+
 int sio__http_compress(const char *coding, const void *in, size_t len, sio_buf *out)
 {
     int gzip = strcmp(coding, "gzip") == 0;
@@ -85,6 +90,8 @@ int sio__http_compress(const char *coding, const void *in, size_t len, sio_buf *
         return SIO_EINVAL; /* one deflate() call: avail_in is 32 bits */
     z_stream z;
     memset(&z, 0, sizeof z);
+    z.zalloc = z_alloc;
+    z.zfree = z_free;
     /* windowBits 15, +16 for the gzip wrapper; memLevel 8: zlib's defaults */
     if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, gzip ? 31 : 15, 8,
                      Z_DEFAULT_STRATEGY) != Z_OK)

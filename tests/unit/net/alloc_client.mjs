@@ -1,7 +1,8 @@
-// Client for test_allocator.c: reads the server's port on stdin, connects
-// with the real socket.io-client (polling, then upgraded to WebSocket),
-// emits text and binary with acks on both transports, then asks the server
-// to shut down ("done") and exits 0. Any failure exits 1.
+// Client for test_allocator.c: reads the server's port on stdin; emits a
+// large event with an ack over raw polling (its answer gzipped); then
+// connects with the real socket.io-client (polling, upgraded to WebSocket)
+// and emits text and binary with acks; then asks the server to shut down
+// ("done") and exits 0. Any failure exits 1.
 import { io } from 'socket.io-client';
 
 const port = await new Promise((resolve) => {
@@ -10,12 +11,33 @@ const port = await new Promise((resolve) => {
 const fail = (e) => { console.error('alloc_client:', e); process.exit(1); };
 setTimeout(() => fail('timed out'), 20000).unref();
 
+const connected = (s) => new Promise((resolve) => {
+  s.on('connect_error', fail);
+  s.once('connect', resolve);
+});
+
+// Raw polling with fetch (which sends Accept-Encoding: gzip, deflate and
+// decodes the answer), over the compression threshold (1024 bytes), so the
+// server compresses; socket.io-client's Node polling cannot decode that.
+const base = `http://127.0.0.1:${port}/socket.io/?EIO=4&transport=polling`;
+const open = await (await fetch(base)).text();
+const sid = JSON.parse(open.slice(1)).sid;
+const url = `${base}&sid=${sid}`;
+const post = (body) => fetch(url, { method: 'POST', body }).then((r) => r.text());
+await post('40');
+if (!(await (await fetch(url)).text()).startsWith('40')) fail('no CONNECT');
+const text = 'over polling '.repeat(200);
+await post(`421${JSON.stringify(['echo', text, { n: 1 }])}`);
+const res = await fetch(url);
+if (res.headers.get('content-encoding') !== 'gzip') fail('the answer is not compressed');
+const body = await res.text();
+if (body !== `431${JSON.stringify([text, { n: 1 }])}`) fail(`bad ack ${body.slice(0, 80)}`);
+await post('41');
+
+// Polling, upgraded to WebSocket.
 const socket = io(`http://127.0.0.1:${port}`, { reconnection: false, auth: { who: 'alloc' } });
-socket.on('connect_error', fail);
-await new Promise((resolve) => socket.once('connect', resolve));
+await connected(socket);
 const ack = (...args) => new Promise((resolve) => socket.emit(...args, (...r) => resolve(r)));
-const polled = await ack('echo', 'over polling', { n: 1 });
-if (polled[0] !== 'over polling' || polled[1].n !== 1) fail(`bad ack ${JSON.stringify(polled)}`);
 if (socket.io.engine.transport.name !== 'websocket') {
   await new Promise((resolve) => socket.io.engine.once('upgrade', resolve));
 }
