@@ -13,6 +13,7 @@
 # The library is built without sanitizers in WORK/build: the programs built
 # here are plain programs, as a user would build them.
 set -euo pipefail
+trap 'echo "run.sh $mode: failed at line $LINENO" >&2' ERR
 mode=$1 src=$2 work=$3
 prefix=$work/prefix
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
@@ -45,17 +46,23 @@ install)
   if nm -D --defined-only "$prefix/lib/libsioc.so" | grep -q ' sio__'; then
     echo "libsioc.so exports internal sio__ symbols" >&2; exit 1
   fi
-  test -f "$prefix/lib/libsioc.a" && test -f "$prefix/include/sioc.h"
+  for f in lib/libsioc.a include/sioc.h include/sioc_uv.h lib/pkgconfig/sioc.pc \
+    lib/cmake/sioc/siocConfig.cmake share/doc/sioc/LICENSE; do
+    test -f "$prefix/$f" || { echo "not installed: $f" >&2; exit 1; }
+  done
   ;;
 pkgconfig)
   mkdir -p "$work/pc"
-  [[ $(pkg-config --modversion sioc) == "$(sed -n 's/^#define SIOC_VERSION "\(.*\)"/\1/p' "$src/include/sioc.h")" ]]
+  have=$(pkg-config --modversion sioc) || { echo "pkg-config finds no sioc in $PKG_CONFIG_PATH" >&2; exit 1; }
+  want=$(sed -n 's/^#define SIOC_VERSION "\(.*\)"/\1/p' "$src/include/sioc.h")
+  [[ $have == "$want" ]] || { echo "sioc.pc says $have, sioc.h $want" >&2; exit 1; }
   for f in "$src"/examples/*.c; do
     base=$(basename "$f" .c)
     # shellcheck disable=SC2046
     $CC -Wall -Werror -o "$work/pc/$base" "$f" $(pkg-config --cflags --libs sioc libuv)
     LD_LIBRARY_PATH=$prefix/lib smoke "$work/pc/$base"
-    LD_LIBRARY_PATH=$prefix/lib ldd "$work/pc/$base" | grep -q "libsioc.so.0 => $prefix/lib/"
+    LD_LIBRARY_PATH=$prefix/lib ldd "$work/pc/$base" | grep -q "libsioc.so.0 => $prefix/lib/" ||
+      { echo "$base is not linked with $prefix/lib/libsioc.so.0" >&2; exit 1; }
     # shellcheck disable=SC2046
     $CC -Wall -Werror -o "$work/pc/${base}_static" "$f" \
       $(pkg-config --static --cflags sioc libuv) "$prefix/lib/libsioc.a" \
