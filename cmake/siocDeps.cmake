@@ -16,6 +16,7 @@ pkg_check_modules(sioc_uv REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(sioc_jansson REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(sioc_crypto REQUIRED IMPORTED_TARGET libcrypto)
 pkg_check_modules(sioc_zlib REQUIRED IMPORTED_TARGET zlib) # httpCompression
+pkg_check_modules(sioc_msgpack REQUIRED IMPORTED_TARGET msgpack) # the msgpack parser
 if(NOT TARGET sioc::wslay)
   find_path(SIOC_WSLAY_INCLUDE_DIR wslay/wslay.h REQUIRED)
   find_library(SIOC_WSLAY_LIBRARY wslay REQUIRED)

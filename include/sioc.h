@@ -382,6 +382,8 @@ typedef struct sio_recovery_options {
     size_t max_bytes;                    /* 16 MiB of kept packets per namespace */
 } sio_recovery_options;
 
+enum { SIO_PARSER_DEFAULT = 0, SIO_PARSER_MSGPACK = 1 };
+
 typedef struct sio_server_options {
     sio_eio_options eio;          /* Engine.IO options; eio.path is "/socket.io" */
     uint32_t connect_timeout;     /* 45000 ms for the first CONNECT, then closed */
@@ -391,6 +393,11 @@ typedef struct sio_server_options {
      * the same name creates it anew). Its sio_namespace pointer is then
      * invalid (it stays valid while a socket of it is referenced). */
     int cleanup_empty_child_namespaces; /* 0 (Node's default: false) */
+    /* Node's parser option: SIO_PARSER_DEFAULT (socket.io-parser: text
+     * packets, binary as attachments) or SIO_PARSER_MSGPACK (the npm
+     * socket.io-msgpack-parser: each packet one binary msgpack message;
+     * clients must use that parser too, as with Node). */
+    int parser;
     /* Node's serveClient: the directory holding socket.io-client's dist
      * files (socket.io.js required; .min.js, .esm.min.js, .msgpack.min.js
      * and the .map files when present), served from memory at

@@ -5,10 +5,12 @@
  * included: the received buffers are re-sent as they are); "message-with-ack"
  * is acknowledged with the same arguments. /socket.io/socket.io.js and the
  * other client bundle files are served (serveClient) when
- * socket.io-client's dist/ is found. Namespace "/api" exposes the
- * socket API to tests/e2e/socketio_api.test.mjs (see api.c); "/cluster" the
- * cluster API (fetchSockets, serverSideEmit, broadcast acks, room events)
- * to tests/e2e/cluster_api.test.mjs (see cluster.c).
+ * socket.io-client's dist/ is found. /msgpack.io/ is a second server with
+ * the msgpack parser (socket.io-msgpack-parser) and the same "/". Namespace
+ * "/api" exposes the socket API to tests/e2e/socketio_api.test.mjs (see
+ * api.c); "/cluster" the cluster API (fetchSockets, serverSideEmit,
+ * broadcast acks, room events) to tests/e2e/cluster_api.test.mjs (see
+ * cluster.c).
  *
  * With SIOC_SIO_EXTRA=1 in the environment the server also enables
  * connection state recovery (maxDisconnectionDuration from
@@ -26,8 +28,9 @@
 #define SIOC_CLIENT_DIST_DIR "node_modules/socket.io-client/dist"
 #endif
 
-/* The one server, freed at exit so leak checkers see a clean shutdown. */
-static sio_server *io;
+/* The servers (the second one with the msgpack parser), freed at exit so
+ * leak checkers see a clean shutdown. */
+static sio_server *io, *io_msgpack;
 
 static void on_message(sio_socket *s, const sio_args *args, sio_ack *ack, void *data)
 {
@@ -55,7 +58,8 @@ static void on_connection(sio_socket *s, void *data)
 static void free_io(void)
 {
     sio_server_free(io);
-    io = NULL;
+    sio_server_free(io_msgpack);
+    io = io_msgpack = NULL;
 }
 
 int protocol_server_socketio(sio_http_server *http)
@@ -100,5 +104,18 @@ int protocol_server_socketio(sio_http_server *http)
     rc = protocol_server_socketio_cluster(io);
     if (rc < 0)
         return rc;
+    /* The same "/" behaviour with Node's parser option set to
+     * socket.io-msgpack-parser, at /msgpack.io/. */
+    o.eio.path = "/msgpack.io";
+    o.parser = SIO_PARSER_MSGPACK;
+    o.serve_client_dir = NULL;
+    o.connection_state_recovery.enabled = 0;
+    rc = sio_server_new(&io_msgpack, http, &o);
+    if (rc < 0)
+        return rc;
+    sio_namespace *mp_root = sio_server_of(io_msgpack, "/");
+    if (mp_root == NULL)
+        return SIO_ENOMEM;
+    sio_namespace_on_connection(mp_root, on_connection, NULL);
     return with_extra ? protocol_server_socketio_extra(io) : 0;
 }

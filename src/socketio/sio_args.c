@@ -201,6 +201,7 @@ int sio__args_from_packet(sio__packet *p, sio_args **out, char **event)
 void sio__encoded_free(sio__encoded *e)
 {
     sio__rcbuf_unref(e->text);
+    sio__rcbuf_unref(e->mp);
     for (size_t i = 0; i < e->natt; i++)
         sio__rcbuf_unref(e->att[i]);
     sio__free(e->att);

@@ -66,6 +66,8 @@ typedef struct sio__encoded {
     sio_rcbuf **att; /* natt binary messages (references) */
     size_t natt;
     int nocompress;  /* compress(false): sent with SIO__SEND_NOCOMPRESS */
+    sio_rcbuf *mp;   /* the msgpack form (parser option), made on the first
+                      * send to a msgpack client; NULL until then */
 } sio__encoded;
 
 /* One middleware in a namespace. */
@@ -282,6 +284,9 @@ void sio__client_closed(sio__client *c, const char *reason);
 void sio__client_drained(sio__client *c);
 void sio__socket_drained(sio_socket *s);
 void sio__client_ref(sio__client *c);
+/* Queues an encoded packet to the client's transport, in the server's
+ * parser format. Errors as sio_eio_send; SIO_ECLOSED when closing. */
+int sio__client_send(sio__client *c, const sio__encoded *e);
 /* Stops and frees the client's timer (connectTimeout or attachments). */
 void sio__client_disarm(sio__client *c);
 void sio__client_unref(sio__client *c);

@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "socketio/sio_internal.h"
+#include "socketio/sio_msgpack.h"
 
 void sio_server_options_init(sio_server_options *o)
 {
@@ -277,7 +278,7 @@ static void on_connect(sio__client *c, sio__packet *p)
         json_t *err = json_pack("{s:s}", "message", "Invalid namespace");
         sio__encoded e;
         if (err && sio__encode_json(&e, SIO_PKT_CONNECT_ERROR, p->nsp, err) == 0) {
-            c->ops->send(c->conn, e.text, 0);
+            sio__client_send(c, &e);
             sio__encoded_free(&e);
         }
         json_decref(err);
@@ -289,6 +290,25 @@ static void on_connect(sio__client *c, sio__packet *p)
         return;
     }
     sio__namespace_add(nsp, s);
+}
+
+int sio__client_send(sio__client *c, const sio__encoded *e)
+{
+    if (c->closing || c->conn == NULL)
+        return SIO_ECLOSED;
+    sio__client_ref(c);
+    int nc = e->nocompress ? SIO__SEND_NOCOMPRESS : 0, rc;
+    if (c->srv->opts.parser == SIO_PARSER_MSGPACK) {
+        /* e is const to its users; its msgpack form is a cache */
+        sio_rcbuf *mp = sio__msgpack_from_encoded((sio__encoded *)e);
+        rc = mp ? c->ops->send(c->conn, mp, SIO__SEND_BINARY | nc) : SIO_ENOMEM;
+    } else {
+        rc = c->ops->send(c->conn, e->text, nc);
+        for (size_t i = 0; rc == 0 && i < e->natt; i++)
+            rc = c->conn ? c->ops->send(c->conn, e->att[i], SIO__SEND_BINARY | nc) : SIO_ECLOSED;
+    }
+    sio__client_unref(c);
+    return rc;
 }
 
 /* Node's Client.ondecoded. */
@@ -311,7 +331,13 @@ void sio__client_message(sio__client *c, const char *msg, size_t len, int binary
     sio__client_ref(c);
     int had_pending = c->dec.pending != NULL;
     sio__packet *p = NULL;
-    int rc = sio__decoder_add(&c->dec, msg, len, binary, sio__now(c->srv), &p);
+    int rc;
+    if (c->srv->opts.parser == SIO_PARSER_MSGPACK) /* whole packets, binary only */
+        rc = binary ? sio__msgpack_decode(msg, len, &c->srv->limits, &p) : SIO_EPROTO;
+    else
+        rc = sio__decoder_add(&c->dec, msg, len, binary, sio__now(c->srv), &p);
+    if (rc == 0 && c->srv->opts.parser == SIO_PARSER_MSGPACK)
+        rc = 1;
     if (rc < 0) {
         sio__client_fail(c, "parse error");
     } else if (rc == 0 && !had_pending) {

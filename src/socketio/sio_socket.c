@@ -114,13 +114,7 @@ int sio__socket_send(sio_socket *s, const sio__encoded *e)
     sio__client *c = s->client;
     if (c == NULL || c->closing || c->conn == NULL)
         return SIO_ECLOSED;
-    sio__client_ref(c);
-    int nc = e->nocompress ? SIO__SEND_NOCOMPRESS : 0;
-    int rc = c->ops->send(c->conn, e->text, nc);
-    for (size_t i = 0; rc == 0 && i < e->natt; i++)
-        rc = c->conn ? c->ops->send(c->conn, e->att[i], SIO__SEND_BINARY | nc) : SIO_ECLOSED;
-    sio__client_unref(c);
-    return rc;
+    return sio__client_send(c, e);
 }
 
 /* Reserved names: "disconnect", "disconnecting" and "error" are events the

@@ -16,6 +16,8 @@
 //                "/cluster" the cluster API to tests/e2e/cluster_api.test.mjs
 //                (apps/protocol-server/cluster.c, see clusterConnection).
 //                Other namespaces are refused ("Invalid namespace").
+//   /msgpack.io/ Socket.IO with parser: socket.io-msgpack-parser, the same
+//                "/" behaviour as /socket.io/.
 //   anything else: 404.
 //
 // Usage: node tests/ref/protocol-server.mjs [--port N]   (0 = any free port)
@@ -24,6 +26,7 @@
 import http from 'node:http';
 import { Server as EngineServer } from 'engine.io';
 import { Server as IoServer } from 'socket.io';
+import msgpackParser from 'socket.io-msgpack-parser';
 
 /** Parses --port N (default 3000) from argv. */
 function parsePort(argv) {
@@ -65,6 +68,13 @@ function onConnection(socket) {
 }
 io.on('connection', onConnection);
 io.of('/custom').on('connection', onConnection);
+
+/** /msgpack.io/: the same "/" with the msgpack parser. */
+const ioMsgpack = new IoServer(httpServer, {
+  path: '/msgpack.io/', ...HEARTBEAT, connectTimeout: 1000, maxHttpBufferSize: 1e6, cors: CORS,
+  parser: msgpackParser, serveClient: false,
+});
+ioMsgpack.on('connection', onConnection);
 
 /** "/api": the same remote controls as apps/protocol-server/api.c. */
 const reasons = {};
@@ -192,6 +202,7 @@ httpServer.listen(parsePort(process.argv.slice(2)), () => {
 /** Orderly shutdown: close every client, then exit 0. */
 function shutdown() {
   io.close();
+  ioMsgpack.close();
   engine.close();
   httpServer.closeAllConnections?.();
   httpServer.close(() => process.exit(0));

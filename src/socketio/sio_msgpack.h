@@ -1,0 +1,56 @@
+/* Node's `parser` option with socket.io-msgpack-parser 3.0 (sans-I/O).
+ *
+ * With that parser every packet is ONE binary Engine.IO message: a msgpack
+ * map {type, nsp, data, id} (the client adds keys such as "options", which
+ * are ignored), binary values inline as msgpack bin; there are no
+ * BINARY_EVENT/BINARY_ACK types and no attachments. The decoder checks what
+ * the npm parser's checkPacket checks (type 0..4, nsp a string, data per
+ * type, id an integer) and, like the default decoder, refuses reserved
+ * event names, ack ids outside [0, 2^53-1], nesting past max_depth and
+ * more than max_binary_bytes of binary values.
+ *
+ * Inside the server nothing changes: a decoded packet is a sio__packet
+ * whose binary values are placeholders {"_placeholder":true,"num":k} with
+ * the bytes in its attachments, as the default decoder makes them, so
+ * handlers, sio_args and broadcasts work the same. Outgoing packets are
+ * encoded once in the default text form (shared by every recipient) and
+ * turned into msgpack once per encoded packet, on the first send to a
+ * msgpack client (sio__msgpack_from_encoded).
+ *
+ * Value mapping, as notepack.io (the npm parser's codec) does it: nil ->
+ * null, bool, integers (uint64 past INT64_MAX as a real), float32/64 ->
+ * real, str -> string (must be UTF-8), bin and ext type 0 (ArrayBuffer) ->
+ * binary, fixext 1 type 0 (undefined) -> null (an absent id), fixext 8
+ * type 0 (Date) -> its ISO 8601 string, map keys that are integers -> their
+ * decimal string. Other ext types, and map keys with a NUL byte (jansson
+ * looks keys up as C strings), are refused. Encoding writes the
+ * smallest msgpack form of each value through libmsgpack-c's packer.
+ *
+ * Decoding is a bounded reader of our own rather than msgpack-c's
+ * unpacker: that one allocates an array or map of the announced size
+ * before reading it, so a 5-byte message announcing 2^32 elements would
+ * make the server try to allocate 64 GiB. Here a count can never exceed
+ * the bytes left, and nothing is allocated beyond the JSON values built. */
+#ifndef SIO_SOCKETIO_SIO_MSGPACK_H
+#define SIO_SOCKETIO_SIO_MSGPACK_H
+
+#include "socketio/sio_internal.h"
+
+/* Decodes one binary Engine.IO message into a complete packet (attachments
+ * all received). SIO_EPROTO for anything the npm parser would reject or
+ * that breaks a limit, SIO_ENOMEM. */
+int sio__msgpack_decode(const char *msg, size_t len, const sio__packet_limits *lim,
+                        sio__packet **out);
+
+/* Encodes a packet as msgpack into out (appended): type (BINARY_* become
+ * EVENT/ACK), nsp, data (placeholders replaced by the bytes of att[num]),
+ * id when >= 0. SIO_ENOMEM, SIO_EINVAL (a placeholder without its
+ * attachment). */
+int sio__msgpack_encode(sio_buf *out, int type, const char *nsp, int64_t id, const json_t *data,
+                        sio_rcbuf *const *att, size_t natt);
+
+/* The msgpack form of an encoded text packet (made on first use, then kept
+ * in e->mp; e is otherwise unchanged). NULL on OOM. */
+sio_rcbuf *sio__msgpack_from_encoded(sio__encoded *e);
+
+#endif
