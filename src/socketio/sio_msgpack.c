@@ -87,7 +87,7 @@ static int date_string(int64_t ms, json_t **out)
     time_t secs = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
     int milli = (int)(ms - (int64_t)secs * 1000);
     struct tm tm;
-    char b[40];
+    char b[96]; /* gcc sizes each %d field for a whole int */
     if (gmtime_r(&secs, &tm) == NULL)
         return SIO_EPROTO;
     snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
