@@ -3,7 +3,8 @@
  * "/custom" the server emits "auth" with the handshake's auth object;
  * "message" is answered by "message-back" with the same arguments (binary
  * included: the received buffers are re-sent as they are); "message-with-ack"
- * is acknowledged with the same arguments. /socket.io/socket.io.js and the
+ * is acknowledged with the same arguments. allowRequest refuses a handshake
+ * with deny=loopback in its query from a loopback address. /socket.io/socket.io.js and the
  * other client bundle files are served (serveClient) when
  * socket.io-client's dist/ is found. /msgpack.io/ is a second server with
  * the msgpack parser (socket.io-msgpack-parser) and the same "/". Namespace
@@ -43,6 +44,16 @@ static void on_message_with_ack(sio_socket *s, const sio_args *args, sio_ack *ac
         sio_ack_send(ack, args);
 }
 
+/* allowRequest: a handshake whose query has deny=loopback is refused when
+ * it comes from a loopback address (what sio_req_address gives). */
+static int allow_request(const sio_req *req, void *data)
+{
+    const char *q = sio_req_query(req), *a = sio_req_address(req);
+    int loopback = strcmp(a, "127.0.0.1") == 0 || strcmp(a, "::1") == 0 ||
+                   strcmp(a, "::ffff:127.0.0.1") == 0;
+    return strstr(q, "deny=loopback") != NULL && loopback;
+}
+
 static void on_connection(sio_socket *s, void *data)
 {
     sio_args *a = sio_args_new();
@@ -74,6 +85,7 @@ int protocol_server_socketio(sio_http_server *http)
     o.eio.cors.credentials = 1;
     o.connect_timeout = 1000;
     o.cleanup_empty_child_namespaces = 1; /* the "/game-N" children (api.c) */
+    o.eio.allow_request = allow_request;
     /* serveClient, as Node's default, when the client files are there
      * ($SIOC_CLIENT_DIST_DIR, else the tree's node_modules) */
     const char *dist = getenv("SIOC_CLIENT_DIST_DIR");

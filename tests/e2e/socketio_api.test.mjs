@@ -99,6 +99,15 @@ for (const transports of TRANSPORTS) {
       assert.deepEqual(why, { disconnecting: 'client namespace disconnect', disconnect: 'client namespace disconnect' });
     });
 
+    it('allowRequest sees the peer address: deny=loopback is refused from 127.0.0.1/::1', T, async () => {
+      const s = io(`${server.url}/api`, { forceNew: true, reconnection: false, transports, query: { deny: 'loopback' } });
+      cleanups.push(async () => s.disconnect());
+      const [err] = await waitEvent(s, 'connect_error', 5000);
+      assert.ok(err instanceof Error);
+      assert.ok(!s.connected);
+      await connected(transports, { query: { deny: 'nobody' } });
+    });
+
     it('handshake query decoded, peer address', T, async () => {
       const s = await connected(transports, { query: { name: 'A & B+é', tags: 'x,y' } });
       assert.deepEqual(await call(s, 'handshake'), [{ name: 'A & B+é', tags: 'x,y', loopback: true }]);

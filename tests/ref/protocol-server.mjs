@@ -53,6 +53,11 @@ engine.on('connection', (socket) => {
 const io = new IoServer(httpServer, {
   path: '/socket.io/', ...HEARTBEAT, connectTimeout: 1000, maxHttpBufferSize: 1e6, cors: CORS,
   cleanupEmptyChildNamespaces: true,
+  // The twin of allow_request in apps/protocol-server/socketio.c.
+  allowRequest: (req, cb) => {
+    const deny = new URL(req.url, 'http://x').searchParams.get('deny') === 'loopback';
+    cb(null, !(deny && ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(req.socket.remoteAddress)));
+  },
 });
 
 /** The behaviour shared by "/" and "/custom". */
