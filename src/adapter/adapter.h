@@ -151,7 +151,8 @@ typedef struct sio__adapter_ops {
      * sio__bcast_ack_count per node that sent (this one included, before
      * returning) and one sio__bcast_ack_response per client answer, for as
      * long as k wants them (o->timeout). References k while it needs it.
-     * SIO_ENOMEM (nothing reported). */
+     * SIO_ENOMEM (a cluster adapter may have published already and keep
+     * reporting: the maker ignores reports after a failure). */
     int (*broadcast_with_ack)(sio__adapter *a, const char *event, const sio_args *args,
                               const sio__bopts *o, sio__bcast_ack *k);
     /* socketsJoin / socketsLeave: the matching sockets join/leave every

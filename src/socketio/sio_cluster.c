@@ -498,7 +498,10 @@ int sio_broadcast_emit_with_ack(sio_broadcast *b, const char *event, const sio_a
         if (a->ops->server_count(a, bc_server_count, k) < 0)
             sio__bcast_ack_unref(&k->k); /* only the timeout can end it */
     } else {
+        /* no callback; an adapter that published already may still hold
+         * (and report to) k: finished makes that a no-op */
         k->finished = 1;
+        sio__timer_stop(&k->timer);
         sio__bcast_ack_unref(&k->k);
     }
     sio_broadcast_free(b);
