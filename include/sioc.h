@@ -177,13 +177,29 @@ typedef struct sio_http_options {
     size_t max_connections;      /* 0 = unlimited; past it new connections are closed */
     size_t max_pending_output;   /* 1 MiB of unwritten answers on a connection: further
                                     pipelined requests wait (not parsed) until it drains */
+    /* The output budget of the whole server (Node has none): bytes queued
+     * or being written on all its connections together. Past it, a
+     * WebSocket holding more than its fair share (the budget over the open
+     * connections, at least 64 KiB) is cut off (closed, its queue dropped)
+     * instead of queueing more; connections that keep up are not. Together with the per-session limits of sio_eio_options
+     * this bounds what slow readers can hold. 0 = no budget. */
+    size_t max_output_total;     /* 256 MiB */
 } sio_http_options;
+
+/* Counters of an HTTP server, for monitoring and tests. */
+typedef struct sio_http_stats {
+    uint64_t output_cutoffs;     /* connections cut off by an output limit (hard, soft
+                                    held too long, or the server's budget) */
+    size_t output_bytes;         /* output queued or being written now */
+} sio_http_stats;
 
 void sio_http_options_init(sio_http_options *o);
 /* Creates a server on loop (not listening yet). SIO_ENOMEM. */
 int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_options *opts);
 /* Listens on host:port (port 0 picks a free port). SIO_EADDRINUSE, SIO_EIO. */
 int sio_http_server_listen(sio_http_server *s, const char *host, int port);
+/* Copies the server's counters into *out. */
+void sio_http_server_stats(const sio_http_server *s, sio_http_stats *out);
 /* The bound port after a successful listen, else -1. */
 int sio_http_server_port(const sio_http_server *s);
 typedef void (*sio_http_handler)(sio_req *req, void *data);
@@ -251,7 +267,16 @@ typedef struct sio_eio_options {
     size_t http_compression_threshold; /* 1024 bytes */
     /* Limits stricter than Node's: */
     unsigned max_packets_per_post; /* 1000: more packets in one POST -> 400 */
-    size_t max_outbound_bytes;     /* 16 MiB queued for one session -> closed */
+    /* Output limits of one session, after Redis's client output-buffer
+     * limits (Node has none): queued bytes over the hard limit, or over the
+     * soft limit for longer than soft_timeout, cut the session off. The
+     * close is asynchronous (never inside the emit or broadcast that went
+     * over), what was queued is dropped, and the reason is Node's
+     * "transport error". A volatile broadcast skips a session with output
+     * waiting instead (Node drops it when the transport is not writable). */
+    size_t max_outbound_bytes;     /* hard limit: 16 MiB */
+    size_t outbound_soft_limit;    /* 1 MiB (WebSocket; 0 = none) */
+    uint32_t outbound_soft_timeout;/* 10000 ms above the soft limit -> closed */
 } sio_eio_options;
 
 void sio_eio_options_init(sio_eio_options *o);

@@ -322,12 +322,30 @@ static void start_failed(chat *app)
     chat_static_free(app->files);
 }
 
+/* SIGUSR1: one line of counters on stderr, for operators and tests. */
+static void on_stats(sio_loop *loop, int signum, void *data)
+{
+    chat *app = data;
+    if (app->http == NULL)
+        return;
+    sio_http_stats h;
+    sio_http_server_stats(app->http, &h);
+    fprintf(stderr, "sioc-chat: stats: output_cutoffs=%llu output_bytes=%zu\n",
+            (unsigned long long)h.output_cutoffs, h.output_bytes);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sioc-chat [--port N] [--host H] [--db FILE] [--max-message BYTES]\n"
-               "                 [--max-offset BYTES] [--synchronous full|normal] [--help]\n"
-               "                 [--version]\n"
-               "  PORT in the environment sets the default port (3000).\n");
+               "                 [--max-offset BYTES] [--synchronous full|normal]\n"
+               "                 [--max-outbound BYTES] [--outbound-soft-limit BYTES]\n"
+               "                 [--outbound-soft-timeout MS] [--max-output-total BYTES]\n"
+               "                 [--help] [--version]\n"
+               "  PORT in the environment sets the default port (3000).\n"
+               "  Output limits (defaults): --max-outbound 16 MiB queued for one client,\n"
+               "  --outbound-soft-limit 1 MiB held for --outbound-soft-timeout 10000 ms,\n"
+               "  --max-output-total 256 MiB for all clients; a client over them is\n"
+               "  disconnected. SIGUSR1 prints counters on stderr.\n");
 }
 
 typedef struct config {
@@ -335,6 +353,8 @@ typedef struct config {
     int port;
     size_t max_message;
     size_t max_offset;
+    sio_http_options http;  /* library defaults, then --max-output-total */
+    sio_server_options io;  /* library defaults, then the --*outbound* options */
 } config;
 
 /* Reports a bad command-line value, naming the option and what is wrong. */
@@ -385,6 +405,26 @@ static int parse_option(int ch, const char *v, config *c, const char **port)
             return -1;
         c->max_offset = (size_t)x;
         return 0;
+    case 'O':
+        if (parse_uint("--max-outbound", v, 1, SIZE_MAX, &x) < 0)
+            return -1;
+        c->io.eio.max_outbound_bytes = (size_t)x;
+        return 0;
+    case 'S':
+        if (parse_uint("--outbound-soft-limit", v, 0, SIZE_MAX, &x) < 0)
+            return -1;
+        c->io.eio.outbound_soft_limit = (size_t)x;
+        return 0;
+    case 'T':
+        if (parse_uint("--outbound-soft-timeout", v, 0, UINT32_MAX, &x) < 0)
+            return -1;
+        c->io.eio.outbound_soft_timeout = (uint32_t)x;
+        return 0;
+    case 'B':
+        if (parse_uint("--max-output-total", v, 0, SIZE_MAX, &x) < 0)
+            return -1;
+        c->http.max_output_total = (size_t)x;
+        return 0;
     case 's':
         c->sync = v;
         if (strcmp(v, "full") == 0 || strcmp(v, "normal") == 0)
@@ -402,11 +442,18 @@ static int parse_args(int argc, char **argv, config *c)
         {"port", required_argument, 0, 'p'},   {"host", required_argument, 0, 'H'},
         {"db", required_argument, 0, 'd'},     {"max-message", required_argument, 0, 'm'},
         {"max-offset", required_argument, 0, 'o'},
+        {"max-outbound", required_argument, 0, 'O'},
+        {"outbound-soft-limit", required_argument, 0, 'S'},
+        {"outbound-soft-timeout", required_argument, 0, 'T'},
+        {"max-output-total", required_argument, 0, 'B'},
         {"synchronous", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'v'},      {0, 0, 0, 0}};
     const char *port = getenv("PORT");
     const char *port_name = "PORT (environment)";
-    *c = (config){"::", "chat.db", "full", 3000, 65536, 1024};
+    *c = (config){.host = "::", .db = "chat.db", .sync = "full", .port = 3000, .max_message = 65536, .max_offset = 1024};
+    sio_http_options_init(&c->http);
+    sio_server_options_init(&c->io);
+    c->io.connection_state_recovery.enabled = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (ch == 'h') {
@@ -434,13 +481,10 @@ static int parse_args(int argc, char **argv, config *c)
     return 0;
 }
 
-static int setup_io(chat *app, const char *client_dist)
+static int setup_io(chat *app, config *c, const char *client_dist)
 {
-    sio_server_options o;
-    sio_server_options_init(&o);
-    o.connection_state_recovery.enabled = 1;
-    o.serve_client_dir = client_dist; /* /socket.io/socket.io.js etc. */
-    int rc = sio_server_new(&app->io, app->http, &o);
+    c->io.serve_client_dir = client_dist; /* /socket.io/socket.io.js etc. */
+    int rc = sio_server_new(&app->io, app->http, &c->io);
     if (rc < 0)
         return rc;
     app->nsp = sio_server_of(app->io, "/");
@@ -481,8 +525,8 @@ int main(int argc, char **argv)
     const char *dist = getenv("SIOC_CLIENT_DIST_DIR");
     int rc = chat_static_load(&app.files, pub ? pub : SIOC_CHAT_PUBLIC_DIR);
     rc = rc ? rc : sio_loop_new(&app.loop);
-    rc = rc ? rc : sio_http_server_new(&app.http, app.loop, NULL);
-    rc = rc ? rc : setup_io(&app, dist ? dist : SIOC_CLIENT_DIST_DIR);
+    rc = rc ? rc : sio_http_server_new(&app.http, app.loop, &c.http);
+    rc = rc ? rc : setup_io(&app, &c, dist ? dist : SIOC_CLIENT_DIST_DIR);
     /* Listen before the database is opened: a busy port leaves no new
      * database files behind. Nothing is accepted until the loop runs. */
     if (rc < 0)
@@ -502,6 +546,7 @@ int main(int argc, char **argv)
     sio_http_server_on_request(app.http, on_request, &app);
     sio_loop_on_signal(app.loop, SIGINT, on_signal, &app);
     sio_loop_on_signal(app.loop, SIGTERM, on_signal, &app);
+    sio_loop_on_signal(app.loop, SIGUSR1, on_stats, &app);
     printf("listening on http://localhost:%d\n", sio_http_server_port(app.http));
     fflush(stdout);
     rc = sio_loop_run(app.loop);

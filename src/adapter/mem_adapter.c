@@ -416,6 +416,10 @@ static int mem_broadcast(sio__adapter *a, const char *event, const sio_args *arg
     size_t n = 0;
     rc = mem_sockets(a, o, &v, &n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
+        /* Node drops a volatile packet for a transport that is not
+         * writable (output still waiting) instead of queueing it. */
+        if ((o->flags & SIO__BC_VOLATILE) && sio_socket_buffered(v[i]) > 0)
+            continue;
         sio__socket_notify_outgoing(v[i], event, args);
         sio__socket_send(v[i], &enc);
     }

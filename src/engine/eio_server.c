@@ -53,6 +53,8 @@ void sio_eio_options_init(sio_eio_options *o)
     o->cors.methods = "GET,HEAD,PUT,PATCH,POST,DELETE";
     o->max_packets_per_post = 1000;
     o->max_outbound_bytes = 16u << 20;
+    o->outbound_soft_limit = 1u << 20;
+    o->outbound_soft_timeout = 10000;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -605,6 +607,10 @@ static void timer_fire(sio_timer *t, void *data)
         sio__eio_close(so, "forced close");
         return;
     }
+    if (so->hb == SIO_EIO_HB_CUT) {
+        sio__eio_close(so, "transport error");
+        return;
+    }
     if (so->hb == SIO_EIO_HB_WAIT_PONG) {
         sio__eio_close(so, "ping timeout");
         return;
@@ -655,24 +661,34 @@ static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int flags)
     return 0;
 }
 
+/* Cuts a session off for going over an output limit. The caller may be
+ * in the middle of a broadcast (iterating sockets) or an application
+ * callback, so the close runs from the session's own timer, due now, with
+ * Node's "transport error"; until then nothing more is queued for it. */
+static int schedule_cut(sio_eio_socket *so)
+{
+    if (so->hb != SIO_EIO_HB_CUT) {
+        so->hb = SIO_EIO_HB_CUT;
+        sio__timer_start(so->server->timers, &so->timer, now_ms(so->server));
+    }
+    return SIO_ELIMIT;
+}
+
 int sio__eio_send_rc(sio_eio_socket *so, sio_rcbuf *pkt, int flags)
 {
     if (so->state != SIO_EIO_OPEN_STATE)
         return SIO_ECLOSED;
+    if (so->hb == SIO_EIO_HB_CUT)
+        return SIO_ELIMIT;
     sio_eio_server *s = so->server;
-    if (so->ws) {
-        if (s->ops->ws_queued(so->ws) + pkt->len > s->opts.max_outbound_bytes) {
-            sio__eio_close(so, "transport error");
-            return SIO_ELIMIT;
-        }
-        return s->ops->ws_send(so->ws, pkt, flags & SIO__EIO_SEND_BINARY);
+    if (so->ws) { /* the transport applies a WebSocket's output limits */
+        int rc = s->ops->ws_send(so->ws, pkt, flags & SIO__EIO_SEND_BINARY);
+        return rc == SIO_ELIMIT ? schedule_cut(so) : rc;
     }
     if (so->poll == NULL)
         return SIO_ECLOSED;
-    if (so->poll->qbytes + pkt->len > s->opts.max_outbound_bytes) {
-        sio__eio_close(so, "transport error");
-        return SIO_ELIMIT;
-    }
+    if (so->poll->qbytes + pkt->len > s->opts.max_outbound_bytes)
+        return schedule_cut(so);
     int rc = queue_push(so, pkt, flags);
     if (rc == 0 && so->poll->get)
         rc = flush(so);

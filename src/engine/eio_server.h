@@ -37,7 +37,9 @@ const char *sio__eio_error_message(int code);
 /* What the core asks of the layer that owns the connections. "ws", "get"
  * and "conn" are that layer's handles; the core only passes them back. */
 typedef struct sio_eio_transport_ops {
-    /* Frames pkt as one WebSocket message and queues it (new reference). */
+    /* Frames pkt as one WebSocket message and queues it (new reference).
+     * SIO_ELIMIT: the connection is over one of its output limits and is to
+     * be cut off (nothing was queued). */
     int (*ws_send)(void *ws, sio_rcbuf *pkt, int binary);
     /* Bytes queued on ws and not yet written (outbound limit). */
     size_t (*ws_queued)(void *ws);
@@ -93,7 +95,10 @@ typedef struct sio_eio_reqinfo {
 } sio_eio_reqinfo;
 
 typedef enum { SIO_EIO_OPEN_STATE, SIO_EIO_CLOSING, SIO_EIO_CLOSED } sio_eio_state;
-typedef enum { SIO_EIO_HB_WAIT_PING, SIO_EIO_HB_WAIT_PONG } sio_eio_hb;
+/* What an open session's timer means: the next ping, the pong deadline, or
+ * (CUT) the close of a session that went over an output limit, which runs
+ * from the timer rather than inside the send that went over. */
+typedef enum { SIO_EIO_HB_WAIT_PING, SIO_EIO_HB_WAIT_PONG, SIO_EIO_HB_CUT } sio_eio_hb;
 
 /* One queued outbound packet (polling transport). */
 typedef struct sio_eio_qent {

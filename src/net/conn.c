@@ -6,16 +6,31 @@
  * (frame headers, small packets, HTTP heads) are copied into 16 KiB blocks
  * as they come, so a burst of small packets costs its bytes and not an
  * allocation each; a big shared payload (a broadcast frame) is queued by
- * reference. A connection with more than a block's worth queued is flushed
- * at once, so a burst moves on to the kernel instead of piling up here. The
- * write request owns what it references until libuv calls back. */
+ * reference, its frame header kept in the queue entry. A connection that
+ * is not keeping up (SIO_OUT_BEHIND bytes waiting) queues even small shared
+ * payloads by reference: a slow reader then costs an entry per message, not
+ * a copy of it, however many slow readers hold the same broadcast. A
+ * connection with more than a block's worth queued is flushed at once, so a
+ * burst moves on to the kernel instead of piling up here. The write request
+ * owns what it references until libuv calls back.
+ *
+ * Output memory is a policy (see the output limits in sioc.h): every queued
+ * or in-flight byte is counted on its connection and on its server, and
+ * when a lot of it has been freed the allocator is asked to give the pages
+ * back (malloc_trim), so RSS comes down once slow readers are gone. */
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "core/alloc.h"
 #include "net/net.h"
 
 /* Payloads up to this size are copied into the open block. */
 #define SIO_COALESCE_MAX 1024
+/* Shared payloads of at least this size are queued by reference, even
+ * when small, on a connection that is behind (SIO_OUT_BEHIND). */
+#define SIO_SHARE_MIN 64
 /* Largest block a connection grows its open block to (a bigger small write
  * gets a block of its own size), and the size a new block starts at. */
 #define SIO_BLOCK_SIZE 16384
@@ -24,6 +39,9 @@
 _Static_assert(SIO_BLOCK_SIZE < 65536, "blk_cap holds a block size");
 /* Queued bytes past which a connection is flushed at once. */
 #define SIO_EAGER_FLUSH SIO_BLOCK_SIZE
+/* Output bytes freed since the last trim past which the allocator is asked
+ * to return free pages (checked once per loop iteration). */
+#define SIO_TRIM_AFTER (32u << 20)
 
 static void conn_flush(sio_conn *c);
 
@@ -31,26 +49,31 @@ static void conn_flush(sio_conn *c);
 typedef struct sio_wreq {
     uv_write_t req;
     sio_conn *conn;
-    size_t bytes;       /* bytes written by this request */
-    sio_rcbuf **refs;   /* the queue it took over */
-    size_t nrefs;
+    size_t bytes;       /* bytes of this request libuv had not written yet when
+                         * it was issued (what is still counted as output) */
+    sio_wq_ent *ents;   /* the queue it took over (headers live here) */
+    size_t nents;
     uv_buf_t bufs[];
 } sio_wreq;
 
-/* Appends a reference (taken over) to the queue. */
-static int wq_push(sio_conn *c, sio_rcbuf *rc)
+/* Appends an entry (the reference is taken over) to the queue. */
+static int wq_push(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
 {
     if (c->wq_len == c->wq_cap) {
         if (c->wq_cap > UINT32_MAX / 2)
             return SIO_ENOMEM;
         uint32_t cap = c->wq_cap ? c->wq_cap * 2 : 8;
-        sio_rcbuf **wq = sio__realloc(c->wq, cap * sizeof *wq);
+        sio_wq_ent *wq = sio__realloc(c->wq, cap * sizeof *wq);
         if (wq == NULL)
             return SIO_ENOMEM;
         c->wq = wq;
         c->wq_cap = cap;
     }
-    c->wq[c->wq_len++] = rc;
+    sio_wq_ent *e = &c->wq[c->wq_len++];
+    e->rc = rc;
+    e->hlen = (uint8_t)hlen;
+    if (hlen)
+        memcpy(e->hdr, hdr, hlen);
     return 0;
 }
 
@@ -59,12 +82,11 @@ static int close_block(sio_conn *c)
 {
     if (c->blk == NULL)
         return 0;
-    if (wq_push(c, c->blk) < 0)
+    if (wq_push(c, c->blk, NULL, 0) < 0)
         return SIO_ENOMEM;
     c->blk = NULL;
     return 0;
 }
-
 /* Grows the open block (only the connection references it) towards
  * SIO_BLOCK_SIZE: a lone small answer costs a small block, a burst ends up
  * in full-size ones. */
@@ -102,22 +124,57 @@ static int block_append(sio_conn *c, const void *data, size_t n)
     return 0;
 }
 
+/* Whether rc is queued by reference rather than copied: big payloads
+ * always, shared ones too once the connection is falling behind. */
+static int by_reference(const sio_conn *c, const sio_rcbuf *rc)
+{
+    if (rc->len > SIO_COALESCE_MAX)
+        return 1;
+    return rc->refs > 1 && rc->len >= SIO_SHARE_MIN && c->out_bytes >= SIO_OUT_BEHIND;
+}
+
 /* Queues hdr then rc's bytes, all or nothing. */
 static int enqueue(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
 {
-    if (block_append(c, hdr, hlen) < 0)
-        return SIO_ENOMEM;
-    if (rc == NULL)
-        return 0;
-    if (rc->len <= SIO_COALESCE_MAX)
-        return block_append(c, rc->data, rc->len);
+    if (rc == NULL || !by_reference(c, rc) || hlen > SIO_WS_FRAME_HEADER_MAX) {
+        if (block_append(c, hdr, hlen) < 0)
+            return SIO_ENOMEM;
+        return rc ? block_append(c, rc->data, rc->len) : 0;
+    }
     if (close_block(c) < 0)
         return SIO_ENOMEM;
-    if (wq_push(c, sio__rcbuf_ref(rc)) < 0) {
+    if (wq_push(c, sio__rcbuf_ref(rc), hdr, hlen) < 0) {
         sio__rcbuf_unref(rc);
         return SIO_ENOMEM;
     }
     return 0;
+}
+
+/* Counts n more output bytes on c and its server. */
+static void out_add(sio_conn *c, size_t n)
+{
+    c->out_bytes += n;
+    sio__conn_server(c)->out_total += n;
+}
+
+/* n output bytes of c were written or dropped: uncount them, and remember
+ * them for the next trim. */
+static void out_sub(sio_conn *c, size_t n)
+{
+    sio_http_server *s = sio__conn_server(c);
+    c->out_bytes -= n;
+    s->out_total -= n;
+    s->loop->out_freed += n;
+}
+
+void sio__loop_maybe_trim(sio_loop *loop)
+{
+    if (loop->out_freed < SIO_TRIM_AFTER)
+        return;
+    loop->out_freed = 0;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 int sio__conn_write(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
@@ -130,7 +187,7 @@ int sio__conn_write(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
         return SIO_ENOMEM;
     }
     size_t n = hlen + (rc ? rc->len : 0);
-    c->out_bytes += n;
+    out_add(c, n);
     c->wq_bytes += n;
     if (c->wq_bytes >= SIO_EAGER_FLUSH) {
         sio__list_remove(&c->flink);
@@ -187,11 +244,16 @@ static void maybe_finish_close(sio_conn *c)
         sio__conn_maybe_shutdown(c);
 }
 
+static void ents_free(sio_wq_ent *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sio__rcbuf_unref(e[i].rc);
+    sio__free(e);
+}
+
 static void wreq_free(sio_wreq *w)
 {
-    for (size_t i = 0; i < w->nrefs; i++)
-        sio__rcbuf_unref(w->refs[i]);
-    sio__free(w->refs);
+    ents_free(w->ents, w->nents);
     sio__free(w);
 }
 
@@ -199,7 +261,7 @@ static void on_written(uv_write_t *req, int status)
 {
     sio_wreq *w = (sio_wreq *)req;
     sio_conn *c = w->conn;
-    c->out_bytes -= w->bytes;
+    out_sub(c, w->bytes);
     c->writes_in_flight--;
     wreq_free(w);
     if (status < 0 && !c->closing) {
@@ -221,27 +283,42 @@ static void conn_flush(sio_conn *c)
     }
     if (c->wq_len == 0)
         return;
-    sio_wreq *w = sio__malloc(sizeof *w + c->wq_len * sizeof(uv_buf_t));
+    size_t nbufs = 0;
+    for (size_t i = 0; i < c->wq_len; i++)
+        nbufs += c->wq[i].hlen ? 2 : 1;
+    sio_wreq *w = sio__malloc(sizeof *w + nbufs * sizeof(uv_buf_t));
     if (w == NULL) {
         sio__conn_close(c);
         return;
     }
     w->conn = c;
     w->bytes = c->wq_bytes;
-    w->refs = c->wq;
-    w->nrefs = c->wq_len;
-    for (size_t i = 0; i < w->nrefs; i++)
-        w->bufs[i] = uv_buf_init(w->refs[i]->data, (unsigned)w->refs[i]->len);
+    w->ents = c->wq;
+    w->nents = c->wq_len;
+    nbufs = 0;
+    for (size_t i = 0; i < w->nents; i++) {
+        sio_wq_ent *e = &w->ents[i];
+        if (e->hlen)
+            w->bufs[nbufs++] = uv_buf_init(e->hdr, e->hlen);
+        w->bufs[nbufs++] = uv_buf_init(e->rc->data, (unsigned)e->rc->len);
+    }
     c->wq = NULL;
     c->wq_len = c->wq_cap = 0;
     c->wq_bytes = 0;
     c->writes_in_flight++;
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, (unsigned)w->nrefs, on_written) < 0) {
+    size_t before = c->tcp.write_queue_size;
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, (unsigned)nbufs, on_written) < 0) {
         c->writes_in_flight--;
-        c->out_bytes -= w->bytes;
+        out_sub(c, w->bytes);
         wreq_free(w);
         sio__conn_close(c);
+        return;
     }
+    /* libuv wrote what the kernel took at once: only the rest is still
+     * output of ours (the callback, next iteration, uncounts that). */
+    size_t left = c->tcp.write_queue_size - before;
+    out_sub(c, w->bytes - left);
+    w->bytes = left;
 }
 
 void sio__conn_flush_all(sio_loop *loop)
@@ -253,15 +330,17 @@ void sio__conn_flush_all(sio_loop *loop)
         sio__conn_maybe_shutdown(c);
     }
     uv_unref((uv_handle_t *)&loop->prepare);
+    sio__loop_maybe_trim(loop);
 }
 
 static void on_closed(uv_handle_t *h)
 {
     sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
     sio_http_server *s = sio__conn_server(c);
-    for (size_t i = 0; i < c->wq_len; i++)
-        sio__rcbuf_unref(c->wq[i]);
-    sio__free(c->wq);
+    /* In-flight writes were called back (cancelled) before this: what is
+     * still counted is the queue, dropped here. */
+    out_sub(c, c->out_bytes);
+    ents_free(c->wq, c->wq_len);
     sio__rcbuf_unref(c->blk);
     if (c->parser)
         sio__conn_http_free(c);
@@ -284,7 +363,8 @@ void sio__conn_end(sio_conn *c)
     maybe_finish_close(c);
 }
 
-void sio__conn_close(sio_conn *c)
+/* Closes c; the route hears on_closed(c, error). */
+static void conn_close(sio_conn *c, int error)
 {
     if (c->closing)
         return;
@@ -300,10 +380,68 @@ void sio__conn_close(sio_conn *c)
     }
     const sio__route_ops *ops = sio__conn_route_ops(c);
     if (ops)
-        ops->on_closed(c, 0);
+        ops->on_closed(c, error);
     /* Queued but unwritten bytes are dropped; in-flight writes finish
      * (cancelled) before the close callback frees the connection. */
     uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+void sio__conn_close(sio_conn *c) { conn_close(c, 0); }
+
+/* ------------------------------------------------------- output policy */
+
+int sio__conn_over_budget(const sio_conn *c, size_t n)
+{
+    const sio_http_server *s = sio__conn_server(c);
+    if (s->opts.max_output_total == 0 || s->out_total + n <= s->opts.max_output_total)
+        return 0;
+    /* The connections furthest behind go first: one that keeps up is never
+     * cut for the others. */
+    size_t share = s->opts.max_output_total / (s->nconns ? s->nconns : 1);
+    return c->out_bytes >= (share > SIO_OUT_BEHIND ? share : SIO_OUT_BEHIND);
+}
+
+int sio__conn_cut(sio_conn *c)
+{
+    if (!c->cut) {
+        c->cut = 1;
+        sio__conn_server(c)->stats.output_cutoffs++;
+    }
+    return SIO_ELIMIT;
+}
+
+int sio__conn_soft_start(sio_conn *c, uint32_t ms)
+{
+    if (c->over_soft || c->lingering || c->parser)
+        return 0;
+    if (c->timer == NULL) { /* a WebSocket has none of its own until now */
+        if ((c->timer = sio__malloc(sizeof *c->timer)) == NULL)
+            return SIO_ENOMEM;
+        sio__conn_timer_init(c);
+    }
+    c->over_soft = 1;
+    sio_loop *loop = sio__conn_server(c)->loop;
+    sio__timer_start(&loop->timers, c->timer, uv_now(&loop->uv) + ms);
+    return 0;
+}
+
+void sio__conn_soft_clear(sio_conn *c)
+{
+    if (!c->over_soft)
+        return;
+    c->over_soft = 0;
+    if (c->lingering)
+        return; /* the timer is the linger deadline now */
+    sio__timer_stop(c->timer);
+    sio__free(c->timer);
+    c->timer = NULL;
+}
+
+void sio__conn_soft_expired(sio_conn *c)
+{
+    c->over_soft = 0;
+    sio__conn_cut(c);
+    conn_close(c, 1); /* the route reports a transport error */
 }
 
 /* The peer's IP address as text ("" if the socket cannot tell any more):

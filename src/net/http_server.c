@@ -37,6 +37,13 @@ void sio_http_options_init(sio_http_options *o)
     o->request_timeout = 30000;
     o->keep_alive_timeout = 5000;
     o->max_pending_output = 1u << 20;
+    o->max_output_total = 256u << 20;
+}
+
+void sio_http_server_stats(const sio_http_server *s, sio_http_stats *out)
+{
+    *out = s->stats;
+    out->output_bytes = s->out_total;
 }
 
 int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_options *opts)
@@ -87,6 +94,10 @@ static void conn_timeout(sio_timer *t, void *data)
         sio__conn_close(c);
         return;
     }
+    if (c->mode == SIO_CONN_WS && c->over_soft) {
+        sio__conn_soft_expired(c);
+        return;
+    }
     if (c->held || c->mode == SIO_CONN_WS)
         return;
     if (sio__http_parser_idle(c->parser) && sio__conn_http(c)->pending_in.len == 0) {
@@ -103,6 +114,8 @@ static void conn_timeout(sio_timer *t, void *data)
     }
     sio__conn_respond(c, 408, "text/plain", NULL, "Request Timeout", 15, 0);
 }
+
+void sio__conn_timer_init(sio_conn *c) { sio__timer_init(c->timer, conn_timeout, c); }
 
 static void arm(sio_conn *c, uint32_t ms)
 {
@@ -138,8 +151,9 @@ void sio__conn_linger(sio_conn *c)
             sio__conn_close(c);
             return;
         }
-        sio__timer_init(c->timer, conn_timeout, c);
+        sio__conn_timer_init(c);
     }
+    c->over_soft = 0; /* the timer is the linger deadline from now on */
     c->lingering = 1;
     arm(c, 2000);
     sio__conn_resume(c);
@@ -403,6 +417,8 @@ static void feed_pending(sio_conn *c)
 void sio__conn_drained(sio_conn *c)
 {
     if (c->mode == SIO_CONN_WS) {
+        if (c->over_soft && c->out_bytes <= SIO_OUT_BEHIND)
+            sio__conn_soft_clear(c);
         const sio__route_ops *ops = sio__conn_route_ops(c);
         if (ops && c->out_bytes == 0 && !c->closing)
             ops->on_drained(c);

@@ -34,6 +34,10 @@
 #include "ws/ws_conn.h"
 
 #define SIO_READ_BUF_SIZE 65536
+/* Output waiting on a connection past which it is "behind": its small
+ * shared payloads are then queued by reference, and over the server's
+ * output budget it is the kind of connection that gets cut off. */
+#define SIO_OUT_BEHIND 65536
 
 struct sio_loop {
     uv_loop_t *uv;              /* the libuv loop: &own, or the program's */
@@ -49,6 +53,7 @@ struct sio_loop {
     sio_timers timers;          /* every protocol deadline */
     sio_list flushq;            /* sio_conn with queued writes */
     sio_list signals;           /* sio_signal handles */
+    size_t out_freed;           /* output bytes freed since the last malloc_trim */
     char read_buf[SIO_READ_BUF_SIZE]; /* shared by all reads (consumed synchronously) */
     int read_buf_busy;          /* read_buf lent to a read in progress */
 };
@@ -91,6 +96,15 @@ typedef struct sio__route {
     void *data;
 } sio__route;
 
+/* One queued piece of output: a buffer (a block of copied small writes, or
+ * a shared payload held by reference) and, for a payload by reference, the
+ * WebSocket frame header that goes before it. */
+typedef struct sio_wq_ent {
+    sio_rcbuf *rc;
+    uint8_t hlen;
+    char hdr[SIO_WS_FRAME_HEADER_MAX];
+} sio_wq_ent;
+
 struct sio_req {
     sio_conn *conn;          /* NULL once the client left */
     sio_buf strings;         /* NUL-terminated copies: method, path, query, headers */
@@ -121,7 +135,7 @@ struct sio_conn {
     sio_http_parser *parser;      /* HTTP mode only: &sio_conn_http.parser */
     sio_timer *timer;             /* HTTP: the sio_conn_http's; WebSocket: NULL,
                                    * or allocated while lingering */
-    sio_rcbuf **wq;               /* queued buffers, not yet handed to uv_write */
+    sio_wq_ent *wq;               /* queued buffers, not yet handed to uv_write */
     sio_rcbuf *blk;               /* open block small writes are copied into */
     uint32_t wq_len, wq_cap;      /* entries used / allocated in wq */
     uint32_t writes_in_flight;    /* uv_write requests not yet called back */
@@ -135,6 +149,10 @@ struct sio_conn {
     unsigned reading : 1;         /* uv_read_start active */
     unsigned held : 1;            /* a request awaits its answer (GET, user) */
     unsigned has_ws : 1;          /* ws is initialised (WebSocket mode) */
+    unsigned cut : 1;             /* over an output limit: nothing more is queued,
+                                   * the close is on its way (asynchronously) */
+    unsigned over_soft : 1;       /* WebSocket above the soft output limit: timer is
+                                   * the soft limit's deadline */
     size_t out_bytes;             /* queued + in flight, for outbound limits */
     size_t wq_bytes;              /* queued, not yet handed to uv_write */
     void *owner;                  /* the route's: what this connection carries (an
@@ -170,6 +188,8 @@ struct sio_http_server {
     unsigned pending_closes;      /* handles whose close callback is due */
     void (*close_cb)(void *data);
     void *close_data;
+    size_t out_total;             /* output bytes queued or in flight, all connections */
+    sio_http_stats stats;         /* counters (sio_http_server_stats) */
 };
 
 /* loop.c: what the cores get from the loop (their sio_eio_env, ...). */
@@ -180,6 +200,11 @@ sio_timers *sio__loop_timers(sio_loop *loop);
 /* conn.c: the peer's IP address as text into out ("" if the socket cannot
  * tell any more). */
 void sio__conn_peer_address(sio_conn *c, char *out, size_t cap);
+
+/* conn.c: once per iteration, hands freed output memory back to the system
+ * when a lot of it was freed (malloc_trim). */
+void sio__loop_maybe_trim(sio_loop *loop);
+
 /* conn.c: writes and lifetime */
 int sio__conn_write(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen);
 int sio__conn_write_copy(sio_conn *c, const void *data, size_t len);
@@ -202,6 +227,8 @@ int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *ex
 void sio__conn_request_done(sio_conn *c);
 
 /* http_server.c */
+/* Initialises c->timer (allocated by the caller) as c's deadline. */
+void sio__conn_timer_init(sio_conn *c);
 /* Frees c's HTTP-mode state (parser, pending input, deadline). */
 void sio__conn_http_free(sio_conn *c);
 struct sio_req *sio__req_new(sio_conn *c);
@@ -229,6 +256,22 @@ int sio__conn_accept_ws(sio_conn *c, size_t max_message);
 int sio__conn_ws_send(sio_conn *c, sio_rcbuf *pkt, int binary);
 /* Closes the WebSocket with 1000 (an HTTP connection just ends). */
 void sio__conn_ws_close(sio_conn *c);
+/* The output policy's pieces, applied by the route (which knows its
+ * limits) and by the server's budget. */
+/* Whether queueing n more bytes on c goes over the server's output budget
+ * with c holding more than its fair share (see sio_http_options). */
+int sio__conn_over_budget(const sio_conn *c, size_t n);
+/* Marks c cut off (counted once): nothing more is queued, and its close
+ * drops what is queued instead of writing it. Returns SIO_ELIMIT. */
+int sio__conn_cut(sio_conn *c);
+/* Starts c's soft-limit deadline (ms from now), unless one runs: when it
+ * fires, c is cut off and closed as failed (the route hears on_closed with
+ * error 1). SIO_ENOMEM. */
+int sio__conn_soft_start(sio_conn *c, uint32_t ms);
+/* c's output fell back under SIO_OUT_BEHIND: the soft deadline is off. */
+void sio__conn_soft_clear(sio_conn *c);
+/* The soft deadline fired (http_server.c's deadline handler). */
+void sio__conn_soft_expired(sio_conn *c);
 /* A WebSocket connection got bytes. */
 void sio__conn_ws_read(sio_conn *c, const char *data, size_t len);
 

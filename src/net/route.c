@@ -140,6 +140,10 @@ void sio__conn_ws_close(sio_conn *c)
 {
     if (c->closing)
         return;
+    if (c->cut) { /* a slow reader: what it queued is dropped, not written */
+        sio__conn_close(c);
+        return;
+    }
     if (!c->has_ws) {
         sio__conn_end(c);
         return;

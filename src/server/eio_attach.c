@@ -67,9 +67,26 @@ static sio_eio_server *conn_core(sio_conn *c)
 
 /* ---------------------------------------------------- transport ops */
 
+/* A WebSocket's output policy (sioc.h): the server's budget (net's), then
+ * the session's hard and soft limits (the Engine.IO options). Over a limit
+ * the connection is marked cut and SIO_ELIMIT tells the engine, which
+ * closes the session from its timer (never inside this send). */
 static int t_ws_send(void *ws, sio_rcbuf *pkt, int binary)
 {
-    return sio__conn_ws_send(ws, pkt, binary);
+    sio_conn *c = ws;
+    sio_eio_socket *so = c->owner;
+    size_t n = pkt->len + SIO_WS_FRAME_HEADER_MAX;
+    if (c->cut || sio__conn_over_budget(c, n))
+        return sio__conn_cut(c);
+    if (so) {
+        const sio_eio_options *o = &so->server->opts;
+        if (c->out_bytes + n > o->max_outbound_bytes)
+            return sio__conn_cut(c);
+        if (o->outbound_soft_limit && c->out_bytes + n > o->outbound_soft_limit &&
+            sio__conn_soft_start(c, o->outbound_soft_timeout) < 0)
+            return sio__conn_cut(c);
+    }
+    return sio__conn_ws_send(c, pkt, binary);
 }
 
 static size_t t_ws_queued(void *ws) { return ((sio_conn *)ws)->out_bytes; }

@@ -43,11 +43,11 @@ export function tempDb(cleanups) {
 
 /**
  * Starts sioc-chat on dbFile (extra args appended, e.g. ['--port', P] to
- * restart on the same port). stop() at cleanup unless the test stopped or
+ * restart on the same port; env added to the environment). stop() at cleanup unless the test stopped or
  * killed it itself; stop() asserts exit code 0 and no sanitizer report.
  */
-export async function startChat(cleanups, dbFile, args = []) {
-  const server = await startServer('sioc-chat', ['--db', dbFile, ...args]);
+export async function startChat(cleanups, dbFile, args = [], env = {}) {
+  const server = await startServer('sioc-chat', ['--db', dbFile, ...args], env);
   let done = false;
   const stop = server.stop;
   server.stop = async () => { done = true; await stop(); };

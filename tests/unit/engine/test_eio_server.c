@@ -1185,6 +1185,9 @@ static void test_upgraded_session_is_a_websocket_session(void **state)
 
 /* ------------------------------------------------------- outbound limit */
 
+/* Going over the limit cuts the session off asynchronously: the send is
+ * refused, later sends too, and the close runs from the timer (never
+ * inside the send, which may be part of a broadcast). */
 static void test_outbound_limit_polling(void **state)
 {
     (void)state;
@@ -1196,6 +1199,9 @@ static void test_outbound_limit_polling(void **state)
     assert_int_equal(sio_eio_send(so, big, sizeof big, 0), 0);
     assert_int_equal(rec.closes, 0);
     assert_int_equal(sio_eio_send(so, big, sizeof big, 0), SIO_ELIMIT);
+    assert_int_equal(rec.closes, 0);
+    assert_int_equal(sio_eio_send(so, "x", 1, 0), SIO_ELIMIT);
+    advance(0);
     assert_int_equal(rec.closes, 1);
     assert_string_equal(rec.reason, "transport error");
     assert_int_equal(sio_eio_server_clients(&srv), 0);
@@ -1218,16 +1224,20 @@ static void test_outbound_limit_drained_by_get(void **state)
     assert_int_equal(count_ev(EV_POLL, &GET2), 10);
 }
 
+/* The net layer applies a WebSocket's limits and answers SIO_ELIMIT: the
+ * core cuts the session off from its timer, with "transport error". */
 static void test_outbound_limit_websocket(void **state)
 {
     (void)state;
-    opts.max_outbound_bytes = 100;
     start_server();
     sio_eio_socket *so = open_ws(&WS1);
-    fake_queued_bytes = 90;
-    assert_int_equal(sio_eio_send(so, "123456789", 9, 0), 0); /* 90 + 10 */
-    assert_int_equal(rec.closes, 0);
+    assert_int_equal(sio_eio_send(so, "123456789", 9, 0), 0);
+    ws_send_rc = SIO_ELIMIT;
     assert_int_equal(sio_eio_send(so, "1234567890", 10, 0), SIO_ELIMIT);
+    ws_send_rc = 0;
+    assert_int_equal(sio_eio_send(so, "x", 1, 0), SIO_ELIMIT); /* refused until closed */
+    assert_int_equal(rec.closes, 0);
+    advance(0);
     assert_int_equal(rec.closes, 1);
     assert_string_equal(rec.reason, "transport error");
     assert_int_equal(count_ev(EV_WS_CLOSE, &WS1), 1);
@@ -1236,14 +1246,15 @@ static void test_outbound_limit_websocket(void **state)
 static void test_outbound_limit_on_ping(void **state)
 {
     (void)state;
-    opts.max_outbound_bytes = 100;
     opts.ping_interval = 1000;
     start_server();
     open_ws(&WS1);
-    /* The heartbeat's own ping trips the limit: the session closes from
-     * inside the timer callback. */
-    fake_queued_bytes = 100;
+    /* The heartbeat's own ping trips the limit: the session is cut off
+     * from its timer right after. */
+    ws_send_rc = SIO_ELIMIT;
     advance(1000);
+    advance(0);
+    ws_send_rc = 0;
     assert_int_equal(rec.closes, 1);
     assert_string_equal(rec.reason, "transport error");
     assert_int_equal(sio__timers_count(&wheel), 0);
