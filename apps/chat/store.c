@@ -1,21 +1,25 @@
 /* The chat's SQLite store: see store.h for the contract.
  *
- * Threads. The loop thread owns everything a callback can see; the worker
- * thread owns the sqlite3 connection and its prepared statements (it is
- * opened on the loop thread before the worker starts and closed by the
- * worker as it exits, so the two never use it at once). They meet only at
- * the mutex, which guards three lists and a few fields:
+ * Threads. The loop thread owns everything a callback can see; the writer
+ * thread owns the read-write sqlite3 connection and its statements, the
+ * reader thread a read-only one for replays (each is opened on the loop
+ * thread before the threads start and closed by its thread as it exits, so
+ * no connection is used by two threads). Replays have their own thread and
+ * connection because WAL readers are never blocked by a writer: a replay
+ * must not wait while the writer waits (busy_timeout) for another process's
+ * write lock. The threads meet only at the mutex, which guards three lists
+ * and a few fields:
  *
- *   loop --insert--> inserts  --\
- *   loop --replay--> replays  ---+--> worker --> done --> loop (drain)
+ *   loop --insert--> inserts  -----> writer --\
+ *   loop --replay--> replays  -----> reader ---+--> done --> loop (drain)
  *
  * A request belongs to exactly one side at a time; moving it between lists
  * under the mutex is the hand-off, so its fields need no other locking.
  *
- * Rounds. Each worker round takes every queued insert and commits them in
- * one BEGIN IMMEDIATE ... COMMIT (group commit), then fetches one batch of
- * one replay (round robin: the replay goes to the back of the line once its
- * batch has been delivered). A statement-level failure (a trigger's RAISE,
+ * Rounds. Each writer round takes every queued insert and commits them in
+ * one BEGIN IMMEDIATE ... COMMIT (group commit); each reader round fetches
+ * one batch of one replay (round robin: the replay goes to the back of the
+ * line once its batch has been delivered). A statement-level failure (a trigger's RAISE,
  * a too-big row) fails only its own row: SQLite undoes that statement and
  * keeps the transaction. If SQLite instead drops the whole transaction
  * (I/O error, disk full) or COMMIT fails, every row of the group fails;
@@ -97,9 +101,10 @@ struct chat_replay {
 };
 
 struct chat_store {
-    pthread_t thread;          /* the worker */
+    pthread_t thread;          /* the writer (inserts) */
+    pthread_t reader;          /* the reader (replays) */
     pthread_mutex_t mu;        /* guards the lists, stopping, stats and replay->where */
-    pthread_cond_t cv;         /* wakes the worker when work or stop arrives */
+    pthread_cond_t cv;         /* wakes the threads when work or stop arrives (broadcast) */
     sio_list inserts;          /* queued inserts (mu) */
     sio_list replays;          /* replays waiting for their next batch (mu) */
     sio_list done;             /* finished requests waiting for a drain (mu) */
@@ -112,10 +117,11 @@ struct chat_store {
     int draining;              /* loop only: a drain is running (no nesting) */
     int closing;               /* loop only: the final drain ends replays */
     size_t replay_batch;       /* rows per replay batch */
-    sqlite3 *db;               /* worker's connection */
+    sqlite3 *db;               /* the writer's connection */
+    sqlite3 *rdb;              /* the reader's connection (read-only) */
     sqlite3_stmt *st_insert;   /* INSERT ... ON CONFLICT DO NOTHING RETURNING id */
     sqlite3_stmt *st_lookup;   /* id of an existing client_offset */
-    sqlite3_stmt *st_replay;   /* one batch after a cursor */
+    sqlite3_stmt *st_replay;   /* one batch after a cursor (on rdb) */
     sqlite3_stmt *st_begin;    /* BEGIN IMMEDIATE */
     sqlite3_stmt *st_commit;   /* COMMIT */
     sqlite3_stmt *st_rollback; /* ROLLBACK */
@@ -160,7 +166,6 @@ static void db_close(chat_store *s)
 {
     sqlite3_finalize(s->st_insert);
     sqlite3_finalize(s->st_lookup);
-    sqlite3_finalize(s->st_replay);
     sqlite3_finalize(s->st_begin);
     sqlite3_finalize(s->st_commit);
     sqlite3_finalize(s->st_rollback);
@@ -211,8 +216,6 @@ static int db_prepare(chat_store *s)
                                           "VALUES (?1, ?2) ON CONFLICT(client_offset) "
                                           "DO NOTHING RETURNING id"},
         {offsetof(chat_store, st_lookup), "SELECT id FROM messages WHERE client_offset = ?1"},
-        {offsetof(chat_store, st_replay),
-         "SELECT id, content FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2"},
         {offsetof(chat_store, st_begin), "BEGIN IMMEDIATE"},
         {offsetof(chat_store, st_commit), "COMMIT"},
         {offsetof(chat_store, st_rollback), "ROLLBACK"},
@@ -229,6 +232,35 @@ static int db_prepare(chat_store *s)
 }
 
 /* Opens the file and makes sure the table exists and is writable. */
+/* The reader's connection and its one statement, opened after the writer
+ * has made sure the table exists. */
+static int rdb_open(chat_store *s, const chat_store_options *o)
+{
+    int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+    static const char sql[] = "SELECT id, content FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2";
+    if (sqlite3_open_v2(o->path, &s->rdb, flags, NULL) != SQLITE_OK) {
+        log_db(s->rdb, o->path);
+        return SIO_EIO;
+    }
+    sqlite3_extended_result_codes(s->rdb, 1);
+    sqlite3_busy_timeout(s->rdb, o->busy_timeout_ms);
+    if (sqlite3_prepare_v3(s->rdb, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st_replay, NULL) !=
+        SQLITE_OK) {
+        log_db(s->rdb, sql);
+        return SIO_EIO;
+    }
+    return 0;
+}
+
+static void rdb_close(chat_store *s)
+{
+    sqlite3_finalize(s->st_replay);
+    s->st_replay = NULL;
+    if (sqlite3_close(s->rdb) != SQLITE_OK)
+        log_db(s->rdb, "close");
+    s->rdb = NULL;
+}
+
 static int db_open(chat_store *s, const chat_store_options *o)
 {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -249,7 +281,9 @@ static int db_open(chat_store *s, const chat_store_options *o)
         return SIO_EIO;
     if (db_exec(s->db, schema_sql) != 0)
         return SIO_EIO;
-    return db_prepare(s);
+    if (db_prepare(s) != 0)
+        return SIO_EIO;
+    return rdb_open(s, o);
 }
 
 /* Steps a statement to its end; SQLITE_DONE or the error code. */
@@ -438,7 +472,7 @@ static void fetch_batch(chat_store *s, chat_replay *r)
         r->n += r->status == 0;
     }
     if (r->status == 0 && rc != SQLITE_DONE) {
-        log_db(s->db, "replay");
+        log_db(s->rdb, "replay");
         r->status = SIO_EIO;
     }
     sqlite3_reset(st);
@@ -491,39 +525,56 @@ static void *worker_main(void *arg)
     sio__list_init(&group);
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (!s->stopping && sio__list_empty(&s->inserts) && sio__list_empty(&s->replays))
+        while (!s->stopping && sio__list_empty(&s->inserts))
             pthread_cond_wait(&s->cv, &s->mu);
         if (s->stopping && sio__list_empty(&s->inserts))
             break;
         list_move_all(&group, &s->inserts);
-        chat_replay *r = NULL;
-        if (!s->stopping && !sio__list_empty(&s->replays)) {
-            r = SIO_CONTAINER_OF(s->replays.next, chat_replay, base.node);
-            sio__list_remove(&r->base.node);
-            r->where = RP_BUSY;
-        }
         pthread_mutex_unlock(&s->mu);
         chat_store_stats d = {0};
-        if (!sio__list_empty(&group))
-            commit_group(s, &group, &d);
-        if (r) {
-            fetch_batch(s, r);
-            d.replay_batches++;
-        }
-        publish_round(s, &group, r, &d);
+        commit_group(s, &group, &d);
+        publish_round(s, &group, NULL, &d);
         pthread_mutex_lock(&s->mu);
     }
-    end_replays_locked(s);
     pthread_mutex_unlock(&s->mu);
     db_close(s);
     return NULL;
 }
 
-/* --------------------------------------------------------- loop thread */
+/* The reader: one batch of the replay at the head of the line per round,
+ * on its own read-only connection, so replays go on while the writer waits
+ * for a lock. At close it ends the replays still waiting. */
+static void *reader_main(void *arg)
+{
+    chat_store *s = arg;
+    sio_list none;
+    sio__list_init(&none);
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->stopping && sio__list_empty(&s->replays))
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->stopping)
+            break;
+        chat_replay *r = SIO_CONTAINER_OF(s->replays.next, chat_replay, base.node);
+        sio__list_remove(&r->base.node);
+        r->where = RP_BUSY;
+        pthread_mutex_unlock(&s->mu);
+        fetch_batch(s, r);
+        chat_store_stats d = {.replay_batches = 1};
+        publish_round(s, &none, r, &d);
+        pthread_mutex_lock(&s->mu);
+    }
+    end_replays_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    rdb_close(s);
+    return NULL;
+}
 
 /* Frees the store's resources that exist before the worker starts. */
 static void store_free(chat_store *s)
 {
+    if (s->rdb)
+        rdb_close(s);
     if (s->db)
         db_close(s);
     sio__free(s);
@@ -536,7 +587,14 @@ static int start_worker(chat_store *s)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&s->thread, NULL, worker_main, s);
+    int rc = pthread_create(&s->reader, NULL, reader_main, s);
+    if (rc == 0 && (rc = pthread_create(&s->thread, NULL, worker_main, s)) != 0) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = 1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->reader, NULL); /* it closed rdb */
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
@@ -589,7 +647,7 @@ static void submit(chat_store *s, sio_list *queue, sio_list *node)
 {
     pthread_mutex_lock(&s->mu);
     sio__list_insert_tail(queue, node);
-    pthread_cond_signal(&s->cv);
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -702,7 +760,7 @@ static void replay_deliver(chat_store *s, chat_replay *r)
     pthread_mutex_lock(&s->mu);
     r->where = RP_QUEUED;
     sio__list_insert_tail(&s->replays, &r->base.node);
-    pthread_cond_signal(&s->cv);
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -756,9 +814,10 @@ void chat_store_close(chat_store *s)
         return;
     pthread_mutex_lock(&s->mu);
     s->stopping = 1;
-    pthread_cond_signal(&s->cv);
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
+    pthread_join(s->reader, NULL);
     s->closing = 1;
     s->draining = 0;
     chat_store_drain(s);
