@@ -421,7 +421,7 @@ int sio__conn_soft_start(sio_conn *c, uint32_t ms)
     }
     c->over_soft = 1;
     sio_loop *loop = sio__conn_server(c)->loop;
-    sio__timer_start(&loop->timers, c->timer, uv_now(&loop->uv) + ms);
+    sio__timer_start(&loop->timers, c->timer, uv_now(loop->uv) + ms);
     return 0;
 }
 
