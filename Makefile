@@ -5,15 +5,19 @@
 #   make test   install what is missing, build with ASan+UBSan, run all tests
 #   make fuzz   run every fuzz target longer
 #   make bench  benchmarks side by side with the Node reference
+#   make soak   the fault tests at full length on the release build
+#               (SOAK_SECONDS=3600, SOAK_CONNS=10000)
 #   make valgrind  unit and end-to-end suites with every program under memcheck
 #   make format-check  list tracked C files that differ from .clang-format
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PORT ?= 3000
 DB ?= chat.db
 FUZZ_SECONDS ?= 120
+SOAK_SECONDS ?= 3600
+SOAK_CONNS ?= 10000
 PREFIX ?= /usr/local
 
-.PHONY: all build install run test fuzz bench valgrind setup setup-run clean format format-check
+.PHONY: all build install run test fuzz bench soak valgrind setup setup-run clean format format-check
 
 all: build
 
@@ -62,6 +66,12 @@ fuzz: setup
 	  -DSIOC_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	cmake --build build/test -j $(JOBS)
 	cd build/test && ctest --output-on-failure -L fuzz
+
+# The fault tests (tests/e2e/faults.test.mjs) at full size, on the release
+# build so RSS is the server's own; the soak needs a descriptor per client.
+soak: setup build
+	ulimit -n 65536 && SIOC_SOAK=1 SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CONNS=$(SOAK_CONNS) \
+	  SIOC_BUILD_DIR=$(CURDIR)/build node --test --test-reporter=spec tests/e2e/faults.test.mjs
 
 bench: setup build
 	bench/run.sh
