@@ -4,7 +4,7 @@
  * same arguments, and an acknowledgement, if asked for, gets them too.
  * SIGINT/SIGTERM close the server; the loop then ends by itself.
  *
- *   ./echo [port]      (default 3000; 0 picks a free one)
+ *   ./echo [[--port] N]      (default 3000; 0 picks a free one)
  */
 #include <signal.h>
 #include <stdio.h>
@@ -37,7 +37,7 @@ static void on_signal(sio_loop *loop, int signum, void *data)
 
 int main(int argc, char **argv)
 {
-    int port = argc > 1 ? atoi(argv[1]) : 3000;
+    int port = argc > 1 ? atoi(argv[argc - 1]) : 3000;
     sio_loop *loop;
     sio_http_server *http;
     sio_server *io;

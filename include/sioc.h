@@ -453,7 +453,8 @@ int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_opt
  * attached to (and every connection on it), then frees both; cb(data) (may
  * be NULL) runs once all is released, and sio_loop_run then returns unless
  * something else keeps the loop alive. srv and its HTTP server must not be
- * used after this call; a second call does nothing. */
+ * used after this call; a second call does nothing. Release socket
+ * references (sio_socket_ref) in the disconnect callbacks at the latest. */
 void sio_server_shutdown(sio_server *srv, void (*cb)(void *data), void *data);
 
 /* The same in steps, for a program that shares the HTTP server: */

@@ -1,0 +1,4 @@
+// Node reference for examples/echo.c: see examples.mjs.
+import { run } from './examples.mjs';
+
+run('echo');
