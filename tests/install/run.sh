@@ -43,7 +43,7 @@ install)
   soname=$(readelf -d "$prefix/lib/libsioc.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
   [[ $soname == libsioc.so.0 ]] || { echo "SONAME is '$soname'" >&2; exit 1; }
   # Only the public API is exported.
-  if nm -D --defined-only "$prefix/lib/libsioc.so" | grep -q ' sio__'; then
+  if nm -D --defined-only "$prefix/lib/libsioc.so" | grep ' sio__' >/dev/null; then
     echo "libsioc.so exports internal sio__ symbols" >&2; exit 1
   fi
   for f in lib/libsioc.a include/sioc.h include/sioc_uv.h lib/pkgconfig/sioc.pc \
@@ -61,8 +61,10 @@ pkgconfig)
     # shellcheck disable=SC2046
     $CC -Wall -Werror -o "$work/pc/$base" "$f" $(pkg-config --cflags --libs sioc libuv)
     LD_LIBRARY_PATH=$prefix/lib smoke "$work/pc/$base"
-    LD_LIBRARY_PATH=$prefix/lib ldd "$work/pc/$base" | grep -q "libsioc.so.0 => $prefix/lib/" ||
-      { echo "$base is not linked with $prefix/lib/libsioc.so.0" >&2; exit 1; }
+    # (not ldd | grep -q: grep's early exit fails the pipe under pipefail)
+    deps=$(LD_LIBRARY_PATH=$prefix/lib ldd "$work/pc/$base")
+    [[ $deps == *"libsioc.so.0 => $prefix/lib/"* ]] ||
+      { echo "$base is not linked with $prefix/lib/libsioc.so.0: $deps" >&2; exit 1; }
     # shellcheck disable=SC2046
     $CC -Wall -Werror -o "$work/pc/${base}_static" "$f" \
       $(pkg-config --static --cflags sioc libuv) "$prefix/lib/libsioc.a" \
@@ -87,7 +89,7 @@ subdir)
     -DSIOC_EXAMPLES_DIR="$src/examples" -DCMAKE_C_FLAGS="-Wall -Werror" >/dev/null
   cmake --build "$work/sub" -j 2 >/dev/null
   # Nothing of sioc's own programs or tests is built in a parent project.
-  if find "$work/sub" -name 'sioc-chat' -o -name 'unit_*' | grep -q .; then
+  if [[ -n $(find "$work/sub" -name 'sioc-chat' -o -name 'unit_*') ]]; then
     echo "add_subdirectory built sioc's apps or tests" >&2; exit 1
   fi
   for f in "$src"/examples/*.c; do
