@@ -15,6 +15,7 @@ find_package(Threads REQUIRED)
 pkg_check_modules(sioc_uv REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(sioc_jansson REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(sioc_crypto REQUIRED IMPORTED_TARGET libcrypto)
+pkg_check_modules(sioc_ssl REQUIRED IMPORTED_TARGET libssl) # https/wss
 pkg_check_modules(sioc_zlib REQUIRED IMPORTED_TARGET zlib) # httpCompression
 pkg_check_modules(sioc_msgpack REQUIRED IMPORTED_TARGET msgpack) # the msgpack parser
 if(NOT TARGET sioc::wslay)

@@ -161,6 +161,16 @@ typedef struct sio_http_server sio_http_server;
 /* One request being answered; valid from the handler until it is answered. */
 typedef struct sio_req sio_req;
 
+/* https/wss (Node's https.createServer({cert, key, ca})): PEM files read
+ * once by sio_http_server_new (SIO_EIO if they cannot be used). TLS 1.2 or
+ * later. A TLS handshake must finish within headers_timeout. */
+typedef struct sio_tls_options {
+    const char *cert_file; /* certificate chain; NULL (the default): plain HTTP */
+    const char *key_file;  /* its private key */
+    const char *ca_file;   /* optional: clients must present a certificate it signed
+                            * (Node's ca + requestCert + rejectUnauthorized) */
+} sio_tls_options;
+
 typedef struct sio_http_options {
     size_t max_request_line;     /* 8192: longer -> 414 and close */
     size_t max_header_bytes;     /* 16384 (Node: maxHeaderSize): -> 431 */
@@ -184,6 +194,7 @@ typedef struct sio_http_options {
      * instead of queueing more; connections that keep up are not. Together with the per-session limits of sio_eio_options
      * this bounds what slow readers can hold. 0 = no budget. */
     size_t max_output_total;     /* 256 MiB */
+    sio_tls_options tls;         /* no TLS unless tls.cert_file is set */
 } sio_http_options;
 
 /* Counters of an HTTP server, for monitoring and tests. */
@@ -194,7 +205,8 @@ typedef struct sio_http_stats {
 } sio_http_stats;
 
 void sio_http_options_init(sio_http_options *o);
-/* Creates a server on loop (not listening yet). SIO_ENOMEM. */
+/* Creates a server on loop (not listening yet). SIO_ENOMEM, SIO_EIO (TLS
+ * files), SIO_EINVAL (a TLS certificate without its key). */
 int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_options *opts);
 /* Listens on host:port (port 0 picks a free port). SIO_EADDRINUSE, SIO_EIO. */
 int sio_http_server_listen(sio_http_server *s, const char *host, int port);
@@ -326,7 +338,7 @@ typedef struct sio_handshake {
     const char *query;   /* raw query string */
     const char *address; /* peer IP address */
     int64_t time_ms;     /* wall-clock ms when the session opened */
-    int secure;          /* 0: no TLS in sioc yet */
+    int secure;          /* 1 when the handshake came over TLS (https/wss) */
 } sio_handshake;
 const sio_handshake *sio_eio_socket_handshake(const sio_eio_socket *s);
 /* The handshake query, decoded ('+' and %XX), as Node's handshake.query:

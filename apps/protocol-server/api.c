@@ -13,8 +13,9 @@
  *   mw-deny(): the middleware refuses it with "denied", data {code: 7}: the
  *       socket's "error" listener emits "error-seen" {message, data}
  *   reason(id) -> {disconnecting, disconnect} seen through on() for id
- *   handshake() -> {name, tags, address}: handshake.query.name / .tags (an
- *       array when repeated) and whether the peer address is a loopback one
+ *   handshake() -> {name, tags, loopback, secure}: handshake.query.name /
+ *       .tags (an array when repeated), whether the peer address is a
+ *       loopback one, handshake.secure (TLS)
  *   compress-off(n): emits "plain" with a string of n "a" with compress(false)
  *   nsp-count() -> how many namespaces the server has (io._nsps.size)
  *
@@ -153,8 +154,9 @@ static void on_handshake(sio_socket *s, const sio_args *args, sio_ack *ack, void
     const char *addr = hs->address;
     int loop = strcmp(addr, "127.0.0.1") == 0 || strcmp(addr, "::1") == 0 ||
                strcmp(addr, "::ffff:127.0.0.1") == 0;
-    ack_value(ack, json_pack("{s:o,s:O,s:b}", "name", n >= 0 ? json_string(name) : json_null(),
-                             "tags", tags ? tags : json_null(), "loopback", loop));
+    ack_value(ack, json_pack("{s:o,s:O,s:b,s:b}", "name", n >= 0 ? json_string(name) : json_null(),
+                             "tags", tags ? tags : json_null(), "loopback", loop, "secure",
+                             hs->secure));
     json_decref(q);
 }
 

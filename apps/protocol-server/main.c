@@ -12,7 +12,9 @@
  * --request-timeout MS, --keep-alive-timeout MS, --max-connections N (HTTP
  * server), --max-outbound-bytes N, --ping-interval MS and --ping-timeout MS
  * (the /engine.io/ sessions; the heartbeat options let a memory measurement
- * keep thousands of sessions idle). Each also accepts the --name=value form. */
+ * keep thousands of sessions idle). Each also accepts the --name=value form.
+ * --tls-cert PEM --tls-key PEM [--tls-ca PEM] serve https/wss instead (the
+ * line then says "https://"). */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,6 +121,18 @@ static int parse_cli(cli *c, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         size_t k = 0;
         const char *val = NULL;
+        if ((val = opt_value(argc, argv, &i, "--tls-cert")) != NULL) {
+            c->http.tls.cert_file = val;
+            continue;
+        }
+        if ((val = opt_value(argc, argv, &i, "--tls-key")) != NULL) {
+            c->http.tls.key_file = val;
+            continue;
+        }
+        if ((val = opt_value(argc, argv, &i, "--tls-ca")) != NULL) {
+            c->http.tls.ca_file = val;
+            continue;
+        }
         for (; k < sizeof names / sizeof *names; k++)
             if ((val = opt_value(argc, argv, &i, names[k])) != NULL)
                 break;
@@ -130,7 +144,8 @@ usage:
     fprintf(stderr,
             "usage: %s [--port N] [--headers-timeout MS] [--request-timeout MS]\n"
             "          [--keep-alive-timeout MS] [--max-connections N] [--max-outbound-bytes N]\n"
-            "          [--ping-interval MS] [--ping-timeout MS]\n",
+            "          [--ping-interval MS] [--ping-timeout MS]\n"
+            "          [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]\n",
             argv[0]);
     return -1;
 }
@@ -180,7 +195,8 @@ int main(int argc, char **argv)
     }
     sio_loop_on_signal(loop, SIGINT, on_signal, &http);
     sio_loop_on_signal(loop, SIGTERM, on_signal, &http);
-    printf("listening on http://localhost:%d\n", sio_http_server_port(http));
+    printf("listening on %s://localhost:%d\n", c.http.tls.cert_file ? "https" : "http",
+           sio_http_server_port(http));
     fflush(stdout);
     rc = sio_loop_run(loop);
     sio_loop_free(loop);

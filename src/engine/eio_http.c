@@ -212,6 +212,7 @@ static sio_eio_socket *handshake(sio_eio_server *e, void *conn, const sio_eio_ht
     int rc = fill_handshake(r, &hs, &kv, &store);
     if (rc == 0) {
         hs.address = address;
+        hs.secure = r->secure;
         hs.time_ms = e->wall ? e->wall(e->now_arg) : 0;
         rc = sio__eio_handshake(e, transport, &hs, &so);
     }

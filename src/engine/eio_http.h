@@ -38,6 +38,7 @@ typedef struct sio_eio_http_req {
     const sio_slice_kv *headers; /* in arrival order */
     unsigned nheaders;
     sio_slice body;             /* a whole request only; {NULL,0} at the head */
+    int secure;                 /* it came over TLS (the handshake record's secure) */
 } sio_eio_http_req;
 
 /* The head of a request has arrived (its body, if any, has not). Returns 1

@@ -25,6 +25,7 @@
 
 #include "core/alloc.h"
 #include "net/net.h"
+#include "net/tls.h"
 
 /* Payloads up to this size are copied into the open block. */
 #define SIO_COALESCE_MAX 1024
@@ -44,6 +45,9 @@ _Static_assert(SIO_BLOCK_SIZE < 65536, "blk_cap holds a block size");
 #define SIO_TRIM_AFTER (32u << 20)
 
 static void conn_flush(sio_conn *c);
+
+/* Bytes TLS still has to send (a handshake message, an alert). */
+static size_t tls_pending(const sio_conn *c) { return c->tls ? sio__tls_pending(c->tls) : 0; }
 
 /* One uv_write in flight: what it must keep alive until it completes. */
 typedef struct sio_wreq {
@@ -226,7 +230,8 @@ static void on_shutdown(uv_shutdown_t *req, int status) { sio__free(req); }
 
 void sio__conn_maybe_shutdown(sio_conn *c)
 {
-    if (!c->lingering || c->shut || c->closing || c->wq_bytes || c->writes_in_flight)
+    if (!c->lingering || c->shut || c->closing || c->wq_bytes || c->writes_in_flight ||
+        tls_pending(c))
         return;
     uv_shutdown_t *req = sio__malloc(sizeof *req);
     c->shut = 1;
@@ -238,7 +243,7 @@ void sio__conn_maybe_shutdown(sio_conn *c)
 
 static void maybe_finish_close(sio_conn *c)
 {
-    if (c->close_after_write && c->wq_bytes == 0 && c->writes_in_flight == 0)
+    if (c->close_after_write && c->wq_bytes == 0 && c->writes_in_flight == 0 && !tls_pending(c))
         sio__conn_close(c);
     else
         sio__conn_maybe_shutdown(c);
@@ -272,29 +277,24 @@ static void on_written(uv_write_t *req, int status)
     sio__conn_drained(c);
 }
 
-/* Hands the connection's whole queue to one uv_write. */
-static void conn_flush(sio_conn *c)
+/* Writes the entries ents[0..n) (an allocated array, taken over) in one
+ * uv_write; bytes is what they count as output. */
+static void write_ents(sio_conn *c, sio_wq_ent *ents, size_t n, size_t bytes)
 {
-    if (c->closing)
-        return;
-    if (close_block(c) < 0) {
-        sio__conn_close(c);
-        return;
-    }
-    if (c->wq_len == 0)
-        return;
     size_t nbufs = 0;
-    for (size_t i = 0; i < c->wq_len; i++)
-        nbufs += c->wq[i].hlen ? 2 : 1;
+    for (size_t i = 0; i < n; i++)
+        nbufs += ents[i].hlen ? 2 : 1;
     sio_wreq *w = sio__malloc(sizeof *w + nbufs * sizeof(uv_buf_t));
     if (w == NULL) {
+        ents_free(ents, n);
+        out_sub(c, bytes);
         sio__conn_close(c);
         return;
     }
     w->conn = c;
-    w->bytes = c->wq_bytes;
-    w->ents = c->wq;
-    w->nents = c->wq_len;
+    w->bytes = bytes;
+    w->ents = ents;
+    w->nents = n;
     nbufs = 0;
     for (size_t i = 0; i < w->nents; i++) {
         sio_wq_ent *e = &w->ents[i];
@@ -302,9 +302,6 @@ static void conn_flush(sio_conn *c)
             w->bufs[nbufs++] = uv_buf_init(e->hdr, e->hlen);
         w->bufs[nbufs++] = uv_buf_init(e->rc->data, (unsigned)e->rc->len);
     }
-    c->wq = NULL;
-    c->wq_len = c->wq_cap = 0;
-    c->wq_bytes = 0;
     c->writes_in_flight++;
     size_t before = c->tcp.write_queue_size;
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, (unsigned)nbufs, on_written) < 0) {
@@ -315,10 +312,73 @@ static void conn_flush(sio_conn *c)
         return;
     }
     /* libuv wrote what the kernel took at once: only the rest is still
-     * output of ours (the callback, next iteration, uncounts that). */
+     * output of ours (the callback, next iteration, uncounts that). With
+     * TLS the bytes on the wire are ciphertext, a little more than what
+     * was counted: at most all of it is still output. */
     size_t left = c->tcp.write_queue_size - before;
+    if (left > w->bytes)
+        left = w->bytes;
     out_sub(c, w->bytes - left);
     w->bytes = left;
+}
+
+/* https: once the handshake is done the whole queue is encrypted; what
+ * TLS has to send then (records, handshake messages, alerts) goes out as
+ * one buffer. Before that the plaintext waits in the queue. */
+static void tls_flush(sio_conn *c)
+{
+    size_t bytes = 0;
+    if (sio__tls_ready(c->tls)) {
+        for (size_t i = 0; i < c->wq_len; i++) {
+            const sio_wq_ent *e = &c->wq[i];
+            if (sio__tls_encrypt(c->tls, e->hdr, e->hlen) < 0 ||
+                sio__tls_encrypt(c->tls, e->rc->data, e->rc->len) < 0) {
+                sio__conn_close(c);
+                return;
+            }
+        }
+        ents_free(c->wq, c->wq_len);
+        bytes = c->wq_bytes;
+        c->wq = NULL;
+        c->wq_len = c->wq_cap = 0;
+        c->wq_bytes = 0;
+    }
+    int err;
+    sio_rcbuf *out = sio__tls_output(c->tls, &err);
+    sio_wq_ent *ent = out ? sio__malloc(sizeof *ent) : NULL;
+    if (ent == NULL) {
+        sio__rcbuf_unref(out);
+        out_sub(c, bytes);
+        if (out != NULL || err < 0)
+            sio__conn_close(c);
+        return;
+    }
+    ent->rc = out;
+    ent->hlen = 0;
+    write_ents(c, ent, 1, bytes);
+}
+
+/* Hands the connection's whole queue to one uv_write. */
+static void conn_flush(sio_conn *c)
+{
+    if (c->closing)
+        return;
+    if (close_block(c) < 0) {
+        sio__conn_close(c);
+        return;
+    }
+    if (c->tls) {
+        tls_flush(c);
+        return;
+    }
+    if (c->wq_len == 0)
+        return;
+    sio_wq_ent *ents = c->wq;
+    size_t n = c->wq_len, bytes = c->wq_bytes;
+    c->wq = NULL;
+    c->wq_len = c->wq_cap = 0;
+    c->wq_bytes = 0;
+    write_ents(c, ents, n, bytes);
 }
 
 void sio__conn_flush_all(sio_loop *loop)
@@ -342,6 +402,7 @@ static void on_closed(uv_handle_t *h)
     out_sub(c, c->out_bytes);
     ents_free(c->wq, c->wq_len);
     sio__rcbuf_unref(c->blk);
+    sio__tls_free(c->tls);
     if (c->parser)
         sio__conn_http_free(c);
     else

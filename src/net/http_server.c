@@ -20,6 +20,7 @@
 #include "http/client_files.h"
 #include "http/http_response.h"
 #include "net/net.h"
+#include "net/tls.h"
 #include "ws/ws_handshake.h"
 
 void sio_http_options_init(sio_http_options *o)
@@ -57,6 +58,14 @@ int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_op
         s->opts = *opts;
     else
         sio_http_options_init(&s->opts);
+    if (s->opts.tls.cert_file != NULL) {
+        int rc = sio__tls_ctx_new(&s->tls, &s->opts.tls);
+        if (rc < 0) {
+            sio__free(s);
+            return rc;
+        }
+    }
+    memset(&s->opts.tls, 0, sizeof s->opts.tls); /* the caller's strings: read, not kept */
     s->port = -1;
     sio__list_init(&s->routes);
     uv_tcp_init(loop->uv, &s->listener);
@@ -90,8 +99,8 @@ static int input_waiting(sio_conn *c)
 static void conn_timeout(sio_timer *t, void *data)
 {
     sio_conn *c = data;
-    if (c->lingering) {
-        sio__conn_close(c);
+    if (c->lingering || (c->tls && !sio__tls_ready(c->tls))) {
+        sio__conn_close(c); /* also a TLS handshake past headers_timeout */
         return;
     }
     if (c->mode == SIO_CONN_WS && c->over_soft) {
@@ -495,6 +504,49 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof loop->read_buf;
 }
 
+/* Hands plaintext to the parser (or the WebSocket); what it cannot take
+ * now waits in pending_in and reading stops. */
+static void take_input(sio_conn *c, const char *data, size_t n)
+{
+    size_t used = c->held || pending_len(c) ? 0 : feed(c, data, n);
+    if (used < n && !c->closing) {
+        /* Bounded: reading stops while anything is pending. A WebSocket
+         * takes everything (feed hands it to the frame parser). */
+        if (c->parser == NULL ||
+            sio__buf_append(&sio__conn_http(c)->pending_in, data + used, n - used) < 0) {
+            sio__conn_close(c);
+            return;
+        }
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+        }
+    }
+}
+
+/* https: decrypts what was read (all of it: nothing stays inside OpenSSL
+ * while reading is stopped), sends what the handshake wants sent, then
+ * hands the plaintext on. Bad TLS input gets OpenSSL's alert and a close. */
+static void tls_read(sio_conn *c, const char *data, size_t n)
+{
+    sio_buf plain;
+    sio__buf_init(&plain, 0);
+    int rc = sio__tls_feed(c->tls, data, n, &plain);
+    if (sio__tls_pending(c->tls) > 0 || (sio__tls_ready(c->tls) && c->wq_bytes > 0))
+        sio__conn_schedule_flush(c); /* handshake output, or writes that waited for it */
+    if (plain.len > 0 && rc != SIO_EPROTO)
+        take_input(c, plain.data, plain.len);
+    sio__buf_free(&plain);
+    if (rc == SIO_ECLOSED && !c->closing) {
+        const sio__route_ops *ops = sio__conn_route_ops(c);
+        if (ops)
+            ops->on_closed(c, 0);
+        sio__conn_close(c);
+    } else if (rc < 0 && !c->closing) {
+        sio__conn_end(c); /* the alert goes out, then the close */
+    }
+}
+
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)st, sio_conn, tcp);
@@ -512,20 +564,11 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
     if (c->lingering && c->mode == SIO_CONN_HTTP)
         return; /* answered and closing: the rest of the request is dropped */
-    size_t used = c->held || pending_len(c) ? 0 : feed(c, buf->base, (size_t)n);
-    if (used < (size_t)n && !c->closing) {
-        /* Bounded: reading stops while anything is pending. A WebSocket
-         * takes everything (feed hands it to the frame parser). */
-        if (c->parser == NULL ||
-            sio__buf_append(&sio__conn_http(c)->pending_in, buf->base + used, (size_t)n - used) < 0) {
-            sio__conn_close(c);
-            return;
-        }
-        if (c->reading) {
-            uv_read_stop(st);
-            c->reading = 0;
-        }
+    if (c->tls) {
+        tls_read(c, buf->base, (size_t)n);
+        return;
     }
+    take_input(c, buf->base, (size_t)n);
 }
 
 void sio__conn_resume(sio_conn *c)
@@ -554,6 +597,10 @@ static void on_connection(uv_stream_t *server, int status)
     }
     sio__list_init(&c->flink);
     s->nconns++;
+    if (s->tls && (c->tls = sio__tls_new(s->tls)) == NULL) {
+        sio__conn_close(c);
+        return;
+    }
     sio_http_limits l = {s->opts.max_request_line, s->opts.max_header_bytes, s->opts.max_headers,
                          s->opts.max_body, s->opts.max_header_value, s->opts.max_chunk_ext};
     sio_conn_http *h = sio__calloc(1, sizeof *h);
@@ -608,6 +655,7 @@ static void free_server(sio_http_server *s)
         r->ops->on_server_free(r->data);
         sio__free(r);
     }
+    sio__tls_ctx_free(s->tls);
     sio__free(s);
     if (cb)
         cb(data);

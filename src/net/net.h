@@ -131,6 +131,7 @@ struct sio_conn {
                                    * sio__conn_server), which is also how
                                    * sio_http_server_close finds its open
                                    * connections among the loop's handles */
+    struct sio_tls *tls;          /* TLS session (https), or NULL */
     sio_list flink;               /* in loop->flushq while writes are queued */
     sio_http_parser *parser;      /* HTTP mode only: &sio_conn_http.parser */
     sio_timer *timer;             /* HTTP: the sio_conn_http's; WebSocket: NULL,
@@ -175,6 +176,7 @@ static inline sio_conn_http *sio__conn_http(sio_conn *c)
 
 struct sio_http_server {
     sio_loop *loop;
+    struct sio_tls_ctx *tls;      /* https: the certificate and key, or NULL */
     sio_http_options opts;
     uv_tcp_t listener;
     int listening;

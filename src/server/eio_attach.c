@@ -56,6 +56,7 @@ static sio_eio_http_req view(sio_conn *c)
         .headers = r->headers,
         .nheaders = r->nheaders,
         .body = {r->body.data, r->body.len},
+        .secure = c->tls != NULL,
     };
 }
 

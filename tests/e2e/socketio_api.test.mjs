@@ -110,9 +110,9 @@ for (const transports of TRANSPORTS) {
 
     it('handshake query decoded, peer address', T, async () => {
       const s = await connected(transports, { query: { name: 'A & B+é', tags: 'x,y' } });
-      assert.deepEqual(await call(s, 'handshake'), [{ name: 'A & B+é', tags: 'x,y', loopback: true }]);
+      assert.deepEqual(await call(s, 'handshake'), [{ name: 'A & B+é', tags: 'x,y', loopback: true, secure: false }]);
       const t = await connected(transports);
-      assert.deepEqual(await call(t, 'handshake'), [{ name: null, tags: null, loopback: true }]);
+      assert.deepEqual(await call(t, 'handshake'), [{ name: null, tags: null, loopback: true, secure: false }]);
     });
   });
 }

@@ -23,7 +23,9 @@
 // Usage: node tests/ref/protocol-server.mjs [--port N]   (0 = any free port)
 // Prints "listening on http://localhost:PORT" once listening; exits 0 on
 // SIGTERM/SIGINT.
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { Server as EngineServer } from 'engine.io';
 import { Server as IoServer } from 'socket.io';
 import msgpackParser from 'socket.io-msgpack-parser';
@@ -34,15 +36,31 @@ function parsePort(argv) {
   return i >= 0 ? Number(argv[i + 1]) : 3000;
 }
 
+/** --tls-cert/--tls-key/--tls-ca PEM files (https), or null. */
+function parseTls(argv) {
+  const file = (name) => { const i = argv.indexOf(name); return i >= 0 ? fs.readFileSync(argv[i + 1]) : undefined; };
+  const cert = file('--tls-cert');
+  if (!cert) return null;
+  const ca = file('--tls-ca');
+  // sioc bounds the TLS handshake by its headers timeout: Node's handshakeTimeout.
+  const h = argv.indexOf('--headers-timeout');
+  return {
+    cert, key: file('--tls-key'), ...(ca ? { ca, requestCert: true, rejectUnauthorized: true } : {}),
+    ...(h >= 0 ? { handshakeTimeout: Number(argv[h + 1]) } : {}),
+  };
+}
+const TLS = parseTls(process.argv.slice(2));
+
 const HEARTBEAT = { pingInterval: 300, pingTimeout: 200 };
 const CORS = { origin: true, credentials: true };
 
 // The fallback handler: engine.io and socket.io wrap it and call it for any
 // request outside their path.
-const httpServer = http.createServer((req, res) => {
+const notFound = (req, res) => {
   res.writeHead(404, { 'Content-Type': 'text/plain' });
   res.end('Not Found');
-});
+};
+const httpServer = TLS ? https.createServer(TLS, notFound) : http.createServer(notFound);
 
 const engine = new EngineServer({ ...HEARTBEAT, maxHttpBufferSize: 1e6, cors: CORS });
 engine.attach(httpServer, { path: '/engine.io/' });
@@ -123,7 +141,7 @@ function apiConnection(socket) {
     const q = socket.handshake.query;
     const name = Array.isArray(q.name) ? q.name[0] : q.name;
     const a = socket.handshake.address;
-    ack({ name: name ?? null, tags: q.tags ?? null, loopback: ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(a) });
+    ack({ name: name ?? null, tags: q.tags ?? null, loopback: ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(a), secure: socket.handshake.secure });
   });
   on('compress-off', (ack, n) => socket.compress(false).emit('plain', 'a'.repeat(n)));
   on('nsp-count', (ack) => ack(io._nsps.size));
@@ -201,7 +219,7 @@ function clusterConnection(socket) {
 cluster.on('connection', clusterConnection);
 
 httpServer.listen(parsePort(process.argv.slice(2)), () => {
-  console.log(`listening on http://localhost:${httpServer.address().port}`);
+  console.log(`listening on ${TLS ? 'https' : 'http'}://localhost:${httpServer.address().port}`);
 });
 
 /** Orderly shutdown: close every client, then exit 0. */

@@ -1,7 +1,8 @@
 // Starts one of the sioc programs for an e2e test and stops it cleanly.
 //
 // The program under test is $SIOC_BUILD_DIR/<binName>, started with
-// `--port 0 ...args`; it prints "listening on http://localhost:PORT" on stdout
+// `--port 0 ...args`; it prints "listening on http://localhost:PORT" (https://
+// with TLS) on stdout
 // once it accepts connections. With SIOC_REF=1 the same tests run against the
 // Node reference servers in tests/ref/ instead (sioc-protocol-server ->
 // tests/ref/protocol-server.mjs, sioc-chat -> tests/ref/chat.mjs), which is
@@ -87,7 +88,7 @@ export function startServer(binName, args = [], env = {}) {
     });
     proc.stdout.on('data', (d) => {
       stdout += d;
-      const m = /listening on (http:\/\/localhost:(\d+))/.exec(stdout);
+      const m = /listening on (https?:\/\/localhost:(\d+))/.exec(stdout);
       if (!m) return;
       clearTimeout(timer);
       proc.stdout.removeAllListeners('data');
