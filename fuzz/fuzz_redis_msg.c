@@ -19,13 +19,12 @@ static void take_apart(const sio__rmsg *m, int bcast)
     const char *nsp, *event;
     sio_args *args = NULL;
     sio__bopts o;
-    int64_t t;
     int ev = sio__rmsg_event(m, "packet", &nsp, &event, &args);
-    int op = sio__rmsg_bopts(m, "opts", &o, &t);
+    int op = sio__rmsg_bopts(m, "opts", &o);
     if (ev == 0 && op == 0 && bcast) {
         sio_buf b;
         sio__buf_init(&b, 0);
-        if (sio__renc_broadcast(&b, m->uid, nsp, event, args, &o, t) == 0) {
+        if (sio__renc_broadcast(&b, m->uid, nsp, event, args, &o) == 0) {
             sio__rmsg again;
             if (sio__rmsg_decode_broadcast(b.data, b.len, &again) != 0)
                 __builtin_trap(); /* the codec must accept its own output */

@@ -417,10 +417,9 @@ void sio__rbopts_fini(sio__bopts *o)
     memset(o, 0, sizeof *o);
 }
 
-int sio__rmsg_bopts(const sio__rmsg *m, const char *field, sio__bopts *o, int64_t *timeout)
+int sio__rmsg_bopts(const sio__rmsg *m, const char *field, sio__bopts *o)
 {
     memset(o, 0, sizeof *o);
-    *timeout = -1;
     const json_t *opts = json_object_get(m->obj, field);
     if (!json_is_object(opts))
         return SIO_EPROTO;
@@ -438,9 +437,12 @@ int sio__rmsg_bopts(const sio__rmsg *m, const char *field, sio__bopts *o, int64_
         o->flags |= SIO__BC_VOLATILE;
     if (json_is_true(json_object_get(flags, "local")))
         o->flags |= SIO__BC_LOCAL;
+    const json_t *c = json_object_get(flags, "compress");
+    if (json_is_boolean(c))
+        o->flags |= json_is_true(c) ? SIO__BC_COMPRESS : SIO__BC_NOCOMPRESS;
     const json_t *t = json_object_get(flags, "timeout");
-    if (json_is_number(t) && json_number_value(t) >= 0)
-        *timeout = (int64_t)json_number_value(t);
+    if (json_is_number(t) && json_number_value(t) > 0)
+        o->timeout = json_number_value(t) < UINT32_MAX ? (uint32_t)json_number_value(t) : UINT32_MAX;
     return 0;
 }
 
@@ -614,20 +616,25 @@ static int pack_strv(msgpack_packer *pk, char *const *v, size_t n)
     return 0;
 }
 
-/* {volatile?, timeout?}: what Node's BroadcastOperator flags hold. */
-static int pack_flags(msgpack_packer *pk, unsigned flags, int64_t timeout)
+/* {volatile?, compress?, timeout?}: what Node's BroadcastOperator flags
+ * hold, in the order its methods usually set them. */
+static int pack_flags(msgpack_packer *pk, const sio__bopts *o)
 {
-    int vol = (flags & SIO__BC_VOLATILE) != 0, tmo = timeout >= 0;
-    int rc = msgpack_pack_map(pk, (size_t)(vol + tmo)) ? SIO_ENOMEM : 0;
+    int vol = (o->flags & SIO__BC_VOLATILE) != 0, tmo = o->timeout > 0;
+    int cmp = (o->flags & (SIO__BC_COMPRESS | SIO__BC_NOCOMPRESS)) != 0;
+    int rc = msgpack_pack_map(pk, (size_t)(vol + cmp + tmo)) ? SIO_ENOMEM : 0;
     if (rc == 0 && vol && (rc = PACK_CSTR(pk, "volatile")) == 0)
         rc = msgpack_pack_true(pk) ? SIO_ENOMEM : 0;
+    if (rc == 0 && cmp && (rc = PACK_CSTR(pk, "compress")) == 0)
+        rc = ((o->flags & SIO__BC_COMPRESS) ? msgpack_pack_true(pk) : msgpack_pack_false(pk))
+                 ? SIO_ENOMEM : 0;
     if (rc == 0 && tmo && (rc = PACK_CSTR(pk, "timeout")) == 0)
-        rc = msgpack_pack_int64(pk, timeout) ? SIO_ENOMEM : 0;
+        rc = msgpack_pack_uint32(pk, o->timeout) ? SIO_ENOMEM : 0;
     return rc;
 }
 
 /* {rooms, except, flags}. */
-static int pack_opts(msgpack_packer *pk, const sio__bopts *o, int64_t timeout)
+static int pack_opts(msgpack_packer *pk, const sio__bopts *o)
 {
     int rc = msgpack_pack_map(pk, 3) ? SIO_ENOMEM : 0;
     if (rc == 0 && (rc = PACK_CSTR(pk, "rooms")) == 0)
@@ -635,12 +642,12 @@ static int pack_opts(msgpack_packer *pk, const sio__bopts *o, int64_t timeout)
     if (rc == 0 && (rc = PACK_CSTR(pk, "except")) == 0)
         rc = pack_strv(pk, o->except, o->nexcept);
     if (rc == 0 && (rc = PACK_CSTR(pk, "flags")) == 0)
-        rc = pack_flags(pk, o->flags, timeout);
+        rc = pack_flags(pk, o);
     return rc;
 }
 
 int sio__renc_broadcast(sio_buf *out, const char *uid, const char *nsp, const char *event,
-                        const sio_args *args, const sio__bopts *o, int64_t timeout)
+                        const sio_args *args, const sio__bopts *o)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, mp_write);
@@ -648,13 +655,13 @@ int sio__renc_broadcast(sio_buf *out, const char *uid, const char *nsp, const ch
     if (rc == 0)
         rc = pack_packet(&pk, nsp, event, args);
     if (rc == 0)
-        rc = pack_opts(&pk, o, timeout);
+        rc = pack_opts(&pk, o);
     return rc;
 }
 
 int sio__renc_broadcast_request(sio_buf *out, const char *uid, const char *request_id,
                                 const char *nsp, const char *event, const sio_args *args,
-                                const sio__bopts *o, int64_t timeout)
+                                const sio__bopts *o)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, mp_write);
@@ -668,7 +675,7 @@ int sio__renc_broadcast_request(sio_buf *out, const char *uid, const char *reque
     if (rc == 0 && (rc = PACK_CSTR(&pk, "packet")) == 0)
         rc = pack_packet(&pk, nsp, event, args);
     if (rc == 0 && (rc = PACK_CSTR(&pk, "opts")) == 0)
-        rc = pack_opts(&pk, o, timeout);
+        rc = pack_opts(&pk, o);
     return rc;
 }
 

@@ -100,10 +100,10 @@ int sio__rmsg_decode_broadcast(const void *data, size_t len, sio__rmsg *m);
 int sio__rmsg_decode_request(const void *data, size_t len, sio__rmsg *m);
 
 /* Broadcast options from m->obj[field] ({rooms, except, flags}): rooms and
- * except must be arrays of strings (missing: empty); flags.volatile and
- * flags.local set SIO__BC_*, flags.timeout gives *timeout (else -1).
+ * except must be arrays of strings (missing: empty); flags.volatile,
+ * flags.local and flags.compress set SIO__BC_*, flags.timeout o->timeout.
  * Strings are copied into o (free with sio__rbopts_fini). */
-int sio__rmsg_bopts(const sio__rmsg *m, const char *field, sio__bopts *o, int64_t *timeout);
+int sio__rmsg_bopts(const sio__rmsg *m, const char *field, sio__bopts *o);
 void sio__rbopts_fini(sio__bopts *o);
 /* A packet field ({type, data, nsp}) of a broadcast or BROADCAST request:
  * an EVENT (2) whose data is [event, ...args]. Gives the namespace ("/"
@@ -122,13 +122,15 @@ int sio__rmsg_args(const sio__rmsg *m, const char *field, int as_list, sio_args 
 
 /* ---- encoding: each appends the complete message to out */
 
-/* [uid, {type:2, data:[event,...args], nsp}, {rooms, except, flags}]. */
+/* [uid, {type:2, data:[event,...args], nsp}, {rooms, except, flags}];
+ * flags as Node's operator sets them: volatile, compress, timeout (the
+ * local flag is never published). */
 int sio__renc_broadcast(sio_buf *out, const char *uid, const char *nsp, const char *event,
-                        const sio_args *args, const sio__bopts *o, int64_t timeout);
+                        const sio_args *args, const sio__bopts *o);
 /* BROADCAST request (msgpack): {uid, requestId, type:7, packet, opts}. */
 int sio__renc_broadcast_request(sio_buf *out, const char *uid, const char *request_id,
                                 const char *nsp, const char *event, const sio_args *args,
-                                const sio__bopts *o, int64_t timeout);
+                                const sio__bopts *o);
 /* BROADCAST_ACK response (msgpack): {type:9, requestId, packet: first
  * argument of the client's ack (null when none)}. */
 int sio__renc_broadcast_ack(sio_buf *out, const char *request_id, const sio_args *ack_args);

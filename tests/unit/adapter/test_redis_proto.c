@@ -74,8 +74,7 @@ static void test_every_vector_decodes(void **state)
             sio_args *args;
             assert_int_equal(sio__rmsg_event(&m, "packet", &nsp, &event, &args), 0);
             sio__bopts o;
-            int64_t t;
-            assert_int_equal(sio__rmsg_bopts(&m, "opts", &o, &t), 0);
+            assert_int_equal(sio__rmsg_bopts(&m, "opts", &o), 0);
             sio__rbopts_fini(&o);
             sio_args_free(args);
         }
@@ -128,11 +127,10 @@ static void reencode_broadcast(const char *name)
     sio_args *args;
     assert_int_equal(sio__rmsg_event(&m, "packet", &nsp, &event, &args), 0);
     sio__bopts o;
-    int64_t t;
-    assert_int_equal(sio__rmsg_bopts(&m, "opts", &o, &t), 0);
+    assert_int_equal(sio__rmsg_bopts(&m, "opts", &o), 0);
     sio_buf b;
     sio__buf_init(&b, 0);
-    assert_int_equal(sio__renc_broadcast(&b, m.uid, nsp, event, args, &o, t), 0);
+    assert_int_equal(sio__renc_broadcast(&b, m.uid, nsp, event, args, &o), 0);
     assert_bytes(&b, g);
     sio__buf_free(&b);
     sio__rbopts_fini(&o);
@@ -147,18 +145,17 @@ static void test_broadcast_bytes(void **state)
     reencode_broadcast("broadcast_room_bin_1");
     reencode_broadcast("broadcast_two_rooms_1");
     reencode_broadcast("broadcast_nsp_1");
-    /* Node's volatile + compress(false): sioc has no compress flag, the rest
-     * decodes. */
+    reencode_broadcast("broadcast_except_flags_1");
+    /* Node's volatile + compress(false). */
     const golden *g = find("broadcast_except_flags_1");
     sio__rmsg m;
     assert_int_equal(sio__rmsg_decode_broadcast(g->bytes, g->len, &m), 0);
     sio__bopts o;
-    int64_t t;
-    assert_int_equal(sio__rmsg_bopts(&m, "opts", &o, &t), 0);
-    assert_int_equal(o.flags, SIO__BC_VOLATILE);
+    assert_int_equal(sio__rmsg_bopts(&m, "opts", &o), 0);
+    assert_int_equal(o.flags, SIO__BC_VOLATILE | SIO__BC_NOCOMPRESS);
     assert_int_equal(o.nexcept, 1);
     assert_string_equal(o.except[0], "r2");
-    assert_int_equal(t, -1);
+    assert_int_equal(o.timeout, 0);
     sio__rbopts_fini(&o);
     sio__rmsg_free(&m);
 }
@@ -195,13 +192,12 @@ static void test_broadcast_ack_bytes(void **state)
     sio_args *args;
     assert_int_equal(sio__rmsg_event(&m, "packet", &nsp, &event, &args), 0);
     sio__bopts o;
-    int64_t t;
-    assert_int_equal(sio__rmsg_bopts(&m, "opts", &o, &t), 0);
-    assert_int_equal(t, 1000);
+    assert_int_equal(sio__rmsg_bopts(&m, "opts", &o), 0);
+    assert_int_equal(o.timeout, 1000);
     sio_buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(
-        sio__renc_broadcast_request(&b, m.uid, m.request_id, nsp, event, args, &o, t), 0);
+        sio__renc_broadcast_request(&b, m.uid, m.request_id, nsp, event, args, &o), 0);
     assert_bytes(&b, g);
     sio__rbopts_fini(&o);
     sio_args_free(args);
@@ -395,9 +391,8 @@ static void test_malformed(void **state)
     assert_int_equal(sio__rmsg_event(&m, "packet", &nsp, &event, &args), SIO_EPROTO);
     assert_null(args);
     sio__bopts o;
-    int64_t t;
-    assert_int_equal(sio__rmsg_bopts(&m, "opts", &o, &t), SIO_EPROTO);
-    assert_int_equal(sio__rmsg_bopts(&m, "nope", &o, &t), SIO_EPROTO);
+    assert_int_equal(sio__rmsg_bopts(&m, "opts", &o), SIO_EPROTO);
+    assert_int_equal(sio__rmsg_bopts(&m, "nope", &o), SIO_EPROTO);
     char **v;
     size_t n;
     assert_int_equal(sio__rmsg_strings(&m, "rooms", &v, &n), SIO_EPROTO);
