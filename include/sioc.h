@@ -847,6 +847,52 @@ int sio_remote_socket_join(sio_remote_socket *r, const char *room);
 int sio_remote_socket_leave(sio_remote_socket *r, const char *room);
 int sio_remote_socket_disconnect(sio_remote_socket *r, int close);
 
+/* ---- Redis adapter (Node's @socket.io/redis-adapter 8.3, the classic
+ * pub/sub adapter): sioc nodes and Node socket.io servers on the same
+ * Redis form one cluster; @socket.io/redis-emitter 5.1 can publish to it.
+ *
+ *   sio_redis_adapter *ra;
+ *   sio_redis_adapter_new(&ra, loop, "redis://127.0.0.1:6379", NULL);
+ *   sio_server_options so; sio_server_options_init(&so);
+ *   sio_redis_adapter_use(ra, &so);           // adapter + adapter_data
+ *   sio_server_new(&srv, http, &so);
+ *   ...  sio_server_free(srv); sio_redis_adapter_free(ra);
+ *
+ * Redis absent or gone: the server keeps serving its own clients, says so
+ * on stderr once per outage, reconnects with a backoff and subscribes
+ * again; what cannot be published meanwhile is dropped and counted;
+ * cluster requests (fetchSockets, serverSideEmit with an ack) answer
+ * SIO_ETIMEDOUT at requestsTimeout. Built when SIOC_REDIS is ON (CMake,
+ * the default). */
+typedef struct sio_redis_options {
+    const char *key;            /* channel prefix (Node: key): "socket.io" */
+    uint32_t requests_timeout;  /* requestsTimeout: 5000 ms */
+    int publish_on_specific_response_channel; /* publishOnSpecificResponseChannel: 0 */
+    size_t max_pending_bytes;   /* PUBLISH bytes Redis has not acknowledged yet past
+                                 * which new publishes are dropped: 64 MiB (sioc's) */
+} sio_redis_options;
+void sio_redis_options_init(sio_redis_options *o);
+
+typedef struct sio_redis_adapter sio_redis_adapter;
+/* url: redis://[[user]:password@]host[:port][/db]. opts NULL: defaults.
+ * Connecting happens in the background (a Redis that is not there yet is
+ * no error). SIO_EINVAL (bad URL), SIO_ENOMEM. */
+int sio_redis_adapter_new(sio_redis_adapter **out, sio_loop *loop, const char *url,
+                          const sio_redis_options *opts);
+/* Sets o->adapter and o->adapter_data so every namespace of the server
+ * made with o uses this Redis. One sio_redis_adapter serves one server. */
+void sio_redis_adapter_use(sio_redis_adapter *r, sio_server_options *o);
+typedef struct sio_redis_stats {
+    uint64_t published;  /* messages handed to Redis */
+    uint64_t dropped;    /* messages not published (Redis away, backlog full) */
+    uint64_t malformed;  /* received messages dropped as malformed */
+    uint64_t reconnects; /* connections re-established */
+    int connected;       /* both connections up */
+} sio_redis_stats;
+void sio_redis_adapter_stats(const sio_redis_adapter *r, sio_redis_stats *out);
+/* After the server that uses it is freed. */
+void sio_redis_adapter_free(sio_redis_adapter *r);
+
 #ifdef __cplusplus
 }
 #endif

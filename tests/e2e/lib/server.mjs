@@ -38,8 +38,8 @@ const VALGRIND_ERROR = new RegExp('^==\\d+== (Invalid (read|write|free)|Mismatch
   + 'Argument .* of function|.* (definitely|indirectly) lost in loss record)', 'm');
 
 /** Picks the command line for binName: the C program or its Node reference. */
-function commandFor(binName, args) {
-  if (IS_REF) {
+function commandFor(binName, args, ref = IS_REF) {
+  if (ref) {
     const script = path.join(REPO, 'tests/ref', `${binName.replace(/^sioc-/, '')}.mjs`);
     return { cmd: process.execPath, argv: [script, '--port', '0', ...args] };
   }
@@ -62,10 +62,11 @@ export function assertNoSanitizerReport(stderr, what = 'server') {
 
 /**
  * Spawns binName and resolves once it prints its "listening on" line.
- * Resolves {port, url, proc, stderr(), stop()}.
+ * Resolves {port, url, proc, stderr(), stop()}. opts.ref: run the Node
+ * reference whatever SIOC_REF says (a Node node in a mixed cluster).
  */
-export function startServer(binName, args = [], env = {}) {
-  const { cmd, argv } = commandFor(binName, args);
+export function startServer(binName, args = [], env = {}, opts = {}) {
+  const { cmd, argv } = commandFor(binName, args, opts.ref ?? IS_REF);
   const proc = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -1,0 +1,46 @@
+// A real redis-server for a test: started on a free port with no
+// persistence (--save '' --appendonly no), killable and restartable on the
+// same port (to test what a Redis outage does to a cluster).
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { sleep, withTimeout } from './util.mjs';
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().on('error', reject).listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
+    c.on('error', () => resolve(false));
+  });
+}
+
+/** Starts redis-server; resolves {port, url, stop(), kill(), start()}. */
+export async function startRedis() {
+  const port = await freePort();
+  let proc = null;
+  const start = async () => {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+      '--appendonly', 'no'], { stdio: 'ignore' });
+    await withTimeout((async () => {
+      while (!(await canConnect(port))) await sleep(20);
+    })(), 5000, `redis-server on port ${port}`);
+  };
+  const kill = async () => {
+    if (!proc) return;
+    const p = proc;
+    proc = null;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await gone;
+  };
+  await start();
+  return { port, url: `redis://127.0.0.1:${port}`, start, kill, stop: kill };
+}
