@@ -30,7 +30,7 @@ setup-run:
 	@scripts/setup.sh run
 
 # Debian's libwslay-dev ships no .pc file: look for its header instead.
-HAVE_DEPS = command -v cmake >/dev/null && pkg-config --exists libuv jansson libcrypto && \
+HAVE_DEPS = command -v cmake >/dev/null && pkg-config --exists libuv jansson libcrypto hiredis msgpack && \
 	echo '\#include <wslay/wslay.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1
 
 build:
