@@ -11,7 +11,20 @@
  * id > auth.serverOffset, streamed in batches. While that replay runs the
  * socket sits in the "replaying" room, which live broadcasts skip; when a
  * replay ends behind the newest broadcast id, another replay picks up the
- * rows it missed, so nothing is lost, doubled or reordered. */
+ * rows it missed, so nothing is lost, doubled or reordered.
+ *
+ * Several processes (--redis URL, or REDIS_URL) share one SQLite file and
+ * one Redis: the row id is the offset whichever process inserted the row.
+ * A committed message is broadcast to this process's sockets and sent to
+ * the other processes as the server-side event "chat message" (msg, id),
+ * which each of them broadcasts to its own sockets in the same way. One
+ * message carries both the delivery and the newest id, so a replay in
+ * progress on another process learns of the row in the same step that
+ * skips its socket, exactly as for a local insert. One race is new: a
+ * replay may read a row another process committed before that process's
+ * message about it arrives here. Such a socket leaves the "replaying" room
+ * as a "graduate" with the highest id it was sent, and live messages up to
+ * that id skip it (by its own-id room) until this process has seen them. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -44,9 +57,12 @@ typedef struct chat {
     sio_namespace *nsp;
     chat_store *store;
     chat_static *files;
+    sio_redis_adapter *redis; /* NULL: one process, in-memory adapter */
     size_t max_message;   /* bytes of one message (--max-message, default 64 KiB) */
     size_t max_offset;    /* bytes of one clientOffset (--max-offset, default 1 KiB) */
     int64_t last_id;      /* newest id broadcast so far */
+    struct replay **grads; /* replays ended ahead of last_id (see above) */
+    size_t ngrads;
     int stopping;
 } chat;
 
@@ -55,7 +71,8 @@ typedef struct replay {
     chat *app;
     sio_socket *socket;   /* referenced while the replay runs */
     chat_replay *handle;  /* NULL while paused */
-    int64_t last;         /* newest id sent to the socket */
+    int64_t last;         /* newest id sent to the socket (or its serverOffset) */
+    int64_t sent;         /* newest id this replay sent (0: none) */
     int paused;           /* waiting for the socket to drain */
 } replay;
 
@@ -86,7 +103,7 @@ static void replay_batch(const int64_t *ids, const char *const *contents, const 
             sio_args_push(a, json_integer(ids[i])) == 0)
             sio_emit(r->socket, "chat message", a);
         sio_args_free(a);
-        r->last = ids[i];
+        r->last = r->sent = ids[i];
     }
     if (sio_socket_buffered(r->socket) > REPLAY_HIGH_WATER) {
         chat_replay_cancel(r->handle); /* resumed from r->last on drain */
@@ -112,6 +129,30 @@ static void replay_end(replay *r)
     free(r);
 }
 
+/* Forgets graduate i (its socket disconnected or caught up). */
+static void grad_drop(chat *app, size_t i)
+{
+    replay *r = app->grads[i];
+    app->grads[i] = app->grads[--app->ngrads];
+    sio_socket_set_data(r->socket, NULL);
+    sio_socket_unref(r->socket);
+    free(r);
+}
+
+/* The replay sent rows this process has not seen broadcast yet (another
+ * process inserted them): the socket goes live, minus those. */
+static int graduate(replay *r)
+{
+    chat *app = r->app;
+    replay **n = realloc(app->grads, (app->ngrads + 1) * sizeof *n);
+    if (n == NULL)
+        return -1;
+    app->grads = n;
+    app->grads[app->ngrads++] = r;
+    sio_socket_leave(r->socket, REPLAYING_ROOM);
+    return 0;
+}
+
 static void replay_done(int status, void *data)
 {
     replay *r = data;
@@ -121,6 +162,10 @@ static void replay_done(int status, void *data)
         replay_start(r);
         return;
     }
+    /* (one process: its inserts are broadcast before its replays see them) */
+    if (status == 0 && r->app->redis && sio_socket_connected(r->socket) &&
+        r->sent > r->app->last_id && graduate(r) == 0)
+        return;
     replay_end(r);
 }
 
@@ -135,9 +180,15 @@ static void replay_start(replay *r)
 
 static void on_disconnect(sio_socket *s, const char *reason, void *data)
 {
+    chat *app = data;
     replay *r = sio_socket_get_data(s);
     if (r == NULL)
         return;
+    for (size_t i = 0; i < app->ngrads; i++)
+        if (app->grads[i] == r) {
+            grad_drop(app, i);
+            return;
+        }
     if (r->handle)
         chat_replay_cancel(r->handle);
     r->handle = NULL;
@@ -174,15 +225,40 @@ static void ack_error(sio_ack *ack, const char *message)
     sio_args_free(a);
 }
 
-static void broadcast(chat *app, const char *msg, size_t len, int64_t id)
+/* To this process's sockets that are not replaying and have not been
+ * sent row id by their replay. */
+static void broadcast_local(chat *app, const sio_args *a, int64_t id)
 {
     if (id > app->last_id)
         app->last_id = id;
+    sio_broadcast *b = sio_broadcast_local(sio_broadcast_new(app->nsp));
+    for (size_t i = 0; i < app->ngrads; i++)
+        if (app->grads[i]->sent >= id)
+            b = sio_broadcast_except(b, sio_socket_id(app->grads[i]->socket));
+    sio_broadcast_emit(sio_broadcast_except(b, REPLAYING_ROOM), "chat message", a);
+    for (size_t i = app->ngrads; i-- > 0;)
+        if (app->grads[i]->sent <= app->last_id)
+            grad_drop(app, i);
+}
+
+static void broadcast(chat *app, const char *msg, size_t len, int64_t id)
+{
     sio_args *a = sio_args_new();
-    if (a && sio_args_push(a, json_stringn(msg, len)) == 0 && sio_args_push(a, json_integer(id)) == 0)
-        sio_broadcast_emit(sio_broadcast_except(sio_broadcast_new(app->nsp), REPLAYING_ROOM),
-                           "chat message", a);
+    if (a && sio_args_push(a, json_stringn(msg, len)) == 0 && sio_args_push(a, json_integer(id)) == 0) {
+        broadcast_local(app, a, id);
+        if (app->redis) /* the other processes (dropped and counted while Redis is away) */
+            sio_namespace_server_side_emit(app->nsp, "chat message", a);
+    }
     sio_args_free(a);
+}
+
+/* Another process stored a message. */
+static void on_remote_message(sio_namespace *nsp, const sio_args *args, sio_server_ack *ack,
+                              void *data)
+{
+    json_t *msg = sio_args_get(args, 0), *id = sio_args_get(args, 1);
+    if (json_is_string(msg) && json_is_integer(id) && json_integer_value(id) > 0)
+        broadcast_local(data, args, json_integer_value(id));
 }
 
 static void inserted(int status, int64_t id, void *data)
@@ -318,6 +394,7 @@ static void start_failed(chat *app)
     if (app->loop)
         sio_loop_run(app->loop);
     sio_server_free(app->io);
+    sio_redis_adapter_free(app->redis);
     sio_loop_free(app->loop);
     chat_static_free(app->files);
 }
@@ -340,16 +417,20 @@ static void usage(FILE *f)
                "                 [--max-offset BYTES] [--synchronous full|normal]\n"
                "                 [--max-outbound BYTES] [--outbound-soft-limit BYTES]\n"
                "                 [--outbound-soft-timeout MS] [--max-output-total BYTES]\n"
-               "                 [--help] [--version]\n"
+               "                 [--redis redis://HOST:PORT] [--help] [--version]\n"
                "  PORT in the environment sets the default port (3000).\n"
                "  Output limits (defaults): --max-outbound 16 MiB queued for one client,\n"
                "  --outbound-soft-limit 1 MiB held for --outbound-soft-timeout 10000 ms,\n"
                "  --max-output-total 256 MiB for all clients; a client over them is\n"
-               "  disconnected. SIGUSR1 prints counters on stderr.\n");
+               "  disconnected. SIGUSR1 prints counters on stderr.\n"
+               "  --redis (or REDIS_URL in the environment; default none: one process):\n"
+               "  several processes share one database file and one Redis, and every\n"
+               "  message reaches the clients of all of them.\n");
 }
 
 typedef struct config {
     const char *host, *db, *sync;
+    const char *redis; /* URL, or NULL */
     int port;
     size_t max_message;
     size_t max_offset;
@@ -425,6 +506,9 @@ static int parse_option(int ch, const char *v, config *c, const char **port)
             return -1;
         c->http.max_output_total = (size_t)x;
         return 0;
+    case 'r':
+        c->redis = v;
+        return *v ? 0 : bad_value("--redis", v, "is empty (name a redis:// URL)");
     case 's':
         c->sync = v;
         if (strcmp(v, "full") == 0 || strcmp(v, "normal") == 0)
@@ -446,11 +530,14 @@ static int parse_args(int argc, char **argv, config *c)
         {"outbound-soft-limit", required_argument, 0, 'S'},
         {"outbound-soft-timeout", required_argument, 0, 'T'},
         {"max-output-total", required_argument, 0, 'B'},
-        {"synchronous", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
+        {"synchronous", required_argument, 0, 's'}, {"redis", required_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'v'},      {0, 0, 0, 0}};
     const char *port = getenv("PORT");
     const char *port_name = "PORT (environment)";
+    const char *redis = getenv("REDIS_URL");
     *c = (config){.host = "::", .db = "chat.db", .sync = "full", .port = 3000, .max_message = 65536, .max_offset = 1024};
+    c->redis = redis && *redis ? redis : NULL;
     sio_http_options_init(&c->http);
     sio_server_options_init(&c->io);
     c->io.connection_state_recovery.enabled = 1;
@@ -484,6 +571,14 @@ static int parse_args(int argc, char **argv, config *c)
 static int setup_io(chat *app, config *c, const char *client_dist)
 {
     c->io.serve_client_dir = client_dist; /* /socket.io/socket.io.js etc. */
+    if (c->redis) {
+        int rc = sio_redis_adapter_new(&app->redis, app->loop, c->redis, NULL);
+        if (rc < 0) {
+            fprintf(stderr, "sioc-chat: --redis '%s': %s\n", c->redis, sio_strerror(rc));
+            return rc;
+        }
+        sio_redis_adapter_use(app->redis, &c->io);
+    }
     int rc = sio_server_new(&app->io, app->http, &c->io);
     if (rc < 0)
         return rc;
@@ -491,6 +586,8 @@ static int setup_io(chat *app, config *c, const char *client_dist)
     if (app->nsp == NULL)
         return SIO_ENOMEM;
     sio_namespace_on_connection(app->nsp, on_connection, app);
+    if (app->redis)
+        return sio_namespace_on_server_side_emit(app->nsp, "chat message", on_remote_message, app);
     return 0;
 }
 
@@ -550,7 +647,11 @@ int main(int argc, char **argv)
     printf("listening on http://localhost:%d\n", sio_http_server_port(app.http));
     fflush(stdout);
     rc = sio_loop_run(app.loop);
+    while (app.ngrads)
+        grad_drop(&app, app.ngrads - 1);
+    free(app.grads);
     sio_server_free(app.io);
+    sio_redis_adapter_free(app.redis);
     sio_loop_free(app.loop);
     chat_static_free(app.files);
     return rc < 0 ? 1 : 0;

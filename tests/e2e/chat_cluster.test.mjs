@@ -1,0 +1,80 @@
+// sioc-chat across processes: two sioc-chat processes on one SQLite file
+// and one real redis-server (--redis), a socket.io-client on each (WebSocket
+// on one, polling on the other). A message sent on one process is stored
+// once and reaches the clients of both; replay (auth.serverOffset) works
+// from either process, also while the other one is inserting. Not run with
+// SIOC_REF=1: the Node reference chat is a single process.
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { IS_REF } from './lib/server.mjs';
+import { startRedis } from './lib/redis.mjs';
+import { Cleanups, tempDb, startChat, dbRows, connectedClient } from './lib/chat.mjs';
+
+const T = { timeout: 30_000 };
+let cleanups;
+beforeEach(() => { cleanups = new Cleanups(); });
+afterEach(async () => { await cleanups.run(); });
+
+const pairs = (rows) => rows.map((r) => [r.content, r.id]);
+
+async function cluster() {
+  const redis = await startRedis();
+  cleanups.add(() => redis.stop());
+  const db = tempDb(cleanups);
+  const A = await startChat(cleanups, db, ['--redis', redis.url]);
+  const B = await startChat(cleanups, db, ['--redis', redis.url]);
+  return { redis, db, A, B };
+}
+
+async function sendOk(client, msg, clientOffset) {
+  const ack = await client.send(msg, clientOffset);
+  assert.equal(ack, undefined, `ack of ${JSON.stringify(msg)} was ${JSON.stringify(ack)}`);
+}
+
+describe('chat on two processes sharing one database and one Redis', { skip: IS_REF }, () => {
+  it('a message sent on either process is stored once and reaches every client', T, async () => {
+    const { db, A, B } = await cluster();
+    const a = await connectedClient(cleanups, A.url, { transports: ['websocket'] });
+    const b = await connectedClient(cleanups, B.url, { transports: ['polling'] });
+    await sendOk(a, 'from A', 'a-1');
+    await b.waitFor('from A');
+    await sendOk(b, 'from B', 'b-1');
+    await a.waitFor('from B');
+    const sends = [];
+    for (let i = 0; i < 20; i++) {
+      sends.push(sendOk(a, `a${i}`, `a-x${i}`));
+      sends.push(sendOk(b, `b${i}`, `b-x${i}`));
+    }
+    await Promise.all(sends);
+    const rows = dbRows(db);
+    assert.equal(rows.length, 42, 'each message stored once');
+    const ra = await a.waitCount(42);
+    const rb = await b.waitCount(42);
+    const sorted = (r) => [...r].sort((x, y) => x[1] - y[1]);
+    assert.deepEqual(sorted(ra), pairs(rows), 'A\'s client got every row once');
+    assert.deepEqual(sorted(rb), pairs(rows), 'B\'s client got every row once');
+    await sendOk(b, 'from B', 'b-1'); // a retried clientOffset: no second row
+    assert.equal(dbRows(db).length, 42);
+  });
+
+  it('replay from either process, also while the other inserts', T, async () => {
+    const { db, A, B } = await cluster();
+    const a = await connectedClient(cleanups, A.url, { transports: ['websocket'] });
+    for (let i = 0; i < 10; i++) await sendOk(a, `m${i}`, `m-${i}`);
+    const ids = dbRows(db).map((r) => r.id);
+    for (const [server, offset] of [[B, ids[3]], [A, ids[7]], [B, 0]]) {
+      const c = await connectedClient(cleanups, server.url, { serverOffset: offset });
+      const got = await c.waitCount(dbRows(db).filter((r) => r.id > offset).length);
+      assert.deepEqual(got, pairs(dbRows(db).filter((r) => r.id > offset)));
+    }
+    // A fresh client on B replays while A keeps inserting: every row once, in order.
+    const sending = (async () => {
+      for (let i = 0; i < 60; i++) await sendOk(a, `live${i}`, `live-${i}`);
+    })();
+    const c = await connectedClient(cleanups, B.url, { serverOffset: 0 });
+    await sending;
+    const all = pairs(dbRows(db));
+    const got = await c.waitCount(all.length, 10_000);
+    assert.deepEqual(got, all);
+  });
+});
