@@ -235,7 +235,7 @@ static void link_connect(rlink *l)
         return;
     }
     ac->data = l;
-    if (redisLibuvAttach(ac, &r->loop->uv) != REDIS_OK) {
+    if (redisLibuvAttach(ac, r->loop->uv) != REDIS_OK) {
         redisAsyncFree(ac);
         link_down(l, "cannot attach to the loop");
         return;
@@ -254,7 +254,7 @@ static void link_init(sio__redis *r, rlink *l, int sub)
     l->r = r;
     l->sub = sub ? 1 : 0;
     l->backoff_ms = BACKOFF_MIN_MS;
-    uv_timer_init(&r->loop->uv, &l->retry);
+    uv_timer_init(r->loop->uv, &l->retry);
     l->retry.data = l;
     uv_unref((uv_handle_t *)&l->retry);
     r->open_timers++;
