@@ -289,6 +289,7 @@ typedef struct sio_eio_options {
     size_t max_outbound_bytes;     /* hard limit: 16 MiB */
     size_t outbound_soft_limit;    /* 1 MiB (WebSocket; 0 = none) */
     uint32_t outbound_soft_timeout;/* 10000 ms above the soft limit -> closed */
+    unsigned max_ws_fragments;     /* 1024 frames in one WebSocket message -> close 1008 */
 } sio_eio_options;
 
 void sio_eio_options_init(sio_eio_options *o);

@@ -55,6 +55,7 @@ void sio_eio_options_init(sio_eio_options *o)
     o->max_outbound_bytes = 16u << 20;
     o->outbound_soft_limit = 1u << 20;
     o->outbound_soft_timeout = 10000;
+    o->max_ws_fragments = 1024;
 }
 
 /* ------------------------------------------------------------ lifecycle */

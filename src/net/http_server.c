@@ -356,7 +356,7 @@ static void feed_pending(sio_conn *c);
 
 /* Feeds input until it is used up, a request is held or too many answers
  * wait to be written. Returns the number of bytes consumed. */
-static size_t feed(sio_conn *c, const char *data, size_t len)
+static size_t feed(sio_conn *c, char *data, size_t len)
 {
     size_t used = 0;
     while (!c->held && !c->closing && c->mode == SIO_CONN_HTTP && !c->close_after_write &&
@@ -506,7 +506,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 /* Hands plaintext to the parser (or the WebSocket); what it cannot take
  * now waits in pending_in and reading stops. */
-static void take_input(sio_conn *c, const char *data, size_t n)
+static void take_input(sio_conn *c, char *data, size_t n)
 {
     size_t used = c->held || pending_len(c) ? 0 : feed(c, data, n);
     if (used < n && !c->closing) {

@@ -250,10 +250,11 @@ sio__route *sio__http_route_match(sio_http_server *s, sio_slice path);
 /* The route of c's current request or WebSocket, or NULL. */
 const sio__route_ops *sio__conn_route_ops(sio_conn *c);
 /* Answers 101 and turns c into a WebSocket whose events go to its route's
- * ops (messages over max_message fail with 1009). An invalid handshake is
+ * ops (messages over max_message bytes fail with 1009, over max_fragments
+ * frames with 1008). An invalid handshake is
  * answered here (400, and Sec-WebSocket-Version: 13 for a version we do
  * not speak, RFC 6455 section 4.4) and c closes: returns < 0. */
-int sio__conn_accept_ws(sio_conn *c, size_t max_message);
+int sio__conn_accept_ws(sio_conn *c, size_t max_message, uint32_t max_fragments);
 /* Queues one WebSocket data message (pkt shared, a header copied). */
 int sio__conn_ws_send(sio_conn *c, sio_rcbuf *pkt, int binary);
 /* Closes the WebSocket with 1000 (an HTTP connection just ends). */
@@ -274,7 +275,7 @@ int sio__conn_soft_start(sio_conn *c, uint32_t ms);
 void sio__conn_soft_clear(sio_conn *c);
 /* The soft deadline fired (http_server.c's deadline handler). */
 void sio__conn_soft_expired(sio_conn *c);
-/* A WebSocket connection got bytes. */
-void sio__conn_ws_read(sio_conn *c, const char *data, size_t len);
+/* A WebSocket connection got bytes (unmasked in place: scratch after). */
+void sio__conn_ws_read(sio_conn *c, char *data, size_t len);
 
 #endif

@@ -69,7 +69,7 @@ static void ws_drain_output(sio_conn *c)
         sio__conn_linger(c);
 }
 
-void sio__conn_ws_read(sio_conn *c, const char *data, size_t len)
+void sio__conn_ws_read(sio_conn *c, char *data, size_t len)
 {
     int rc = sio__ws_conn_feed(&c->ws, data, len);
     if (c->closing)
@@ -95,7 +95,7 @@ static void ws_refuse(sio_conn *c, int version)
     sio__conn_end(c);
 }
 
-int sio__conn_accept_ws(sio_conn *c, size_t max_message)
+int sio__conn_accept_ws(sio_conn *c, size_t max_message, uint32_t max_fragments)
 {
     const sio_http_request *r = &c->parser->req;
     sio_slice key = sio__http_header(r, "sec-websocket-key");
@@ -111,6 +111,7 @@ int sio__conn_accept_ws(sio_conn *c, size_t max_message)
     }
     const sio__route_ops *ops = sio__conn_http(c)->route->ops;
     sio__ws_conn_init(&c->ws, &ops->ws, c, max_message);
+    sio__ws_conn_set_max_fragments(&c->ws, max_fragments);
     c->has_ws = 1;
     sio_buf b;
     sio__buf_init(&b, 0);

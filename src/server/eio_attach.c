@@ -137,7 +137,8 @@ static void t_abort(void *conn, const void *bytes, size_t len)
 
 static int t_accept_ws(void *conn)
 {
-    return sio__conn_accept_ws(conn, conn_core(conn)->opts.max_http_buffer_size);
+    const sio_eio_options *o = &conn_core(conn)->opts;
+    return sio__conn_accept_ws(conn, o->max_http_buffer_size, o->max_ws_fragments);
 }
 
 static void t_set_session(void *conn, sio_eio_socket *so) { ((sio_conn *)conn)->owner = so; }

@@ -1,47 +1,35 @@
 /* Server-side WebSocket connection: see ws_conn.h.
  *
- * wslay's event API is made sans-I/O by its two I/O callbacks: the recv
- * callback hands out the bytes of the current call and then reports
- * WSLAY_ERR_WOULDBLOCK (so wslay_event_recv always returns instead of
- * stalling), and the send callback appends everything to the output buffer
- * and never refuses bytes, so each wslay_event_send call leaves only whole
- * frames behind it.
+ * The one WebSocket framer of the library, for both directions (RFC 6455
+ * section 5). Input is parsed in place: a whole frame in the caller's
+ * buffer is checked, unmasked where it lies and, when it is a whole
+ * message, handed to on_message from there, so a read allocates nothing.
+ * Memory is only taken for what cannot be handled yet: an incomplete last
+ * frame waits in the tail buffer (at most one frame, <= max_message + 14
+ * bytes, checked from its header before anything is kept), and the
+ * fragments of an open message gather in msg (bounded by max_message in
+ * bytes and max_fragments in frames while it is built). Both are freed as
+ * soon as they are empty, so an idle connection holds only its struct.
  *
- * Idle memory. A wslay context costs ~8.9 KB (two 4 KB buffers), far too
- * much for 100k idle connections, so it only lives while a message is in
- * flight: it is created when input arrives and freed after the feed when the
- * connection is between messages (no fragmented message open) or done.
- * That is only sound if wslay never holds part of a frame, so a small frame
- * scanner (ws_scan, section 5.2) runs ahead of wslay: wslay gets whole
- * frames only, and an incomplete last frame waits in the connection's tail
- * buffer until it is whole (freed again once empty). The scanner checks
- * every header as wslay would (reserved bits, mask, opcodes, control frame
- * rules, minimal lengths, fragmentation order, max_message) and fails the
- * connection itself on a bad one, so nothing is buffered for a frame that
- * is refused, and the tail never holds more than one frame (<= max_message
- * + 14 bytes). A fragmented message keeps the context alive: its UTF-8
- * state and reassembled payload live there. Our own close frame is written
- * directly (not queued in wslay), so closing costs no context either; a
- * context created after it has writing shut down, as wslay's would after
- * sending a close (no pong, no close echo).
+ * Checks, in the order a header allows them (a frame is refused as soon as
+ * the bytes that break a rule are in): control frames short and
+ * unfragmented, shortest length encoding, no RSV bits (no extension is
+ * negotiated), client frames masked, opcodes in order (continuations only
+ * inside a message), message size and fragment count; then per payload:
+ * text is valid UTF-8 (checked incrementally, so a bad fragment fails at
+ * once), a close frame has no body or a sendable code with a UTF-8 reason.
+ * Failures close with 1002, 1007, 1008 or 1009 (7.4.1) and end reading.
+ * wslay (the reference this framer is fuzzed against, fuzz/fuzz_ws_diff.c)
+ * takes the same decisions, except where RFC 6455 asks for more than
+ * wslay does: a 1-byte close body and an unsendable close code are 1002,
+ * a close reason that is not UTF-8 is 1007, and the fragment limit.
  *
- * After each wslay_event_recv the outcome is classified (ws_after_recv):
- *  - still reading: flush control frames (pongs), done;
- *  - the peer's close frame arrived: wslay queued the echo; flush it and
- *    report the peer's code through on_close;
- *  - wslay failed the connection itself (section 7.1.7): it queued a close
- *    with 1002, 1007 or 1009; flush it and report that code;
- *  - wslay_event_recv returned an error: a frame-layer violation for which
- *    wslay queues a close without a status code, or out-of-memory. We
- *    suppress wslay's output and write our own close frame with 1002 or 1011.
- *
- * Data frames are never sent through wslay: we build them directly (server
- * frames are unmasked, section 5.1) so a broadcast frame can be shared. */
+ * Output: control frames (pong, the close echo, our close) are appended to
+ * the output buffer; data frames are built by the frame builders, so a
+ * broadcast frame is shared (server frames are unmasked, 5.1). */
 #include "ws/ws_conn.h"
 
 #include <string.h>
-
-#include <wslay/wslay.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -127,9 +115,9 @@ static int ws_close_frame_append(sio_buf *out, int code, const char *reason, siz
     return ws_frame_append_op(out, WS_OP_CLOSE, p, n);
 }
 
-/* ------------------------------------------------------ frame scanner */
+/* ------------------------------------------------------------ headers */
 
-/* A client frame header as the scanner sees it (section 5.2). */
+/* A client frame header (section 5.2). */
 typedef struct ws_hdr {
     unsigned b0;  /* FIN, RSV1-3, opcode */
     unsigned b1;  /* MASK and the 7-bit length */
@@ -147,10 +135,10 @@ static size_t ws_header_size(const unsigned char *p, size_t n)
     return 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + ((p[1] & 0x80u) ? 4 : 0);
 }
 
-/* 1 if the header breaks a framing rule wslay checks as soon as it has
- * the bytes: a control frame must be short and unfragmented (5.5), which
- * the first two bytes tell; a length must use the shortest encoding (5.2),
- * which the extended length tells (have_len). */
+/* 1 if the header breaks a framing rule: a control frame must be short
+ * and unfragmented (5.5), which the first two bytes tell; a length must
+ * use the shortest encoding and fit in 63 bits (5.2), which the extended
+ * length tells (have_len). */
 static int ws_framing_error(const ws_hdr *h, int have_len)
 {
     unsigned l7 = h->b1 & 0x7Fu;
@@ -162,7 +150,7 @@ static int ws_framing_error(const ws_hdr *h, int have_len)
 
 /* Decodes the header at p from its first n bytes: 1 when all of it is
  * there, or when the part that is there already breaks a framing rule (so
- * the frame is refused as early as wslay would); else 0. */
+ * the frame is refused before anything of it is buffered); else 0. */
 static int ws_parse(const unsigned char *p, size_t n, ws_hdr *h)
 {
     h->size = ws_header_size(p, n);
@@ -200,141 +188,276 @@ static int ws_opcode_ok(const sio_ws_conn *c, unsigned op)
     }
 }
 
-/* The close code a header fails the connection with, or 0 if it is fine:
- * the checks wslay makes, in its order, so the outcome is the same. */
+/* The close code a header fails the connection with, or 0 if it is fine.
+ * A message is bounded while it is built, in bytes (max_message: 1009)
+ * and in frames (max_fragments: 1008), so that neither many small frames
+ * nor one big one make it cost more than the limit says. */
 static int ws_check(const sio_ws_conn *c, const ws_hdr *h)
 {
     unsigned op = h->b0 & 0x0Fu;
-    int control = (op & 0x8u) != 0;
     if (ws_framing_error(h, 1))
         return SIO_WS_CLOSE_PROTOCOL_ERROR;
     if ((h->b0 & 0x70u) || !(h->b1 & 0x80u) || !ws_opcode_ok(c, op))
         return SIO_WS_CLOSE_PROTOCOL_ERROR; /* no extension; clients mask (5.3) */
-    uint64_t so_far = control ? 0 : c->frag_len;
-    if (h->len > c->max_message - so_far)
+    if (op & 0x8u)
+        return 0;
+    if (h->len > c->max_message - (op == WS_OP_CONT ? c->msg.len : 0))
         return SIO_WS_CLOSE_TOO_BIG;
+    if (!(h->b0 & 0x80u) || op == WS_OP_CONT)
+        if ((op == WS_OP_CONT ? c->nfrags : 0) + 1 > c->max_fragments)
+            return SIO_WS_CLOSE_POLICY;
     return 0;
 }
 
-/* A whole, valid frame goes to wslay: track the fragmented message. */
-static void ws_account(sio_ws_conn *c, const ws_hdr *h)
+/* ----------------------------------------------------------- payloads */
+
+/* Unmasks n bytes in place with the 4-byte key (5.3); pos is the offset
+ * of p in the payload. Eight bytes at a time where it can. */
+static void ws_unmask(unsigned char *p, size_t n, const unsigned char key[4])
 {
-    if (h->b0 & 0x08u)
-        return; /* control frames may interleave; they change nothing */
-    c->frag_open = !(h->b0 & 0x80u);
-    c->frag_len = c->frag_open ? c->frag_len + (uint32_t)h->len : 0; /* <= max_message */
+    size_t i = 0;
+    if (n >= 8) {
+        uint64_t k8;
+        unsigned char kk[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
+        memcpy(&k8, kk, 8);
+        for (; i + 8 <= n; i += 8) {
+            uint64_t v;
+            memcpy(&v, p + i, 8);
+            v ^= k8;
+            memcpy(p + i, &v, 8);
+        }
+    }
+    for (; i < n; i++)
+        p[i] ^= key[i & 3];
 }
 
-/* Length of the run of whole, valid frames at the start of p (accounted as
- * they go). *code gets the close code of a bad header right after them
- * (0 if the rest is merely an incomplete frame). */
-static size_t ws_scan(sio_ws_conn *c, const char *p, size_t n, int *code)
+/* Feeds n bytes to the incremental UTF-8 validator (RFC 3629: no
+ * overlongs, no surrogates, nothing past U+10FFFF): 0, or -1 at the first
+ * byte that can no longer be part of valid UTF-8 (so a bad fragment fails
+ * at once, as section 8.1 allows). */
+static int ws_utf8(sio_ws_conn *c, const unsigned char *p, size_t n)
+{
+    unsigned need = c->u8_need, lo = c->u8_lo, hi = c->u8_hi;
+    for (size_t i = 0; i < n; i++) {
+        unsigned b = p[i];
+        if (need == 0) {
+            if (b < 0x80)
+                continue;
+            lo = 0x80, hi = 0xBF;
+            if (b >= 0xC2 && b <= 0xDF)
+                need = 1;
+            else if (b >= 0xE0 && b <= 0xEF)
+                need = 2, lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
+            else if (b >= 0xF0 && b <= 0xF4)
+                need = 3, lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
+            else
+                return -1;
+            continue;
+        }
+        if (b < lo || b > hi)
+            return -1;
+        need--;
+        lo = 0x80, hi = 0xBF;
+    }
+    c->u8_need = (uint8_t)need, c->u8_lo = (uint8_t)lo, c->u8_hi = (uint8_t)hi;
+    return 0;
+}
+
+/* 1 if the whole of p is valid UTF-8 (a close reason). */
+static int ws_utf8_whole(const unsigned char *p, size_t n)
+{
+    sio_ws_conn t;
+    t.u8_need = 0;
+    return ws_utf8(&t, p, n) == 0 && t.u8_need == 0;
+}
+
+/* ------------------------------------------------------------ closing */
+
+/* Reading is over: tell the user once, and hand back err for feed. */
+static int ws_finish(sio_ws_conn *c, int code, int err)
+{
+    c->done = 1;
+    c->frag_open = 0;
+    sio__buf_free(&c->msg);
+    if (c->cb && c->cb->on_close)
+        c->cb->on_close(c, code, c->data);
+    return err;
+}
+
+/* Fails the connection with our close frame carrying code (7.1.7), unless
+ * our close already went out (then nothing more is written: 1006). */
+static int ws_reject(sio_ws_conn *c, int code)
+{
+    int err = code == SIO_WS_CLOSE_TOO_BIG                               ? SIO_ELIMIT
+              : code == SIO_WS_CLOSE_INTERNAL_ERROR                     ? SIO_ENOMEM
+              : code == SIO_WS_CLOSE_POLICY                             ? SIO_ELIMIT
+                                                                        : SIO_EPROTO;
+    if (c->we_closed)
+        return ws_finish(c, SIO_WS_CLOSE_ABNORMAL, err);
+    int rc = ws_close_frame_append(&c->out, code, NULL, 0);
+    return ws_finish(c, code, rc < 0 ? rc : err);
+}
+
+/* Codes an endpoint may put in a close frame (7.4.1, 7.4.2): 1004-1006
+ * and 1015 are reserved for reporting, never sent. */
+static int ws_code_sendable(int code)
+{
+    if (code >= 3000 && code <= 4999)
+        return 1;
+    return code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006;
+}
+
+/* The peer's close frame (5.5.1): no body (1005), or a sendable code and
+ * a UTF-8 reason; a 1-byte body, a reserved code (1002) or a reason that
+ * is not UTF-8 (1007) fail the connection instead. The code is echoed. */
+static int ws_on_close_frame(sio_ws_conn *c, const unsigned char *p, size_t n)
+{
+    if (n == 1)
+        return ws_reject(c, SIO_WS_CLOSE_PROTOCOL_ERROR);
+    int code = n == 0 ? SIO_WS_CLOSE_NO_STATUS : (p[0] << 8) | p[1];
+    if (n >= 2 && !ws_code_sendable(code))
+        return ws_reject(c, SIO_WS_CLOSE_PROTOCOL_ERROR);
+    if (n > 2 && !ws_utf8_whole(p + 2, n - 2))
+        return ws_reject(c, SIO_WS_CLOSE_INVALID_DATA);
+    c->peer_code = (uint16_t)code;
+    int rc = 0;
+    if (!c->we_closed) {
+        c->we_closed = 1;
+        rc = ws_close_frame_append(&c->out, n == 0 ? 0 : code, NULL, 0);
+    }
+    return ws_finish(c, code, rc);
+}
+
+/* -------------------------------------------------------------- frames */
+
+/* A message is whole: hand it over (unless our close went out first: the
+ * application is done with this connection). */
+static void ws_deliver(sio_ws_conn *c, int binary, const unsigned char *p, size_t n)
+{
+    if (c->cb && c->cb->on_message && !c->we_closed)
+        c->cb->on_message(c, binary, n ? (const char *)p : "", n, c->data);
+}
+
+/* A data frame's payload (unmasked). Unfragmented messages are delivered
+ * straight from the caller's bytes; fragments gather in msg. */
+static int ws_on_data(sio_ws_conn *c, const ws_hdr *h, const unsigned char *p)
+{
+    unsigned op = h->b0 & 0x0Fu;
+    int fin = (h->b0 & 0x80u) != 0;
+    int binary = op == WS_OP_CONT ? c->frag_binary : op == WS_OP_BINARY;
+    if (op != WS_OP_CONT)
+        c->u8_need = 0; /* a new message */
+    if (!binary && ws_utf8(c, p, (size_t)h->len) < 0)
+        return ws_reject(c, SIO_WS_CLOSE_INVALID_DATA);
+    if (!binary && fin && c->u8_need != 0)
+        return ws_reject(c, SIO_WS_CLOSE_INVALID_DATA); /* ends inside a character */
+    if (op != WS_OP_CONT && fin) {
+        ws_deliver(c, binary, p, (size_t)h->len);
+        return 0;
+    }
+    if (op != WS_OP_CONT) {
+        c->frag_open = 1;
+        c->frag_binary = (unsigned)binary;
+        c->nfrags = 0;
+    }
+    c->nfrags++;
+    if (sio__buf_append(&c->msg, p, (size_t)h->len) < 0)
+        return ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR);
+    if (!fin)
+        return 0;
+    c->frag_open = 0;
+    ws_deliver(c, binary, (const unsigned char *)c->msg.data, c->msg.len);
+    sio__buf_free(&c->msg);
+    return 0;
+}
+
+/* One whole, checked frame: header h, masked payload at p (unmasked here,
+ * in place). */
+static int ws_on_frame(sio_ws_conn *c, const ws_hdr *h, unsigned char *p)
+{
+    ws_unmask(p, (size_t)h->len, p - 4);
+    switch (h->b0 & 0x0Fu) {
+    case WS_OP_CLOSE:
+        return ws_on_close_frame(c, p, (size_t)h->len);
+    case WS_OP_PING: { /* 5.5.3: answered with the same payload, until we close */
+        if (c->we_closed)
+            return 0;
+        /* The output refused a frame: it will not take a close either. */
+        int rc = ws_frame_append_op(&c->out, WS_OP_PONG, p, (size_t)h->len);
+        return rc < 0 ? ws_finish(c, SIO_WS_CLOSE_INTERNAL_ERROR, rc) : 0;
+    }
+    case WS_OP_PONG:
+        return 0;
+    default:
+        return ws_on_data(c, h, p);
+    }
+}
+
+/* ----------------------------------------------------------------- input */
+
+/* Moves up to want - tail.len bytes of the input into the tail. */
+static int ws_tail_take(sio_ws_conn *c, char **data, size_t *len, size_t want)
+{
+    size_t n = want - c->tail.len;
+    if (n > *len)
+        n = *len;
+    if (sio__buf_append(&c->tail, *data, n) < 0)
+        return ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR);
+    *data += n;
+    *len -= n;
+    return 0;
+}
+
+/* Completes the frame waiting in the tail with the first bytes of the
+ * input (header first, to learn and check the frame's size, then its
+ * payload) and handles it once whole. Advances *data and *len. */
+static int ws_feed_tail(sio_ws_conn *c, char **data, size_t *len)
+{
+    ws_hdr h;
+    while (!ws_parse((const unsigned char *)c->tail.data, c->tail.len, &h)) {
+        if (*len == 0)
+            return 0;
+        int rc = ws_tail_take(c, data, len, h.size);
+        if (rc < 0)
+            return rc;
+    }
+    int code = ws_check(c, &h);
+    if (code != 0)
+        return ws_reject(c, code);
+    int rc = ws_tail_take(c, data, len, h.size + (size_t)h.len);
+    if (rc < 0 || c->tail.len < h.size + h.len)
+        return rc;
+    rc = ws_on_frame(c, &h, (unsigned char *)c->tail.data + h.size);
+    sio__buf_free(&c->tail);
+    return rc;
+}
+
+/* Handles the whole frames at the start of data in place, and keeps an
+ * incomplete last frame in the tail (after checking what of its header
+ * is there). */
+static int ws_feed_direct(sio_ws_conn *c, char *data, size_t len)
 {
     size_t off = 0;
     ws_hdr h;
-    *code = 0;
-    while (ws_parse((const unsigned char *)p + off, n - off, &h)) {
-        *code = ws_check(c, &h);
-        if (*code != 0 || h.len > n - off - h.size)
+    while (!c->done && off < len) {
+        int whole_hdr = ws_parse((const unsigned char *)data + off, len - off, &h);
+        if (whole_hdr) {
+            int code = ws_check(c, &h);
+            if (code != 0)
+                return ws_reject(c, code);
+        }
+        if (!whole_hdr || h.len > len - off - h.size)
             break;
-        ws_account(c, &h);
+        int rc = ws_on_frame(c, &h, (unsigned char *)data + off + h.size);
+        if (rc < 0)
+            return rc;
         off += h.size + (size_t)h.len;
     }
-    return off;
-}
-
-/* ------------------------------------------------------------- wslay */
-
-/* wslay wants input: give it what is left, then WOULDBLOCK so that
- * wslay_event_recv returns instead of waiting for more. */
-static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                          void *user)
-{
-    sio_ws_conn *c = user;
-    if (c->in_len == 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    size_t n = len < c->in_len ? len : c->in_len;
-    memcpy(buf, c->in, n);
-    c->in += n;
-    c->in_len -= n;
-    return (ssize_t)n;
-}
-
-/* wslay has frame bytes for the peer: take them all, or fail hard (a
- * partial acceptance would leave a half frame that data frames could
- * interleave with). */
-static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-                          void *user)
-{
-    sio_ws_conn *c = user;
-    int rc = sio__buf_append(&c->out, data, len);
-    if (rc < 0) {
-        c->out_limit = rc == SIO_ELIMIT;
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-        return -1;
-    }
-    return (ssize_t)len;
-}
-
-/* A complete message or control frame arrived (wslay already answered
- * pings and queued the close echo). */
-static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-                      void *user)
-{
-    sio_ws_conn *c = user;
-    switch (arg->opcode) {
-    case WSLAY_TEXT_FRAME:
-    case WSLAY_BINARY_FRAME:
-        /* Messages racing our close are dropped: the application is done. */
-        if (c->cb && c->cb->on_message && !c->we_closed)
-            c->cb->on_message(c, arg->opcode == WSLAY_BINARY_FRAME,
-                             arg->msg ? (const char *)arg->msg : "", arg->msg_length, c->data);
-        break;
-    case WSLAY_CONNECTION_CLOSE:
-        c->peer_code = arg->status_code ? arg->status_code : (uint16_t)SIO_WS_CLOSE_NO_STATUS;
-        break;
-    default: /* ping (already answered) and pong: nothing to do */
-        break;
-    }
-}
-
-/* Creates wslay's context if there is none (input arrived). */
-static int ws_ctx_open(sio_ws_conn *c)
-{
-    if (c->ctx)
+    if (c->done || off == len)
         return 0;
-    struct wslay_event_callbacks wcb = {
-        .recv_callback = ws_recv_cb,
-        .send_callback = ws_send_cb,
-        .on_msg_recv_callback = ws_msg_cb,
-    };
-    if (wslay_event_context_server_init(&c->ctx, &wcb, c) != 0) {
-        c->ctx = NULL; /* wslay may leave a freed pointer behind */
-        return SIO_ENOMEM;
-    }
-    wslay_event_config_set_max_recv_msg_length(c->ctx, c->max_message);
-    /* Our close is out: like wslay after sending one, write nothing more. */
-    if (c->we_closed)
-        wslay_event_shutdown_write(c->ctx);
-    return 0;
-}
-
-/* Frees wslay's context when it holds nothing worth keeping: between
- * messages (it was only ever given whole frames) or once reading is over.
- * Also gives back the memory of empty buffers and of a tail that will
- * never be read. */
-static void ws_trim(sio_ws_conn *c)
-{
-    if (c->ctx && (c->done || !c->frag_open)) {
-        wslay_event_context_free(c->ctx);
-        c->ctx = NULL;
-    }
-    if (c->out.len == 0)
-        sio__buf_free(&c->out);
-    if (c->tail.len == 0 || c->done) /* once done, input is discarded */
-        sio__buf_free(&c->tail);
+    return sio__buf_append(&c->tail, data + off, len - off) < 0
+               ? ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR)
+               : 0;
 }
 
 void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data,
@@ -346,16 +469,19 @@ void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data,
     if (max_message == 0)
         max_message = WS_DEFAULT_MAX_MESSAGE;
     c->max_message = max_message < UINT32_MAX ? (uint32_t)max_message : UINT32_MAX;
+    c->max_fragments = SIO_WS_DEFAULT_MAX_FRAGMENTS;
     sio__buf_init(&c->out, 0);
     sio__buf_init(&c->tail, 0);
+    sio__buf_init(&c->msg, 0);
 }
+
+void sio__ws_conn_set_max_fragments(sio_ws_conn *c, uint32_t n) { c->max_fragments = n ? n : 1; }
 
 void sio__ws_conn_fini(sio_ws_conn *c)
 {
-    wslay_event_context_free(c->ctx);
-    c->ctx = NULL;
     sio__buf_free(&c->out);
     sio__buf_free(&c->tail);
+    sio__buf_free(&c->msg);
 }
 
 sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max_message)
@@ -375,136 +501,7 @@ void sio__ws_conn_free(sio_ws_conn *c)
     sio__free(c);
 }
 
-/* Moves wslay's queued control frames into the output buffer. wslay hands
- * a frame over in several pieces (header, payload), so when the buffer
- * refuses one, everything this flush added is dropped again: the output
- * must only ever hold whole frames, and the connection is failing anyway. */
-static int ws_flush(sio_ws_conn *c)
-{
-    size_t mark = c->out.len;
-    if (wslay_event_send(c->ctx) == 0)
-        return 0;
-    c->out.len = mark;
-    return c->out_limit ? SIO_ELIMIT : SIO_ENOMEM;
-}
-
-/* Reading is over: tell the user once, and hand back err for feed. */
-static int ws_finish(sio_ws_conn *c, int code, int err)
-{
-    c->done = 1;
-    if (c->ctx)
-        wslay_event_shutdown_read(c->ctx);
-    if (c->cb && c->cb->on_close)
-        c->cb->on_close(c, code, c->data);
-    return err;
-}
-
-/* Fails the connection with our own close frame carrying code, unless our
- * close already went out (then nothing more is written: 1006). wslay's
- * output, if any, is suppressed. */
-static int ws_reject(sio_ws_conn *c, int code, int err)
-{
-    if (c->ctx)
-        wslay_event_shutdown_write(c->ctx);
-    if (c->we_closed)
-        return ws_finish(c, SIO_WS_CLOSE_ABNORMAL, err);
-    int rc = ws_close_frame_append(&c->out, code, NULL, 0);
-    return ws_finish(c, code, rc < 0 ? rc : err);
-}
-
-/* Classifies the state after wslay_event_recv (see the file comment). */
-static int ws_after_recv(sio_ws_conn *c, int r)
-{
-    if (r == WSLAY_ERR_NOMEM)
-        return ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR, SIO_ENOMEM);
-    if (r != 0)
-        return ws_reject(c, SIO_WS_CLOSE_PROTOCOL_ERROR, SIO_EPROTO);
-    int rc = ws_flush(c);
-    if (wslay_event_get_read_enabled(c->ctx))
-        return rc < 0 ? ws_finish(c, SIO_WS_CLOSE_INTERNAL_ERROR, rc) : 0;
-    if (c->peer_code != 0)
-        return ws_finish(c, c->peer_code, rc);
-    /* wslay failed the connection and sent its close, unless ours had
-     * already gone out (then its close was refused). */
-    int code = SIO_WS_CLOSE_ABNORMAL;
-    if (!c->we_closed && rc == 0 && wslay_event_get_close_sent(c->ctx))
-        code = wslay_event_get_status_code_sent(c->ctx);
-    int err = code == SIO_WS_CLOSE_TOO_BIG ? SIO_ELIMIT : SIO_EPROTO;
-    return ws_finish(c, code, rc < 0 ? rc : err);
-}
-
-/* Runs whole frames through wslay (creating its context if needed). */
-static int ws_recv(sio_ws_conn *c, const char *data, size_t len)
-{
-    if (ws_ctx_open(c) < 0)
-        return ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR, SIO_ENOMEM);
-    c->in = data;
-    c->in_len = len;
-    wslay_event_set_error(c->ctx, 0);
-    int r = wslay_event_recv(c->ctx);
-    /* Bytes after a close frame or an error are dropped (5.5.1, 7.1.7). */
-    c->in = NULL;
-    c->in_len = 0;
-    return ws_after_recv(c, r);
-}
-
-/* Moves up to want - tail.len bytes of the input into the tail. */
-static int ws_tail_take(sio_ws_conn *c, const char **data, size_t *len, size_t want)
-{
-    size_t n = want - c->tail.len;
-    if (n > *len)
-        n = *len;
-    int rc = sio__buf_append(&c->tail, *data, n);
-    if (rc < 0)
-        return ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR, rc);
-    *data += n;
-    *len -= n;
-    return 0;
-}
-
-/* Completes the frame waiting in the tail with the first bytes of the
- * input (header first, to learn the frame's size, then its payload) and
- * runs it through wslay once whole. Advances *data and *len. */
-static int ws_feed_tail(sio_ws_conn *c, const char **data, size_t *len)
-{
-    ws_hdr h;
-    while (!ws_parse((const unsigned char *)c->tail.data, c->tail.len, &h)) {
-        if (*len == 0)
-            return 0;
-        int rc = ws_tail_take(c, data, len, h.size);
-        if (rc < 0)
-            return rc;
-    }
-    int code = ws_check(c, &h);
-    if (code != 0)
-        return ws_reject(c, code, code == SIO_WS_CLOSE_TOO_BIG ? SIO_ELIMIT : SIO_EPROTO);
-    int rc = ws_tail_take(c, data, len, h.size + (size_t)h.len);
-    if (rc < 0 || c->tail.len < h.size + h.len)
-        return rc;
-    ws_account(c, &h);
-    rc = ws_recv(c, c->tail.data, c->tail.len);
-    sio__buf_free(&c->tail);
-    return rc;
-}
-
-/* Runs the whole frames at the start of data through wslay straight from
- * the caller's bytes, and keeps an incomplete last frame in the tail. */
-static int ws_feed_direct(sio_ws_conn *c, const char *data, size_t len)
-{
-    int code;
-    size_t n = ws_scan(c, data, len, &code);
-    if (n > 0) {
-        int rc = ws_recv(c, data, n);
-        if (rc < 0 || c->done)
-            return rc;
-    }
-    if (code != 0)
-        return ws_reject(c, code, code == SIO_WS_CLOSE_TOO_BIG ? SIO_ELIMIT : SIO_EPROTO);
-    int rc = sio__buf_append(&c->tail, data + n, len - n);
-    return rc < 0 ? ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR, rc) : 0;
-}
-
-int sio__ws_conn_feed(sio_ws_conn *c, const char *data, size_t len)
+int sio__ws_conn_feed(sio_ws_conn *c, char *data, size_t len)
 {
     if (c->done)
         return SIO_ECLOSED;
@@ -513,7 +510,10 @@ int sio__ws_conn_feed(sio_ws_conn *c, const char *data, size_t len)
         rc = ws_feed_tail(c, &data, &len);
     if (rc == 0 && !c->done && len > 0)
         rc = ws_feed_direct(c, data, len);
-    ws_trim(c);
+    if (c->out.len == 0)
+        sio__buf_free(&c->out);
+    if (c->tail.len == 0 || c->done) /* once done, input is discarded */
+        sio__buf_free(&c->tail);
     return rc;
 }
 
@@ -533,15 +533,6 @@ int sio__ws_conn_wants_close(const sio_ws_conn *c)
     return c->done || c->we_closed;
 }
 
-/* Codes an endpoint may put in a close frame (7.4.1, 7.4.2): 1004-1006
- * and 1015 are reserved for reporting, never sent. */
-static int ws_code_sendable(int code)
-{
-    if (code >= 3000 && code <= 4999)
-        return 1;
-    return code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006;
-}
-
 int sio__ws_conn_close(sio_ws_conn *c, int code, const char *reason)
 {
     size_t rlen = reason ? strlen(reason) : 0;
@@ -550,13 +541,7 @@ int sio__ws_conn_close(sio_ws_conn *c, int code, const char *reason)
     if (c->done || c->we_closed)
         return SIO_ECLOSED;
     c->we_closed = 1;
-    int rc = 0;
-    if (c->ctx) {
-        /* Pongs wslay queued earlier in this feed go first; none after. */
-        rc = ws_flush(c);
-        wslay_event_shutdown_write(c->ctx);
-    }
-    return rc < 0 ? rc : ws_close_frame_append(&c->out, code, reason, rlen);
+    return ws_close_frame_append(&c->out, code, reason, rlen);
 }
 
 int sio__ws_conn_send(sio_ws_conn *c, int binary, const void *payload, size_t len)
@@ -568,10 +553,10 @@ int sio__ws_conn_send(sio_ws_conn *c, int binary, const void *payload, size_t le
 
 size_t sio__ws_conn_heap_bytes(const sio_ws_conn *c)
 {
-    return sizeof *c + c->out.cap + c->tail.cap;
+    return sizeof *c + c->out.cap + c->tail.cap + c->msg.cap;
 }
 
 int sio__ws_conn_engine_alive(const sio_ws_conn *c)
 {
-    return c->ctx != NULL;
+    return c->frag_open;
 }

@@ -1,14 +1,15 @@
-/* A server-side WebSocket connection (RFC 6455), sans-I/O.
+/* A server-side WebSocket connection (RFC 6455), sans-I/O: the library's
+ * one WebSocket framer.
  *
- * Input: the caller feeds the bytes it read (sio__ws_conn_feed); wslay's
- * event API unmasks them, reassembles fragmented messages, validates UTF-8
- * of text messages, answers pings and close frames, and detects protocol
- * errors. Complete messages come out through on_message.
+ * Input: the caller feeds the bytes it read (sio__ws_conn_feed), which are
+ * unmasked in place: frames are checked, text is validated as UTF-8,
+ * fragmented messages are reassembled, pings are answered and close frames
+ * handled here. Complete messages come out through on_message.
  *
  * Output has two sources, both made of whole frames:
- *  - control frames wslay emits (pong, close replies, error closes) and the
- *    close frame of sio__ws_conn_close land in the connection's output
- *    buffer (sio__ws_conn_output) while feed/close run;
+ *  - control frames (pong, the close echo, error closes) and the close
+ *    frame of sio__ws_conn_close land in the connection's output buffer
+ *    (sio__ws_conn_output) while feed/close run;
  *  - data frames the caller builds itself with the frame builders below.
  *    Server frames are unmasked, so a frame's bytes are the same for every
  *    recipient: a broadcast is encoded once (sio__ws_frame_new) and shared.
@@ -21,11 +22,12 @@
  * sio__ws_conn_wants_close() is 1, send no more data frames: a close frame
  * is in (or already went out of) the output, and nothing may follow it.
  *
- * Memory: an idle connection holds only its small struct. wslay's context
- * (~9 KB) exists only while a message is in flight (a fragmented message,
- * or the feed that carries it), an incomplete frame waits in a tail buffer
- * of at most max_message + 14 bytes, and empty buffers are freed (the output
- * after sio__ws_conn_output_done or at the next feed).
+ * Memory: an idle connection holds only its small struct; a read allocates
+ * nothing. An incomplete frame waits in a tail buffer of at most
+ * max_message + 14 bytes, the fragments of an open message in a message
+ * buffer of at most max_message bytes (and max_fragments frames), and empty
+ * buffers are freed (the output after sio__ws_conn_output_done or at the
+ * next feed).
  *
  * Lifetime: callbacks run inside feed/close; they must not free the
  * connection (free it after feed returns). */
@@ -46,6 +48,7 @@ enum {
     SIO_WS_CLOSE_NO_STATUS = 1005,
     SIO_WS_CLOSE_ABNORMAL = 1006,
     SIO_WS_CLOSE_INVALID_DATA = 1007,
+    SIO_WS_CLOSE_POLICY = 1008,
     SIO_WS_CLOSE_TOO_BIG = 1009,
     SIO_WS_CLOSE_INTERNAL_ERROR = 1011,
 };
@@ -53,8 +56,10 @@ enum {
 /* Longest data-frame header: 2 bytes + 8-byte extended length. */
 #define SIO_WS_FRAME_HEADER_MAX 10
 
+/* Frames one message may be made of, unless set otherwise. */
+#define SIO_WS_DEFAULT_MAX_FRAGMENTS 1024
+
 typedef struct sio_ws_conn sio_ws_conn;
-struct wslay_event_context;
 
 typedef struct sio_ws_callbacks {
     /* A complete message; text is valid UTF-8 (invalid text fails the
@@ -63,28 +68,30 @@ typedef struct sio_ws_callbacks {
     void (*on_message)(sio_ws_conn *c, int binary, const char *data, size_t len, void *data_);
     /* Reading is over, called once: the peer's close frame arrived (code
      * is its status, 1005 if it had none), or the connection failed (code
-     * is the one we sent: 1002 protocol error, 1007 invalid UTF-8, 1009
-     * message too big, 1011 out of memory; 1006 if our own close had
-     * already gone out). Not called by sio__ws_conn_close itself. */
+     * is the one we sent: 1002 protocol error, 1007 invalid UTF-8, 1008
+     * too many fragments, 1009 message too big, 1011 out of memory; 1006
+     * if our own close had already gone out). Not called by
+     * sio__ws_conn_close itself. */
     void (*on_close)(sio_ws_conn *c, int code, void *data_);
 } sio_ws_callbacks;
 
 /* The connection's state. Its fields are private to ws_conn.c: the struct is
  * here only so that a caller can embed it (sio__ws_conn_init/fini) and save
- * an allocation per connection. 120 bytes. */
+ * an allocation per connection. 128 bytes. */
 struct sio_ws_conn {
-    struct wslay_event_context *ctx; /* wslay's state; NULL between messages */
     const sio_ws_callbacks *cb;  /* the user's callbacks (NULL: none), not copied */
     void *data;                  /* passed back to every callback */
     sio_buf out;                 /* bytes for the peer, whole frames only */
-    sio_buf tail;                /* start of an incomplete frame, not yet in wslay */
-    const char *in;              /* unread bytes of the current wslay_event_recv */
-    size_t in_len;               /* how many of them remain */
+    sio_buf tail;                /* start of an incomplete frame (still masked) */
+    sio_buf msg;                 /* payload of the open fragmented message */
     uint32_t max_message;        /* message limit (never 0); 32 bits keep the struct small */
-    uint32_t frag_len;           /* payload so far of the open fragmented message */
+    uint32_t max_fragments;      /* frame limit of one message (never 0) */
+    uint32_t nfrags;             /* frames of the open fragmented message */
     uint16_t peer_code;          /* status of the peer's close; 0 until it came */
-    unsigned out_limit : 1;      /* the send callback was refused by the output limit */
-    unsigned frag_open : 1;      /* a data frame without FIN was scanned */
+    uint8_t u8_need, u8_lo, u8_hi; /* UTF-8 validator: continuation bytes due, range
+                                    * of the next one (carried across fragments) */
+    unsigned frag_open : 1;      /* a data frame without FIN was handled */
+    unsigned frag_binary : 1;    /* the open message is binary */
     unsigned we_closed : 1;      /* our close frame is in the output */
     unsigned done : 1;           /* reading is over and on_close was called */
 };
@@ -93,7 +100,7 @@ struct sio_ws_conn {
  * must outlive the connection (a static table), or be NULL; data is
  * passed to the callbacks. max_message: messages longer than this fail the
  * connection with close 1009 before any of their payload is buffered (0
- * means wslay's default, 2^31-1; values above 2^32-1 are capped there).
+ * means 2^31-1; values above 2^32-1 are capped there).
  * NULL on out-of-memory. */
 sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max_message);
 /* Frees the connection and its unsent output. NULL is a no-op. */
@@ -105,15 +112,20 @@ void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data,
                        size_t max_message);
 void sio__ws_conn_fini(sio_ws_conn *c);
 
-/* Feeds received bytes (all are consumed); callbacks run inside. Returns 0,
+/* Feeds received bytes (all are consumed, and unmasked in place: data is
+ * scratch afterwards); callbacks run inside. Returns 0,
  * or a negative error after which the caller flushes the output and closes
  * the socket: SIO_EPROTO (protocol violation or invalid UTF-8), SIO_ELIMIT
- * (message too big), SIO_ENOMEM, SIO_ECLOSED (reading was already over:
+ * (message too big, too many fragments), SIO_ENOMEM, SIO_ECLOSED (reading was already over:
  * the bytes are discarded, as section 5.5.1 allows after a close). A clean
  * close by the peer returns 0 with sio__ws_conn_wants_close() set. A frame
  * header is judged as soon as its bytes are in (bad framing, or a message
  * over max_message), before any of its payload is buffered. */
-int sio__ws_conn_feed(sio_ws_conn *c, const char *data, size_t len);
+int sio__ws_conn_feed(sio_ws_conn *c, char *data, size_t len);
+
+/* Frames one message may be made of (default SIO_WS_DEFAULT_MAX_FRAGMENTS;
+ * 0 means 1): more fail the connection with close 1008. */
+void sio__ws_conn_set_max_fragments(sio_ws_conn *c, uint32_t n);
 
 /* The output buffer (control frames, plus data frames the caller appends).
  * The caller removes what it wrote with sio__buf_consume, or swaps the
@@ -143,8 +155,8 @@ int sio__ws_conn_send(sio_ws_conn *c, int binary, const void *payload, size_t le
 
 /* Test and measurement hooks. heap_bytes: what the connection holds
  * through our allocator (its struct and buffer capacities); equal to that
- * of a new connection when idle. engine_alive: 1 while wslay's context
- * (allocated by libc, outside our allocator) exists. */
+ * of a new connection when idle. engine_alive: 1 while a fragmented
+ * message is open (its reassembly state lives). */
 size_t sio__ws_conn_heap_bytes(const sio_ws_conn *c);
 int sio__ws_conn_engine_alive(const sio_ws_conn *c);
 

@@ -617,3 +617,86 @@ describe('slow WebSocket reader', { skip: SKIP }, () => {
     assert.equal((await responses(other, 1))[0].status, 404, 'still serving');
   });
 });
+
+// RFC 6455 edges (issue 11). Node's ws takes the same decisions for the close
+// rules and the version, so these run against the reference too; the fragment
+// limit is sioc's own (Node's ws has none).
+describe('WebSocket protocol edges (RFC 6455)', () => {
+  let srv;
+  const socks = [];
+  before(async () => { srv = await startServer('sioc-protocol-server'); });
+  after(async () => { await srv?.stop(); });
+  afterEach(() => { while (socks.length) socks.pop().destroy(); });
+
+  /** The server frames after the 101 head in sock.data: [{opcode, payload}]. */
+  function serverFrames(sock) {
+    const buf = sock.data;
+    let i = buf.indexOf('\r\n\r\n') + 4;
+    const out = [];
+    while (i + 2 <= buf.length) {
+      let len = buf[i + 1] & 0x7f;
+      let h = 2;
+      if (len === 126) { if (i + 4 > buf.length) break; len = buf.readUInt16BE(i + 2); h = 4; }
+      else if (len === 127) { if (i + 10 > buf.length) break; len = Number(buf.readBigUInt64BE(i + 2)); h = 10; }
+      if (i + h + len > buf.length) break;
+      out.push({ opcode: buf[i] & 0x0f, payload: buf.subarray(i + h, i + h + len) });
+      i += h + len;
+    }
+    return out;
+  }
+
+  /** Sends frames on a fresh Engine.IO WebSocket; resolves the code of the server's close frame. */
+  async function closeCodeAfter(...frames) {
+    const sock = await rawWebSocket(srv.port);
+    socks.push(sock);
+    for (const f of frames) sock.write(f);
+    return withTimeout((async () => {
+      for (;;) {
+        const close = serverFrames(sock).find((f) => f.opcode === 8);
+        if (close) return close.payload.length >= 2 ? close.payload.readUInt16BE(0) : 1005;
+        if (sock.closedAt !== null) throw new Error('closed without a close frame');
+        await sleep(5);
+      }
+    })(), 5000, 'the close frame');
+  }
+
+  const closeBody = (code, reason = Buffer.alloc(0)) => {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(code);
+    return Buffer.concat([b, reason]);
+  };
+
+  it('a close frame with a 1-byte body is a protocol error (1002)', T, async () => {
+    assert.equal(await closeCodeAfter(wsFrame(Buffer.from([3]), 8)), 1002);
+  });
+
+  it('a close code that may not be sent on the wire is a protocol error (1002)', T, async () => {
+    for (const code of [1005, 1006, 999, 2000]) assert.equal(await closeCodeAfter(wsFrame(closeBody(code), 8)), 1002, `code ${code}`);
+  });
+
+  it('a close reason that is not UTF-8 is 1007; a valid one is echoed', T, async () => {
+    assert.equal(await closeCodeAfter(wsFrame(closeBody(1000, Buffer.from([0xc3, 0x28])), 8)), 1007);
+    assert.equal(await closeCodeAfter(wsFrame(closeBody(4000, Buffer.from('bye é')), 8)), 4000);
+  });
+
+  it('a message of many empty continuation frames is closed once over the fragment limit (1008)', { ...T, skip: IS_REF && 'a sioc limit' }, async () => {
+    const empty = wsFrame('', 0);
+    empty[0] &= 0x7f; // no FIN: the message goes on
+    const empties = Array.from({ length: 5000 }, () => empty);
+    const first = wsFrame('4', 1);
+    first[0] &= 0x7f; // no FIN: a fragmented text message starts
+    const rss = memory(srv.proc.pid).rss;
+    assert.equal(await closeCodeAfter(first, Buffer.concat(empties)), 1008);
+    assert.ok(memory(srv.proc.pid).rss - rss < 4096, 'the server did not grow by megabytes');
+  });
+
+  it('an upgrade with a Sec-WebSocket-Version we do not speak gets 400 naming version 13 (4.4)', T, async () => {
+    const sock = await connect(srv.port);
+    socks.push(sock);
+    sock.write(get('/engine.io/?EIO=4&transport=websocket',
+      'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 12\r\n'));
+    const [r] = await responses(sock, 1);
+    assert.equal(r.status, 400);
+    assert.match(r.headers['sec-websocket-version'] ?? '', /(^|, *)13(,|$)/);
+  });
+});

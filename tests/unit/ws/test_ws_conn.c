@@ -498,6 +498,84 @@ static void test_bad_close_code(void **state)
     sio__buf_free(&w);
 }
 
+/* RFC 6455 5.5.1 / 7.4 (issue 11): a 1-byte close body, and codes that may
+ * not be sent on the wire, are protocol errors; a reason that is not UTF-8
+ * is 1007. wslay let a 1-byte body through as 1005. */
+static void test_close_body_rules(void **state)
+{
+    static const struct {
+        const char *body;
+        size_t len;
+        int code;
+    } cases[] = {
+        {"\x03", 1, 1002},          {"\x03\xee", 2, 1002} /* 1006 */,
+        {"\x03\xe7", 2, 1002} /* 999 */, {"\x07\xd0", 2, 1002} /* 2000 */,
+        {"\x03\xf7", 2, 1002} /* 1015 */, {"\x03\xe8\xc3\x28", 4, 1007},
+        {"\x03\xe8\xed\xa0\x80", 5, 1007} /* a surrogate */,
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fx *f = fx_new(1000);
+        sio_buf w;
+        sio__buf_init(&w, 0);
+        raw_frame(&w, 0x88, 1, cases[i].body, cases[i].len, 0);
+        expect_failure(f, &w, SIO_EPROTO, cases[i].code);
+        sio__buf_free(&w);
+        void *st = f;
+        teardown(&st);
+    }
+}
+
+/* A valid close: code and UTF-8 reason reported, the code echoed. */
+static void test_close_with_reason_echoed(void **state)
+{
+    fx *f = *state;
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x88, 1, "\x0f\xa0h\xc3\xa9", 5, 0); /* 4000 "hé" */
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
+    assert_int_equal(f->log.close_code, 4000);
+    client_read_output(&f->cl, f->c);
+    assert_int_equal(f->cl.opcode, WSLAY_CONNECTION_CLOSE);
+    assert_int_equal(f->cl.close_code, 4000);
+    sio__buf_free(&w);
+}
+
+/* Issue 11: a message of 200,000 empty continuation frames grew the
+ * server by ~92 MB (wslay keeps a chunk per frame). A message is bounded
+ * in frames while it is built: the frame past max_fragments closes 1008,
+ * and nothing grows on the way. */
+static void test_fragment_count_bounded(void **state)
+{
+    fx *f = *state;
+    size_t base = sio__ws_conn_heap_bytes(f->c);
+    sio_buf w;
+    sio__buf_init(&w, 0);
+    raw_frame(&w, 0x01, 1, "", 0, 0);
+    for (int i = 1; i < SIO_WS_DEFAULT_MAX_FRAGMENTS; i++)
+        raw_frame(&w, 0x00, 1, "", 0, 0);
+    assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
+    assert_int_equal(f->log.nclose, 0);
+    assert_true(sio__ws_conn_heap_bytes(f->c) <= base + 64);
+    w.len = 0;
+    raw_frame(&w, 0x00, 1, "", 0, 0); /* frame 1025 */
+    expect_failure(f, &w, SIO_ELIMIT, 1008);
+    assert_int_equal(f->log.nmsg, 0);
+    /* The limit is an option; the last fragment may complete the message. */
+    fx *g = fx_new(1000);
+    sio__ws_conn_set_max_fragments(g->c, 3);
+    w.len = 0;
+    raw_frame(&w, 0x01, 1, "a", 1, 0);
+    raw_frame(&w, 0x00, 1, "b", 1, 0);
+    raw_frame(&w, 0x80, 1, "c", 1, 0);
+    assert_int_equal(sio__ws_conn_feed(g->c, w.data, w.len), 0);
+    assert_int_equal(g->log.nmsg, 1);
+    assert_memory_equal(g->log.last.data, "abc", 3);
+    sio__buf_free(&w);
+    void *st = g;
+    teardown(&st);
+}
+
 static void test_byte_by_byte(void **state)
 {
     fx *f = *state;
@@ -859,8 +937,12 @@ static void test_split_frames_every_offset(void **state)
     for (size_t cut = 0; cut <= cl.wire.len; cut += cut < 400 ? 1 : 4093) {
         fx *f = fx_new(100000);
         size_t base = sio__ws_conn_heap_bytes(f->c);
-        assert_int_equal(sio__ws_conn_feed(f->c, cl.wire.data, cut), 0);
-        assert_int_equal(sio__ws_conn_feed(f->c, cl.wire.data + cut, cl.wire.len - cut), 0);
+        char *wire = malloc(cl.wire.len); /* feed unmasks in place */
+        assert_non_null(wire);
+        memcpy(wire, cl.wire.data, cl.wire.len);
+        assert_int_equal(sio__ws_conn_feed(f->c, wire, cut), 0);
+        assert_int_equal(sio__ws_conn_feed(f->c, wire + cut, cl.wire.len - cut), 0);
+        free(wire);
         assert_int_equal(f->log.nmsg, 2);
         assert_int_equal(f->log.binary, 1);
         assert_int_equal(f->log.last.len, n);
@@ -1082,6 +1164,9 @@ int main(void)
         T(test_partial_frame_waits_in_tail),
         cmocka_unit_test(test_bad_header_fails_before_payload),
         T(test_too_big_across_fragments_header_only),
+        T(test_close_body_rules),
+        T(test_close_with_reason_echoed),
+        T(test_fragment_count_bounded),
         T(test_close_without_engine),
         T(test_close_from_on_message_after_ping),
         T(test_tail_out_of_memory),
