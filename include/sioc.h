@@ -560,7 +560,8 @@ int sio_namespace_server_count(sio_namespace *nsp, sio_server_count_cb cb, void 
  * SIO_ETIMEDOUT with the responses that arrived within timeout_ms (0: the
  * adapter's requestsTimeout). The in-memory adapter has no other server:
  * both calls return SIO_ENOTSUP and cb is never called, as Node's in-memory
- * adapter only warns. SIO_EINVAL (reserved name), SIO_ENOMEM. */
+ * adapter only warns. SIO_EINVAL (Node's namespace reserved names:
+ * connect, connection, new_namespace), SIO_ENOMEM. */
 typedef void (*sio_server_side_ack_cb)(sio_namespace *nsp, int err, const sio_args *responses,
                                        void *data);
 int sio_namespace_server_side_emit(sio_namespace *nsp, const char *event, const sio_args *args);

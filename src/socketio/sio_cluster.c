@@ -354,9 +354,16 @@ int sio_namespace_server_count(sio_namespace *nsp, sio_server_count_cb cb, void 
 
 /* ---- serverSideEmit */
 
+/* Node's namespace RESERVED_EVENTS (not the socket's). */
+static int ss_reserved(const char *event)
+{
+    return event == NULL || !strcmp(event, "connect") || !strcmp(event, "connection") ||
+           !strcmp(event, "new_namespace");
+}
+
 int sio_namespace_server_side_emit(sio_namespace *nsp, const char *event, const sio_args *args)
 {
-    if (event == NULL || sio__event_reserved(event, strlen(event)))
+    if (ss_reserved(event))
         return SIO_EINVAL;
     return nsp->adapter->ops->server_side_emit(nsp->adapter, event, args, 0, NULL, NULL);
 }
@@ -365,7 +372,7 @@ int sio_namespace_server_side_emit_with_ack(sio_namespace *nsp, const char *even
                                             const sio_args *args, uint32_t timeout_ms,
                                             sio_server_side_ack_cb cb, void *data)
 {
-    if (event == NULL || cb == NULL || sio__event_reserved(event, strlen(event)))
+    if (cb == NULL || ss_reserved(event))
         return SIO_EINVAL;
     return nsp->adapter->ops->server_side_emit(nsp->adapter, event, args, timeout_ms, cb, data);
 }

@@ -524,7 +524,8 @@ static void test_server_side(void **state)
         strcat(want, "]");
         assert_string_equal(ss_responses, want);
     }
-    assert_int_equal(sio_namespace_server_side_emit(CL.nsp[0], "disconnect", five), SIO_EINVAL);
+    assert_int_equal(sio_namespace_server_side_emit(CL.nsp[0], "connection", five), SIO_EINVAL);
+    assert_int_equal(sio_namespace_server_side_emit(CL.nsp[0], "new_namespace", five), SIO_EINVAL);
     sio_args_free(five);
     cluster_stop(&CL);
 }
