@@ -73,6 +73,7 @@ static struct {
     sio_list adapters; /* bus_adapter */
     uint64_t next_req;
     size_t nodes; /* servers on the bus */
+    int deaf[8];  /* node i drops what it is sent (a partition) */
 } BUS;
 
 static void bus_setup(void)
@@ -80,6 +81,7 @@ static void bus_setup(void)
     sio__list_init(&BUS.queue);
     sio__list_init(&BUS.adapters);
     BUS.next_req = 1;
+    memset(BUS.deaf, 0, sizeof BUS.deaf);
 }
 
 static char **strv_copy(char *const *v, size_t n)
@@ -547,8 +549,8 @@ static void bus_pump(void)
         for (sio_list *it = BUS.adapters.next; it != &BUS.adapters;) {
             bus_adapter *b = SIO_CONTAINER_OF(it, bus_adapter, link);
             it = it->next; /* delivery may not free adapters, but be safe */
-            if (b->node != m->from && (m->to == SIZE_MAX || m->to == b->node) &&
-                strcmp(b->base.nsp->name, m->nsp) == 0)
+            if (b->node != m->from && !BUS.deaf[b->node] &&
+                (m->to == SIZE_MAX || m->to == b->node) && strcmp(b->base.nsp->name, m->nsp) == 0)
                 deliver(b, m);
         }
         msg_free(m);
@@ -562,6 +564,11 @@ static void bus_teardown(void)
         sio__list_remove(&m->node);
         msg_free(m);
     }
+}
+
+static void bus_deafen(size_t node, int deaf)
+{
+    BUS.deaf[node] = deaf;
 }
 
 static void *bus_node(size_t i)

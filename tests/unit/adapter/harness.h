@@ -118,6 +118,9 @@ typedef struct adapter_kind {
     void (*setup)(void);        /* before the servers start */
     void (*pump)(void);         /* delivers messages between nodes */
     void (*teardown)(void);     /* after the servers are freed */
+    /* Optional: node stops (deaf 1) or resumes (0) receiving from the
+     * others, to test requestsTimeout. */
+    void (*deafen)(size_t node, int deaf);
 } adapter_kind;
 
 #define MAXNODES 4

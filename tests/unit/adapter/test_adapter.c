@@ -17,7 +17,8 @@ static const adapter_kind ADAPTERS[] = {
      .data = bus_node,
      .setup = bus_setup,
      .pump = bus_pump,
-     .teardown = bus_teardown},
+     .teardown = bus_teardown,
+     .deafen = bus_deafen},
     {.name = "bus cluster, 3 nodes",
      .nodes = 3,
      .server_side = 1,
@@ -25,7 +26,8 @@ static const adapter_kind ADAPTERS[] = {
      .data = bus_node,
      .setup = bus_setup,
      .pump = bus_pump,
-     .teardown = bus_teardown},
+     .teardown = bus_teardown,
+     .deafen = bus_deafen},
 };
 
 /* ---- helpers */
@@ -530,6 +532,56 @@ static void test_server_side(void **state)
     cluster_stop(&CL);
 }
 
+/* ---- a server that does not answer: requestsTimeout */
+
+static void test_timeouts(void **state)
+{
+    cluster_start(&CL, kind_of(state));
+    if (CL.kind->nodes < 2 || CL.kind->deafen == NULL) {
+        cluster_stop(&CL);
+        skip();
+    }
+    size_t last = CL.kind->nodes - 1;
+    for (size_t i = 0; i < CL.kind->nodes; i++) {
+        cluster_connect(&CL);
+        sio_namespace_on_server_side_emit(CL.nsp[i], "ping", on_ping, NULL);
+    }
+    CL.kind->deafen(last, 1);
+    /* fetchSockets: rejected at requestsTimeout (Node: "timeout reached") */
+    fetched = NULL;
+    fetch_err = 1;
+    assert_int_equal(sio_broadcast_fetch_sockets_async(op(0), on_fetch, NULL), 0);
+    advance(&CL, 4999);
+    assert_int_equal(fetch_err, 1);
+    advance(&CL, 1);
+    assert_int_equal(fetch_err, SIO_ETIMEDOUT);
+    assert_null(fetched);
+    /* serverSideEmit with an ack: the error and the answers that came */
+    sio_args *five = sio_args_json(json_pack("[i]", 5));
+    ss_calls = 0;
+    assert_int_equal(
+        sio_namespace_server_side_emit_with_ack(CL.nsp[0], "ping", five, 100, on_ss_ack, NULL), 0);
+    advance(&CL, 100);
+    assert_int_equal(ss_calls, 1);
+    assert_int_equal(ss_err, SIO_ETIMEDOUT);
+    assert_string_equal(ss_responses, CL.kind->nodes == 2 ? "[]" : "[\"pong\"]");
+    /* broadcast with acks: the deaf server never reports its clients */
+    bc_calls = 0;
+    sio_broadcast_emit_with_ack(sio_broadcast_timeout(op(0), 200), "q", NULL, on_bc, NULL);
+    pump(&CL);
+    for (size_t i = 0; i < last; i++)
+        answer(CL.f[i], ack_id_of(CL.f[i]), "[1]");
+    expect_none(CL.f[last]);
+    advance(&CL, 199);
+    assert_int_equal(bc_calls, 0);
+    advance(&CL, 1);
+    assert_int_equal(bc_calls, 1);
+    assert_int_equal(bc_err, SIO_ETIMEDOUT);
+    CL.kind->deafen(last, 0);
+    sio_args_free(five);
+    cluster_stop(&CL);
+}
+
 /* ---- out of memory: every allocation of a join/broadcast failing in turn */
 
 static void test_oom(void **state)
@@ -564,6 +616,7 @@ static void test_oom(void **state)
     X(test_broadcast_with_ack)                                                                     \
     X(test_broadcast_ack_disconnect)                                                               \
     X(test_server_side)                                                                            \
+    X(test_timeouts)                                                                               \
     X(test_oom)
 
 int main(void)

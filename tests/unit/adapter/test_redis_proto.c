@@ -63,7 +63,8 @@ static void test_every_vector_decodes(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
         const golden *g = &vectors[i];
-        int bcast = strstr(g->channel, "-request#") == NULL && strstr(g->channel, "-response#") == NULL;
+        int bcast =
+            strstr(g->channel, "-request#") == NULL && strstr(g->channel, "-response#") == NULL;
         sio__rmsg m;
         int rc = bcast ? sio__rmsg_decode_broadcast(g->bytes, g->len, &m)
                        : sio__rmsg_decode_request(g->bytes, g->len, &m);
@@ -196,8 +197,7 @@ static void test_broadcast_ack_bytes(void **state)
     assert_int_equal(o.timeout, 1000);
     sio_buf b;
     sio__buf_init(&b, 0);
-    assert_int_equal(
-        sio__renc_broadcast_request(&b, m.uid, m.request_id, nsp, event, args, &o), 0);
+    assert_int_equal(sio__renc_broadcast_request(&b, m.uid, m.request_id, nsp, event, args, &o), 0);
     assert_bytes(&b, g);
     sio__rbopts_fini(&o);
     sio_args_free(args);
@@ -306,10 +306,9 @@ static void test_json_responses_bytes(void **state)
     const json_t *s = json_array_get(json_object_get(m.obj, "sockets"), 0);
     assert_string_equal(json_string_value(json_object_get(json_object_get(s, "data"), "user")),
                         "bob");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(json_object_get(s, "handshake"), "auth"),
-                                          "token")),
-        "t");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(s, "handshake"), "auth"), "token")),
+                        "t");
     sio__rmsg_free(&m);
 }
 
@@ -344,17 +343,29 @@ static void test_malformed(void **state)
         size_t len;
     } bad[] = {
         {"", 0},
-        {"\xc1", 1},                           /* never-used byte */
-        {"\xdd\xff\xff\xff\xff", 5},           /* array32 of 4 G items, no bytes */
-        {"\xdf\xff\xff\xff\xff\xa1" "a", 7},   /* map32 of 4 G pairs */
-        {"\xdb\xff\xff\xff\xf0" "abc", 8},     /* str32 past the end */
-        {"\xc6\x7f\xff\xff\xff", 5},           /* bin32 past the end */
-        {"\x93\xa1" "a\x80\x80\x00", 6},       /* trailing byte */
-        {"\x92\xa1" "a\x80", 4},               /* two elements, not three */
-        {"\x93\x01\x80\x80", 4},               /* uid not a string */
-        {"\x93\xa1" "a\x90\x80", 5},           /* packet not a map */
-        {"\x93\xa1" "a\x80\x81\x01\x02", 7},   /* integer map key */
-        {"\x93\xa2\xff\xfe\x80\x80", 6},       /* uid not UTF-8 */
+        {"\xc1", 1},                 /* never-used byte */
+        {"\xdd\xff\xff\xff\xff", 5}, /* array32 of 4 G items, no bytes */
+        {"\xdf\xff\xff\xff\xff\xa1"
+         "a",
+         7}, /* map32 of 4 G pairs */
+        {"\xdb\xff\xff\xff\xf0"
+         "abc",
+         8},                         /* str32 past the end */
+        {"\xc6\x7f\xff\xff\xff", 5}, /* bin32 past the end */
+        {"\x93\xa1"
+         "a\x80\x80\x00",
+         6}, /* trailing byte */
+        {"\x92\xa1"
+         "a\x80",
+         4},                     /* two elements, not three */
+        {"\x93\x01\x80\x80", 4}, /* uid not a string */
+        {"\x93\xa1"
+         "a\x90\x80",
+         5}, /* packet not a map */
+        {"\x93\xa1"
+         "a\x80\x81\x01\x02",
+         7},                             /* integer map key */
+        {"\x93\xa2\xff\xfe\x80\x80", 6}, /* uid not UTF-8 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sio__rmsg m;
@@ -371,20 +382,21 @@ static void test_malformed(void **state)
     assert_int_equal(sio__rmsg_decode_request(deep, sizeof deep, &m), SIO_EPROTO);
 
     static const char *const bad_req[] = {
-        "{\"type\":10,\"uid\":\"x\"}",          /* unknown request type */
-        "{\"type\":\"2\"}",                      /* type not a number */
-        "{\"type\":2,\"uid\":5}",                /* uid not a string */
-        "{\"type\":2,\"requestId\":[]}",         /* requestId not a string */
+        "{\"type\":10,\"uid\":\"x\"}",                               /* unknown request type */
+        "{\"type\":\"2\"}",                                          /* type not a number */
+        "{\"type\":2,\"uid\":5}",                                    /* uid not a string */
+        "{\"type\":2,\"requestId\":[]}",                             /* requestId not a string */
         "{\"type\":6,\"data\":[{\"_placeholder\":true,\"num\":0}]}", /* forged binary */
-        "{\"type\":",                            /* truncated */
-        "[1,2]",                                 /* msgpack-wise garbage */
+        "{\"type\":",                                                /* truncated */
+        "[1,2]",                                                     /* msgpack-wise garbage */
     };
     for (size_t i = 0; i < sizeof bad_req / sizeof bad_req[0]; i++)
         if (sio__rmsg_decode_request(bad_req[i], strlen(bad_req[i]), &m) != SIO_EPROTO)
             fail_msg("request %zu accepted", i);
 
     /* Well-formed but the wrong shapes for the accessors. */
-    const char *j = "{\"type\":7,\"packet\":{\"type\":3,\"data\":[\"x\"]},\"opts\":{\"rooms\":[1]}}";
+    const char *j =
+        "{\"type\":7,\"packet\":{\"type\":3,\"data\":[\"x\"]},\"opts\":{\"rooms\":[1]}}";
     assert_int_equal(sio__rmsg_decode_request(j, strlen(j), &m), 0);
     const char *nsp, *event;
     sio_args *args;
