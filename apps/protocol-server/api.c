@@ -154,9 +154,9 @@ static void on_handshake(sio_socket *s, const sio_args *args, sio_ack *ack, void
     const char *addr = hs->address;
     int loop = strcmp(addr, "127.0.0.1") == 0 || strcmp(addr, "::1") == 0 ||
                strcmp(addr, "::ffff:127.0.0.1") == 0;
-    ack_value(ack, json_pack("{s:o,s:O,s:b,s:b}", "name", n >= 0 ? json_string(name) : json_null(),
-                             "tags", tags ? tags : json_null(), "loopback", loop, "secure",
-                             hs->secure));
+    ack_value(ack,
+              json_pack("{s:o,s:O,s:b,s:b}", "name", n >= 0 ? json_string(name) : json_null(),
+                        "tags", tags ? tags : json_null(), "loopback", loop, "secure", hs->secure));
     json_decref(q);
 }
 
@@ -216,10 +216,11 @@ static void on_api_connection(sio_socket *s, void *data)
         const char *event;
         sio_event_cb cb;
     } table[] = {
-        {"incoming", on_incoming},   {"outgoing", on_outgoing_q}, {"ping-me", on_ping_me},
-        {"off-me", on_off_me},       {"remove-off", on_remove_off}, {"mw-edit", on_mw_edit},
-        {"reason", on_reason_q},     {"handshake", on_handshake}, {"compress-off", on_compress_off},
-        {"nsp-count", on_nsp_count},
+        {"incoming", on_incoming},         {"outgoing", on_outgoing_q},
+        {"ping-me", on_ping_me},           {"off-me", on_off_me},
+        {"remove-off", on_remove_off},     {"mw-edit", on_mw_edit},
+        {"reason", on_reason_q},           {"handshake", on_handshake},
+        {"compress-off", on_compress_off}, {"nsp-count", on_nsp_count},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         sio_socket_on(s, table[i].event, table[i].cb, NULL);

@@ -33,11 +33,14 @@ typedef struct client_file {
 struct sio__client_files {
     client_file files[NFILES];
     size_t n;
-    char etag[48]; /* "\"4.8.1\"": quoted, as Node sends it */
+    char etag[48];           /* "\"4.8.1\"": quoted, as Node sends it */
     sio__client_files *next; /* the HTTP server's list of sets */
 };
 
-sio__client_files **sio__client_files_next(sio__client_files *f) { return &f->next; }
+sio__client_files **sio__client_files_next(sio__client_files *f)
+{
+    return &f->next;
+}
 
 /* Reads a whole file into b. 0, SIO_EIO (absent, unreadable), SIO_ENOMEM. */
 static int read_all(const char *path, sio_buf *b)
@@ -100,7 +103,7 @@ static int add(sio__client_files *f, const char *prefix, const char *dir, size_t
     rc = rc ? rc : sio__http_compress("gzip", cf->data.data, cf->data.len, &cf->gz);
     rc = rc ? rc : sio__http_compress("deflate", cf->data.data, cf->data.len, &cf->df);
     cf->map = nlen > 4 && strcmp(NAMES[i] + nlen - 4, ".map") == 0;
-    f->n++; /* freed with the set even when it failed */
+    f->n++;                       /* freed with the set even when it failed */
     if (rc == SIO_EIO && i > 0) { /* optional: forget it */
         f->n--;
         sio__free(cf->url);
@@ -155,16 +158,17 @@ static int etag_matches(const sio__client_files *f, sio_slice inm)
         return 0;
     if (inm.len == n && memcmp(inm.base, f->etag, n) == 0)
         return 1;
-    return inm.len == n + 2 && memcmp(inm.base, "W/", 2) == 0 && memcmp(inm.base + 2, f->etag, n) == 0;
+    return inm.len == n + 2 && memcmp(inm.base, "W/", 2) == 0 &&
+           memcmp(inm.base + 2, f->etag, n) == 0;
 }
 
-int sio__client_files_answer(const sio__client_files *f, sio_slice path,
-                             sio_slice if_none_match, sio_slice accept_encoding,
-                             sio__client_answer *out)
+int sio__client_files_answer(const sio__client_files *f, sio_slice path, sio_slice if_none_match,
+                             sio_slice accept_encoding, sio__client_answer *out)
 {
     const client_file *cf = NULL;
     for (size_t i = 0; f && i < f->n && cf == NULL; i++)
-        if (strlen(f->files[i].url) == path.len && memcmp(f->files[i].url, path.base, path.len) == 0)
+        if (strlen(f->files[i].url) == path.len &&
+            memcmp(f->files[i].url, path.base, path.len) == 0)
             cf = &f->files[i];
     if (cf == NULL)
         return 0;

@@ -77,9 +77,15 @@ const char *sio__http_pick_encoding(const char *h, size_t len)
 }
 
 /* zlib's state goes through the library's allocator (sio_set_allocator). */
-static voidpf z_alloc(voidpf opaque, uInt items, uInt size) { return sio__calloc(items, size); }
+static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
+{
+    return sio__calloc(items, size);
+}
 
-static void z_free(voidpf opaque, voidpf ptr) { sio__free(ptr); }
+static void z_free(voidpf opaque, voidpf ptr)
+{
+    sio__free(ptr);
+}
 
 int sio__http_compress(const char *coding, const void *in, size_t len, sio_buf *out)
 {

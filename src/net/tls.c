@@ -127,7 +127,10 @@ int sio__tls_feed(sio_tls *t, const char *in, size_t len, sio_buf *plain)
     }
 }
 
-int sio__tls_ready(const sio_tls *t) { return SSL_is_init_finished(t->ssl); }
+int sio__tls_ready(const sio_tls *t)
+{
+    return SSL_is_init_finished(t->ssl);
+}
 
 int sio__tls_encrypt(sio_tls *t, const void *data, size_t len)
 {
@@ -143,7 +146,10 @@ int sio__tls_encrypt(sio_tls *t, const void *data, size_t len)
     return 0;
 }
 
-size_t sio__tls_pending(const sio_tls *t) { return BIO_ctrl_pending(t->wbio); }
+size_t sio__tls_pending(const sio_tls *t)
+{
+    return BIO_ctrl_pending(t->wbio);
+}
 
 sio_rcbuf *sio__tls_output(sio_tls *t, int *err)
 {

@@ -29,7 +29,10 @@ static size_t record_size(size_t n)
     return (offsetof(sio__handler, event) + n + 7) & ~(size_t)7;
 }
 
-static size_t size_of(const sio__handler *h) { return record_size(strlen(h->event) + 1); }
+static size_t size_of(const sio__handler *h)
+{
+    return record_size(strlen(h->event) + 1);
+}
 
 /* Recomputes the flags that summarise the buffer. */
 static void update_flags(sio_socket *s)

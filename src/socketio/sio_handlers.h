@@ -20,9 +20,9 @@ int sio__handler_remove(sio_socket *s, int kind, const char *event, void (*fn)(v
 
 /* A copy of a socket's records taken when a dispatch begins. */
 typedef struct sio__hsnap {
-    char *buf;        /* local or allocated */
-    size_t len, off;  /* bytes, read position */
-    char local[384];  /* enough for a dozen handlers */
+    char *buf;       /* local or allocated */
+    size_t len, off; /* bytes, read position */
+    char local[384]; /* enough for a dozen handlers */
 } sio__hsnap;
 
 /* SIO_ENOMEM leaves an empty snapshot (nothing is dispatched). */

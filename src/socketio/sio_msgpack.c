@@ -26,7 +26,10 @@ typedef struct reader {
     sio__packet *pkt; /* gets the binary values as attachments */
 } reader;
 
-static int need(const reader *r, size_t n) { return (size_t)(r->end - r->p) >= n; }
+static int need(const reader *r, size_t n)
+{
+    return (size_t)(r->end - r->p) >= n;
+}
 
 static uint64_t be(const unsigned char *p, int n)
 {
@@ -90,8 +93,8 @@ static int date_string(int64_t ms, json_t **out)
     char b[96]; /* gcc sizes each %d field for a whole int */
     if (gmtime_r(&secs, &tm) == NULL)
         return SIO_EPROTO;
-    snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
+    snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
     *out = json_string(b);
     return *out ? 0 : SIO_ENOMEM;
 }
@@ -103,7 +106,7 @@ static int read_ext(reader *r, size_t len, int fixed, json_t **out)
         return SIO_EPROTO;
     int8_t type = (int8_t)*r->p++;
     if (type != 0 || !need(r, len))
-        return SIO_EPROTO; /* only notepack's own ext types */
+        return SIO_EPROTO;   /* only notepack's own ext types */
     if (fixed && len == 1) { /* undefined */
         r->p++;
         *out = json_null();
@@ -145,7 +148,7 @@ static int read_key(reader *r, json_t **key)
     if (rc < 0)
         return rc;
     if (json_is_string(*key)) /* a NUL inside would make two keys look alike
-                                * to json_object_get(): refused */
+                               * to json_object_get(): refused */
         return strlen(json_string_value(*key)) == json_string_length(*key) ? 0 : SIO_EPROTO;
     if (!json_is_integer(*key))
         return SIO_EPROTO;
@@ -233,21 +236,33 @@ static int read_value_at(reader *r, unsigned char c, json_t **out)
     case 0xc3:
         *out = json_boolean(c == 0xc3);
         return 0;
-    case 0xc4: case 0xc5: case 0xc6:
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
         rc = read_len(r, 1 << (c - 0xc4), &n);
         return rc < 0 ? rc : read_bin(r, n, out);
-    case 0xc7: case 0xc8: case 0xc9:
+    case 0xc7:
+    case 0xc8:
+    case 0xc9:
         rc = read_len(r, 1 << (c - 0xc7), &n);
         return rc < 0 ? rc : read_ext(r, n, 0, out);
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
         return read_ext(r, (size_t)1 << (c - 0xd4), 1, out);
-    case 0xd9: case 0xda: case 0xdb:
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
         rc = read_len(r, 1 << (c - 0xd9), &n);
         return rc < 0 ? rc : read_str(r, n, out);
-    case 0xdc: case 0xdd:
+    case 0xdc:
+    case 0xdd:
         rc = read_len(r, c == 0xdc ? 2 : 4, &n);
         return rc < 0 ? rc : read_array(r, n, out);
-    case 0xde: case 0xdf:
+    case 0xde:
+    case 0xdf:
         rc = read_len(r, c == 0xde ? 2 : 4, &n);
         return rc < 0 ? rc : read_map(r, n, out);
     default:
@@ -274,25 +289,13 @@ static int read_value(reader *r, json_t **out)
 
 /* ------------------------------------------------------- packet checks */
 
-/* The npm parser's isDataValid, plus the default decoder's event rules. */
+/* The npm parser's isDataValid: the default decoder's rules (which add
+ * the event-name checks), except that CONNECT_ERROR and ACK need data. */
 static int data_valid(int type, const json_t *d)
 {
-    switch (type) {
-    case SIO_PKT_CONNECT:
-        return d == NULL || json_is_object(d);
-    case SIO_PKT_DISCONNECT:
-        return d == NULL;
-    case SIO_PKT_CONNECT_ERROR:
-        return json_is_string(d) || json_is_object(d);
-    case SIO_PKT_EVENT: {
-        const json_t *first = json_array_get(d, 0);
-        return json_is_number(first) ||
-               (json_is_string(first) &&
-                !sio__event_reserved(json_string_value(first), json_string_length(first)));
-    }
-    default: /* ACK */
-        return json_is_array(d);
-    }
+    if (d == NULL && (type == SIO_PKT_CONNECT_ERROR || type == SIO_PKT_ACK))
+        return 0;
+    return sio__packet_payload_valid(type, d);
 }
 
 /* Fills p from the decoded map m (type, nsp, data, id). */
@@ -331,8 +334,13 @@ int sio__msgpack_decode(const char *msg, size_t len, const sio__packet_limits *l
         return SIO_ENOMEM;
     p->id = -1;
     /* +1: the packet map itself is a level */
-    reader r = {(const unsigned char *)msg, (const unsigned char *)msg + len, 0,
-                lim->max_depth + 1, 0, lim->max_binary_bytes, p};
+    reader r = {(const unsigned char *)msg,
+                (const unsigned char *)msg + len,
+                0,
+                lim->max_depth + 1,
+                0,
+                lim->max_binary_bytes,
+                p};
     json_t *m = NULL;
     int rc = read_value(&r, &m);
     if (rc == 0 && (r.p != r.end || !json_is_object(m)))

@@ -84,7 +84,7 @@ static json_t *parse_json(const char *s, size_t len, unsigned max_depth)
 
 /* socket.io-parser's isPayloadValid, stricter for EVENT: a payload is
  * required there (Node would dispatch an undefined event name). */
-static int payload_valid(int type, const json_t *data)
+int sio__packet_payload_valid(int type, const json_t *data)
 {
     switch (type) {
     case SIO_PKT_CONNECT:
@@ -181,7 +181,7 @@ static int decode_body(sio__packet *p, const char *msg, size_t len,
         if (p->data == NULL)
             return SIO_EPROTO;
     }
-    if (!payload_valid(p->type, p->data))
+    if (!sio__packet_payload_valid(p->type, p->data))
         return SIO_EPROTO;
     if (p->nattach > 0) {
         if (sio__packet_check_placeholders(p->data, p->nattach) < 0)

@@ -122,6 +122,11 @@ int sio__packet_encode_args(sio_buf *out, int ack, const char *nsp, int64_t id,
                             const char *event, const json_t *args, unsigned nattach,
                             const char *offset);
 
+/* socket.io-parser's isPayloadValid for a packet of type with payload
+ * data (NULL: none), stricter for EVENT (a name is required, and it may
+ * not be reserved). */
+int sio__packet_payload_valid(int type, const json_t *data);
+
 /* Whether name is reserved on the server side (connect, connect_error,
  * disconnect, disconnecting, newListener, removeListener). */
 int sio__event_reserved(const char *name, size_t len);

@@ -14,7 +14,10 @@
 #include "http/compress.h"
 #include "sioc.h"
 
-static const char *pick(const char *h) { return sio__http_pick_encoding(h, h ? strlen(h) : 0); }
+static const char *pick(const char *h)
+{
+    return sio__http_pick_encoding(h, h ? strlen(h) : 0);
+}
 
 static void expect_pick(const char *h, const char *want)
 {
@@ -35,9 +38,9 @@ static void test_negotiation(void **state)
     expect_pick("deflate, gzip", "deflate");          /* client order on a tie */
     expect_pick("deflate;q=0.5, gzip;q=0.8", "gzip"); /* highest q */
     expect_pick("GZIP;Q=0.1", "gzip");
-    expect_pick("gzip;q=0, deflate", "deflate");      /* q=0 refuses */
+    expect_pick("gzip;q=0, deflate", "deflate"); /* q=0 refuses */
     expect_pick("gzip;q=0", NULL);
-    expect_pick("*", "gzip");                         /* server order */
+    expect_pick("*", "gzip"); /* server order */
     expect_pick("br;q=1, *;q=0.5", "gzip");
     expect_pick("*;q=0", NULL);
     expect_pick("gzip;q=0, *", "deflate");
@@ -71,7 +74,7 @@ static void roundtrip(const char *coding, int window_bits)
 static void test_compress(void **state)
 {
     (void)state;
-    roundtrip("gzip", 31);   /* gzip wrapper only */
+    roundtrip("gzip", 31);    /* gzip wrapper only */
     roundtrip("deflate", 15); /* zlib wrapper only */
     sio_buf z;
     sio__buf_init(&z, 0);

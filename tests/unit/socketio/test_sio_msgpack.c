@@ -26,7 +26,10 @@ static int decode(const char *bytes, size_t len, sio__packet **p)
 
 #define DECODE(lit, p) decode(lit, sizeof(lit) - 1, p)
 
-static char *dump(const json_t *v) { return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY); }
+static char *dump(const json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
 
 static void test_event_with_binary(void **state)
 {
@@ -92,34 +95,34 @@ static void test_refused(void **state)
         size_t len;
     } bad[] = {
 #define B(lit) {lit, sizeof(lit) - 1}
-        B("\xdd\xff\xff\xff\xff"),                           /* 2^32 elements announced */
-        B("\xdf\xff\xff\xff\xff"),                           /* 2^32 pairs announced */
+        B("\xdd\xff\xff\xff\xff"), /* 2^32 elements announced */
+        B("\xdf\xff\xff\xff\xff"), /* 2^32 pairs announced */
         B("\xdb\xff\xff\xff\xff"
-          "a"),                                              /* 4 GiB string announced */
-        B("\xc1"),                                           /* never used */
-        B("\x92\x01\x02"),                                   /* not a map */
-        B("\x82\xa4type\x07\xa3nsp\xa1/"),                   /* type 7 */
-        B("\x82\xa4type\x05\xa3nsp\xa1/"),                   /* BINARY_EVENT */
-        B("\x82\xa4type\x00\xa3nsp\x01"),                    /* nsp not a string */
+          "a"),                            /* 4 GiB string announced */
+        B("\xc1"),                         /* never used */
+        B("\x92\x01\x02"),                 /* not a map */
+        B("\x82\xa4type\x07\xa3nsp\xa1/"), /* type 7 */
+        B("\x82\xa4type\x05\xa3nsp\xa1/"), /* BINARY_EVENT */
+        B("\x82\xa4type\x00\xa3nsp\x01"),  /* nsp not a string */
         B("\x83\xa4type\x00\xa3nsp\xa1/\xa4"
-          "data\xa1x"),                                      /* CONNECT data a string */
+          "data\xa1x"), /* CONNECT data a string */
         B("\x83\xa4type\x01\xa3nsp\xa1/\xa4"
-          "data\x80"),                                       /* DISCONNECT with data */
+          "data\x80"), /* DISCONNECT with data */
         B("\x83\xa4type\x02\xa3nsp\xa1/\xa4"
-          "data\x90"),                                       /* EVENT without a name */
+          "data\x90"), /* EVENT without a name */
         B("\x83\xa4type\x02\xa3nsp\xa1/\xa4"
           "data\x91\xaa"
-          "disconnect"),                                     /* reserved name */
+          "disconnect"), /* reserved name */
         B("\x83\xa4type\x00\xa3nsp\xa1/\xa2id\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00"), /* id 1.5 */
-        B("\x83\xa4type\x00\xa3nsp\xa1/\xa2id\xff"),         /* id -1 */
+        B("\x83\xa4type\x00\xa3nsp\xa1/\xa2id\xff"),                                 /* id -1 */
         B("\x83\xa4type\x03\xa3nsp\xa1/\xa4"
-          "data\x91\xd5\x05\x00\x00"),                       /* ext type 5 */
+          "data\x91\xd5\x05\x00\x00"), /* ext type 5 */
         B("\x83\xa4type\x03\xa3nsp\xa1/\xa4"
-          "data\x91\xc4\x65"),                               /* bin past the end */
-        B("\x82\xa4type\x00\xa3nsp\xa1/\x00"),               /* a trailing byte */
-        B("\x82\xa4type\x00\xa3nsp\xa2/\x00"),               /* NUL in nsp */
+          "data\x91\xc4\x65"),                 /* bin past the end */
+        B("\x82\xa4type\x00\xa3nsp\xa1/\x00"), /* a trailing byte */
+        B("\x82\xa4type\x00\xa3nsp\xa2/\x00"), /* NUL in nsp */
         B("\x83\xa4type\x03\xa3nsp\xa1/\xa4"
-          "data\x91\x81\xa2k\x00\x01"),                      /* NUL in a key */
+          "data\x91\x81\xa2k\x00\x01"), /* NUL in a key */
 #undef B
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
