@@ -60,6 +60,10 @@ typedef struct chat {
     sio_redis_adapter *redis; /* NULL: one process, in-memory adapter */
     size_t max_message;   /* bytes of one message (--max-message, default 64 KiB) */
     size_t max_offset;    /* bytes of one clientOffset (--max-offset, default 1 KiB) */
+    uint32_t max_rate;    /* chat messages per second per socket (--max-message-rate,
+                             default 1000; 0 = none) */
+    uint64_t rate_refused;  /* messages refused by the rate limit */
+    uint64_t flood_kicks;   /* sockets disconnected for a sustained flood */
     int64_t last_id;      /* newest id broadcast so far */
     struct replay **grads; /* replays ended ahead of last_id (see above) */
     size_t ngrads;
@@ -213,6 +217,46 @@ static int64_t server_offset(sio_socket *s)
     return off;
 }
 
+/* ----------------------------------------------------------- rate limit */
+
+/* One socket's token bucket: max_rate tokens a second, as many at most (a
+ * burst of one second's worth). A message without a token is refused in its
+ * ack; max_rate refusals in a row (at least twice the rate for a second) is
+ * a flood, and the socket is disconnected. Node's tutorial has no limit. */
+typedef struct limiter {
+    chat *app;
+    double tokens;
+    uint64_t last;   /* loop ms of the last refill */
+    uint32_t over;   /* refusals since the last accepted message */
+} limiter;
+
+static void limiter_free(sio_socket *s, const char *reason, void *data)
+{
+    free(data);
+}
+
+/* 1 if the socket may send one more message now. */
+static int limiter_take(limiter *l, sio_socket *s)
+{
+    chat *app = l->app;
+    uint64_t now = sio_loop_now(app->loop);
+    l->tokens += (double)(now - l->last) * app->max_rate / 1000.0;
+    if (l->tokens > app->max_rate)
+        l->tokens = app->max_rate;
+    l->last = now;
+    if (l->tokens >= 1) {
+        l->tokens -= 1;
+        l->over = 0;
+        return 1;
+    }
+    app->rate_refused++;
+    if (++l->over >= app->max_rate) {
+        app->flood_kicks++;
+        sio_socket_disconnect(s, 1);
+    }
+    return 0;
+}
+
 /* ----------------------------------------------------------------- insert */
 
 static void ack_error(sio_ack *ack, const char *message)
@@ -278,7 +322,12 @@ static void inserted(int status, int64_t id, void *data)
 
 static void on_chat_message(sio_socket *s, const sio_args *args, sio_ack *ack, void *data)
 {
-    chat *app = data;
+    limiter *lim = data;
+    chat *app = lim->app;
+    if (app->max_rate && !limiter_take(lim, s)) {
+        ack_error(ack, "rate limit exceeded");
+        return;
+    }
     json_t *msg = sio_args_get(args, 0);
     json_t *off = sio_args_get(args, 1);
     if (!json_is_string(msg)) {
@@ -324,7 +373,14 @@ static void on_chat_message(sio_socket *s, const sio_args *args, sio_ack *ack, v
 static void on_connection(sio_socket *s, void *data)
 {
     chat *app = data;
-    sio_socket_on(s, "chat message", on_chat_message, app);
+    limiter *lim = calloc(1, sizeof *lim);
+    if (lim == NULL || sio_socket_on_disconnect(s, limiter_free, lim) < 0) {
+        free(lim);
+        sio_socket_disconnect(s, 1);
+        return;
+    }
+    *lim = (limiter){app, app->max_rate, sio_loop_now(app->loop), 0};
+    sio_socket_on(s, "chat message", on_chat_message, lim);
     sio_socket_on_disconnect(s, on_disconnect, app);
     sio_socket_on_drain(s, on_drain, app);
     if (sio_socket_recovered(s))
@@ -407,14 +463,18 @@ static void on_stats(sio_loop *loop, int signum, void *data)
         return;
     sio_http_stats h;
     sio_http_server_stats(app->http, &h);
-    fprintf(stderr, "sioc-chat: stats: output_cutoffs=%llu output_bytes=%zu\n",
-            (unsigned long long)h.output_cutoffs, h.output_bytes);
+    fprintf(stderr,
+            "sioc-chat: stats: output_cutoffs=%llu output_bytes=%zu rate_refused=%llu "
+            "flood_disconnects=%llu\n",
+            (unsigned long long)h.output_cutoffs, h.output_bytes,
+            (unsigned long long)app->rate_refused, (unsigned long long)app->flood_kicks);
 }
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sioc-chat [--port N] [--host H] [--db FILE] [--max-message BYTES]\n"
-               "                 [--max-offset BYTES] [--synchronous full|normal]\n"
+               "                 [--max-offset BYTES] [--max-message-rate N]\n"
+               "                 [--synchronous full|normal]\n"
                "                 [--max-outbound BYTES] [--outbound-soft-limit BYTES]\n"
                "                 [--outbound-soft-timeout MS] [--max-output-total BYTES]\n"
                "                 [--redis redis://HOST:PORT] [--help] [--version]\n"
@@ -422,7 +482,9 @@ static void usage(FILE *f)
                "  Output limits (defaults): --max-outbound 16 MiB queued for one client,\n"
                "  --outbound-soft-limit 1 MiB held for --outbound-soft-timeout 10000 ms,\n"
                "  --max-output-total 256 MiB for all clients; a client over them is\n"
-               "  disconnected. SIGUSR1 prints counters on stderr.\n"
+               "  disconnected. --max-message-rate: chat messages a second per client\n"
+               "  (1000; 0 = none): more are refused in the ack, a flood disconnects.\n"
+               "  SIGUSR1 prints counters on stderr.\n"
                "  --redis (or REDIS_URL in the environment; default none: one process):\n"
                "  several processes share one database file and one Redis, and every\n"
                "  message reaches the clients of all of them.\n");
@@ -434,6 +496,7 @@ typedef struct config {
     int port;
     size_t max_message;
     size_t max_offset;
+    uint32_t max_rate;
     sio_http_options http;  /* library defaults, then --max-output-total */
     sio_server_options io;  /* library defaults, then the --*outbound* options */
 } config;
@@ -486,6 +549,11 @@ static int parse_option(int ch, const char *v, config *c, const char **port)
             return -1;
         c->max_offset = (size_t)x;
         return 0;
+    case 'r':
+        if (parse_uint("--max-message-rate", v, 0, 1000000, &x) < 0)
+            return -1;
+        c->max_rate = (uint32_t)x;
+        return 0;
     case 'O':
         if (parse_uint("--max-outbound", v, 1, SIZE_MAX, &x) < 0)
             return -1;
@@ -526,6 +594,7 @@ static int parse_args(int argc, char **argv, config *c)
         {"port", required_argument, 0, 'p'},   {"host", required_argument, 0, 'H'},
         {"db", required_argument, 0, 'd'},     {"max-message", required_argument, 0, 'm'},
         {"max-offset", required_argument, 0, 'o'},
+        {"max-message-rate", required_argument, 0, 'r'},
         {"max-outbound", required_argument, 0, 'O'},
         {"outbound-soft-limit", required_argument, 0, 'S'},
         {"outbound-soft-timeout", required_argument, 0, 'T'},
@@ -536,7 +605,7 @@ static int parse_args(int argc, char **argv, config *c)
     const char *port = getenv("PORT");
     const char *port_name = "PORT (environment)";
     const char *redis = getenv("REDIS_URL");
-    *c = (config){.host = "::", .db = "chat.db", .sync = "full", .port = 3000, .max_message = 65536, .max_offset = 1024};
+    *c = (config){.host = "::", .db = "chat.db", .sync = "full", .port = 3000, .max_message = 65536, .max_offset = 1024, .max_rate = 1000};
     c->redis = redis && *redis ? redis : NULL;
     sio_http_options_init(&c->http);
     sio_server_options_init(&c->io);
@@ -617,7 +686,7 @@ int main(int argc, char **argv)
         return parsed < 0 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    chat app = {.max_message = c.max_message, .max_offset = c.max_offset};
+    chat app = {.max_message = c.max_message, .max_offset = c.max_offset, .max_rate = c.max_rate};
     const char *pub = getenv("SIOC_CHAT_PUBLIC_DIR");
     const char *dist = getenv("SIOC_CLIENT_DIST_DIR");
     int rc = chat_static_load(&app.files, pub ? pub : SIOC_CHAT_PUBLIC_DIR);

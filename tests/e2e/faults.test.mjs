@@ -7,6 +7,8 @@
 //     comes back down, and clients that keep up lose nothing;
 //   - a database locked by another process: replays go on (a read
 //     connection of their own), the insert waiting for the lock lands once;
+//   - a socket over --max-message-rate gets error acks, a flood is
+//     disconnected, both counted;
 //   - SIGSTOP/SIGCONT of the server with clients on both transports: they
 //     reconnect or carry on, and end with every acked message exactly once.
 //
@@ -28,6 +30,8 @@ const SOAK = process.env.SIOC_SOAK === '1';
 // can only be checked on a plain build (make soak uses one).
 const SANITIZED = !IS_REF && fs.readFileSync(`${process.env.SIOC_BUILD_DIR}/sioc-chat`).includes('AddressSanitizer');
 const SKIP = IS_REF || IS_WRAPPED; // limits and counters are sioc's; too heavy for valgrind
+
+const T_RATE = { timeout: 20_000 };
 
 let cleanups;
 beforeEach(() => { cleanups = new Cleanups(); });
@@ -255,5 +259,31 @@ describe('soak: connections with churn and broadcasts', { skip: !SOAK || SKIP },
       assert.ok(s.rss < first.rss * 1.1 + 4096, `RSS grew: ${JSON.stringify(samples)}`);
       assert.ok(Math.abs(s.fds - first.fds) < CONNS * 0.02 + 16, `descriptors drifted: ${JSON.stringify(samples)}`);
     }
+  });
+});
+
+describe('chat message rate per socket', { skip: IS_REF }, () => {
+  it('over --max-message-rate: refused in the ack, counted; a sustained flood is disconnected', T_RATE, async () => {
+    const db = tempDb(cleanups);
+    const server = await startChat(cleanups, db, ['--max-message-rate', '20']);
+    const a = await connectedClient(cleanups, server.url, { transports: ['websocket'], retries: 0 });
+    const acks = await Promise.all(Array.from({ length: 30 }, (_, i) => a.send(`burst ${i}`, `b-${i}`)));
+    const ok = acks.filter((x) => x === undefined).length;
+    assert.ok(ok >= 20 && ok <= 22, `${ok} of 30 accepted at once (a bucket of 20)`);
+    for (const x of acks.filter((y) => y !== undefined)) assert.equal(x.error, 'rate limit exceeded');
+    await sleep(1100);
+    assert.equal(await a.send('after a second', 'later'), undefined, 'the bucket refills');
+    assert.equal(dbRows(db).length, ok + 1, 'refused messages are not stored');
+
+    // A flood: far more than the rate, sent without waiting.
+    const gone = waitEvent(a.socket, 'disconnect', 5000);
+    for (let i = 0; i < 200; i++) a.socket.emit('chat message', `flood ${i}`, `f-${i}`);
+    const [reason] = await gone;
+    assert.equal(reason, 'io server disconnect');
+    const st = await stats(server);
+    assert.ok(st.rate_refused >= 20 + 8, JSON.stringify(st));
+    assert.equal(st.flood_disconnects, 1);
+    const b = await connectedClient(cleanups, server.url, { transports: ['websocket'] });
+    assert.equal(await b.send('others are fine', 'b-ok'), undefined);
   });
 });
