@@ -9,6 +9,8 @@
 //     connection of their own), the insert waiting for the lock lands once;
 //   - a socket over --max-message-rate gets error acks, a flood is
 //     disconnected, both counted;
+//   - out of descriptors (EMFILE, prlimit --nofile=64): connections past it
+//     are refused, the server survives and serves again;
 //   - SIGSTOP/SIGCONT of the server with clients on both transports: they
 //     reconnect or carry on, and end with every acked message exactly once.
 //
@@ -285,5 +287,24 @@ describe('chat message rate per socket', { skip: IS_REF }, () => {
     assert.equal(st.flood_disconnects, 1);
     const b = await connectedClient(cleanups, server.url, { transports: ['websocket'] });
     assert.equal(await b.send('others are fine', 'b-ok'), undefined);
+  });
+});
+
+describe('out of descriptors (EMFILE)', { skip: SKIP }, () => {
+  it('connections past the descriptor limit are refused; the server survives and serves again', {
+    timeout: 30_000,
+  }, async () => {
+    const db = tempDb(cleanups);
+    const server = await startChat(cleanups, db, [], {}, ['prlimit', '--nofile=64']);
+    const clients = Array.from({ length: 100 }, () => new ChatClient(cleanups, server.url, { transports: ['websocket'] }));
+    const results = await Promise.all(clients.map((c) => c.connected(5000).then(() => 'up', () => 'refused')));
+    const up = results.filter((r) => r === 'up').length;
+    assert.ok(up > 10 && up < 64, `${up} of 100 connected under a limit of 64 descriptors`);
+    assert.ok(server.alive(), 'the server survived EMFILE');
+    for (const c of clients) c.socket.disconnect();
+    await sleep(500);
+    const again = await connectedClient(cleanups, server.url, { transports: ['websocket'] });
+    assert.equal(await again.send('after EMFILE', 'e-1'), undefined);
+    assert.deepEqual(dbRows(db).map((r) => r.content), ['after EMFILE']);
   });
 });

@@ -46,8 +46,8 @@ export function tempDb(cleanups) {
  * restart on the same port; env added to the environment). stop() at cleanup unless the test stopped or
  * killed it itself; stop() asserts exit code 0 and no sanitizer report.
  */
-export async function startChat(cleanups, dbFile, args = [], env = {}) {
-  const server = await startServer('sioc-chat', ['--db', dbFile, ...args], env);
+export async function startChat(cleanups, dbFile, args = [], env = {}, prefix = []) {
+  const server = await startServer('sioc-chat', ['--db', dbFile, ...args], env, { prefix });
   let done = false;
   const stop = server.stop;
   server.stop = async () => { done = true; await stop(); };

@@ -38,7 +38,7 @@ const VALGRIND_ERROR = new RegExp('^==\\d+== (Invalid (read|write|free)|Mismatch
   + 'Argument .* of function|.* (definitely|indirectly) lost in loss record)', 'm');
 
 /** Picks the command line for binName: the C program or its Node reference. */
-function commandFor(binName, args, ref = IS_REF) {
+function commandFor(binName, args, ref = IS_REF, prefix = []) {
   if (ref) {
     const script = path.join(REPO, 'tests/ref', `${binName.replace(/^sioc-/, '')}.mjs`);
     return { cmd: process.execPath, argv: [script, '--port', '0', ...args] };
@@ -47,7 +47,8 @@ function commandFor(binName, args, ref = IS_REF) {
   if (!dir) throw new Error('SIOC_BUILD_DIR is not set (or set SIOC_REF=1 for the Node reference)');
   const argv = ['--port', '0', ...args];
   const bin = path.join(dir, binName);
-  if (IS_WRAPPED) return { cmd: WRAPPER[0], argv: [...WRAPPER.slice(1), bin, ...argv] };
+  const wrap = [...prefix, ...(IS_WRAPPED ? WRAPPER : [])];
+  if (wrap.length) return { cmd: wrap[0], argv: [...wrap.slice(1), bin, ...argv] };
   return { cmd: bin, argv };
 }
 
@@ -64,9 +65,11 @@ export function assertNoSanitizerReport(stderr, what = 'server') {
  * Spawns binName and resolves once it prints its "listening on" line.
  * Resolves {port, url, proc, stderr(), stop()}. opts.ref: run the Node
  * reference whatever SIOC_REF says (a Node node in a mixed cluster).
+ * opts.prefix: a command the C program runs under (e.g. ['prlimit',
+ * '--nofile=64']); ignored for the Node reference.
  */
 export function startServer(binName, args = [], env = {}, opts = {}) {
-  const { cmd, argv } = commandFor(binName, args, opts.ref ?? IS_REF);
+  const { cmd, argv } = commandFor(binName, args, opts.ref ?? IS_REF, opts.prefix ?? []);
   const proc = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
