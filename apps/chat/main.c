@@ -182,10 +182,12 @@ static void replay_start(replay *r)
     }
 }
 
+/* data: the socket's rate limiter, freed here (its last callback). */
 static void on_disconnect(sio_socket *s, const char *reason, void *data)
 {
     chat *app = data;
     replay *r = sio_socket_get_data(s);
+    free(data);
     if (r == NULL)
         return;
     for (size_t i = 0; i < app->ngrads; i++)
@@ -223,26 +225,21 @@ static int64_t server_offset(sio_socket *s)
  * burst of one second's worth). A message without a token is refused in its
  * ack; max_rate refusals in a row (at least twice the rate for a second) is
  * a flood, and the socket is disconnected. Node's tutorial has no limit. */
-typedef struct limiter {
+typedef struct limiter { /* 20 bytes: the smallest heap chunk */
     chat *app;
-    double tokens;
-    uint64_t last;   /* loop ms of the last refill */
+    float tokens;
+    uint32_t last;   /* loop ms (mod 2^32) of the last refill */
     uint32_t over;   /* refusals since the last accepted message */
 } limiter;
-
-static void limiter_free(sio_socket *s, const char *reason, void *data)
-{
-    free(data);
-}
 
 /* 1 if the socket may send one more message now. */
 static int limiter_take(limiter *l, sio_socket *s)
 {
     chat *app = l->app;
-    uint64_t now = sio_loop_now(app->loop);
-    l->tokens += (double)(now - l->last) * app->max_rate / 1000.0;
-    if (l->tokens > app->max_rate)
-        l->tokens = app->max_rate;
+    uint32_t now = (uint32_t)sio_loop_now(app->loop);
+    l->tokens += (float)((double)(uint32_t)(now - l->last) * app->max_rate / 1000.0);
+    if (l->tokens > (float)app->max_rate)
+        l->tokens = (float)app->max_rate;
     l->last = now;
     if (l->tokens >= 1) {
         l->tokens -= 1;
@@ -374,14 +371,13 @@ static void on_connection(sio_socket *s, void *data)
 {
     chat *app = data;
     limiter *lim = calloc(1, sizeof *lim);
-    if (lim == NULL || sio_socket_on_disconnect(s, limiter_free, lim) < 0) {
+    if (lim == NULL || sio_socket_on_disconnect(s, on_disconnect, lim) < 0) {
         free(lim);
         sio_socket_disconnect(s, 1);
         return;
     }
-    *lim = (limiter){app, app->max_rate, sio_loop_now(app->loop), 0};
+    *lim = (limiter){app, (float)app->max_rate, (uint32_t)sio_loop_now(app->loop), 0};
     sio_socket_on(s, "chat message", on_chat_message, lim);
-    sio_socket_on_disconnect(s, on_disconnect, app);
     sio_socket_on_drain(s, on_drain, app);
     if (sio_socket_recovered(s))
         return;

@@ -66,7 +66,7 @@ static int wq_push(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
     if (c->wq_len == c->wq_cap) {
         if (c->wq_cap > UINT32_MAX / 2)
             return SIO_ENOMEM;
-        uint32_t cap = c->wq_cap ? c->wq_cap * 2 : 8;
+        uint32_t cap = c->wq_cap ? c->wq_cap * 2 : 2; /* 48 bytes: a lone answer is one or two entries */
         sio_wq_ent *wq = sio__realloc(c->wq, cap * sizeof *wq);
         if (wq == NULL)
             return SIO_ENOMEM;
