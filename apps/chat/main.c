@@ -545,7 +545,7 @@ static int parse_option(int ch, const char *v, config *c, const char **port)
             return -1;
         c->max_offset = (size_t)x;
         return 0;
-    case 'r':
+    case 'R':
         if (parse_uint("--max-message-rate", v, 0, 1000000, &x) < 0)
             return -1;
         c->max_rate = (uint32_t)x;
@@ -590,7 +590,7 @@ static int parse_args(int argc, char **argv, config *c)
         {"port", required_argument, 0, 'p'},   {"host", required_argument, 0, 'H'},
         {"db", required_argument, 0, 'd'},     {"max-message", required_argument, 0, 'm'},
         {"max-offset", required_argument, 0, 'o'},
-        {"max-message-rate", required_argument, 0, 'r'},
+        {"max-message-rate", required_argument, 0, 'R'},
         {"max-outbound", required_argument, 0, 'O'},
         {"outbound-soft-limit", required_argument, 0, 'S'},
         {"outbound-soft-timeout", required_argument, 0, 'T'},
