@@ -76,16 +76,28 @@ static size_t total_room_size(const char *room)
     return n;
 }
 
+/* 0 in "a", 1 in "a" and "b". */
+static void join_ab(void)
+{
+    sio_socket_join(CL.s[0], "a");
+    sio_socket_join(CL.s[1], "a");
+    sio_socket_join(CL.s[1], "b");
+}
+
+/* Starts the cluster of this test's adapter with n clients. */
+static void start(void **state, int n)
+{
+    cluster_start(&CL, kind_of(state));
+    for (int i = 0; i < n; i++)
+        cluster_connect(&CL);
+}
+
 /* ---- rooms */
 
 static void test_rooms(void **state)
 {
-    cluster_start(&CL, kind_of(state));
-    for (int i = 0; i < 3; i++)
-        cluster_connect(&CL);
-    sio_socket_join(CL.s[0], "a");
-    sio_socket_join(CL.s[1], "a");
-    sio_socket_join(CL.s[1], "b");
+    start(state, 3);
+    join_ab();
     assert_true(sio_socket_in_room(CL.s[1], "b"));
     assert_true(sio_socket_in_room(CL.s[1], sio_socket_id(CL.s[1])));
     assert_false(sio_socket_in_room(CL.s[0], "b"));
@@ -186,12 +198,8 @@ static void test_room_events(void **state)
 
 static void test_broadcast(void **state)
 {
-    cluster_start(&CL, kind_of(state));
-    for (int i = 0; i < 4; i++)
-        cluster_connect(&CL);
-    sio_socket_join(CL.s[0], "a");
-    sio_socket_join(CL.s[1], "a");
-    sio_socket_join(CL.s[1], "b");
+    start(state, 4);
+    join_ab();
     sio_socket_join(CL.s[2], "b");
     pump(&CL);
     size_t last = CL.kind->nodes - 1; /* emit from the last node */
@@ -234,9 +242,7 @@ static void test_broadcast(void **state)
 
 static void test_socket_operations(void **state)
 {
-    cluster_start(&CL, kind_of(state));
-    for (int i = 0; i < 4; i++)
-        cluster_connect(&CL);
+    start(state, 4);
     sio_socket_join(CL.s[1], "b");
     sio_socket_join(CL.s[2], "b");
     pump(&CL);
@@ -284,9 +290,7 @@ static sio_remote_socket *find(const char *id)
 
 static void test_fetch_sockets(void **state)
 {
-    cluster_start(&CL, kind_of(state));
-    for (int i = 0; i < 3; i++)
-        cluster_connect(&CL);
+    start(state, 3);
     sio_socket_join(CL.s[1], "a");
     sio_socket_join(CL.s[2], "a");
     json_object_set_new(sio_socket_data_json(CL.s[2]), "k", json_integer(7));
@@ -361,9 +365,7 @@ static void on_bc(sio_namespace *nsp, int err, const sio_args *responses, void *
 
 static void test_broadcast_with_ack(void **state)
 {
-    cluster_start(&CL, kind_of(state));
-    for (int i = 0; i < 3; i++)
-        cluster_connect(&CL);
+    start(state, 3);
     sio_socket_join(CL.s[0], "a");
     sio_socket_join(CL.s[1], "a");
     pump(&CL);
@@ -431,9 +433,7 @@ static void test_broadcast_with_ack(void **state)
 /* A client that disconnects never answers; the rest still complete. */
 static void test_broadcast_ack_disconnect(void **state)
 {
-    cluster_start(&CL, kind_of(state));
-    for (int i = 0; i < 2; i++)
-        cluster_connect(&CL);
+    start(state, 2);
     bc_calls = 0;
     sio_broadcast_emit_with_ack(sio_broadcast_timeout(op(0), 100), "q", NULL, on_bc, NULL);
     pump(&CL);
