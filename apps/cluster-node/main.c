@@ -202,8 +202,10 @@ static void counted(sio_namespace *nsp, int err, size_t servers, void *data)
 static void on_server_count(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 {
     sio_ack_retain(ack);
-    if (sio_namespace_server_count(root, counted, ack) < 0)
+    if (sio_namespace_server_count(root, counted, ack) < 0) { /* Redis away */
+        reply(ack, json_null());
         sio_ack_release(ack);
+    }
 }
 
 /* Another server's serverSideEmit. */

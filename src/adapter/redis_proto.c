@@ -1,21 +1,19 @@
 /* The Redis adapter's wire protocol: channel names and the msgpack / JSON
  * messages of @socket.io/redis-adapter 8.3. See redis_proto.h.
  *
- * msgpack is msgpack-c (unpack into a zone, pack through a writer); this
- * file only maps its objects to and from jansson trees, where a msgpack
- * bin becomes a Socket.IO placeholder plus an attachment. msgpack-c sizes
- * its allocations from the lengths the message declares, so a bounds walk
- * (mp_check) refuses a message whose containers or strings claim more
- * bytes than it has before msgpack-c sees it: a 5-byte message cannot make
- * it allocate gigabytes. */
+ * msgpack values go through the msgpack parser's value codec
+ * (socketio/sio_msgpack: a bounded reader of its own, msgpack-c's packer),
+ * which maps them to and from jansson trees where a msgpack bin is a
+ * Socket.IO placeholder plus an attachment, as notepack.io maps them to
+ * JavaScript; this file only knows the shapes of the adapter's messages. */
 #include "adapter/redis_proto.h"
 
-#include <math.h>
 #include <msgpack.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "socketio/sio_msgpack.h"
 #include "socketio/sio_packet.h"
 
 /* ---- channels */
@@ -84,88 +82,7 @@ int sio__rchan_response_to(const sio__rchan *c, int specific, const char *uid, s
     return sio__buf_appendf(out, "%s%s#", c->response, uid);
 }
 
-/* ---- msgpack bounds walk */
-
-/* Big-endian unsigned of n bytes (1, 2 or 4). */
-static uint32_t be(const uint8_t *p, int n)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static size_t mp_value(const uint8_t *p, const uint8_t *e, unsigned depth);
-
-/* n values (or n key/value pairs: n doubled by the caller) after head bytes. */
-static size_t mp_items(const uint8_t *p, const uint8_t *e, size_t head, uint64_t n, unsigned depth)
-{
-    if (depth >= SIO__REDIS_MAX_DEPTH || (size_t)(e - p) < head || n > (uint64_t)(e - p - head))
-        return 0;
-    const uint8_t *q = p + head;
-    for (uint64_t i = 0; i < n; i++) {
-        size_t k = mp_value(q, e, depth + 1);
-        if (k == 0)
-            return 0;
-        q += k;
-    }
-    return (size_t)(q - p);
-}
-
-/* A value of fixed size, or one of head bytes then len bytes. */
-static size_t mp_sized(const uint8_t *p, const uint8_t *e, size_t head, uint64_t len)
-{
-    size_t avail = (size_t)(e - p);
-    return avail >= head && len <= avail - head ? head + (size_t)len : 0;
-}
-
-/* Length of a length-prefixed value (str, bin, ext) with an n-byte length. */
-static size_t mp_lenpfx(const uint8_t *p, const uint8_t *e, int n, int ext)
-{
-    if (e - p < 1 + n)
-        return 0;
-    return mp_sized(p, e, 1 + (size_t)n + (size_t)ext, be(p + 1, n));
-}
-
-/* Bytes of the msgpack value at p, 0 if malformed or past e. */
-static size_t mp_value(const uint8_t *p, const uint8_t *e, unsigned depth)
-{
-    if (p >= e)
-        return 0;
-    uint8_t b = *p;
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-        return 1;
-    if (b >= 0x80 && b <= 0x8f)
-        return mp_items(p, e, 1, 2u * (b & 0x0f), depth);
-    if (b >= 0x90 && b <= 0x9f)
-        return mp_items(p, e, 1, b & 0x0f, depth);
-    if (b >= 0xa0 && b <= 0xbf)
-        return mp_sized(p, e, 1, b & 0x1f);
-    switch (b) {
-    case 0xc4: case 0xd9: return mp_lenpfx(p, e, 1, 0);
-    case 0xc5: case 0xda: return mp_lenpfx(p, e, 2, 0);
-    case 0xc6: case 0xdb: return mp_lenpfx(p, e, 4, 0);
-    case 0xc7: return mp_lenpfx(p, e, 1, 1);
-    case 0xc8: return mp_lenpfx(p, e, 2, 1);
-    case 0xc9: return mp_lenpfx(p, e, 4, 1);
-    case 0xca: case 0xce: case 0xd2: return mp_sized(p, e, 5, 0);
-    case 0xcb: case 0xcf: case 0xd3: return mp_sized(p, e, 9, 0);
-    case 0xcc: case 0xd0: return mp_sized(p, e, 2, 0);
-    case 0xcd: case 0xd1: return mp_sized(p, e, 3, 0);
-    case 0xd4: return mp_sized(p, e, 3, 0);
-    case 0xd5: return mp_sized(p, e, 4, 0);
-    case 0xd6: return mp_sized(p, e, 6, 0);
-    case 0xd7: return mp_sized(p, e, 10, 0);
-    case 0xd8: return mp_sized(p, e, 18, 0);
-    case 0xdc: return e - p >= 3 ? mp_items(p, e, 3, be(p + 1, 2), depth) : 0;
-    case 0xdd: return e - p >= 5 ? mp_items(p, e, 5, be(p + 1, 4), depth) : 0;
-    case 0xde: return e - p >= 3 ? mp_items(p, e, 3, 2ull * be(p + 1, 2), depth) : 0;
-    case 0xdf: return e - p >= 5 ? mp_items(p, e, 5, 2ull * be(p + 1, 4), depth) : 0;
-    default: return 0; /* 0xc1: never used */
-    }
-}
-
-/* ---- msgpack -> JSON */
+/* ---- msgpack (the value codec of socketio/sio_msgpack) */
 
 static void rmsg_clear(sio__rmsg *m)
 {
@@ -183,110 +100,16 @@ void sio__rmsg_free(sio__rmsg *m)
     rmsg_clear(m);
 }
 
-/* Keeps bytes as attachment k of m; returns the placeholder for it. */
-static json_t *bin_placeholder(sio__rmsg *m, const char *p, size_t len)
-{
-    if (m->natt >= 0x7fffffff)
-        return NULL;
-    if (m->natt == m->catt) {
-        size_t ncap = m->catt ? m->catt * 2 : 2;
-        sio_rcbuf **n = sio__realloc(m->att, ncap * sizeof *n);
-        if (n == NULL)
-            return NULL;
-        m->att = n;
-        m->catt = ncap;
-    }
-    sio_rcbuf *b = sio__rcbuf_new(p, len);
-    json_t *ph = b ? json_pack("{s:b,s:I}", "_placeholder", 1, "num", (json_int_t)m->natt) : NULL;
-    if (ph == NULL) {
-        sio__rcbuf_unref(b);
-        return NULL;
-    }
-    m->att[m->natt++] = b;
-    return ph;
-}
-
-static json_t *mp_to_json(const msgpack_object *o, sio__rmsg *m);
-
-static json_t *mp_array(const msgpack_object_array *a, sio__rmsg *m)
-{
-    json_t *arr = json_array();
-    for (uint32_t i = 0; arr && i < a->size; i++) {
-        json_t *v = mp_to_json(&a->ptr[i], m);
-        if (v == NULL || json_array_append_new(arr, v) < 0) {
-            json_decref(arr);
-            return NULL;
-        }
-    }
-    return arr;
-}
-
-static json_t *mp_map(const msgpack_object_map *mp, sio__rmsg *m)
-{
-    json_t *obj = json_object();
-    for (uint32_t i = 0; obj && i < mp->size; i++) {
-        const msgpack_object *k = &mp->ptr[i].key;
-        json_t *v = NULL;
-        if (k->type == MSGPACK_OBJECT_STR)
-            v = mp_to_json(&mp->ptr[i].val, m);
-        const char *kp = k->via.str.size ? k->via.str.ptr : "";
-        if (v == NULL || json_object_setn_new(obj, kp, k->via.str.size, v) < 0) {
-            json_decref(obj);
-            return NULL;
-        }
-    }
-    return obj;
-}
-
-/* A JavaScript number: integers that fit stay integers. */
-static json_t *js_number(double d)
-{
-    if (!isfinite(d))
-        return json_null(); /* NaN, Infinity: JSON.stringify writes null */
-    if (d == floor(d) && fabs(d) < 9007199254740992.0)
-        return json_integer((json_int_t)d);
-    return json_real(d);
-}
-
-/* NULL on a malformed value (non-string key, bad UTF-8) or OOM. */
-static json_t *mp_to_json(const msgpack_object *o, sio__rmsg *m)
-{
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL: return json_null();
-    case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        return o->via.u64 <= INT64_MAX ? json_integer((json_int_t)o->via.u64)
-                                       : json_real((double)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: return js_number(o->via.f64);
-    case MSGPACK_OBJECT_STR: /* msgpack-c gives a NULL pointer for "" */
-        return json_stringn(o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
-    case MSGPACK_OBJECT_BIN: return bin_placeholder(m, o->via.bin.ptr, o->via.bin.size);
-    case MSGPACK_OBJECT_ARRAY: return mp_array(&o->via.array, m);
-    case MSGPACK_OBJECT_MAP: return mp_map(&o->via.map, m);
-    default: return json_null(); /* ext: undefined and Date in notepack */
-    }
-}
-
-/* Unpacks one msgpack value filling the whole message into m->obj. */
+/* One msgpack value filling the whole message into m->obj (the message's
+ * size is Redis's business: no binary cap here). */
 static int mp_decode(const void *data, size_t len, sio__rmsg *m)
 {
-    const uint8_t *p = data;
-    if (len == 0 || mp_value(p, p + len, 0) != len)
-        return SIO_EPROTO;
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    int rc = SIO_EPROTO;
-    msgpack_unpack_return r = msgpack_unpack_next(&u, data, len, &off);
-    if (r == MSGPACK_UNPACK_NOMEM_ERROR)
-        rc = SIO_ENOMEM;
-    else if (r == MSGPACK_UNPACK_SUCCESS && off == len) {
-        m->obj = mp_to_json(&u.data, m);
-        rc = m->obj ? 0 : SIO_EPROTO;
-    }
-    msgpack_unpacked_destroy(&u);
+    sio_rcbuf **att = NULL;
+    unsigned natt = 0;
+    int rc = sio__msgpack_decode_value(data, len, SIO__REDIS_MAX_DEPTH, SIZE_MAX, &m->obj, &att,
+                                       &natt);
+    m->att = att;
+    m->natt = m->catt = natt;
     return rc;
 }
 
@@ -527,69 +350,6 @@ static int pack_str(msgpack_packer *pk, const char *s, size_t len)
 
 #define PACK_CSTR(pk, s) pack_str((pk), (s), strlen(s))
 
-/* notepack's number encoding: integral values as msgpack integers in the
- * smallest form, others as float 64. */
-static int pack_number(msgpack_packer *pk, const json_t *v)
-{
-    double d = json_number_value(v);
-    if (json_is_integer(v))
-        return msgpack_pack_int64(pk, json_integer_value(v)) ? SIO_ENOMEM : 0;
-    if (d == floor(d) && fabs(d) < 9007199254740992.0)
-        return msgpack_pack_int64(pk, (int64_t)d) ? SIO_ENOMEM : 0;
-    return msgpack_pack_double(pk, d) ? SIO_ENOMEM : 0;
-}
-
-static int pack_json(msgpack_packer *pk, const json_t *v, const sio_args *args);
-
-static int pack_object(msgpack_packer *pk, const json_t *v, const sio_args *args)
-{
-    int num = args ? sio__placeholder_num(v) : -1;
-    if (num >= 0 && (size_t)num < args->natt) {
-        const sio_rcbuf *b = args->att[num];
-        return msgpack_pack_bin(pk, b->len) || msgpack_pack_bin_body(pk, b->data, b->len)
-                   ? SIO_ENOMEM : 0;
-    }
-    if (msgpack_pack_map(pk, json_object_size(v)))
-        return SIO_ENOMEM;
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)v, key, val) {
-        int rc = PACK_CSTR(pk, key);
-        if (rc == 0)
-            rc = pack_json(pk, val, args);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-static int pack_array(msgpack_packer *pk, const json_t *v, size_t from, const sio_args *args)
-{
-    size_t n = json_array_size(v);
-    for (size_t i = from; i < n; i++) {
-        int rc = pack_json(pk, json_array_get(v, i), args);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* A JSON value (placeholders of args become bin). */
-static int pack_json(msgpack_packer *pk, const json_t *v, const sio_args *args)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return pack_object(pk, v, args);
-    case JSON_ARRAY:
-        return msgpack_pack_array(pk, json_array_size(v)) ? SIO_ENOMEM : pack_array(pk, v, 0, args);
-    case JSON_STRING: return pack_str(pk, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-    case JSON_REAL: return pack_number(pk, v);
-    case JSON_TRUE: return msgpack_pack_true(pk) ? SIO_ENOMEM : 0;
-    case JSON_FALSE: return msgpack_pack_false(pk) ? SIO_ENOMEM : 0;
-    default: return msgpack_pack_nil(pk) ? SIO_ENOMEM : 0;
-    }
-}
-
 /* {type: 2, data: [event, ...args], nsp}. */
 static int pack_packet(msgpack_packer *pk, const char *nsp, const char *event, const sio_args *args)
 {
@@ -599,8 +359,8 @@ static int pack_packet(msgpack_packer *pk, const char *nsp, const char *event, c
         rc = msgpack_pack_int(pk, SIO_PKT_EVENT) ? SIO_ENOMEM : 0;
     if (rc == 0 && (rc = PACK_CSTR(pk, "data")) == 0)
         rc = msgpack_pack_array(pk, n + 1) ? SIO_ENOMEM : PACK_CSTR(pk, event);
-    if (rc == 0)
-        rc = pack_array(pk, args->arr, 0, args);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = sio__msgpack_pack_value(pk, json_array_get(args->arr, i), args->att, args->natt);
     if (rc == 0 && (rc = PACK_CSTR(pk, "nsp")) == 0)
         rc = PACK_CSTR(pk, nsp);
     return rc;
@@ -690,7 +450,8 @@ int sio__renc_broadcast_ack(sio_buf *out, const char *request_id, const sio_args
         rc = PACK_CSTR(&pk, request_id);
     if (rc == 0 && (rc = PACK_CSTR(&pk, "packet")) == 0) {
         const json_t *first = ack_args ? json_array_get(ack_args->arr, 0) : NULL;
-        rc = first ? pack_json(&pk, first, ack_args) : (msgpack_pack_nil(&pk) ? SIO_ENOMEM : 0);
+        rc = first ? sio__msgpack_pack_value(&pk, first, ack_args->att, ack_args->natt)
+                   : (msgpack_pack_nil(&pk) ? SIO_ENOMEM : 0);
     }
     return rc;
 }

@@ -23,10 +23,10 @@
  * tree with the bytes as attachment k, which is what sio_args holds, so a
  * remote broadcast is queued to local sockets as the same shared buffers.
  *
- * Untrusted input: msgpack is walked by a bounds check before msgpack-c
- * unpacks it (a declared length past the end of the message is refused
- * before anything is allocated), nesting is capped, and every field is
- * type-checked on access. Errors are SIO_EPROTO / SIO_ENOMEM / SIO_ELIMIT. */
+ * Untrusted input: msgpack is read by the msgpack parser's bounded reader
+ * (a declared length past the end of the message is refused before
+ * anything is allocated), nesting is capped, and every field is
+ * type-checked on access. Errors are SIO_EPROTO / SIO_ENOMEM. */
 #ifndef SIO_ADAPTER_REDIS_PROTO_H
 #define SIO_ADAPTER_REDIS_PROTO_H
 

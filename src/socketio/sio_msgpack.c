@@ -355,6 +355,23 @@ int sio__msgpack_decode(const char *msg, size_t len, const sio__packet_limits *l
     return 0;
 }
 
+int sio__msgpack_decode_value(const char *msg, size_t len, unsigned max_depth, size_t max_bin,
+                              json_t **out, sio_rcbuf ***att, unsigned *natt)
+{
+    sio__packet holder = {0}; /* only collects the attachments */
+    reader r = {(const unsigned char *)msg, (const unsigned char *)msg + len, 0, max_depth, 0,
+                max_bin, &holder};
+    int rc = read_value(&r, out);
+    if (rc == 0 && r.p != r.end) {
+        json_decref(*out);
+        *out = NULL;
+        rc = SIO_EPROTO; /* notepack: "trailing bytes" */
+    }
+    *att = holder.att;
+    *natt = holder.nrecv;
+    return rc;
+}
+
 /* ---------------------------------------------------------------- writer */
 
 static int buf_write(void *data, const char *b, size_t len)
@@ -431,6 +448,13 @@ static int pack_value(writer *w, const json_t *v)
     default:
         return msgpack_pack_nil(pk);
     }
+}
+
+int sio__msgpack_pack_value(msgpack_packer *pk, const json_t *v, sio_rcbuf *const *att,
+                            size_t natt)
+{
+    writer w = {*pk, att, natt};
+    return pack_value(&w, v) < 0 ? SIO_ENOMEM : 0;
 }
 
 int sio__msgpack_encode(sio_buf *out, int type, const char *nsp, int64_t id, const json_t *data,

@@ -34,6 +34,8 @@
 #ifndef SIO_SOCKETIO_SIO_MSGPACK_H
 #define SIO_SOCKETIO_SIO_MSGPACK_H
 
+#include <msgpack.h>
+
 #include "socketio/sio_internal.h"
 
 /* Decodes one binary Engine.IO message into a complete packet (attachments
@@ -48,6 +50,17 @@ int sio__msgpack_decode(const char *msg, size_t len, const sio__packet_limits *l
  * attachment). */
 int sio__msgpack_encode(sio_buf *out, int type, const char *nsp, int64_t id, const json_t *data,
                         sio_rcbuf *const *att, size_t natt);
+
+/* The value codec on its own, for other msgpack users (the Redis adapter's
+ * messages). decode_value: exactly one value filling [msg, msg+len), at
+ * most max_depth levels and max_bin bytes of binary values; binary values
+ * become placeholders whose bytes are appended to *att (*natt counts
+ * them; the caller frees both, also on error). pack_value: v with
+ * placeholders of att as bin. SIO_EPROTO, SIO_ENOMEM. */
+int sio__msgpack_decode_value(const char *msg, size_t len, unsigned max_depth, size_t max_bin,
+                              json_t **out, sio_rcbuf ***att, unsigned *natt);
+int sio__msgpack_pack_value(msgpack_packer *pk, const json_t *v, sio_rcbuf *const *att,
+                            size_t natt);
 
 /* The msgpack form of an encoded text packet (made on first use, then kept
  * in e->mp; e is otherwise unchanged). NULL on OOM. */

@@ -271,3 +271,55 @@ describe('Redis adapter: sioc and Node in one cluster', () => {
     if (!IS_REF) for (const n of ['A', 'B']) assert.match(nodes[n].stderr(), /Redis .* lost/);
   });
 });
+
+describe('Redis adapter: Redis absent when a sioc node starts', { skip: IS_REF }, () => {
+  test('the node serves its own clients, says so, and joins the cluster once Redis is there', async () => {
+    const { freePort } = await import('./lib/redis.mjs');
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const args = (name) => ['--redis', url, '--name', name, '--requests-timeout', String(TIMEOUT)];
+    const A = await startServer('sioc-cluster-node', args('A'));
+    let B;
+    let redis2;
+    const local = [];
+    try {
+      const c1 = await connect('c1', A, 'websocket');
+      const c2 = await connect('c2', A, 'polling');
+      local.push(c1, c2);
+      const seen = waitEvent(c2, 'alone', 3000);
+      await call(c1, 'bcast', { event: 'alone' });
+      await seen;
+      const r = await call(c1, 'fetch', {});
+      assert.equal(r.err, 'timeout');
+      assert.match(A.stderr(), /Redis 127\.0\.0\.1:\d+ unreachable/);
+      redis2 = await startRedisOn(port);
+      B = await startServer('sioc-cluster-node', args('B'));
+      const c3 = await connect('c3', B, 'websocket');
+      local.push(c3);
+      await withTimeout((async () => {
+        while ((await call(c1, 'server_count')) !== 2) await sleep(100);
+      })(), 10_000, 'A subscribed once Redis came');
+      const got = waitEvent(c3, 'together', 3000);
+      await call(c1, 'bcast', { event: 'together' });
+      await got;
+    } finally {
+      for (const c of local) c.close();
+      await A.stop();
+      await B?.stop();
+      await redis2?.stop();
+    }
+  });
+});
+
+/** redis-server on a given port (the absent-Redis test starts it late). */
+async function startRedisOn(port) {
+  const { spawn } = await import('node:child_process');
+  const net = await import('node:net');
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+    '--appendonly', 'no'], { stdio: 'ignore' });
+  const up = () => new Promise((res) => {
+    const c = net.connect(port, '127.0.0.1', () => { c.end(); res(true); }).on('error', () => res(false));
+  });
+  await withTimeout((async () => { while (!(await up())) await sleep(20); })(), 5000, 'redis-server');
+  return { stop: async () => { const gone = new Promise((r) => proc.once('exit', r)); proc.kill('SIGKILL'); await gone; } };
+}

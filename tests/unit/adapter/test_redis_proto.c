@@ -363,8 +363,8 @@ static void test_malformed(void **state)
          "a\x90\x80",
          5}, /* packet not a map */
         {"\x93\xa1"
-         "a\x80\x81\x01\x02",
-         7},                             /* integer map key */
+         "a\x80\xd4\x05\x00",
+         7},                             /* an ext type notepack does not know */
         {"\x93\xa2\xff\xfe\x80\x80", 6}, /* uid not UTF-8 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
