@@ -1,9 +1,10 @@
 /* Hash map: see map.h for the layout (dense entries + probing index).
  *
- * Invariants: index_cap is 0 or a power of two >= 16; size <= index_cap / 2
- * (so probes are short and a free slot always exists); every live entry i
- * has exactly one index slot holding i + 1, reachable from its home slot
- * (hash & mask) without crossing an empty slot. */
+ * Invariants (checked by map_check in debug builds): index_cap is 0 or a
+ * power of two >= MAP_MIN_INDEX; size <= index_cap / 2 (so probes are
+ * short and a free slot always exists); every live entry i has exactly one
+ * index slot holding i + 1, reachable from its home slot (hash & mask)
+ * without crossing an empty slot. */
 #include "core/map.h"
 
 #include <openssl/rand.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "sioc.h"
 
 /* Most maps hold one entry (a socket in its own room, a room of one): they
@@ -132,8 +134,10 @@ static size_t index_slot_of(const sio_map *m, size_t i)
 {
     size_t mask = m->index_cap - 1;
     size_t s = (size_t)m->entries[i].hash & mask;
-    while (m->index[s] != i + 1)
+    while (m->index[s] != i + 1) {
+        SIO_ASSERT(m->index[s] != 0); /* entry i is reachable from its home */
         s = (s + 1) & mask;
+    }
     return s;
 }
 
@@ -179,6 +183,38 @@ static int map_resize(sio_map *m, size_t cap)
     return 0;
 }
 
+/* The shape invariants, cheap enough for every call of a debug build. */
+static void map_check_shape(const sio_map *m)
+{
+    SIO_ASSERT(m->index_cap == 0 || (m->index_cap >= MAP_MIN_INDEX &&
+                                     (m->index_cap & (m->index_cap - 1)) == 0));
+    SIO_ASSERT(m->size <= m->index_cap / 2);
+    SIO_ASSERT((m->index == NULL) == (m->index_cap == 0));
+}
+
+/* Every invariant, walking the index (after a change of a small map in a
+ * debug build: O(size) per call, so only up to 64 entries). */
+static void map_check(const sio_map *m)
+{
+    map_check_shape(m);
+#if SIO_ASSERT_ON
+    if (m->index_cap == 0 || m->size > 64)
+        return;
+    size_t mask = m->index_cap - 1, used = 0;
+    for (size_t s = 0; s < m->index_cap; s++) {
+        if (m->index[s] == 0)
+            continue;
+        used++;
+        size_t i = m->index[s] - 1;
+        SIO_ASSERT(i < m->size);
+        /* reachable: no empty slot between its home and s */
+        for (size_t j = (size_t)m->entries[i].hash & mask; j != s; j = (j + 1) & mask)
+            SIO_ASSERT(m->index[j] != 0);
+    }
+    SIO_ASSERT(used == m->size); /* one slot per entry (with i < size, distinct) */
+#endif
+}
+
 /* ----------------------------------------------------------------- api */
 
 void sio__map_init(sio_map *m)
@@ -222,8 +258,10 @@ int sio__map_put(sio_map *m, const char *key, size_t klen, void *value)
     if (copy == NULL)
         return SIO_ENOMEM;
     size_t s = index_find(m, h, key, klen, &found);
+    SIO_ASSERT(!found && m->index[s] == 0);
     m->entries[m->size] = (sio_map_entry){copy, klen, value, h};
     m->index[s] = (uint32_t)(++m->size);
+    map_check(m);
     return 0;
 }
 
@@ -261,6 +299,7 @@ void *sio__map_remove(sio_map *m, const char *key, size_t klen)
         sio__map_free(m);
     else if (m->index_cap > MAP_MIN_INDEX && m->size < m->index_cap / 8)
         (void)map_resize(m, m->index_cap / 2); /* failure only keeps it larger */
+    map_check(m);
     return value;
 }
 

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/assert.h"
 #include "core/error.h"
 
 /* Opcodes (section 5.2). */
@@ -363,6 +364,7 @@ static int ws_on_data(sio_ws_conn *c, const ws_hdr *h, const unsigned char *p)
     c->nfrags++;
     if (sio__buf_append(&c->msg, p, (size_t)h->len) < 0)
         return ws_reject(c, SIO_WS_CLOSE_INTERNAL_ERROR);
+    SIO_ASSERT(c->msg.len <= c->max_message && c->nfrags <= c->max_fragments); /* ws_check */
     if (!fin)
         return 0;
     c->frag_open = 0;
@@ -425,6 +427,7 @@ static int ws_feed_tail(sio_ws_conn *c, char **data, size_t *len)
     if (code != 0)
         return ws_reject(c, code);
     int rc = ws_tail_take(c, data, len, h.size + (size_t)h.len);
+    SIO_ASSERT(c->tail.len <= h.size + h.len); /* the tail never holds more than one frame */
     if (rc < 0 || c->tail.len < h.size + h.len)
         return rc;
     rc = ws_on_frame(c, &h, (unsigned char *)c->tail.data + h.size);
