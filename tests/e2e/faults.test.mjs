@@ -9,6 +9,8 @@
 //     connection of their own), the insert waiting for the lock lands once;
 //   - a socket over --max-message-rate gets error acks, a flood is
 //     disconnected, both counted;
+//   - a full disk (prlimit --fsize: writes past 512 KiB fail with EFBIG):
+//     inserts fail unacked, the server stays up, acked rows are all there;
 //   - out of descriptors (EMFILE, prlimit --nofile=64): connections past it
 //     are refused, the server survives and serves again;
 //   - SIGSTOP/SIGCONT of the server with clients on both transports: they
@@ -306,5 +308,36 @@ describe('out of descriptors (EMFILE)', { skip: SKIP }, () => {
     const again = await connectedClient(cleanups, server.url, { transports: ['websocket'] });
     assert.equal(await again.send('after EMFILE', 'e-1'), undefined);
     assert.deepEqual(dbRows(db).map((r) => r.content), ['after EMFILE']);
+  });
+});
+
+describe('disk full (file size limit)', { skip: SKIP }, () => {
+  it('past the limit inserts fail without an ack, the server stays up, every acked message is stored once', {
+    timeout: 30_000,
+  }, async () => {
+    const db = tempDb(cleanups);
+    // RLIMIT_FSIZE: a write past 512 KiB fails with EFBIG, as on a full disk
+    // (and would raise SIGXFSZ, whose default action kills the process).
+    const server = await startChat(cleanups, db, ['--synchronous', 'normal'], {}, ['prlimit', '--fsize=524288']);
+    const a = await connectedClient(cleanups, server.url, { transports: ['websocket'], retries: 0, ackTimeout: 3000 });
+    const acked = [];
+    let failed = 0;
+    for (let i = 0; i < 200 && failed < 3; i++) {
+      const msg = `${i} ${'d'.repeat(8000)}`;
+      try {
+        if (await a.socket.timeout(3000).emitWithAck('chat message', msg, `d-${i}`) === undefined) acked.push(msg);
+      } catch {
+        failed++; // no ack: not stored, the client would retry
+      }
+    }
+    assert.ok(failed >= 1, `the size limit was reached (${acked.length} acked)`);
+    assert.ok(acked.length > 10, `${acked.length} acked before the limit`);
+    assert.ok(server.alive(), `the server survived the full disk:\n${server.stderr()}`);
+    assert.match(server.stderr(), /message not stored/);
+    await server.stop();
+    const rows = dbRows(db);
+    const stored = new Set(rows.map((r) => r.content));
+    assert.equal(stored.size, rows.length, 'no row twice');
+    for (const m of acked) assert.ok(stored.has(m), 'every acked message is stored');
   });
 });
