@@ -40,9 +40,11 @@
 _Static_assert(SIO_BLOCK_SIZE < 65536, "blk_cap holds a block size");
 /* Queued bytes past which a connection is flushed at once. */
 #define SIO_EAGER_FLUSH SIO_BLOCK_SIZE
-/* Output bytes freed since the last trim past which the allocator is asked
- * to return free pages (checked once per loop iteration). */
-#define SIO_TRIM_AFTER (32u << 20)
+/* When queued output has come down this far from its peak since the last
+ * trim (slow readers' queues drained or dropped), the allocator is asked to
+ * return free pages (checked once per loop iteration). Output that flows
+ * keeps the queues short and never trims. */
+#define SIO_TRIM_AFTER (8u << 20)
 
 static void conn_flush(sio_conn *c);
 
@@ -157,25 +159,27 @@ static int enqueue(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
 /* Counts n more output bytes on c and its server. */
 static void out_add(sio_conn *c, size_t n)
 {
+    sio_http_server *s = sio__conn_server(c);
     c->out_bytes += n;
-    sio__conn_server(c)->out_total += n;
+    s->out_total += n;
+    if ((s->loop->out_queued += n) > s->loop->out_peak)
+        s->loop->out_peak = s->loop->out_queued;
 }
 
-/* n output bytes of c were written or dropped: uncount them, and remember
- * them for the next trim. */
+/* n output bytes of c were written or dropped: uncount them. */
 static void out_sub(sio_conn *c, size_t n)
 {
     sio_http_server *s = sio__conn_server(c);
     c->out_bytes -= n;
     s->out_total -= n;
-    s->loop->out_freed += n;
+    s->loop->out_queued -= n;
 }
 
 void sio__loop_maybe_trim(sio_loop *loop)
 {
-    if (loop->out_freed < SIO_TRIM_AFTER)
+    if (loop->out_peak - loop->out_queued < SIO_TRIM_AFTER)
         return;
-    loop->out_freed = 0;
+    loop->out_peak = loop->out_queued;
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif

@@ -53,7 +53,8 @@ struct sio_loop {
     sio_timers timers;          /* every protocol deadline */
     sio_list flushq;            /* sio_conn with queued writes */
     sio_list signals;           /* sio_signal handles */
-    size_t out_freed;           /* output bytes freed since the last malloc_trim */
+    size_t out_queued;          /* output bytes queued on all servers' connections */
+    size_t out_peak;            /* highest out_queued since the last malloc_trim */
     char read_buf[SIO_READ_BUF_SIZE]; /* shared by all reads (consumed synchronously) */
     int read_buf_busy;          /* read_buf lent to a read in progress */
 };
