@@ -441,10 +441,11 @@ static int r_fetch_sockets(sio__adapter *base, const sio__bopts *o, sio__fetch_d
     return req_count(q);
 }
 
-/* [event, ...args] as plain JSON (a Buffer as Node's JSON form). */
+/* [event, ...args] as plain JSON (a Buffer as Node's JSON form; args
+ * NULL: none). */
 static json_t *event_json(const char *event, const sio_args *args)
 {
-    json_t *data = sio__rjson_value(args->arr, args->att, args->natt);
+    json_t *data = args ? sio__rjson_value(args->arr, args->att, args->natt) : json_array();
     if (data == NULL || json_array_insert_new(data, 0, json_string(event)) < 0) {
         json_decref(data);
         return NULL;

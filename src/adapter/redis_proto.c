@@ -350,10 +350,10 @@ static int pack_str(msgpack_packer *pk, const char *s, size_t len)
 
 #define PACK_CSTR(pk, s) pack_str((pk), (s), strlen(s))
 
-/* {type: 2, data: [event, ...args], nsp}. */
+/* {type: 2, data: [event, ...args], nsp} (args NULL: none). */
 static int pack_packet(msgpack_packer *pk, const char *nsp, const char *event, const sio_args *args)
 {
-    size_t n = json_array_size(args->arr);
+    size_t n = args ? json_array_size(args->arr) : 0;
     int rc = msgpack_pack_map(pk, 3) ? SIO_ENOMEM : 0;
     if (rc == 0 && (rc = PACK_CSTR(pk, "type")) == 0)
         rc = msgpack_pack_int(pk, SIO_PKT_EVENT) ? SIO_ENOMEM : 0;

@@ -5,6 +5,7 @@
  * by the kind's pump). To test a new adapter, add an adapter_kind. */
 #include "bus_adapter.h"
 #include "harness.h"
+#include "redis_fake.h"
 
 /* ---- the adapters under test */
 
@@ -28,6 +29,15 @@ static const adapter_kind ADAPTERS[] = {
      .pump = bus_pump,
      .teardown = bus_teardown,
      .deafen = bus_deafen},
+    {.name = "redis adapter (fake Redis), 3 nodes",
+     .nodes = 3,
+     .server_side = 1,
+     .make = sio__rcluster_factory,
+     .data = redis_node,
+     .setup = redis_setup,
+     .pump = redis_pump,
+     .teardown = redis_teardown,
+     .deafen = redis_deafen},
 };
 
 /* ---- helpers */
