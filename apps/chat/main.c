@@ -185,11 +185,11 @@ static void replay_start(replay *r)
 /* data: the socket's rate limiter, freed here (its last callback). */
 static void on_disconnect(sio_socket *s, const char *reason, void *data)
 {
-    chat *app = data;
     replay *r = sio_socket_get_data(s);
     free(data);
     if (r == NULL)
         return;
+    chat *app = r->app;
     for (size_t i = 0; i < app->ngrads; i++)
         if (app->grads[i] == r) {
             grad_drop(app, i);
