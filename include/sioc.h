@@ -92,6 +92,71 @@ typedef struct sio_allocator {
  * (it takes a hook only before its first allocation): nothing changed. */
 int sio_set_allocator(const sio_allocator *allocator);
 
+/* --------------------------------------------------------------- logging */
+
+/* The library logs what matters (handshakes, upgrades, connects, closes
+ * with their reason, refused requests, errors) by category and level. Off
+ * by default, and then free: no formatting happens. Without a call to
+ * sio_log_set(), the first sio_loop_new() reads the DEBUG environment
+ * variable the way Node's `debug` package does (DEBUG=sioc:* for
+ * everything, DEBUG=sioc:engine,sioc:socket, "-sioc:http" to exclude) and
+ * writes those categories to stderr as "<ISO time> sioc:<category>
+ * <message>" lines. */
+enum { SIO_LOG_ERROR = 0, SIO_LOG_WARN = 1, SIO_LOG_INFO = 2, SIO_LOG_DEBUG = 3 };
+#define SIO_LOG_HTTP 0x01u    /* "sioc:http": listening, refused requests (4xx) */
+#define SIO_LOG_ENGINE 0x02u  /* "sioc:engine": sessions, upgrades, closes, errors */
+#define SIO_LOG_SOCKET 0x04u  /* "sioc:socket": namespace connects, refusals, disconnects */
+#define SIO_LOG_ADAPTER 0x08u /* "sioc:adapter": rooms and broadcasts */
+#define SIO_LOG_LOOP 0x10u    /* "sioc:loop": loop set-up and shutdown */
+#define SIO_LOG_ALL 0x1fu
+/* level: SIO_LOG_*; category: "sioc:engine"...; message: one line without
+ * its newline, valid during the call. Runs on the loop thread. */
+typedef void (*sio_log_cb)(int level, const char *category, const char *message, void *data);
+/* Logs the categories (SIO_LOG_* bits, 0 = off) up to max_level to cb, or
+ * to stderr in the DEBUG format when cb is NULL. DEBUG is then ignored. */
+void sio_log_set(unsigned categories, int max_level, sio_log_cb cb, void *data);
+/* The categories a DEBUG value turns on. */
+unsigned sio_log_parse_debug(const char *spec);
+
+/* --------------------------------------------------------------- metrics */
+
+/* Counters (only grow) and gauges (current values) of everything the
+ * library does in this process, summed over its servers; read with
+ * sio_metrics_get() (a copy). They are plain integers updated on the loop
+ * thread: with loops on several threads, read them from one of those. */
+typedef struct sio_metrics {
+    /* Engine.IO */
+    uint64_t handshakes_polling;     /* sessions opened over polling */
+    uint64_t handshakes_websocket;   /* sessions opened directly over WebSocket */
+    uint64_t upgrades;               /* polling sessions upgraded to WebSocket */
+    uint64_t sessions_polling;       /* gauge: open sessions on polling */
+    uint64_t sessions_websocket;     /* gauge: open sessions on WebSocket */
+    uint64_t rejected_handshakes[6]; /* refused requests by Engine.IO code (0..5, see
+                                        sio_connection_error) */
+    uint64_t rejected_connections;   /* closed at accept: max_connections */
+    /* Socket.IO */
+    uint64_t connects;               /* sockets connected to a namespace */
+    uint64_t disconnects;            /* sockets disconnected */
+    uint64_t sockets;                /* gauge: connected sockets, all namespaces */
+    uint64_t rejected_connects;      /* refused by a middleware (connect_error) */
+    uint64_t packets_in;             /* Socket.IO packets decoded */
+    uint64_t packets_out;            /* Socket.IO packets sent to one socket */
+    uint64_t broadcasts;             /* broadcast emits (each encoded once) */
+    uint64_t acks_in;                /* client acks of sio_emit_with_ack */
+    uint64_t ack_timeouts;           /* sio_emit_with_ack timeouts */
+    uint64_t recovery_hits;          /* connections restored by state recovery */
+    uint64_t recovery_misses;        /* recovery asked for and impossible */
+    /* Bytes on the wire (HTTP and WebSocket, all connections) */
+    uint64_t bytes_in;
+    uint64_t bytes_out;              /* written to the kernel */
+    uint64_t write_queue_bytes;      /* gauge: queued and not yet written */
+} sio_metrics;
+void sio_metrics_get(sio_metrics *out);
+/* Writes m in the Prometheus text format (sioc_* families) into out (cap
+ * bytes, NUL-terminated when it fits) and returns the length it needs, as
+ * snprintf does: call again with a bigger buffer if the result >= cap. */
+size_t sio_metrics_format(const sio_metrics *m, char *out, size_t cap);
+
 /* ------------------------------------------------------------ event loop */
 
 /* The event loop every handle runs on (one thread). It is sioc's own
@@ -308,12 +373,29 @@ typedef struct sio_eio_callbacks {
     void (*on_drain)(sio_eio_socket *s, void *data);
 } sio_eio_callbacks;
 
+/* Node's engine "connection_error" event: a request refused before it
+ * reached a session (the client got HTTP 400/403 with this code). */
+typedef struct sio_connection_error {
+    int code;            /* Node's: 0 "Transport unknown", 1 "Session ID unknown",
+                          * 2 "Bad handshake method", 3 "Bad request", 4 "Forbidden",
+                          * 5 "Unsupported protocol version" */
+    const char *message; /* Node's message for the code (static) */
+    const char *url;     /* the request target as sent (not NUL-terminated) */
+    size_t url_len;
+    int upgrade;         /* 1: a WebSocket upgrade request */
+} sio_connection_error;
+typedef void (*sio_connection_error_cb)(const sio_connection_error *err, void *data);
+
 /* Attaches an Engine.IO server at opts->path to http. The options are
  * copied. SIO_ENOMEM, SIO_EINVAL (bad option), SIO_EEXIST (path taken). */
 int sio_eio_server_new(sio_eio_server **out, sio_http_server *http, const sio_eio_options *opts,
                        const sio_eio_callbacks *cb, void *data);
 /* Number of open sessions. */
 size_t sio_eio_server_clients(const sio_eio_server *s);
+/* io.engine.on("connection_error", cb): one callback (the last set; NULL
+ * removes it), called on the loop thread, err valid during the call. */
+void sio_eio_server_on_connection_error(sio_eio_server *s, sio_connection_error_cb cb,
+                                        void *data);
 
 /* Queues a message (copied). SIO_ECLOSED if the session is closing,
  * SIO_ELIMIT if its outbound queue is full (the session is then closed). */
@@ -469,6 +551,9 @@ int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_opt
  * used after this call; a second call does nothing. Release socket
  * references (sio_socket_ref) in the disconnect callbacks at the latest. */
 void sio_server_shutdown(sio_server *srv, void (*cb)(void *data), void *data);
+
+/* io.engine.on("connection_error", cb) for srv's Engine.IO server. */
+void sio_server_on_connection_error(sio_server *srv, sio_connection_error_cb cb, void *data);
 
 /* The same in steps, for a program that shares the HTTP server: */
 /* Disconnects every socket with "server shutting down", closes every

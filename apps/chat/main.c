@@ -68,6 +68,7 @@ typedef struct chat {
     struct replay **grads; /* replays ended ahead of last_id (see above) */
     size_t ngrads;
     int stopping;
+    int metrics;          /* --metrics: GET /metrics answers (Prometheus text) */
 } chat;
 
 /* One socket's replay in progress. */
@@ -410,9 +411,38 @@ static void wakeup(void *data)
     sio_loop_post(app->loop, drain, app);
 }
 
+/* GET /metrics: the library's counters and this chat's namespace gauge in
+ * the Prometheus text format. */
+static void serve_metrics(chat *app, sio_req *req)
+{
+    sio_metrics m;
+    sio_metrics_get(&m);
+    size_t need = sio_metrics_format(&m, NULL, 0);
+    char *body = malloc(need + 256);
+    if (body == NULL) {
+        sio_req_respond(req, 500, NULL, "", 0);
+        return;
+    }
+    size_t n = sio_metrics_format(&m, body, need + 1);
+    n += (size_t)snprintf(body + n, 256,
+                          "# HELP sioc_namespace_sockets Connected sockets per namespace.\n"
+                          "# TYPE sioc_namespace_sockets gauge\n"
+                          "sioc_namespace_sockets{namespace=\"/\"} %zu\n",
+                          sio_namespace_sockets_count(app->nsp));
+    sio_req_respond(req, 200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", body,
+                    n);
+    free(body);
+}
+
 static void on_request(sio_req *req, void *data)
 {
-    chat_static_serve(((chat *)data)->files, req);
+    chat *app = data;
+    if (app->metrics && strcmp(sio_req_path(req), "/metrics") == 0 &&
+        strcmp(sio_req_method(req), "GET") == 0) {
+        serve_metrics(app, req);
+        return;
+    }
+    chat_static_serve(app->files, req);
 }
 
 static void http_closed(void *data)
@@ -473,7 +503,8 @@ static void usage(FILE *f)
                "                 [--synchronous full|normal]\n"
                "                 [--max-outbound BYTES] [--outbound-soft-limit BYTES]\n"
                "                 [--outbound-soft-timeout MS] [--max-output-total BYTES]\n"
-               "                 [--redis redis://HOST:PORT] [--help] [--version]\n"
+               "                 [--redis redis://HOST:PORT] [--metrics] [--help] [--version]\n"
+               "  --metrics serves GET /metrics (Prometheus text format).\n"
                "  PORT in the environment sets the default port (3000).\n"
                "  Output limits (defaults): --max-outbound 16 MiB queued for one client,\n"
                "  --outbound-soft-limit 1 MiB held for --outbound-soft-timeout 10000 ms,\n"
@@ -493,6 +524,7 @@ typedef struct config {
     size_t max_message;
     size_t max_offset;
     uint32_t max_rate;
+    int metrics;            /* --metrics */
     sio_http_options http;  /* library defaults, then --max-output-total */
     sio_server_options io;  /* library defaults, then the --*outbound* options */
 } config;
@@ -597,6 +629,7 @@ static int parse_args(int argc, char **argv, config *c)
         {"max-output-total", required_argument, 0, 'B'},
         {"synchronous", required_argument, 0, 's'}, {"redis", required_argument, 0, 'r'},
         {"help", no_argument, 0, 'h'},
+        {"metrics", no_argument, 0, 'X'},
         {"version", no_argument, 0, 'v'},      {0, 0, 0, 0}};
     const char *port = getenv("PORT");
     const char *port_name = "PORT (environment)";
@@ -615,6 +648,10 @@ static int parse_args(int argc, char **argv, config *c)
         if (ch == 'v') {
             printf("sioc-chat %s\n", SIOC_VERSION);
             return 1;
+        }
+        if (ch == 'X') {
+            c->metrics = 1;
+            continue;
         }
         if (ch == 'p')
             port_name = "--port";
@@ -682,7 +719,10 @@ int main(int argc, char **argv)
         return parsed < 0 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    chat app = {.max_message = c.max_message, .max_offset = c.max_offset, .max_rate = c.max_rate};
+    chat app = {.max_message = c.max_message,
+                .max_offset = c.max_offset,
+                .max_rate = c.max_rate,
+                .metrics = c.metrics};
     const char *pub = getenv("SIOC_CHAT_PUBLIC_DIR");
     const char *dist = getenv("SIOC_CLIENT_DIST_DIR");
     int rc = chat_static_load(&app.files, pub ? pub : SIOC_CHAT_PUBLIC_DIR);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/metrics.h"
+#include "core/log.h"
 #include "core/alloc.h"
 #include "core/error.h"
 
@@ -424,6 +426,9 @@ static int mem_broadcast(sio__adapter *a, const char *event, const sio_args *arg
         sio__socket_send(v[i], &enc);
     }
     sio_sockets_release(v, n);
+    SIO_METRIC_INC(broadcasts);
+    SIO_LOG(SIO_LOG_ADAPTER, SIO_LOG_DEBUG, "broadcast nsp=%s event=%s to %zu socket(s)%s",
+            a->nsp->name, event ? event : "(ack)", n, keep ? " (kept for recovery)" : "");
     if (rc == 0 && keep)
         keep_packet(m, id, o, &enc);
     sio__encoded_free(&enc);
@@ -542,8 +547,11 @@ static int mem_restore(sio__adapter *a, const char *pid, const char *offset,
     sio_list *it = m->packets.prev;
     while (it != &m->packets && SIO_CONTAINER_OF(it, kept_pkt, node)->id != off)
         it = it->prev;
-    if (it == &m->packets)
+    if (it == &m->packets) {
+        SIO_LOG(SIO_LOG_ADAPTER, SIO_LOG_DEBUG, "recovery miss pid=%s: offset %s not kept", pid,
+                offset);
         return SIO_ENOTFOUND; /* Node: offset not found, no recovery */
+    }
     sio__session *s = sio__calloc(1, sizeof *s);
     if (s == NULL)
         return SIO_ENOMEM;

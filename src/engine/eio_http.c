@@ -259,6 +259,7 @@ void sio__eio_http_request(sio_eio_server *e, void *conn, const sio_eio_http_req
     sio_eio_socket *so = NULL;
     int code = verify(e, conn, r, &so);
     if (code != SIO_EIO_ERR_NONE) {
+        sio__eio_connection_error(e, code, r->target.base, r->target.len, 0);
         respond_error(e, conn, r, code);
         return;
     }
@@ -341,9 +342,10 @@ int sio__eio_http_head(sio_eio_server *e, void *conn, const sio_eio_http_req *r)
         return 0;
     sio_eio_socket *so = NULL;
     int code = verify(e, conn, r, &so);
-    if (code != SIO_EIO_ERR_NONE)
+    if (code != SIO_EIO_ERR_NONE) {
+        sio__eio_connection_error(e, code, r->target.base, r->target.len, 1);
         abort_upgrade(e, conn, code);
-    else
+    } else
         upgrade(e, conn, r, so);
     return 1;
 }

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/metrics.h"
+#include "core/log.h"
 #include "core/alloc.h"
 #include "core/base64.h"
 #include "engine/eio_internal.h"
@@ -140,6 +142,26 @@ void sio__eio_server_deinit(sio_eio_server *s)
 }
 
 size_t sio_eio_server_clients(const sio_eio_server *s) { return s->nsessions; }
+
+void sio_eio_server_on_connection_error(sio_eio_server *s, sio_connection_error_cb cb, void *data)
+{
+    s->on_error = cb;
+    s->on_error_data = data;
+}
+
+static const char *transport_name(int t) { return t == SIO_TRANSPORT_WEBSOCKET ? "websocket" : "polling"; }
+
+void sio__eio_connection_error(sio_eio_server *s, int code, const char *url, size_t url_len,
+                               int upgrade)
+{
+    sio_connection_error err = {code, sio__eio_error_message(code), url, url_len, upgrade};
+    if (code >= 0 && code < 6)
+        SIO_METRIC_INC(rejected_handshakes[code]);
+    SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_INFO, "connection_error code=%d \"%s\" %s%.*s", code,
+            err.message, upgrade ? "(upgrade) " : "", (int)(url_len > 200 ? 200 : url_len), url);
+    if (s->on_error)
+        s->on_error(&err, s->on_error_data);
+}
 
 /* ------------------------------------------------------- session table */
 
@@ -403,7 +425,7 @@ static void copy_handshake(sio_eio_socket *so, const sio_handshake *hs)
     so->hs_address = blob_put(so, &p, hs->address);
     so->hs_nheaders = (uint32_t)hs->nheaders;
     so->hs_time = hs->time_ms;
-    so->hs_secure = (uint8_t)hs->secure;
+    so->hs_secure = hs->secure != 0;
 }
 
 /* Frees the polling state and what its queue still references. */
@@ -494,6 +516,16 @@ int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs
 
 void sio__eio_opened(sio_eio_socket *so)
 {
+    so->metered = 1;
+    if (so->transport == SIO_TRANSPORT_WEBSOCKET) {
+        SIO_METRIC_INC(handshakes_websocket);
+        SIO_METRIC_INC(sessions_websocket);
+    } else {
+        SIO_METRIC_INC(handshakes_polling);
+        SIO_METRIC_INC(sessions_polling);
+    }
+    SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_DEBUG, "handshake sid=%s transport=%s (%zu open)", so->id,
+            transport_name(so->transport), so->server->nsessions);
     if (so->server->cb.on_connection == NULL)
         return;
     hold(so);
@@ -545,6 +577,11 @@ void sio__eio_close(sio_eio_socket *so, const char *reason)
         sio__timer_stop(&so->poll->upgrade_timer);
     release_transports(so);
     table_remove(s, so);
+    SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_DEBUG, "close sid=%s reason=\"%s\"", so->id, reason);
+    if (so->metered && so->transport == SIO_TRANSPORT_WEBSOCKET)
+        SIO_METRIC_DEC(sessions_websocket);
+    else if (so->metered)
+        SIO_METRIC_DEC(sessions_polling);
     if (s->cb.on_close)
         s->cb.on_close(so, reason, s->cb_data);
     if (so->busy == 0)
@@ -868,6 +905,12 @@ static void finish_upgrade(sio_eio_socket *so)
     so->poll->probe = NULL;
     so->poll->probed = 0;
     answer_get(so, "6");
+    SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_DEBUG, "upgrade sid=%s to websocket", so->id);
+    SIO_METRIC_INC(upgrades);
+    if (so->metered) {
+        SIO_METRIC_DEC(sessions_polling);
+        SIO_METRIC_INC(sessions_websocket);
+    }
     sio__eio_ws_attach(so, ws);
     /* Node: a session closed while it upgraded flushes on the new
      * transport, then closes it ("forced close"). */

@@ -16,6 +16,7 @@
 #ifndef SIO_ENGINE_EIO_SERVER_H
 #define SIO_ENGINE_EIO_SERVER_H
 
+#include "core/metrics.h"
 #include "core/buf.h"
 #include "core/rcbuf.h"
 #include "core/timer.h"
@@ -127,7 +128,8 @@ struct sio_eio_socket {
     uint8_t state;               /* sio_eio_state: open -> closing (flushing) -> closed */
     uint8_t transport;           /* SIO_TRANSPORT_* currently carrying packets */
     uint8_t hb;                  /* sio_eio_hb: what timer means while open */
-    uint8_t hs_secure;           /* handshake: TLS */
+    uint8_t hs_secure : 1;       /* handshake: TLS */
+    uint8_t metered : 1;         /* counted in the session gauges (sio_metrics) */
     uint16_t busy;               /* >0 while callbacks run: free is deferred */
     sio_eio_server *server;      /* owner */
     sio_eio_socket *next;        /* next session in its bucket of server->buckets */
@@ -154,6 +156,8 @@ struct sio_eio_server {
     char **origins;              /* owned copies of cors.origins */
     sio_eio_callbacks cb;        /* user callbacks */
     void *cb_data;
+    sio_connection_error_cb on_error; /* Node's "connection_error" event, or NULL */
+    void *on_error_data;
     sio_eio_socket **buckets;    /* sessions by id: chained through so->next, keyed
                                   * by so->id itself (no key copies, no entry
                                   * array: ids are random, so a plain hash spreads
@@ -173,6 +177,10 @@ struct sio_eio_server {
 int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
                          const sio_eio_callbacks *cb, void *data, const sio_eio_env *env,
                          const sio_eio_transport_ops *ops);
+/* A request refused before reaching a session: logs it and runs the
+ * program's connection_error callback. */
+void sio__eio_connection_error(sio_eio_server *s, int code, const char *url, size_t url_len,
+                               int upgrade);
 /* Closes every session ("forced close") and releases the core's memory. */
 void sio__eio_server_deinit(sio_eio_server *s);
 

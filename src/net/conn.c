@@ -23,6 +23,7 @@
 #include <malloc.h>
 #endif
 
+#include "core/metrics.h"
 #include "core/alloc.h"
 #include "net/net.h"
 #include "net/tls.h"
@@ -160,6 +161,7 @@ static int enqueue(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
 static void out_add(sio_conn *c, size_t n)
 {
     sio_http_server *s = sio__conn_server(c);
+    SIO_METRIC_ADD(write_queue_bytes, n);
     c->out_bytes += n;
     s->out_total += n;
     if ((s->loop->out_queued += n) > s->loop->out_peak)
@@ -170,6 +172,7 @@ static void out_add(sio_conn *c, size_t n)
 static void out_sub(sio_conn *c, size_t n)
 {
     sio_http_server *s = sio__conn_server(c);
+    SIO_METRIC_SUB(write_queue_bytes, n);
     c->out_bytes -= n;
     s->out_total -= n;
     s->loop->out_queued -= n;
@@ -270,6 +273,8 @@ static void on_written(uv_write_t *req, int status)
 {
     sio_wreq *w = (sio_wreq *)req;
     sio_conn *c = w->conn;
+    if (status >= 0)
+        SIO_METRIC_ADD(bytes_out, w->bytes);
     out_sub(c, w->bytes);
     c->writes_in_flight--;
     wreq_free(w);
@@ -322,6 +327,7 @@ static void write_ents(sio_conn *c, sio_wq_ent *ents, size_t n, size_t bytes)
     size_t left = c->tcp.write_queue_size - before;
     if (left > w->bytes)
         left = w->bytes;
+    SIO_METRIC_ADD(bytes_out, w->bytes - left);
     out_sub(c, w->bytes - left);
     w->bytes = left;
 }

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "core/metrics.h"
+#include "core/log.h"
 #include "core/alloc.h"
 #include "http/client_files.h"
 #include "http/http_response.h"
@@ -121,6 +123,7 @@ static void conn_timeout(sio_timer *t, void *data)
         sio__conn_close(c); /* idle keep-alive connection */
         return;
     }
+    SIO_LOG(SIO_LOG_HTTP, SIO_LOG_INFO, "408: request not complete in time");
     sio__conn_respond(c, 408, "text/plain", NULL, "Request Timeout", 15, 0);
 }
 
@@ -340,6 +343,7 @@ static void parse_error(sio_conn *c)
 {
     int status = c->parser->error_status ? c->parser->error_status : 400;
     const char *text = sio__http_status_text(status);
+    SIO_LOG(SIO_LOG_HTTP, SIO_LOG_INFO, "%d: %s", status, text);
     /* The route learns that the body it waited for will not come. */
     if (sio__conn_http(c)->route)
         sio__conn_http(c)->route->ops->on_body_error(c);
@@ -555,6 +559,8 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         loop->read_buf_busy = 0;
     if (n == UV_ENOBUFS || n == 0)
         return;
+    if (n > 0)
+        SIO_METRIC_ADD(bytes_in, n);
     if (n < 0) {
         const sio__route_ops *ops = sio__conn_route_ops(c);
         if (ops)
@@ -615,6 +621,9 @@ static void on_connection(uv_stream_t *server, int status)
     c->timer = &h->timer;
     uv_tcp_nodelay(&c->tcp, 1);
     if (s->opts.max_connections && s->nconns > s->opts.max_connections) {
+        SIO_METRIC_INC(rejected_connections);
+        SIO_LOG(SIO_LOG_HTTP, SIO_LOG_WARN, "connection refused: max_connections (%zu) reached",
+                s->opts.max_connections);
         sio__conn_close(c);
         return;
     }
@@ -640,6 +649,7 @@ int sio_http_server_listen(sio_http_server *s, const char *host, int port)
     s->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
                                              : ((struct sockaddr_in *)&sa)->sin_port);
     s->listening = 1;
+    SIO_LOG(SIO_LOG_HTTP, SIO_LOG_INFO, "listening on %s port %d", host, s->port);
     return 0;
 }
 

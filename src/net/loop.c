@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
 #include "net/net.h"
 
 typedef struct sio_post {
@@ -88,6 +89,7 @@ static void run_posted(uv_async_t *a)
 /* Sets up sioc's handles on loop->uv (already initialised). */
 static void loop_init_handles(sio_loop *loop)
 {
+    sio__log_init_from_env();
     pthread_mutex_init(&loop->post_lock, NULL);
     sio__list_init(&loop->posted);
     sio__list_init(&loop->flushq);

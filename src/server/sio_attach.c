@@ -126,3 +126,9 @@ void sio_server_shutdown(sio_server *srv, void (*cb)(void *data), void *data)
     sio_server_close(srv);
     sio_http_server_close(srv->http, shutdown_http_closed, srv);
 }
+
+void sio_server_on_connection_error(sio_server *srv, sio_connection_error_cb cb, void *data)
+{
+    if (srv->eio != NULL)
+        sio_eio_server_on_connection_error(srv->eio, cb, data);
+}

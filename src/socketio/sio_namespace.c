@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "adapter/adapter.h"
+#include "core/metrics.h"
+#include "core/log.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "socketio/sio_internal.h"
@@ -229,6 +231,9 @@ void sio_next_error(sio_middleware_next *next, const char *message, json_t *data
     }
     sio_socket *s = next->s;
     sio__free(next);
+    SIO_METRIC_INC(rejected_connects);
+    SIO_LOG(SIO_LOG_SOCKET, SIO_LOG_INFO, "connect_error nsp=%s id=%s message=\"%s\"",
+            s->nsp->name, s->id, message ? message : "");
     if (!client_gone(s)) {
         /* Node: socket._error({message, data}) -> 44{"message":..,"data":..} */
         json_t *err = json_pack("{s:s}", "message", message ? message : "");
@@ -277,6 +282,8 @@ static void try_restore(sio_namespace *nsp, sio_socket *s)
             apply_session(s, sess);
         sio__session_free(sess);
     }
+    if (pid && offset)
+        SIO_METRIC_INC_IF(s->recovered, recovery_hits, recovery_misses);
     json_decref(auth);
 }
 

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "adapter/adapter.h"
+#include "core/metrics.h"
+#include "core/log.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "socketio/sio_internal.h"
@@ -192,6 +194,8 @@ void sio__client_fail(sio__client *c, const char *reason)
 {
     if (c->closing)
         return;
+    SIO_LOG(SIO_LOG_SOCKET, strcmp(reason, "parse error") == 0 ? SIO_LOG_WARN : SIO_LOG_DEBUG,
+            "client closed: %s", reason);
     sio__client_ref(c);
     close_sockets(c, reason);
     c->closing = 1;
@@ -338,6 +342,8 @@ void sio__client_message(sio__client *c, const char *msg, size_t len, int binary
         rc = sio__decoder_add(&c->dec, msg, len, binary, sio__now(c->srv), &p);
     if (rc == 0 && c->srv->opts.parser == SIO_PARSER_MSGPACK)
         rc = 1;
+    if (rc == 1)
+        SIO_METRIC_INC(packets_in);
     if (rc < 0) {
         sio__client_fail(c, "parse error");
     } else if (rc == 0 && !had_pending) {

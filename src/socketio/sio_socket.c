@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "adapter/adapter.h"
+#include "core/metrics.h"
+#include "core/log.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "socketio/sio_handlers.h"
@@ -114,6 +116,7 @@ int sio__socket_send(sio_socket *s, const sio__encoded *e)
     sio__client *c = s->client;
     if (c == NULL || c->closing || c->conn == NULL)
         return SIO_ECLOSED;
+    SIO_METRIC_INC(packets_out);
     return sio__client_send(c, e);
 }
 
@@ -374,6 +377,7 @@ static void finish_ack(sio__pending_ack *pa, int err, const sio_args *args)
 
 static void ack_timeout_cb(sio_timer *t, void *data)
 {
+    SIO_METRIC_INC(ack_timeouts);
     finish_ack(data, SIO_ETIMEDOUT, NULL);
 }
 
@@ -385,6 +389,7 @@ static void on_ack(sio_socket *s, sio__packet *p)
         if (pa->id != p->id)
             continue;
         sio_args *args;
+        SIO_METRIC_INC(acks_in);
         if (sio__args_from_packet(p, &args, NULL) == 0) {
             finish_ack(pa, 0, args);
             sio_args_free(args);
@@ -562,7 +567,11 @@ void sio__socket_connect(sio_socket *s)
         return;
     }
     s->connected = 1;
+    SIO_METRIC_INC(connects);
+    SIO_METRIC_INC(sockets);
     sio__client_disarm(c); /* connectTimeout */
+    SIO_LOG(SIO_LOG_SOCKET, SIO_LOG_DEBUG, "connect nsp=%s id=%s%s", nsp->name, s->id,
+            s->recovered ? " (recovered)" : "");
     json_t *reply = s->pid[0] ? json_pack("{s:s,s:s}", "sid", s->id, "pid", s->pid)
                               : json_pack("{s:s}", "sid", s->id);
     sio__encoded e;
@@ -624,6 +633,10 @@ void sio__socket_close(sio_socket *s, const char *reason)
     if (!s->connected || s->closed)
         return;
     s->closed = 1; /* no re-entrant close from the callbacks below */
+    SIO_METRIC_INC(disconnects);
+    SIO_METRIC_DEC(sockets);
+    SIO_LOG(SIO_LOG_SOCKET, SIO_LOG_DEBUG, "disconnect nsp=%s id=%s reason=\"%s\"", s->nsp->name,
+            s->id, reason);
     sio_socket_ref(s);
     call_disconnect(SIO__H_DISCONNECTING, s, reason);
     sio__adapter *a = s->nsp->adapter;
