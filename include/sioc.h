@@ -86,8 +86,10 @@ typedef struct sio_allocator {
  * OpenSSL. NULL restores libc's. Call it first thing in main(), before
  * creating any handle or json_t: memory is freed with the allocator current
  * then, so change it only while nothing allocated with the previous one is
- * alive. Only wslay, which has no hook, still uses libc's malloc for
- * the receive state of a WebSocket message in flight. SIO_EINVAL if a
+ * alive. zlib's deflate state follows it too. Libraries without a hook
+ * still use libc's malloc: wslay (the receive state of a WebSocket message
+ * in flight), msgpack-c (the msgpack parser, when chosen) and hiredis 0.14
+ * (the Redis adapter, when used). SIO_EINVAL if a
  * function is missing; SIO_EBUSY if OpenSSL was used before in this process
  * (it takes a hook only before its first allocation): nothing changed. */
 int sio_set_allocator(const sio_allocator *allocator);

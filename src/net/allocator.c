@@ -15,9 +15,11 @@
  * round). OpenSSL takes its hook only before its first allocation, hence
  * SIO_EBUSY when something in the process used it earlier.
  *
- * Not covered: wslay (1.1 has no allocator hook) allocates its per-message
- * receive state with libc's malloc; see tests/unit/net/test_allocator.c,
- * which measures what bypasses the allocator. */
+ * Not covered (no allocator hook in the versions Debian 12 ships): wslay
+ * 1.1 (its per-message receive state), msgpack-c (the msgpack parser) and
+ * hiredis 0.14 (the Redis adapter); zlib takes the allocator per stream
+ * (http/compress.c). tests/unit/net/test_allocator.c measures what
+ * bypasses the allocator over a server's life. */
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <uv.h>
