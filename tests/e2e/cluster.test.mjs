@@ -80,8 +80,11 @@ describe('Redis adapter: sioc and Node in one cluster', () => {
 
   after(async () => {
     for (const c of Object.values(clients)) c.close();
-    for (const n of Object.values(nodes)) await n.stop();
+    // every node is stopped even if one fails its checks (no orphans)
+    const stops = await Promise.allSettled(Object.values(nodes).map((n) => n.stop()));
     await redis?.stop();
+    const failed = stops.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   });
 
   test('server count: PUBSUB NUMSUB sees the three nodes from each', async () => {
@@ -304,9 +307,10 @@ describe('Redis adapter: Redis absent when a sioc node starts', { skip: IS_REF }
       await got;
     } finally {
       for (const c of local) c.close();
-      await A.stop();
-      await B?.stop();
+      const stops = await Promise.allSettled([A.stop(), B?.stop()]);
       await redis2?.stop();
+      const failed = stops.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   });
 });
