@@ -120,7 +120,10 @@ static void count_run(void *data)
     ((poster *)data)->ran++;
 }
 
-static void never(sio_loop_timer *t, void *data) { fail(); }
+static void never(sio_loop_timer *t, void *data)
+{
+    fail();
+}
 
 static void stop_after(void *data)
 {
