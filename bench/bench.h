@@ -45,8 +45,7 @@ int64_t bench_ws_parse(uint8_t *p, size_t len, size_t max, bench_ws_frame *f);
 
 /* Appends one masked client frame (FIN set) carrying payload to out, masked
  * with key. SIO_ENOMEM/SIO_ELIMIT from the buffer. */
-int bench_ws_encode(sio_buf *out, int opcode, const void *payload, size_t len,
-                    uint32_t key);
+int bench_ws_encode(sio_buf *out, int opcode, const void *payload, size_t len, uint32_t key);
 
 /* --------------------------------------------------------------- stats.c */
 
@@ -56,8 +55,8 @@ int bench_ws_encode(sio_buf *out, int opcode, const void *payload, size_t len,
  * buckets per power of two (under 1% error), up to 2^40 us; fixed size so
  * recording never allocates. */
 typedef struct bench_hist {
-    uint64_t count;                     /* values recorded */
-    uint64_t max;                       /* largest value recorded */
+    uint64_t count;                       /* values recorded */
+    uint64_t max;                         /* largest value recorded */
     uint64_t buckets[BENCH_HIST_BUCKETS]; /* counts per bucket */
 } bench_hist;
 
@@ -76,14 +75,14 @@ long long bench_self_cpu_us(void);
 
 /* Connection states, in the order a connection goes through them. */
 enum bench_state {
-    BENCH_IDLE,       /* not started */
-    BENCH_TCP,        /* TCP connect in flight */
-    BENCH_HTTP,       /* upgrade request sent, waiting for 101 */
-    BENCH_EIO_OPEN,   /* WebSocket up, waiting for the Engine.IO open packet */
-    BENCH_SIO_CONNECT,/* Socket.IO CONNECT sent, waiting for its answer */
-    BENCH_READY,      /* connected to the main namespace */
-    BENCH_CLOSING,    /* uv_close called */
-    BENCH_CLOSED      /* close callback ran */
+    BENCH_IDLE,        /* not started */
+    BENCH_TCP,         /* TCP connect in flight */
+    BENCH_HTTP,        /* upgrade request sent, waiting for 101 */
+    BENCH_EIO_OPEN,    /* WebSocket up, waiting for the Engine.IO open packet */
+    BENCH_SIO_CONNECT, /* Socket.IO CONNECT sent, waiting for its answer */
+    BENCH_READY,       /* connected to the main namespace */
+    BENCH_CLOSING,     /* uv_close called */
+    BENCH_CLOSED       /* close callback ran */
 };
 
 typedef struct bench_conn {
@@ -112,28 +111,28 @@ typedef struct bench_hooks {
 
 /* The process-wide state: one bench runs per process. */
 typedef struct bench_ctx {
-    uv_loop_t *loop;          /* the default loop */
-    struct sockaddr_in target;/* loopback server address */
-    int nsources;             /* source addresses 127.0.0.1..127.0.0.N */
-    char auth[256];           /* Socket.IO CONNECT auth JSON */
-    bench_hooks hooks;        /* scenario callbacks */
-    bench_conn **conns;       /* every connection, by index */
-    uint32_t nconns;          /* length of conns */
-    uint32_t next_start;      /* next index bench_open will start */
-    uint32_t open_upto;       /* bench_open's target: start indexes below it */
-    int closing_all;          /* bench_close_all running: closes are ours */
-    uint32_t inflight;        /* connects started, not yet ready or failed */
-    uint32_t concurrency;     /* cap on inflight */
-    uint32_t nready;          /* connections that reached BENCH_READY */
-    uint32_t nfailed;         /* connections closed before BENCH_READY */
-    uint32_t nclosed;         /* close callbacks run */
-    uint32_t ndropped;        /* ready connections the server closed */
-    bench_conn **dirty;       /* connections with unflushed output */
-    uint32_t ndirty;          /* length of dirty */
-    uv_prepare_t flusher;     /* flushes dirty connections per iteration */
-    bench_hist handshake;     /* connect start -> Socket.IO CONNECT ack, us */
-    uint64_t t0_ns;           /* uv_hrtime at init: the us clock's zero */
-    char last_error[128];     /* first connection error seen, for the report */
+    uv_loop_t *loop;           /* the default loop */
+    struct sockaddr_in target; /* loopback server address */
+    int nsources;              /* source addresses 127.0.0.1..127.0.0.N */
+    char auth[256];            /* Socket.IO CONNECT auth JSON */
+    bench_hooks hooks;         /* scenario callbacks */
+    bench_conn **conns;        /* every connection, by index */
+    uint32_t nconns;           /* length of conns */
+    uint32_t next_start;       /* next index bench_open will start */
+    uint32_t open_upto;        /* bench_open's target: start indexes below it */
+    int closing_all;           /* bench_close_all running: closes are ours */
+    uint32_t inflight;         /* connects started, not yet ready or failed */
+    uint32_t concurrency;      /* cap on inflight */
+    uint32_t nready;           /* connections that reached BENCH_READY */
+    uint32_t nfailed;          /* connections closed before BENCH_READY */
+    uint32_t nclosed;          /* close callbacks run */
+    uint32_t ndropped;         /* ready connections the server closed */
+    bench_conn **dirty;        /* connections with unflushed output */
+    uint32_t ndirty;           /* length of dirty */
+    uv_prepare_t flusher;      /* flushes dirty connections per iteration */
+    bench_hist handshake;      /* connect start -> Socket.IO CONNECT ack, us */
+    uint64_t t0_ns;            /* uv_hrtime at init: the us clock's zero */
+    char last_error[128];      /* first connection error seen, for the report */
 } bench_ctx;
 
 extern bench_ctx bench;
@@ -163,22 +162,22 @@ long bench_raise_nofile(void);
 
 /* Options shared by the scenarios, with defaults from bench_opts_init. */
 typedef struct bench_opts {
-    const char *url;       /* --url: target server */
-    int pid;               /* --pid: server process for /proc figures (0 none) */
-    uint32_t n;            /* --n: connections */
-    uint32_t senders;      /* --senders: connections that also send */
-    double rate;           /* --rate: deliveries/s offered (0 closed loop) */
-    double duration;       /* --duration: measured seconds */
-    double warmup;         /* --warmup: seconds before measuring */
-    double idle;           /* --idle: seconds to settle before reading RSS */
-    uint32_t rows;         /* --rows: history rows to replay */
-    int fill;              /* --fill: send the rows first (1) or not (0) */
-    uint64_t offset;       /* --offset: serverOffset when not filling */
-    int sources;           /* --sources: source addresses */
-    uint32_t concurrency;  /* --concurrency: connects in flight */
-    uint32_t window;       /* --window: messages in flight per sender */
-    double timeout;        /* --timeout: bound on any one phase, seconds */
-    const char *label;     /* --label: copied into the JSON line */
+    const char *url;      /* --url: target server */
+    int pid;              /* --pid: server process for /proc figures (0 none) */
+    uint32_t n;           /* --n: connections */
+    uint32_t senders;     /* --senders: connections that also send */
+    double rate;          /* --rate: deliveries/s offered (0 closed loop) */
+    double duration;      /* --duration: measured seconds */
+    double warmup;        /* --warmup: seconds before measuring */
+    double idle;          /* --idle: seconds to settle before reading RSS */
+    uint32_t rows;        /* --rows: history rows to replay */
+    int fill;             /* --fill: send the rows first (1) or not (0) */
+    uint64_t offset;      /* --offset: serverOffset when not filling */
+    int sources;          /* --sources: source addresses */
+    uint32_t concurrency; /* --concurrency: connects in flight */
+    uint32_t window;      /* --window: messages in flight per sender */
+    double timeout;       /* --timeout: bound on any one phase, seconds */
+    const char *label;    /* --label: copied into the JSON line */
 } bench_opts;
 
 /* Fills o with the defaults listed by `sioc-bench --help`. */

@@ -35,9 +35,9 @@ bench_ctx bench;
 
 /* A uv_write of the bytes uv_try_write could not send right away. */
 typedef struct bench_write {
-    uv_write_t req;  /* the libuv request; req.data is unused */
-    bench_conn *c;   /* the connection writing */
-    char data[];     /* the bytes, owned by this request */
+    uv_write_t req; /* the libuv request; req.data is unused */
+    bench_conn *c;  /* the connection writing */
+    char data[];    /* the bytes, owned by this request */
 } bench_write;
 
 static char read_buf[BENCH_READ_BUF];
@@ -413,10 +413,11 @@ static void on_connect(uv_connect_t *req, int status)
     c->state = BENCH_HTTP;
     int port = ntohs(bench.target.sin_port);
     int rc = sio__buf_appendf(&c->out,
-        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-        "Host: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n", port);
+                              "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                              "Host: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 13\r\n\r\n",
+                              port);
     if (rc == 0)
         rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
     if (rc < 0) {

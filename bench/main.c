@@ -17,16 +17,27 @@ typedef struct opt_def {
     size_t off;       /* offset of the field in bench_opts */
 } opt_def;
 
-#define OPT(name, kind, field) {name, kind, offsetof(bench_opts, field)}
+#define OPT(name, kind, field)                                                                     \
+    {                                                                                              \
+        name, kind, offsetof(bench_opts, field)                                                    \
+    }
 static const opt_def defs[] = {
-    OPT("url", 's', url),           OPT("pid", 'i', pid),
-    OPT("n", 'u', n),               OPT("senders", 'u', senders),
-    OPT("rate", 'd', rate),         OPT("duration", 'd', duration),
-    OPT("warmup", 'd', warmup),     OPT("idle", 'd', idle),
-    OPT("rows", 'u', rows),         OPT("fill", 'i', fill),
-    OPT("offset", 'U', offset),     OPT("sources", 'i', sources),
-    OPT("concurrency", 'u', concurrency), OPT("window", 'u', window),
-    OPT("timeout", 'd', timeout),   OPT("label", 's', label),
+    OPT("url", 's', url),
+    OPT("pid", 'i', pid),
+    OPT("n", 'u', n),
+    OPT("senders", 'u', senders),
+    OPT("rate", 'd', rate),
+    OPT("duration", 'd', duration),
+    OPT("warmup", 'd', warmup),
+    OPT("idle", 'd', idle),
+    OPT("rows", 'u', rows),
+    OPT("fill", 'i', fill),
+    OPT("offset", 'U', offset),
+    OPT("sources", 'i', sources),
+    OPT("concurrency", 'u', concurrency),
+    OPT("window", 'u', window),
+    OPT("timeout", 'd', timeout),
+    OPT("label", 's', label),
 };
 
 /* Prints the option list. */
@@ -48,7 +59,8 @@ static void usage(FILE *f)
           "  --concurrency C    connects in flight (default 256)\n"
           "  --window W         replay: unacked fill messages (default 64)\n"
           "  --timeout S        bound on each phase (default 60)\n"
-          "  --label TEXT       copied into the JSON line\n", f);
+          "  --label TEXT       copied into the JSON line\n",
+          f);
 }
 
 /* Stores one option value; -1 if the value does not parse. */
@@ -115,8 +127,7 @@ int main(int argc, char **argv)
         return 2;
     long nofile = bench_raise_nofile();
     if (nofile > 0 && (long)o.n + 64 > nofile)
-        fprintf(stderr, "sioc-bench: warning: %u connections but only %ld files\n", o.n,
-                nofile);
+        fprintf(stderr, "sioc-bench: warning: %u connections but only %ld files\n", o.n, nofile);
     int rc;
     if (strcmp(argv[1], "connect") == 0)
         rc = bench_connect(&o);

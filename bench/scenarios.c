@@ -92,8 +92,8 @@ static int send_msg(bench_conn *c, char tag, uint64_t seq, uint64_t ack_id)
     if (ack_id)
         snprintf(ack, sizeof ack, "%" PRIu64, ack_id);
     int n = snprintf(pkt, sizeof pkt,
-                     "2%s[\"chat message\",\"%c:%u:%" PRIu64 ":%" PRIu64
-                     "\",\"%" PRIx64 "-%c%u-%" PRIu64 "\"]",
+                     "2%s[\"chat message\",\"%c:%u:%" PRIu64 ":%" PRIu64 "\",\"%" PRIx64
+                     "-%c%u-%" PRIu64 "\"]",
                      ack, tag, c->index, seq, now, ts.run_id, tag, c->index, seq);
     /* The "4" of an Engine.IO message goes in front of the packet. */
     char eio[200];
@@ -117,7 +117,8 @@ static int all_connected(void *arg)
 /* Appends the fields every scenario reports. */
 static void json_common(sio_buf *j, const char *name, const bench_opts *o)
 {
-    sio__buf_appendf(j, "{\"scenario\":\"%s\",\"label\":\"%s\",\"n\":%u,"
+    sio__buf_appendf(j,
+                     "{\"scenario\":\"%s\",\"label\":\"%s\",\"n\":%u,"
                      "\"connected\":%u,\"failed\":%u,\"dropped\":%u,\"error\":\"",
                      name, o->label, o->n, bench.nready, bench.nfailed, bench.ndropped);
     for (const char *p = bench.last_error; *p; p++)
@@ -188,12 +189,13 @@ int bench_connect(const bench_opts *o)
     sio_buf j;
     sio__buf_init(&j, 0);
     json_common(&j, "connect", o);
-    sio__buf_appendf(&j, ",\"seconds\":%.3f,\"connect_rate\":%.1f,"
+    sio__buf_appendf(&j,
+                     ",\"seconds\":%.3f,\"connect_rate\":%.1f,"
                      "\"handshake_p50_ms\":%.3f,\"handshake_p99_ms\":%.3f,"
                      "\"rss_before_kb\":%ld,\"rss_after_kb\":%ld,\"kb_per_conn\":%.3f,"
                      "\"server_cpu_ms\":%.1f",
-                     secs, secs > 0 ? bench.nready / secs : 0.0,
-                     q_ms(&bench.handshake, 0.5), q_ms(&bench.handshake, 0.99), rss0, rss1,
+                     secs, secs > 0 ? bench.nready / secs : 0.0, q_ms(&bench.handshake, 0.5),
+                     q_ms(&bench.handshake, 0.99), rss0, rss1,
                      bench.nready && rss0 >= 0 ? (double)(rss1 - rss0) / bench.nready : -1.0,
                      cpu0 >= 0 ? (double)(cpu1 - cpu0) / 1000.0 : -1.0);
     bench_close_all();
@@ -260,9 +262,9 @@ static double self_pct(void)
 
 /* Per-sender closed-loop state: the message in flight, receipts of it. */
 typedef struct bc_sender {
-    uint64_t seq;      /* in-flight message (0 before the first) */
-    uint64_t got;      /* receipts of it so far */
-    uint64_t sent_at;  /* when it was sent, to give up on lost ones */
+    uint64_t seq;     /* in-flight message (0 before the first) */
+    uint64_t got;     /* receipts of it so far */
+    uint64_t sent_at; /* when it was sent, to give up on lost ones */
 } bc_sender;
 
 static bc_sender *bc;
@@ -345,7 +347,8 @@ static void bc_report(const bench_opts *o)
     sio_buf j;
     sio__buf_init(&j, 0);
     json_common(&j, "broadcast", o);
-    sio__buf_appendf(&j, ",\"senders\":%u,\"offered_rate\":%.0f,\"duration\":%.2f,"
+    sio__buf_appendf(&j,
+                     ",\"senders\":%u,\"offered_rate\":%.0f,\"duration\":%.2f,"
                      "\"msgs_per_s\":%.1f,\"deliveries_per_s\":%.1f,"
                      "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
                      "\"loss\":%.6f,\"server_cpu_us_per_delivery\":%.3f,\"bench_cpu_pct\":%.1f,"
@@ -442,14 +445,15 @@ static void chat_report(const bench_opts *o)
     sio_buf j;
     sio__buf_init(&j, 0);
     json_common(&j, "chat", o);
-    sio__buf_appendf(&j, ",\"senders\":%u,\"duration\":%.2f,\"acked_per_s\":%.1f,"
+    sio__buf_appendf(&j,
+                     ",\"senders\":%u,\"duration\":%.2f,\"acked_per_s\":%.1f,"
                      "\"ack_p50_ms\":%.3f,\"ack_p99_ms\":%.3f,\"ack_p999_ms\":%.3f,"
                      "\"deliveries_per_s\":%.1f,\"unacked\":%" PRIu64 ","
                      "\"server_cpu_us_per_msg\":%.3f,\"bench_cpu_pct\":%.1f,\"server_rss_kb\":%ld",
-                     o->senders, o->duration, ts.acked_window / o->duration,
-                     q_ms(&ts.lat, 0.5), q_ms(&ts.lat, 0.99), q_ms(&ts.lat, 0.999),
-                     ts.recv_window / o->duration, ts.sent_window - ts.acked_window,
-                     cpu_per(ts.acked_window), self_pct(), ts.rss_kb);
+                     o->senders, o->duration, ts.acked_window / o->duration, q_ms(&ts.lat, 0.5),
+                     q_ms(&ts.lat, 0.99), q_ms(&ts.lat, 0.999), ts.recv_window / o->duration,
+                     ts.sent_window - ts.acked_window, cpu_per(ts.acked_window), self_pct(),
+                     ts.rss_kb);
     json_emit(&j);
 }
 
@@ -485,17 +489,17 @@ int bench_chat(const bench_opts *o)
 
 /* State of the replay scenario. */
 typedef struct replay_state {
-    const bench_opts *o;  /* options */
-    uint64_t filled;      /* filler messages acked */
-    uint64_t fill_sent;   /* filler messages sent */
-    uint64_t min_id;      /* smallest row id the filler saw broadcast */
-    uint64_t seen;        /* filler broadcasts seen */
-    uint64_t base;        /* serverOffset the replayers present */
-    uint64_t t0;          /* replayers started connecting */
-    uint64_t t_last;      /* the last replayer caught up */
-    uint32_t complete;    /* replayers that got every row */
-    uint64_t received;    /* rows received by all replayers */
-    bench_hist done_at;   /* per-replayer catch-up time */
+    const bench_opts *o; /* options */
+    uint64_t filled;     /* filler messages acked */
+    uint64_t fill_sent;  /* filler messages sent */
+    uint64_t min_id;     /* smallest row id the filler saw broadcast */
+    uint64_t seen;       /* filler broadcasts seen */
+    uint64_t base;       /* serverOffset the replayers present */
+    uint64_t t0;         /* replayers started connecting */
+    uint64_t t_last;     /* the last replayer caught up */
+    uint32_t complete;   /* replayers that got every row */
+    uint64_t received;   /* rows received by all replayers */
+    bench_hist done_at;  /* per-replayer catch-up time */
 } replay_state;
 
 static replay_state rp;
@@ -566,8 +570,8 @@ static int replay_fill(const bench_opts *o)
     timed_begin(o);
     fill_more(bench.conns[0]);
     if (!bench_run(fill_done, NULL, (uint64_t)(o->timeout * 1000))) {
-        fprintf(stderr, "sioc-bench: filling timed out (%" PRIu64 " of %u acked)\n",
-                rp.filled, o->rows);
+        fprintf(stderr, "sioc-bench: filling timed out (%" PRIu64 " of %u acked)\n", rp.filled,
+                o->rows);
         return -1;
     }
     rp.base = rp.min_id - 1;
@@ -581,7 +585,8 @@ static void replay_report(const bench_opts *o, long rss0, long hwm)
     sio_buf j;
     sio__buf_init(&j, 0);
     json_common(&j, "replay", o);
-    sio__buf_appendf(&j, ",\"rows\":%u,\"server_offset\":%" PRIu64 ",\"complete\":%u,"
+    sio__buf_appendf(&j,
+                     ",\"rows\":%u,\"server_offset\":%" PRIu64 ",\"complete\":%u,"
                      "\"rows_received\":%" PRIu64 ",\"seconds\":%.3f,"
                      "\"client_p50_ms\":%.1f,\"client_p99_ms\":%.1f,"
                      "\"rss_before_kb\":%ld,\"peak_rss_kb\":%ld",

@@ -94,8 +94,7 @@ long long bench_proc_cpu_us(int pid)
         return -1;
     unsigned long long ut = 0, st = 0;
     /* Fields after ')': state(3) ... utime is field 14, stime 15. */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-               &st) != 2)
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     long hz = sysconf(_SC_CLK_TCK);
     return (long long)((ut + st) * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100));

@@ -51,8 +51,7 @@ int64_t bench_ws_parse(uint8_t *p, size_t len, size_t max, bench_ws_frame *f)
     return (int64_t)(hdr + plen);
 }
 
-int bench_ws_encode(sio_buf *out, int opcode, const void *payload, size_t len,
-                    uint32_t key)
+int bench_ws_encode(sio_buf *out, int opcode, const void *payload, size_t len, uint32_t key)
 {
     int rc = sio__buf_reserve(out, 14 + len);
     if (rc < 0)
@@ -71,8 +70,7 @@ int bench_ws_encode(sio_buf *out, int opcode, const void *payload, size_t len,
         for (int i = 7; i >= 0; i--)
             p[h++] = (uint8_t)((uint64_t)len >> (8 * i));
     }
-    uint8_t k[4] = {(uint8_t)(key >> 24), (uint8_t)(key >> 16), (uint8_t)(key >> 8),
-                    (uint8_t)key};
+    uint8_t k[4] = {(uint8_t)(key >> 24), (uint8_t)(key >> 16), (uint8_t)(key >> 8), (uint8_t)key};
     memcpy(p + h, k, 4);
     h += 4;
     const uint8_t *src = payload;

@@ -36,11 +36,11 @@
 /* What one parser did, as comparable text: "T<len>:<bytes>" per message,
  * "P<len>:<bytes>" per pong, then the ending. */
 typedef struct trace {
-    sio_buf log;    /* messages */
-    sio_buf pongs;  /* pongs answered */
-    int ended;      /* 0 open, 1 peer close, 2 failure */
-    int code;       /* peer's code (1005 none) or the code we sent */
-    int partial;    /* ours: an incomplete frame is waiting in the tail */
+    sio_buf log;   /* messages */
+    sio_buf pongs; /* pongs answered */
+    int ended;     /* 0 open, 1 peer close, 2 failure */
+    int code;      /* peer's code (1005 none) or the code we sent */
+    int partial;   /* ours: an incomplete frame is waiting in the tail */
 } trace;
 
 static void trace_add(trace *t, char kind, const void *p, size_t n)
@@ -164,8 +164,8 @@ static void run_wslay(trace *t, const uint8_t *data, size_t size)
 {
     wslay_run r = {.t = t, .in = data, .in_len = size};
     sio__buf_init(&r.out, 0);
-    struct wslay_event_callbacks cb = {.recv_callback = w_recv, .send_callback = w_send,
-                                       .on_msg_recv_callback = w_msg};
+    struct wslay_event_callbacks cb = {
+        .recv_callback = w_recv, .send_callback = w_send, .on_msg_recv_callback = w_msg};
     wslay_event_context_ptr ctx;
     if (wslay_event_context_server_init(&ctx, &cb, &r) != 0)
         __builtin_trap();
@@ -228,9 +228,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run_ours(&a, data + 1, n, cut);
     run_wslay(&b, data + 1, n);
     if (getenv("DIFF_DEBUG"))
-        fprintf(stderr, "ours: ended %d code %d log %.*s pongs %zu\nwslay: ended %d code %d log %.*s pongs %zu\n",
-                a.ended, a.code, (int)a.log.len, a.log.data ? a.log.data : "", a.pongs.len, b.ended, b.code,
-                (int)b.log.len, b.log.data ? b.log.data : "", b.pongs.len);
+        fprintf(stderr,
+                "ours: ended %d code %d log %.*s pongs %zu\nwslay: ended %d code %d log %.*s pongs "
+                "%zu\n",
+                a.ended, a.code, (int)a.log.len, a.log.data ? a.log.data : "", a.pongs.len, b.ended,
+                b.code, (int)b.log.len, b.log.data ? b.log.data : "", b.pongs.len);
     /* wslay checks UTF-8 as a frame's bytes come in; we check a whole
      * frame: with the rest of the frame still to come, we have not failed
      * yet. The messages before it must agree. */
@@ -241,8 +243,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rfc_stricter |= a.ended == 2 && b.ended == 2 && a.code == 1002 && b.code == 1007;
     /* 1012-1014 were registered after wslay's list (IANA): we take them,
      * as Node's ws does; wslay fails them with 1002. */
-    rfc_stricter |= a.ended == 1 && a.code >= 1012 && a.code <= 1014 && b.ended == 2 &&
-                    b.code == 1002;
+    rfc_stricter |=
+        a.ended == 1 && a.code >= 1012 && a.code <= 1014 && b.ended == 2 && b.code == 1002;
     if (rfc_stricter || utf8_early) {
         /* up to the close: the same messages and pongs */
         if (a.log.len > b.log.len || (a.log.len && memcmp(a.log.data, b.log.data, a.log.len) != 0))

@@ -40,7 +40,7 @@ extern "C" {
 #define SIOC_VERSION_PATCH 0
 #define SIOC_VERSION "0.1.0"
 /* (major << 16) | (minor << 8) | patch, for comparisons. */
-#define SIOC_VERSION_HEX                                                                  \
+#define SIOC_VERSION_HEX                                                                           \
     ((SIOC_VERSION_MAJOR << 16) | (SIOC_VERSION_MINOR << 8) | SIOC_VERSION_PATCH)
 
 /* The library's version as SIOC_VERSION_HEX would give it, and as a string
@@ -52,20 +52,20 @@ const char *sio_version_string(void);
 
 enum {
     SIO_OK = 0,
-    SIO_ENOMEM = -1,     /* out of memory */
-    SIO_EINVAL = -2,     /* invalid argument */
-    SIO_EPROTO = -3,     /* malformed input from the peer (parse error) */
-    SIO_ELIMIT = -4,     /* a configured limit was exceeded */
-    SIO_EAGAIN = -5,     /* need more input / try again */
-    SIO_ECLOSED = -6,    /* the object is closed or closing */
-    SIO_ENOTFOUND = -7,  /* no such object (session, namespace, ...) */
-    SIO_EIO = -8,        /* I/O error (socket, file, database) */
-    SIO_ETIMEDOUT = -9,  /* a deadline passed */
-    SIO_EBUSY = -10,     /* the operation conflicts with one in progress */
+    SIO_ENOMEM = -1,      /* out of memory */
+    SIO_EINVAL = -2,      /* invalid argument */
+    SIO_EPROTO = -3,      /* malformed input from the peer (parse error) */
+    SIO_ELIMIT = -4,      /* a configured limit was exceeded */
+    SIO_EAGAIN = -5,      /* need more input / try again */
+    SIO_ECLOSED = -6,     /* the object is closed or closing */
+    SIO_ENOTFOUND = -7,   /* no such object (session, namespace, ...) */
+    SIO_EIO = -8,         /* I/O error (socket, file, database) */
+    SIO_ETIMEDOUT = -9,   /* a deadline passed */
+    SIO_EBUSY = -10,      /* the operation conflicts with one in progress */
     SIO_EADDRINUSE = -11, /* listen: address already in use */
-    SIO_EEXIST = -12,    /* already exists / duplicate */
-    SIO_EACCES = -13,    /* refused by policy (middleware, allowRequest) */
-    SIO_ENOTSUP = -14,   /* not supported (by this adapter, say) */
+    SIO_EEXIST = -12,     /* already exists / duplicate */
+    SIO_EACCES = -13,     /* refused by policy (middleware, allowRequest) */
+    SIO_ENOTSUP = -14,    /* not supported (by this adapter, say) */
 };
 
 /* A static English description of an SIO_E* code ("unknown error" else). */
@@ -137,21 +137,21 @@ typedef struct sio_metrics {
                                         sio_connection_error) */
     uint64_t rejected_connections;   /* closed at accept: max_connections */
     /* Socket.IO */
-    uint64_t connects;               /* sockets connected to a namespace */
-    uint64_t disconnects;            /* sockets disconnected */
-    uint64_t sockets;                /* gauge: connected sockets, all namespaces */
-    uint64_t rejected_connects;      /* refused by a middleware (connect_error) */
-    uint64_t packets_in;             /* Socket.IO packets decoded */
-    uint64_t packets_out;            /* Socket.IO packets sent to one socket */
-    uint64_t broadcasts;             /* broadcast emits (each encoded once) */
-    uint64_t acks_in;                /* client acks of sio_emit_with_ack */
-    uint64_t ack_timeouts;           /* sio_emit_with_ack timeouts */
-    uint64_t recovery_hits;          /* connections restored by state recovery */
-    uint64_t recovery_misses;        /* recovery asked for and impossible */
+    uint64_t connects;          /* sockets connected to a namespace */
+    uint64_t disconnects;       /* sockets disconnected */
+    uint64_t sockets;           /* gauge: connected sockets, all namespaces */
+    uint64_t rejected_connects; /* refused by a middleware (connect_error) */
+    uint64_t packets_in;        /* Socket.IO packets decoded */
+    uint64_t packets_out;       /* Socket.IO packets sent to one socket */
+    uint64_t broadcasts;        /* broadcast emits (each encoded once) */
+    uint64_t acks_in;           /* client acks of sio_emit_with_ack */
+    uint64_t ack_timeouts;      /* sio_emit_with_ack timeouts */
+    uint64_t recovery_hits;     /* connections restored by state recovery */
+    uint64_t recovery_misses;   /* recovery asked for and impossible */
     /* Bytes on the wire (HTTP and WebSocket, all connections) */
     uint64_t bytes_in;
-    uint64_t bytes_out;              /* written to the kernel */
-    uint64_t write_queue_bytes;      /* gauge: queued and not yet written */
+    uint64_t bytes_out;         /* written to the kernel */
+    uint64_t write_queue_bytes; /* gauge: queued and not yet written */
 } sio_metrics;
 void sio_metrics_get(sio_metrics *out);
 /* Writes m in the Prometheus text format (sioc_* families) into out (cap
@@ -239,10 +239,10 @@ typedef struct sio_tls_options {
 } sio_tls_options;
 
 typedef struct sio_http_options {
-    size_t max_request_line;     /* 8192: longer -> 414 and close */
-    size_t max_header_bytes;     /* 16384 (Node: maxHeaderSize): -> 431 */
-    unsigned max_headers;        /* 100 (Node: maxHeadersCount) -> 431 */
-    size_t max_body;             /* 1e6: bodies for the request handler */
+    size_t max_request_line; /* 8192: longer -> 414 and close */
+    size_t max_header_bytes; /* 16384 (Node: maxHeaderSize): -> 431 */
+    unsigned max_headers;    /* 100 (Node: maxHeadersCount) -> 431 */
+    size_t max_body;         /* 1e6: bodies for the request handler */
     /* Limits stricter than Node's (which bounds only the whole head and
      * 16 KiB of chunk extensions): */
     size_t max_header_value;     /* 4096 bytes in one header value -> 431 (Origin and
@@ -258,17 +258,17 @@ typedef struct sio_http_options {
      * or being written on all its connections together. Past it, a
      * WebSocket holding more than its fair share (the budget over the open
      * connections, at least 64 KiB) is cut off (closed, its queue dropped)
-     * instead of queueing more; connections that keep up are not. Together with the per-session limits of sio_eio_options
-     * this bounds what slow readers can hold. 0 = no budget. */
-    size_t max_output_total;     /* 256 MiB */
-    sio_tls_options tls;         /* no TLS unless tls.cert_file is set */
+     * instead of queueing more; connections that keep up are not. Together with the per-session
+     * limits of sio_eio_options this bounds what slow readers can hold. 0 = no budget. */
+    size_t max_output_total; /* 256 MiB */
+    sio_tls_options tls;     /* no TLS unless tls.cert_file is set */
 } sio_http_options;
 
 /* Counters of an HTTP server, for monitoring and tests. */
 typedef struct sio_http_stats {
-    uint64_t output_cutoffs;     /* connections cut off by an output limit (hard, soft
-                                    held too long, or the server's budget) */
-    size_t output_bytes;         /* output queued or being written now */
+    uint64_t output_cutoffs; /* connections cut off by an output limit (hard, soft
+                                held too long, or the server's budget) */
+    size_t output_bytes;     /* output queued or being written now */
 } sio_http_stats;
 
 void sio_http_options_init(sio_http_options *o);
@@ -317,10 +317,10 @@ enum { SIO_TRANSPORT_POLLING = 1, SIO_TRANSPORT_WEBSOCKET = 2 };
 typedef struct sio_cors_options {
     const char *const *origins; /* allowed Origins (exact match); NULL = none */
     size_t norigins;
-    int any_origin;             /* reflect any Origin (Node's origin: true) */
-    int credentials;            /* Access-Control-Allow-Credentials: true */
-    const char *methods;        /* "GET,HEAD,PUT,PATCH,POST,DELETE" */
-    const char *allowed_headers;/* NULL: reflect Access-Control-Request-Headers */
+    int any_origin;              /* reflect any Origin (Node's origin: true) */
+    int credentials;             /* Access-Control-Allow-Credentials: true */
+    const char *methods;         /* "GET,HEAD,PUT,PATCH,POST,DELETE" */
+    const char *allowed_headers; /* NULL: reflect Access-Control-Request-Headers */
 } sio_cors_options;
 
 /* Accepts (return 0) or refuses (non-zero: HTTP 403, code 4 "Forbidden") a
@@ -328,14 +328,14 @@ typedef struct sio_cors_options {
 typedef int (*sio_allow_request_cb)(const sio_req *req, void *data);
 
 typedef struct sio_eio_options {
-    const char *path;              /* "/engine.io" */
-    uint32_t ping_interval;        /* 25000 ms */
-    uint32_t ping_timeout;         /* 20000 ms */
-    uint32_t upgrade_timeout;      /* 10000 ms */
-    size_t max_http_buffer_size;   /* 1e6 bytes: POST bodies, WebSocket messages */
-    unsigned transports;           /* SIO_TRANSPORT_POLLING | SIO_TRANSPORT_WEBSOCKET */
-    int allow_upgrades;            /* 1 */
-    sio_cors_options cors;         /* default: no CORS headers (like Node) */
+    const char *path;            /* "/engine.io" */
+    uint32_t ping_interval;      /* 25000 ms */
+    uint32_t ping_timeout;       /* 20000 ms */
+    uint32_t upgrade_timeout;    /* 10000 ms */
+    size_t max_http_buffer_size; /* 1e6 bytes: POST bodies, WebSocket messages */
+    unsigned transports;         /* SIO_TRANSPORT_POLLING | SIO_TRANSPORT_WEBSOCKET */
+    int allow_upgrades;          /* 1 */
+    sio_cors_options cors;       /* default: no CORS headers (like Node) */
     sio_allow_request_cb allow_request;
     void *allow_request_data;
     /* Node's httpCompression: a polling response of at least threshold
@@ -353,10 +353,10 @@ typedef struct sio_eio_options {
      * over), what was queued is dropped, and the reason is Node's
      * "transport error". A volatile broadcast skips a session with output
      * waiting instead (Node drops it when the transport is not writable). */
-    size_t max_outbound_bytes;     /* hard limit: 16 MiB */
-    size_t outbound_soft_limit;    /* 1 MiB (WebSocket; 0 = none) */
-    uint32_t outbound_soft_timeout;/* 10000 ms above the soft limit -> closed */
-    unsigned max_ws_fragments;     /* 1024 frames in one WebSocket message -> close 1008 */
+    size_t max_outbound_bytes;      /* hard limit: 16 MiB */
+    size_t outbound_soft_limit;     /* 1 MiB (WebSocket; 0 = none) */
+    uint32_t outbound_soft_timeout; /* 10000 ms above the soft limit -> closed */
+    unsigned max_ws_fragments;      /* 1024 frames in one WebSocket message -> close 1008 */
 } sio_eio_options;
 
 void sio_eio_options_init(sio_eio_options *o);
@@ -384,7 +384,7 @@ typedef struct sio_connection_error {
     const char *message; /* Node's message for the code (static) */
     const char *url;     /* the request target as sent (not NUL-terminated) */
     size_t url_len;
-    int upgrade;         /* 1: a WebSocket upgrade request */
+    int upgrade; /* 1: a WebSocket upgrade request */
 } sio_connection_error;
 typedef void (*sio_connection_error_cb)(const sio_connection_error *err, void *data);
 
@@ -396,8 +396,7 @@ int sio_eio_server_new(sio_eio_server **out, sio_http_server *http, const sio_ei
 size_t sio_eio_server_clients(const sio_eio_server *s);
 /* io.engine.on("connection_error", cb): one callback (the last set; NULL
  * removes it), called on the loop thread, err valid during the call. */
-void sio_eio_server_on_connection_error(sio_eio_server *s, sio_connection_error_cb cb,
-                                        void *data);
+void sio_eio_server_on_connection_error(sio_eio_server *s, sio_connection_error_cb cb, void *data);
 
 /* Queues a message (copied). SIO_ECLOSED if the session is closing,
  * SIO_ELIMIT if its outbound queue is full (the session is then closed). */
@@ -413,7 +412,7 @@ void *sio_eio_socket_get_data(const sio_eio_socket *s);
 
 /* What the handshake request carried, copied when the session opened. */
 typedef struct sio_kv {
-    const char *name;  /* header names lower-cased */
+    const char *name; /* header names lower-cased */
     const char *value;
 } sio_kv;
 typedef struct sio_handshake {
@@ -507,8 +506,8 @@ typedef struct sio_recovery_options {
 enum { SIO_PARSER_DEFAULT = 0, SIO_PARSER_MSGPACK = 1 };
 
 typedef struct sio_server_options {
-    sio_eio_options eio;          /* Engine.IO options; eio.path is "/socket.io" */
-    uint32_t connect_timeout;     /* 45000 ms for the first CONNECT, then closed */
+    sio_eio_options eio;      /* Engine.IO options; eio.path is "/socket.io" */
+    uint32_t connect_timeout; /* 45000 ms for the first CONNECT, then closed */
     /* Node's cleanupEmptyChildNamespaces: a namespace created by a dynamic
      * matcher (sio_server_of_dynamic) is removed, with its rooms and
      * recovery store, once its last socket has left (a later CONNECT to
@@ -532,12 +531,12 @@ typedef struct sio_server_options {
     const char *serve_client_dir;
     sio_recovery_options connection_state_recovery;
     /* Limits on incoming packets (parse error past them): */
-    unsigned max_attachments;     /* 10 binary attachments per packet (Node's maxAttachments) */
-    unsigned max_json_depth;      /* 32 nesting levels */
-    uint32_t attachment_timeout;  /* 10000 ms for all attachments of a packet to arrive */
-    size_t max_binary_bytes;      /* 0 = eio.max_http_buffer_size: attachments of one packet */
-    sio_adapter_factory adapter;  /* NULL: sio_mem_adapter_new (Node's in-memory adapter) */
-    void *adapter_data;           /* passed to adapter */
+    unsigned max_attachments;    /* 10 binary attachments per packet (Node's maxAttachments) */
+    unsigned max_json_depth;     /* 32 nesting levels */
+    uint32_t attachment_timeout; /* 10000 ms for all attachments of a packet to arrive */
+    size_t max_binary_bytes;     /* 0 = eio.max_http_buffer_size: attachments of one packet */
+    sio_adapter_factory adapter; /* NULL: sio_mem_adapter_new (Node's in-memory adapter) */
+    void *adapter_data;          /* passed to adapter */
 } sio_server_options;
 
 void sio_server_options_init(sio_server_options *o);
@@ -659,10 +658,10 @@ int sio_namespace_server_side_emit_with_ack(sio_namespace *nsp, const char *even
  * registration order). ack is NULL unless the sender wants an answer:
  * sio_server_ack_send answers it (first call only; Node sends the first
  * argument), valid during the call unless retained. SIO_ENOMEM, SIO_EINVAL. */
-typedef void (*sio_server_side_cb)(sio_namespace *nsp, const sio_args *args,
-                                   sio_server_ack *ack, void *data);
-int sio_namespace_on_server_side_emit(sio_namespace *nsp, const char *event,
-                                      sio_server_side_cb cb, void *data);
+typedef void (*sio_server_side_cb)(sio_namespace *nsp, const sio_args *args, sio_server_ack *ack,
+                                   void *data);
+int sio_namespace_on_server_side_emit(sio_namespace *nsp, const char *event, sio_server_side_cb cb,
+                                      void *data);
 /* SIO_EBUSY (already sent), SIO_ENOMEM. */
 int sio_server_ack_send(sio_server_ack *ack, const sio_args *args);
 void sio_server_ack_retain(sio_server_ack *ack);
@@ -809,8 +808,8 @@ int sio_emit(sio_socket *s, const char *event, const sio_args *args);
  * socket disconnected first (args NULL). Called exactly once, unless the
  * emit itself failed. */
 typedef void (*sio_ack_cb)(sio_socket *s, int err, const sio_args *args, void *data);
-int sio_emit_with_ack(sio_socket *s, const char *event, const sio_args *args,
-                      uint32_t timeout_ms, sio_ack_cb cb, void *data);
+int sio_emit_with_ack(sio_socket *s, const char *event, const sio_args *args, uint32_t timeout_ms,
+                      sio_ack_cb cb, void *data);
 
 /* Node's socket.compress(flag): for the next emit only (sio_emit or
  * sio_emit_with_ack), then reset; returns s, so that
@@ -954,11 +953,11 @@ int sio_remote_socket_disconnect(sio_remote_socket *r, int close);
  * SIO_ETIMEDOUT at requestsTimeout. Built when SIOC_REDIS is ON (CMake,
  * the default). */
 typedef struct sio_redis_options {
-    const char *key;            /* channel prefix (Node: key): "socket.io" */
-    uint32_t requests_timeout;  /* requestsTimeout: 5000 ms */
+    const char *key;                          /* channel prefix (Node: key): "socket.io" */
+    uint32_t requests_timeout;                /* requestsTimeout: 5000 ms */
     int publish_on_specific_response_channel; /* publishOnSpecificResponseChannel: 0 */
-    size_t max_pending_bytes;   /* PUBLISH bytes Redis has not acknowledged yet past
-                                 * which new publishes are dropped: 64 MiB (sioc's) */
+    size_t max_pending_bytes;                 /* PUBLISH bytes Redis has not acknowledged yet past
+                                               * which new publishes are dropped: 64 MiB (sioc's) */
 } sio_redis_options;
 void sio_redis_options_init(sio_redis_options *o);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lists the tracked C files that clang-format (.clang-format) would change.
-# Non-fatal for now: it prints the offenders and exits 0, until the tree has
-# been reformatted once; then run it with --fatal (make test will).
+# With --fatal (as make test runs it) a difference fails the run; without,
+# it only lists the offenders.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 fatal=0

@@ -22,7 +22,7 @@ APT_LOCK_WAIT=${APT_LOCK_WAIT:-600}
 RUN_PKGS=(build-essential cmake pkg-config ca-certificates
   libuv1-dev libwslay-dev zlib1g-dev libjansson-dev libssl-dev libsqlite3-dev libmsgpack-dev
   libhiredis-dev nodejs npm)
-TEST_PKGS=(clang git libcmocka-dev libclang-rt-14-dev llvm redis-server chromium gnuplot-nox valgrind)
+TEST_PKGS=(clang clang-format git libcmocka-dev libclang-rt-14-dev llvm redis-server chromium gnuplot-nox valgrind)
 APT_PKGS=("${RUN_PKGS[@]}")
 [[ $MODE == run ]] || APT_PKGS+=("${TEST_PKGS[@]}")
 

@@ -58,33 +58,33 @@ typedef struct chat {
     chat_store *store;
     chat_static *files;
     sio_redis_adapter *redis; /* NULL: one process, in-memory adapter */
-    size_t max_message;   /* bytes of one message (--max-message, default 64 KiB) */
-    size_t max_offset;    /* bytes of one clientOffset (--max-offset, default 1 KiB) */
-    uint32_t max_rate;    /* chat messages per second per socket (--max-message-rate,
-                             default 1000; 0 = none) */
-    uint64_t rate_refused;  /* messages refused by the rate limit */
-    uint64_t flood_kicks;   /* sockets disconnected for a sustained flood */
-    int64_t last_id;      /* newest id broadcast so far */
-    struct replay **grads; /* replays ended ahead of last_id (see above) */
+    size_t max_message;       /* bytes of one message (--max-message, default 64 KiB) */
+    size_t max_offset;        /* bytes of one clientOffset (--max-offset, default 1 KiB) */
+    uint32_t max_rate;        /* chat messages per second per socket (--max-message-rate,
+                                 default 1000; 0 = none) */
+    uint64_t rate_refused;    /* messages refused by the rate limit */
+    uint64_t flood_kicks;     /* sockets disconnected for a sustained flood */
+    int64_t last_id;          /* newest id broadcast so far */
+    struct replay **grads;    /* replays ended ahead of last_id (see above) */
     size_t ngrads;
     int stopping;
-    int metrics;          /* --metrics: GET /metrics answers (Prometheus text) */
+    int metrics; /* --metrics: GET /metrics answers (Prometheus text) */
 } chat;
 
 /* One socket's replay in progress. */
 typedef struct replay {
     chat *app;
-    sio_socket *socket;   /* referenced while the replay runs */
-    chat_replay *handle;  /* NULL while paused */
-    int64_t last;         /* newest id sent to the socket (or its serverOffset) */
-    int64_t sent;         /* newest id this replay sent (0: none) */
-    int paused;           /* waiting for the socket to drain */
+    sio_socket *socket;  /* referenced while the replay runs */
+    chat_replay *handle; /* NULL while paused */
+    int64_t last;        /* newest id sent to the socket (or its serverOffset) */
+    int64_t sent;        /* newest id this replay sent (0: none) */
+    int paused;          /* waiting for the socket to drain */
 } replay;
 
 /* One insert waiting for its commit. */
 typedef struct pending {
     chat *app;
-    sio_ack *ack;         /* retained, or NULL */
+    sio_ack *ack; /* retained, or NULL */
     char *msg;
     size_t len;
 } pending;
@@ -229,8 +229,8 @@ static int64_t server_offset(sio_socket *s)
 typedef struct limiter { /* 20 bytes: the smallest heap chunk */
     chat *app;
     float tokens;
-    uint32_t last;   /* loop ms (mod 2^32) of the last refill */
-    uint32_t over;   /* refusals since the last accepted message */
+    uint32_t last; /* loop ms (mod 2^32) of the last refill */
+    uint32_t over; /* refusals since the last accepted message */
 } limiter;
 
 /* 1 if the socket may send one more message now. */
@@ -286,7 +286,8 @@ static void broadcast_local(chat *app, const sio_args *a, int64_t id)
 static void broadcast(chat *app, const char *msg, size_t len, int64_t id)
 {
     sio_args *a = sio_args_new();
-    if (a && sio_args_push(a, json_stringn(msg, len)) == 0 && sio_args_push(a, json_integer(id)) == 0) {
+    if (a && sio_args_push(a, json_stringn(msg, len)) == 0 &&
+        sio_args_push(a, json_integer(id)) == 0) {
         broadcast_local(app, a, id);
         if (app->redis) /* the other processes (dropped and counted while Redis is away) */
             sio_namespace_server_side_emit(app->nsp, "chat message", a);
@@ -524,9 +525,9 @@ typedef struct config {
     size_t max_message;
     size_t max_offset;
     uint32_t max_rate;
-    int metrics;            /* --metrics */
-    sio_http_options http;  /* library defaults, then --max-output-total */
-    sio_server_options io;  /* library defaults, then the --*outbound* options */
+    int metrics;           /* --metrics */
+    sio_http_options http; /* library defaults, then --max-output-total */
+    sio_server_options io; /* library defaults, then the --*outbound* options */
 } config;
 
 /* Reports a bad command-line value, naming the option and what is wrong. */
@@ -560,7 +561,9 @@ static int parse_option(int ch, const char *v, config *c, const char **port)
 {
     unsigned long long x;
     switch (ch) {
-    case 'p': *port = v; return 0;
+    case 'p':
+        *port = v;
+        return 0;
     case 'H':
         c->host = v;
         return *v ? 0 : bad_value("--host", v, "is empty");
@@ -610,7 +613,8 @@ static int parse_option(int ch, const char *v, config *c, const char **port)
         if (strcmp(v, "full") == 0 || strcmp(v, "normal") == 0)
             return 0;
         return bad_value("--synchronous", v, "is neither full nor normal");
-    default: return -1; /* getopt_long has named the option */
+    default:
+        return -1; /* getopt_long has named the option */
     }
 }
 
@@ -618,23 +622,32 @@ static int parse_option(int ch, const char *v, config *c, const char **port)
  * answered, or -1 after printing what is wrong. */
 static int parse_args(int argc, char **argv, config *c)
 {
-    static const struct option opts[] = {
-        {"port", required_argument, 0, 'p'},   {"host", required_argument, 0, 'H'},
-        {"db", required_argument, 0, 'd'},     {"max-message", required_argument, 0, 'm'},
-        {"max-offset", required_argument, 0, 'o'},
-        {"max-message-rate", required_argument, 0, 'R'},
-        {"max-outbound", required_argument, 0, 'O'},
-        {"outbound-soft-limit", required_argument, 0, 'S'},
-        {"outbound-soft-timeout", required_argument, 0, 'T'},
-        {"max-output-total", required_argument, 0, 'B'},
-        {"synchronous", required_argument, 0, 's'}, {"redis", required_argument, 0, 'r'},
-        {"help", no_argument, 0, 'h'},
-        {"metrics", no_argument, 0, 'X'},
-        {"version", no_argument, 0, 'v'},      {0, 0, 0, 0}};
+    static const struct option opts[] = {{"port", required_argument, 0, 'p'},
+                                         {"host", required_argument, 0, 'H'},
+                                         {"db", required_argument, 0, 'd'},
+                                         {"max-message", required_argument, 0, 'm'},
+                                         {"max-offset", required_argument, 0, 'o'},
+                                         {"max-message-rate", required_argument, 0, 'R'},
+                                         {"max-outbound", required_argument, 0, 'O'},
+                                         {"outbound-soft-limit", required_argument, 0, 'S'},
+                                         {"outbound-soft-timeout", required_argument, 0, 'T'},
+                                         {"max-output-total", required_argument, 0, 'B'},
+                                         {"synchronous", required_argument, 0, 's'},
+                                         {"redis", required_argument, 0, 'r'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"metrics", no_argument, 0, 'X'},
+                                         {"version", no_argument, 0, 'v'},
+                                         {0, 0, 0, 0}};
     const char *port = getenv("PORT");
     const char *port_name = "PORT (environment)";
     const char *redis = getenv("REDIS_URL");
-    *c = (config){.host = "::", .db = "chat.db", .sync = "full", .port = 3000, .max_message = 65536, .max_offset = 1024, .max_rate = 1000};
+    *c = (config){.host = "::",
+                  .db = "chat.db",
+                  .sync = "full",
+                  .port = 3000,
+                  .max_message = 65536,
+                  .max_offset = 1024,
+                  .max_rate = 1000};
     c->redis = redis && *redis ? redis : NULL;
     sio_http_options_init(&c->http);
     sio_server_options_init(&c->io);

@@ -9,9 +9,9 @@
 #include <zlib.h>
 
 typedef struct chat_file {
-    const char *url;   /* exact request path */
-    const char *type;  /* Content-Type */
-    char *data, *gz;   /* contents and their gzip form (gz may be NULL) */
+    const char *url;  /* exact request path */
+    const char *type; /* Content-Type */
+    char *data, *gz;  /* contents and their gzip form (gz may be NULL) */
     size_t len, gzlen;
     char etag[40];
 } chat_file;

@@ -38,10 +38,10 @@ static sio_broadcast *selector(const json_t *o)
     sio_broadcast *b = sio_broadcast_new(root);
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(o, "to"), i, v)
-        b = sio_broadcast_to(b, json_string_value(v));
-    json_array_foreach(json_object_get(o, "except"), i, v)
-        b = sio_broadcast_except(b, json_string_value(v));
+    json_array_foreach(json_object_get(o, "to"), i, v) b =
+        sio_broadcast_to(b, json_string_value(v));
+    json_array_foreach(json_object_get(o, "except"), i, v) b =
+        sio_broadcast_except(b, json_string_value(v));
     if (json_is_true(json_object_get(o, "local")))
         b = sio_broadcast_local(b);
     return b;
@@ -149,7 +149,8 @@ static void on_sockets_join(sio_socket *s, const sio_args *args, sio_ack *ack, v
     int leave = d != NULL;
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(o, "rooms"), i, v) {
+    json_array_foreach(json_object_get(o, "rooms"), i, v)
+    {
         if (leave)
             sio_broadcast_sockets_leave(selector(o), json_string_value(v));
         else
@@ -186,8 +187,8 @@ static void on_sse_ack(sio_socket *s, const sio_args *args, sio_ack *ack, void *
     const json_t *o = sio_args_get(args, 0);
     sio_args *a = args_of(o);
     sio_ack_retain(ack);
-    if (sio_namespace_server_side_emit_with_ack(root, json_string_value(json_object_get(o, "event")),
-                                                a, 0, sse_acked, ack) < 0)
+    if (sio_namespace_server_side_emit_with_ack(
+            root, json_string_value(json_object_get(o, "event")), a, 0, sse_acked, ack) < 0)
         sio_ack_release(ack);
     sio_args_free(a);
 }
@@ -214,7 +215,8 @@ static void on_server_side(sio_namespace *nsp, const sio_args *args, sio_server_
     const char *event = d;
     json_t *list = list_of(args);
     sio_args *seen = sio_args_new();
-    sio_args_push(seen, json_pack("{s:s,s:s,s:O}", "node", node_name, "event", event, "args", list));
+    sio_args_push(seen,
+                  json_pack("{s:s,s:s,s:O}", "node", node_name, "event", event, "args", list));
     sio_broadcast_emit(sio_broadcast_local(sio_broadcast_new(root)), "sse_seen", seen);
     sio_args_free(seen);
     if (ack && strcmp(event, "sse_ping") == 0) {

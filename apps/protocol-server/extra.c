@@ -86,9 +86,8 @@ static json_t *rooms_of(const sio_socket *s)
 
 static void on_info(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 {
-    reply(ack, json_pack("{s:s,s:o,s:O,s:b}", "id", sio_socket_id(s), "rooms", rooms_of(s),
-                         "data", sio_socket_data_json(s), "recovered",
-                         sio_socket_recovered(s)));
+    reply(ack, json_pack("{s:s,s:o,s:O,s:b}", "id", sio_socket_id(s), "rooms", rooms_of(s), "data",
+                         sio_socket_data_json(s), "recovered", sio_socket_recovered(s)));
 }
 
 /* Applies {rooms:[...], except:[...]} of o to a new operator. */
@@ -127,9 +126,9 @@ static void ask_done(sio_socket *s, int err, const sio_args *args, void *d)
     sio_args *a = sio_args_new();
     if (a == NULL)
         return;
-    sio_args_push(a, err ? json_string(err == SIO_ETIMEDOUT ? "operation has timed out"
-                                                             : sio_strerror(err))
-                         : json_null());
+    sio_args_push(
+        a, err ? json_string(err == SIO_ETIMEDOUT ? "operation has timed out" : sio_strerror(err))
+               : json_null());
     for (size_t i = 0; i < sio_args_count(args); i++)
         sio_args_push(a, json_incref(sio_args_get(args, i)));
     sio_emit(s, "ask-result", a);

@@ -107,9 +107,14 @@ static int apply_num(cli *c, const char *name, const char *val)
 /* Fills c from $PORT and argv; 0, or -1 after printing the usage. */
 static int parse_cli(cli *c, int argc, char **argv)
 {
-    static const char *const names[] = {"--port", "--headers-timeout", "--request-timeout",
-                                        "--keep-alive-timeout", "--max-connections",
-                                        "--max-outbound-bytes", "--ping-interval", "--ping-timeout"};
+    static const char *const names[] = {"--port",
+                                        "--headers-timeout",
+                                        "--request-timeout",
+                                        "--keep-alive-timeout",
+                                        "--max-connections",
+                                        "--max-outbound-bytes",
+                                        "--ping-interval",
+                                        "--ping-timeout"};
     const char *env = getenv("PORT");
     c->port = 3000;
     sio_http_options_init(&c->http);

@@ -49,8 +49,8 @@ static void on_message_with_ack(sio_socket *s, const sio_args *args, sio_ack *ac
 static int allow_request(const sio_req *req, void *data)
 {
     const char *q = sio_req_query(req), *a = sio_req_address(req);
-    int loopback = strcmp(a, "127.0.0.1") == 0 || strcmp(a, "::1") == 0 ||
-                   strcmp(a, "::ffff:127.0.0.1") == 0;
+    int loopback =
+        strcmp(a, "127.0.0.1") == 0 || strcmp(a, "::1") == 0 || strcmp(a, "::ffff:127.0.0.1") == 0;
     return strstr(q, "deny=loopback") != NULL && loopback;
 }
 

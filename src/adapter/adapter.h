@@ -63,10 +63,10 @@
 typedef struct sio__session {
     char sid[SIO__ID_SIZE]; /* the socket id to take again */
     char pid[SIO__ID_SIZE]; /* the private id */
-    char **rooms;          /* rooms to rejoin (owned) */
+    char **rooms;           /* rooms to rejoin (owned) */
     size_t nrooms;
-    json_t *data;          /* socket.data (owned reference) */
-    sio__encoded *missed;  /* packets to replay, in order (owned) */
+    json_t *data;         /* socket.data (owned reference) */
+    sio__encoded *missed; /* packets to replay, in order (owned) */
     size_t nmissed;
 } sio__session;
 
@@ -144,8 +144,7 @@ typedef struct sio__adapter_ops {
     /* Encodes event+args once and queues the shared bytes to every
      * matching socket here (recovery: offset added, packet kept), then
      * publishes unless SIO__BC_LOCAL. SIO_ENOMEM. */
-    int (*broadcast)(sio__adapter *a, const char *event, const sio_args *args,
-                     const sio__bopts *o);
+    int (*broadcast)(sio__adapter *a, const char *event, const sio_args *args, const sio__bopts *o);
     /* Node's broadcastWithAck: like broadcast (never kept for recovery)
      * but each recipient is asked for an ack. Reports through k: one
      * sio__bcast_ack_count per node that sent (this one included, before
@@ -164,8 +163,7 @@ typedef struct sio__adapter_ops {
     /* fetchSockets: local sockets (sio__fetch_result_add_local) and the
      * descriptors other nodes send (sio__fetch_result_add_remote). The
      * in-memory adapter calls done before returning. SIO_ENOMEM. */
-    int (*fetch_sockets)(sio__adapter *a, const sio__bopts *o, sio__fetch_done done,
-                         void *data);
+    int (*fetch_sockets)(sio__adapter *a, const sio__bopts *o, sio__fetch_done done, void *data);
     /* serverSideEmit to every OTHER node's namespace handlers (this node's
      * handlers never get it, as in Node). With cb: cb gets one response
      * per other node, or SIO_ETIMEDOUT with those that came after

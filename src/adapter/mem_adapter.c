@@ -22,8 +22,8 @@
 
 /* One room: its members by socket id. */
 typedef struct mem_room {
-    char *name;       /* owned copy (key in the adapter's map too) */
-    sio_map members;  /* sid -> sio_socket */
+    char *name;      /* owned copy (key in the adapter's map too) */
+    sio_map members; /* sid -> sio_socket */
 } mem_room;
 
 /* A packet kept for recovery. */
@@ -38,22 +38,22 @@ typedef struct kept_pkt {
 
 /* A disconnected session kept for recovery. */
 typedef struct kept_session {
-    sio_list node;    /* in sessions_order, oldest first */
-    uint64_t at;      /* disconnected at */
-    sio__session s;   /* sid, pid, rooms, data (missed unused) */
+    sio_list node;  /* in sessions_order, oldest first */
+    uint64_t at;    /* disconnected at */
+    sio__session s; /* sid, pid, rooms, data (missed unused) */
 } kept_session;
 
 typedef struct mem_adapter {
-    sio__adapter base;     /* must be first */
-    sio_map rooms;         /* name -> mem_room */
-    uint64_t epoch;        /* stamp for recipient dedup */
-    sio_list packets;      /* kept_pkt */
-    size_t npackets;       /* count */
-    size_t bytes;          /* their bytes */
-    uint64_t next_offset;  /* next packet id */
-    sio_map sessions;      /* pid -> kept_session */
+    sio__adapter base;       /* must be first */
+    sio_map rooms;           /* name -> mem_room */
+    uint64_t epoch;          /* stamp for recipient dedup */
+    sio_list packets;        /* kept_pkt */
+    size_t npackets;         /* count */
+    size_t bytes;            /* their bytes */
+    uint64_t next_offset;    /* next packet id */
+    sio_map sessions;        /* pid -> kept_session */
     sio_list sessions_order; /* kept_session, oldest first */
-    sio_timer expiry;      /* next age-based drop */
+    sio_timer expiry;        /* next age-based drop */
 } mem_adapter;
 
 static const sio_recovery_options *ropts(const sio__adapter *a)
@@ -62,7 +62,10 @@ static const sio_recovery_options *ropts(const sio__adapter *a)
 }
 
 /* The room named by s's own id is the own_room flag, never a stored room. */
-static int is_own(const sio_socket *s, const char *room) { return strcmp(room, s->id) == 0; }
+static int is_own(const sio_socket *s, const char *room)
+{
+    return strcmp(room, s->id) == 0;
+}
 
 /* The socket whose own-id room is called name, if it is in it. */
 static sio_socket *own_member(const mem_adapter *m, const char *name)
@@ -534,8 +537,7 @@ static int collect_missed(mem_adapter *m, sio_list *start, sio__session *s)
     return 0;
 }
 
-static int mem_restore(sio__adapter *a, const char *pid, const char *offset,
-                       sio__session **out)
+static int mem_restore(sio__adapter *a, const char *pid, const char *offset, sio__session **out)
 {
     mem_adapter *m = (mem_adapter *)a;
     *out = NULL;
@@ -755,8 +757,7 @@ static int mem_disconnect_sockets(sio__adapter *a, const sio__bopts *o, int clos
     return for_each(a, o, close ? OP_DISCONNECT_CLOSE : OP_DISCONNECT, NULL, 0);
 }
 
-static int mem_fetch_sockets(sio__adapter *a, const sio__bopts *o, sio__fetch_done done,
-                             void *data)
+static int mem_fetch_sockets(sio__adapter *a, const sio__bopts *o, sio__fetch_done done, void *data)
 {
     sio_fetch_result *r = sio__fetch_result_new(a->nsp);
     sio_socket **v = NULL;

@@ -18,39 +18,39 @@
 #include "core/random.h"
 
 struct sio__rcluster {
-    sio__rio io;             /* the connection */
+    sio__rio io; /* the connection */
     void *io_data;
-    char *key;               /* channel prefix */
-    uint32_t timeout;        /* requestsTimeout */
-    int specific;            /* publishOnSpecificResponseChannel */
-    sio_list adapters;       /* radapter.link */
-    uint64_t malformed;      /* dropped messages */
+    char *key;          /* channel prefix */
+    uint32_t timeout;   /* requestsTimeout */
+    int specific;       /* publishOnSpecificResponseChannel */
+    sio_list adapters;  /* radapter.link */
+    uint64_t malformed; /* dropped messages */
 };
 
 typedef struct radapter {
-    sio__adapter base;       /* must be first */
-    sio__adapter *inner;     /* the in-memory adapter: the local part */
+    sio__adapter base;   /* must be first */
+    sio__adapter *inner; /* the in-memory adapter: the local part */
     sio__rcluster *c;
-    sio_list link;           /* in c->adapters */
+    sio_list link; /* in c->adapters */
     char uid[SIO__REDIS_UID_LEN + 1];
     sio__rchan ch;
-    sio_list reqs;           /* rreq.link: requests awaiting answers */
-    sio_list remote_acks;    /* racks.link: acks we answer for others */
+    sio_list reqs;        /* rreq.link: requests awaiting answers */
+    sio_list remote_acks; /* racks.link: acks we answer for others */
 } radapter;
 
 /* One request of ours. */
 typedef struct rreq {
-    sio_list link;           /* in a->reqs (unlinked once finished) */
-    radapter *a;             /* NULL once the adapter is gone */
+    sio_list link; /* in a->reqs (unlinked once finished) */
+    radapter *a;   /* NULL once the adapter is gone */
     char id[SIO__REDIS_UID_LEN + 1];
-    int type;                /* SIO__RT_* */
-    long expected;           /* answers wanted; -1 until NUMSUB answered */
-    long got;                /* answers received (Node's msgCount) */
-    int numsub_pending;      /* NUMSUB asked, not answered */
-    int finished;            /* completed; freed when numsub_pending clears */
+    int type;           /* SIO__RT_* */
+    long expected;      /* answers wanted; -1 until NUMSUB answered */
+    long got;           /* answers received (Node's msgCount) */
+    int numsub_pending; /* NUMSUB asked, not answered */
+    int finished;       /* completed; freed when numsub_pending clears */
     sio_timer timer;
-    uint32_t timeout;        /* ms */
-    json_t *msg;             /* request to publish once counted (owned) */
+    uint32_t timeout; /* ms */
+    json_t *msg;      /* request to publish once counted (owned) */
     /* REMOTE_FETCH */
     sio_fetch_result *fr;
     sio__fetch_done fdone;
@@ -65,11 +65,11 @@ typedef struct rreq {
 
 /* An ack collector for another node's BROADCAST request. */
 typedef struct rack {
-    sio__bcast_ack k;        /* must be first */
-    sio_list link;           /* in a->remote_acks */
-    radapter *a;             /* NULL once the adapter is gone */
-    char id[64];             /* their request id */
-    char uid[64];            /* their uid (specific response channel) */
+    sio__bcast_ack k; /* must be first */
+    sio_list link;    /* in a->remote_acks */
+    radapter *a;      /* NULL once the adapter is gone */
+    char id[64];      /* their request id */
+    char uid[64];     /* their uid (specific response channel) */
 } rack;
 
 static void say(sio__rcluster *c, const char *fmt, const char *x, const char *y)
@@ -92,8 +92,14 @@ static void new_id(char out[SIO__REDIS_UID_LEN + 1])
     out[SIO__REDIS_UID_LEN] = '\0';
 }
 
-static radapter *ra(sio__adapter *a) { return (radapter *)a; }
-static const radapter *cra(const sio__adapter *a) { return (const radapter *)a; }
+static radapter *ra(sio__adapter *a)
+{
+    return (radapter *)a;
+}
+static const radapter *cra(const sio__adapter *a)
+{
+    return (const radapter *)a;
+}
 
 /* ---- publishing */
 
@@ -650,7 +656,10 @@ static void sse_reply(void *ctx, const sio_args *args)
     }
 }
 
-static void sse_free(void *ctx) { sio__free(ctx); }
+static void sse_free(void *ctx)
+{
+    sio__free(ctx);
+}
 
 static void on_server_side_emit(radapter *a, const sio__rmsg *m)
 {
@@ -714,16 +723,23 @@ static void on_request(radapter *a, const sio__rmsg *m)
     switch (m->type) {
     case SIO__RT_SOCKETS:
     case SIO__RT_ALL_ROOMS:
-    case SIO__RT_REMOTE_FETCH: on_query(a, m); break;
+    case SIO__RT_REMOTE_FETCH:
+        on_query(a, m);
+        break;
     case SIO__RT_REMOTE_JOIN:
     case SIO__RT_REMOTE_LEAVE:
     case SIO__RT_REMOTE_DISCONNECT:
         if (strcmp(m->uid, a->uid) != 0) /* ours ran locally already */
             on_sockets_op(a, m);
         break;
-    case SIO__RT_SERVER_SIDE_EMIT: on_server_side_emit(a, m); break;
-    case SIO__RT_BROADCAST: on_broadcast_request(a, m); break;
-    default: break; /* responses have no business here */
+    case SIO__RT_SERVER_SIDE_EMIT:
+        on_server_side_emit(a, m);
+        break;
+    case SIO__RT_BROADCAST:
+        on_broadcast_request(a, m);
+        break;
+    default:
+        break; /* responses have no business here */
     }
 }
 
@@ -771,10 +787,17 @@ static void on_response(radapter *a, const sio__rmsg *m)
     if (q == NULL)
         return;
     switch (q->type) {
-    case SIO__RT_REMOTE_FETCH: on_fetch_response(q, m); break;
-    case SIO__RT_SERVER_SIDE_EMIT: on_sse_response(q, m); break;
-    case SIO__RT_BROADCAST: on_ack_response(q, m); break;
-    default: break;
+    case SIO__RT_REMOTE_FETCH:
+        on_fetch_response(q, m);
+        break;
+    case SIO__RT_SERVER_SIDE_EMIT:
+        on_sse_response(q, m);
+        break;
+    case SIO__RT_BROADCAST:
+        on_ack_response(q, m);
+        break;
+    default:
+        break;
     }
 }
 
@@ -966,7 +989,10 @@ sio__rcluster *sio__rcluster_new(const sio_redis_options *opts, const sio__rio *
     return c;
 }
 
-uint64_t sio__rcluster_malformed(const sio__rcluster *c) { return c->malformed; }
+uint64_t sio__rcluster_malformed(const sio__rcluster *c)
+{
+    return c->malformed;
+}
 
 void sio__rcluster_free(sio__rcluster *c)
 {

@@ -106,8 +106,8 @@ static int mp_decode(const void *data, size_t len, sio__rmsg *m)
 {
     sio_rcbuf **att = NULL;
     unsigned natt = 0;
-    int rc = sio__msgpack_decode_value(data, len, SIO__REDIS_MAX_DEPTH, SIZE_MAX, &m->obj, &att,
-                                       &natt);
+    int rc =
+        sio__msgpack_decode_value(data, len, SIO__REDIS_MAX_DEPTH, SIZE_MAX, &m->obj, &att, &natt);
     m->att = att;
     m->natt = m->catt = natt;
     return rc;
@@ -143,9 +143,9 @@ int sio__rmsg_decode_broadcast(const void *data, size_t len, sio__rmsg *m)
     rmsg_clear(&raw);
     int rc = mp_decode(data, len, &raw);
     json_t *a = raw.obj;
-    if (rc == 0 && (!json_is_array(a) || json_array_size(a) != 3 ||
-                    !json_is_string(json_array_get(a, 0)) ||
-                    !json_is_object(json_array_get(a, 1)) || !json_is_object(json_array_get(a, 2))))
+    if (rc == 0 &&
+        (!json_is_array(a) || json_array_size(a) != 3 || !json_is_string(json_array_get(a, 0)) ||
+         !json_is_object(json_array_get(a, 1)) || !json_is_object(json_array_get(a, 2))))
         rc = SIO_EPROTO;
     if (rc == 0) {
         m->obj = json_pack("{s:O,s:O,s:O}", "uid", json_array_get(a, 0), "packet",
@@ -265,7 +265,8 @@ int sio__rmsg_bopts(const sio__rmsg *m, const char *field, sio__bopts *o)
         o->flags |= json_is_true(c) ? SIO__BC_COMPRESS : SIO__BC_NOCOMPRESS;
     const json_t *t = json_object_get(flags, "timeout");
     if (json_is_number(t) && json_number_value(t) > 0)
-        o->timeout = json_number_value(t) < UINT32_MAX ? (uint32_t)json_number_value(t) : UINT32_MAX;
+        o->timeout =
+            json_number_value(t) < UINT32_MAX ? (uint32_t)json_number_value(t) : UINT32_MAX;
     return 0;
 }
 
@@ -387,7 +388,8 @@ static int pack_flags(msgpack_packer *pk, const sio__bopts *o)
         rc = msgpack_pack_true(pk) ? SIO_ENOMEM : 0;
     if (rc == 0 && cmp && (rc = PACK_CSTR(pk, "compress")) == 0)
         rc = ((o->flags & SIO__BC_COMPRESS) ? msgpack_pack_true(pk) : msgpack_pack_false(pk))
-                 ? SIO_ENOMEM : 0;
+                 ? SIO_ENOMEM
+                 : 0;
     if (rc == 0 && tmo && (rc = PACK_CSTR(pk, "timeout")) == 0)
         rc = msgpack_pack_uint32(pk, o->timeout) ? SIO_ENOMEM : 0;
     return rc;
@@ -541,7 +543,8 @@ json_t *sio__rjson_value(const json_t *v, sio_rcbuf *const *att, size_t natt)
     json_t *o = json_object();
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)v, key, val) {
+    json_object_foreach((json_t *)v, key, val)
+    {
         if (o && json_object_set_new(o, key, sio__rjson_value(val, att, natt)) < 0) {
             json_decref(o);
             o = NULL;

@@ -83,8 +83,8 @@ int sio__rchan_response_to(const sio__rchan *c, int specific, const char *uid, s
  * message is presented as {"uid":..,"packet":..,"opts":..}. Binary values
  * are placeholders whose bytes are att[num]. */
 typedef struct sio__rmsg {
-    json_t *obj;            /* owned */
-    sio_rcbuf **att;        /* owned references */
+    json_t *obj;     /* owned */
+    sio_rcbuf **att; /* owned references */
     size_t natt, catt;
     int type;               /* "type" (SIO__RT_*), -1 when absent */
     const char *uid;        /* "uid", "" when absent (the emitter's joins) */

@@ -15,14 +15,20 @@ void sio__set_allocator(const sio_allocator *a)
     allocator = a ? *a : (sio_allocator){malloc, calloc, realloc, free};
 }
 
-void *sio__raw_malloc(size_t size) { return allocator.malloc(size ? size : 1); }
+void *sio__raw_malloc(size_t size)
+{
+    return allocator.malloc(size ? size : 1);
+}
 
 void *sio__raw_calloc(size_t count, size_t size)
 {
     return allocator.calloc(count ? count : 1, size ? size : 1);
 }
 
-void *sio__raw_realloc(void *ptr, size_t size) { return allocator.realloc(ptr, size ? size : 1); }
+void *sio__raw_realloc(void *ptr, size_t size)
+{
+    return allocator.realloc(ptr, size ? size : 1);
+}
 
 void sio__raw_free(void *ptr)
 {
@@ -30,7 +36,10 @@ void sio__raw_free(void *ptr)
         allocator.free(ptr);
 }
 
-void sio__alloc_fail_after(unsigned long n) { fail_countdown = n; }
+void sio__alloc_fail_after(unsigned long n)
+{
+    fail_countdown = n;
+}
 
 /* True when the injected failure is due now. */
 static int should_fail(void)
@@ -40,7 +49,10 @@ static int should_fail(void)
     return --fail_countdown == 0;
 }
 
-void *sio__malloc(size_t size) { return should_fail() ? NULL : sio__raw_malloc(size); }
+void *sio__malloc(size_t size)
+{
+    return should_fail() ? NULL : sio__raw_malloc(size);
+}
 
 void *sio__calloc(size_t count, size_t size)
 {
@@ -52,7 +64,10 @@ void *sio__realloc(void *ptr, size_t size)
     return should_fail() ? NULL : sio__raw_realloc(ptr, size);
 }
 
-void sio__free(void *ptr) { sio__raw_free(ptr); }
+void sio__free(void *ptr)
+{
+    sio__raw_free(ptr);
+}
 
 char *sio__strndup(const char *s, size_t len)
 {
@@ -64,4 +79,7 @@ char *sio__strndup(const char *s, size_t len)
     return p;
 }
 
-char *sio__strdup(const char *s) { return sio__strndup(s, strlen(s)); }
+char *sio__strdup(const char *s)
+{
+    return sio__strndup(s, strlen(s));
+}

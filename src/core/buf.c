@@ -64,7 +64,10 @@ int sio__buf_append_str(sio_buf *b, const char *s)
     return sio__buf_append(b, s, strlen(s));
 }
 
-int sio__buf_append_byte(sio_buf *b, char c) { return sio__buf_append(b, &c, 1); }
+int sio__buf_append_byte(sio_buf *b, char c)
+{
+    return sio__buf_append(b, &c, 1);
+}
 
 int sio__buf_appendf(sio_buf *b, const char *fmt, ...)
 {

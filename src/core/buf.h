@@ -43,8 +43,7 @@ int sio__buf_append(sio_buf *b, const void *data, size_t len);
 int sio__buf_append_str(sio_buf *b, const char *s);
 int sio__buf_append_byte(sio_buf *b, char c);
 /* printf-style append; SIO_EINVAL on a formatting error. */
-int sio__buf_appendf(sio_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int sio__buf_appendf(sio_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends the decimal form of v. */
 int sio__buf_append_u64(sio_buf *b, uint64_t v);
 /* Drops the first n bytes (n <= len), moving the rest to the front. */

@@ -12,12 +12,20 @@ typedef struct sio_list {
     struct sio_list *next, *prev;
 } sio_list;
 
-#define SIO_CONTAINER_OF(ptr, type, field) \
-    ((type *)((char *)(ptr) - offsetof(type, field)))
+#define SIO_CONTAINER_OF(ptr, type, field) ((type *)((char *)(ptr)-offsetof(type, field)))
 
-static inline void sio__list_init(sio_list *l) { l->next = l->prev = l; }
-static inline int sio__list_empty(const sio_list *l) { return l->next == l; }
-static inline int sio__list_linked(const sio_list *n) { return n->next != n; }
+static inline void sio__list_init(sio_list *l)
+{
+    l->next = l->prev = l;
+}
+static inline int sio__list_empty(const sio_list *l)
+{
+    return l->next == l;
+}
+static inline int sio__list_linked(const sio_list *n)
+{
+    return n->next != n;
+}
 
 static inline void sio__list_insert_tail(sio_list *head, sio_list *n)
 {
@@ -43,7 +51,7 @@ static inline void sio__list_remove(sio_list *n)
 }
 
 /* Iterate allowing removal of the current node. */
-#define SIO_LIST_FOREACH_SAFE(it, tmp, head) \
+#define SIO_LIST_FOREACH_SAFE(it, tmp, head)                                                       \
     for ((it) = (head)->next, (tmp) = (it)->next; (it) != (head); (it) = (tmp), (tmp) = (it)->next)
 
 #endif

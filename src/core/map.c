@@ -186,8 +186,8 @@ static int map_resize(sio_map *m, size_t cap)
 /* The shape invariants, cheap enough for every call of a debug build. */
 static void map_check_shape(const sio_map *m)
 {
-    SIO_ASSERT(m->index_cap == 0 || (m->index_cap >= MAP_MIN_INDEX &&
-                                     (m->index_cap & (m->index_cap - 1)) == 0));
+    SIO_ASSERT(m->index_cap == 0 ||
+               (m->index_cap >= MAP_MIN_INDEX && (m->index_cap & (m->index_cap - 1)) == 0));
     SIO_ASSERT(m->size <= m->index_cap / 2);
     SIO_ASSERT((m->index == NULL) == (m->index_cap == 0));
 }

@@ -110,7 +110,6 @@ int sio__query_get(sio_slice query, const char *key, sio_buf *out)
     return 0;
 }
 
-
 int sio__query_next(sio_slice query, size_t *pos, sio_buf *key, sio_buf *value)
 {
     while (*pos < query.len) {

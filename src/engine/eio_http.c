@@ -26,7 +26,10 @@ static sio_slice header(const sio_eio_http_req *r, const char *name)
 
 /* ----------------------------------------------------------- responses */
 
-int sio__eio_http_error_status(int code) { return code == SIO_EIO_ERR_FORBIDDEN ? 403 : 400; }
+int sio__eio_http_error_status(int code)
+{
+    return code == SIO_EIO_ERR_FORBIDDEN ? 403 : 400;
+}
 
 int sio__eio_http_error_body(int code, sio_buf *out)
 {
@@ -125,7 +128,10 @@ static void query_free(query_fields *q)
 
 static int method_code(int m)
 {
-    return m == SIO_EIO_HTTP_GET ? 'G' : m == SIO_EIO_HTTP_POST ? 'P' : m == SIO_EIO_HTTP_OPTIONS ? 'O' : 0;
+    return m == SIO_EIO_HTTP_GET       ? 'G'
+           : m == SIO_EIO_HTTP_POST    ? 'P'
+           : m == SIO_EIO_HTTP_OPTIONS ? 'O'
+                                       : 0;
 }
 
 /* Node's verify() for r; *so is set when r names a live session. */
@@ -166,8 +172,7 @@ static int verify(sio_eio_server *e, void *conn, const sio_eio_http_req *r, sio_
 
 /* Header copies for the session's handshake record, names lower-cased
  * (the Node view: req.headers). Offsets first, since store moves. */
-static int fill_handshake(const sio_eio_http_req *r, sio_handshake *hs, sio_kv **kv,
-                          sio_buf *store)
+static int fill_handshake(const sio_eio_http_req *r, sio_handshake *hs, sio_kv **kv, sio_buf *store)
 {
     sio__buf_init(store, 0);
     *kv = sio__calloc(r->nheaders + 1, sizeof(sio_kv));
@@ -352,8 +357,8 @@ int sio__eio_http_head(sio_eio_server *e, void *conn, const sio_eio_http_req *r)
 
 /* ------------------------------------------------------------- closing */
 
-void sio__eio_http_closed(sio_eio_server *e, void *conn, sio_eio_socket *so,
-                          sio_eio_socket *post, int ws, int error)
+void sio__eio_http_closed(sio_eio_server *e, void *conn, sio_eio_socket *so, sio_eio_socket *post,
+                          int ws, int error)
 {
     if (post && post->post == conn) { /* Node: "data request connection closed prematurely" */
         post_release(e, conn, post);

@@ -30,15 +30,15 @@ enum { SIO_EIO_HTTP_OTHER = 0, SIO_EIO_HTTP_GET, SIO_EIO_HTTP_POST, SIO_EIO_HTTP
 /* One HTTP request on the server's path, as the caller parsed it. Every
  * slice is borrowed for the duration of the call. */
 typedef struct sio_eio_http_req {
-    int method;                 /* SIO_EIO_HTTP_* */
-    int keep_alive;             /* the client keeps the connection open */
-    int upgrade;                /* asks for a WebSocket (Upgrade + Connection) */
-    sio_slice target;           /* "/engine.io/?EIO=4&..." as sent */
-    sio_slice query;            /* after '?', still percent-encoded */
+    int method;                  /* SIO_EIO_HTTP_* */
+    int keep_alive;              /* the client keeps the connection open */
+    int upgrade;                 /* asks for a WebSocket (Upgrade + Connection) */
+    sio_slice target;            /* "/engine.io/?EIO=4&..." as sent */
+    sio_slice query;             /* after '?', still percent-encoded */
     const sio_slice_kv *headers; /* in arrival order */
     unsigned nheaders;
-    sio_slice body;             /* a whole request only; {NULL,0} at the head */
-    int secure;                 /* it came over TLS (the handshake record's secure) */
+    sio_slice body; /* a whole request only; {NULL,0} at the head */
+    int secure;     /* it came over TLS (the handshake record's secure) */
 } sio_eio_http_req;
 
 /* The head of a request has arrived (its body, if any, has not). Returns 1
@@ -74,8 +74,8 @@ void sio__eio_http_post_abort(sio_eio_server *e, void *conn, sio_eio_socket *pos
 /* conn is going away. so: the session it carried (ops->set_session), post:
  * the session whose POST body it was receiving (ops->set_post); either may
  * be NULL. ws: conn was a WebSocket; error: it failed rather than closed. */
-void sio__eio_http_closed(sio_eio_server *e, void *conn, sio_eio_socket *so,
-                          sio_eio_socket *post, int ws, int error);
+void sio__eio_http_closed(sio_eio_server *e, void *conn, sio_eio_socket *so, sio_eio_socket *post,
+                          int ws, int error);
 
 /* Node's JSON error body for code ({"code":N,"message":"..."}), appended
  * to out, and the status it goes with (400, or 403 for Forbidden). */

@@ -29,8 +29,8 @@
 #include "engine/eio_packet.h"
 
 static const char *const error_messages[] = {
-    "Transport unknown",    "Session ID unknown", "Bad handshake method",
-    "Bad request",          "Forbidden",          "Unsupported protocol version",
+    "Transport unknown", "Session ID unknown", "Bad handshake method",
+    "Bad request",       "Forbidden",          "Unsupported protocol version",
 };
 
 const char *sio__eio_error_message(int code)
@@ -141,7 +141,10 @@ void sio__eio_server_deinit(sio_eio_server *s)
     free_options(s);
 }
 
-size_t sio_eio_server_clients(const sio_eio_server *s) { return s->nsessions; }
+size_t sio_eio_server_clients(const sio_eio_server *s)
+{
+    return s->nsessions;
+}
 
 void sio_eio_server_on_connection_error(sio_eio_server *s, sio_connection_error_cb cb, void *data)
 {
@@ -149,7 +152,10 @@ void sio_eio_server_on_connection_error(sio_eio_server *s, sio_connection_error_
     s->on_error_data = data;
 }
 
-static const char *transport_name(int t) { return t == SIO_TRANSPORT_WEBSOCKET ? "websocket" : "polling"; }
+static const char *transport_name(int t)
+{
+    return t == SIO_TRANSPORT_WEBSOCKET ? "websocket" : "polling";
+}
 
 void sio__eio_connection_error(sio_eio_server *s, int code, const char *url, size_t url_len,
                                int upgrade)
@@ -238,7 +244,10 @@ sio_eio_socket *sio__eio_find(const sio_eio_server *s, const char *id, size_t le
     return so;
 }
 
-static uint64_t now_ms(const sio_eio_server *s) { return s->now(s->now_arg); }
+static uint64_t now_ms(const sio_eio_server *s)
+{
+    return s->now(s->now_arg);
+}
 
 /* ------------------------------------------------------------- verify */
 
@@ -338,8 +347,7 @@ int sio__eio_cors_headers(const sio_eio_server *s, sio_slice origin, sio_slice r
  * handshake makes no short-lived allocation for it. */
 static int new_session_id(const sio_eio_server *s, char out[SIO_EIO_ID_SIZE])
 {
-    static const char abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[18];
     if (s->random(s->now_arg, raw, sizeof raw) < 0)
         return SIO_EIO;
@@ -367,11 +375,26 @@ static const char *query_in_url(const sio_handshake *hs)
  * gives them): the blob stores one of these as a single byte 1..31 (never
  * the first byte of a real name, a token), the saving on every session. */
 static const char *const common_headers[] = {
-    "host",           "connection",      "upgrade",         "sec-websocket-key",
-    "sec-websocket-version", "sec-websocket-extensions", "user-agent", "origin",
-    "accept",         "accept-encoding", "accept-language", "cache-control",
-    "pragma",         "cookie",          "content-type",    "content-length",
-    "referer",        "x-forwarded-for", "sec-fetch-mode",  "sec-fetch-site",
+    "host",
+    "connection",
+    "upgrade",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "user-agent",
+    "origin",
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "cache-control",
+    "pragma",
+    "cookie",
+    "content-type",
+    "content-length",
+    "referer",
+    "x-forwarded-for",
+    "sec-fetch-mode",
+    "sec-fetch-site",
     "sec-fetch-dest",
 };
 #define NCOMMON (sizeof common_headers / sizeof *common_headers)
@@ -386,7 +409,10 @@ static int header_code(const char *name)
 }
 
 /* Bytes a header name takes in the blob (NUL included). */
-static size_t name_size(const char *name) { return header_code(name) ? 2 : strlen(name) + 1; }
+static size_t name_size(const char *name)
+{
+    return header_code(name) ? 2 : strlen(name) + 1;
+}
 
 /* Bytes of the handshake blob for hs (see hs_blob). */
 static size_t blob_size(const sio_handshake *hs)
@@ -590,7 +616,10 @@ void sio__eio_close(sio_eio_socket *so, const char *reason)
 
 /* Callbacks may close (and so free) the session under our feet: the
  * functions that run callbacks hold it, and the last release frees it. */
-static void hold(sio_eio_socket *so) { so->busy++; }
+static void hold(sio_eio_socket *so)
+{
+    so->busy++;
+}
 
 static int release(sio_eio_socket *so)
 {
@@ -984,7 +1013,10 @@ void sio__eio_ws_closed(sio_eio_socket *so, void *ws, int error)
 
 /* ----------------------------------------------------------- accessors */
 
-const char *sio_eio_socket_id(const sio_eio_socket *so) { return so->id; }
+const char *sio_eio_socket_id(const sio_eio_socket *so)
+{
+    return so->id;
+}
 
 size_t sio_eio_socket_buffered(const sio_eio_socket *so)
 {
@@ -1001,9 +1033,18 @@ void sio__eio_drained(sio_eio_socket *so)
     so->server->cb.on_drain(so, so->server->cb_data);
     release(so);
 }
-int sio_eio_socket_transport(const sio_eio_socket *so) { return so->transport; }
-void sio_eio_socket_set_data(sio_eio_socket *so, void *data) { so->user_data = data; }
-void *sio_eio_socket_get_data(const sio_eio_socket *so) { return so->user_data; }
+int sio_eio_socket_transport(const sio_eio_socket *so)
+{
+    return so->transport;
+}
+void sio_eio_socket_set_data(sio_eio_socket *so, void *data)
+{
+    so->user_data = data;
+}
+void *sio_eio_socket_get_data(const sio_eio_socket *so)
+{
+    return so->user_data;
+}
 /* Builds the public view of the handshake blob: one allocation for the
  * struct and its header array, made only for sessions someone asks about. */
 static sio_handshake *handshake_view(const sio_eio_socket *so)
@@ -1024,8 +1065,8 @@ static sio_handshake *handshake_view(const sio_eio_socket *so)
         kv[i].value = p;
         p += strlen(p) + 1;
     }
-    *hs = (sio_handshake){kv,      n,           url, url + so->hs_query, url + so->hs_address,
-                          so->hs_time, so->hs_secure};
+    *hs = (sio_handshake){
+        kv, n, url, url + so->hs_query, url + so->hs_address, so->hs_time, so->hs_secure};
     return hs;
 }
 

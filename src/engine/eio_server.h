@@ -77,9 +77,9 @@ typedef struct sio_eio_transport_ops {
 /* What the core takes from outside instead of asking the system: its
  * timers, both clocks and its random bytes (session ids). */
 typedef struct sio_eio_env {
-    sio_timers *timers;                             /* the wheel the loop runs */
-    uint64_t (*now)(void *arg);                     /* monotonic ms */
-    int64_t (*wall)(void *arg);                     /* wall-clock ms (handshake time) */
+    sio_timers *timers;                              /* the wheel the loop runs */
+    uint64_t (*now)(void *arg);                      /* monotonic ms */
+    int64_t (*wall)(void *arg);                      /* wall-clock ms (handshake time) */
     int (*random)(void *arg, void *out, size_t len); /* 0, or < 0 when none came */
     void *arg;
 } sio_eio_env;
@@ -111,66 +111,66 @@ typedef struct sio_eio_qent {
  * GET, an upgrade in progress): allocated at the handshake and freed once a
  * WebSocket carries the session, so a WebSocket session keeps none of it. */
 typedef struct sio_eio_poll {
-    void *get;                   /* held polling GET, or NULL */
-    void *probe;                 /* WebSocket being upgraded to, or NULL */
-    sio_eio_qent *q;             /* polling queue: q[qhead..qlen) pending */
+    void *get;       /* held polling GET, or NULL */
+    void *probe;     /* WebSocket being upgraded to, or NULL */
+    sio_eio_qent *q; /* polling queue: q[qhead..qlen) pending */
     size_t qhead, qlen, qcap;
-    size_t qbytes;               /* bytes pending in q */
-    sio_timer upgrade_timer;     /* upgradeTimeout for probe */
-    int probed;                  /* "2probe" answered: release GETs with noop */
+    size_t qbytes;           /* bytes pending in q */
+    sio_timer upgrade_timer; /* upgradeTimeout for probe */
+    int probed;              /* "2probe" answered: release GETs with noop */
 } sio_eio_poll;
 
 /* Session id length: 18 random bytes in base64url, plus the NUL. */
 #define SIO_EIO_ID_SIZE 25
 
 struct sio_eio_socket {
-    char id[SIO_EIO_ID_SIZE];    /* session id, base64url, NUL-terminated */
-    uint8_t state;               /* sio_eio_state: open -> closing (flushing) -> closed */
-    uint8_t transport;           /* SIO_TRANSPORT_* currently carrying packets */
-    uint8_t hb;                  /* sio_eio_hb: what timer means while open */
-    uint8_t hs_secure : 1;       /* handshake: TLS */
-    uint8_t metered : 1;         /* counted in the session gauges (sio_metrics) */
-    uint16_t busy;               /* >0 while callbacks run: free is deferred */
-    sio_eio_server *server;      /* owner */
-    sio_eio_socket *next;        /* next session in its bucket of server->buckets */
-    void *ws;                    /* active WebSocket transport, or NULL */
-    void *post;                  /* connection receiving a POST body (compared, never used) */
-    sio_eio_poll *poll;          /* polling state, NULL once on WebSocket */
-    sio_timer timer;             /* open: next ping or pong deadline (hb);
-                                  * closing: the deferred close */
-    void *user_data;             /* sio_eio_socket_set_data() */
-    sio_handshake *hs;           /* built from hs_blob on first request */
-    int64_t hs_time;             /* handshake: wall-clock ms */
-    uint32_t hs_nheaders;        /* handshake: header count */
-    uint32_t hs_query;           /* offset of the query string in hs_blob */
-    uint32_t hs_address;         /* offset of the peer address in hs_blob */
-    char hs_blob[];              /* url, then name/value per header, then
-                                  * the address, each NUL-terminated; the
-                                  * query is the url's tail when it can be;
-                                  * a common header name is one code byte */
+    char id[SIO_EIO_ID_SIZE]; /* session id, base64url, NUL-terminated */
+    uint8_t state;            /* sio_eio_state: open -> closing (flushing) -> closed */
+    uint8_t transport;        /* SIO_TRANSPORT_* currently carrying packets */
+    uint8_t hb;               /* sio_eio_hb: what timer means while open */
+    uint8_t hs_secure : 1;    /* handshake: TLS */
+    uint8_t metered : 1;      /* counted in the session gauges (sio_metrics) */
+    uint16_t busy;            /* >0 while callbacks run: free is deferred */
+    sio_eio_server *server;   /* owner */
+    sio_eio_socket *next;     /* next session in its bucket of server->buckets */
+    void *ws;                 /* active WebSocket transport, or NULL */
+    void *post;               /* connection receiving a POST body (compared, never used) */
+    sio_eio_poll *poll;       /* polling state, NULL once on WebSocket */
+    sio_timer timer;          /* open: next ping or pong deadline (hb);
+                               * closing: the deferred close */
+    void *user_data;          /* sio_eio_socket_set_data() */
+    sio_handshake *hs;        /* built from hs_blob on first request */
+    int64_t hs_time;          /* handshake: wall-clock ms */
+    uint32_t hs_nheaders;     /* handshake: header count */
+    uint32_t hs_query;        /* offset of the query string in hs_blob */
+    uint32_t hs_address;      /* offset of the peer address in hs_blob */
+    char hs_blob[];           /* url, then name/value per header, then
+                               * the address, each NUL-terminated; the
+                               * query is the url's tail when it can be;
+                               * a common header name is one code byte */
 };
 
 struct sio_eio_server {
-    sio_eio_options opts;        /* copied, with owned path/cors strings */
-    char *path_slash;            /* opts.path with one trailing '/' */
-    char **origins;              /* owned copies of cors.origins */
-    sio_eio_callbacks cb;        /* user callbacks */
+    sio_eio_options opts; /* copied, with owned path/cors strings */
+    char *path_slash;     /* opts.path with one trailing '/' */
+    char **origins;       /* owned copies of cors.origins */
+    sio_eio_callbacks cb; /* user callbacks */
     void *cb_data;
     sio_connection_error_cb on_error; /* Node's "connection_error" event, or NULL */
     void *on_error_data;
-    sio_eio_socket **buckets;    /* sessions by id: chained through so->next, keyed
-                                  * by so->id itself (no key copies, no entry
-                                  * array: ids are random, so a plain hash spreads
-                                  * them); nbuckets is 0 or a power of two */
+    sio_eio_socket **buckets; /* sessions by id: chained through so->next, keyed
+                               * by so->id itself (no key copies, no entry
+                               * array: ids are random, so a plain hash spreads
+                               * them); nbuckets is 0 or a power of two */
     size_t nbuckets;
-    size_t nsessions;            /* sessions in buckets */
-    sio_timers *timers;          /* the loop's wheel */
+    size_t nsessions;               /* sessions in buckets */
+    sio_timers *timers;             /* the loop's wheel */
     uint64_t (*now)(void *now_arg); /* monotonic clock, ms */
     int64_t (*wall)(void *now_arg); /* wall clock, ms */
     int (*random)(void *now_arg, void *out, size_t len);
-    void *now_arg;               /* the env's arg, passed to all three */
+    void *now_arg; /* the env's arg, passed to all three */
     const sio_eio_transport_ops *ops;
-    int closing;                 /* server shutting down: no new sessions */
+    int closing; /* server shutting down: no new sessions */
 };
 
 /* Builds the core; strings in opts are copied. SIO_ENOMEM, SIO_EINVAL. */

@@ -98,7 +98,6 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-
 void sio__http_parser_init(sio_http_parser *p, const sio_http_limits *l)
 {
     memset(p, 0, sizeof *p);

@@ -50,15 +50,18 @@ _Static_assert(SIO_BLOCK_SIZE < 65536, "blk_cap holds a block size");
 static void conn_flush(sio_conn *c);
 
 /* Bytes TLS still has to send (a handshake message, an alert). */
-static size_t tls_pending(const sio_conn *c) { return c->tls ? sio__tls_pending(c->tls) : 0; }
+static size_t tls_pending(const sio_conn *c)
+{
+    return c->tls ? sio__tls_pending(c->tls) : 0;
+}
 
 /* One uv_write in flight: what it must keep alive until it completes. */
 typedef struct sio_wreq {
     uv_write_t req;
     sio_conn *conn;
-    size_t bytes;       /* bytes of this request libuv had not written yet when
-                         * it was issued (what is still counted as output) */
-    sio_wq_ent *ents;   /* the queue it took over (headers live here) */
+    size_t bytes;     /* bytes of this request libuv had not written yet when
+                       * it was issued (what is still counted as output) */
+    sio_wq_ent *ents; /* the queue it took over (headers live here) */
     size_t nents;
     uv_buf_t bufs[];
 } sio_wreq;
@@ -69,7 +72,8 @@ static int wq_push(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
     if (c->wq_len == c->wq_cap) {
         if (c->wq_cap > UINT32_MAX / 2)
             return SIO_ENOMEM;
-        uint32_t cap = c->wq_cap ? c->wq_cap * 2 : 2; /* 48 bytes: a lone answer is one or two entries */
+        uint32_t cap =
+            c->wq_cap ? c->wq_cap * 2 : 2; /* 48 bytes: a lone answer is one or two entries */
         sio_wq_ent *wq = sio__realloc(c->wq, cap * sizeof *wq);
         if (wq == NULL)
             return SIO_ENOMEM;
@@ -115,7 +119,8 @@ static int block_append(sio_conn *c, const void *data, size_t n)
     if (n == 0)
         return 0;
     if (c->blk && c->blk->len + n > c->blk_cap) {
-        int rc = c->blk->len + n <= SIO_BLOCK_SIZE ? block_grow(c, c->blk->len + n) : close_block(c);
+        int rc =
+            c->blk->len + n <= SIO_BLOCK_SIZE ? block_grow(c, c->blk->len + n) : close_block(c);
         if (rc < 0)
             return rc;
     }
@@ -233,7 +238,10 @@ int sio__conn_write_copy(sio_conn *c, const void *data, size_t len)
 
 static void on_closed(uv_handle_t *h);
 
-static void on_shutdown(uv_shutdown_t *req, int status) { sio__free(req); }
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    sio__free(req);
+}
 
 void sio__conn_maybe_shutdown(sio_conn *c)
 {
@@ -457,7 +465,10 @@ static void conn_close(sio_conn *c, int error)
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-void sio__conn_close(sio_conn *c) { conn_close(c, 0); }
+void sio__conn_close(sio_conn *c)
+{
+    conn_close(c, 0);
+}
 
 /* ------------------------------------------------------- output policy */
 

@@ -82,7 +82,10 @@ void sio_http_server_on_request(sio_http_server *s, sio_http_handler cb, void *d
     s->handler_data = data;
 }
 
-int sio_http_server_port(const sio_http_server *s) { return s->port; }
+int sio_http_server_port(const sio_http_server *s)
+{
+    return s->port;
+}
 
 /* ------------------------------------------------------------ deadlines */
 
@@ -127,7 +130,10 @@ static void conn_timeout(sio_timer *t, void *data)
     sio__conn_respond(c, 408, "text/plain", NULL, "Request Timeout", 15, 0);
 }
 
-void sio__conn_timer_init(sio_conn *c) { sio__timer_init(c->timer, conn_timeout, c); }
+void sio__conn_timer_init(sio_conn *c)
+{
+    sio__timer_init(c->timer, conn_timeout, c);
+}
 
 static void arm(sio_conn *c, uint32_t ms)
 {
@@ -223,10 +229,22 @@ struct sio_req *sio__req_new(sio_conn *c)
     return r;
 }
 
-const char *sio_req_method(const sio_req *r) { return r->strings.data; }
-const char *sio_req_path(const sio_req *r) { return r->strings.data + r->path_off; }
-const char *sio_req_query(const sio_req *r) { return r->strings.data + r->query_off; }
-const char *sio_req_address(const sio_req *r) { return r->address; }
+const char *sio_req_method(const sio_req *r)
+{
+    return r->strings.data;
+}
+const char *sio_req_path(const sio_req *r)
+{
+    return r->strings.data + r->path_off;
+}
+const char *sio_req_query(const sio_req *r)
+{
+    return r->strings.data + r->query_off;
+}
+const char *sio_req_address(const sio_req *r)
+{
+    return r->address;
+}
 
 const char *sio_req_header(const sio_req *r, const char *name)
 {
@@ -281,8 +299,7 @@ static int serve_client(sio_conn *c)
     const sio_http_request *r = &c->parser->req;
     sio__client_answer a;
     for (sio__client_files *f = s->client_files; f != NULL; f = *sio__client_files_next(f)) {
-        if (!sio__client_files_answer(f, r->path,
-                                      sio__http_header(r, "if-none-match"),
+        if (!sio__client_files_answer(f, r->path, sio__http_header(r, "if-none-match"),
                                       sio__http_header(r, "accept-encoding"), &a))
             continue;
         sio__conn_respond(c, a.status, NULL, a.headers, a.body, a.len, r->keep_alive);
@@ -608,7 +625,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     sio_http_limits l = {s->opts.max_request_line, s->opts.max_header_bytes, s->opts.max_headers,
-                         s->opts.max_body, s->opts.max_header_value, s->opts.max_chunk_ext};
+                         s->opts.max_body,         s->opts.max_header_value, s->opts.max_chunk_ext};
     sio_conn_http *h = sio__calloc(1, sizeof *h);
     if (h == NULL) {
         sio__conn_close(c);
@@ -688,8 +705,7 @@ static void listener_closed(uv_handle_t *h)
 static void close_walk(uv_handle_t *h, void *arg)
 {
     sio_http_server *s = arg;
-    if (h->type != UV_TCP || h->data != s || h == (uv_handle_t *)&s->listener ||
-        uv_is_closing(h))
+    if (h->type != UV_TCP || h->data != s || h == (uv_handle_t *)&s->listener || uv_is_closing(h))
         return;
     sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
     if (c->closing)
@@ -708,7 +724,8 @@ void sio_http_server_close(sio_http_server *s, void (*cb)(void *data), void *dat
     s->close_cb = cb;
     s->close_data = data;
     sio_list *it, *tmp;
-    SIO_LIST_FOREACH_SAFE(it, tmp, &s->routes) {
+    SIO_LIST_FOREACH_SAFE(it, tmp, &s->routes)
+    {
         sio__route *r = SIO_CONTAINER_OF(it, sio__route, link);
         r->ops->on_server_close(r->data);
     }

@@ -33,9 +33,18 @@ typedef struct sio_signal {
     void *data;
 } sio_signal;
 
-uint64_t sio__loop_clock(void *loop) { return uv_now(((sio_loop *)loop)->uv); }
-uint64_t sio_loop_now(const sio_loop *loop) { return uv_now(loop->uv); }
-sio_timers *sio__loop_timers(sio_loop *loop) { return &loop->timers; }
+uint64_t sio__loop_clock(void *loop)
+{
+    return uv_now(((sio_loop *)loop)->uv);
+}
+uint64_t sio_loop_now(const sio_loop *loop)
+{
+    return uv_now(loop->uv);
+}
+sio_timers *sio__loop_timers(sio_loop *loop)
+{
+    return &loop->timers;
+}
 
 int64_t sio__loop_wall_ms(void *loop)
 {
@@ -137,7 +146,10 @@ int sio_loop_new_from_uv(sio_loop **out, uv_loop_t *uv)
     return 0;
 }
 
-uv_loop_t *sio_loop_uv(sio_loop *loop) { return loop->uv; }
+uv_loop_t *sio_loop_uv(sio_loop *loop)
+{
+    return loop->uv;
+}
 
 int sio_loop_run(sio_loop *loop)
 {
@@ -146,7 +158,10 @@ int sio_loop_run(sio_loop *loop)
     return uv_run(loop->uv, UV_RUN_DEFAULT) < 0 ? SIO_EIO : 0;
 }
 
-void sio_loop_stop(sio_loop *loop) { uv_stop(loop->uv); }
+void sio_loop_stop(sio_loop *loop)
+{
+    uv_stop(loop->uv);
+}
 
 int sio_loop_post(sio_loop *loop, void (*fn)(void *data), void *data)
 {
@@ -195,7 +210,10 @@ int sio_loop_on_signal(sio_loop *loop, int signum, sio_signal_cb cb, void *data)
     return 0;
 }
 
-static void free_after_close(uv_handle_t *h) { sio__free(h->data); }
+static void free_after_close(uv_handle_t *h)
+{
+    sio__free(h->data);
+}
 
 /* Frees the loop's memory once its last handle has closed. */
 static void loop_release(sio_loop *loop)

@@ -40,26 +40,24 @@
 #define SIO_OUT_BEHIND 65536
 
 struct sio_loop {
-    uv_loop_t *uv;              /* the libuv loop: &own, or the program's */
-    uv_loop_t own;              /* sio_loop_new's loop (unused with a program's) */
-    int external;               /* uv is the program's (sio_loop_new_from_uv) */
-    int closing_handles;        /* handles still to close before the memory goes */
-    uv_timer_t wheel_timer;     /* armed at sio__timers_next(&timers) */
-    uv_prepare_t prepare;       /* flushes writes, re-arms wheel_timer */
-    uv_async_t async;           /* wakes the loop for sio_loop_post */
-    pthread_mutex_t post_lock;  /* guards posted and post_closed */
-    sio_list posted;            /* sio_post entries from any thread */
-    int post_closed;            /* sio_loop_free began: posts are refused */
-    sio_timers timers;          /* every protocol deadline */
-    sio_list flushq;            /* sio_conn with queued writes */
-    sio_list signals;           /* sio_signal handles */
-    size_t out_queued;          /* output bytes queued on all servers' connections */
-    size_t out_peak;            /* highest out_queued since the last malloc_trim */
+    uv_loop_t *uv;                    /* the libuv loop: &own, or the program's */
+    uv_loop_t own;                    /* sio_loop_new's loop (unused with a program's) */
+    int external;                     /* uv is the program's (sio_loop_new_from_uv) */
+    int closing_handles;              /* handles still to close before the memory goes */
+    uv_timer_t wheel_timer;           /* armed at sio__timers_next(&timers) */
+    uv_prepare_t prepare;             /* flushes writes, re-arms wheel_timer */
+    uv_async_t async;                 /* wakes the loop for sio_loop_post */
+    pthread_mutex_t post_lock;        /* guards posted and post_closed */
+    sio_list posted;                  /* sio_post entries from any thread */
+    int post_closed;                  /* sio_loop_free began: posts are refused */
+    sio_timers timers;                /* every protocol deadline */
+    sio_list flushq;                  /* sio_conn with queued writes */
+    sio_list signals;                 /* sio_signal handles */
+    size_t out_queued;                /* output bytes queued on all servers' connections */
+    size_t out_peak;                  /* highest out_queued since the last malloc_trim */
     char read_buf[SIO_READ_BUF_SIZE]; /* shared by all reads (consumed synchronously) */
-    int read_buf_busy;          /* read_buf lent to a read in progress */
+    int read_buf_busy;                /* read_buf lent to a read in progress */
 };
-
-
 
 typedef enum { SIO_CONN_HTTP, SIO_CONN_WS } sio_conn_mode;
 
@@ -91,8 +89,8 @@ typedef struct sio__route_ops {
 /* One mounted route: requests whose path is exactly path (with or without
  * its trailing slash). */
 typedef struct sio__route {
-    sio_list link;                /* in server->routes */
-    const char *path;             /* with one trailing '/', owned by data */
+    sio_list link;    /* in server->routes */
+    const char *path; /* with one trailing '/', owned by data */
     const sio__route_ops *ops;
     void *data;
 } sio__route;
@@ -107,60 +105,60 @@ typedef struct sio_wq_ent {
 } sio_wq_ent;
 
 struct sio_req {
-    sio_conn *conn;          /* NULL once the client left */
-    sio_buf strings;         /* NUL-terminated copies: method, path, query, headers */
+    sio_conn *conn;  /* NULL once the client left */
+    sio_buf strings; /* NUL-terminated copies: method, path, query, headers */
     size_t path_off, query_off;
     size_t nheaders;
-    size_t *hdr_off;         /* name/value offsets into strings, 2 per header */
+    size_t *hdr_off; /* name/value offsets into strings, 2 per header */
     int keep_alive;
-    char address[48];        /* peer IP address as text ("" if unknown) */
+    char address[48]; /* peer IP address as text ("" if unknown) */
 };
 
 /* What only an HTTP-mode connection needs, in one allocation that a
  * WebSocket frees once upgraded (an idle WebSocket keeps none of it). */
 typedef struct sio_conn_http {
-    sio_http_parser parser;       /* must stay first: c->parser points here */
-    sio_buf pending_in;           /* input received while a request is held */
-    sio_timer timer;              /* header/request/idle deadline */
-    struct sio_req *req;          /* user request outstanding */
-    sio__route *route;            /* route of the current request, or NULL */
-    void *post;                   /* the route's: what the body being received is for */
+    sio_http_parser parser; /* must stay first: c->parser points here */
+    sio_buf pending_in;     /* input received while a request is held */
+    sio_timer timer;        /* header/request/idle deadline */
+    struct sio_req *req;    /* user request outstanding */
+    sio__route *route;      /* route of the current request, or NULL */
+    void *post;             /* the route's: what the body being received is for */
 } sio_conn_http;
 
 struct sio_conn {
-    uv_tcp_t tcp;                 /* must stay first; tcp.data is the server (see
-                                   * sio__conn_server), which is also how
-                                   * sio_http_server_close finds its open
-                                   * connections among the loop's handles */
-    struct sio_tls *tls;          /* TLS session (https), or NULL */
-    sio_list flink;               /* in loop->flushq while writes are queued */
-    sio_http_parser *parser;      /* HTTP mode only: &sio_conn_http.parser */
-    sio_timer *timer;             /* HTTP: the sio_conn_http's; WebSocket: NULL,
-                                   * or allocated while lingering */
-    sio_wq_ent *wq;               /* queued buffers, not yet handed to uv_write */
-    sio_rcbuf *blk;               /* open block small writes are copied into */
-    uint32_t wq_len, wq_cap;      /* entries used / allocated in wq */
-    uint32_t writes_in_flight;    /* uv_write requests not yet called back */
-    unsigned blk_cap : 16;        /* blk's capacity (<= SIO_BLOCK_SIZE; blk->len is
-                                   * what is used) */
-    unsigned mode : 1;            /* sio_conn_mode */
+    uv_tcp_t tcp;                   /* must stay first; tcp.data is the server (see
+                                     * sio__conn_server), which is also how
+                                     * sio_http_server_close finds its open
+                                     * connections among the loop's handles */
+    struct sio_tls *tls;            /* TLS session (https), or NULL */
+    sio_list flink;                 /* in loop->flushq while writes are queued */
+    sio_http_parser *parser;        /* HTTP mode only: &sio_conn_http.parser */
+    sio_timer *timer;               /* HTTP: the sio_conn_http's; WebSocket: NULL,
+                                     * or allocated while lingering */
+    sio_wq_ent *wq;                 /* queued buffers, not yet handed to uv_write */
+    sio_rcbuf *blk;                 /* open block small writes are copied into */
+    uint32_t wq_len, wq_cap;        /* entries used / allocated in wq */
+    uint32_t writes_in_flight;      /* uv_write requests not yet called back */
+    unsigned blk_cap : 16;          /* blk's capacity (<= SIO_BLOCK_SIZE; blk->len is
+                                     * what is used) */
+    unsigned mode : 1;              /* sio_conn_mode */
     unsigned close_after_write : 1; /* close once everything is written */
-    unsigned lingering : 1;       /* WebSocket closing: half-closed, awaiting the peer's close */
-    unsigned shut : 1;            /* uv_shutdown issued */
-    unsigned closing : 1;         /* uv_close called */
-    unsigned reading : 1;         /* uv_read_start active */
-    unsigned held : 1;            /* a request awaits its answer (GET, user) */
-    unsigned has_ws : 1;          /* ws is initialised (WebSocket mode) */
-    unsigned cut : 1;             /* over an output limit: nothing more is queued,
-                                   * the close is on its way (asynchronously) */
-    unsigned over_soft : 1;       /* WebSocket above the soft output limit: timer is
-                                   * the soft limit's deadline */
-    size_t out_bytes;             /* queued + in flight, for outbound limits */
-    size_t wq_bytes;              /* queued, not yet handed to uv_write */
-    void *owner;                  /* the route's: what this connection carries (an
-                                   * Engine.IO session), or NULL */
-    sio_ws_conn ws;               /* WebSocket mode (has_ws): embedded, which saves
-                                   * an allocation per connection */
+    unsigned lingering : 1;         /* WebSocket closing: half-closed, awaiting the peer's close */
+    unsigned shut : 1;              /* uv_shutdown issued */
+    unsigned closing : 1;           /* uv_close called */
+    unsigned reading : 1;           /* uv_read_start active */
+    unsigned held : 1;              /* a request awaits its answer (GET, user) */
+    unsigned has_ws : 1;            /* ws is initialised (WebSocket mode) */
+    unsigned cut : 1;               /* over an output limit: nothing more is queued,
+                                     * the close is on its way (asynchronously) */
+    unsigned over_soft : 1;         /* WebSocket above the soft output limit: timer is
+                                     * the soft limit's deadline */
+    size_t out_bytes;               /* queued + in flight, for outbound limits */
+    size_t wq_bytes;                /* queued, not yet handed to uv_write */
+    void *owner;                    /* the route's: what this connection carries (an
+                                     * Engine.IO session), or NULL */
+    sio_ws_conn ws;                 /* WebSocket mode (has_ws): embedded, which saves
+                                     * an allocation per connection */
 };
 
 /* The server that accepted c. */
@@ -177,27 +175,27 @@ static inline sio_conn_http *sio__conn_http(sio_conn *c)
 
 struct sio_http_server {
     sio_loop *loop;
-    struct sio_tls_ctx *tls;      /* https: the certificate and key, or NULL */
+    struct sio_tls_ctx *tls; /* https: the certificate and key, or NULL */
     sio_http_options opts;
     uv_tcp_t listener;
     int listening;
     int port;
-    size_t nconns;                /* open (not closing) sio_conn */
-    sio_list routes;              /* sio__route, mounted by the layer above */
+    size_t nconns;                          /* open (not closing) sio_conn */
+    sio_list routes;                        /* sio__route, mounted by the layer above */
     struct sio__client_files *client_files; /* serveClient sets (borrowed, a list) */
     sio_http_handler handler;
     void *handler_data;
     int closing;
-    unsigned pending_closes;      /* handles whose close callback is due */
+    unsigned pending_closes; /* handles whose close callback is due */
     void (*close_cb)(void *data);
     void *close_data;
-    size_t out_total;             /* output bytes queued or in flight, all connections */
-    sio_http_stats stats;         /* counters (sio_http_server_stats) */
+    size_t out_total;     /* output bytes queued or in flight, all connections */
+    sio_http_stats stats; /* counters (sio_http_server_stats) */
 };
 
 /* loop.c: what the cores get from the loop (their sio_eio_env, ...). */
-uint64_t sio__loop_clock(void *loop);      /* monotonic ms, the timers' clock */
-int64_t sio__loop_wall_ms(void *loop);     /* wall-clock ms */
+uint64_t sio__loop_clock(void *loop);  /* monotonic ms, the timers' clock */
+int64_t sio__loop_wall_ms(void *loop); /* wall-clock ms */
 sio_timers *sio__loop_timers(sio_loop *loop);
 
 /* conn.c: the peer's IP address as text into out ("" if the socket cannot

@@ -50,18 +50,18 @@ struct sio__redis {
     sio_loop *loop;
     char *host;
     int port;
-    char *password;         /* AUTH, or NULL */
-    int db;                 /* SELECT when > 0 */
-    size_t max_pending;     /* cap on unacknowledged PUBLISH bytes */
-    size_t pending;         /* PUBLISH bytes sent, reply not yet received */
+    char *password;     /* AUTH, or NULL */
+    int db;             /* SELECT when > 0 */
+    size_t max_pending; /* cap on unacknowledged PUBLISH bytes */
+    size_t pending;     /* PUBLISH bytes sent, reply not yet received */
     sio__redis_callbacks cb;
     void *data;
     rlink pub, sub;
     rsub *subs;
     size_t nsubs;
     sio__redis_stats stats;
-    int closing;            /* sio__redis_free called */
-    int open_timers;        /* retry timers not yet closed */
+    int closing;     /* sio__redis_free called */
+    int open_timers; /* retry timers not yet closed */
 };
 
 static void say(sio__redis *r, const char *fmt, const char *a, const char *b)
@@ -74,7 +74,10 @@ static void say(sio__redis *r, const char *fmt, const char *a, const char *b)
         fprintf(stderr, "%s\n", line);
 }
 
-static const char *link_name(const rlink *l) { return l->sub ? "subscriber" : "publisher"; }
+static const char *link_name(const rlink *l)
+{
+    return l->sub ? "subscriber" : "publisher";
+}
 
 /* ---- URL */
 
@@ -123,7 +126,10 @@ static int parse_url(sio__redis *r, const char *url)
 
 static void link_connect(rlink *l);
 
-static void retry_fire(uv_timer_t *t) { link_connect(t->data); }
+static void retry_fire(uv_timer_t *t)
+{
+    link_connect(t->data);
+}
 
 /* The link is down: try again after the backoff. */
 static void link_down(rlink *l, const char *why)
@@ -141,8 +147,9 @@ static void link_down(rlink *l, const char *why)
         char where[300];
         snprintf(where, sizeof where, "%s:%d", r->host, r->port);
         say(r,
-            l->was_up ? "sioc: Redis %s lost (%s); reconnecting, local clients are still served"
-                      : "sioc: Redis %s unreachable (%s); retrying, local clients are served meanwhile",
+            l->was_up
+                ? "sioc: Redis %s lost (%s); reconnecting, local clients are still served"
+                : "sioc: Redis %s unreachable (%s); retrying, local clients are served meanwhile",
             where, why);
         l->told_down = 1;
     }
@@ -157,8 +164,8 @@ static void resubscribe(rlink *l)
 {
     sio__redis *r = l->r;
     for (size_t i = 0; i < r->nsubs; i++)
-        redisAsyncCommand(l->ac, on_message, r, r->subs[i].pattern ? "PSUBSCRIBE %s" : "SUBSCRIBE %s",
-                          r->subs[i].name);
+        redisAsyncCommand(l->ac, on_message, r,
+                          r->subs[i].pattern ? "PSUBSCRIBE %s" : "SUBSCRIBE %s", r->subs[i].name);
 }
 
 static void on_connect(const redisAsyncContext *cac, int status)
@@ -369,8 +376,8 @@ void sio__redis_unsubscribe(sio__redis *r, const char *channel, int pattern)
         sio__free(r->subs[i].name);
         r->subs[i] = r->subs[--r->nsubs];
         if (r->sub.up)
-            redisAsyncCommand(r->sub.ac, NULL, NULL,
-                              pattern ? "PUNSUBSCRIBE %s" : "UNSUBSCRIBE %s", channel);
+            redisAsyncCommand(r->sub.ac, NULL, NULL, pattern ? "PUNSUBSCRIBE %s" : "UNSUBSCRIBE %s",
+                              channel);
         return;
     }
 }
@@ -394,8 +401,8 @@ int sio__redis_publish(sio__redis *r, const char *channel, const void *payload, 
         r->stats.dropped++;
         return SIO_ELIMIT;
     }
-    if (redisAsyncCommand(r->pub.ac, on_published, (void *)(uintptr_t)len, "PUBLISH %s %b",
-                          channel, payload, len) != REDIS_OK) {
+    if (redisAsyncCommand(r->pub.ac, on_published, (void *)(uintptr_t)len, "PUBLISH %s %b", channel,
+                          payload, len) != REDIS_OK) {
         r->stats.dropped++;
         return SIO_ECLOSED;
     }
@@ -442,4 +449,7 @@ int sio__redis_numsub(sio__redis *r, const char *channel, sio__redis_count_cb do
     return 0;
 }
 
-void sio__redis_get_stats(const sio__redis *r, sio__redis_stats *out) { *out = r->stats; }
+void sio__redis_get_stats(const sio__redis *r, sio__redis_stats *out)
+{
+    *out = r->stats;
+}

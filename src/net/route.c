@@ -16,8 +16,7 @@
 #include "net/net.h"
 #include "ws/ws_handshake.h"
 
-int sio__http_route_add(sio_http_server *s, const char *path, const sio__route_ops *ops,
-                        void *data)
+int sio__http_route_add(sio_http_server *s, const char *path, const sio__route_ops *ops, void *data)
 {
     if (sio__http_route_match(s, (sio_slice){path, strlen(path)}))
         return SIO_EEXIST;
@@ -105,8 +104,8 @@ int sio__conn_accept_ws(sio_conn *c, size_t max_message, uint32_t max_fragments)
                                    sio__http_header(r, "sec-websocket-version"), key);
     if (rc < 0) {
         /* Only the version is wrong: say which one we speak (4.4). */
-        ws_refuse(c, sio__ws_check_upgrade(get, r->version_minor, up, conn, SIO_SLICE("13"),
-                                           key) == 0);
+        ws_refuse(c, sio__ws_check_upgrade(get, r->version_minor, up, conn, SIO_SLICE("13"), key) ==
+                         0);
         return rc;
     }
     const sio__route_ops *ops = sio__conn_http(c)->route->ops;

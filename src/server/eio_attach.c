@@ -90,7 +90,10 @@ static int t_ws_send(void *ws, sio_rcbuf *pkt, int binary)
     return sio__conn_ws_send(c, pkt, binary);
 }
 
-static size_t t_ws_queued(void *ws) { return ((sio_conn *)ws)->out_bytes; }
+static size_t t_ws_queued(void *ws)
+{
+    return ((sio_conn *)ws)->out_bytes;
+}
 
 static void t_ws_close(void *ws)
 {
@@ -141,7 +144,10 @@ static int t_accept_ws(void *conn)
     return sio__conn_accept_ws(conn, o->max_http_buffer_size, o->max_ws_fragments);
 }
 
-static void t_set_session(void *conn, sio_eio_socket *so) { ((sio_conn *)conn)->owner = so; }
+static void t_set_session(void *conn, sio_eio_socket *so)
+{
+    ((sio_conn *)conn)->owner = so;
+}
 
 static void t_set_post(void *conn, sio_eio_socket *so)
 {
@@ -150,8 +156,14 @@ static void t_set_post(void *conn, sio_eio_socket *so)
         sio__conn_http(c)->post = so;
 }
 
-static sio_req *t_req_new(void *conn) { return sio__req_new(conn); }
-static void t_req_free(sio_req *r) { sio__req_free(r); }
+static sio_req *t_req_new(void *conn)
+{
+    return sio__req_new(conn);
+}
+static void t_req_free(sio_req *r)
+{
+    sio__req_free(r);
+}
 
 static void t_peer_address(void *conn, char *out, size_t cap)
 {
@@ -159,8 +171,8 @@ static void t_peer_address(void *conn, char *out, size_t cap)
 }
 
 static const sio_eio_transport_ops transport_ops = {
-    t_ws_send, t_ws_queued, t_ws_close, t_poll_answer, t_respond,    t_abort,
-    t_accept_ws, t_set_session, t_set_post, t_req_new, t_req_free, t_peer_address,
+    t_ws_send,   t_ws_queued,   t_ws_close, t_poll_answer, t_respond,  t_abort,
+    t_accept_ws, t_set_session, t_set_post, t_req_new,     t_req_free, t_peer_address,
 };
 
 /* ------------------------------------------------------- route ops */
@@ -221,12 +233,24 @@ static void r_on_drained(sio_conn *c)
         sio__eio_drained(c->owner);
 }
 
-static void r_on_server_close(void *data) { sio__eio_server_deinit(&((eio_mount *)data)->core); }
-static void r_on_server_free(void *data) { sio__free(data); }
+static void r_on_server_close(void *data)
+{
+    sio__eio_server_deinit(&((eio_mount *)data)->core);
+}
+static void r_on_server_free(void *data)
+{
+    sio__free(data);
+}
 
 static const sio__route_ops route_ops = {
-    {r_ws_message, r_ws_close}, r_on_head,  r_on_request,      r_on_body_error,
-    r_on_closed,                r_on_drained, r_on_server_close, r_on_server_free,
+    {r_ws_message, r_ws_close},
+    r_on_head,
+    r_on_request,
+    r_on_body_error,
+    r_on_closed,
+    r_on_drained,
+    r_on_server_close,
+    r_on_server_free,
 };
 
 /* -------------------------------------------------------- the root */

@@ -25,13 +25,22 @@ static void glue_close(void *conn)
     sio_eio_close(conn);
 }
 
-static size_t glue_buffered(void *conn) { return sio_eio_socket_buffered(conn); }
+static size_t glue_buffered(void *conn)
+{
+    return sio_eio_socket_buffered(conn);
+}
 
-static const sio_handshake *glue_handshake(void *conn) { return sio_eio_socket_handshake(conn); }
+static const sio_handshake *glue_handshake(void *conn)
+{
+    return sio_eio_socket_handshake(conn);
+}
 
 static const sio__conn_ops glue_ops = {glue_send, glue_close, glue_buffered, glue_handshake};
 
-static uint64_t glue_now(void *loop) { return sio__loop_clock(loop); }
+static uint64_t glue_now(void *loop)
+{
+    return sio__loop_clock(loop);
+}
 
 static void on_connection(sio_eio_socket *es, void *data)
 {
@@ -68,7 +77,10 @@ static void on_drain(sio_eio_socket *es, void *data)
         sio__client_drained(c);
 }
 
-static void free_client_files(void *files) { sio__client_files_free(files); }
+static void free_client_files(void *files)
+{
+    sio__client_files_free(files);
+}
 
 int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_options *opts)
 {

@@ -268,8 +268,7 @@ int sio__encode_json(sio__encoded *e, int type, const char *nsp, const json_t *d
 
 int sio__random_id(char *out, size_t cap)
 {
-    static const char abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[20];
     if (cap < sizeof raw + 1 || sio__random_bytes(raw, sizeof raw) < 0)
         return SIO_EIO;
@@ -281,9 +280,9 @@ int sio__random_id(char *out, size_t cap)
 
 int sio__reason_recoverable(const char *reason)
 {
-    static const char *const r[] = {"transport error", "transport close", "forced close",
-                                    "ping timeout",    "server shutting down",
-                                    "forced server close"};
+    static const char *const r[] = {"transport error",      "transport close",
+                                    "forced close",         "ping timeout",
+                                    "server shutting down", "forced server close"};
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (strcmp(reason, r[i]) == 0)
             return 1;

@@ -54,10 +54,10 @@ typedef struct sio__conn_ops {
 
 /* Arguments: a JSON array plus attachments (rcbufs, shared on re-send). */
 struct sio_args {
-    json_t *arr;      /* the arguments, placeholders included */
-    sio_rcbuf **att;  /* attachment k is what {"num":k} stands for */
-    size_t natt;      /* attachments in use */
-    size_t catt;      /* slots allocated */
+    json_t *arr;     /* the arguments, placeholders included */
+    sio_rcbuf **att; /* attachment k is what {"num":k} stands for */
+    size_t natt;     /* attachments in use */
+    size_t catt;     /* slots allocated */
 };
 
 /* An encoded packet: the text message and its binary attachments. */
@@ -65,9 +65,9 @@ typedef struct sio__encoded {
     sio_rcbuf *text; /* "4<packet>" */
     sio_rcbuf **att; /* natt binary messages (references) */
     size_t natt;
-    int nocompress;  /* compress(false): sent with SIO__SEND_NOCOMPRESS */
-    sio_rcbuf *mp;   /* the msgpack form (parser option), made on the first
-                      * send to a msgpack client; NULL until then */
+    int nocompress; /* compress(false): sent with SIO__SEND_NOCOMPRESS */
+    sio_rcbuf *mp;  /* the msgpack form (parser option), made on the first
+                     * send to a msgpack client; NULL until then */
 } sio__encoded;
 
 /* One middleware in a namespace. */
@@ -84,21 +84,21 @@ struct sio_namespace {
                             * key copy, no entry array); nsbuckets is 0 or a
                             * power of two */
     size_t nsbuckets;
-    size_t nsockets;       /* sockets in sbuckets */
-    sio__mw *mws;          /* middlewares, in order */
-    size_t nmws;           /* count */
+    size_t nsockets;                 /* sockets in sbuckets */
+    sio__mw *mws;                    /* middlewares, in order */
+    size_t nmws;                     /* count */
     sio_connection_cb on_connection; /* user callback */
     void *on_connection_data;        /* its data */
-    sio__adapter *adapter; /* rooms, broadcast, recovery store */
-    struct sio__ss_handler *ss; /* server-side event handlers (serverSideEmit) */
-    size_t nss;                 /* count */
-    int64_t next_ack_id;   /* Node's nsp._ids: ids of server-sent acks */
-    size_t refs;           /* sio_socket objects alive in it (pending,
-                            * connected, or disconnected and referenced) */
-    unsigned child : 1;    /* created by a dynamic matcher */
-    unsigned detached : 1; /* cleaned up: out of srv->nsps, freed when
-                            * refs reaches 0 (or with the server) */
-    sio_namespace *next_detached; /* in srv->detached */
+    sio__adapter *adapter;           /* rooms, broadcast, recovery store */
+    struct sio__ss_handler *ss;      /* server-side event handlers (serverSideEmit) */
+    size_t nss;                      /* count */
+    int64_t next_ack_id;             /* Node's nsp._ids: ids of server-sent acks */
+    size_t refs;                     /* sio_socket objects alive in it (pending,
+                                      * connected, or disconnected and referenced) */
+    unsigned child : 1;              /* created by a dynamic matcher */
+    unsigned detached : 1;           /* cleaned up: out of srv->nsps, freed when
+                                      * refs reaches 0 (or with the server) */
+    sio_namespace *next_detached;    /* in srv->detached */
 };
 
 /* One dynamic namespace matcher. */
@@ -123,28 +123,28 @@ struct sio_server {
     sio_eio_server *eio;       /* NULL when driven by tests */
     void *client_files;        /* serveClient's files (the glue's) or NULL */
     void (*client_files_free)(void *files);
-    sio_http_server *http;     /* the server attached to (NULL in tests) */
+    sio_http_server *http;       /* the server attached to (NULL in tests) */
     void (*shutdown_cb)(void *); /* sio_server_shutdown's callback */
-    void *shutdown_data;       /* for shutdown_cb */
-    int closing;               /* sio_server_close() called */
-    int shutting_down;         /* sio_server_shutdown() called */
+    void *shutdown_data;         /* for shutdown_cb */
+    int closing;                 /* sio_server_close() called */
+    int shutting_down;           /* sio_server_shutdown() called */
 };
 
 struct sio__client {
-    unsigned refs;             /* engine link + in-progress calls */
-    sio_server *srv;           /* owner */
-    sio_list node;             /* in srv->clients */
-    const sio__conn_ops *ops;  /* transport */
-    void *conn;                /* transport handle; NULL once closed */
-    const sio_handshake *hs;   /* Engine.IO handshake (owned by the engine),
-                                * fetched through ops->handshake on first use */
-    sio__decoder dec;          /* packet reassembly */
-    sio_timer *timer;          /* connectTimeout until a socket connects, then
-                                * the attachment deadline of a binary packet
-                                * (which needs a connected socket): never both;
-                                * allocated only while armed */
-    sio_list sockets;          /* sio_socket.client_node, pending + connected */
-    int closing;               /* close requested: send nothing more */
+    unsigned refs;            /* engine link + in-progress calls */
+    sio_server *srv;          /* owner */
+    sio_list node;            /* in srv->clients */
+    const sio__conn_ops *ops; /* transport */
+    void *conn;               /* transport handle; NULL once closed */
+    const sio_handshake *hs;  /* Engine.IO handshake (owned by the engine),
+                               * fetched through ops->handshake on first use */
+    sio__decoder dec;         /* packet reassembly */
+    sio_timer *timer;         /* connectTimeout until a socket connects, then
+                               * the attachment deadline of a binary packet
+                               * (which needs a connected socket): never both;
+                               * allocated only while armed */
+    sio_list sockets;         /* sio_socket.client_node, pending + connected */
+    int closing;              /* close requested: send nothing more */
 };
 
 /* What a handler is for. SIO__H_ONCE is or-ed in for once() handlers. */
@@ -173,12 +173,12 @@ typedef struct sio__handler {
 
 /* A server-sent event waiting for the client's ack. */
 typedef struct sio__pending_ack {
-    sio_list node;    /* in socket->acks */
-    int64_t id;       /* ack id */
-    sio_ack_cb cb;    /* user callback */
-    void *data;       /* its data */
-    sio_timer timer;  /* timeout (inactive if none) */
-    sio_socket *s;    /* back pointer for the timer */
+    sio_list node;   /* in socket->acks */
+    int64_t id;      /* ack id */
+    sio_ack_cb cb;   /* user callback */
+    void *data;      /* its data */
+    sio_timer timer; /* timeout (inactive if none) */
+    sio_socket *s;   /* back pointer for the timer */
 } sio__pending_ack;
 
 /* Per-socket state that belongs to the namespace's adapter: nothing
@@ -203,36 +203,36 @@ typedef struct sio__ss_handler {
 #define SIO__ID_SIZE 24
 
 struct sio_socket {
-    unsigned refs;          /* client link + user references */
-    unsigned connected : 1; /* after the CONNECT reply, before disconnect */
-    unsigned recovered : 1; /* restored from a session */
-    unsigned closed : 1;    /* disconnect ran (never connects again) */
-    unsigned abit : 1;      /* adapter-owned flag (only src/adapter/ reads it;
-                             * the in-memory adapter: "in its own-id room") */
-    unsigned any_out : 1;   /* has onAnyOutgoing handlers (checked per send) */
+    unsigned refs;           /* client link + user references */
+    unsigned connected : 1;  /* after the CONNECT reply, before disconnect */
+    unsigned recovered : 1;  /* restored from a session */
+    unsigned closed : 1;     /* disconnect ran (never connects again) */
+    unsigned abit : 1;       /* adapter-owned flag (only src/adapter/ reads it;
+                              * the in-memory adapter: "in its own-id room") */
+    unsigned any_out : 1;    /* has onAnyOutgoing handlers (checked per send) */
     unsigned nocompress : 1; /* compress(false) for the next emit only */
-    unsigned hlen : 26;     /* bytes of handler records in hbuf (its size) */
-    sio_namespace *nsp;     /* namespace */
-    sio__client *client;    /* NULL once disconnected */
-    sio_list client_node;   /* in client->sockets */
-    sio_socket *nsp_next;   /* next in its bucket of nsp->sbuckets (connected) */
-    char id[SIO__ID_SIZE];  /* public id (a room too) */
-    char pid[SIO__ID_SIZE]; /* private session id ("" without recovery) */
-    char *auth_text;        /* CONNECT payload as compact JSON; NULL for {} */
-    json_t *auth;           /* parsed on first sio_socket_auth(), then kept */
-    json_t *djson;          /* socket.data (persisted by recovery) */
-    void *data;             /* user pointer */
-    char *hbuf;             /* sio__handler records, in registration order */
-    sio_list acks;          /* sio__pending_ack */
+    unsigned hlen : 26;      /* bytes of handler records in hbuf (its size) */
+    sio_namespace *nsp;      /* namespace */
+    sio__client *client;     /* NULL once disconnected */
+    sio_list client_node;    /* in client->sockets */
+    sio_socket *nsp_next;    /* next in its bucket of nsp->sbuckets (connected) */
+    char id[SIO__ID_SIZE];   /* public id (a room too) */
+    char pid[SIO__ID_SIZE];  /* private session id ("" without recovery) */
+    char *auth_text;         /* CONNECT payload as compact JSON; NULL for {} */
+    json_t *auth;            /* parsed on first sio_socket_auth(), then kept */
+    json_t *djson;           /* socket.data (persisted by recovery) */
+    void *data;              /* user pointer */
+    char *hbuf;              /* sio__handler records, in registration order */
+    sio_list acks;           /* sio__pending_ack */
     sio__adapter_slot aslot; /* adapter-owned state (only src/adapter/) */
 };
 
 /* Inbound ack handle given to event handlers. */
 struct sio_ack {
-    unsigned refs;   /* dispatch + user retains */
-    sio_socket *s;   /* referenced */
-    int64_t id;      /* the client's ack id */
-    int sent;        /* answered */
+    unsigned refs; /* dispatch + user retains */
+    sio_socket *s; /* referenced */
+    int64_t id;    /* the client's ack id */
+    int sent;      /* answered */
 };
 
 /* Middleware step handle: a namespace middleware (Node's nsp.use) when
@@ -254,9 +254,9 @@ enum {
     SIO__BC_NOCOMPRESS = 8, /* flags.compress set to false (neither: unset) */
 };
 typedef struct sio__bopts {
-    char **rooms;     /* to(): union; none = every socket */
+    char **rooms; /* to(): union; none = every socket */
     size_t nrooms;
-    char **except;    /* except(): rooms to skip */
+    char **except; /* except(): rooms to skip */
     size_t nexcept;
     unsigned flags;   /* SIO__BC_* */
     uint32_t timeout; /* flags.timeout in ms (0: unset) */
@@ -316,8 +316,8 @@ void sio__socket_mw_error(sio_middleware_next *next, const char *message, json_t
 /* Queues an encoded EVENT carrying ack id `id` and waits for the client's
  * ack: cb as sio_emit_with_ack's (timeout_ms 0: no timeout). SIO_ECLOSED
  * and the send errors (then cb is never called). */
-int sio__socket_send_with_ack(sio_socket *s, const sio__encoded *e, int64_t id,
-                              uint32_t timeout_ms, sio_ack_cb cb, void *data);
+int sio__socket_send_with_ack(sio_socket *s, const sio__encoded *e, int64_t id, uint32_t timeout_ms,
+                              sio_ack_cb cb, void *data);
 /* The namespace's next ack id for a server-sent event (Node's nsp._ids). */
 int64_t sio__namespace_next_ack_id(sio_namespace *nsp);
 /* Frees a socket that never connected (middleware refused, client left). */

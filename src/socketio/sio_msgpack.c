@@ -359,8 +359,13 @@ int sio__msgpack_decode_value(const char *msg, size_t len, unsigned max_depth, s
                               json_t **out, sio_rcbuf ***att, unsigned *natt)
 {
     sio__packet holder = {0}; /* only collects the attachments */
-    reader r = {(const unsigned char *)msg, (const unsigned char *)msg + len, 0, max_depth, 0,
-                max_bin, &holder};
+    reader r = {(const unsigned char *)msg,
+                (const unsigned char *)msg + len,
+                0,
+                max_depth,
+                0,
+                max_bin,
+                &holder};
     int rc = read_value(&r, out);
     if (rc == 0 && r.p != r.end) {
         json_decref(*out);
@@ -450,8 +455,7 @@ static int pack_value(writer *w, const json_t *v)
     }
 }
 
-int sio__msgpack_pack_value(msgpack_packer *pk, const json_t *v, sio_rcbuf *const *att,
-                            size_t natt)
+int sio__msgpack_pack_value(msgpack_packer *pk, const json_t *v, sio_rcbuf *const *att, size_t natt)
 {
     writer w = {*pk, att, natt};
     return pack_value(&w, v) < 0 ? SIO_ENOMEM : 0;

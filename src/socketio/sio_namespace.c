@@ -71,10 +71,19 @@ void sio__namespace_release(sio_namespace *nsp)
     sio__namespace_free(nsp);
 }
 
-const char *sio_namespace_name(const sio_namespace *nsp) { return nsp->name; }
-sio_server *sio_namespace_server(const sio_namespace *nsp) { return nsp->srv; }
+const char *sio_namespace_name(const sio_namespace *nsp)
+{
+    return nsp->name;
+}
+sio_server *sio_namespace_server(const sio_namespace *nsp)
+{
+    return nsp->srv;
+}
 
-size_t sio_namespace_sockets_count(const sio_namespace *nsp) { return nsp->nsockets; }
+size_t sio_namespace_sockets_count(const sio_namespace *nsp)
+{
+    return nsp->nsockets;
+}
 
 /* ---- the sockets table (the Engine.IO session table's twin) */
 
@@ -232,8 +241,8 @@ void sio_next_error(sio_middleware_next *next, const char *message, json_t *data
     sio_socket *s = next->s;
     sio__free(next);
     SIO_METRIC_INC(rejected_connects);
-    SIO_LOG(SIO_LOG_SOCKET, SIO_LOG_INFO, "connect_error nsp=%s id=%s message=\"%s\"",
-            s->nsp->name, s->id, message ? message : "");
+    SIO_LOG(SIO_LOG_SOCKET, SIO_LOG_INFO, "connect_error nsp=%s id=%s message=\"%s\"", s->nsp->name,
+            s->id, message ? message : "");
     if (!client_gone(s)) {
         /* Node: socket._error({message, data}) -> 44{"message":..,"data":..} */
         json_t *err = json_pack("{s:s}", "message", message ? message : "");
@@ -277,7 +286,8 @@ static void try_restore(sio_namespace *nsp, sio_socket *s)
     const char *pid = json_string_value(json_object_get(auth, "pid"));
     const char *offset = json_string_value(json_object_get(auth, "offset"));
     sio__session *sess = NULL;
-    if (pid && offset && nsp->adapter->ops->restore_session(nsp->adapter, pid, offset, &sess) == 0) {
+    if (pid && offset &&
+        nsp->adapter->ops->restore_session(nsp->adapter, pid, offset, &sess) == 0) {
         if (sio_namespace_socket(nsp, sess->sid) == NULL)
             apply_session(s, sess);
         sio__session_free(sess);

@@ -35,8 +35,8 @@ void sio__packet_free(sio__packet *p)
 
 int sio__event_reserved(const char *name, size_t len)
 {
-    static const char *const reserved[] = {"connect",       "connect_error",  "disconnect",
-                                           "disconnecting", "newListener",    "removeListener"};
+    static const char *const reserved[] = {"connect",       "connect_error", "disconnect",
+                                           "disconnecting", "newListener",   "removeListener"};
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
         if (strlen(reserved[i]) == len && memcmp(reserved[i], name, len) == 0)
             return 1;
@@ -112,8 +112,8 @@ int sio__packet_payload_valid(int type, const json_t *data)
 }
 
 /* Reads the "<n>-" attachment count of a BINARY_* packet at *i. */
-static int decode_attachments(const char *msg, size_t len, size_t *i,
-                              const sio__packet_limits *lim, unsigned *out)
+static int decode_attachments(const char *msg, size_t len, size_t *i, const sio__packet_limits *lim,
+                              unsigned *out)
 {
     uint64_t n = 0;
     size_t start = *i;
@@ -163,8 +163,7 @@ static int decode_id(const char *msg, size_t len, size_t *i, int64_t *out)
     return 0;
 }
 
-static int decode_body(sio__packet *p, const char *msg, size_t len,
-                       const sio__packet_limits *lim)
+static int decode_body(sio__packet *p, const char *msg, size_t len, const sio__packet_limits *lim)
 {
     size_t i = 1;
     int rc;
@@ -240,7 +239,8 @@ int sio__packet_check_placeholders(const json_t *data, unsigned nattach)
         return SIO_EPROTO; /* socket.io-parser: "illegal attachments" */
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)data, key, v) {
+    json_object_foreach((json_t *)data, key, v)
+    {
         if (sio__packet_check_placeholders(v, nattach) < 0)
             return SIO_EPROTO;
     }
@@ -318,8 +318,7 @@ int sio__decoder_add(sio__decoder *d, const char *msg, size_t len, int binary, u
     return 0;
 }
 
-int sio__packet_encode_head(sio_buf *out, int type, unsigned nattach, const char *nsp,
-                            int64_t id)
+int sio__packet_encode_head(sio_buf *out, int type, unsigned nattach, const char *nsp, int64_t id)
 {
     int rc = sio__buf_append_byte(out, '4');
     if (rc == 0)
@@ -365,9 +364,8 @@ static int dump_string(sio_buf *out, const char *s)
     return rc;
 }
 
-int sio__packet_encode_args(sio_buf *out, int ack, const char *nsp, int64_t id,
-                            const char *event, const json_t *args, unsigned nattach,
-                            const char *offset)
+int sio__packet_encode_args(sio_buf *out, int ack, const char *nsp, int64_t id, const char *event,
+                            const json_t *args, unsigned nattach, const char *offset)
 {
     int type = ack ? (nattach ? SIO_PKT_BINARY_ACK : SIO_PKT_ACK)
                    : (nattach ? SIO_PKT_BINARY_EVENT : SIO_PKT_EVENT);

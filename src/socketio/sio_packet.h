@@ -43,21 +43,21 @@ enum {
 
 /* One decoded packet. Everything is owned by the packet. */
 typedef struct sio__packet {
-    int type;             /* SIO_PKT_* */
-    char *nsp;            /* namespace, NUL-terminated; "/" when absent */
-    int64_t id;           /* ack id, or -1 when absent */
-    json_t *data;         /* payload, or NULL when absent */
-    unsigned nattach;     /* attachments announced by a BINARY_* header */
-    unsigned nrecv;       /* attachments received so far */
-    sio_rcbuf **att;      /* nattach slots, the first nrecv filled */
+    int type;         /* SIO_PKT_* */
+    char *nsp;        /* namespace, NUL-terminated; "/" when absent */
+    int64_t id;       /* ack id, or -1 when absent */
+    json_t *data;     /* payload, or NULL when absent */
+    unsigned nattach; /* attachments announced by a BINARY_* header */
+    unsigned nrecv;   /* attachments received so far */
+    sio_rcbuf **att;  /* nattach slots, the first nrecv filled */
 } sio__packet;
 
 /* Decoder limits (copied from the server options). */
 typedef struct sio__packet_limits {
-    unsigned max_attachments;     /* 10 (socket.io-parser's maxAttachments) */
-    unsigned max_depth;           /* 32: JSON nesting levels */
-    size_t max_binary_bytes;      /* 1e6: attachments of one packet, summed */
-    uint32_t attachment_timeout;  /* 10000 ms from header to last attachment */
+    unsigned max_attachments;    /* 10 (socket.io-parser's maxAttachments) */
+    unsigned max_depth;          /* 32: JSON nesting levels */
+    size_t max_binary_bytes;     /* 1e6: attachments of one packet, summed */
+    uint32_t attachment_timeout; /* 10000 ms from header to last attachment */
 } sio__packet_limits;
 
 void sio__packet_limits_init(sio__packet_limits *l);
@@ -82,9 +82,9 @@ int sio__placeholder_num(const json_t *node);
 typedef struct sio__decoder {
     const sio__packet_limits *lim; /* limits applied to every packet (the
                                     * server's, shared by its clients) */
-    sio__packet *pending;   /* BINARY_* header waiting for attachments */
-    size_t pending_bytes;   /* attachment bytes received for pending */
-    uint64_t deadline;      /* when pending must be complete */
+    sio__packet *pending;          /* BINARY_* header waiting for attachments */
+    size_t pending_bytes;          /* attachment bytes received for pending */
+    uint64_t deadline;             /* when pending must be complete */
 } sio__decoder;
 
 /* lim is referenced, not copied: it must outlive the decoder. */
@@ -108,8 +108,7 @@ uint64_t sio__decoder_deadline(const sio__decoder *d);
  * with the Engine.IO message type '4', to out. */
 
 /* Writes "4<type>[<n>-][<nsp>,][<id>]": nsp "/" is omitted; id < 0 is. */
-int sio__packet_encode_head(sio_buf *out, int type, unsigned nattach, const char *nsp,
-                            int64_t id);
+int sio__packet_encode_head(sio_buf *out, int type, unsigned nattach, const char *nsp, int64_t id);
 
 /* CONNECT / CONNECT_ERROR / DISCONNECT with an optional JSON payload. */
 int sio__packet_encode_json(sio_buf *out, int type, const char *nsp, const json_t *data);
@@ -118,9 +117,8 @@ int sio__packet_encode_json(sio_buf *out, int type, const char *nsp, const json_
  * [event?, args..., offset?]. args may be NULL (no arguments). type becomes
  * BINARY_* when nattach > 0. offset (connection state recovery) is appended
  * as a last string argument when not NULL. */
-int sio__packet_encode_args(sio_buf *out, int ack, const char *nsp, int64_t id,
-                            const char *event, const json_t *args, unsigned nattach,
-                            const char *offset);
+int sio__packet_encode_args(sio_buf *out, int ack, const char *nsp, int64_t id, const char *event,
+                            const json_t *args, unsigned nattach, const char *offset);
 
 /* socket.io-parser's isPayloadValid for a packet of type with payload
  * data (NULL: none), stricter for EVENT (a name is required, and it may

@@ -87,7 +87,10 @@ sio_namespace *sio_server_of(sio_server *srv, const char *name)
     return nsp;
 }
 
-size_t sio_server_namespaces_count(const sio_server *srv) { return sio__map_size(&srv->nsps); }
+size_t sio_server_namespaces_count(const sio_server *srv)
+{
+    return sio__map_size(&srv->nsps);
+}
 
 int sio_server_of_dynamic(sio_server *srv, sio_namespace_match_cb match,
                           void (*setup)(sio_namespace *nsp, void *data), void *data)

@@ -71,8 +71,14 @@ void sio_socket_unref(sio_socket *s)
     sio__namespace_release(nsp);
 }
 
-const char *sio_socket_id(const sio_socket *s) { return s->id; }
-sio_namespace *sio_socket_namespace(const sio_socket *s) { return s->nsp; }
+const char *sio_socket_id(const sio_socket *s)
+{
+    return s->id;
+}
+sio_namespace *sio_socket_namespace(const sio_socket *s)
+{
+    return s->nsp;
+}
 json_t *sio__socket_auth_parse(const sio_socket *s)
 {
     if (s->auth_text == NULL)
@@ -89,17 +95,32 @@ json_t *sio_socket_auth(const sio_socket *s)
     return m->auth;
 }
 
-json_t *sio_socket_auth_copy(const sio_socket *s) { return sio__socket_auth_parse(s); }
+json_t *sio_socket_auth_copy(const sio_socket *s)
+{
+    return sio__socket_auth_parse(s);
+}
 json_t *sio_socket_data_json(sio_socket *s)
 {
     if (s->djson == NULL)
         s->djson = json_object();
     return s->djson;
 }
-void sio_socket_set_data(sio_socket *s, void *data) { s->data = data; }
-void *sio_socket_get_data(const sio_socket *s) { return s->data; }
-int sio_socket_recovered(const sio_socket *s) { return s->recovered; }
-int sio_socket_connected(const sio_socket *s) { return s->connected; }
+void sio_socket_set_data(sio_socket *s, void *data)
+{
+    s->data = data;
+}
+void *sio_socket_get_data(const sio_socket *s)
+{
+    return s->data;
+}
+int sio_socket_recovered(const sio_socket *s)
+{
+    return s->recovered;
+}
+int sio_socket_connected(const sio_socket *s)
+{
+    return s->connected;
+}
 
 const sio_handshake *sio_socket_handshake(const sio_socket *s)
 {
@@ -465,8 +486,8 @@ int64_t sio__namespace_next_ack_id(sio_namespace *nsp)
     return id;
 }
 
-int sio__socket_send_with_ack(sio_socket *s, const sio__encoded *e, int64_t id,
-                              uint32_t timeout_ms, sio_ack_cb cb, void *data)
+int sio__socket_send_with_ack(sio_socket *s, const sio__encoded *e, int64_t id, uint32_t timeout_ms,
+                              sio_ack_cb cb, void *data)
 {
     if (!s->connected)
         return SIO_ECLOSED;
@@ -493,8 +514,8 @@ int sio__socket_send_with_ack(sio_socket *s, const sio__encoded *e, int64_t id,
     return rc;
 }
 
-int sio_emit_with_ack(sio_socket *s, const char *event, const sio_args *args,
-                      uint32_t timeout_ms, sio_ack_cb cb, void *data)
+int sio_emit_with_ack(sio_socket *s, const char *event, const sio_args *args, uint32_t timeout_ms,
+                      sio_ack_cb cb, void *data)
 {
     int rc = check_event(event);
     int nocompress = s->nocompress;

@@ -289,10 +289,10 @@ static int ws_finish(sio_ws_conn *c, int code, int err)
  * our close already went out (then nothing more is written: 1006). */
 static int ws_reject(sio_ws_conn *c, int code)
 {
-    int err = code == SIO_WS_CLOSE_TOO_BIG                               ? SIO_ELIMIT
-              : code == SIO_WS_CLOSE_INTERNAL_ERROR                     ? SIO_ENOMEM
-              : code == SIO_WS_CLOSE_POLICY                             ? SIO_ELIMIT
-                                                                        : SIO_EPROTO;
+    int err = code == SIO_WS_CLOSE_TOO_BIG          ? SIO_ELIMIT
+              : code == SIO_WS_CLOSE_INTERNAL_ERROR ? SIO_ENOMEM
+              : code == SIO_WS_CLOSE_POLICY         ? SIO_ELIMIT
+                                                    : SIO_EPROTO;
     if (c->we_closed)
         return ws_finish(c, SIO_WS_CLOSE_ABNORMAL, err);
     int rc = ws_close_frame_append(&c->out, code, NULL, 0);
@@ -463,8 +463,7 @@ static int ws_feed_direct(sio_ws_conn *c, char *data, size_t len)
                : 0;
 }
 
-void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data,
-                       size_t max_message)
+void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data, size_t max_message)
 {
     memset(c, 0, sizeof *c);
     c->cb = cb;
@@ -478,7 +477,10 @@ void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data,
     sio__buf_init(&c->msg, 0);
 }
 
-void sio__ws_conn_set_max_fragments(sio_ws_conn *c, uint32_t n) { c->max_fragments = n ? n : 1; }
+void sio__ws_conn_set_max_fragments(sio_ws_conn *c, uint32_t n)
+{
+    c->max_fragments = n ? n : 1;
+}
 
 void sio__ws_conn_fini(sio_ws_conn *c)
 {

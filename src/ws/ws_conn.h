@@ -79,21 +79,21 @@ typedef struct sio_ws_callbacks {
  * here only so that a caller can embed it (sio__ws_conn_init/fini) and save
  * an allocation per connection. 128 bytes. */
 struct sio_ws_conn {
-    const sio_ws_callbacks *cb;  /* the user's callbacks (NULL: none), not copied */
-    void *data;                  /* passed back to every callback */
-    sio_buf out;                 /* bytes for the peer, whole frames only */
-    sio_buf tail;                /* start of an incomplete frame (still masked) */
-    sio_buf msg;                 /* payload of the open fragmented message */
-    uint32_t max_message;        /* message limit (never 0); 32 bits keep the struct small */
-    uint32_t max_fragments;      /* frame limit of one message (never 0) */
-    uint32_t nfrags;             /* frames of the open fragmented message */
-    uint16_t peer_code;          /* status of the peer's close; 0 until it came */
+    const sio_ws_callbacks *cb;    /* the user's callbacks (NULL: none), not copied */
+    void *data;                    /* passed back to every callback */
+    sio_buf out;                   /* bytes for the peer, whole frames only */
+    sio_buf tail;                  /* start of an incomplete frame (still masked) */
+    sio_buf msg;                   /* payload of the open fragmented message */
+    uint32_t max_message;          /* message limit (never 0); 32 bits keep the struct small */
+    uint32_t max_fragments;        /* frame limit of one message (never 0) */
+    uint32_t nfrags;               /* frames of the open fragmented message */
+    uint16_t peer_code;            /* status of the peer's close; 0 until it came */
     uint8_t u8_need, u8_lo, u8_hi; /* UTF-8 validator: continuation bytes due, range
                                     * of the next one (carried across fragments) */
-    unsigned frag_open : 1;      /* a data frame without FIN was handled */
-    unsigned frag_binary : 1;    /* the open message is binary */
-    unsigned we_closed : 1;      /* our close frame is in the output */
-    unsigned done : 1;           /* reading is over and on_close was called */
+    unsigned frag_open : 1;        /* a data frame without FIN was handled */
+    unsigned frag_binary : 1;      /* the open message is binary */
+    unsigned we_closed : 1;        /* our close frame is in the output */
+    unsigned done : 1;             /* reading is over and on_close was called */
 };
 
 /* New connection (after the 101 response went out). cb is NOT copied: it
@@ -108,8 +108,7 @@ void sio__ws_conn_free(sio_ws_conn *c);
 /* The same as new/free for a connection embedded in the caller's own
  * struct: init cannot fail (nothing is allocated until input arrives);
  * fini frees what the connection holds, not c itself. */
-void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data,
-                       size_t max_message);
+void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data, size_t max_message);
 void sio__ws_conn_fini(sio_ws_conn *c);
 
 /* Feeds received bytes (all are consumed, and unmasked in place: data is

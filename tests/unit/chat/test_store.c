@@ -124,8 +124,8 @@ static void insert_msg(chat_store *s, int i, int no_offset)
     char off[32], msg[32];
     snprintf(off, sizeof off, "off-%d", i);
     int len = snprintf(msg, sizeof msg, "msg %d", i);
-    assert_int_equal(chat_store_insert(s, no_offset ? NULL : off, strlen(off), msg, (size_t)len, on_insert,
-                                       (void *)(intptr_t)i),
+    assert_int_equal(chat_store_insert(s, no_offset ? NULL : off, strlen(off), msg, (size_t)len,
+                                       on_insert, (void *)(intptr_t)i),
                      0);
 }
 
@@ -199,7 +199,7 @@ static void test_offset_with_nul(void **state)
     chat_store_close(s);
     assert_int_equal(query_int("nuloff", "SELECT COUNT(*) FROM messages"), 3);
     assert_int_equal(query_int("nuloff", "SELECT length(CAST(client_offset AS BLOB)) FROM messages "
-                                          "WHERE content='two'"),
+                                         "WHERE content='two'"),
                      3);
 }
 

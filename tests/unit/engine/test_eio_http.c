@@ -52,7 +52,7 @@ static const sio_eio_env env = {&wheel, fake_now, fake_wall, fake_random, NULL};
 
 /* One op call. */
 typedef struct ev {
-    char kind;      /* R respond, A abort, U accept_ws, W ws_send, C ws_close, P poll_answer */
+    char kind; /* R respond, A abort, U accept_ws, W ws_send, C ws_close, P poll_answer */
     void *conn;
     int status;     /* R */
     int keep_alive; /* R */
@@ -63,11 +63,14 @@ typedef struct ev {
 #define MAXEV 64
 static ev evs[MAXEV];
 static size_t nev;
-static int accept_rc;          /* what accept_ws returns */
+static int accept_rc; /* what accept_ws returns */
 static sio_eio_socket *session_of[3], *post_of[3];
-static int allow_rc;           /* what allow_request returns */
+static int allow_rc; /* what allow_request returns */
 
-static int idx(void *conn) { return conn == &C1 ? 0 : conn == &C2 ? 1 : 2; }
+static int idx(void *conn)
+{
+    return conn == &C1 ? 0 : conn == &C2 ? 1 : 2;
+}
 
 static ev *push(char kind, void *conn, const void *body, size_t len)
 {
@@ -111,16 +114,31 @@ static void o_respond(void *conn, int status, const char *ctype, const char *hea
     e->keep_alive = keep_alive;
     snprintf(e->head, sizeof e->head, "%s|%s", ctype ? ctype : "", headers ? headers : "");
 }
-static void o_abort(void *conn, const void *bytes, size_t len) { push('A', conn, bytes, len); }
+static void o_abort(void *conn, const void *bytes, size_t len)
+{
+    push('A', conn, bytes, len);
+}
 static int o_accept_ws(void *conn)
 {
     push('U', conn, "", 0);
     return accept_rc;
 }
-static void o_set_session(void *conn, sio_eio_socket *so) { session_of[idx(conn)] = so; }
-static void o_set_post(void *conn, sio_eio_socket *so) { post_of[idx(conn)] = so; }
-static sio_req *o_req_new(void *conn) { return (sio_req *)conn; }
-static void o_req_free(sio_req *r) { (void)r; }
+static void o_set_session(void *conn, sio_eio_socket *so)
+{
+    session_of[idx(conn)] = so;
+}
+static void o_set_post(void *conn, sio_eio_socket *so)
+{
+    post_of[idx(conn)] = so;
+}
+static sio_req *o_req_new(void *conn)
+{
+    return (sio_req *)conn;
+}
+static void o_req_free(sio_req *r)
+{
+    (void)r;
+}
 static void o_peer_address(void *conn, char *out, size_t cap)
 {
     (void)conn;
@@ -128,8 +146,8 @@ static void o_peer_address(void *conn, char *out, size_t cap)
 }
 
 static const sio_eio_transport_ops ops = {
-    o_ws_send,     o_ws_queued, o_ws_close, o_poll_answer, o_respond, o_abort,
-    o_accept_ws,   o_set_session, o_set_post, o_req_new,  o_req_free, o_peer_address,
+    o_ws_send,   o_ws_queued,   o_ws_close, o_poll_answer, o_respond,  o_abort,
+    o_accept_ws, o_set_session, o_set_post, o_req_new,     o_req_free, o_peer_address,
 };
 
 /* What the callbacks saw. */
@@ -183,7 +201,10 @@ static int setup(void **state)
     return 0;
 }
 
-static void start(void) { assert_int_equal(sio__eio_server_init(&srv, &opts, &callbacks, NULL, &env, &ops), 0); }
+static void start(void)
+{
+    assert_int_equal(sio__eio_server_init(&srv, &opts, &callbacks, NULL, &env, &ops), 0);
+}
 
 static int teardown(void **state)
 {
@@ -525,7 +546,10 @@ static void test_error_helpers(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
-static int setup_only(void **state) { return setup(state); }
+static int setup_only(void **state)
+{
+    return setup(state);
+}
 static int teardown_only(void **state)
 {
     (void)state;

@@ -221,8 +221,7 @@ static void cb_close(sio_eio_socket *so, const char *reason, void *data)
     /* Closing other sessions from on_close (a disconnect handler that
      * disconnects others), e.g. while deinit walks the session map. */
     for (int i = 0; i < 4 && rec.close_others; i++) {
-        sio_eio_socket *o =
-            sio__eio_find(so->server, rec.others[i], strlen(rec.others[i]));
+        sio_eio_socket *o = sio__eio_find(so->server, rec.others[i], strlen(rec.others[i]));
         if (o != NULL && o != so)
             sio_eio_close(o);
     }
@@ -246,15 +245,14 @@ static sio_handshake make_hs(void)
     snprintf(hs_scratch[0], sizeof hs_scratch[0], "/engine.io/?EIO=4&transport=polling");
     snprintf(hs_scratch[1], sizeof hs_scratch[1], "EIO=4&transport=polling");
     snprintf(hs_scratch[2], sizeof hs_scratch[2], "127.0.0.1");
-    sio_handshake hs = {hs_headers, 2, hs_scratch[0], hs_scratch[1], hs_scratch[2],
+    sio_handshake hs = {hs_headers,    2, hs_scratch[0], hs_scratch[1], hs_scratch[2],
                         1764000000123, 0};
     return hs;
 }
 
 static void start_server(void)
 {
-    assert_int_equal(
-        sio__eio_server_init(&srv, &opts, &callbacks, &rec, &fake_env, &fake_ops), 0);
+    assert_int_equal(sio__eio_server_init(&srv, &opts, &callbacks, &rec, &fake_env, &fake_ops), 0);
     server_up = 1;
 }
 
@@ -581,7 +579,7 @@ static void test_handshake_copies_request(void **state)
     assert_string_equal(hs->headers[1].name, "origin");
     assert_string_equal(hs->headers[1].value, "http://a.test");
     assert_ptr_not_equal(hs->headers, hs_headers);
-    assert_true(hs->time_ms == 1764000000123); /* the net layer's wall clock, copied */
+    assert_true(hs->time_ms == 1764000000123);          /* the net layer's wall clock, copied */
     assert_ptr_equal(sio_eio_socket_handshake(so), hs); /* built once */
     /* A query that is not the url's tail, a name stored in full beside a
      * common one (kept as a code byte), TLS. */
@@ -1555,24 +1553,20 @@ static void test_server_init_rejects_bad_options(void **state)
     (void)state;
     sio_eio_server s;
     opts.path = "engine.io";
-    assert_int_equal(
-        sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops),
-        SIO_EINVAL);
+    assert_int_equal(sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops),
+                     SIO_EINVAL);
     sio_eio_options_init(&opts);
     opts.transports = 0;
-    assert_int_equal(
-        sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops),
-        SIO_EINVAL);
+    assert_int_equal(sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops),
+                     SIO_EINVAL);
     sio_eio_options_init(&opts);
     opts.ping_interval = 0;
-    assert_int_equal(
-        sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops),
-        SIO_EINVAL);
+    assert_int_equal(sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops),
+                     SIO_EINVAL);
     /* The path is normalised to one trailing slash. */
     sio_eio_options_init(&opts);
     opts.path = "/x.io///";
-    assert_int_equal(
-        sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops), 0);
+    assert_int_equal(sio__eio_server_init(&s, &opts, &callbacks, &rec, &fake_env, &fake_ops), 0);
     assert_string_equal(s.path_slash, "/x.io/");
     sio__eio_server_deinit(&s);
 }
@@ -1917,8 +1911,8 @@ static void test_random_interleavings(void **state)
         rnext = 0;
         r_close_in_message = round & 1;
         ev_hook = rnd_hook;
-        assert_int_equal(sio__eio_server_init(&srv, &opts, &rnd_callbacks, &rec, &fake_env, &fake_ops),
-                         0);
+        assert_int_equal(
+            sio__eio_server_init(&srv, &opts, &rnd_callbacks, &rec, &fake_env, &fake_ops), 0);
         for (int step = 0; step < 12000 && rnext < RH - 10; step++)
             rnd_step();
         sio__eio_server_deinit(&srv);
@@ -1995,8 +1989,7 @@ static void test_oom(void **state)
     for (unsigned long n = 1; n < 200; n++) {
         clear_events();
         sio__alloc_fail_after(n);
-        if (sio__eio_server_init(&srv, &opts, &callbacks, &rec, &fake_env, &fake_ops) <
-            0) {
+        if (sio__eio_server_init(&srv, &opts, &callbacks, &rec, &fake_env, &fake_ops) < 0) {
             sio__alloc_fail_after(0);
             continue;
         }

@@ -76,15 +76,37 @@ static void r_ws_close(sio_ws_conn *w, int code, void *arg)
     seen.ws_code = code;
 }
 
-static void r_body_error(sio_conn *c) { (void)c; }
-static void r_closed(sio_conn *c, int error) { (void)c, (void)error; seen.closed++; }
-static void r_drained(sio_conn *c) { (void)c; }
-static void r_server_close(void *data) { (void)data; }
-static void r_server_free(void *data) { (void)data; }
+static void r_body_error(sio_conn *c)
+{
+    (void)c;
+}
+static void r_closed(sio_conn *c, int error)
+{
+    (void)c, (void)error;
+    seen.closed++;
+}
+static void r_drained(sio_conn *c)
+{
+    (void)c;
+}
+static void r_server_close(void *data)
+{
+    (void)data;
+}
+static void r_server_free(void *data)
+{
+    (void)data;
+}
 
 static const sio__route_ops route_ops = {
-    {r_ws_message, r_ws_close}, r_head,          r_request,    r_body_error,
-    r_closed,                   r_drained,       r_server_close, r_server_free,
+    {r_ws_message, r_ws_close},
+    r_head,
+    r_request,
+    r_body_error,
+    r_closed,
+    r_drained,
+    r_server_close,
+    r_server_free,
 };
 
 /* ------------------------------------------------------------ the client */
@@ -145,7 +167,8 @@ static void client_requests(void)
 {
     int fd = dial();
     assert_true(fd >= 0);
-    const char *req = "GET /r/ HTTP/1.1\r\nHost: x\r\n\r\nGET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *req =
+        "GET /r/ HTTP/1.1\r\nHost: x\r\n\r\nGET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n";
     send(fd, req, strlen(req), 0);
     read_until(fd, got.plain, sizeof got.plain, "Not Found");
     close(fd);
@@ -219,7 +242,10 @@ static void *client_main(void *arg)
 
 /* ----------------------------------------------------------------- test */
 
-static void server_closed(void *data) { *(int *)data = 1; }
+static void server_closed(void *data)
+{
+    *(int *)data = 1;
+}
 
 static void test_route_moves_bytes(void **state)
 {

@@ -198,7 +198,8 @@ static void test_decoder_byte_cap(void **state)
     sio__decoder d;
     sio__decoder_init(&d, &small);
     sio__packet *p;
-    const char *h = "52-[\"e\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]";
+    const char *h =
+        "52-[\"e\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]";
     assert_int_equal(sio__decoder_add(&d, h, strlen(h), 0, 0, &p), 0);
     assert_int_equal(sio__decoder_add(&d, "abc", 3, 1, 0, &p), 0);
     assert_int_equal(sio__decoder_add(&d, "def", 3, 1, 0, &p), SIO_ELIMIT);
@@ -228,7 +229,8 @@ static void test_encode(void **state)
                  "461-/x,3[{\"_placeholder\":true,\"num\":0}]");
     check_encode(0, "/", -1, "e", "[1]", 0, "off7", "42[\"e\",1,\"off7\"]");
     check_encode(0, "/", -1, "e", NULL, 0, "o", "42[\"e\",\"o\"]");
-    check_encode(0, "/", -1, "a/\"b\n", "[\"\\u00e9\"]", 0, NULL, "42[\"a/\\\"b\\n\",\"\xc3\xa9\"]");
+    check_encode(0, "/", -1, "a/\"b\n", "[\"\\u00e9\"]", 0, NULL,
+                 "42[\"a/\\\"b\\n\",\"\xc3\xa9\"]");
 
     sio_buf b;
     sio__buf_init(&b, 0);
@@ -246,8 +248,8 @@ static void test_roundtrip(void **state)
 {
     sio_buf b;
     sio__buf_init(&b, 0);
-    json_t *args = json_loads("[1.5,-3,\"x\",[],{\"k\":{\"_placeholder\":true,\"num\":0}}]", 0,
-                              NULL);
+    json_t *args =
+        json_loads("[1.5,-3,\"x\",[],{\"k\":{\"_placeholder\":true,\"num\":0}}]", 0, NULL);
     assert_int_equal(sio__packet_encode_args(&b, 0, "/n", 9, "ev", args, 1, NULL), 0);
     sio__packet *p;
     assert_int_equal(sio__packet_decode(b.data + 1, b.len - 1, &lim, &p), 0);

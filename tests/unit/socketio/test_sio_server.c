@@ -21,16 +21,19 @@
 static uint64_t now_ms;
 static sio_timers wheel;
 
-static uint64_t fake_now(void *data) { return now_ms; }
+static uint64_t fake_now(void *data)
+{
+    return now_ms;
+}
 
 #define MAXMSG 64
 typedef struct fake {
     sio__client *c;
     sio_rcbuf *msgs[MAXMSG]; /* references, in order */
     int binary[MAXMSG];
-    size_t n;     /* messages recorded */
-    size_t seen;  /* messages already consumed by next_msg */
-    int closed;   /* close requested */
+    size_t n;    /* messages recorded */
+    size_t seen; /* messages already consumed by next_msg */
+    int closed;  /* close requested */
     sio_handshake hs;
 } fake;
 
@@ -142,10 +145,10 @@ static void connect_to(fake *f, const char *packet, char *sid, size_t cap)
 
 typedef struct app {
     int connections;
-    sio_socket *last;        /* last connected socket */
-    char reason[64];         /* last disconnect reason */
-    char disconnecting[64];  /* last disconnecting reason */
-    int ack_err;             /* last server-side ack result */
+    sio_socket *last;       /* last connected socket */
+    char reason[64];        /* last disconnect reason */
+    char disconnecting[64]; /* last disconnecting reason */
+    int ack_err;            /* last server-side ack result */
     int ack_calls;
     char ack_arg[64];
 } app;
@@ -353,7 +356,7 @@ static void test_server_acks(void **state)
 static void test_parse_errors(void **state)
 {
     static const char *const bad[] = {
-        "2[\"connect\"]", "9", "2[]", "51-[\"message\",{\"_placeholder\":true,\"num\":3}]",
+        "2[\"connect\"]",   "9",     "2[]", "51-[\"message\",{\"_placeholder\":true,\"num\":3}]",
         "50-[\"message\"]", "1/,{}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -481,9 +484,10 @@ static void test_rooms_broadcast(void **state)
 
     /* union, each once: 0,1,2 */
     sio_args *a = sio_args_json(json_pack("[s]", "x"));
-    assert_int_equal(sio_broadcast_emit(sio_broadcast_to(sio_broadcast_to(
-                                            sio_broadcast_new(nsp), "a"), "b"), "e", a),
-                     0);
+    assert_int_equal(
+        sio_broadcast_emit(sio_broadcast_to(sio_broadcast_to(sio_broadcast_new(nsp), "a"), "b"),
+                           "e", a),
+        0);
     for (int i = 0; i < 3; i++)
         expect_msg(f[i], "42/r,[\"e\",\"x\"]");
     expect_none(f[3]);
@@ -511,14 +515,12 @@ static void test_rooms_broadcast(void **state)
     expect_none(f[0]);
 
     /* socketsJoin / fetchSockets / socketsLeave / disconnectSockets */
-    assert_int_equal(sio_broadcast_sockets_join(sio_broadcast_to(sio_broadcast_new(nsp), "b"),
-                                                "c"),
+    assert_int_equal(sio_broadcast_sockets_join(sio_broadcast_to(sio_broadcast_new(nsp), "b"), "c"),
                      0);
     sio_socket **v;
     size_t n;
-    assert_int_equal(sio_broadcast_fetch_sockets(sio_broadcast_to(sio_broadcast_new(nsp), "c"),
-                                                 &v, &n),
-                     0);
+    assert_int_equal(
+        sio_broadcast_fetch_sockets(sio_broadcast_to(sio_broadcast_new(nsp), "c"), &v, &n), 0);
     assert_int_equal(n, 2);
     sio_sockets_release(v, n);
     sio_broadcast_sockets_leave(sio_broadcast_new(nsp), "c");
@@ -579,7 +581,8 @@ static void test_own_id_room(void **state)
     expect_msg(f[1], "42/r,[\"d\"]");
     sio_socket **v;
     size_t n;
-    assert_int_equal(sio_broadcast_fetch_sockets(sio_broadcast_to(sio_broadcast_new(nsp), id0), &v, &n), 0);
+    assert_int_equal(
+        sio_broadcast_fetch_sockets(sio_broadcast_to(sio_broadcast_new(nsp), id0), &v, &n), 0);
     assert_int_equal(n, 1);
     assert_ptr_equal(v[0], S[1]);
     sio_sockets_release(v, n);
@@ -642,7 +645,10 @@ static void test_socket_table(void **state)
  * the new ones run from the next event on, like Node's. */
 static int x_calls, any_calls;
 
-static void on_x(sio_socket *s, const sio_args *a, sio_ack *ack, void *d) { x_calls++; }
+static void on_x(sio_socket *s, const sio_args *a, sio_ack *ack, void *d)
+{
+    x_calls++;
+}
 
 static void on_any_count(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *d)
 {
@@ -652,7 +658,8 @@ static void on_any_count(sio_socket *s, const char *ev, const sio_args *a, sio_a
 static void on_grow(sio_socket *s, const sio_args *a, sio_ack *ack, void *d)
 {
     for (int i = 0; i < 20; i++)
-        assert_int_equal(sio_socket_on(s, i % 2 ? "x" : "a-rather-long-event-name-to-grow", on_x, NULL), 0);
+        assert_int_equal(
+            sio_socket_on(s, i % 2 ? "x" : "a-rather-long-event-name-to-grow", on_x, NULL), 0);
 }
 
 static void grow_setup(sio_socket *s, void *data)
@@ -679,7 +686,6 @@ static void test_handlers_added_while_dispatching(void **state)
     sio_server_free(srv);
 }
 
-
 /* ---- the EventEmitter API: once, off, prependAny, offAny, onAnyOutgoing,
  * reserved names through on(), socket middlewares (socket.use) */
 
@@ -691,7 +697,10 @@ static void tr(const char *what)
     snprintf(trace + n, sizeof trace - n, "%s%s", n ? "," : "", what);
 }
 
-static void h_a(sio_socket *s, const sio_args *a, sio_ack *ack, void *d) { tr(d ? d : "a"); }
+static void h_a(sio_socket *s, const sio_args *a, sio_ack *ack, void *d)
+{
+    tr(d ? d : "a");
+}
 static void h_any(sio_socket *s, const char *ev, const sio_args *a, sio_ack *ack, void *d)
 {
     char b[64];
@@ -887,7 +896,8 @@ static void test_middleware(void **state)
     sio_namespace_use(nsp, mw_reject, NULL);
     fake *f = fake_open(srv);
     recv_text(f, "0");
-    expect_msg(f, "44{\"message\":\"not authorized\",\"data\":{\"content\":\"Please retry later\"}}");
+    expect_msg(f,
+               "44{\"message\":\"not authorized\",\"data\":{\"content\":\"Please retry later\"}}");
     assert_int_equal(A.connections, 0);
     assert_false(f->closed);
     char sid[32];

@@ -52,7 +52,8 @@ static void reference_accept(char out[SIO_WS_ACCEPT_LEN + 1], const char *key, s
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     assert_non_null(ctx);
     assert_true(EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) && EVP_DigestUpdate(ctx, key, len) &&
-                EVP_DigestUpdate(ctx, guid, sizeof guid - 1) && EVP_DigestFinal_ex(ctx, md, &mdlen));
+                EVP_DigestUpdate(ctx, guid, sizeof guid - 1) &&
+                EVP_DigestFinal_ex(ctx, md, &mdlen));
     EVP_MD_CTX_free(ctx);
     assert_int_equal(mdlen, 20);
     assert_int_equal(EVP_EncodeBlock((unsigned char *)out, md, 20), SIO_WS_ACCEPT_LEN);
