@@ -1,7 +1,7 @@
 /* The Redis adapter (Node's @socket.io/redis-adapter 8.3, the classic
  * pub/sub adapter), sans-I/O: what to publish, what a received message
  * means, which requests wait for which answers and until when. The Redis
- * connection itself is given as an I/O table (src/net/redis_glue.c plugs in
+ * connection itself is given as an I/O table (src/server/redis_attach.c plugs in
  * hiredis); time and timers come from the namespace's server.
  *
  * One sio__rcluster per Redis connection (a server and all its
