@@ -8,27 +8,20 @@
 // server/cluster.c); with SIOC_REF=1 its Node twin tests/ref/protocol-
 // server.mjs, which is how each expectation below was checked against
 // socket.io 4.8 and socket.io-adapter 2.5.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { startServer } from './lib/server.mjs';
+import { startServer, serverPerSuite } from './lib/server.mjs';
 import { sleep, withTimeout, waitEvent } from './lib/util.mjs';
 
 const T = { timeout: 15_000 };
 const TRANSPORTS = [['websocket'], ['polling']];
 
-let server;
-const cleanups = [];
-
-before(async () => { server = await startServer('sioc-protocol-server'); });
-after(async () => { await server.stop(); });
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()();
-  assert.ok(server.alive(), `server died:\n${server.stderr()}`);
-});
+const suite = serverPerSuite(() => startServer('sioc-protocol-server'));
+const { cleanups } = suite;
 
 async function connected(transports, opts = {}) {
-  const socket = io(`${server.url}/cluster`, { forceNew: true, reconnection: false, transports, ...opts });
+  const socket = io(`${suite.server.url}/cluster`, { forceNew: true, reconnection: false, transports, ...opts });
   cleanups.push(async () => socket.disconnect());
   await waitEvent(socket, 'connect', 5000);
   return socket;

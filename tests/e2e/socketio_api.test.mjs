@@ -8,30 +8,23 @@
 // The server is sioc-protocol-server, namespace "/api" (apps/protocol-server/
 // api.c); with SIOC_REF=1 its Node twin tests/ref/protocol-server.mjs, which
 // is how each expectation below was checked against socket.io 4.8.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import nodeHttp from 'node:http';
 import zlib from 'node:zlib';
 import { io } from 'socket.io-client';
-import { startServer } from './lib/server.mjs';
+import { startServer, serverPerSuite } from './lib/server.mjs';
 import { sleep, withTimeout, waitEvent, http, eioUrl, decodePayload, SEP } from './lib/util.mjs';
 
 const T = { timeout: 15_000 };
 const TRANSPORTS = [['websocket'], ['polling']];
 
-let server;
-const cleanups = [];
-
-before(async () => { server = await startServer('sioc-protocol-server'); });
-after(async () => { await server.stop(); });
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()();
-  assert.ok(server.alive(), `server died:\n${server.stderr()}`);
-});
+const suite = serverPerSuite(() => startServer('sioc-protocol-server'));
+const { cleanups } = suite;
 
 async function connected(transports, opts = {}) {
-  const socket = io(`${server.url}/api`, { forceNew: true, reconnection: false, transports, ...opts });
+  const socket = io(`${suite.server.url}/api`, { forceNew: true, reconnection: false, transports, ...opts });
   cleanups.push(async () => socket.disconnect());
   await waitEvent(socket, 'connect', 5000);
   return socket;
@@ -100,7 +93,7 @@ for (const transports of TRANSPORTS) {
     });
 
     it('allowRequest sees the peer address: deny=loopback is refused from 127.0.0.1/::1', T, async () => {
-      const s = io(`${server.url}/api`, { forceNew: true, reconnection: false, transports, query: { deny: 'loopback' } });
+      const s = io(`${suite.server.url}/api`, { forceNew: true, reconnection: false, transports, query: { deny: 'loopback' } });
       cleanups.push(async () => s.disconnect());
       const [err] = await waitEvent(s, 'connect_error', 5000);
       assert.ok(err instanceof Error);
@@ -124,7 +117,7 @@ describe('cleanupEmptyChildNamespaces', () => {
     for (let i = 0; i < 200; i += 20) {
       const batch = [];
       for (let k = i; k < i + 20; k++) {
-        const s = io(`${server.url}/game-${k}`, { forceNew: true, reconnection: false, transports: ['websocket'] });
+        const s = io(`${suite.server.url}/game-${k}`, { forceNew: true, reconnection: false, transports: ['websocket'] });
         batch.push(waitEvent(s, 'welcome', 5000).then(([name]) => { assert.equal(name, `/game-${k}`); s.disconnect(); }));
       }
       await Promise.all(batch);
@@ -137,7 +130,7 @@ describe('cleanupEmptyChildNamespaces', () => {
     }
     assert.equal(n, before);
     // the same name again: a fresh namespace
-    const again = io(`${server.url}/game-7`, { forceNew: true, reconnection: false, transports: ['websocket'] });
+    const again = io(`${suite.server.url}/game-7`, { forceNew: true, reconnection: false, transports: ['websocket'] });
     cleanups.push(async () => again.disconnect());
     assert.deepEqual(await waitEvent(again, 'welcome', 5000), ['/game-7']);
     assert.equal((await call(observer, 'nsp-count'))[0], before + 1);
@@ -147,9 +140,9 @@ describe('cleanupEmptyChildNamespaces', () => {
 describe('httpCompression of polling responses', () => {
   /** A raw polling session connected to "/api"; returns {post, get}. */
   async function rawSession() {
-    const hs = await http(eioUrl(server.url, { transport: 'polling' }, '/socket.io/'));
+    const hs = await http(eioUrl(suite.server.url, { transport: 'polling' }, '/socket.io/'));
     const { sid } = JSON.parse(hs.body.slice(1));
-    const url = eioUrl(server.url, { transport: 'polling', sid }, '/socket.io/');
+    const url = eioUrl(suite.server.url, { transport: 'polling', sid }, '/socket.io/');
     const post = async (body) => {
       const r = await http(url, { method: 'POST', body, headers: { 'content-type': 'text/plain;charset=UTF-8' } });
       assert.equal(r.status, 200, r.body);
@@ -204,7 +197,7 @@ describe('serveClient', () => {
   /** A raw GET (no automatic decompression): {status, headers, body Buffer}. */
   function rawGet(p, headers = {}) {
     return withTimeout(new Promise((resolve, reject) => {
-      const req = nodeHttp.get({ host: 'localhost', port: server.port, path: p, headers }, (res) => {
+      const req = nodeHttp.get({ host: 'localhost', port: suite.server.port, path: p, headers }, (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -6,29 +6,22 @@
 // Values of every msgpack kind travel both ways, binary inline; bad input
 // (text frames, undecodable or hostile msgpack, invalid packets) closes the
 // connection and leaves the server running.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import msgpackParser from 'socket.io-msgpack-parser';
-import { startServer } from './lib/server.mjs';
+import { startServer, serverPerSuite } from './lib/server.mjs';
 import { withTimeout, waitEvent } from './lib/util.mjs';
 
 const T = { timeout: 15_000 };
 const TRANSPORTS = [['websocket'], ['polling']];
 
-let server;
-const cleanups = [];
-
-before(async () => { server = await startServer('sioc-protocol-server'); });
-after(async () => { await server.stop(); });
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()();
-  assert.ok(server.alive(), `server died:\n${server.stderr()}`);
-});
+const suite = serverPerSuite(() => startServer('sioc-protocol-server'));
+const { cleanups } = suite;
 
 function client(nsp, transports, opts = {}) {
-  const socket = io(`${server.url}${nsp}`, {
+  const socket = io(`${suite.server.url}${nsp}`, {
     path: '/msgpack.io/', parser: msgpackParser, forceNew: true, reconnection: false, transports, ...opts,
   });
   cleanups.push(async () => socket.disconnect());
@@ -84,7 +77,7 @@ for (const transports of TRANSPORTS) {
 describe('msgpack parser: bad input closes the connection', () => {
   /** A raw WebSocket session on /msgpack.io/: resolves once open. */
   async function rawSession() {
-    const ws = new WebSocket(`ws://localhost:${server.port}/msgpack.io/?EIO=4&transport=websocket`);
+    const ws = new WebSocket(`ws://localhost:${suite.server.port}/msgpack.io/?EIO=4&transport=websocket`);
     cleanups.push(async () => ws.terminate());
     const closed = new Promise((resolve) => ws.on('close', () => resolve(true)));
     const messages = [];

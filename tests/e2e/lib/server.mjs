@@ -18,6 +18,8 @@
 // multiplied by WRAP_SLOWDOWN; tests too timing-sensitive for it check
 // IS_WRAPPED and skip themselves.
 import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { before, after, afterEach } from 'node:test';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -127,4 +129,21 @@ async function stop(binName, proc, exitPromise, getStderr, getExited) {
   if (result.code !== 0) {
     throw new Error(`${binName} exited with code ${result.code} signal ${result.signal}\n${getStderr()}`);
   }
+}
+
+/**
+ * One server for a whole suite: start() runs before its tests and the server
+ * is stopped after them; after each test the cleanups it pushed run (newest
+ * first) and the server must still be alive. Returns { server, cleanups }
+ * (server is set once the suite has started).
+ */
+export function serverPerSuite(start) {
+  const suite = { server: null, cleanups: [] };
+  before(async () => { suite.server = await start(); });
+  after(async () => { await suite.server.stop(); });
+  afterEach(async () => {
+    while (suite.cleanups.length) await suite.cleanups.pop()();
+    assert.ok(suite.server.alive(), `server died:\n${suite.server.stderr()}`);
+  });
+  return suite;
 }
