@@ -45,7 +45,7 @@ int64_t bench_ws_parse(uint8_t *p, size_t len, size_t max, bench_ws_frame *f);
 
 /* Appends one masked client frame (FIN set) carrying payload to out, masked
  * with key. SIO_ENOMEM/SIO_ELIMIT from the buffer. */
-int bench_ws_encode(sio_buf *out, int opcode, const void *payload, size_t len, uint32_t key);
+int bench_ws_encode(sio__buf *out, int opcode, const void *payload, size_t len, uint32_t key);
 
 /* --------------------------------------------------------------- stats.c */
 
@@ -87,8 +87,8 @@ enum bench_state {
 
 typedef struct bench_conn {
     uv_tcp_t tcp;        /* the socket; tcp.data points back here */
-    sio_buf in;          /* partial frame carried over between reads */
-    sio_buf out;         /* bytes queued since the last flush */
+    sio__buf in;         /* partial frame carried over between reads */
+    sio__buf out;        /* bytes queued since the last flush */
     uint64_t t_start_us; /* when the connect began (handshake latency) */
     uint32_t index;      /* position in bench_ctx.conns */
     uint32_t rng;        /* xorshift state for mask keys */

@@ -8,7 +8,7 @@
  * address then brings its own ~28k ephemeral ports towards the target.
  *
  * Reads go to one shared buffer; only an incomplete frame is copied into
- * the connection (sio_buf in). Writes are queued in sio_buf out and
+ * the connection (sio__buf in). Writes are queued in sio__buf out and
  * flushed by the prepare handle with uv_try_write, falling back to one
  * uv_write of the remainder; while that write is in flight new output
  * waits in out, so bytes never reorder. */

@@ -115,7 +115,7 @@ static int all_connected(void *arg)
 }
 
 /* Appends the fields every scenario reports. */
-static void json_common(sio_buf *j, const char *name, const bench_opts *o)
+static void json_common(sio__buf *j, const char *name, const bench_opts *o)
 {
     sio__buf_appendf(j,
                      "{\"scenario\":\"%s\",\"label\":\"%s\",\"n\":%u,"
@@ -128,7 +128,7 @@ static void json_common(sio_buf *j, const char *name, const bench_opts *o)
 }
 
 /* Prints the JSON line and frees it. */
-static void json_emit(sio_buf *j)
+static void json_emit(sio__buf *j)
 {
     sio__buf_append_str(j, "}\n");
     fputs(sio__buf_cstr(j), stdout);
@@ -186,7 +186,7 @@ int bench_connect(const bench_opts *o)
     bench_run(NULL, NULL, (uint64_t)(o->idle * 1000)); /* idle: let it settle */
     long rss1 = o->pid ? bench_proc_status_kb(o->pid, "VmRSS") : -1;
     long long cpu1 = o->pid ? bench_proc_cpu_us(o->pid) : -1;
-    sio_buf j;
+    sio__buf j;
     sio__buf_init(&j, 0);
     json_common(&j, "connect", o);
     sio__buf_appendf(&j,
@@ -344,7 +344,7 @@ static int bc_drained(void *arg)
 static void bc_report(const bench_opts *o)
 {
     double expected = (double)ts.sent_window * ts.receivers;
-    sio_buf j;
+    sio__buf j;
     sio__buf_init(&j, 0);
     json_common(&j, "broadcast", o);
     sio__buf_appendf(&j,
@@ -442,7 +442,7 @@ static int chat_drained(void *arg)
 /* Prints the chat JSON line. */
 static void chat_report(const bench_opts *o)
 {
-    sio_buf j;
+    sio__buf j;
     sio__buf_init(&j, 0);
     json_common(&j, "chat", o);
     sio__buf_appendf(&j,
@@ -582,7 +582,7 @@ static int replay_fill(const bench_opts *o)
 /* Prints the replay JSON line. */
 static void replay_report(const bench_opts *o, long rss0, long hwm)
 {
-    sio_buf j;
+    sio__buf j;
     sio__buf_init(&j, 0);
     json_common(&j, "replay", o);
     sio__buf_appendf(&j,

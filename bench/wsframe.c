@@ -51,7 +51,7 @@ int64_t bench_ws_parse(uint8_t *p, size_t len, size_t max, bench_ws_frame *f)
     return (int64_t)(hdr + plen);
 }
 
-int bench_ws_encode(sio_buf *out, int opcode, const void *payload, size_t len, uint32_t key)
+int bench_ws_encode(sio__buf *out, int opcode, const void *payload, size_t len, uint32_t key)
 {
     int rc = sio__buf_reserve(out, 14 + len);
     if (rc < 0)

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 typedef struct ctx {
     const char *body; /* input body, to check borrowed slices */
     size_t len;       /* its length */
-    sio_buf re;       /* packets re-encoded so far */
+    sio__buf re;      /* packets re-encoded so far */
     int n;            /* packets delivered */
 } ctx;
 
@@ -33,7 +33,7 @@ typedef struct ctx {
             abort();                                                                               \
     } while (0)
 
-static int on_packet(const sio_eio_packet *p, void *data)
+static int on_packet(const sio__eio_packet *p, void *data)
 {
     ctx *c = data;
     CHECK((unsigned)p->type <= SIO_EIO_NOOP);

@@ -27,15 +27,15 @@
     } while (0)
 
 /* True if s lies within the parser's head buffer. */
-static int in_head(const sio_http_parser *p, sio_slice s)
+static int in_head(const sio__http_parser *p, sio__slice s)
 {
     return s.len == 0 || (s.base >= p->head.data && s.base + s.len <= p->head.data + p->head.len);
 }
 
 /* Checks a finished head and runs the query and path helpers on it. */
-static void check_request(const sio_http_parser *p)
+static void check_request(const sio__http_parser *p)
 {
-    const sio_http_request *r = &p->req;
+    const sio__http_request *r = &p->req;
     CHECK(in_head(p, r->method_str) && in_head(p, r->target) && in_head(p, r->path));
     CHECK(in_head(p, r->query));
     CHECK(r->target.len >= 1 && r->target.base[0] == '/');
@@ -45,7 +45,7 @@ static void check_request(const sio_http_parser *p)
     for (unsigned i = 0; i < r->nheaders; i++)
         CHECK(in_head(p, r->headers[i].name) && in_head(p, r->headers[i].value));
     CHECK(!(r->chunked && r->content_length >= 0));
-    sio_buf out;
+    sio__buf out;
     sio__buf_init(&out, 0);
     int rc = sio__query_get(r->query, "EIO", &out);
     CHECK(rc == 0 || rc == 1 || rc == SIO_EPROTO);
@@ -58,11 +58,11 @@ static void check_request(const sio_http_parser *p)
 
 /* Feeds one piece, as many times as the parser asks; returns 0 to go on
  * with the next piece, -1 once the parser failed. */
-static int feed_piece(sio_http_parser *p, const char *d, size_t len)
+static int feed_piece(sio__http_parser *p, const char *d, size_t len)
 {
     size_t off = 0;
     for (int guard = 0; guard < 100000; guard++) {
-        sio_http_state st;
+        sio__http_state st;
         int rc = sio__http_parser_feed(p, d + off, len - off, &st);
         if (rc < 0) {
             CHECK(rc == SIO_EPROTO || rc == SIO_ELIMIT || rc == SIO_ENOMEM);
@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t mode = data[0], s1 = data[1], s2 = data[2];
     data += 3;
     size -= 3;
-    sio_http_limits l;
+    sio__http_limits l;
     sio__http_limits_init(&l);
     if (mode & 1) {
         l.max_request_line = 64;
@@ -109,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     size_t a = s1 % (size + 1);
     size_t b = a + (size_t)s2 * 7 % (size - a + 1);
-    sio_http_parser p;
+    sio__http_parser p;
     sio__http_parser_init(&p, &l);
     const char *d = (const char *)data;
     if (feed_piece(&p, d, a) == 0 && feed_piece(&p, d + a, b - a) == 0)

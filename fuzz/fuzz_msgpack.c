@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* encode(decode(encode(p))) == encode(p): integral reals become
      * integers on the first encode (as notepack does), so the bytes, not
      * the JSON values, are what must be stable */
-    sio_buf b1, b2;
+    sio__buf b1, b2;
     sio__buf_init(&b1, 0);
     sio__buf_init(&b2, 0);
     if (sio__msgpack_encode(&b1, p->type, p->nsp, p->id, p->data, p->att, p->nrecv) == 0) {

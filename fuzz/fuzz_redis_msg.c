@@ -22,7 +22,7 @@ static void take_apart(const sio__rmsg *m, int bcast)
     int ev = sio__rmsg_event(m, "packet", &nsp, &event, &args);
     int op = sio__rmsg_bopts(m, "opts", &o);
     if (ev == 0 && op == 0 && bcast) {
-        sio_buf b;
+        sio__buf b;
         sio__buf_init(&b, 0);
         if (sio__renc_broadcast(&b, m->uid, nsp, event, args, &o) == 0) {
             sio__rmsg again;

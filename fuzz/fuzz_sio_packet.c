@@ -34,7 +34,7 @@ static void reencode(const sio__packet *p, const sio__packet_limits *lim)
         event = name;
         json_array_remove(args, 0);
     }
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     if (sio__packet_encode_args(&b, ack, p->nsp, p->id, event, args, p->nattach, NULL) == 0) {
         sio__packet *q = NULL;

@@ -84,7 +84,7 @@ static int utf8_ok(const unsigned char *s, size_t n)
     return 1;
 }
 
-static void on_message(sio_ws_conn *c, int binary, const char *data, size_t len, void *ud)
+static void on_message(sio__ws_conn *c, int binary, const char *data, size_t len, void *ud)
 {
     fuzz_state *st = ud;
     if (len > FUZZ_MAX_MESSAGE || (!binary && !utf8_ok((const unsigned char *)data, len)))
@@ -99,7 +99,7 @@ static void on_message(sio_ws_conn *c, int binary, const char *data, size_t len,
         sio__ws_conn_close(c, 1000, "bye");
 }
 
-static void on_close(sio_ws_conn *c, int code, void *ud)
+static void on_close(sio__ws_conn *c, int code, void *ud)
 {
     fuzz_state *st = ud;
     if (++st->nclose > 1 || code < 1000 || code > 4999)
@@ -109,7 +109,7 @@ static void on_close(sio_ws_conn *c, int code, void *ud)
 
 /* Traps unless out is a sequence of whole unmasked server frames with
  * minimal length encodings and no RSV bits. */
-static void check_output(const sio_buf *out)
+static void check_output(const sio__buf *out)
 {
     const unsigned char *p = (const unsigned char *)out->data;
     size_t i = 0;
@@ -138,14 +138,14 @@ static void check_output(const sio_buf *out)
     }
 }
 
-static const sio_ws_callbacks fuzz_cb = {on_message, on_close};
+static const sio__ws_callbacks fuzz_cb = {on_message, on_close};
 
 /* Feeds body in the pieces cut at cuts[0..n], checking the contract after
  * each feed; records into st. drain: empty the output after each feed and
  * bound the connection's own memory. */
 static void run(fuzz_state *st, const char *body, const size_t *cuts, size_t n, int drain)
 {
-    sio_ws_conn *c = sio__ws_conn_new(&fuzz_cb, st, FUZZ_MAX_MESSAGE);
+    sio__ws_conn *c = sio__ws_conn_new(&fuzz_cb, st, FUZZ_MAX_MESSAGE);
     if (c == NULL)
         return;
     size_t base = sio__ws_conn_heap_bytes(c);

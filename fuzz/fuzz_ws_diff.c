@@ -36,45 +36,45 @@
 /* What one parser did, as comparable text: "T<len>:<bytes>" per message,
  * "P<len>:<bytes>" per pong, then the ending. */
 typedef struct trace {
-    sio_buf log;   /* messages */
-    sio_buf pongs; /* pongs answered */
-    int ended;     /* 0 open, 1 peer close, 2 failure */
-    int code;      /* peer's code (1005 none) or the code we sent */
-    int partial;   /* ours: an incomplete frame is waiting in the tail */
+    sio__buf log;   /* messages */
+    sio__buf pongs; /* pongs answered */
+    int ended;      /* 0 open, 1 peer close, 2 failure */
+    int code;       /* peer's code (1005 none) or the code we sent */
+    int partial;    /* ours: an incomplete frame is waiting in the tail */
 } trace;
 
 static void trace_add(trace *t, char kind, const void *p, size_t n)
 {
     char head[32];
     int k = snprintf(head, sizeof head, "%c%zu:", kind, n);
-    sio_buf *b = kind == 'P' ? &t->pongs : &t->log;
+    sio__buf *b = kind == 'P' ? &t->pongs : &t->log;
     sio__buf_append(b, head, (size_t)k);
     sio__buf_append(b, p, n);
 }
 
 /* 1 if two logs hold the same bytes. */
-static int same(const sio_buf *x, const sio_buf *y)
+static int same(const sio__buf *x, const sio__buf *y)
 {
     return x->len == y->len && (x->len == 0 || memcmp(x->data, y->data, x->len) == 0);
 }
 
 /* ------------------------------------------------------------------ ours */
 
-static void our_msg(sio_ws_conn *c, int binary, const char *d, size_t n, void *arg)
+static void our_msg(sio__ws_conn *c, int binary, const char *d, size_t n, void *arg)
 {
     trace_add(arg, binary ? 'B' : 'T', d, n);
 }
 
-static void our_close(sio_ws_conn *c, int code, void *arg)
+static void our_close(sio__ws_conn *c, int code, void *arg)
 {
     trace *t = arg;
     t->code = code;
 }
 
-static const sio_ws_callbacks our_cb = {our_msg, our_close};
+static const sio__ws_callbacks our_cb = {our_msg, our_close};
 
 /* The pongs in an output buffer, up to a close frame (whose code it sets). */
-static void scan_output(trace *t, const sio_buf *out, int *close_code)
+static void scan_output(trace *t, const sio__buf *out, int *close_code)
 {
     const unsigned char *p = (const unsigned char *)out->data;
     size_t i = 0, n = out->len;
@@ -97,7 +97,7 @@ static void scan_output(trace *t, const sio_buf *out, int *close_code)
 
 static void run_ours(trace *t, const uint8_t *data, size_t size, size_t cut)
 {
-    sio_ws_conn c;
+    sio__ws_conn c;
     sio__ws_conn_init(&c, &our_cb, t, DIFF_MAX_MESSAGE);
     sio__ws_conn_set_max_fragments(&c, UINT32_MAX);
     char *copy = malloc(size ? size : 1);
@@ -124,7 +124,7 @@ typedef struct wslay_run {
     trace *t;
     const uint8_t *in;
     size_t in_len;
-    sio_buf out;
+    sio__buf out;
     int peer_code;
 } wslay_run;
 

@@ -51,8 +51,8 @@
 
 /* What a queued request is; both kinds start with this header. */
 typedef struct req {
-    sio_list node; /* in inserts, replays or done (or a drain's local list) */
-    int kind;      /* REQ_INSERT or REQ_REPLAY */
+    sio__list node; /* in inserts, replays or done (or a drain's local list) */
+    int kind;       /* REQ_INSERT or REQ_REPLAY */
 } req;
 
 enum { REQ_INSERT, REQ_REPLAY };
@@ -105,9 +105,9 @@ struct chat_store {
     pthread_t reader;          /* the reader (replays) */
     pthread_mutex_t mu;        /* guards the lists, stopping, stats and replay->where */
     pthread_cond_t cv;         /* wakes the threads when work or stop arrives (broadcast) */
-    sio_list inserts;          /* queued inserts (mu) */
-    sio_list replays;          /* replays waiting for their next batch (mu) */
-    sio_list done;             /* finished requests waiting for a drain (mu) */
+    sio__list inserts;         /* queued inserts (mu) */
+    sio__list replays;         /* replays waiting for their next batch (mu) */
+    sio__list done;            /* finished requests waiting for a drain (mu) */
     int stopping;              /* close has begun: no new work (mu; written by loop) */
     chat_store_stats stats;    /* counters (mu) */
     void (*wakeup)(void *);    /* tells the loop that done is not empty */
@@ -138,7 +138,7 @@ static void log_db(sqlite3 *db, const char *what)
 }
 
 /* Moves every node of src to the tail of dst, keeping their order. */
-static void list_move_all(sio_list *dst, sio_list *src)
+static void list_move_all(sio__list *dst, sio__list *src)
 {
     if (sio__list_empty(src))
         return;
@@ -347,9 +347,9 @@ static void insert_one(chat_store *s, insert_req *q)
 }
 
 /* Marks every insert of the group failed (its transaction is gone). */
-static void fail_group(sio_list *group)
+static void fail_group(sio__list *group)
 {
-    sio_list *it;
+    sio__list *it;
     for (it = group->next; it != group; it = it->next) {
         insert_req *q = SIO_CONTAINER_OF(it, insert_req, base.node);
         q->status = SIO_EIO;
@@ -358,9 +358,9 @@ static void fail_group(sio_list *group)
 }
 
 /* Adds the group's outcome to the counters in d. */
-static void count_group(sio_list *group, chat_store_stats *d)
+static void count_group(sio__list *group, chat_store_stats *d)
 {
-    sio_list *it;
+    sio__list *it;
     for (it = group->next; it != group; it = it->next) {
         insert_req *q = SIO_CONTAINER_OF(it, insert_req, base.node);
         if (q->status == 0)
@@ -373,9 +373,9 @@ static void count_group(sio_list *group, chat_store_stats *d)
 }
 
 /* Commits every insert of the group in one transaction. */
-static void commit_group(chat_store *s, sio_list *group, chat_store_stats *d)
+static void commit_group(chat_store *s, sio__list *group, chat_store_stats *d)
 {
-    sio_list *it;
+    sio__list *it;
     int ok = db_run(s->st_begin) == SQLITE_DONE;
     if (!ok)
         log_db(s->db, "begin");
@@ -485,7 +485,8 @@ static void fetch_batch(chat_store *s, chat_replay *r)
 }
 
 /* Moves one round's results to the done list and tells the loop. */
-static void publish_round(chat_store *s, sio_list *group, chat_replay *r, const chat_store_stats *d)
+static void publish_round(chat_store *s, sio__list *group, chat_replay *r,
+                          const chat_store_stats *d)
 {
     pthread_mutex_lock(&s->mu);
     s->stats.commits += d->commits;
@@ -521,7 +522,7 @@ static void end_replays_locked(chat_store *s)
 static void *worker_main(void *arg)
 {
     chat_store *s = arg;
-    sio_list group;
+    sio__list group;
     sio__list_init(&group);
     pthread_mutex_lock(&s->mu);
     for (;;) {
@@ -547,7 +548,7 @@ static void *worker_main(void *arg)
 static void *reader_main(void *arg)
 {
     chat_store *s = arg;
-    sio_list none;
+    sio__list none;
     sio__list_init(&none);
     pthread_mutex_lock(&s->mu);
     for (;;) {
@@ -643,7 +644,7 @@ fail_db:
 }
 
 /* Queues a request for the worker and wakes it. */
-static void submit(chat_store *s, sio_list *queue, sio_list *node)
+static void submit(chat_store *s, sio__list *queue, sio__list *node)
 {
     pthread_mutex_lock(&s->mu);
     sio__list_insert_tail(queue, node);
@@ -765,9 +766,9 @@ static void replay_deliver(chat_store *s, chat_replay *r)
 }
 
 /* Takes the whole done list; replays in it become the loop's to free. */
-static void take_done(chat_store *s, sio_list *local)
+static void take_done(chat_store *s, sio__list *local)
 {
-    sio_list *it;
+    sio__list *it;
     pthread_mutex_lock(&s->mu);
     list_move_all(local, &s->done);
     for (it = local->next; it != local; it = it->next) {
@@ -780,7 +781,7 @@ static void take_done(chat_store *s, sio_list *local)
 
 void chat_store_drain(chat_store *s)
 {
-    sio_list local;
+    sio__list local;
     if (s == NULL || s->draining)
         return;
     s->draining = 1;

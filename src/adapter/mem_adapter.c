@@ -22,13 +22,13 @@
 
 /* One room: its members by socket id. */
 typedef struct mem_room {
-    char *name;      /* owned copy (key in the adapter's map too) */
-    sio_map members; /* sid -> sio_socket */
+    char *name;       /* owned copy (key in the adapter's map too) */
+    sio__map members; /* sid -> sio_socket */
 } mem_room;
 
 /* A packet kept for recovery. */
 typedef struct kept_pkt {
-    sio_list node;    /* in packets, oldest first */
+    sio__list node;   /* in packets, oldest first */
     uint64_t id;      /* offset */
     uint64_t at;      /* emitted at (monotonic ms) */
     sio__bopts o;     /* rooms/except copies for shouldIncludePacket */
@@ -38,22 +38,22 @@ typedef struct kept_pkt {
 
 /* A disconnected session kept for recovery. */
 typedef struct kept_session {
-    sio_list node;  /* in sessions_order, oldest first */
+    sio__list node; /* in sessions_order, oldest first */
     uint64_t at;    /* disconnected at */
     sio__session s; /* sid, pid, rooms, data (missed unused) */
 } kept_session;
 
 typedef struct mem_adapter {
-    sio__adapter base;       /* must be first */
-    sio_map rooms;           /* name -> mem_room */
-    uint64_t epoch;          /* stamp for recipient dedup */
-    sio_list packets;        /* kept_pkt */
-    size_t npackets;         /* count */
-    size_t bytes;            /* their bytes */
-    uint64_t next_offset;    /* next packet id */
-    sio_map sessions;        /* pid -> kept_session */
-    sio_list sessions_order; /* kept_session, oldest first */
-    sio_timer expiry;        /* next age-based drop */
+    sio__adapter base;        /* must be first */
+    sio__map rooms;           /* name -> mem_room */
+    uint64_t epoch;           /* stamp for recipient dedup */
+    sio__list packets;        /* kept_pkt */
+    size_t npackets;          /* count */
+    size_t bytes;             /* their bytes */
+    uint64_t next_offset;     /* next packet id */
+    sio__map sessions;        /* pid -> kept_session */
+    sio__list sessions_order; /* kept_session, oldest first */
+    sio__timer expiry;        /* next age-based drop */
 } mem_adapter;
 
 static const sio_recovery_options *ropts(const sio__adapter *a)
@@ -188,7 +188,7 @@ static void mem_del(sio__adapter *a, sio_socket *s, const char *room)
 
 static void mem_del_all(sio__adapter *a, sio_socket *s)
 {
-    sio_map_iter it;
+    sio__map_iter it;
     const char *key;
     size_t klen;
     void *v;
@@ -235,9 +235,9 @@ static void take(sio_socket *s, uint64_t epoch, sock_vec *sv)
 }
 
 /* Stamps and takes every unstamped connected socket of map. */
-static void take_members(sio_map *members, uint64_t epoch, sock_vec *sv)
+static void take_members(sio__map *members, uint64_t epoch, sock_vec *sv)
 {
-    sio_map_iter it;
+    sio__map_iter it;
     void *v;
     sio__map_iter_init(&it, members);
     while (sio__map_iter_next(&it, NULL, NULL, &v))
@@ -261,7 +261,7 @@ static void stamp_room(mem_adapter *m, const char *name, uint64_t epoch)
     mem_room *r = sio__map_get(&m->rooms, name, strlen(name));
     if (r == NULL)
         return;
-    sio_map_iter it;
+    sio__map_iter it;
     void *v;
     sio__map_iter_init(&it, &r->members);
     while (sio__map_iter_next(&it, NULL, NULL, &v))
@@ -367,7 +367,7 @@ static void expire(mem_adapter *m)
         sio__timer_start(m->base.nsp->srv->timers, &m->expiry, next);
 }
 
-static void expiry_cb(sio_timer *t, void *data)
+static void expiry_cb(sio__timer *t, void *data)
 {
     expire(data);
 }
@@ -452,7 +452,7 @@ static int mem_persist(sio__adapter *a, sio_socket *s)
         goto fail;
     if (s->abit && (ks->s.rooms[ks->s.nrooms++] = sio__strdup(s->id)) == NULL)
         goto fail;
-    sio_map_iter it;
+    sio__map_iter it;
     const char *key;
     size_t klen;
     void *v;
@@ -511,10 +511,10 @@ static int should_include(const sio__session *s, const sio__bopts *o)
 }
 
 /* Collects the kept packets after start that the session's rooms match. */
-static int collect_missed(mem_adapter *m, sio_list *start, sio__session *s)
+static int collect_missed(mem_adapter *m, sio__list *start, sio__session *s)
 {
     size_t cap = 0;
-    for (sio_list *it = start->next; it != &m->packets; it = it->next) {
+    for (sio__list *it = start->next; it != &m->packets; it = it->next) {
         kept_pkt *k = SIO_CONTAINER_OF(it, kept_pkt, node);
         if (!should_include(s, &k->o))
             continue;
@@ -546,7 +546,7 @@ static int mem_restore(sio__adapter *a, const char *pid, const char *offset, sio
     uint64_t off;
     if (ks == NULL || parse_offset(offset, &off) < 0)
         return SIO_ENOTFOUND;
-    sio_list *it = m->packets.prev;
+    sio__list *it = m->packets.prev;
     while (it != &m->packets && SIO_CONTAINER_OF(it, kept_pkt, node)->id != off)
         it = it->prev;
     if (it == &m->packets) {
@@ -601,7 +601,7 @@ static void mem_free(sio__adapter *a)
         drop_oldest_pkt(m);
     while (!sio__list_empty(&m->sessions_order))
         drop_session(m, SIO_CONTAINER_OF(m->sessions_order.next, kept_session, node));
-    sio_map_iter it;
+    sio__map_iter it;
     const char *key;
     size_t klen;
     void *v;
@@ -630,7 +630,7 @@ static int mem_has(const sio__adapter *a, const sio_socket *s, const char *room)
 static size_t mem_socket_rooms(const sio__adapter *a, const sio_socket *s, const char **out,
                                size_t max)
 {
-    sio_map_iter it;
+    sio__map_iter it;
     const char *key;
     size_t klen, n = 0;
     void *v;
@@ -639,7 +639,7 @@ static size_t mem_socket_rooms(const sio__adapter *a, const sio_socket *s, const
             out[n] = s->id;
         n++;
     }
-    sio__map_iter_init(&it, (sio_map *)&s->aslot.rooms);
+    sio__map_iter_init(&it, (sio__map *)&s->aslot.rooms);
     while (sio__map_iter_next(&it, &key, &klen, &v)) {
         if (n < max)
             out[n] = key;
@@ -651,7 +651,7 @@ static size_t mem_socket_rooms(const sio__adapter *a, const sio_socket *s, const
 static size_t mem_room_size(const sio__adapter *a, const char *room)
 {
     const mem_adapter *m = (const mem_adapter *)a;
-    const mem_room *r = sio__map_get((sio_map *)&m->rooms, room, strlen(room));
+    const mem_room *r = sio__map_get((sio__map *)&m->rooms, room, strlen(room));
     return (r ? sio__map_size(&r->members) : 0) + (own_member(m, room) ? 1 : 0);
 }
 
@@ -659,11 +659,11 @@ static size_t mem_rooms(const sio__adapter *a, const char **out, size_t max)
 {
     const mem_adapter *m = (const mem_adapter *)a;
     const sio_namespace *nsp = a->nsp;
-    sio_map_iter it;
+    sio__map_iter it;
     const char *key;
     size_t klen, n = 0;
     void *v;
-    sio__map_iter_init(&it, (sio_map *)&m->rooms);
+    sio__map_iter_init(&it, (sio__map *)&m->rooms);
     while (sio__map_iter_next(&it, &key, &klen, &v)) {
         if (n < max)
             out[n] = ((mem_room *)v)->name;
@@ -673,7 +673,7 @@ static size_t mem_rooms(const sio__adapter *a, const char **out, size_t max)
      * others joined that name too (then it was listed above) */
     for (size_t i = 0; i < nsp->nsbuckets; i++)
         for (const sio_socket *s = nsp->sbuckets[i]; s != NULL; s = s->nsp_next) {
-            if (!s->abit || sio__map_get((sio_map *)&m->rooms, s->id, strlen(s->id)))
+            if (!s->abit || sio__map_get((sio__map *)&m->rooms, s->id, strlen(s->id)))
                 continue;
             if (n < max)
                 out[n] = s->id;

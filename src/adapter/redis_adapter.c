@@ -23,7 +23,7 @@ struct sio__rcluster {
     char *key;          /* channel prefix */
     uint32_t timeout;   /* requestsTimeout */
     int specific;       /* publishOnSpecificResponseChannel */
-    sio_list adapters;  /* radapter.link */
+    sio__list adapters; /* radapter.link */
     uint64_t malformed; /* dropped messages */
 };
 
@@ -31,24 +31,24 @@ typedef struct radapter {
     sio__adapter base;   /* must be first */
     sio__adapter *inner; /* the in-memory adapter: the local part */
     sio__rcluster *c;
-    sio_list link; /* in c->adapters */
+    sio__list link; /* in c->adapters */
     char uid[SIO__REDIS_UID_LEN + 1];
     sio__rchan ch;
-    sio_list reqs;        /* rreq.link: requests awaiting answers */
-    sio_list remote_acks; /* racks.link: acks we answer for others */
+    sio__list reqs;        /* rreq.link: requests awaiting answers */
+    sio__list remote_acks; /* racks.link: acks we answer for others */
 } radapter;
 
 /* One request of ours. */
 typedef struct rreq {
-    sio_list link; /* in a->reqs (unlinked once finished) */
-    radapter *a;   /* NULL once the adapter is gone */
+    sio__list link; /* in a->reqs (unlinked once finished) */
+    radapter *a;    /* NULL once the adapter is gone */
     char id[SIO__REDIS_UID_LEN + 1];
     int type;           /* SIO__RT_* */
     long expected;      /* answers wanted; -1 until NUMSUB answered */
     long got;           /* answers received (Node's msgCount) */
     int numsub_pending; /* NUMSUB asked, not answered */
     int finished;       /* completed; freed when numsub_pending clears */
-    sio_timer timer;
+    sio__timer timer;
     uint32_t timeout; /* ms */
     json_t *msg;      /* request to publish once counted (owned) */
     /* REMOTE_FETCH */
@@ -66,7 +66,7 @@ typedef struct rreq {
 /* An ack collector for another node's BROADCAST request. */
 typedef struct rack {
     sio__bcast_ack k; /* must be first */
-    sio_list link;    /* in a->remote_acks */
+    sio__list link;   /* in a->remote_acks */
     radapter *a;      /* NULL once the adapter is gone */
     char id[64];      /* their request id */
     char uid[64];     /* their uid (specific response channel) */
@@ -103,7 +103,7 @@ static const radapter *cra(const sio__adapter *a)
 
 /* ---- publishing */
 
-static void publish(radapter *a, const char *channel, const sio_buf *b)
+static void publish(radapter *a, const char *channel, const sio__buf *b)
 {
     a->c->io.publish(a->c->io_data, channel, b->data, b->len);
 }
@@ -112,7 +112,7 @@ static int publish_json(radapter *a, const char *channel, json_t *obj)
 {
     if (obj == NULL)
         return SIO_ENOMEM;
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     int rc = sio__renc_json(&b, obj);
     if (rc == 0)
@@ -125,7 +125,7 @@ static int publish_json(radapter *a, const char *channel, json_t *obj)
 /* A response to the node that asked (its channel if we are told to). */
 static void respond_json(radapter *a, const char *uid, json_t *obj)
 {
-    sio_buf ch;
+    sio__buf ch;
     sio__buf_init(&ch, 0);
     if (sio__rchan_response_to(&a->ch, a->c->specific, uid, &ch) == 0)
         publish_json(a, sio__buf_cstr(&ch), obj);
@@ -239,7 +239,7 @@ static void req_complete(rreq *q, int err)
     }
 }
 
-static void req_timer(sio_timer *t, void *data)
+static void req_timer(sio__timer *t, void *data)
 {
     rreq *q = data;
     req_complete(q, SIO_ETIMEDOUT);
@@ -265,7 +265,7 @@ static rreq *req_new(radapter *a, int type, uint32_t timeout)
 
 static rreq *req_find(radapter *a, const char *id)
 {
-    for (sio_list *n = a->reqs.next; id && n != &a->reqs; n = n->next) {
+    for (sio__list *n = a->reqs.next; id && n != &a->reqs; n = n->next) {
         rreq *q = SIO_CONTAINER_OF(n, rreq, link);
         if (strcmp(q->id, id) == 0)
             return q;
@@ -315,7 +315,7 @@ static int r_broadcast(sio__adapter *base, const char *event, const sio_args *ar
     int rc = a->inner->ops->broadcast(a->inner, event, args, o);
     if (rc < 0 || (o->flags & SIO__BC_LOCAL))
         return rc;
-    sio_buf msg, ch;
+    sio__buf msg, ch;
     sio__buf_init(&msg, 0);
     sio__buf_init(&ch, 0);
     rc = sio__renc_broadcast(&msg, a->uid, base->nsp->name, event, args, o);
@@ -344,7 +344,7 @@ static int r_broadcast_with_ack(sio__adapter *base, const char *event, const sio
         req_finish(q);
         return rc;
     }
-    sio_buf msg;
+    sio__buf msg;
     sio__buf_init(&msg, 0);
     if (sio__renc_broadcast_request(&msg, a->uid, q->id, base->nsp->name, event, args, o) == 0)
         publish(a, a->ch.request, &msg);
@@ -536,7 +536,7 @@ static void rack_response(sio__bcast_ack *k, const sio_args *args)
     rack *r = (rack *)k;
     if (r->a == NULL)
         return;
-    sio_buf msg, ch;
+    sio__buf msg, ch;
     sio__buf_init(&msg, 0);
     sio__buf_init(&ch, 0);
     if (sio__renc_broadcast_ack(&msg, r->id, args) == 0 &&
@@ -556,7 +556,7 @@ static void rack_free(sio__bcast_ack *k)
 
 /* ---- requests from other nodes */
 
-static void log_drop(radapter *a, const char *what, sio_slice channel)
+static void log_drop(radapter *a, const char *what, sio__slice channel)
 {
     char ch[160];
     snprintf(ch, sizeof ch, "%.*s", (int)(channel.len < 120 ? channel.len : 120), channel.base);
@@ -803,9 +803,9 @@ static void on_response(radapter *a, const sio__rmsg *m)
 
 /* ---- messages */
 
-static void on_broadcast_message(radapter *a, sio_slice channel, sio_slice payload)
+static void on_broadcast_message(radapter *a, sio__slice channel, sio__slice payload)
 {
-    sio_slice room;
+    sio__slice room;
     if (sio__rchan_room(&a->ch, channel, &room) < 0)
         return;
     if (room.len) { /* Node: ignore rooms we do not have */
@@ -835,7 +835,7 @@ static void on_broadcast_message(radapter *a, sio_slice channel, sio_slice paylo
     sio__rmsg_free(&m);
 }
 
-static void on_message(radapter *a, sio_slice channel, sio_slice payload)
+static void on_message(radapter *a, sio__slice channel, sio__slice payload)
 {
     if (sio__slice_eq(channel, a->ch.request) || sio__slice_eq(channel, a->ch.response) ||
         sio__slice_eq(channel, a->ch.specific)) {
@@ -855,9 +855,9 @@ static void on_message(radapter *a, sio_slice channel, sio_slice payload)
     on_broadcast_message(a, channel, payload);
 }
 
-void sio__rcluster_message(sio__rcluster *c, sio_slice channel, sio_slice payload)
+void sio__rcluster_message(sio__rcluster *c, sio__slice channel, sio__slice payload)
 {
-    for (sio_list *n = c->adapters.next; n != &c->adapters; n = n->next) {
+    for (sio__list *n = c->adapters.next; n != &c->adapters; n = n->next) {
         radapter *a = SIO_CONTAINER_OF(n, radapter, link);
         size_t blen = strlen(a->ch.bcast), rlen = strlen(a->ch.request),
                plen = strlen(a->ch.response);
@@ -880,7 +880,7 @@ static void r_free(sio__adapter *base)
     c->io.unsubscribe(c->io_data, a->ch.request, 0);
     c->io.unsubscribe(c->io_data, a->ch.response, 0);
     c->io.unsubscribe(c->io_data, a->ch.specific, 0);
-    sio_buf pat;
+    sio__buf pat;
     sio__buf_init(&pat, 0);
     if (sio__buf_appendf(&pat, "%s*", a->ch.bcast) == 0)
         c->io.unsubscribe(c->io_data, sio__buf_cstr(&pat), 1);
@@ -930,7 +930,7 @@ static const sio__adapter_ops redis_ops = {
 static int subscribe_all(radapter *a)
 {
     sio__rcluster *c = a->c;
-    sio_buf pat;
+    sio__buf pat;
     sio__buf_init(&pat, 0);
     int rc = sio__buf_appendf(&pat, "%s*", a->ch.bcast);
     if (rc == 0)

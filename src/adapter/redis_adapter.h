@@ -53,7 +53,7 @@ sio__rcluster *sio__rcluster_new(const sio_redis_options *opts, const sio__rio *
 /* The adapter factory for sio_server_options (data: the cluster). */
 sio_adapter *sio__rcluster_factory(sio_namespace *nsp, void *cluster);
 /* A message Redis delivered on one of the subscribed channels. */
-void sio__rcluster_message(sio__rcluster *c, sio_slice channel, sio_slice payload);
+void sio__rcluster_message(sio__rcluster *c, sio__slice channel, sio__slice payload);
 /* Messages dropped as malformed. */
 uint64_t sio__rcluster_malformed(const sio__rcluster *c);
 /* Frees the cluster; its namespace adapters must be gone already (the

@@ -20,7 +20,7 @@
 
 static char *join3(const char *a, const char *b, const char *c, const char *d)
 {
-    sio_buf s;
+    sio__buf s;
     sio__buf_init(&s, 0);
     if (sio__buf_appendf(&s, "%s%s%s%s", a, b, c, d) < 0) {
         sio__buf_free(&s);
@@ -51,7 +51,7 @@ void sio__rchan_fini(sio__rchan *c)
     memset(c, 0, sizeof *c);
 }
 
-int sio__rchan_broadcast(const sio__rchan *c, char *const *rooms, size_t nrooms, sio_buf *out)
+int sio__rchan_broadcast(const sio__rchan *c, char *const *rooms, size_t nrooms, sio__buf *out)
 {
     int rc = sio__buf_append_str(out, c->bcast);
     if (rc == 0 && nrooms == 1)
@@ -59,23 +59,23 @@ int sio__rchan_broadcast(const sio__rchan *c, char *const *rooms, size_t nrooms,
     return rc;
 }
 
-int sio__rchan_room(const sio__rchan *c, sio_slice channel, sio_slice *room)
+int sio__rchan_room(const sio__rchan *c, sio__slice channel, sio__slice *room)
 {
     size_t plen = strlen(c->bcast);
     if (channel.len < plen || memcmp(channel.base, c->bcast, plen) != 0)
         return SIO_EPROTO;
     /* Node: channel.slice(prefix.length, -1), the trailing '#' dropped. */
     if (channel.len == plen) {
-        *room = (sio_slice){channel.base + plen, 0};
+        *room = (sio__slice){channel.base + plen, 0};
         return 0;
     }
     if (channel.base[channel.len - 1] != '#')
         return SIO_EPROTO;
-    *room = (sio_slice){channel.base + plen, channel.len - plen - 1};
+    *room = (sio__slice){channel.base + plen, channel.len - plen - 1};
     return 0;
 }
 
-int sio__rchan_response_to(const sio__rchan *c, int specific, const char *uid, sio_buf *out)
+int sio__rchan_response_to(const sio__rchan *c, int specific, const char *uid, sio__buf *out)
 {
     if (!specific)
         return sio__buf_append_str(out, c->response);
@@ -104,7 +104,7 @@ void sio__rmsg_free(sio__rmsg *m)
  * size is Redis's business: no binary cap here). */
 static int mp_decode(const void *data, size_t len, sio__rmsg *m)
 {
-    sio_rcbuf **att = NULL;
+    sio__rcbuf **att = NULL;
     unsigned natt = 0;
     int rc =
         sio__msgpack_decode_value(data, len, SIO__REDIS_MAX_DEPTH, SIZE_MAX, &m->obj, &att, &natt);
@@ -341,7 +341,7 @@ int sio__rmsg_args(const sio__rmsg *m, const char *field, int as_list, sio_args 
 
 static int mp_write(void *data, const char *buf, size_t len)
 {
-    return sio__buf_append((sio_buf *)data, buf, len) == 0 ? 0 : -1;
+    return sio__buf_append((sio__buf *)data, buf, len) == 0 ? 0 : -1;
 }
 
 static int pack_str(msgpack_packer *pk, const char *s, size_t len)
@@ -408,7 +408,7 @@ static int pack_opts(msgpack_packer *pk, const sio__bopts *o)
     return rc;
 }
 
-int sio__renc_broadcast(sio_buf *out, const char *uid, const char *nsp, const char *event,
+int sio__renc_broadcast(sio__buf *out, const char *uid, const char *nsp, const char *event,
                         const sio_args *args, const sio__bopts *o)
 {
     msgpack_packer pk;
@@ -421,7 +421,7 @@ int sio__renc_broadcast(sio_buf *out, const char *uid, const char *nsp, const ch
     return rc;
 }
 
-int sio__renc_broadcast_request(sio_buf *out, const char *uid, const char *request_id,
+int sio__renc_broadcast_request(sio__buf *out, const char *uid, const char *request_id,
                                 const char *nsp, const char *event, const sio_args *args,
                                 const sio__bopts *o)
 {
@@ -441,7 +441,7 @@ int sio__renc_broadcast_request(sio_buf *out, const char *uid, const char *reque
     return rc;
 }
 
-int sio__renc_broadcast_ack(sio_buf *out, const char *request_id, const sio_args *ack_args)
+int sio__renc_broadcast_ack(sio__buf *out, const char *request_id, const sio_args *ack_args)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, mp_write);
@@ -460,10 +460,10 @@ int sio__renc_broadcast_ack(sio_buf *out, const char *request_id, const sio_args
 
 static int dump_cb(const char *buffer, size_t size, void *data)
 {
-    return sio__buf_append((sio_buf *)data, buffer, size) == 0 ? 0 : -1;
+    return sio__buf_append((sio__buf *)data, buffer, size) == 0 ? 0 : -1;
 }
 
-int sio__renc_json(sio_buf *out, const json_t *obj)
+int sio__renc_json(sio__buf *out, const json_t *obj)
 {
     size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17);
     return json_dump_callback(obj, dump_cb, out, flags) == 0 ? 0 : SIO_ENOMEM;
@@ -513,7 +513,7 @@ json_t *sio__rjson_selector(const sio__bopts *o)
 }
 
 /* {"type":"Buffer","data":[bytes]}: JSON.stringify of a Node Buffer. */
-static json_t *buffer_json(const sio_rcbuf *b)
+static json_t *buffer_json(const sio__rcbuf *b)
 {
     json_t *bytes = json_array();
     for (size_t i = 0; bytes && i < b->len; i++)
@@ -524,7 +524,7 @@ static json_t *buffer_json(const sio_rcbuf *b)
     return json_pack("{s:s,s:o}", "type", "Buffer", "data", bytes);
 }
 
-json_t *sio__rjson_value(const json_t *v, sio_rcbuf *const *att, size_t natt)
+json_t *sio__rjson_value(const json_t *v, sio__rcbuf *const *att, size_t natt)
 {
     if (json_is_array(v)) {
         json_t *a = json_array();

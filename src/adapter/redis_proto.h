@@ -71,20 +71,20 @@ int sio__rchan_init(sio__rchan *c, const char *key, const char *nsp, const char 
 void sio__rchan_fini(sio__rchan *c);
 /* The channel a broadcast with these rooms goes to: bcast, or bcast ROOM#
  * when there is exactly one room. Appended to out. SIO_ENOMEM. */
-int sio__rchan_broadcast(const sio__rchan *c, char *const *rooms, size_t nrooms, sio_buf *out);
+int sio__rchan_broadcast(const sio__rchan *c, char *const *rooms, size_t nrooms, sio__buf *out);
 /* The room of a channel delivered by the pattern subscription: 0 with
  * *room = "" (namespace channel) or the room name (a view into channel),
  * SIO_EPROTO if the channel is not one of this namespace's. */
-int sio__rchan_room(const sio__rchan *c, sio_slice channel, sio_slice *room);
+int sio__rchan_room(const sio__rchan *c, sio__slice channel, sio__slice *room);
 /* The response channel for a request from uid (specific: per node). */
-int sio__rchan_response_to(const sio__rchan *c, int specific, const char *uid, sio_buf *out);
+int sio__rchan_response_to(const sio__rchan *c, int specific, const char *uid, sio__buf *out);
 
 /* One decoded message. obj is the message as an object: a broadcast
  * message is presented as {"uid":..,"packet":..,"opts":..}. Binary values
  * are placeholders whose bytes are att[num]. */
 typedef struct sio__rmsg {
-    json_t *obj;     /* owned */
-    sio_rcbuf **att; /* owned references */
+    json_t *obj;      /* owned */
+    sio__rcbuf **att; /* owned references */
     size_t natt, catt;
     int type;               /* "type" (SIO__RT_*), -1 when absent */
     const char *uid;        /* "uid", "" when absent (the emitter's joins) */
@@ -125,17 +125,17 @@ int sio__rmsg_args(const sio__rmsg *m, const char *field, int as_list, sio_args 
 /* [uid, {type:2, data:[event,...args], nsp}, {rooms, except, flags}];
  * flags as Node's operator sets them: volatile, compress, timeout (the
  * local flag is never published). */
-int sio__renc_broadcast(sio_buf *out, const char *uid, const char *nsp, const char *event,
+int sio__renc_broadcast(sio__buf *out, const char *uid, const char *nsp, const char *event,
                         const sio_args *args, const sio__bopts *o);
 /* BROADCAST request (msgpack): {uid, requestId, type:7, packet, opts}. */
-int sio__renc_broadcast_request(sio_buf *out, const char *uid, const char *request_id,
+int sio__renc_broadcast_request(sio__buf *out, const char *uid, const char *request_id,
                                 const char *nsp, const char *event, const sio_args *args,
                                 const sio__bopts *o);
 /* BROADCAST_ACK response (msgpack): {type:9, requestId, packet: first
  * argument of the client's ack (null when none)}. */
-int sio__renc_broadcast_ack(sio_buf *out, const char *request_id, const sio_args *ack_args);
+int sio__renc_broadcast_ack(sio__buf *out, const char *request_id, const sio_args *ack_args);
 /* A JSON request or response: obj serialised compactly, keys in order. */
-int sio__renc_json(sio_buf *out, const json_t *obj);
+int sio__renc_json(sio__buf *out, const json_t *obj);
 /* The head of a JSON request {"uid","requestId"?,"type"} (request_id
  * NULL: none) for the caller to add its fields to, in Node's order. */
 json_t *sio__rjson_request(const char *uid, const char *request_id, int type);
@@ -149,6 +149,6 @@ json_t *sio__rjson_strings(char *const *v, size_t n);
 /* An args value as plain JSON (placeholders replaced by Node's Buffer
  * JSON form {"type":"Buffer","data":[...]}), as JSON.stringify shows a
  * Buffer: for JSON messages carrying user values. New reference. */
-json_t *sio__rjson_value(const json_t *v, sio_rcbuf *const *att, size_t natt);
+json_t *sio__rjson_value(const json_t *v, sio__rcbuf *const *att, size_t natt);
 
 #endif

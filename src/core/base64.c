@@ -34,7 +34,7 @@ size_t sio__base64_encoded_len(size_t n)
     return groups * 4;
 }
 
-int sio__base64_encode(sio_buf *out, const void *data, size_t len)
+int sio__base64_encode(sio__buf *out, const void *data, size_t len)
 {
     size_t n = sio__base64_encoded_len(len);
     if (n == SIZE_MAX)
@@ -83,7 +83,7 @@ static int validate(const char *in, size_t len, int pad)
     return 0;
 }
 
-int sio__base64_decode(sio_buf *out, const char *in, size_t len)
+int sio__base64_decode(sio__buf *out, const char *in, size_t len)
 {
     if (len == 0)
         return 0;

@@ -3,7 +3,7 @@
  * Engine.IO long-polling carries binary packets as "b" + base64, so the
  * decoder sees peer input: it is strict (the canonical encoding only) so
  * that every byte string has exactly one accepted form and nothing about
- * the input is guessed. Encoding and decoding append to a sio_buf, which
+ * the input is guessed. Encoding and decoding append to a sio__buf, which
  * enforces any size limit the caller put on it. */
 #ifndef SIO_CORE_BASE64_H
 #define SIO_CORE_BASE64_H
@@ -17,12 +17,12 @@
 size_t sio__base64_encoded_len(size_t n);
 /* Appends the encoding of len bytes to out. SIO_ENOMEM or SIO_ELIMIT (out
  * is then unchanged). */
-int sio__base64_encode(sio_buf *out, const void *data, size_t len);
+int sio__base64_encode(sio__buf *out, const void *data, size_t len);
 /* Appends the decoded bytes of in[0..len) to out. SIO_EPROTO (out
  * unchanged) unless len % 4 == 0, every character is from the standard
  * alphabet, '=' appears only as the last one or two characters as the
  * length requires, and the unused bits of the last group are zero. An
  * empty input decodes to nothing. SIO_ENOMEM/SIO_ELIMIT from out. */
-int sio__base64_decode(sio_buf *out, const char *in, size_t len);
+int sio__base64_decode(sio__buf *out, const char *in, size_t len);
 
 #endif

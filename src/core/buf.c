@@ -11,7 +11,7 @@
 #include "core/alloc.h"
 #include "sioc.h"
 
-void sio__buf_init(sio_buf *b, size_t limit)
+void sio__buf_init(sio__buf *b, size_t limit)
 {
     b->data = NULL;
     b->len = 0;
@@ -19,7 +19,7 @@ void sio__buf_init(sio_buf *b, size_t limit)
     b->limit = limit;
 }
 
-void sio__buf_free(sio_buf *b)
+void sio__buf_free(sio__buf *b)
 {
     sio__free(b->data);
     b->data = NULL;
@@ -27,7 +27,7 @@ void sio__buf_free(sio_buf *b)
     b->cap = 0;
 }
 
-int sio__buf_reserve(sio_buf *b, size_t extra)
+int sio__buf_reserve(sio__buf *b, size_t extra)
 {
     if (extra > SIZE_MAX - b->len - 1)
         return SIO_ENOMEM;
@@ -47,7 +47,7 @@ int sio__buf_reserve(sio_buf *b, size_t extra)
     return 0;
 }
 
-int sio__buf_append(sio_buf *b, const void *data, size_t len)
+int sio__buf_append(sio__buf *b, const void *data, size_t len)
 {
     if (len == 0)
         return 0;
@@ -59,17 +59,17 @@ int sio__buf_append(sio_buf *b, const void *data, size_t len)
     return 0;
 }
 
-int sio__buf_append_str(sio_buf *b, const char *s)
+int sio__buf_append_str(sio__buf *b, const char *s)
 {
     return sio__buf_append(b, s, strlen(s));
 }
 
-int sio__buf_append_byte(sio_buf *b, char c)
+int sio__buf_append_byte(sio__buf *b, char c)
 {
     return sio__buf_append(b, &c, 1);
 }
 
-int sio__buf_appendf(sio_buf *b, const char *fmt, ...)
+int sio__buf_appendf(sio__buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -87,7 +87,7 @@ int sio__buf_appendf(sio_buf *b, const char *fmt, ...)
     return 0;
 }
 
-int sio__buf_append_u64(sio_buf *b, uint64_t v)
+int sio__buf_append_u64(sio__buf *b, uint64_t v)
 {
     char tmp[24];
     size_t i = sizeof tmp;
@@ -98,7 +98,7 @@ int sio__buf_append_u64(sio_buf *b, uint64_t v)
     return sio__buf_append(b, tmp + i, sizeof tmp - i);
 }
 
-void sio__buf_consume(sio_buf *b, size_t n)
+void sio__buf_consume(sio__buf *b, size_t n)
 {
     if (n >= b->len) {
         b->len = 0;
@@ -108,7 +108,7 @@ void sio__buf_consume(sio_buf *b, size_t n)
     b->len -= n;
 }
 
-const char *sio__buf_cstr(sio_buf *b)
+const char *sio__buf_cstr(sio__buf *b)
 {
     if (b->data == NULL)
         return "";
@@ -116,7 +116,7 @@ const char *sio__buf_cstr(sio_buf *b)
     return b->data;
 }
 
-char *sio__buf_steal(sio_buf *b, size_t *len)
+char *sio__buf_steal(sio__buf *b, size_t *len)
 {
     if (sio__buf_reserve(b, 0) < 0)
         return NULL;
@@ -129,13 +129,13 @@ char *sio__buf_steal(sio_buf *b, size_t *len)
     return p;
 }
 
-int sio__slice_eq(sio_slice s, const char *lit)
+int sio__slice_eq(sio__slice s, const char *lit)
 {
     size_t n = strlen(lit);
     return s.len == n && memcmp(s.base, lit, n) == 0;
 }
 
-int sio__slice_eq_nocase(sio_slice s, const char *lit)
+int sio__slice_eq_nocase(sio__slice s, const char *lit)
 {
     size_t n = strlen(lit);
     return s.len == n && strncasecmp(s.base, lit, n) == 0;

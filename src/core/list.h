@@ -8,26 +8,26 @@
 
 #include <stddef.h>
 
-typedef struct sio_list {
-    struct sio_list *next, *prev;
-} sio_list;
+typedef struct sio__list {
+    struct sio__list *next, *prev;
+} sio__list;
 
 #define SIO_CONTAINER_OF(ptr, type, field) ((type *)((char *)(ptr)-offsetof(type, field)))
 
-static inline void sio__list_init(sio_list *l)
+static inline void sio__list_init(sio__list *l)
 {
     l->next = l->prev = l;
 }
-static inline int sio__list_empty(const sio_list *l)
+static inline int sio__list_empty(const sio__list *l)
 {
     return l->next == l;
 }
-static inline int sio__list_linked(const sio_list *n)
+static inline int sio__list_linked(const sio__list *n)
 {
     return n->next != n;
 }
 
-static inline void sio__list_insert_tail(sio_list *head, sio_list *n)
+static inline void sio__list_insert_tail(sio__list *head, sio__list *n)
 {
     n->prev = head->prev;
     n->next = head;
@@ -35,7 +35,7 @@ static inline void sio__list_insert_tail(sio_list *head, sio_list *n)
     head->prev = n;
 }
 
-static inline void sio__list_insert_head(sio_list *head, sio_list *n)
+static inline void sio__list_insert_head(sio__list *head, sio__list *n)
 {
     n->next = head->next;
     n->prev = head;
@@ -43,7 +43,7 @@ static inline void sio__list_insert_head(sio_list *head, sio_list *n)
     head->next = n;
 }
 
-static inline void sio__list_remove(sio_list *n)
+static inline void sio__list_remove(sio__list *n)
 {
     n->prev->next = n->next;
     n->next->prev = n->prev;

@@ -112,7 +112,7 @@ static uint64_t map_hash(const char *key, size_t klen)
 
 /* Slot of entry i's index pointer, or of the first empty slot on its probe
  * path when *found is 0. */
-static size_t index_find(const sio_map *m, uint64_t h, const char *key, size_t klen, int *found)
+static size_t index_find(const sio__map *m, uint64_t h, const char *key, size_t klen, int *found)
 {
     size_t mask = m->index_cap - 1;
     for (size_t s = (size_t)h & mask;; s = (s + 1) & mask) {
@@ -121,7 +121,7 @@ static size_t index_find(const sio_map *m, uint64_t h, const char *key, size_t k
             *found = 0;
             return s;
         }
-        const sio_map_entry *e = &m->entries[v - 1];
+        const sio__map_entry *e = &m->entries[v - 1];
         if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0) {
             *found = 1;
             return s;
@@ -130,7 +130,7 @@ static size_t index_find(const sio_map *m, uint64_t h, const char *key, size_t k
 }
 
 /* The slot holding entry number i (which must be indexed). */
-static size_t index_slot_of(const sio_map *m, size_t i)
+static size_t index_slot_of(const sio__map *m, size_t i)
 {
     size_t mask = m->index_cap - 1;
     size_t s = (size_t)m->entries[i].hash & mask;
@@ -143,7 +143,7 @@ static size_t index_slot_of(const sio_map *m, size_t i)
 
 /* Empties slot s, shifting later members of the probe run back so lookups
  * never stop early at a hole (no tombstones needed). */
-static void index_delete(sio_map *m, size_t s)
+static void index_delete(sio__map *m, size_t s)
 {
     size_t mask = m->index_cap - 1;
     size_t hole = s;
@@ -160,12 +160,12 @@ static void index_delete(sio_map *m, size_t s)
 
 /* Reallocates both arrays for an index of cap slots and rebuilds the index
  * from cached hashes. On failure the map is unchanged. */
-static int map_resize(sio_map *m, size_t cap)
+static int map_resize(sio__map *m, size_t cap)
 {
     uint32_t *index = sio__calloc(cap, sizeof *index);
     if (index == NULL)
         return SIO_ENOMEM;
-    sio_map_entry *entries = sio__realloc(m->entries, (cap / 2) * sizeof *entries);
+    sio__map_entry *entries = sio__realloc(m->entries, (cap / 2) * sizeof *entries);
     if (entries == NULL) {
         sio__free(index);
         return SIO_ENOMEM;
@@ -184,7 +184,7 @@ static int map_resize(sio_map *m, size_t cap)
 }
 
 /* The shape invariants, cheap enough for every call of a debug build. */
-static void map_check_shape(const sio_map *m)
+static void map_check_shape(const sio__map *m)
 {
     SIO_ASSERT(m->index_cap == 0 ||
                (m->index_cap >= MAP_MIN_INDEX && (m->index_cap & (m->index_cap - 1)) == 0));
@@ -194,7 +194,7 @@ static void map_check_shape(const sio_map *m)
 
 /* Every invariant, walking the index (after a change of a small map in a
  * debug build: O(size) per call, so only up to 64 entries). */
-static void map_check(const sio_map *m)
+static void map_check(const sio__map *m)
 {
     map_check_shape(m);
 #if SIO_ASSERT_ON
@@ -217,7 +217,7 @@ static void map_check(const sio_map *m)
 
 /* ----------------------------------------------------------------- api */
 
-void sio__map_init(sio_map *m)
+void sio__map_init(sio__map *m)
 {
     pthread_once(&map_seed_once, seed_init);
     m->entries = NULL;
@@ -226,7 +226,7 @@ void sio__map_init(sio_map *m)
     m->index_cap = 0;
 }
 
-void sio__map_free(sio_map *m)
+void sio__map_free(sio__map *m)
 {
     for (size_t i = 0; i < m->size; i++)
         sio__free(m->entries[i].key);
@@ -238,7 +238,7 @@ void sio__map_free(sio_map *m)
     m->index_cap = 0;
 }
 
-int sio__map_put(sio_map *m, const char *key, size_t klen, void *value)
+int sio__map_put(sio__map *m, const char *key, size_t klen, void *value)
 {
     key = KEY_OR_EMPTY(key, klen);
     uint64_t h = map_hash(key, klen);
@@ -259,13 +259,13 @@ int sio__map_put(sio_map *m, const char *key, size_t klen, void *value)
         return SIO_ENOMEM;
     size_t s = index_find(m, h, key, klen, &found);
     SIO_ASSERT(!found && m->index[s] == 0);
-    m->entries[m->size] = (sio_map_entry){copy, klen, value, h};
+    m->entries[m->size] = (sio__map_entry){copy, klen, value, h};
     m->index[s] = (uint32_t)(++m->size);
     map_check(m);
     return 0;
 }
 
-void *sio__map_get(const sio_map *m, const char *key, size_t klen)
+void *sio__map_get(const sio__map *m, const char *key, size_t klen)
 {
     key = KEY_OR_EMPTY(key, klen);
     if (m->size == 0)
@@ -275,7 +275,7 @@ void *sio__map_get(const sio_map *m, const char *key, size_t klen)
     return found ? m->entries[m->index[s] - 1].value : NULL;
 }
 
-void *sio__map_remove(sio_map *m, const char *key, size_t klen)
+void *sio__map_remove(sio__map *m, const char *key, size_t klen)
 {
     key = KEY_OR_EMPTY(key, klen);
     if (m->size == 0)
@@ -303,25 +303,25 @@ void *sio__map_remove(sio_map *m, const char *key, size_t klen)
     return value;
 }
 
-size_t sio__map_size(const sio_map *m)
+size_t sio__map_size(const sio__map *m)
 {
     return m->size;
 }
 
-void sio__map_iter_init(sio_map_iter *it, sio_map *m)
+void sio__map_iter_init(sio__map_iter *it, sio__map *m)
 {
     it->map = m;
     it->pos = m->size;
 }
 
-int sio__map_iter_next(sio_map_iter *it, const char **key, size_t *klen, void **value)
+int sio__map_iter_next(sio__map_iter *it, const char **key, size_t *klen, void **value)
 {
     /* A removal of the entry just returned may have shrunk the array. */
     if (it->pos > it->map->size)
         it->pos = it->map->size;
     if (it->pos == 0)
         return 0;
-    const sio_map_entry *e = &it->map->entries[--it->pos];
+    const sio__map_entry *e = &it->map->entries[--it->pos];
     if (key)
         *key = e->key;
     if (klen)

@@ -23,47 +23,47 @@
 #include <stdint.h>
 
 /* One key/value pair in the dense array. */
-typedef struct sio_map_entry {
+typedef struct sio__map_entry {
     char *key;     /* owned copy, NUL-terminated for convenience */
     size_t klen;   /* key length in bytes (the NUL not counted) */
     void *value;   /* caller's pointer, never freed by the map */
     uint64_t hash; /* cached keyed hash, so resizing never rehashes keys */
-} sio_map_entry;
+} sio__map_entry;
 
-typedef struct sio_map {
-    sio_map_entry *entries; /* dense: entries[0..size) are live */
-    uint32_t *index;        /* index_cap slots: 0 = empty, else entry number + 1 */
-    size_t size;            /* live entries */
-    size_t index_cap;       /* power of two (or 0); entries has index_cap / 2 room */
-} sio_map;
+typedef struct sio__map {
+    sio__map_entry *entries; /* dense: entries[0..size) are live */
+    uint32_t *index;         /* index_cap slots: 0 = empty, else entry number + 1 */
+    size_t size;             /* live entries */
+    size_t index_cap;        /* power of two (or 0); entries has index_cap / 2 room */
+} sio__map;
 
 /* Key arguments: klen bytes at key (NULL allowed when klen == 0). */
-void sio__map_init(sio_map *m);
+void sio__map_init(sio__map *m);
 /* Frees the keys and the tables, not the values; the map is left empty and
  * reusable. */
-void sio__map_free(sio_map *m);
+void sio__map_free(sio__map *m);
 /* Inserts a copy of key. SIO_EEXIST if the key is present (the map is left
  * unchanged), SIO_ENOMEM (map unchanged), SIO_ELIMIT past 2^31 entries. */
-int sio__map_put(sio_map *m, const char *key, size_t klen, void *value);
+int sio__map_put(sio__map *m, const char *key, size_t klen, void *value);
 /* The value stored under key, or NULL if absent. */
-void *sio__map_get(const sio_map *m, const char *key, size_t klen);
+void *sio__map_get(const sio__map *m, const char *key, size_t klen);
 /* Removes key and returns its value (NULL if absent). Never fails: when a
  * shrink cannot allocate, the map just stays larger. */
-void *sio__map_remove(sio_map *m, const char *key, size_t klen);
-size_t sio__map_size(const sio_map *m);
+void *sio__map_remove(sio__map *m, const char *key, size_t klen);
+size_t sio__map_size(const sio__map *m);
 
 /* Iteration cursor: a position in the dense array, counting down. */
-typedef struct sio_map_iter {
-    sio_map *map; /* the map walked */
-    size_t pos;   /* entries[pos - 1] is the next one returned */
-} sio_map_iter;
+typedef struct sio__map_iter {
+    sio__map *map; /* the map walked */
+    size_t pos;    /* entries[pos - 1] is the next one returned */
+} sio__map_iter;
 
-void sio__map_iter_init(sio_map_iter *it, sio_map *m);
+void sio__map_iter_init(sio__map_iter *it, sio__map *m);
 /* Stores the next entry and returns 1, or returns 0 when done. During an
  * iteration, removing the entry just returned is allowed; inserting is
  * allowed (new entries are not visited); removing other entries is not. The
  * key pointer stays valid until that entry is removed. */
-int sio__map_iter_next(sio_map_iter *it, const char **key, size_t *klen, void **value);
+int sio__map_iter_next(sio__map_iter *it, const char **key, size_t *klen, void **value);
 
 /* SipHash with c compression and d finalisation rounds (1/3 for the map;
  * exposed so tests can check it against the published 2-4 vectors). */

@@ -24,7 +24,7 @@ int sio__hex_digit(char c)
 
 /* Decodes the byte at s[*i] (an escape, '+' if plus_space, or itself) and
  * advances *i. Returns the byte (0..255) or SIO_EPROTO. */
-static int next_byte(sio_slice s, size_t *i, int plus_space)
+static int next_byte(sio__slice s, size_t *i, int plus_space)
 {
     char c = s.base[*i];
     if (c == '+' && plus_space) {
@@ -45,7 +45,7 @@ static int next_byte(sio_slice s, size_t *i, int plus_space)
 }
 
 /* Decodes all of in into out (emptied first). */
-static int decode(sio_slice in, sio_buf *out, int plus_space)
+static int decode(sio__slice in, sio__buf *out, int plus_space)
 {
     out->len = 0;
     /* Decoding only shrinks: one reservation covers the output. */
@@ -63,13 +63,13 @@ static int decode(sio_slice in, sio_buf *out, int plus_space)
     return rc < 0 ? rc : 0;
 }
 
-int sio__url_decode(sio_slice in, sio_buf *out)
+int sio__url_decode(sio__slice in, sio__buf *out)
 {
     return decode(in, out, 0);
 }
 
 /* 1 if the encoded key k decodes to exactly want, 0 if not, or SIO_EPROTO. */
-static int key_matches(sio_slice k, const char *want)
+static int key_matches(sio__slice k, const char *want)
 {
     size_t i = 0, j = 0, n = strlen(want);
     int same = 1;
@@ -84,7 +84,7 @@ static int key_matches(sio_slice k, const char *want)
     return same && j == n;
 }
 
-int sio__query_get(sio_slice query, const char *key, sio_buf *out)
+int sio__query_get(sio__slice query, const char *key, sio__buf *out)
 {
     size_t i = 0;
     out->len = 0;
@@ -92,38 +92,38 @@ int sio__query_get(sio_slice query, const char *key, sio_buf *out)
         size_t s = i;
         while (i < query.len && query.base[i] != '&')
             i++;
-        sio_slice pair = {query.base + s, i - s};
+        sio__slice pair = {query.base + s, i - s};
         i++; /* skip '&' */
         if (pair.len == 0)
             continue;
         const char *eq = memchr(pair.base, '=', pair.len);
         size_t klen = eq ? (size_t)(eq - pair.base) : pair.len;
-        int m = key_matches((sio_slice){pair.base, klen}, key);
+        int m = key_matches((sio__slice){pair.base, klen}, key);
         if (m < 0)
             return m;
         if (m == 0)
             continue;
-        sio_slice v = eq ? (sio_slice){eq + 1, pair.len - klen - 1} : (sio_slice){pair.base, 0};
+        sio__slice v = eq ? (sio__slice){eq + 1, pair.len - klen - 1} : (sio__slice){pair.base, 0};
         int rc = decode(v, out, 1);
         return rc < 0 ? rc : 1;
     }
     return 0;
 }
 
-int sio__query_next(sio_slice query, size_t *pos, sio_buf *key, sio_buf *value)
+int sio__query_next(sio__slice query, size_t *pos, sio__buf *key, sio__buf *value)
 {
     while (*pos < query.len) {
         size_t s = *pos, i = s;
         while (i < query.len && query.base[i] != '&')
             i++;
         *pos = i + 1; /* past the '&' */
-        sio_slice pair = {query.base + s, i - s};
+        sio__slice pair = {query.base + s, i - s};
         if (pair.len == 0)
             continue;
         const char *eq = memchr(pair.base, '=', pair.len);
         size_t klen = eq ? (size_t)(eq - pair.base) : pair.len;
-        sio_slice v = eq ? (sio_slice){eq + 1, pair.len - klen - 1} : (sio_slice){pair.base, 0};
-        int rc = decode((sio_slice){pair.base, klen}, key, 1);
+        sio__slice v = eq ? (sio__slice){eq + 1, pair.len - klen - 1} : (sio__slice){pair.base, 0};
+        int rc = decode((sio__slice){pair.base, klen}, key, 1);
         rc = rc < 0 ? rc : decode(v, value, 1);
         return rc < 0 ? rc : 1;
     }
@@ -136,9 +136,9 @@ int sio_handshake_query_get(const sio_handshake *hs, const char *name, char *out
 {
     if (hs == NULL || hs->query == NULL || name == NULL)
         return SIO_EINVAL;
-    sio_buf v;
+    sio__buf v;
     sio__buf_init(&v, 0);
-    int rc = sio__query_get((sio_slice){hs->query, strlen(hs->query)}, name, &v);
+    int rc = sio__query_get((sio__slice){hs->query, strlen(hs->query)}, name, &v);
     if (rc == 1) {
         rc = v.len > INT32_MAX ? SIO_ELIMIT : (int)v.len;
         if (rc >= 0 && cap > 0) {
@@ -155,7 +155,7 @@ int sio_handshake_query_get(const sio_handshake *hs, const char *name, char *out
 
 /* Adds key=value to obj as Node's querystring.parse does: a repeated key
  * becomes an array of its values, in order. */
-static int query_add(json_t *obj, const sio_buf *k, const sio_buf *v)
+static int query_add(json_t *obj, const sio__buf *k, const sio__buf *v)
 {
     json_t *val = json_stringn_nocheck(v->data ? v->data : "", v->len);
     char *key = sio__strndup(k->data ? k->data : "", k->len);
@@ -182,8 +182,8 @@ json_t *sio_handshake_query_json(const sio_handshake *hs)
     json_t *obj = json_object();
     if (obj == NULL || hs == NULL || hs->query == NULL)
         return obj;
-    sio_slice q = {hs->query, strlen(hs->query)};
-    sio_buf k, v;
+    sio__slice q = {hs->query, strlen(hs->query)};
+    sio__buf k, v;
     sio__buf_init(&k, 0);
     sio__buf_init(&v, 0);
     size_t pos = 0;
@@ -208,7 +208,7 @@ static int segment_is_dots(const char *s, size_t n)
     return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
 }
 
-int sio__path_is_safe(sio_slice p)
+int sio__path_is_safe(sio__slice p)
 {
     if (p.len == 0 || p.base[0] != '/')
         return 0;

@@ -6,11 +6,11 @@
 
 #include "core/alloc.h"
 
-sio_rcbuf *sio__rcbuf_new2(const void *a, size_t alen, const void *b, size_t blen)
+sio__rcbuf *sio__rcbuf_new2(const void *a, size_t alen, const void *b, size_t blen)
 {
-    if (alen > SIZE_MAX / 2 || blen > SIZE_MAX / 2 - sizeof(sio_rcbuf) - 1 - alen)
+    if (alen > SIZE_MAX / 2 || blen > SIZE_MAX / 2 - sizeof(sio__rcbuf) - 1 - alen)
         return NULL;
-    sio_rcbuf *r = sio__malloc(sizeof *r + alen + blen + 1);
+    sio__rcbuf *r = sio__malloc(sizeof *r + alen + blen + 1);
     if (r == NULL)
         return NULL;
     r->refs = 1;
@@ -23,12 +23,12 @@ sio_rcbuf *sio__rcbuf_new2(const void *a, size_t alen, const void *b, size_t ble
     return r;
 }
 
-sio_rcbuf *sio__rcbuf_new(const void *data, size_t len)
+sio__rcbuf *sio__rcbuf_new(const void *data, size_t len)
 {
     return sio__rcbuf_new2(data, len, NULL, 0);
 }
 
-void sio__rcbuf_unref(sio_rcbuf *b)
+void sio__rcbuf_unref(sio__rcbuf *b)
 {
     if (b && --b->refs == 0)
         sio__free(b);

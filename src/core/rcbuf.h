@@ -9,23 +9,23 @@
 
 #include <stddef.h>
 
-typedef struct sio_rcbuf {
+typedef struct sio__rcbuf {
     unsigned refs;
     size_t len;
     char data[]; /* len bytes plus a NUL */
-} sio_rcbuf;
+} sio__rcbuf;
 
 /* New buffer with refs = 1 holding a copy of data (may be NULL to leave the
  * bytes uninitialised for the caller to fill). NULL on out-of-memory. */
-sio_rcbuf *sio__rcbuf_new(const void *data, size_t len);
+sio__rcbuf *sio__rcbuf_new(const void *data, size_t len);
 /* Takes a buffer built with two parts (prefix then body) in one allocation. */
-sio_rcbuf *sio__rcbuf_new2(const void *a, size_t alen, const void *b, size_t blen);
-static inline sio_rcbuf *sio__rcbuf_ref(sio_rcbuf *b)
+sio__rcbuf *sio__rcbuf_new2(const void *a, size_t alen, const void *b, size_t blen);
+static inline sio__rcbuf *sio__rcbuf_ref(sio__rcbuf *b)
 {
     b->refs++;
     return b;
 }
 /* Drops one reference; frees on the last. NULL is a no-op. */
-void sio__rcbuf_unref(sio_rcbuf *b);
+void sio__rcbuf_unref(sio__rcbuf *b);
 
 #endif

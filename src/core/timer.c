@@ -22,7 +22,7 @@
 #define SLOT_MASK ((uint64_t)SIO_TIMER_SLOTS - 1)
 
 /* Moves every node of from onto the (re-initialised) list to. */
-static void list_move_all(sio_list *from, sio_list *to)
+static void list_move_all(sio__list *from, sio__list *to)
 {
     sio__list_init(to);
     if (sio__list_empty(from))
@@ -52,7 +52,7 @@ static uint64_t level_base(uint64_t cur, unsigned k)
 }
 
 /* Files an (unlinked) timer according to its deadline and w->cur. */
-static void timer_file(sio_timers *w, sio_timer *t)
+static void timer_file(sio__timers *w, sio__timer *t)
 {
     if (t->deadline < w->cur) {
         sio__list_insert_tail(&w->expired, &t->node);
@@ -71,9 +71,9 @@ static void timer_file(sio_timers *w, sio_timer *t)
 /* Unlinks an active timer and keeps the occupancy bitmap exact. Also
  * correct while the timer sits on a detached batch inside run(): the
  * bitmap then reflects whatever the wheel slot holds now. */
-static void timer_unlink(sio_timer *t)
+static void timer_unlink(sio__timer *t)
 {
-    sio_timers *w = t->wheel;
+    sio__timers *w = t->wheel;
     sio__list_remove(&t->node);
     w->count--;
     if (t->slot == SIO_TIMER_EXPIRED) {
@@ -86,7 +86,7 @@ static void timer_unlink(sio_timer *t)
         w->occupied[k] &= ~((uint64_t)1 << i);
 }
 
-void sio__timers_init(sio_timers *w, uint64_t now_ms)
+void sio__timers_init(sio__timers *w, uint64_t now_ms)
 {
     w->cur = now_ms;
     for (unsigned k = 0; k < SIO_TIMER_LEVELS; k++) {
@@ -100,13 +100,13 @@ void sio__timers_init(sio_timers *w, uint64_t now_ms)
 }
 
 /* Self-links every node of a list so its timers read as inactive. */
-static void list_drop_all(sio_list *head)
+static void list_drop_all(sio__list *head)
 {
     while (!sio__list_empty(head))
         sio__list_remove(head->next);
 }
 
-void sio__timers_free(sio_timers *w)
+void sio__timers_free(sio__timers *w)
 {
     for (unsigned k = 0; k < SIO_TIMER_LEVELS; k++) {
         for (unsigned i = 0; i < SIO_TIMER_SLOTS; i++)
@@ -118,7 +118,7 @@ void sio__timers_free(sio_timers *w)
     w->count = 0;
 }
 
-void sio__timer_init(sio_timer *t, sio_timer_cb cb, void *data)
+void sio__timer_init(sio__timer *t, sio__timer_cb cb, void *data)
 {
     sio__list_init(&t->node);
     t->wheel = NULL;
@@ -128,7 +128,7 @@ void sio__timer_init(sio_timer *t, sio_timer_cb cb, void *data)
     t->data = data;
 }
 
-void sio__timer_start(sio_timers *w, sio_timer *t, uint64_t deadline_ms)
+void sio__timer_start(sio__timers *w, sio__timer *t, uint64_t deadline_ms)
 {
     if (sio__timer_active(t))
         timer_unlink(t);
@@ -138,24 +138,24 @@ void sio__timer_start(sio_timers *w, sio_timer *t, uint64_t deadline_ms)
     w->count++;
 }
 
-void sio__timer_stop(sio_timer *t)
+void sio__timer_stop(sio__timer *t)
 {
     if (sio__timer_active(t))
         timer_unlink(t);
 }
 
-int sio__timer_active(const sio_timer *t)
+int sio__timer_active(const sio__timer *t)
 {
     return sio__list_linked(&t->node);
 }
 
-size_t sio__timers_count(const sio_timers *w)
+size_t sio__timers_count(const sio__timers *w)
 {
     return w->count;
 }
 
 /* The tick at which something on level k is due (UINT64_MAX if empty). */
-static uint64_t level_due(const sio_timers *w, unsigned k)
+static uint64_t level_due(const sio__timers *w, unsigned k)
 {
     unsigned shift = k * LEVEL_BITS;
     unsigned idx = (unsigned)((w->cur >> shift) & SLOT_MASK);
@@ -168,7 +168,7 @@ static uint64_t level_due(const sio_timers *w, unsigned k)
 }
 
 /* Earliest tick at which the wheel (not the expired list) has work. */
-static uint64_t wheel_due(const sio_timers *w)
+static uint64_t wheel_due(const sio__timers *w)
 {
     uint64_t m = UINT64_MAX;
     for (unsigned k = 0; k < SIO_TIMER_LEVELS; k++) {
@@ -179,7 +179,7 @@ static uint64_t wheel_due(const sio_timers *w)
     return m;
 }
 
-uint64_t sio__timers_next(const sio_timers *w)
+uint64_t sio__timers_next(const sio__timers *w)
 {
     uint64_t m = wheel_due(w);
     if (!sio__list_empty(&w->expired) && w->expired_min < m)
@@ -190,13 +190,13 @@ uint64_t sio__timers_next(const sio_timers *w)
 /* Detaches a list of due timers and fires them one by one. Each is
  * unlinked before its callback, so the callback sees it inactive and may
  * re-arm it; stopping or re-arming a later one removes it from the batch. */
-static size_t fire_list(sio_timers *w, sio_list *from)
+static size_t fire_list(sio__timers *w, sio__list *from)
 {
-    sio_list batch;
+    sio__list batch;
     size_t fired = 0;
     list_move_all(from, &batch);
     while (!sio__list_empty(&batch)) {
-        sio_timer *t = SIO_CONTAINER_OF(batch.next, sio_timer, node);
+        sio__timer *t = SIO_CONTAINER_OF(batch.next, sio__timer, node);
         sio__list_remove(&t->node);
         w->count--;
         fired++;
@@ -206,20 +206,20 @@ static size_t fire_list(sio_timers *w, sio_list *from)
 }
 
 /* Re-files every timer of level k slot i relative to the current tick. */
-static void cascade(sio_timers *w, unsigned k, unsigned i)
+static void cascade(sio__timers *w, unsigned k, unsigned i)
 {
-    sio_list batch;
+    sio__list batch;
     list_move_all(&w->slots[k][i], &batch);
     w->occupied[k] &= ~((uint64_t)1 << i);
     while (!sio__list_empty(&batch)) {
-        sio_timer *t = SIO_CONTAINER_OF(batch.next, sio_timer, node);
+        sio__timer *t = SIO_CONTAINER_OF(batch.next, sio__timer, node);
         sio__list_remove(&t->node);
         timer_file(w, t);
     }
 }
 
 /* Processes the single due tick `tick` (cur has been moved to it). */
-static size_t run_tick(sio_timers *w, uint64_t tick)
+static size_t run_tick(sio__timers *w, uint64_t tick)
 {
     for (unsigned k = SIO_TIMER_LEVELS - 1; k >= 1; k--) {
         unsigned i = (unsigned)((tick >> (k * LEVEL_BITS)) & SLOT_MASK);
@@ -234,7 +234,7 @@ static size_t run_tick(sio_timers *w, uint64_t tick)
     return fire_list(w, &w->slots[0][i0]);
 }
 
-size_t sio__timers_run(sio_timers *w, uint64_t now_ms)
+size_t sio__timers_run(sio__timers *w, uint64_t now_ms)
 {
     size_t fired = 0;
     if (!sio__list_empty(&w->expired)) {

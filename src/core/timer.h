@@ -4,7 +4,7 @@
  * Why: every Engine.IO session has a ping/pong deadline; 100k sessions must
  * not mean 100k libuv timers or an O(n) scan. The net layer owns ONE libuv
  * timer armed at sio__timers_next() and calls sio__timers_run(now) when it
- * fires; protocol code just starts and stops embedded sio_timer structs.
+ * fires; protocol code just starts and stops embedded sio__timer structs.
  *
  * Layout: 11 levels of 64 slots (6 bits each, covering all 64 bits of a
  * millisecond clock). A timer is filed at the level of the highest bit in
@@ -32,56 +32,56 @@
 #define SIO_TIMER_LEVELS 11
 #define SIO_TIMER_SLOTS 64
 
-typedef struct sio_timer sio_timer;
-typedef struct sio_timers sio_timers;
-typedef void (*sio_timer_cb)(sio_timer *t, void *data);
+typedef struct sio__timer sio__timer;
+typedef struct sio__timers sio__timers;
+typedef void (*sio__timer_cb)(sio__timer *t, void *data);
 
 /* Fields are public only so the struct can be embedded; treat as opaque
  * except deadline (read-only), cb and data. */
-struct sio_timer {
-    sio_list node;     /* links the timer into a slot; self-linked = inactive */
-    sio_timers *wheel; /* wheel it is filed in (valid while active) */
-    uint16_t slot;     /* level * 64 + index, or SIO_TIMER_EXPIRED */
-    uint64_t deadline; /* absolute ms at which it is due */
-    sio_timer_cb cb;   /* called once when due */
-    void *data;        /* passed to cb */
+struct sio__timer {
+    sio__list node;     /* links the timer into a slot; self-linked = inactive */
+    sio__timers *wheel; /* wheel it is filed in (valid while active) */
+    uint16_t slot;      /* level * 64 + index, or SIO_TIMER_EXPIRED */
+    uint64_t deadline;  /* absolute ms at which it is due */
+    sio__timer_cb cb;   /* called once when due */
+    void *data;         /* passed to cb */
 };
 
 #define SIO_TIMER_EXPIRED 0xffffu
 
-struct sio_timers {
+struct sio__timers {
     uint64_t cur;                        /* next tick to process: ticks < cur are done */
     uint64_t occupied[SIO_TIMER_LEVELS]; /* bit i set <=> slot i of the level non-empty */
-    sio_list slots[SIO_TIMER_LEVELS][SIO_TIMER_SLOTS]; /* timer lists per slot */
-    sio_list expired;                                  /* started behind cur: fire next run */
-    uint64_t expired_min;                              /* lower bound on deadlines in expired */
-    size_t count;                                      /* active timers (for stats/tests) */
+    sio__list slots[SIO_TIMER_LEVELS][SIO_TIMER_SLOTS]; /* timer lists per slot */
+    sio__list expired;                                  /* started behind cur: fire next run */
+    uint64_t expired_min;                               /* lower bound on deadlines in expired */
+    size_t count;                                       /* active timers (for stats/tests) */
 };
 
 /* Starts an empty wheel whose clock reads now_ms (deadlines >= now_ms fire
  * on the first run at or after them). */
-void sio__timers_init(sio_timers *w, uint64_t now_ms);
+void sio__timers_init(sio__timers *w, uint64_t now_ms);
 /* Deactivates every timer without calling callbacks. The timers stay
  * valid; stopping them later is a no-op. */
-void sio__timers_free(sio_timers *w);
+void sio__timers_free(sio__timers *w);
 
-void sio__timer_init(sio_timer *t, sio_timer_cb cb, void *data);
+void sio__timer_init(sio__timer *t, sio__timer_cb cb, void *data);
 /* (Re)arms t for deadline_ms on w (moving it off any previous wheel). A
  * deadline at or before the last processed tick fires on the next run. */
-void sio__timer_start(sio_timers *w, sio_timer *t, uint64_t deadline_ms);
+void sio__timer_start(sio__timers *w, sio__timer *t, uint64_t deadline_ms);
 /* Disarms t. Idempotent, O(1); safe from any callback. */
-void sio__timer_stop(sio_timer *t);
-int sio__timer_active(const sio_timer *t);
+void sio__timer_stop(sio__timer *t);
+int sio__timer_active(const sio__timer *t);
 
 /* Earliest time worth waking at: UINT64_MAX if no timer is active; never
  * later than the earliest deadline (it may be earlier: a cascade tick, or a
  * time already past when expired timers wait). */
-uint64_t sio__timers_next(const sio_timers *w);
+uint64_t sio__timers_next(const sio__timers *w);
 /* Fires every timer whose deadline <= now_ms (see semantics above) and
  * returns how many callbacks ran. now_ms should not go backwards; a smaller
  * value than the last run only fires expired timers. */
-size_t sio__timers_run(sio_timers *w, uint64_t now_ms);
+size_t sio__timers_run(sio__timers *w, uint64_t now_ms);
 /* Active timers on the wheel. */
-size_t sio__timers_count(const sio_timers *w);
+size_t sio__timers_count(const sio__timers *w);
 
 #endif

@@ -16,12 +16,12 @@
 
 /* The value of the first header named name (lower-case literal), or
  * {NULL,0}. */
-static sio_slice header(const sio_eio_http_req *r, const char *name)
+static sio__slice header(const sio__eio_http_req *r, const char *name)
 {
     for (unsigned i = 0; i < r->nheaders; i++)
         if (sio__slice_eq_nocase(r->headers[i].name, name))
             return r->headers[i].value;
-    return (sio_slice){NULL, 0};
+    return (sio__slice){NULL, 0};
 }
 
 /* ----------------------------------------------------------- responses */
@@ -31,32 +31,32 @@ int sio__eio_http_error_status(int code)
     return code == SIO_EIO_ERR_FORBIDDEN ? 403 : 400;
 }
 
-int sio__eio_http_error_body(int code, sio_buf *out)
+int sio__eio_http_error_body(int code, sio__buf *out)
 {
     return sio__buf_appendf(out, "{\"code\":%d,\"message\":\"%s\"}", code,
                             sio__eio_error_message(code));
 }
 
 /* CORS lines for r into b (b is initialised here). */
-static void cors(const sio_eio_server *e, const sio_eio_http_req *r, int preflight, sio_buf *b)
+static void cors(const sio_eio_server *e, const sio__eio_http_req *r, int preflight, sio__buf *b)
 {
     sio__buf_init(b, 0);
     sio__eio_cors_headers(e, header(r, "origin"), header(r, "access-control-request-headers"),
                           preflight, b);
 }
 
-static void respond(sio_eio_server *e, void *conn, const sio_eio_http_req *r, int status,
+static void respond(sio_eio_server *e, void *conn, const sio__eio_http_req *r, int status,
                     const char *ctype, const char *body, size_t len, int keep_alive)
 {
-    sio_buf h;
+    sio__buf h;
     cors(e, r, 0, &h);
     e->ops->respond(conn, status, ctype, sio__buf_cstr(&h), body, len, keep_alive);
     sio__buf_free(&h);
 }
 
-static void respond_error(sio_eio_server *e, void *conn, const sio_eio_http_req *r, int code)
+static void respond_error(sio_eio_server *e, void *conn, const sio__eio_http_req *r, int code)
 {
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     if (sio__eio_http_error_body(code, &b) < 0) {
         e->ops->respond(conn, 500, NULL, "", "", 0, 0);
@@ -71,7 +71,7 @@ static void respond_error(sio_eio_server *e, void *conn, const sio_eio_http_req 
 static void abort_upgrade(sio_eio_server *e, void *conn, int code)
 {
     const char *msg = sio__eio_error_message(code);
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     int rc = sio__buf_appendf(&b,
                               "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
@@ -81,10 +81,10 @@ static void abort_upgrade(sio_eio_server *e, void *conn, int code)
     sio__buf_free(&b);
 }
 
-void sio__eio_http_poll_answer(sio_eio_server *e, void *conn, const sio_eio_http_req *r,
+void sio__eio_http_poll_answer(sio_eio_server *e, void *conn, const sio__eio_http_req *r,
                                const char *body, size_t len, const char *coding)
 {
-    sio_buf h;
+    sio__buf h;
     cors(e, r, 0, &h);
     if (coding)
         sio__buf_appendf(&h, "Content-Encoding: %s\r\n", coding);
@@ -102,11 +102,11 @@ int sio__eio_http_wants_compression(const sio_eio_server *e, size_t len, int com
 
 /* The three query fields verify() reads, decoded. */
 typedef struct query_fields {
-    sio_buf transport, sid, eio;
+    sio__buf transport, sid, eio;
     int has_sid, bad;
 } query_fields;
 
-static void query_init(query_fields *q, sio_slice query)
+static void query_init(query_fields *q, sio__slice query)
 {
     memset(q, 0, sizeof *q);
     sio__buf_init(&q->transport, 256);
@@ -135,15 +135,15 @@ static int method_code(int m)
 }
 
 /* Node's verify() for r; *so is set when r names a live session. */
-static int verify(sio_eio_server *e, void *conn, const sio_eio_http_req *r, sio_eio_socket **so)
+static int verify(sio_eio_server *e, void *conn, const sio__eio_http_req *r, sio_eio_socket **so)
 {
     query_fields q;
     query_init(&q, r->query);
-    sio_eio_reqinfo ri = {
+    sio__eio_reqinfo ri = {
         .method = method_code(r->method),
         .upgrade = r->upgrade,
         .transport = sio__buf_slice(&q.transport),
-        .sid = q.has_sid ? sio__buf_slice(&q.sid) : (sio_slice){NULL, 0},
+        .sid = q.has_sid ? sio__buf_slice(&q.sid) : (sio__slice){NULL, 0},
         .eio = sio__buf_slice(&q.eio),
         .origin = header(r, "origin"),
         .req = NULL,
@@ -172,7 +172,8 @@ static int verify(sio_eio_server *e, void *conn, const sio_eio_http_req *r, sio_
 
 /* Header copies for the session's handshake record, names lower-cased
  * (the Node view: req.headers). Offsets first, since store moves. */
-static int fill_handshake(const sio_eio_http_req *r, sio_handshake *hs, sio_kv **kv, sio_buf *store)
+static int fill_handshake(const sio__eio_http_req *r, sio_handshake *hs, sio_kv **kv,
+                          sio__buf *store)
 {
     sio__buf_init(store, 0);
     *kv = sio__calloc(r->nheaders + 1, sizeof(sio_kv));
@@ -205,12 +206,12 @@ static int fill_handshake(const sio_eio_http_req *r, sio_handshake *hs, sio_kv *
 }
 
 /* A new session on transport for conn's request r, or NULL. */
-static sio_eio_socket *handshake(sio_eio_server *e, void *conn, const sio_eio_http_req *r,
+static sio_eio_socket *handshake(sio_eio_server *e, void *conn, const sio__eio_http_req *r,
                                  int transport)
 {
     sio_handshake hs;
     sio_kv *kv = NULL;
-    sio_buf store;
+    sio__buf store;
     sio_eio_socket *so = NULL;
     char address[64];
     e->ops->peer_address(conn, address, sizeof address);
@@ -229,7 +230,7 @@ static sio_eio_socket *handshake(sio_eio_server *e, void *conn, const sio_eio_ht
 /* ------------------------------------------------------------ requests */
 
 /* conn holds a GET for so (answered now or later through poll_answer). */
-static void poll_get(sio_eio_server *e, void *conn, const sio_eio_http_req *r, sio_eio_socket *so)
+static void poll_get(sio_eio_server *e, void *conn, const sio__eio_http_req *r, sio_eio_socket *so)
 {
     e->ops->set_session(conn, so); /* before: poll_get may answer at once */
     if (sio__eio_poll_get(so, conn) == SIO_EBUSY) {
@@ -252,10 +253,10 @@ void sio__eio_http_post_abort(sio_eio_server *e, void *conn, sio_eio_socket *pos
     post_release(e, conn, post);
 }
 
-void sio__eio_http_request(sio_eio_server *e, void *conn, const sio_eio_http_req *r)
+void sio__eio_http_request(sio_eio_server *e, void *conn, const sio__eio_http_req *r)
 {
     if (r->method == SIO_EIO_HTTP_OPTIONS && (e->opts.cors.any_origin || e->opts.cors.norigins)) {
-        sio_buf h;
+        sio__buf h;
         cors(e, r, 1, &h);
         e->ops->respond(conn, 204, NULL, sio__buf_cstr(&h), "", 0, r->keep_alive);
         sio__buf_free(&h);
@@ -295,7 +296,7 @@ void sio__eio_http_request(sio_eio_server *e, void *conn, const sio_eio_http_req
 
 /* Node refuses a binary POST body and a POST that overlaps another one on
  * the same session: 400 and the session is closed. */
-static int post_head(sio_eio_server *e, void *conn, const sio_eio_http_req *r)
+static int post_head(sio_eio_server *e, void *conn, const sio__eio_http_req *r)
 {
     query_fields q;
     query_init(&q, r->query);
@@ -317,7 +318,7 @@ static int post_head(sio_eio_server *e, void *conn, const sio_eio_http_req *r)
 
 /* A WebSocket upgrade that passed verify(): a new session over WebSocket,
  * or the probe of a polling session's upgrade. */
-static void upgrade(sio_eio_server *e, void *conn, const sio_eio_http_req *r, sio_eio_socket *so)
+static void upgrade(sio_eio_server *e, void *conn, const sio__eio_http_req *r, sio_eio_socket *so)
 {
     if (e->ops->accept_ws(conn) < 0)
         return; /* not a valid WebSocket handshake: answered and closing */
@@ -339,7 +340,7 @@ static void upgrade(sio_eio_server *e, void *conn, const sio_eio_http_req *r, si
     sio__eio_opened(so);
 }
 
-int sio__eio_http_head(sio_eio_server *e, void *conn, const sio_eio_http_req *r)
+int sio__eio_http_head(sio_eio_server *e, void *conn, const sio__eio_http_req *r)
 {
     if (r->method == SIO_EIO_HTTP_POST)
         return post_head(e, conn, r);

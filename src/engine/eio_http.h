@@ -2,7 +2,7 @@
  * path, sans-I/O.
  *
  * The layer that owns the sockets parses HTTP and hands this module a
- * request view (sio_eio_http_req): method, target, query, header fields,
+ * request view (sio__eio_http_req): method, target, query, header fields,
  * body. The module applies Node's engine.io 6.6 rules (lib/server.ts
  * verify()/handshake()/handleUpgrade(), lib/transports/polling.ts) and
  * answers through the server's transport ops (eio_server.h): JSON error
@@ -29,17 +29,17 @@ enum { SIO_EIO_HTTP_OTHER = 0, SIO_EIO_HTTP_GET, SIO_EIO_HTTP_POST, SIO_EIO_HTTP
 
 /* One HTTP request on the server's path, as the caller parsed it. Every
  * slice is borrowed for the duration of the call. */
-typedef struct sio_eio_http_req {
-    int method;                  /* SIO_EIO_HTTP_* */
-    int keep_alive;              /* the client keeps the connection open */
-    int upgrade;                 /* asks for a WebSocket (Upgrade + Connection) */
-    sio_slice target;            /* "/engine.io/?EIO=4&..." as sent */
-    sio_slice query;             /* after '?', still percent-encoded */
-    const sio_slice_kv *headers; /* in arrival order */
+typedef struct sio__eio_http_req {
+    int method;                   /* SIO_EIO_HTTP_* */
+    int keep_alive;               /* the client keeps the connection open */
+    int upgrade;                  /* asks for a WebSocket (Upgrade + Connection) */
+    sio__slice target;            /* "/engine.io/?EIO=4&..." as sent */
+    sio__slice query;             /* after '?', still percent-encoded */
+    const sio__slice_kv *headers; /* in arrival order */
     unsigned nheaders;
-    sio_slice body; /* a whole request only; {NULL,0} at the head */
-    int secure;     /* it came over TLS (the handshake record's secure) */
-} sio_eio_http_req;
+    sio__slice body; /* a whole request only; {NULL,0} at the head */
+    int secure;      /* it came over TLS (the handshake record's secure) */
+} sio__eio_http_req;
 
 /* The head of a request has arrived (its body, if any, has not). Returns 1
  * when the module took the connection over (an upgrade, accepted or
@@ -48,17 +48,17 @@ typedef struct sio_eio_http_req {
  * A POST to an open session is remembered (ops->set_post) so that an
  * overlapping one is refused and a connection lost mid-body closes the
  * session, as Node's polling transport does. */
-int sio__eio_http_head(sio_eio_server *e, void *conn, const sio_eio_http_req *r);
+int sio__eio_http_head(sio_eio_server *e, void *conn, const sio__eio_http_req *r);
 
 /* A whole request: answers it through the ops (errors, preflight, the
  * handshake's open packet, "ok" for a POST) or holds it (a polling GET:
  * the session answers later with ops->poll_answer). */
-void sio__eio_http_request(sio_eio_server *e, void *conn, const sio_eio_http_req *r);
+void sio__eio_http_request(sio_eio_server *e, void *conn, const sio__eio_http_req *r);
 
 /* Answers conn's held polling GET (request r) with body: 200, text/plain,
  * CORS headers; coding (NULL: none) names the Content-Encoding body is in.
  * The transport op poll_answer comes here. */
-void sio__eio_http_poll_answer(sio_eio_server *e, void *conn, const sio_eio_http_req *r,
+void sio__eio_http_poll_answer(sio_eio_server *e, void *conn, const sio__eio_http_req *r,
                                const char *body, size_t len, const char *coding);
 
 /* Node's polling doWrite(): 1 if a payload of len bytes is to be compressed
@@ -79,7 +79,7 @@ void sio__eio_http_closed(sio_eio_server *e, void *conn, sio_eio_socket *so, sio
 
 /* Node's JSON error body for code ({"code":N,"message":"..."}), appended
  * to out, and the status it goes with (400, or 403 for Forbidden). */
-int sio__eio_http_error_body(int code, sio_buf *out);
+int sio__eio_http_error_body(int code, sio__buf *out);
 int sio__eio_http_error_status(int code);
 
 #endif

@@ -24,6 +24,6 @@ enum {
  * pkt->data starts with the Engine.IO type digit ('4' for a message); for
  * binary it is the message bytes. flags: SIO__EIO_SEND_*. Errors as
  * sio_eio_send(). */
-int sio__eio_send_rc(sio_eio_socket *s, sio_rcbuf *pkt, int flags);
+int sio__eio_send_rc(sio_eio_socket *s, sio__rcbuf *pkt, int flags);
 
 #endif

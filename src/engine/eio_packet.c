@@ -9,18 +9,18 @@
 #include "core/base64.h"
 #include "sioc.h"
 
-int sio__eio_decode_text(const char *s, size_t len, sio_eio_packet *out)
+int sio__eio_decode_text(const char *s, size_t len, sio__eio_packet *out)
 {
     if (len == 0 || s[0] < '0' || s[0] > '0' + SIO_EIO_NOOP)
         return SIO_EPROTO;
-    out->type = (sio_eio_type)(s[0] - '0');
+    out->type = (sio__eio_type)(s[0] - '0');
     out->binary = 0;
-    out->data = (sio_slice){s + 1, len - 1};
+    out->data = (sio__slice){s + 1, len - 1};
     return 0;
 }
 
 /* Decodes one payload element (text, or "b" + base64 into scratch). */
-static int decode_elem(const char *s, size_t len, sio_buf *scratch, sio_eio_packet *out)
+static int decode_elem(const char *s, size_t len, sio__buf *scratch, sio__eio_packet *out)
 {
     if (len == 0 || s[0] != 'b')
         return sio__eio_decode_text(s, len, out);
@@ -31,23 +31,23 @@ static int decode_elem(const char *s, size_t len, sio_buf *scratch, sio_eio_pack
     out->type = SIO_EIO_MESSAGE;
     out->binary = 1;
     /* An empty buffer may have no storage yet: hand out "" rather than NULL. */
-    out->data = (sio_slice){scratch->data ? scratch->data : "", scratch->len};
+    out->data = (sio__slice){scratch->data ? scratch->data : "", scratch->len};
     return 0;
 }
 
 int sio__eio_decode_payload(const char *body, size_t len, unsigned max_packets,
-                            sio_eio_packet_cb cb, void *data)
+                            sio__eio_packet_cb cb, void *data)
 {
     if (len == 0)
         return SIO_EPROTO; /* an empty body is one empty packet */
-    sio_buf scratch;
+    sio__buf scratch;
     sio__buf_init(&scratch, 0);
     const char *p = body, *end = body + len;
     int count = 0, rc = 0;
     for (;;) {
         const char *sep = memchr(p, SIO_EIO_RECORD_SEPARATOR, (size_t)(end - p));
         const char *stop = sep ? sep : end;
-        sio_eio_packet pkt;
+        sio__eio_packet pkt;
         if (max_packets && (unsigned)count >= max_packets) {
             rc = SIO_ELIMIT;
             break;
@@ -65,7 +65,7 @@ int sio__eio_decode_payload(const char *body, size_t len, unsigned max_packets,
     return rc != 0 ? rc : count;
 }
 
-int sio__eio_encode_text(sio_buf *out, sio_eio_type type, const void *data, size_t len)
+int sio__eio_encode_text(sio__buf *out, sio__eio_type type, const void *data, size_t len)
 {
     if ((unsigned)type > SIO_EIO_NOOP)
         return SIO_EINVAL;
@@ -80,7 +80,7 @@ int sio__eio_encode_text(sio_buf *out, sio_eio_type type, const void *data, size
     return 0;
 }
 
-int sio__eio_encode_payload_elem(sio_buf *out, int first, sio_eio_type type, int binary,
+int sio__eio_encode_payload_elem(sio__buf *out, int first, sio__eio_type type, int binary,
                                  const void *data, size_t len)
 {
     if ((unsigned)type > SIO_EIO_NOOP || (binary && type != SIO_EIO_MESSAGE))

@@ -30,22 +30,22 @@ typedef enum {
     SIO_EIO_MESSAGE,  /* application data (text or binary) */
     SIO_EIO_UPGRADE,  /* client: switch to the probed transport */
     SIO_EIO_NOOP      /* server: flush a pending poll during upgrade */
-} sio_eio_type;
+} sio__eio_type;
 
 #define SIO_EIO_RECORD_SEPARATOR '\x1e'
 
-typedef struct sio_eio_packet {
-    sio_eio_type type; /* always SIO_EIO_MESSAGE when binary */
-    int binary;        /* 1: data is raw bytes (from "b" + base64) */
-    sio_slice data;    /* payload after the type digit, borrowed */
-} sio_eio_packet;
+typedef struct sio__eio_packet {
+    sio__eio_type type; /* always SIO_EIO_MESSAGE when binary */
+    int binary;         /* 1: data is raw bytes (from "b" + base64) */
+    sio__slice data;    /* payload after the type digit, borrowed */
+} sio__eio_packet;
 
 /* Decodes one text packet ("4hello", "2probe", "4"). SIO_EPROTO for an
  * empty string or a type outside 0-6. data points into s. */
-int sio__eio_decode_text(const char *s, size_t len, sio_eio_packet *out);
+int sio__eio_decode_text(const char *s, size_t len, sio__eio_packet *out);
 
 /* Called once per decoded packet; non-zero stops decoding. */
-typedef int (*sio_eio_packet_cb)(const sio_eio_packet *p, void *data);
+typedef int (*sio__eio_packet_cb)(const sio__eio_packet *p, void *data);
 
 /* Decodes a polling POST body, calling cb for each packet in order.
  * Returns the number of packets on success. Stops at the first problem:
@@ -55,17 +55,17 @@ typedef int (*sio_eio_packet_cb)(const sio_eio_packet *p, void *data);
  * non-zero return value as is. Binary data lives in a scratch buffer that
  * is only valid during the callback; text data points into body. */
 int sio__eio_decode_payload(const char *body, size_t len, unsigned max_packets,
-                            sio_eio_packet_cb cb, void *data);
+                            sio__eio_packet_cb cb, void *data);
 
 /* Appends a text packet as it goes on the wire: the type digit, then data.
  * SIO_EINVAL for a bad type; SIO_ENOMEM/SIO_ELIMIT (out unchanged). */
-int sio__eio_encode_text(sio_buf *out, sio_eio_type type, const void *data, size_t len);
+int sio__eio_encode_text(sio__buf *out, sio__eio_type type, const void *data, size_t len);
 
 /* Appends one element of a polling payload: "\x1e" first unless first is
  * set, then the text packet, or for binary "b" + base64(data) (binary is
  * only valid with SIO_EIO_MESSAGE: SIO_EINVAL otherwise). Nothing is
  * appended on error (SIO_EINVAL, SIO_ENOMEM, SIO_ELIMIT). */
-int sio__eio_encode_payload_elem(sio_buf *out, int first, sio_eio_type type, int binary,
+int sio__eio_encode_payload_elem(sio__buf *out, int first, sio__eio_type type, int binary,
                                  const void *data, size_t len);
 
 #endif

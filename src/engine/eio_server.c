@@ -62,12 +62,12 @@ void sio_eio_options_init(sio_eio_options *o)
 
 /* ------------------------------------------------------------ lifecycle */
 
-static void timer_fire(sio_timer *t, void *data);
+static void timer_fire(sio__timer *t, void *data);
 static void hold(sio_eio_socket *so);
 static int release(sio_eio_socket *so);
-static void upgrade_fire(sio_timer *t, void *data);
+static void upgrade_fire(sio__timer *t, void *data);
 static int flush(sio_eio_socket *so);
-static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int flags);
+static int queue_push(sio_eio_socket *so, sio__rcbuf *pkt, int flags);
 
 /* Copies opts' strings so the caller keeps ownership of its own. */
 static int copy_options(sio_eio_server *s, const sio_eio_options *opts)
@@ -106,8 +106,8 @@ static void free_options(sio_eio_server *s)
 }
 
 int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
-                         const sio_eio_callbacks *cb, void *data, const sio_eio_env *env,
-                         const sio_eio_transport_ops *ops)
+                         const sio_eio_callbacks *cb, void *data, const sio__eio_env *env,
+                         const sio__eio_transport_ops *ops)
 {
     memset(s, 0, sizeof *s);
     if (opts->path == NULL || opts->path[0] != '/' || opts->transports == 0 ||
@@ -251,7 +251,7 @@ static uint64_t now_ms(const sio_eio_server *s)
 
 /* ------------------------------------------------------------- verify */
 
-static int transport_of(sio_slice name)
+static int transport_of(sio__slice name)
 {
     if (sio__slice_eq(name, "polling"))
         return SIO_TRANSPORT_POLLING;
@@ -261,7 +261,7 @@ static int transport_of(sio_slice name)
 }
 
 /* Node rejects an Origin with characters invalid in a header value. */
-static int origin_invalid(sio_slice origin)
+static int origin_invalid(sio__slice origin)
 {
     for (size_t i = 0; i < origin.len; i++) {
         unsigned char c = (unsigned char)origin.base[i];
@@ -271,7 +271,7 @@ static int origin_invalid(sio_slice origin)
     return 0;
 }
 
-int sio__eio_verify(sio_eio_server *s, const sio_eio_reqinfo *ri, sio_eio_socket **out)
+int sio__eio_verify(sio_eio_server *s, const sio__eio_reqinfo *ri, sio_eio_socket **out)
 {
     *out = NULL;
     int t = transport_of(ri->transport);
@@ -306,7 +306,7 @@ int sio__eio_verify(sio_eio_server *s, const sio_eio_reqinfo *ri, sio_eio_socket
 
 /* ---------------------------------------------------------------- CORS */
 
-static int origin_allowed(const sio_eio_server *s, sio_slice origin)
+static int origin_allowed(const sio_eio_server *s, sio__slice origin)
 {
     if (s->opts.cors.any_origin)
         return 1;
@@ -316,8 +316,8 @@ static int origin_allowed(const sio_eio_server *s, sio_slice origin)
     return 0;
 }
 
-int sio__eio_cors_headers(const sio_eio_server *s, sio_slice origin, sio_slice req_headers,
-                          int preflight, sio_buf *out)
+int sio__eio_cors_headers(const sio_eio_server *s, sio__slice origin, sio__slice req_headers,
+                          int preflight, sio__buf *out)
 {
     if (origin.len == 0 || !origin_allowed(s, origin))
         return 0;
@@ -457,7 +457,7 @@ static void copy_handshake(sio_eio_socket *so, const sio_handshake *hs)
 /* Frees the polling state and what its queue still references. */
 static void poll_free(sio_eio_socket *so)
 {
-    sio_eio_poll *pl = so->poll;
+    sio__eio_poll *pl = so->poll;
     if (pl == NULL)
         return;
     sio__timer_stop(&pl->upgrade_timer);
@@ -482,7 +482,7 @@ static int queue_open_packet(sio_eio_socket *so)
     const sio_eio_options *o = &so->server->opts;
     int upgrades = so->transport == SIO_TRANSPORT_POLLING && o->allow_upgrades &&
                    (o->transports & SIO_TRANSPORT_WEBSOCKET);
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     int rc = sio__buf_appendf(&b,
                               "0{\"sid\":\"%s\",\"upgrades\":[%s],\"pingInterval\":%u,"
@@ -490,7 +490,7 @@ static int queue_open_packet(sio_eio_socket *so)
                               so->id, upgrades ? "\"websocket\"" : "", o->ping_interval,
                               o->ping_timeout, o->max_http_buffer_size);
     if (rc == 0) {
-        sio_rcbuf *pkt = sio__rcbuf_new(b.data, b.len);
+        sio__rcbuf *pkt = sio__rcbuf_new(b.data, b.len);
         /* Straight into the queue (no transport is attached yet): the
          * outbound limit must not close a session nobody has seen. */
         rc = pkt ? queue_push(so, pkt, 0) : SIO_ENOMEM;
@@ -567,7 +567,7 @@ static void answer_get(sio_eio_socket *so, const char *packet)
     if (so->poll == NULL || so->poll->get == NULL)
         return;
     void *g = so->poll->get;
-    sio_buf body;
+    sio__buf body;
     sio__buf_init(&body, 0);
     so->poll->get = NULL;
     if (sio__buf_append_str(&body, packet) == 0)
@@ -577,7 +577,7 @@ static void answer_get(sio_eio_socket *so, const char *packet)
 
 static void release_transports(sio_eio_socket *so)
 {
-    const sio_eio_transport_ops *ops = so->server->ops;
+    const sio__eio_transport_ops *ops = so->server->ops;
     if (so->poll && so->poll->probe) {
         void *p = so->poll->probe;
         so->poll->probe = NULL;
@@ -647,7 +647,7 @@ void sio_eio_close(sio_eio_socket *so)
         sio__eio_close(so, "forced close");
         return;
     }
-    sio_rcbuf *pkt = sio__rcbuf_new("1", 1);
+    sio__rcbuf *pkt = sio__rcbuf_new("1", 1);
     if (pkt == NULL || queue_push(so, pkt, 0) < 0) {
         sio__rcbuf_unref(pkt);
         sio__eio_close(so, "forced close");
@@ -666,7 +666,7 @@ void sio_eio_close(sio_eio_socket *so)
 
 /* The session's one timer: the deferred close of a closing session, else
  * the heartbeat (send a ping, or give up waiting for its pong). */
-static void timer_fire(sio_timer *t, void *data)
+static void timer_fire(sio__timer *t, void *data)
 {
     sio_eio_socket *so = data;
     sio_eio_server *s = so->server;
@@ -684,7 +684,7 @@ static void timer_fire(sio_timer *t, void *data)
     }
     so->hb = SIO_EIO_HB_WAIT_PONG;
     sio__timer_start(s->timers, t, now_ms(s) + s->opts.ping_timeout);
-    sio_rcbuf *pkt = sio__rcbuf_new("2", 1);
+    sio__rcbuf *pkt = sio__rcbuf_new("2", 1);
     if (pkt == NULL || sio__eio_send_rc(so, pkt, SIO__EIO_SEND_NOCOMPRESS) == SIO_ENOMEM)
         sio__eio_close(so, "transport error");
     sio__rcbuf_unref(pkt);
@@ -702,9 +702,9 @@ static void on_pong(sio_eio_socket *so)
 
 /* --------------------------------------------------------------- sending */
 
-static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int flags)
+static int queue_push(sio_eio_socket *so, sio__rcbuf *pkt, int flags)
 {
-    sio_eio_poll *pl = so->poll;
+    sio__eio_poll *pl = so->poll;
     if (pl == NULL)
         return SIO_ECLOSED; /* on WebSocket: never queued here */
     if (pl->qhead > 0 && pl->qhead == pl->qlen)
@@ -716,14 +716,14 @@ static int queue_push(sio_eio_socket *so, sio_rcbuf *pkt, int flags)
             pl->qhead = 0;
         } else {
             size_t cap = pl->qcap ? pl->qcap * 2 : 8;
-            sio_eio_qent *q = sio__realloc(pl->q, cap * sizeof *q);
+            sio__eio_qent *q = sio__realloc(pl->q, cap * sizeof *q);
             if (q == NULL)
                 return SIO_ENOMEM;
             pl->q = q;
             pl->qcap = cap;
         }
     }
-    pl->q[pl->qlen++] = (sio_eio_qent){sio__rcbuf_ref(pkt), flags};
+    pl->q[pl->qlen++] = (sio__eio_qent){sio__rcbuf_ref(pkt), flags};
     pl->qbytes += pkt->len;
     return 0;
 }
@@ -741,7 +741,7 @@ static int schedule_cut(sio_eio_socket *so)
     return SIO_ELIMIT;
 }
 
-int sio__eio_send_rc(sio_eio_socket *so, sio_rcbuf *pkt, int flags)
+int sio__eio_send_rc(sio_eio_socket *so, sio__rcbuf *pkt, int flags)
 {
     if (so->state != SIO_EIO_OPEN_STATE)
         return SIO_ECLOSED;
@@ -764,7 +764,7 @@ int sio__eio_send_rc(sio_eio_socket *so, sio_rcbuf *pkt, int flags)
 
 int sio_eio_send(sio_eio_socket *so, const void *data, size_t len, int binary)
 {
-    sio_rcbuf *pkt = binary ? sio__rcbuf_new(data, len) : sio__rcbuf_new2("4", 1, data, len);
+    sio__rcbuf *pkt = binary ? sio__rcbuf_new(data, len) : sio__rcbuf_new2("4", 1, data, len);
     if (pkt == NULL)
         return SIO_ENOMEM;
     int rc = sio__eio_send_rc(so, pkt, binary ? SIO__EIO_SEND_BINARY : 0);
@@ -776,23 +776,23 @@ int sio_eio_send(sio_eio_socket *so, const void *data, size_t len, int binary)
  * release it during an upgrade). */
 static int flush(sio_eio_socket *so)
 {
-    sio_eio_poll *pl = so->poll;
+    sio__eio_poll *pl = so->poll;
     if (pl == NULL || pl->get == NULL || (pl->qhead == pl->qlen && !pl->probed))
         return 0;
-    sio_buf body;
+    sio__buf body;
     sio__buf_init(&body, 0);
     int rc = 0, compress = 0;
     if (pl->qhead == pl->qlen)
         rc = sio__buf_append_str(&body, "6");
     for (size_t i = pl->qhead; rc == 0 && i < pl->qlen; i++) {
-        sio_rcbuf *p = pl->q[i].pkt;
+        sio__rcbuf *p = pl->q[i].pkt;
         compress |= !(pl->q[i].flags & SIO__EIO_SEND_NOCOMPRESS);
         if (pl->q[i].flags & SIO__EIO_SEND_BINARY)
             rc = sio__eio_encode_payload_elem(&body, i == pl->qhead, SIO_EIO_MESSAGE, 1, p->data,
                                               p->len);
         else
             rc = sio__eio_encode_payload_elem(&body, i == pl->qhead,
-                                              (sio_eio_type)(p->data[0] - '0'), 0, p->data + 1,
+                                              (sio__eio_type)(p->data[0] - '0'), 0, p->data + 1,
                                               p->len - 1);
     }
     if (rc < 0) {
@@ -816,7 +816,7 @@ static int flush(sio_eio_socket *so)
 
 /* One decoded packet from the client, on the active transport. Returns 0,
  * or non-zero when the session was closed (stop processing). */
-static int on_packet(sio_eio_socket *so, const sio_eio_packet *p, int polling)
+static int on_packet(sio_eio_socket *so, const sio__eio_packet *p, int polling)
 {
     sio_eio_server *s = so->server;
     switch (p->type) {
@@ -845,7 +845,7 @@ static int on_packet(sio_eio_socket *so, const sio_eio_packet *p, int polling)
     }
 }
 
-static int post_packet_cb(const sio_eio_packet *p, void *data)
+static int post_packet_cb(const sio__eio_packet *p, void *data)
 {
     sio_eio_socket *so = data;
     return on_packet(so, p, 1) ? 1 : 0;
@@ -866,7 +866,7 @@ int sio__eio_poll_post(sio_eio_socket *so, const char *body, size_t len)
 
 int sio__eio_poll_get(sio_eio_socket *so, void *get)
 {
-    sio_eio_poll *pl = so->poll;
+    sio__eio_poll *pl = so->poll;
     if (pl == NULL || pl->get) {
         sio__eio_close(so, "transport error");
         return SIO_EBUSY;
@@ -893,7 +893,7 @@ void sio__eio_poll_aborted(sio_eio_socket *so, void *get)
 
 void sio__eio_ws_attach(sio_eio_socket *so, void *ws)
 {
-    sio_eio_poll *pl = so->poll;
+    sio__eio_poll *pl = so->poll;
     so->ws = ws;
     so->transport = SIO_TRANSPORT_WEBSOCKET;
     for (size_t i = pl ? pl->qhead : 0; pl && i < pl->qlen; i++)
@@ -902,10 +902,10 @@ void sio__eio_ws_attach(sio_eio_socket *so, void *ws)
     poll_free(so);
 }
 
-static void upgrade_fire(sio_timer *t, void *data)
+static void upgrade_fire(sio__timer *t, void *data)
 {
     sio_eio_socket *so = data;
-    sio_eio_poll *pl = so->poll;
+    sio__eio_poll *pl = so->poll;
     void *p = pl->probe;
     sio__timer_stop(t); /* also called directly to abort an upgrade */
     pl->probe = NULL;
@@ -949,11 +949,11 @@ static void finish_upgrade(sio_eio_socket *so)
 
 /* Messages on the probe socket: "2probe", then "5" (anything else aborts
  * the upgrade, as in Node). */
-static void probe_message(sio_eio_socket *so, const sio_eio_packet *p)
+static void probe_message(sio_eio_socket *so, const sio__eio_packet *p)
 {
-    sio_eio_poll *pl = so->poll;
+    sio__eio_poll *pl = so->poll;
     if (p->type == SIO_EIO_PING && sio__slice_eq(p->data, "probe") && !pl->probed) {
-        sio_rcbuf *pong = sio__rcbuf_new("3probe", 6);
+        sio__rcbuf *pong = sio__rcbuf_new("3probe", 6);
         if (pong)
             so->server->ops->ws_send(pl->probe, pong, 0);
         sio__rcbuf_unref(pong);
@@ -976,9 +976,9 @@ static int is_probe(const sio_eio_socket *so, const void *ws)
 
 void sio__eio_ws_message(sio_eio_socket *so, void *ws, const char *data, size_t len, int binary)
 {
-    sio_eio_packet p;
+    sio__eio_packet p;
     if (binary) {
-        p = (sio_eio_packet){SIO_EIO_MESSAGE, 1, {data, len}};
+        p = (sio__eio_packet){SIO_EIO_MESSAGE, 1, {data, len}};
     } else if (sio__eio_decode_text(data, len, &p) < 0) {
         if (is_probe(so, ws))
             upgrade_fire(&so->poll->upgrade_timer, so);

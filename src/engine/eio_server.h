@@ -2,8 +2,8 @@
  * the polling queue and the upgrade state machine. Sans-I/O: it never
  * touches a socket. The layer above it (src/server) feeds it requests
  * (through eio_http.h), WebSocket messages and transport events, and
- * implements sio_eio_transport_ops so that the core can hand it bytes to
- * write; time, timers and random bytes come in through sio_eio_env.
+ * implements sio__eio_transport_ops so that the core can hand it bytes to
+ * write; time, timers and random bytes come in through sio__eio_env.
  *
  * Spec: socketio/engine.io-protocol (v4) and Node's engine.io 6.6
  * (lib/server.ts verify()/handshake(), lib/socket.ts, lib/transports/
@@ -37,11 +37,11 @@ const char *sio__eio_error_message(int code);
 
 /* What the core asks of the layer that owns the connections. "ws", "get"
  * and "conn" are that layer's handles; the core only passes them back. */
-typedef struct sio_eio_transport_ops {
+typedef struct sio__eio_transport_ops {
     /* Frames pkt as one WebSocket message and queues it (new reference).
      * SIO_ELIMIT: the connection is over one of its output limits and is to
      * be cut off (nothing was queued). */
-    int (*ws_send)(void *ws, sio_rcbuf *pkt, int binary);
+    int (*ws_send)(void *ws, sio__rcbuf *pkt, int binary);
     /* Bytes queued on ws and not yet written (outbound limit). */
     size_t (*ws_queued)(void *ws);
     /* Detaches ws from the session and closes it (close frame, then TCP). */
@@ -49,7 +49,7 @@ typedef struct sio_eio_transport_ops {
     /* Answers the held polling GET with 200 and body (the bytes are taken).
      * compress: some packet in body may be compressed (Node's
      * options.compress); the layer below applies httpCompression. */
-    void (*poll_answer)(void *get, sio_buf *body, int compress);
+    void (*poll_answer)(void *get, sio__buf *body, int compress);
 
     /* HTTP requests on the server's path (engine/eio_http.c): */
     /* Answers conn's current request: status, Content-Type (NULL: none),
@@ -72,62 +72,62 @@ typedef struct sio_eio_transport_ops {
     void (*req_free)(sio_req *r);
     /* The peer's address as text into out ("" if unknown). */
     void (*peer_address)(void *conn, char *out, size_t cap);
-} sio_eio_transport_ops;
+} sio__eio_transport_ops;
 
 /* What the core takes from outside instead of asking the system: its
  * timers, both clocks and its random bytes (session ids). */
-typedef struct sio_eio_env {
-    sio_timers *timers;                              /* the wheel the loop runs */
+typedef struct sio__eio_env {
+    sio__timers *timers;                             /* the wheel the loop runs */
     uint64_t (*now)(void *arg);                      /* monotonic ms */
     int64_t (*wall)(void *arg);                      /* wall-clock ms (handshake time) */
     int (*random)(void *arg, void *out, size_t len); /* 0, or < 0 when none came */
     void *arg;
-} sio_eio_env;
+} sio__eio_env;
 
 /* The query fields and headers verify() looks at, extracted by net. */
-typedef struct sio_eio_reqinfo {
-    int method;          /* 'G' GET, 'P' POST, 'O' OPTIONS, 0 other */
-    int upgrade;         /* a WebSocket upgrade request */
-    sio_slice transport; /* query "transport" ({NULL,0} absent) */
-    sio_slice sid;       /* query "sid" */
-    sio_slice eio;       /* query "EIO" */
-    sio_slice origin;    /* Origin header */
-    const sio_req *req;  /* for allow_request */
-} sio_eio_reqinfo;
+typedef struct sio__eio_reqinfo {
+    int method;           /* 'G' GET, 'P' POST, 'O' OPTIONS, 0 other */
+    int upgrade;          /* a WebSocket upgrade request */
+    sio__slice transport; /* query "transport" ({NULL,0} absent) */
+    sio__slice sid;       /* query "sid" */
+    sio__slice eio;       /* query "EIO" */
+    sio__slice origin;    /* Origin header */
+    const sio_req *req;   /* for allow_request */
+} sio__eio_reqinfo;
 
-typedef enum { SIO_EIO_OPEN_STATE, SIO_EIO_CLOSING, SIO_EIO_CLOSED } sio_eio_state;
+typedef enum { SIO_EIO_OPEN_STATE, SIO_EIO_CLOSING, SIO_EIO_CLOSED } sio__eio_state;
 /* What an open session's timer means: the next ping, the pong deadline, or
  * (CUT) the close of a session that went over an output limit, which runs
  * from the timer rather than inside the send that went over. */
-typedef enum { SIO_EIO_HB_WAIT_PING, SIO_EIO_HB_WAIT_PONG, SIO_EIO_HB_CUT } sio_eio_hb;
+typedef enum { SIO_EIO_HB_WAIT_PING, SIO_EIO_HB_WAIT_PONG, SIO_EIO_HB_CUT } sio__eio_hb;
 
 /* One queued outbound packet (polling transport). */
-typedef struct sio_eio_qent {
-    sio_rcbuf *pkt; /* text: full packet incl. type digit; binary: raw bytes */
-    int flags;      /* SIO__EIO_SEND_* */
-} sio_eio_qent;
+typedef struct sio__eio_qent {
+    sio__rcbuf *pkt; /* text: full packet incl. type digit; binary: raw bytes */
+    int flags;       /* SIO__EIO_SEND_* */
+} sio__eio_qent;
 
 /* What only a session on the polling transport needs (the queue, the held
  * GET, an upgrade in progress): allocated at the handshake and freed once a
  * WebSocket carries the session, so a WebSocket session keeps none of it. */
-typedef struct sio_eio_poll {
-    void *get;       /* held polling GET, or NULL */
-    void *probe;     /* WebSocket being upgraded to, or NULL */
-    sio_eio_qent *q; /* polling queue: q[qhead..qlen) pending */
+typedef struct sio__eio_poll {
+    void *get;        /* held polling GET, or NULL */
+    void *probe;      /* WebSocket being upgraded to, or NULL */
+    sio__eio_qent *q; /* polling queue: q[qhead..qlen) pending */
     size_t qhead, qlen, qcap;
-    size_t qbytes;           /* bytes pending in q */
-    sio_timer upgrade_timer; /* upgradeTimeout for probe */
-    int probed;              /* "2probe" answered: release GETs with noop */
-} sio_eio_poll;
+    size_t qbytes;            /* bytes pending in q */
+    sio__timer upgrade_timer; /* upgradeTimeout for probe */
+    int probed;               /* "2probe" answered: release GETs with noop */
+} sio__eio_poll;
 
 /* Session id length: 18 random bytes in base64url, plus the NUL. */
 #define SIO_EIO_ID_SIZE 25
 
 struct sio_eio_socket {
     char id[SIO_EIO_ID_SIZE]; /* session id, base64url, NUL-terminated */
-    uint8_t state;            /* sio_eio_state: open -> closing (flushing) -> closed */
+    uint8_t state;            /* sio__eio_state: open -> closing (flushing) -> closed */
     uint8_t transport;        /* SIO_TRANSPORT_* currently carrying packets */
-    uint8_t hb;               /* sio_eio_hb: what timer means while open */
+    uint8_t hb;               /* sio__eio_hb: what timer means while open */
     uint8_t hs_secure : 1;    /* handshake: TLS */
     uint8_t metered : 1;      /* counted in the session gauges (sio_metrics) */
     uint16_t busy;            /* >0 while callbacks run: free is deferred */
@@ -135,8 +135,8 @@ struct sio_eio_socket {
     sio_eio_socket *next;     /* next session in its bucket of server->buckets */
     void *ws;                 /* active WebSocket transport, or NULL */
     void *post;               /* connection receiving a POST body (compared, never used) */
-    sio_eio_poll *poll;       /* polling state, NULL once on WebSocket */
-    sio_timer timer;          /* open: next ping or pong deadline (hb);
+    sio__eio_poll *poll;      /* polling state, NULL once on WebSocket */
+    sio__timer timer;         /* open: next ping or pong deadline (hb);
                                * closing: the deferred close */
     void *user_data;          /* sio_eio_socket_set_data() */
     sio_handshake *hs;        /* built from hs_blob on first request */
@@ -164,19 +164,19 @@ struct sio_eio_server {
                                * them); nbuckets is 0 or a power of two */
     size_t nbuckets;
     size_t nsessions;               /* sessions in buckets */
-    sio_timers *timers;             /* the loop's wheel */
+    sio__timers *timers;            /* the loop's wheel */
     uint64_t (*now)(void *now_arg); /* monotonic clock, ms */
     int64_t (*wall)(void *now_arg); /* wall clock, ms */
     int (*random)(void *now_arg, void *out, size_t len);
     void *now_arg; /* the env's arg, passed to all three */
-    const sio_eio_transport_ops *ops;
+    const sio__eio_transport_ops *ops;
     int closing; /* server shutting down: no new sessions */
 };
 
 /* Builds the core; strings in opts are copied. SIO_ENOMEM, SIO_EINVAL. */
 int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
-                         const sio_eio_callbacks *cb, void *data, const sio_eio_env *env,
-                         const sio_eio_transport_ops *ops);
+                         const sio_eio_callbacks *cb, void *data, const sio__eio_env *env,
+                         const sio__eio_transport_ops *ops);
 /* A request refused before reaching a session: logs it and runs the
  * program's connection_error callback. */
 void sio__eio_connection_error(sio_eio_server *s, int code, const char *url, size_t url_len,
@@ -189,7 +189,7 @@ sio_eio_socket *sio__eio_find(const sio_eio_server *s, const char *id, size_t le
 
 /* Node's verify(): SIO_EIO_ERR_NONE or the error code to answer with. When
  * the request names a live session, *out is set to it. */
-int sio__eio_verify(sio_eio_server *s, const sio_eio_reqinfo *ri, sio_eio_socket **out);
+int sio__eio_verify(sio_eio_server *s, const sio__eio_reqinfo *ri, sio_eio_socket **out);
 /* Starts a session on transport (after verify). hs holds the handshake
  * request's details (copied). The open packet is queued. SIO_ENOMEM. */
 int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs,
@@ -198,8 +198,8 @@ int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs
  * attached (the GET held or the WebSocket attached). */
 void sio__eio_opened(sio_eio_socket *so);
 /* The CORS header lines for a request with this Origin (may be empty). */
-int sio__eio_cors_headers(const sio_eio_server *s, sio_slice origin, sio_slice req_headers,
-                          int preflight, sio_buf *out);
+int sio__eio_cors_headers(const sio_eio_server *s, sio__slice origin, sio__slice req_headers,
+                          int preflight, sio__buf *out);
 
 /* Polling: a GET arrived. Returns 0 (held or answered), or SIO_EBUSY when
  * a GET is already held (Node answers 400 and closes the session). */

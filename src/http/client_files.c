@@ -25,9 +25,9 @@ static const char *const NAMES[] = {
 #define NFILES (sizeof NAMES / sizeof NAMES[0])
 
 typedef struct client_file {
-    char *url;            /* prefix + "/" + name */
-    int map;              /* a source map (JSON) */
-    sio_buf data, gz, df; /* contents, gzip and deflate forms */
+    char *url;             /* prefix + "/" + name */
+    int map;               /* a source map (JSON) */
+    sio__buf data, gz, df; /* contents, gzip and deflate forms */
 } client_file;
 
 struct sio__client_files {
@@ -43,7 +43,7 @@ sio__client_files **sio__client_files_next(sio__client_files *f)
 }
 
 /* Reads a whole file into b. 0, SIO_EIO (absent, unreadable), SIO_ENOMEM. */
-static int read_all(const char *path, sio_buf *b)
+static int read_all(const char *path, sio__buf *b)
 {
     FILE *fp = fopen(path, "rb");
     if (fp == NULL)
@@ -61,7 +61,7 @@ static int read_all(const char *path, sio_buf *b)
 
 /* Node's ETag is the client's version: take it from the bundle's banner
  * ("Socket.IO v4.8.1"), else a hash of the contents. */
-static void make_etag(sio__client_files *f, const sio_buf *js)
+static void make_etag(sio__client_files *f, const sio__buf *js)
 {
     const char *tag = "Socket.IO v";
     size_t look = js->len < 512 ? js->len : 512;
@@ -151,7 +151,7 @@ void sio__client_files_free(sio__client_files *f)
 
 /* If-None-Match equal to the tag or its weak form (Node compares the whole
  * header value, not a list). */
-static int etag_matches(const sio__client_files *f, sio_slice inm)
+static int etag_matches(const sio__client_files *f, sio__slice inm)
 {
     size_t n = strlen(f->etag);
     if (inm.base == NULL)
@@ -162,8 +162,8 @@ static int etag_matches(const sio__client_files *f, sio_slice inm)
            memcmp(inm.base + 2, f->etag, n) == 0;
 }
 
-int sio__client_files_answer(const sio__client_files *f, sio_slice path, sio_slice if_none_match,
-                             sio_slice accept_encoding, sio__client_answer *out)
+int sio__client_files_answer(const sio__client_files *f, sio__slice path, sio__slice if_none_match,
+                             sio__slice accept_encoding, sio__client_answer *out)
 {
     const client_file *cf = NULL;
     for (size_t i = 0; f && i < f->n && cf == NULL; i++)
@@ -179,7 +179,7 @@ int sio__client_files_answer(const sio__client_files *f, sio_slice path, sio_sli
         return 1;
     }
     const char *coding = sio__http_pick_encoding(accept_encoding.base, accept_encoding.len);
-    const sio_buf *b = coding == NULL ? &cf->data : coding[0] == 'g' ? &cf->gz : &cf->df;
+    const sio__buf *b = coding == NULL ? &cf->data : coding[0] == 'g' ? &cf->gz : &cf->df;
     out->status = 200;
     snprintf(out->headers, sizeof out->headers,
              "Cache-Control: public, max-age=0\r\nContent-Type: application/%s; charset=utf-8\r\n"

@@ -43,8 +43,8 @@ typedef struct sio__client_answer {
 
 /* 1 with *out filled if path is one of the files, else 0. if_none_match
  * and accept_encoding may be NULL. */
-int sio__client_files_answer(const sio__client_files *f, sio_slice path, sio_slice if_none_match,
-                             sio_slice accept_encoding, sio__client_answer *out);
+int sio__client_files_answer(const sio__client_files *f, sio__slice path, sio__slice if_none_match,
+                             sio__slice accept_encoding, sio__client_answer *out);
 
 /* Makes http answer f's paths before its request handler (implemented by
  * the net layer, which owns the HTTP server; it cannot fail). f is

@@ -87,7 +87,7 @@ static void z_free(voidpf opaque, voidpf ptr)
     sio__free(ptr);
 }
 
-int sio__http_compress(const char *coding, const void *in, size_t len, sio_buf *out)
+int sio__http_compress(const char *coding, const void *in, size_t len, sio__buf *out)
 {
     int gzip = strcmp(coding, "gzip") == 0;
     if (!gzip && strcmp(coding, "deflate") != 0)

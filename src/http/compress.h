@@ -21,6 +21,6 @@ const char *sio__http_pick_encoding(const char *accept_encoding, size_t len);
 /* Compresses in[0..len) with zlib as coding ("gzip" or "deflate", the
  * zlib format Node's createDeflate writes) into out (emptied first).
  * 0, SIO_EINVAL (unknown coding), SIO_ENOMEM, SIO_EIO (zlib error). */
-int sio__http_compress(const char *coding, const void *in, size_t len, sio_buf *out);
+int sio__http_compress(const char *coding, const void *in, size_t len, sio__buf *out);
 
 #endif

@@ -47,7 +47,7 @@ enum {
     PH_ERROR    /* sticky failure: error_rc and error_status are set */
 };
 
-void sio__http_limits_init(sio_http_limits *l)
+void sio__http_limits_init(sio__http_limits *l)
 {
     l->max_request_line = 8192;
     l->max_header_bytes = 16384;
@@ -58,7 +58,7 @@ void sio__http_limits_init(sio_http_limits *l)
 }
 
 /* Records a failure; every later feed returns the same code. */
-static int fail(sio_http_parser *p, int rc, int status)
+static int fail(sio__http_parser *p, int rc, int status)
 {
     p->phase = PH_ERROR;
     p->error_rc = rc;
@@ -68,7 +68,7 @@ static int fail(sio_http_parser *p, int rc, int status)
 
 /* Maps an allocation failure (or a buffer cap, which the explicit checks
  * should make unreachable) to its status. */
-static int fail_alloc(sio_http_parser *p, int rc)
+static int fail_alloc(sio__http_parser *p, int rc)
 {
     return rc == SIO_ELIMIT ? fail(p, rc, 431) : fail(p, SIO_ENOMEM, 500);
 }
@@ -98,7 +98,7 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-void sio__http_parser_init(sio_http_parser *p, const sio_http_limits *l)
+void sio__http_parser_init(sio__http_parser *p, const sio__http_limits *l)
 {
     memset(p, 0, sizeof *p);
     if (l)
@@ -111,7 +111,7 @@ void sio__http_parser_init(sio_http_parser *p, const sio_http_limits *l)
     sio__http_parser_reset(p);
 }
 
-void sio__http_parser_free(sio_http_parser *p)
+void sio__http_parser_free(sio__http_parser *p)
 {
     sio__buf_free(&p->head);
     sio__buf_free(&p->line);
@@ -128,10 +128,10 @@ void sio__http_parser_free(sio_http_parser *p)
  * next request: keep-alive connections should not pin big allocations. */
 #define SIO_HTTP_KEEP_BODY_CAP 65536
 
-void sio__http_parser_reset(sio_http_parser *p)
+void sio__http_parser_reset(sio__http_parser *p)
 {
-    sio_buf body = p->req.body;
-    sio_http_header *headers = p->req.headers;
+    sio__buf body = p->req.body;
+    sio__http_header *headers = p->req.headers;
     if (body.cap > SIO_HTTP_KEEP_BODY_CAP)
         sio__buf_free(&body);
     body.len = 0;
@@ -157,7 +157,7 @@ void sio__http_parser_reset(sio_http_parser *p)
     p->trailer_bytes = 0;
 }
 
-void sio__http_parser_set_max_body(sio_http_parser *p, size_t max)
+void sio__http_parser_set_max_body(sio__http_parser *p, size_t max)
 {
     p->max_body = max;
 }
@@ -165,11 +165,11 @@ void sio__http_parser_set_max_body(sio_http_parser *p, size_t max)
 /* ------------------------------------------------------------------ head */
 
 /* Maps the method token to the enum; methods are case-sensitive. */
-static sio_http_method method_of(const char *m, size_t n)
+static sio__http_method method_of(const char *m, size_t n)
 {
     static const struct {
         const char *name;
-        sio_http_method method;
+        sio__http_method method;
     } methods[] = {{"GET", SIO_HTTP_GET},   {"POST", SIO_HTTP_POST}, {"OPTIONS", SIO_HTTP_OPTIONS},
                    {"HEAD", SIO_HTTP_HEAD}, {"PUT", SIO_HTTP_PUT},   {"DELETE", SIO_HTTP_DELETE}};
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
@@ -180,7 +180,7 @@ static sio_http_method method_of(const char *m, size_t n)
 
 /* "HTTP/1.0" or "HTTP/1.1"; another well-formed version is 505, anything
  * else 400 (RFC 9112 2.3). */
-static int parse_version(sio_http_parser *p, const char *v, size_t n)
+static int parse_version(sio__http_parser *p, const char *v, size_t n)
 {
     if (n != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
         v[7] < '0' || v[7] > '9')
@@ -194,7 +194,7 @@ static int parse_version(sio_http_parser *p, const char *v, size_t n)
 /* request-line = method SP request-target SP HTTP-version (RFC 9112 3),
  * exactly one SP each, origin-form target only (3.2.1). Its length was
  * checked by check_head_limits as it arrived. */
-static int request_line(sio_http_parser *p, const char *line, size_t n)
+static int request_line(sio__http_parser *p, const char *line, size_t n)
 {
     size_t m = 0;
     while (m < n && is_tchar((unsigned char)line[m]))
@@ -247,7 +247,7 @@ static int parse_field(const char *line, size_t n, size_t *name_len, size_t *vst
 }
 
 /* Makes room for one more span, growing geometrically up to max_headers. */
-static int grow_spans(sio_http_parser *p)
+static int grow_spans(sio__http_parser *p)
 {
     if (p->nspans < p->spans_cap)
         return 0;
@@ -263,7 +263,7 @@ static int grow_spans(sio_http_parser *p)
 }
 
 /* Validates one header line and records it as offsets into head. */
-static int header_line(sio_http_parser *p, const char *line, size_t n)
+static int header_line(sio__http_parser *p, const char *line, size_t n)
 {
     size_t nlen, vs, vlen;
     if (parse_field(line, n, &nlen, &vs, &vlen) < 0)
@@ -281,11 +281,11 @@ static int header_line(sio_http_parser *p, const char *line, size_t n)
 }
 
 /* Turns the recorded offsets into slices; head will not move any more. */
-static int materialise(sio_http_parser *p)
+static int materialise(sio__http_parser *p)
 {
-    sio_http_request *r = &p->req;
+    sio__http_request *r = &p->req;
     if (p->nspans > p->headers_cap) {
-        sio_http_header *h = sio__realloc(r->headers, p->spans_cap * sizeof *h);
+        sio__http_header *h = sio__realloc(r->headers, p->spans_cap * sizeof *h);
         if (h == NULL)
             return fail(p, SIO_ENOMEM, 500);
         r->headers = h;
@@ -295,21 +295,21 @@ static int materialise(sio_http_parser *p)
     r->nheaders = p->nspans;
     for (unsigned i = 0; i < r->nheaders; i++) {
         const sio__http_span *s = &p->spans[i];
-        r->headers[i].name = (sio_slice){base + s->name_off, s->name_len};
-        r->headers[i].value = (sio_slice){base + s->value_off, s->value_len};
+        r->headers[i].name = (sio__slice){base + s->name_off, s->name_len};
+        r->headers[i].value = (sio__slice){base + s->value_off, s->value_len};
     }
-    r->method_str = (sio_slice){base, p->method_len};
-    r->target = (sio_slice){base + p->target_off, p->target_len};
+    r->method_str = (sio__slice){base, p->method_len};
+    r->target = (sio__slice){base + p->target_off, p->target_len};
     const char *q = memchr(r->target.base, '?', r->target.len);
     size_t plen = q ? (size_t)(q - r->target.base) : r->target.len;
-    r->path = (sio_slice){r->target.base, plen};
+    r->path = (sio__slice){r->target.base, plen};
     /* Without '?' the query is the empty slice at the end of the target. */
     r->query =
-        q ? (sio_slice){q + 1, r->target.len - plen - 1} : (sio_slice){r->target.base + plen, 0};
+        q ? (sio__slice){q + 1, r->target.len - plen - 1} : (sio__slice){r->target.base + plen, 0};
     return 0;
 }
 
-int sio__http_list_has(sio_slice value, const char *token)
+int sio__http_list_has(sio__slice value, const char *token)
 {
     size_t i = 0;
     while (i < value.len) {
@@ -321,14 +321,14 @@ int sio__http_list_has(sio_slice value, const char *token)
             s++;
         while (e > s && is_ows(value.base[e - 1]))
             e--;
-        if (sio__slice_eq_nocase((sio_slice){value.base + s, e - s}, token))
+        if (sio__slice_eq_nocase((sio__slice){value.base + s, e - s}, token))
             return 1;
     }
     return 0;
 }
 
 /* Content-Length = 1*DIGIT (RFC 9110 8.6), no sign, no list, no overflow. */
-static int parse_content_length(sio_slice v, int64_t *out)
+static int parse_content_length(sio__slice v, int64_t *out)
 {
     int64_t n = 0;
     if (v.len == 0)
@@ -347,7 +347,7 @@ static int parse_content_length(sio_slice v, int64_t *out)
 
 /* uri-host [":" port] (RFC 9110 7.2), loosely: the bytes a reg-name, an
  * IP literal and a port may use. Keeps '/', '@', spaces and such out. */
-static int host_is_valid(sio_slice v)
+static int host_is_valid(sio__slice v)
 {
     for (size_t i = 0; i < v.len; i++) {
         unsigned char c = (unsigned char)v.base[i];
@@ -371,9 +371,9 @@ typedef struct head_facts {
 } head_facts;
 
 /* Reads one header into facts and req; 400 on a bad or conflicting value. */
-static int gather(sio_http_parser *p, const sio_http_header *h, head_facts *f)
+static int gather(sio__http_parser *p, const sio__http_header *h, head_facts *f)
 {
-    sio_http_request *r = &p->req;
+    sio__http_request *r = &p->req;
     if (sio__slice_eq_nocase(h->name, "content-length")) {
         int64_t n;
         if (parse_content_length(h->value, &n) < 0)
@@ -401,9 +401,9 @@ static int gather(sio_http_parser *p, const sio_http_header *h, head_facts *f)
 
 /* The head is complete: expose it and settle framing and connection
  * semantics (RFC 9112 6.1-6.3, 9.3). Returns 1 (head done) or an error. */
-static int finish_head(sio_http_parser *p)
+static int finish_head(sio__http_parser *p)
 {
-    sio_http_request *r = &p->req;
+    sio__http_request *r = &p->req;
     head_facts f = {0};
     int rc = materialise(p);
     if (rc < 0)
@@ -431,7 +431,7 @@ static int finish_head(sio_http_parser *p)
 
 /* A complete line (ending in LF) sits at head[line_start..]. Returns 1 when
  * it was the empty line ending the head, 0 otherwise, or an error. */
-static int on_line(sio_http_parser *p)
+static int on_line(sio__http_parser *p)
 {
     const char *line = p->head.data + p->line_start;
     size_t n = p->head.len - p->line_start;
@@ -459,7 +459,7 @@ static int on_line(sio_http_parser *p)
 
 /* Checks that n more bytes (ending the line if complete) keep the head
  * within its limits, before they are copied. */
-static int check_head_limits(sio_http_parser *p, size_t n, int complete)
+static int check_head_limits(sio__http_parser *p, size_t n, int complete)
 {
     if (!p->have_request_line) {
         /* The line so far without its LF may still hold the CR. */
@@ -475,7 +475,7 @@ static int check_head_limits(sio_http_parser *p, size_t n, int complete)
 /* The method is checked as its bytes arrive, so a peer speaking something
  * else (TLS, garbage without a line end) is refused at its first byte
  * rather than after a timeout or 8 KiB. */
-static int check_method_prefix(sio_http_parser *p)
+static int check_method_prefix(sio__http_parser *p)
 {
     if (p->have_request_line)
         return 0;
@@ -490,7 +490,7 @@ static int check_method_prefix(sio_http_parser *p)
 }
 
 /* Copies head bytes line by line; stops right after the empty line. */
-static int feed_head(sio_http_parser *p, const char *data, size_t len)
+static int feed_head(sio__http_parser *p, const char *data, size_t len)
 {
     size_t i = 0;
     /* Most heads fit in 1 KiB: one allocation instead of a doubling chain
@@ -522,13 +522,13 @@ static int feed_head(sio_http_parser *p, const char *data, size_t len)
 /* ------------------------------------------------------------------ body */
 
 /* Whether n more decoded body bytes fit under the current body limit. */
-static int body_fits(const sio_http_parser *p, uint64_t n)
+static int body_fits(const sio__http_parser *p, uint64_t n)
 {
     return p->req.body.len <= p->max_body && n <= p->max_body - p->req.body.len;
 }
 
 /* Chooses the framing once the caller has seen the head (RFC 9112 6.3). */
-static void start_body(sio_http_parser *p)
+static void start_body(sio__http_parser *p)
 {
     if (p->req.chunked) {
         p->phase = PH_CHUNK_SIZE;
@@ -541,7 +541,7 @@ static void start_body(sio_http_parser *p)
 }
 
 /* Copies up to the remaining bytes of a CL body or chunk into the body. */
-static int take_data(sio_http_parser *p, const char *d, size_t len, int next)
+static int take_data(sio__http_parser *p, const char *d, size_t len, int next)
 {
     size_t n = len < p->remaining ? len : (size_t)p->remaining;
     /* Re-checked here since set_max_body may have lowered the limit. */
@@ -557,7 +557,7 @@ static int take_data(sio_http_parser *p, const char *d, size_t len, int next)
 }
 
 /* One byte of a chunk-size: hex digits, then CR, ';' or BWS. */
-static int chunk_size_byte(sio_http_parser *p, char c)
+static int chunk_size_byte(sio__http_parser *p, char c)
 {
     int h = sio__hex_digit(c);
     if (h >= 0) {
@@ -585,7 +585,7 @@ static int chunk_size_byte(sio_http_parser *p, char c)
 /* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ): tolerated and
  * ignored, but only BWS may precede the first ';', no control bytes, and
  * limits.max_chunk_ext bytes per message at most (then 413, as Node). */
-static int chunk_ext_byte(sio_http_parser *p, char c)
+static int chunk_ext_byte(sio__http_parser *p, char c)
 {
     if (c == '\r') {
         if (!p->ext_semi)
@@ -603,7 +603,7 @@ static int chunk_ext_byte(sio_http_parser *p, char c)
 }
 
 /* The LF of a chunk-size line: data follows, or the trailer after "0". */
-static int chunk_size_lf(sio_http_parser *p, char c)
+static int chunk_size_lf(sio__http_parser *p, char c)
 {
     if (c != '\n')
         return fail(p, SIO_EPROTO, 400);
@@ -615,7 +615,7 @@ static int chunk_size_lf(sio_http_parser *p, char c)
 
 /* Trailer lines are validated as field lines, bounded by max_header_bytes
  * in total, and dropped: nothing here needs them. */
-static int trailer_bytes(sio_http_parser *p, const char *d, size_t len)
+static int trailer_bytes(sio__http_parser *p, const char *d, size_t len)
 {
     const char *nl = memchr(d, '\n', len);
     size_t n = nl ? (size_t)(nl - d) + 1 : len;
@@ -641,7 +641,7 @@ static int trailer_bytes(sio_http_parser *p, const char *d, size_t len)
 }
 
 /* Expects exactly byte c, then moves to phase next. */
-static int expect(sio_http_parser *p, char got, char want, int next)
+static int expect(sio__http_parser *p, char got, char want, int next)
 {
     if (got != want)
         return fail(p, SIO_EPROTO, 400);
@@ -650,7 +650,7 @@ static int expect(sio_http_parser *p, char got, char want, int next)
 }
 
 /* Consumes at least one byte of body framing or data (len > 0). */
-static int step_body(sio_http_parser *p, const char *d, size_t len)
+static int step_body(sio__http_parser *p, const char *d, size_t len)
 {
     switch (p->phase) {
     case PH_BODY_CL:
@@ -676,7 +676,7 @@ static int step_body(sio_http_parser *p, const char *d, size_t len)
 
 /* Checks a Content-Length against the (possibly route-specific) limit,
  * then feeds body bytes until the message ends or the input runs out. */
-static int feed_body(sio_http_parser *p, const char *data, size_t len)
+static int feed_body(sio__http_parser *p, const char *data, size_t len)
 {
     size_t i = 0;
     if (p->phase == PH_BODY_CL && !body_fits(p, p->remaining))
@@ -690,7 +690,7 @@ static int feed_body(sio_http_parser *p, const char *data, size_t len)
     return (int)i;
 }
 
-int sio__http_parser_feed(sio_http_parser *p, const char *data, size_t len, sio_http_state *state)
+int sio__http_parser_feed(sio__http_parser *p, const char *data, size_t len, sio__http_state *state)
 {
     int rc;
     *state = SIO_HTTP_NEED_MORE;
@@ -719,15 +719,15 @@ int sio__http_parser_feed(sio_http_parser *p, const char *data, size_t len, sio_
     return rc;
 }
 
-int sio__http_parser_idle(const sio_http_parser *p)
+int sio__http_parser_idle(const sio__http_parser *p)
 {
     return p->phase == PH_HEAD && p->head.len == 0;
 }
 
-sio_slice sio__http_header(const sio_http_request *r, const char *name)
+sio__slice sio__http_find_header(const sio__http_request *r, const char *name)
 {
     for (unsigned i = 0; i < r->nheaders; i++)
         if (r->headers && sio__slice_eq_nocase(r->headers[i].name, name))
             return r->headers[i].value;
-    return (sio_slice){NULL, 0};
+    return (sio__slice){NULL, 0};
 }

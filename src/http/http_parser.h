@@ -30,7 +30,7 @@
 #include "core/buf.h"
 
 /* Limits applied to every request; filled with defaults by _limits_init. */
-typedef struct sio_http_limits {
+typedef struct sio__http_limits {
     size_t max_request_line; /* bytes, without CRLF; default 8192; over -> 414 */
     size_t max_header_bytes; /* whole head incl. request line and CRLFs; 16384 -> 431;
                                 also bounds the trailer section of a chunked body */
@@ -41,10 +41,10 @@ typedef struct sio_http_limits {
                                 as Origin are echoed into answers) */
     size_t max_chunk_ext;    /* chunk-extension bytes in one message; default 4096
                                 -> 413 (Node: 16 KiB, CVE-2024-22019) */
-} sio_http_limits;
+} sio__http_limits;
 
 /* Fills l with the defaults above. */
-void sio__http_limits_init(sio_http_limits *l);
+void sio__http_limits_init(sio__http_limits *l);
 
 /* The methods the server routes on; anything else is SIO_HTTP_OTHER (see
  * method_str). Methods are case-sensitive: "get" is OTHER. */
@@ -56,20 +56,20 @@ typedef enum {
     SIO_HTTP_PUT,
     SIO_HTTP_DELETE,
     SIO_HTTP_OTHER
-} sio_http_method;
+} sio__http_method;
 
 /* One header field as received; value trimmed of leading/trailing OWS. */
-typedef sio_slice_kv sio_http_header;
+typedef sio__slice_kv sio__http_header;
 
 /* A parsed request. Slices point into the parser's head buffer. */
-typedef struct sio_http_request {
-    sio_http_method method;   /* routing shortcut for method_str */
-    sio_slice method_str;     /* the method token as sent */
-    sio_slice target;         /* raw origin-form request-target "/path?query" */
-    sio_slice path;           /* target up to '?', still percent-encoded */
-    sio_slice query;          /* after '?', empty if none (still encoded) */
-    int version_minor;        /* 0 or 1 */
-    sio_http_header *headers; /* nheaders fields in arrival order */
+typedef struct sio__http_request {
+    sio__http_method method;   /* routing shortcut for method_str */
+    sio__slice method_str;     /* the method token as sent */
+    sio__slice target;         /* raw origin-form request-target "/path?query" */
+    sio__slice path;           /* target up to '?', still percent-encoded */
+    sio__slice query;          /* after '?', empty if none (still encoded) */
+    int version_minor;         /* 0 or 1 */
+    sio__http_header *headers; /* nheaders fields in arrival order */
     unsigned nheaders;
     int keep_alive;         /* HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive" */
     int upgrade_websocket;  /* HTTP/1.1, Upgrade lists "websocket", Connection lists "upgrade";
@@ -78,15 +78,15 @@ typedef struct sio_http_request {
     int chunked;            /* Transfer-Encoding: chunked */
     int expect_continue;    /* "Expect: 100-continue": the client waits for an interim
                                "100 Continue" (or the final answer) before its body */
-    sio_buf body;           /* decoded body; the caller may steal its bytes */
-} sio_http_request;
+    sio__buf body;          /* decoded body; the caller may steal its bytes */
+} sio__http_request;
 
 /* What the parser wants next, set by every successful feed. */
 typedef enum {
     SIO_HTTP_NEED_MORE, /* all input consumed; feed more */
     SIO_HTTP_HEAD_DONE, /* head parsed; stopped right after it */
     SIO_HTTP_MSG_DONE   /* whole message parsed; following bytes untouched */
-} sio_http_state;
+} sio__http_state;
 
 /* Internal: where one header field sits in the head buffer while the head
  * is still growing (the buffer may move, so offsets, not pointers). */
@@ -97,16 +97,16 @@ typedef struct sio__http_span {
 
 /* Parser state. Embed it in a connection; all fields but req and
  * error_status are private. */
-typedef struct sio_http_parser {
-    sio_http_limits limits; /* copied at init */
-    size_t max_body;        /* body limit of the current request (route-specific) */
-    int phase;              /* internal state machine position (see .c) */
-    int error_rc;           /* sticky negative return after an error, else 0 */
-    sio_buf head;           /* the head bytes, the storage behind req's slices */
-    size_t line_start;      /* offset in head of the line being received */
-    unsigned empty_lines;   /* leading CRLFs skipped before the request line */
-    int have_request_line;  /* the first line has been parsed */
-    size_t method_len;      /* request line layout, as offsets into head */
+typedef struct sio__http_parser {
+    sio__http_limits limits; /* copied at init */
+    size_t max_body;         /* body limit of the current request (route-specific) */
+    int phase;               /* internal state machine position (see .c) */
+    int error_rc;            /* sticky negative return after an error, else 0 */
+    sio__buf head;           /* the head bytes, the storage behind req's slices */
+    size_t line_start;       /* offset in head of the line being received */
+    unsigned empty_lines;    /* leading CRLFs skipped before the request line */
+    int have_request_line;   /* the first line has been parsed */
+    size_t method_len;       /* request line layout, as offsets into head */
     size_t target_off, target_len;
     sio__http_span *spans; /* header fields as offsets; spans_cap entries */
     unsigned nspans;       /* spans in use (req.nheaders is set at head end) */
@@ -116,23 +116,23 @@ typedef struct sio_http_parser {
     unsigned chunk_digits; /* hex digits seen in the current chunk-size */
     int ext_semi;          /* a ';' chunk extension started on this line */
     size_t ext_bytes;      /* chunk-extension bytes in the whole message */
-    sio_buf line;          /* current trailer line (chunked bodies only) */
+    sio__buf line;         /* current trailer line (chunked bodies only) */
     size_t trailer_bytes;  /* trailer section bytes so far */
-    sio_http_request req;  /* the request being parsed / just parsed */
+    sio__http_request req; /* the request being parsed / just parsed */
     int error_status;      /* HTTP status to answer after an error, else 0 */
-} sio_http_parser;
+} sio__http_parser;
 
 /* Prepares p for a first request; l may be NULL for the defaults. */
-void sio__http_parser_init(sio_http_parser *p, const sio_http_limits *l);
+void sio__http_parser_init(sio__http_parser *p, const sio__http_limits *l);
 /* Releases everything p owns (head, headers, body); p may be re-inited. */
-void sio__http_parser_free(sio_http_parser *p);
+void sio__http_parser_free(sio__http_parser *p);
 /* Forgets the current request (invalidating its slices) and readies p for
  * the next one on a keep-alive connection; small allocations are kept. */
-void sio__http_parser_reset(sio_http_parser *p);
+void sio__http_parser_reset(sio__http_parser *p);
 /* Sets the body limit of the current request, typically after HEAD_DONE
  * (e.g. Engine.IO's maxHttpBufferSize for a polling POST). A Content-Length
  * already known to be above it fails at the next feed with 413. */
-void sio__http_parser_set_max_body(sio_http_parser *p, size_t max);
+void sio__http_parser_set_max_body(sio__http_parser *p, size_t max);
 
 /* Feeds len bytes. Returns the bytes consumed (0..len) and sets *state, or
  * returns a negative code with p->error_status set:
@@ -143,19 +143,20 @@ void sio__http_parser_set_max_body(sio_http_parser *p, size_t max);
  * A request without a body goes HEAD_DONE, then MSG_DONE on the next feed,
  * even with len 0. After MSG_DONE, feeds return 0 and MSG_DONE until reset.
  * data may be NULL when len is 0. */
-int sio__http_parser_feed(sio_http_parser *p, const char *data, size_t len, sio_http_state *state);
+int sio__http_parser_feed(sio__http_parser *p, const char *data, size_t len,
+                          sio__http_state *state);
 
 /* 1 while no byte of the next request's head has arrived (leading empty
  * lines do not count), e.g. to switch from an idle keep-alive timeout to a
  * headers timeout; 0 once a request has started. */
-int sio__http_parser_idle(const sio_http_parser *p);
+int sio__http_parser_idle(const sio__http_parser *p);
 
 /* The value of the first header field named name (case-insensitive), or
  * {NULL, 0} if absent. A present but empty value has a non-NULL base. */
-sio_slice sio__http_header(const sio_http_request *r, const char *name);
+sio__slice sio__http_find_header(const sio__http_request *r, const char *name);
 
 /* 1 if the comma-separated list in value holds token (case-insensitive,
  * OWS around elements ignored), else 0. Used for Connection and Upgrade. */
-int sio__http_list_has(sio_slice value, const char *token);
+int sio__http_list_has(sio__slice value, const char *token);
 
 #endif

@@ -78,8 +78,8 @@ static int bodyless(int status)
 }
 
 /* Writes the fields in order; out is rolled back by the caller on error. */
-static int write_head(sio_buf *out, int status, const char *extra, const char *type, int64_t length,
-                      int keep_alive)
+static int write_head(sio__buf *out, int status, const char *extra, const char *type,
+                      int64_t length, int keep_alive)
 {
     int rc = sio__buf_appendf(out, "HTTP/1.1 %d %s\r\n", status, sio__http_status_text(status));
     if (rc == 0 && type)
@@ -98,7 +98,7 @@ static int write_head(sio_buf *out, int status, const char *extra, const char *t
     return rc;
 }
 
-int sio__http_response_head(sio_buf *out, int status, const char *extra_headers,
+int sio__http_response_head(sio__buf *out, int status, const char *extra_headers,
                             const char *content_type, int64_t content_length, int keep_alive)
 {
     if (status < 100 || status > 599)
@@ -114,7 +114,7 @@ int sio__http_response_head(sio_buf *out, int status, const char *extra_headers,
     return rc;
 }
 
-int sio__http_response_simple(sio_buf *out, int status, const char *content_type, const void *body,
+int sio__http_response_simple(sio__buf *out, int status, const char *content_type, const void *body,
                               size_t len, const char *extra_headers, int keep_alive)
 {
     size_t mark = out->len;

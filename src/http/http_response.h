@@ -1,5 +1,5 @@
 /* HTTP/1.1 response heads and small complete responses, written into a
- * sio_buf that the net layer then sends (sans-I/O).
+ * sio__buf that the net layer then sends (sans-I/O).
  *
  * The head is "HTTP/1.1 <status> <reason>\r\n", then Content-Type,
  * Content-Length, Connection and the caller's extra fields, then "\r\n".
@@ -26,12 +26,12 @@ const char *sio__http_status_text(int status);
  *                  "Connection: Upgrade" (the caller adds "Upgrade: ..."),
  *                  other 1xx get no Connection field ("100 Continue")
  * Returns 0, SIO_EINVAL, SIO_ENOMEM or SIO_ELIMIT (out's cap). */
-int sio__http_response_head(sio_buf *out, int status, const char *extra_headers,
+int sio__http_response_head(sio__buf *out, int status, const char *extra_headers,
                             const char *content_type, int64_t content_length, int keep_alive);
 
 /* Appends a head with Content-Length len, then the len body bytes. For a
  * HEAD request write the head alone with sio__http_response_head. */
-int sio__http_response_simple(sio_buf *out, int status, const char *content_type, const void *body,
+int sio__http_response_simple(sio__buf *out, int status, const char *content_type, const void *body,
                               size_t len, const char *extra_headers, int keep_alive);
 
 #endif

@@ -47,10 +47,10 @@ _Static_assert(SIO_BLOCK_SIZE < 65536, "blk_cap holds a block size");
  * keeps the queues short and never trims. */
 #define SIO_TRIM_AFTER (8u << 20)
 
-static void conn_flush(sio_conn *c);
+static void conn_flush(sio__conn *c);
 
 /* Bytes TLS still has to send (a handshake message, an alert). */
-static size_t tls_pending(const sio_conn *c)
+static size_t tls_pending(const sio__conn *c)
 {
     return c->tls ? sio__tls_pending(c->tls) : 0;
 }
@@ -58,29 +58,29 @@ static size_t tls_pending(const sio_conn *c)
 /* One uv_write in flight: what it must keep alive until it completes. */
 typedef struct sio_wreq {
     uv_write_t req;
-    sio_conn *conn;
-    size_t bytes;     /* bytes of this request libuv had not written yet when
-                       * it was issued (what is still counted as output) */
-    sio_wq_ent *ents; /* the queue it took over (headers live here) */
+    sio__conn *conn;
+    size_t bytes;      /* bytes of this request libuv had not written yet when
+                        * it was issued (what is still counted as output) */
+    sio__wq_ent *ents; /* the queue it took over (headers live here) */
     size_t nents;
     uv_buf_t bufs[];
 } sio_wreq;
 
 /* Appends an entry (the reference is taken over) to the queue. */
-static int wq_push(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
+static int wq_push(sio__conn *c, sio__rcbuf *rc, const char *hdr, size_t hlen)
 {
     if (c->wq_len == c->wq_cap) {
         if (c->wq_cap > UINT32_MAX / 2)
             return SIO_ENOMEM;
         uint32_t cap =
             c->wq_cap ? c->wq_cap * 2 : 2; /* 48 bytes: a lone answer is one or two entries */
-        sio_wq_ent *wq = sio__realloc(c->wq, cap * sizeof *wq);
+        sio__wq_ent *wq = sio__realloc(c->wq, cap * sizeof *wq);
         if (wq == NULL)
             return SIO_ENOMEM;
         c->wq = wq;
         c->wq_cap = cap;
     }
-    sio_wq_ent *e = &c->wq[c->wq_len++];
+    sio__wq_ent *e = &c->wq[c->wq_len++];
     e->rc = rc;
     e->hlen = (uint8_t)hlen;
     if (hlen)
@@ -89,7 +89,7 @@ static int wq_push(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
 }
 
 /* Moves the open block (if any) to the queue. */
-static int close_block(sio_conn *c)
+static int close_block(sio__conn *c)
 {
     if (c->blk == NULL)
         return 0;
@@ -101,12 +101,12 @@ static int close_block(sio_conn *c)
 /* Grows the open block (only the connection references it) towards
  * SIO_BLOCK_SIZE: a lone small answer costs a small block, a burst ends up
  * in full-size ones. */
-static int block_grow(sio_conn *c, size_t need)
+static int block_grow(sio__conn *c, size_t need)
 {
     size_t cap = c->blk_cap * 2 < need ? need : c->blk_cap * 2;
     if (cap > SIO_BLOCK_SIZE)
         cap = SIO_BLOCK_SIZE;
-    sio_rcbuf *b = sio__realloc(c->blk, sizeof *b + cap + 1);
+    sio__rcbuf *b = sio__realloc(c->blk, sizeof *b + cap + 1);
     if (b == NULL)
         return SIO_ENOMEM;
     c->blk = b;
@@ -114,7 +114,7 @@ static int block_grow(sio_conn *c, size_t need)
     return 0;
 }
 
-static int block_append(sio_conn *c, const void *data, size_t n)
+static int block_append(sio__conn *c, const void *data, size_t n)
 {
     if (n == 0)
         return 0;
@@ -138,7 +138,7 @@ static int block_append(sio_conn *c, const void *data, size_t n)
 
 /* Whether rc is queued by reference rather than copied: big payloads
  * always, shared ones too once the connection is falling behind. */
-static int by_reference(const sio_conn *c, const sio_rcbuf *rc)
+static int by_reference(const sio__conn *c, const sio__rcbuf *rc)
 {
     if (rc->len > SIO_COALESCE_MAX)
         return 1;
@@ -146,7 +146,7 @@ static int by_reference(const sio_conn *c, const sio_rcbuf *rc)
 }
 
 /* Queues hdr then rc's bytes, all or nothing. */
-static int enqueue(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
+static int enqueue(sio__conn *c, sio__rcbuf *rc, const char *hdr, size_t hlen)
 {
     if (rc == NULL || !by_reference(c, rc) || hlen > SIO_WS_FRAME_HEADER_MAX) {
         if (block_append(c, hdr, hlen) < 0)
@@ -163,7 +163,7 @@ static int enqueue(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
 }
 
 /* Counts n more output bytes on c and its server. */
-static void out_add(sio_conn *c, size_t n)
+static void out_add(sio__conn *c, size_t n)
 {
     sio_http_server *s = sio__conn_server(c);
     SIO_METRIC_ADD(write_queue_bytes, n);
@@ -174,7 +174,7 @@ static void out_add(sio_conn *c, size_t n)
 }
 
 /* n output bytes of c were written or dropped: uncount them. */
-static void out_sub(sio_conn *c, size_t n)
+static void out_sub(sio__conn *c, size_t n)
 {
     sio_http_server *s = sio__conn_server(c);
     SIO_METRIC_SUB(write_queue_bytes, n);
@@ -193,7 +193,7 @@ void sio__loop_maybe_trim(sio_loop *loop)
 #endif
 }
 
-int sio__conn_write(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
+int sio__conn_write(sio__conn *c, sio__rcbuf *rc, const char *hdr, size_t hlen)
 {
     if (c->closing)
         return SIO_ECLOSED;
@@ -214,7 +214,7 @@ int sio__conn_write(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen)
     return 0;
 }
 
-void sio__conn_schedule_flush(sio_conn *c)
+void sio__conn_schedule_flush(sio__conn *c)
 {
     if (sio__list_linked(&c->flink))
         return;
@@ -226,9 +226,9 @@ void sio__conn_schedule_flush(sio_conn *c)
     sio__list_insert_tail(&loop->flushq, &c->flink);
 }
 
-int sio__conn_write_copy(sio_conn *c, const void *data, size_t len)
+int sio__conn_write_copy(sio__conn *c, const void *data, size_t len)
 {
-    sio_rcbuf *rc = sio__rcbuf_new(data, len);
+    sio__rcbuf *rc = sio__rcbuf_new(data, len);
     if (rc == NULL)
         return SIO_ENOMEM;
     int r = sio__conn_write(c, rc, NULL, 0);
@@ -243,7 +243,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     sio__free(req);
 }
 
-void sio__conn_maybe_shutdown(sio_conn *c)
+void sio__conn_maybe_shutdown(sio__conn *c)
 {
     if (!c->lingering || c->shut || c->closing || c->wq_bytes || c->writes_in_flight ||
         tls_pending(c))
@@ -256,7 +256,7 @@ void sio__conn_maybe_shutdown(sio_conn *c)
     }
 }
 
-static void maybe_finish_close(sio_conn *c)
+static void maybe_finish_close(sio__conn *c)
 {
     if (c->close_after_write && c->wq_bytes == 0 && c->writes_in_flight == 0 && !tls_pending(c))
         sio__conn_close(c);
@@ -264,7 +264,7 @@ static void maybe_finish_close(sio_conn *c)
         sio__conn_maybe_shutdown(c);
 }
 
-static void ents_free(sio_wq_ent *e, size_t n)
+static void ents_free(sio__wq_ent *e, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         sio__rcbuf_unref(e[i].rc);
@@ -280,7 +280,7 @@ static void wreq_free(sio_wreq *w)
 static void on_written(uv_write_t *req, int status)
 {
     sio_wreq *w = (sio_wreq *)req;
-    sio_conn *c = w->conn;
+    sio__conn *c = w->conn;
     if (status >= 0)
         SIO_METRIC_ADD(bytes_out, w->bytes);
     out_sub(c, w->bytes);
@@ -296,7 +296,7 @@ static void on_written(uv_write_t *req, int status)
 
 /* Writes the entries ents[0..n) (an allocated array, taken over) in one
  * uv_write; bytes is what they count as output. */
-static void write_ents(sio_conn *c, sio_wq_ent *ents, size_t n, size_t bytes)
+static void write_ents(sio__conn *c, sio__wq_ent *ents, size_t n, size_t bytes)
 {
     size_t nbufs = 0;
     for (size_t i = 0; i < n; i++)
@@ -314,7 +314,7 @@ static void write_ents(sio_conn *c, sio_wq_ent *ents, size_t n, size_t bytes)
     w->nents = n;
     nbufs = 0;
     for (size_t i = 0; i < w->nents; i++) {
-        sio_wq_ent *e = &w->ents[i];
+        sio__wq_ent *e = &w->ents[i];
         if (e->hlen)
             w->bufs[nbufs++] = uv_buf_init(e->hdr, e->hlen);
         w->bufs[nbufs++] = uv_buf_init(e->rc->data, (unsigned)e->rc->len);
@@ -343,12 +343,12 @@ static void write_ents(sio_conn *c, sio_wq_ent *ents, size_t n, size_t bytes)
 /* https: once the handshake is done the whole queue is encrypted; what
  * TLS has to send then (records, handshake messages, alerts) goes out as
  * one buffer. Before that the plaintext waits in the queue. */
-static void tls_flush(sio_conn *c)
+static void tls_flush(sio__conn *c)
 {
     size_t bytes = 0;
     if (sio__tls_ready(c->tls)) {
         for (size_t i = 0; i < c->wq_len; i++) {
-            const sio_wq_ent *e = &c->wq[i];
+            const sio__wq_ent *e = &c->wq[i];
             if (sio__tls_encrypt(c->tls, e->hdr, e->hlen) < 0 ||
                 sio__tls_encrypt(c->tls, e->rc->data, e->rc->len) < 0) {
                 sio__conn_close(c);
@@ -362,8 +362,8 @@ static void tls_flush(sio_conn *c)
         c->wq_bytes = 0;
     }
     int err;
-    sio_rcbuf *out = sio__tls_output(c->tls, &err);
-    sio_wq_ent *ent = out ? sio__malloc(sizeof *ent) : NULL;
+    sio__rcbuf *out = sio__tls_output(c->tls, &err);
+    sio__wq_ent *ent = out ? sio__malloc(sizeof *ent) : NULL;
     if (ent == NULL) {
         sio__rcbuf_unref(out);
         out_sub(c, bytes);
@@ -377,7 +377,7 @@ static void tls_flush(sio_conn *c)
 }
 
 /* Hands the connection's whole queue to one uv_write. */
-static void conn_flush(sio_conn *c)
+static void conn_flush(sio__conn *c)
 {
     if (c->closing)
         return;
@@ -391,7 +391,7 @@ static void conn_flush(sio_conn *c)
     }
     if (c->wq_len == 0)
         return;
-    sio_wq_ent *ents = c->wq;
+    sio__wq_ent *ents = c->wq;
     size_t n = c->wq_len, bytes = c->wq_bytes;
     c->wq = NULL;
     c->wq_len = c->wq_cap = 0;
@@ -402,7 +402,7 @@ static void conn_flush(sio_conn *c)
 void sio__conn_flush_all(sio_loop *loop)
 {
     while (!sio__list_empty(&loop->flushq)) {
-        sio_conn *c = SIO_CONTAINER_OF(loop->flushq.next, sio_conn, flink);
+        sio__conn *c = SIO_CONTAINER_OF(loop->flushq.next, sio__conn, flink);
         sio__list_remove(&c->flink);
         conn_flush(c);
         sio__conn_maybe_shutdown(c);
@@ -413,7 +413,7 @@ void sio__conn_flush_all(sio_loop *loop)
 
 static void on_closed(uv_handle_t *h)
 {
-    sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
+    sio__conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio__conn, tcp);
     sio_http_server *s = sio__conn_server(c);
     /* In-flight writes were called back (cancelled) before this: what is
      * still counted is the queue, dropped here. */
@@ -432,7 +432,7 @@ static void on_closed(uv_handle_t *h)
     sio__http_server_maybe_done(s);
 }
 
-void sio__conn_end(sio_conn *c)
+void sio__conn_end(sio__conn *c)
 {
     c->close_after_write = 1;
     if (c->reading) {
@@ -443,7 +443,7 @@ void sio__conn_end(sio_conn *c)
 }
 
 /* Closes c; the route hears on_closed(c, error). */
-static void conn_close(sio_conn *c, int error)
+static void conn_close(sio__conn *c, int error)
 {
     if (c->closing)
         return;
@@ -453,9 +453,9 @@ static void conn_close(sio_conn *c, int error)
     sio__list_remove(&c->flink);
     sio__conn_server(c)->nconns--;
     sio__conn_server(c)->pending_closes++;
-    if (c->parser && sio__conn_http(c)->req) {
-        sio__conn_http(c)->req->conn = NULL;
-        sio__conn_http(c)->req = NULL;
+    if (c->parser && sio__conn_http_of(c)->req) {
+        sio__conn_http_of(c)->req->conn = NULL;
+        sio__conn_http_of(c)->req = NULL;
     }
     const sio__route_ops *ops = sio__conn_route_ops(c);
     if (ops)
@@ -465,14 +465,14 @@ static void conn_close(sio_conn *c, int error)
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-void sio__conn_close(sio_conn *c)
+void sio__conn_close(sio__conn *c)
 {
     conn_close(c, 0);
 }
 
 /* ------------------------------------------------------- output policy */
 
-int sio__conn_over_budget(const sio_conn *c, size_t n)
+int sio__conn_over_budget(const sio__conn *c, size_t n)
 {
     const sio_http_server *s = sio__conn_server(c);
     if (s->opts.max_output_total == 0 || s->out_total + n <= s->opts.max_output_total)
@@ -483,7 +483,7 @@ int sio__conn_over_budget(const sio_conn *c, size_t n)
     return c->out_bytes >= (share > SIO_OUT_BEHIND ? share : SIO_OUT_BEHIND);
 }
 
-int sio__conn_cut(sio_conn *c)
+int sio__conn_cut(sio__conn *c)
 {
     if (!c->cut) {
         c->cut = 1;
@@ -492,7 +492,7 @@ int sio__conn_cut(sio_conn *c)
     return SIO_ELIMIT;
 }
 
-int sio__conn_soft_start(sio_conn *c, uint32_t ms)
+int sio__conn_soft_start(sio__conn *c, uint32_t ms)
 {
     if (c->over_soft || c->lingering || c->parser)
         return 0;
@@ -507,7 +507,7 @@ int sio__conn_soft_start(sio_conn *c, uint32_t ms)
     return 0;
 }
 
-void sio__conn_soft_clear(sio_conn *c)
+void sio__conn_soft_clear(sio__conn *c)
 {
     if (!c->over_soft)
         return;
@@ -519,7 +519,7 @@ void sio__conn_soft_clear(sio_conn *c)
     c->timer = NULL;
 }
 
-void sio__conn_soft_expired(sio_conn *c)
+void sio__conn_soft_expired(sio__conn *c)
 {
     c->over_soft = 0;
     sio__conn_cut(c);
@@ -528,7 +528,7 @@ void sio__conn_soft_expired(sio_conn *c)
 
 /* The peer's IP address as text ("" if the socket cannot tell any more):
  * read when a session opens rather than kept by every connection. */
-void sio__conn_peer_address(sio_conn *c, char *out, size_t cap)
+void sio__conn_peer_address(sio__conn *c, char *out, size_t cap)
 {
     struct sockaddr_storage sa;
     int salen = sizeof sa;

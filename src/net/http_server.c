@@ -28,7 +28,7 @@
 void sio_http_options_init(sio_http_options *o)
 {
     memset(o, 0, sizeof *o);
-    sio_http_limits l;
+    sio__http_limits l;
     sio__http_limits_init(&l);
     o->max_request_line = l.max_request_line;
     o->max_header_bytes = l.max_header_bytes;
@@ -89,10 +89,10 @@ int sio_http_server_port(const sio_http_server *s)
 
 /* ------------------------------------------------------------ deadlines */
 
-static void arm(sio_conn *c, uint32_t ms);
+static void arm(sio__conn *c, uint32_t ms);
 
 /* 1 if the kernel holds unread bytes for c. */
-static int input_waiting(sio_conn *c)
+static int input_waiting(sio__conn *c)
 {
     uv_os_fd_t fd;
     int n = 0;
@@ -101,9 +101,9 @@ static int input_waiting(sio_conn *c)
     return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
 }
 
-static void conn_timeout(sio_timer *t, void *data)
+static void conn_timeout(sio__timer *t, void *data)
 {
-    sio_conn *c = data;
+    sio__conn *c = data;
     if (c->lingering || (c->tls && !sio__tls_ready(c->tls))) {
         sio__conn_close(c); /* also a TLS handshake past headers_timeout */
         return;
@@ -114,7 +114,7 @@ static void conn_timeout(sio_timer *t, void *data)
     }
     if (c->held || c->mode == SIO_CONN_WS)
         return;
-    if (sio__http_parser_idle(c->parser) && sio__conn_http(c)->pending_in.len == 0) {
+    if (sio__http_parser_idle(c->parser) && sio__conn_http_of(c)->pending_in.len == 0) {
         /* Timers run before the loop polls for input: a request may be
          * waiting in the socket already (a busy loop, a client that sent
          * just in time). It was sent while the connection was promised to
@@ -130,26 +130,26 @@ static void conn_timeout(sio_timer *t, void *data)
     sio__conn_respond(c, 408, "text/plain", NULL, "Request Timeout", 15, 0);
 }
 
-void sio__conn_timer_init(sio_conn *c)
+void sio__conn_timer_init(sio__conn *c)
 {
     sio__timer_init(c->timer, conn_timeout, c);
 }
 
-static void arm(sio_conn *c, uint32_t ms)
+static void arm(sio__conn *c, uint32_t ms)
 {
     sio_loop *loop = sio__conn_server(c)->loop;
     sio__timer_start(&loop->timers, c->timer, uv_now(loop->uv) + ms);
 }
 
 /* Bytes waiting in c's pending input (a WebSocket never has any). */
-static size_t pending_len(sio_conn *c)
+static size_t pending_len(sio__conn *c)
 {
-    return c->parser ? sio__conn_http(c)->pending_in.len : 0;
+    return c->parser ? sio__conn_http_of(c)->pending_in.len : 0;
 }
 
-void sio__conn_http_free(sio_conn *c)
+void sio__conn_http_free(sio__conn *c)
 {
-    sio_conn_http *h = sio__conn_http(c);
+    sio__conn_http *h = sio__conn_http_of(c);
     sio__timer_stop(&h->timer);
     if (c->timer == &h->timer)
         c->timer = NULL;
@@ -159,7 +159,7 @@ void sio__conn_http_free(sio_conn *c)
     c->parser = NULL;
 }
 
-void sio__conn_linger(sio_conn *c)
+void sio__conn_linger(sio__conn *c)
 {
     if (c->closing || c->lingering || c->close_after_write)
         return;
@@ -192,7 +192,7 @@ void sio__req_free(struct sio_req *r)
 }
 
 /* Appends s plus a NUL; returns its offset or (size_t)-1. */
-static size_t push_str(sio_buf *b, sio_slice s)
+static size_t push_str(sio__buf *b, sio__slice s)
 {
     size_t off = b->len;
     if (sio__buf_append(b, s.base, s.len) < 0 || sio__buf_append_byte(b, '\0') < 0)
@@ -200,9 +200,9 @@ static size_t push_str(sio_buf *b, sio_slice s)
     return off;
 }
 
-struct sio_req *sio__req_new(sio_conn *c)
+struct sio_req *sio__req_new(sio__conn *c)
 {
-    const sio_http_request *hr = &c->parser->req;
+    const sio__http_request *hr = &c->parser->req;
     struct sio_req *r = sio__calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
@@ -268,20 +268,20 @@ const char *sio_req_body(const sio_req *r, size_t *len)
 
 int sio_req_respond(sio_req *r, int status, const char *headers, const void *body, size_t len)
 {
-    sio_conn *c = r->conn;
+    sio__conn *c = r->conn;
     int keep_alive = r->keep_alive;
     sio__req_free(r);
     if (c == NULL)
         return SIO_ECLOSED;
     if (c->parser)
-        sio__conn_http(c)->req = NULL;
+        sio__conn_http_of(c)->req = NULL;
     const char *ctype = NULL; /* the caller's header lines carry it */
     return sio__conn_respond(c, status, ctype, headers, body, len, keep_alive);
 }
 
 /* --------------------------------------------------------------- parsing */
 
-static void not_found(sio_conn *c)
+static void not_found(sio__conn *c)
 {
     sio__conn_respond(c, 404, "text/plain", NULL, "Not Found", 9, c->parser->req.keep_alive);
 }
@@ -293,14 +293,14 @@ void sio__http_server_serve_client(sio_http_server *s, sio__client_files *f)
 }
 
 /* serveClient: answers c if its path is a client bundle file. */
-static int serve_client(sio_conn *c)
+static int serve_client(sio__conn *c)
 {
     sio_http_server *s = sio__conn_server(c);
-    const sio_http_request *r = &c->parser->req;
+    const sio__http_request *r = &c->parser->req;
     sio__client_answer a;
     for (sio__client_files *f = s->client_files; f != NULL; f = *sio__client_files_next(f)) {
-        if (!sio__client_files_answer(f, r->path, sio__http_header(r, "if-none-match"),
-                                      sio__http_header(r, "accept-encoding"), &a))
+        if (!sio__client_files_answer(f, r->path, sio__http_find_header(r, "if-none-match"),
+                                      sio__http_find_header(r, "accept-encoding"), &a))
             continue;
         sio__conn_respond(c, a.status, NULL, a.headers, a.body, a.len, r->keep_alive);
         return 1;
@@ -309,12 +309,12 @@ static int serve_client(sio_conn *c)
 }
 
 /* A whole request arrived: route it. */
-static void dispatch(sio_conn *c)
+static void dispatch(sio__conn *c)
 {
     sio_http_server *s = sio__conn_server(c);
     c->held = 1;
     sio__timer_stop(c->timer);
-    sio__route *route = sio__conn_http(c)->route;
+    sio__route *route = sio__conn_http_of(c)->route;
     if (route) {
         route->ops->on_request(c, route->data);
         return;
@@ -325,7 +325,7 @@ static void dispatch(sio_conn *c)
         not_found(c);
         return;
     }
-    sio_conn_http *h = sio__conn_http(c);
+    sio__conn_http *h = sio__conn_http_of(c);
     h->req = sio__req_new(c);
     if (h->req == NULL) {
         sio__conn_respond(c, 500, "text/plain", NULL, "", 0, 0);
@@ -336,13 +336,13 @@ static void dispatch(sio_conn *c)
 
 /* The head is complete: pick the route (and its body limit). Returns 1 if
  * the connection was taken over (upgrade or error). */
-static int on_head(sio_conn *c)
+static int on_head(sio__conn *c)
 {
     arm(c, sio__conn_server(c)->opts.request_timeout);
     if (c->parser->req.expect_continue && c->parser->req.method == SIO_HTTP_POST)
         sio__conn_write_copy(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     sio__route *route = sio__http_route_match(sio__conn_server(c), c->parser->req.path);
-    sio__conn_http(c)->route = route;
+    sio__conn_http_of(c)->route = route;
     if (route == NULL || !route->ops->on_head(c, route->data))
         return 0;
     /* Taken over: a WebSocket never parses HTTP again, so it keeps no
@@ -353,17 +353,17 @@ static int on_head(sio_conn *c)
     return 1;
 }
 
-static int write_response(sio_conn *c, int status, const char *ctype, const char *extra,
+static int write_response(sio__conn *c, int status, const char *ctype, const char *extra,
                           const void *body, size_t len, int keep_alive);
 
-static void parse_error(sio_conn *c)
+static void parse_error(sio__conn *c)
 {
     int status = c->parser->error_status ? c->parser->error_status : 400;
     const char *text = sio__http_status_text(status);
     SIO_LOG(SIO_LOG_HTTP, SIO_LOG_INFO, "%d: %s", status, text);
     /* The route learns that the body it waited for will not come. */
-    if (sio__conn_http(c)->route)
-        sio__conn_http(c)->route->ops->on_body_error(c);
+    if (sio__conn_http_of(c)->route)
+        sio__conn_http_of(c)->route->ops->on_body_error(c);
     /* The client may still be sending (a body over the limit): closing now
      * would reset the connection and lose the answer, so the connection
      * half-closes after it and reads on, discarding, for a short while. */
@@ -373,18 +373,18 @@ static void parse_error(sio_conn *c)
         sio__conn_linger(c);
 }
 
-static void feed_pending(sio_conn *c);
+static void feed_pending(sio__conn *c);
 
 /* Feeds input until it is used up, a request is held or too many answers
  * wait to be written. Returns the number of bytes consumed. */
-static size_t feed(sio_conn *c, char *data, size_t len)
+static size_t feed(sio__conn *c, char *data, size_t len)
 {
     size_t used = 0;
     while (!c->held && !c->closing && c->mode == SIO_CONN_HTTP && !c->close_after_write &&
            c->out_bytes < sio__conn_server(c)->opts.max_pending_output) {
         if (sio__http_parser_idle(c->parser) && len > used)
             arm(c, sio__conn_server(c)->opts.headers_timeout);
-        sio_http_state st;
+        sio__http_state st;
         int n = sio__http_parser_feed(c->parser, data + used, len - used, &st);
         if (n < 0) {
             parse_error(c);
@@ -407,12 +407,12 @@ static size_t feed(sio_conn *c, char *data, size_t len)
     return used;
 }
 
-void sio__conn_request_done(sio_conn *c)
+void sio__conn_request_done(sio__conn *c)
 {
     if (c->closing)
         return;
     c->held = 0;
-    sio__conn_http(c)->route = NULL;
+    sio__conn_http_of(c)->route = NULL;
     /* An idle keep-alive connection keeps no parser buffers: the next
      * request's first bytes allocate them again. */
     if (pending_len(c) == 0)
@@ -431,20 +431,20 @@ void sio__conn_request_done(sio_conn *c)
 
 /* Parses what arrived while a request was held or answers piled up, then
  * reads again. */
-static void feed_pending(sio_conn *c)
+static void feed_pending(sio__conn *c)
 {
     if (pending_len(c)) {
-        sio_buf in = sio__conn_http(c)->pending_in;
-        sio__buf_init(&sio__conn_http(c)->pending_in, 0);
+        sio__buf in = sio__conn_http_of(c)->pending_in;
+        sio__buf_init(&sio__conn_http_of(c)->pending_in, 0);
         size_t used = feed(c, in.data, in.len);
         if (used < in.len && !c->closing && c->parser)
-            sio__buf_append(&sio__conn_http(c)->pending_in, in.data + used, in.len - used);
+            sio__buf_append(&sio__conn_http_of(c)->pending_in, in.data + used, in.len - used);
         sio__buf_free(&in);
     }
     sio__conn_resume(c);
 }
 
-void sio__conn_drained(sio_conn *c)
+void sio__conn_drained(sio__conn *c)
 {
     if (c->mode == SIO_CONN_WS) {
         if (c->over_soft && c->out_bytes <= SIO_OUT_BEHIND)
@@ -463,7 +463,7 @@ void sio__conn_drained(sio_conn *c)
 }
 
 /* Queues a whole response (the head only for HEAD). */
-static int write_response(sio_conn *c, int status, const char *ctype, const char *extra,
+static int write_response(sio__conn *c, int status, const char *ctype, const char *extra,
                           const void *body, size_t len, int keep_alive)
 {
     /* Node's "Keep-Alive: timeout=N" (whole seconds, rounded down): the
@@ -479,14 +479,14 @@ static int write_response(sio_conn *c, int status, const char *ctype, const char
             ka[0] = '\0'; /* long caller lines: they go alone */
         extra = ka[0] ? ka : extra;
     }
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     int head_only = c->parser && c->parser->req.method == SIO_HTTP_HEAD;
     int rc = sio__http_response_head(&b, status, extra, ctype, (int64_t)len, keep_alive);
     if (rc == 0 && !head_only)
         rc = sio__buf_append(&b, body, len);
     if (rc == 0) {
-        sio_rcbuf *r = sio__rcbuf_new(b.data, b.len);
+        sio__rcbuf *r = sio__rcbuf_new(b.data, b.len);
         rc = r ? sio__conn_write(c, r, NULL, 0) : SIO_ENOMEM;
         sio__rcbuf_unref(r);
     }
@@ -494,7 +494,7 @@ static int write_response(sio_conn *c, int status, const char *ctype, const char
     return rc;
 }
 
-int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *extra,
+int sio__conn_respond(sio__conn *c, int status, const char *ctype, const char *extra,
                       const void *body, size_t len, int keep_alive)
 {
     if (c->closing)
@@ -513,7 +513,7 @@ int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *ex
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
+    sio__conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio__conn, tcp);
     sio_loop *loop = sio__conn_server(c)->loop;
     if (loop->read_buf_busy) {
         buf->base = NULL;
@@ -527,14 +527,14 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 /* Hands plaintext to the parser (or the WebSocket); what it cannot take
  * now waits in pending_in and reading stops. */
-static void take_input(sio_conn *c, char *data, size_t n)
+static void take_input(sio__conn *c, char *data, size_t n)
 {
     size_t used = c->held || pending_len(c) ? 0 : feed(c, data, n);
     if (used < n && !c->closing) {
         /* Bounded: reading stops while anything is pending. A WebSocket
          * takes everything (feed hands it to the frame parser). */
         if (c->parser == NULL ||
-            sio__buf_append(&sio__conn_http(c)->pending_in, data + used, n - used) < 0) {
+            sio__buf_append(&sio__conn_http_of(c)->pending_in, data + used, n - used) < 0) {
             sio__conn_close(c);
             return;
         }
@@ -548,9 +548,9 @@ static void take_input(sio_conn *c, char *data, size_t n)
 /* https: decrypts what was read (all of it: nothing stays inside OpenSSL
  * while reading is stopped), sends what the handshake wants sent, then
  * hands the plaintext on. Bad TLS input gets OpenSSL's alert and a close. */
-static void tls_read(sio_conn *c, const char *data, size_t n)
+static void tls_read(sio__conn *c, const char *data, size_t n)
 {
-    sio_buf plain;
+    sio__buf plain;
     sio__buf_init(&plain, 0);
     int rc = sio__tls_feed(c->tls, data, n, &plain);
     if (sio__tls_pending(c->tls) > 0 || (sio__tls_ready(c->tls) && c->wq_bytes > 0))
@@ -570,7 +570,7 @@ static void tls_read(sio_conn *c, const char *data, size_t n)
 
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
-    sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)st, sio_conn, tcp);
+    sio__conn *c = SIO_CONTAINER_OF((uv_tcp_t *)st, sio__conn, tcp);
     sio_loop *loop = sio__conn_server(c)->loop;
     if (buf->base == loop->read_buf)
         loop->read_buf_busy = 0;
@@ -594,7 +594,7 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     take_input(c, buf->base, (size_t)n);
 }
 
-void sio__conn_resume(sio_conn *c)
+void sio__conn_resume(sio__conn *c)
 {
     if (c->closing || c->reading || c->close_after_write || (pending_len(c) && !c->lingering))
         return;
@@ -609,7 +609,7 @@ static void on_connection(uv_stream_t *server, int status)
     sio_http_server *s = server->data;
     if (status < 0)
         return;
-    sio_conn *c = sio__calloc(1, sizeof *c);
+    sio__conn *c = sio__calloc(1, sizeof *c);
     if (c == NULL)
         return;
     uv_tcp_init(s->loop->uv, &c->tcp);
@@ -624,9 +624,10 @@ static void on_connection(uv_stream_t *server, int status)
         sio__conn_close(c);
         return;
     }
-    sio_http_limits l = {s->opts.max_request_line, s->opts.max_header_bytes, s->opts.max_headers,
-                         s->opts.max_body,         s->opts.max_header_value, s->opts.max_chunk_ext};
-    sio_conn_http *h = sio__calloc(1, sizeof *h);
+    sio__http_limits l = {s->opts.max_request_line, s->opts.max_header_bytes,
+                          s->opts.max_headers,      s->opts.max_body,
+                          s->opts.max_header_value, s->opts.max_chunk_ext};
+    sio__conn_http *h = sio__calloc(1, sizeof *h);
     if (h == NULL) {
         sio__conn_close(c);
         return;
@@ -707,7 +708,7 @@ static void close_walk(uv_handle_t *h, void *arg)
     sio_http_server *s = arg;
     if (h->type != UV_TCP || h->data != s || h == (uv_handle_t *)&s->listener || uv_is_closing(h))
         return;
-    sio_conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio_conn, tcp);
+    sio__conn *c = SIO_CONTAINER_OF((uv_tcp_t *)h, sio__conn, tcp);
     if (c->closing)
         return;
     if (c->wq_bytes || c->writes_in_flight)
@@ -723,7 +724,7 @@ void sio_http_server_close(sio_http_server *s, void (*cb)(void *data), void *dat
     s->closing = 1;
     s->close_cb = cb;
     s->close_data = data;
-    sio_list *it, *tmp;
+    sio__list *it, *tmp;
     SIO_LIST_FOREACH_SAFE(it, tmp, &s->routes)
     {
         sio__route *r = SIO_CONTAINER_OF(it, sio__route, link);

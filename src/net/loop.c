@@ -19,19 +19,19 @@
 #include "core/log.h"
 #include "net/net.h"
 
-typedef struct sio_post {
-    sio_list link;
+typedef struct sio__post {
+    sio__list link;
     void (*fn)(void *data);
     void *data;
-} sio_post;
+} sio__post;
 
-typedef struct sio_signal {
+typedef struct sio__signal {
     uv_signal_t handle;
-    sio_list link;
+    sio__list link;
     sio_loop *loop;
     sio_signal_cb cb;
     void *data;
-} sio_signal;
+} sio__signal;
 
 uint64_t sio__loop_clock(void *loop)
 {
@@ -41,7 +41,7 @@ uint64_t sio_loop_now(const sio_loop *loop)
 {
     return uv_now(loop->uv);
 }
-sio_timers *sio__loop_timers(sio_loop *loop)
+sio__timers *sio__loop_timers(sio_loop *loop)
 {
     return &loop->timers;
 }
@@ -77,7 +77,7 @@ static void before_sleep(uv_prepare_t *p)
 static void run_posted(uv_async_t *a)
 {
     sio_loop *loop = a->data;
-    sio_list batch;
+    sio__list batch;
     sio__list_init(&batch);
     pthread_mutex_lock(&loop->post_lock);
     if (!sio__list_empty(&loop->posted)) {
@@ -88,7 +88,7 @@ static void run_posted(uv_async_t *a)
     }
     pthread_mutex_unlock(&loop->post_lock);
     while (!sio__list_empty(&batch)) {
-        sio_post *p = SIO_CONTAINER_OF(batch.next, sio_post, link);
+        sio__post *p = SIO_CONTAINER_OF(batch.next, sio__post, link);
         sio__list_remove(&p->link);
         p->fn(p->data);
         sio__free(p);
@@ -165,7 +165,7 @@ void sio_loop_stop(sio_loop *loop)
 
 int sio_loop_post(sio_loop *loop, void (*fn)(void *data), void *data)
 {
-    sio_post *p = sio__malloc(sizeof *p);
+    sio__post *p = sio__malloc(sizeof *p);
     if (p == NULL)
         return SIO_ENOMEM;
     p->fn = fn;
@@ -186,13 +186,13 @@ int sio_loop_post(sio_loop *loop, void (*fn)(void *data), void *data)
 
 static void signal_fire(uv_signal_t *h, int signum)
 {
-    sio_signal *s = h->data;
+    sio__signal *s = h->data;
     s->cb(s->loop, signum, s->data);
 }
 
 int sio_loop_on_signal(sio_loop *loop, int signum, sio_signal_cb cb, void *data)
 {
-    sio_signal *s = sio__calloc(1, sizeof *s);
+    sio__signal *s = sio__calloc(1, sizeof *s);
     if (s == NULL)
         return SIO_ENOMEM;
     s->loop = loop;
@@ -237,7 +237,7 @@ static void drop_posts(sio_loop *loop)
     pthread_mutex_lock(&loop->post_lock);
     loop->post_closed = 1;
     while (!sio__list_empty(&loop->posted)) {
-        sio_post *p = SIO_CONTAINER_OF(loop->posted.next, sio_post, link);
+        sio__post *p = SIO_CONTAINER_OF(loop->posted.next, sio__post, link);
         sio__list_remove(&p->link);
         sio__free(p);
     }
@@ -248,7 +248,7 @@ void sio_loop_free(sio_loop *loop)
 {
     drop_posts(loop);
     while (!sio__list_empty(&loop->signals)) {
-        sio_signal *s = SIO_CONTAINER_OF(loop->signals.next, sio_signal, link);
+        sio__signal *s = SIO_CONTAINER_OF(loop->signals.next, sio__signal, link);
         sio__list_remove(&s->link);
         uv_close((uv_handle_t *)&s->handle, free_after_close);
     }

@@ -8,7 +8,7 @@
  * is allocated per idle connection), and a mutex-protected queue for
  * sio_loop_post().
  *
- * sio_conn is one accepted TCP connection. It speaks HTTP/1.1 until it is
+ * sio__conn is one accepted TCP connection. It speaks HTTP/1.1 until it is
  * upgraded to WebSocket. Small writes are copied into blocks; a big shared
  * payload (a broadcast) is queued by reference, never copied.
  *
@@ -48,39 +48,39 @@ struct sio_loop {
     uv_prepare_t prepare;             /* flushes writes, re-arms wheel_timer */
     uv_async_t async;                 /* wakes the loop for sio_loop_post */
     pthread_mutex_t post_lock;        /* guards posted and post_closed */
-    sio_list posted;                  /* sio_post entries from any thread */
+    sio__list posted;                 /* sio__post entries from any thread */
     int post_closed;                  /* sio_loop_free began: posts are refused */
-    sio_timers timers;                /* every protocol deadline */
-    sio_list flushq;                  /* sio_conn with queued writes */
-    sio_list signals;                 /* sio_signal handles */
+    sio__timers timers;               /* every protocol deadline */
+    sio__list flushq;                 /* sio__conn with queued writes */
+    sio__list signals;                /* sio__signal handles */
     size_t out_queued;                /* output bytes queued on all servers' connections */
     size_t out_peak;                  /* highest out_queued since the last malloc_trim */
     char read_buf[SIO_READ_BUF_SIZE]; /* shared by all reads (consumed synchronously) */
     int read_buf_busy;                /* read_buf lent to a read in progress */
 };
 
-typedef enum { SIO_CONN_HTTP, SIO_CONN_WS } sio_conn_mode;
+typedef enum { SIO_CONN_HTTP, SIO_CONN_WS } sio__conn_mode;
 
-typedef struct sio_conn sio_conn;
+typedef struct sio__conn sio__conn;
 
 /* What a route does with the connections that reach it. */
 typedef struct sio__route_ops {
     /* Must stay first: an upgraded connection's ws.cb points here (its
-     * callbacks get the sio_conn as data), which is how net finds the
+     * callbacks get the sio__conn as data), which is how net finds the
      * route of a WebSocket without a pointer of its own. */
-    sio_ws_callbacks ws;
+    sio__ws_callbacks ws;
     /* The head of a request is in: 1 if the route took the connection
      * (upgrade, refusal), 0 to read the request on. */
-    int (*on_head)(sio_conn *c, void *data);
+    int (*on_head)(sio__conn *c, void *data);
     /* A whole request: answer it (sio__conn_respond) now or later. */
-    void (*on_request)(sio_conn *c, void *data);
+    void (*on_request)(sio__conn *c, void *data);
     /* The request's body broke a limit; net answers with the parser's
      * status and closes. */
-    void (*on_body_error)(sio_conn *c);
+    void (*on_body_error)(sio__conn *c);
     /* The connection is going away (error: it failed). */
-    void (*on_closed)(sio_conn *c, int error);
+    void (*on_closed)(sio__conn *c, int error);
     /* A WebSocket's output was all written. */
-    void (*on_drained)(sio_conn *c);
+    void (*on_drained)(sio__conn *c);
     /* The HTTP server is closing, then freeing: release data. */
     void (*on_server_close)(void *data);
     void (*on_server_free)(void *data);
@@ -89,7 +89,7 @@ typedef struct sio__route_ops {
 /* One mounted route: requests whose path is exactly path (with or without
  * its trailing slash). */
 typedef struct sio__route {
-    sio_list link;    /* in server->routes */
+    sio__list link;   /* in server->routes */
     const char *path; /* with one trailing '/', owned by data */
     const sio__route_ops *ops;
     void *data;
@@ -98,15 +98,15 @@ typedef struct sio__route {
 /* One queued piece of output: a buffer (a block of copied small writes, or
  * a shared payload held by reference) and, for a payload by reference, the
  * WebSocket frame header that goes before it. */
-typedef struct sio_wq_ent {
-    sio_rcbuf *rc;
+typedef struct sio__wq_ent {
+    sio__rcbuf *rc;
     uint8_t hlen;
     char hdr[SIO_WS_FRAME_HEADER_MAX];
-} sio_wq_ent;
+} sio__wq_ent;
 
 struct sio_req {
-    sio_conn *conn;  /* NULL once the client left */
-    sio_buf strings; /* NUL-terminated copies: method, path, query, headers */
+    sio__conn *conn;  /* NULL once the client left */
+    sio__buf strings; /* NUL-terminated copies: method, path, query, headers */
     size_t path_off, query_off;
     size_t nheaders;
     size_t *hdr_off; /* name/value offsets into strings, 2 per header */
@@ -116,32 +116,32 @@ struct sio_req {
 
 /* What only an HTTP-mode connection needs, in one allocation that a
  * WebSocket frees once upgraded (an idle WebSocket keeps none of it). */
-typedef struct sio_conn_http {
-    sio_http_parser parser; /* must stay first: c->parser points here */
-    sio_buf pending_in;     /* input received while a request is held */
-    sio_timer timer;        /* header/request/idle deadline */
-    struct sio_req *req;    /* user request outstanding */
-    sio__route *route;      /* route of the current request, or NULL */
-    void *post;             /* the route's: what the body being received is for */
-} sio_conn_http;
+typedef struct sio__conn_http {
+    sio__http_parser parser; /* must stay first: c->parser points here */
+    sio__buf pending_in;     /* input received while a request is held */
+    sio__timer timer;        /* header/request/idle deadline */
+    struct sio_req *req;     /* user request outstanding */
+    sio__route *route;       /* route of the current request, or NULL */
+    void *post;              /* the route's: what the body being received is for */
+} sio__conn_http;
 
-struct sio_conn {
+struct sio__conn {
     uv_tcp_t tcp;                   /* must stay first; tcp.data is the server (see
                                      * sio__conn_server), which is also how
                                      * sio_http_server_close finds its open
                                      * connections among the loop's handles */
-    struct sio_tls *tls;            /* TLS session (https), or NULL */
-    sio_list flink;                 /* in loop->flushq while writes are queued */
-    sio_http_parser *parser;        /* HTTP mode only: &sio_conn_http.parser */
-    sio_timer *timer;               /* HTTP: the sio_conn_http's; WebSocket: NULL,
+    struct sio__tls *tls;           /* TLS session (https), or NULL */
+    sio__list flink;                /* in loop->flushq while writes are queued */
+    sio__http_parser *parser;       /* HTTP mode only: &sio__conn_http.parser */
+    sio__timer *timer;              /* HTTP: the sio__conn_http's; WebSocket: NULL,
                                      * or allocated while lingering */
-    sio_wq_ent *wq;                 /* queued buffers, not yet handed to uv_write */
-    sio_rcbuf *blk;                 /* open block small writes are copied into */
+    sio__wq_ent *wq;                /* queued buffers, not yet handed to uv_write */
+    sio__rcbuf *blk;                /* open block small writes are copied into */
     uint32_t wq_len, wq_cap;        /* entries used / allocated in wq */
     uint32_t writes_in_flight;      /* uv_write requests not yet called back */
     unsigned blk_cap : 16;          /* blk's capacity (<= SIO_BLOCK_SIZE; blk->len is
                                      * what is used) */
-    unsigned mode : 1;              /* sio_conn_mode */
+    unsigned mode : 1;              /* sio__conn_mode */
     unsigned close_after_write : 1; /* close once everything is written */
     unsigned lingering : 1;         /* WebSocket closing: half-closed, awaiting the peer's close */
     unsigned shut : 1;              /* uv_shutdown issued */
@@ -157,31 +157,31 @@ struct sio_conn {
     size_t wq_bytes;                /* queued, not yet handed to uv_write */
     void *owner;                    /* the route's: what this connection carries (an
                                      * Engine.IO session), or NULL */
-    sio_ws_conn ws;                 /* WebSocket mode (has_ws): embedded, which saves
+    sio__ws_conn ws;                /* WebSocket mode (has_ws): embedded, which saves
                                      * an allocation per connection */
 };
 
 /* The server that accepted c. */
-static inline sio_http_server *sio__conn_server(const sio_conn *c)
+static inline sio_http_server *sio__conn_server(const sio__conn *c)
 {
     return (sio_http_server *)c->tcp.data;
 }
 
 /* The HTTP-mode state of c (c->parser must be set). */
-static inline sio_conn_http *sio__conn_http(sio_conn *c)
+static inline sio__conn_http *sio__conn_http_of(sio__conn *c)
 {
-    return SIO_CONTAINER_OF(c->parser, sio_conn_http, parser);
+    return SIO_CONTAINER_OF(c->parser, sio__conn_http, parser);
 }
 
 struct sio_http_server {
     sio_loop *loop;
-    struct sio_tls_ctx *tls; /* https: the certificate and key, or NULL */
+    struct sio__tls_ctx *tls; /* https: the certificate and key, or NULL */
     sio_http_options opts;
     uv_tcp_t listener;
     int listening;
     int port;
-    size_t nconns;                          /* open (not closing) sio_conn */
-    sio_list routes;                        /* sio__route, mounted by the layer above */
+    size_t nconns;                          /* open (not closing) sio__conn */
+    sio__list routes;                       /* sio__route, mounted by the layer above */
     struct sio__client_files *client_files; /* serveClient sets (borrowed, a list) */
     sio_http_handler handler;
     void *handler_data;
@@ -193,50 +193,50 @@ struct sio_http_server {
     sio_http_stats stats; /* counters (sio_http_server_stats) */
 };
 
-/* loop.c: what the cores get from the loop (their sio_eio_env, ...). */
+/* loop.c: what the cores get from the loop (their sio__eio_env, ...). */
 uint64_t sio__loop_clock(void *loop);  /* monotonic ms, the timers' clock */
 int64_t sio__loop_wall_ms(void *loop); /* wall-clock ms */
-sio_timers *sio__loop_timers(sio_loop *loop);
+sio__timers *sio__loop_timers(sio_loop *loop);
 
 /* conn.c: the peer's IP address as text into out ("" if the socket cannot
  * tell any more). */
-void sio__conn_peer_address(sio_conn *c, char *out, size_t cap);
+void sio__conn_peer_address(sio__conn *c, char *out, size_t cap);
 
 /* conn.c: once per iteration, hands freed output memory back to the system
  * when a lot of it was freed (malloc_trim). */
 void sio__loop_maybe_trim(sio_loop *loop);
 
 /* conn.c: writes and lifetime */
-int sio__conn_write(sio_conn *c, sio_rcbuf *rc, const char *hdr, size_t hlen);
-int sio__conn_write_copy(sio_conn *c, const void *data, size_t len);
-void sio__conn_close(sio_conn *c);
+int sio__conn_write(sio__conn *c, sio__rcbuf *rc, const char *hdr, size_t hlen);
+int sio__conn_write_copy(sio__conn *c, const void *data, size_t len);
+void sio__conn_close(sio__conn *c);
 /* Closes once everything queued is written; reads stop now. */
-void sio__conn_end(sio_conn *c);
+void sio__conn_end(sio__conn *c);
 /* The WebSocket closing handshake: writes what is queued, half-closes, and
  * keeps reading until the peer closes too (bounded by a short deadline), so
  * the peer sees a clean close rather than a reset. */
-void sio__conn_linger(sio_conn *c);
-void sio__conn_maybe_shutdown(sio_conn *c);
+void sio__conn_linger(sio__conn *c);
+void sio__conn_maybe_shutdown(sio__conn *c);
 void sio__conn_flush_all(sio_loop *loop);
 /* Puts c on the loop's flush list (before_sleep writes its queue). */
-void sio__conn_schedule_flush(sio_conn *c);
+void sio__conn_schedule_flush(sio__conn *c);
 /* Answers the current HTTP request and makes the connection ready for the
  * next one (or closes it). extra: header lines; body copied. */
-int sio__conn_respond(sio_conn *c, int status, const char *ctype, const char *extra,
+int sio__conn_respond(sio__conn *c, int status, const char *ctype, const char *extra,
                       const void *body, size_t len, int keep_alive);
 /* The current request is answered: resume reading / parse pipelined input. */
-void sio__conn_request_done(sio_conn *c);
+void sio__conn_request_done(sio__conn *c);
 
 /* http_server.c */
 /* Initialises c->timer (allocated by the caller) as c's deadline. */
-void sio__conn_timer_init(sio_conn *c);
+void sio__conn_timer_init(sio__conn *c);
 /* Frees c's HTTP-mode state (parser, pending input, deadline). */
-void sio__conn_http_free(sio_conn *c);
-struct sio_req *sio__req_new(sio_conn *c);
+void sio__conn_http_free(sio__conn *c);
+struct sio_req *sio__req_new(sio__conn *c);
 void sio__req_free(struct sio_req *r);
-void sio__conn_resume(sio_conn *c);
+void sio__conn_resume(sio__conn *c);
 /* A write completed: restart the idle deadline or parse what was waiting. */
-void sio__conn_drained(sio_conn *c);
+void sio__conn_drained(sio__conn *c);
 void sio__http_server_maybe_done(sio_http_server *s);
 
 /* routes: mounting, and what a route may do with its connection. */
@@ -245,36 +245,36 @@ void sio__http_server_maybe_done(sio_http_server *s);
 int sio__http_route_add(sio_http_server *s, const char *path, const sio__route_ops *ops,
                         void *data);
 /* The route for path, or NULL. */
-sio__route *sio__http_route_match(sio_http_server *s, sio_slice path);
+sio__route *sio__http_route_match(sio_http_server *s, sio__slice path);
 /* The route of c's current request or WebSocket, or NULL. */
-const sio__route_ops *sio__conn_route_ops(sio_conn *c);
+const sio__route_ops *sio__conn_route_ops(sio__conn *c);
 /* Answers 101 and turns c into a WebSocket whose events go to its route's
  * ops (messages over max_message bytes fail with 1009, over max_fragments
  * frames with 1008). An invalid handshake is
  * answered here (400, and Sec-WebSocket-Version: 13 for a version we do
  * not speak, RFC 6455 section 4.4) and c closes: returns < 0. */
-int sio__conn_accept_ws(sio_conn *c, size_t max_message, uint32_t max_fragments);
+int sio__conn_accept_ws(sio__conn *c, size_t max_message, uint32_t max_fragments);
 /* Queues one WebSocket data message (pkt shared, a header copied). */
-int sio__conn_ws_send(sio_conn *c, sio_rcbuf *pkt, int binary);
+int sio__conn_ws_send(sio__conn *c, sio__rcbuf *pkt, int binary);
 /* Closes the WebSocket with 1000 (an HTTP connection just ends). */
-void sio__conn_ws_close(sio_conn *c);
+void sio__conn_ws_close(sio__conn *c);
 /* The output policy's pieces, applied by the route (which knows its
  * limits) and by the server's budget. */
 /* Whether queueing n more bytes on c goes over the server's output budget
  * with c holding more than its fair share (see sio_http_options). */
-int sio__conn_over_budget(const sio_conn *c, size_t n);
+int sio__conn_over_budget(const sio__conn *c, size_t n);
 /* Marks c cut off (counted once): nothing more is queued, and its close
  * drops what is queued instead of writing it. Returns SIO_ELIMIT. */
-int sio__conn_cut(sio_conn *c);
+int sio__conn_cut(sio__conn *c);
 /* Starts c's soft-limit deadline (ms from now), unless one runs: when it
  * fires, c is cut off and closed as failed (the route hears on_closed with
  * error 1). SIO_ENOMEM. */
-int sio__conn_soft_start(sio_conn *c, uint32_t ms);
+int sio__conn_soft_start(sio__conn *c, uint32_t ms);
 /* c's output fell back under SIO_OUT_BEHIND: the soft deadline is off. */
-void sio__conn_soft_clear(sio_conn *c);
+void sio__conn_soft_clear(sio__conn *c);
 /* The soft deadline fired (http_server.c's deadline handler). */
-void sio__conn_soft_expired(sio_conn *c);
+void sio__conn_soft_expired(sio__conn *c);
 /* A WebSocket connection got bytes (unmasked in place: scratch after). */
-void sio__conn_ws_read(sio_conn *c, char *data, size_t len);
+void sio__conn_ws_read(sio__conn *c, char *data, size_t len);
 
 #endif

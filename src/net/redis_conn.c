@@ -348,8 +348,8 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
     if (e[ch]->type != REDIS_REPLY_STRING || e[pl]->type != REDIS_REPLY_STRING)
         return;
     if (r->cb.message)
-        r->cb.message(r->data, (sio_slice){e[ch]->str, e[ch]->len},
-                      (sio_slice){e[pl]->str, e[pl]->len});
+        r->cb.message(r->data, (sio__slice){e[ch]->str, e[ch]->len},
+                      (sio__slice){e[pl]->str, e[pl]->len});
 }
 
 int sio__redis_subscribe(sio__redis *r, const char *channel, int pattern)

@@ -32,7 +32,7 @@ typedef struct sio__redis sio__redis;
 typedef struct sio__redis_callbacks {
     /* A message on a subscribed channel or pattern (views valid during the
      * call). */
-    void (*message)(void *data, sio_slice channel, sio_slice payload);
+    void (*message)(void *data, sio__slice channel, sio__slice payload);
     /* One line for the operator (no newline). NULL: stderr. */
     void (*log)(void *data, const char *line);
 } sio__redis_callbacks;

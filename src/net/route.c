@@ -18,7 +18,7 @@
 
 int sio__http_route_add(sio_http_server *s, const char *path, const sio__route_ops *ops, void *data)
 {
-    if (sio__http_route_match(s, (sio_slice){path, strlen(path)}))
+    if (sio__http_route_match(s, (sio__slice){path, strlen(path)}))
         return SIO_EEXIST;
     sio__route *r = sio__calloc(1, sizeof *r);
     if (r == NULL)
@@ -28,9 +28,9 @@ int sio__http_route_add(sio_http_server *s, const char *path, const sio__route_o
     return 0;
 }
 
-sio__route *sio__http_route_match(sio_http_server *s, sio_slice path)
+sio__route *sio__http_route_match(sio_http_server *s, sio__slice path)
 {
-    sio_list *it;
+    sio__list *it;
     for (it = s->routes.next; it != &s->routes; it = it->next) {
         sio__route *r = SIO_CONTAINER_OF(it, sio__route, link);
         size_t n = strlen(r->path);
@@ -43,12 +43,12 @@ sio__route *sio__http_route_match(sio_http_server *s, sio_slice path)
     return NULL;
 }
 
-const sio__route_ops *sio__conn_route_ops(sio_conn *c)
+const sio__route_ops *sio__conn_route_ops(sio__conn *c)
 {
     if (c->has_ws)
         return (const sio__route_ops *)c->ws.cb;
-    if (c->parser && sio__conn_http(c)->route)
-        return sio__conn_http(c)->route->ops;
+    if (c->parser && sio__conn_http_of(c)->route)
+        return sio__conn_http_of(c)->route->ops;
     return NULL;
 }
 
@@ -56,9 +56,9 @@ const sio__route_ops *sio__conn_route_ops(sio_conn *c)
 
 /* Moves the frame parser's control output (pong, close) into the write
  * queue; once a close frame is in, the connection lingers to its end. */
-static void ws_drain_output(sio_conn *c)
+static void ws_drain_output(sio__conn *c)
 {
-    sio_buf *out = sio__ws_conn_output(&c->ws);
+    sio__buf *out = sio__ws_conn_output(&c->ws);
     if (out->len) {
         sio__conn_write_copy(c, out->data, out->len);
         out->len = 0;
@@ -68,7 +68,7 @@ static void ws_drain_output(sio_conn *c)
         sio__conn_linger(c);
 }
 
-void sio__conn_ws_read(sio_conn *c, char *data, size_t len)
+void sio__conn_ws_read(sio__conn *c, char *data, size_t len)
 {
     int rc = sio__ws_conn_feed(&c->ws, data, len);
     if (c->closing)
@@ -79,10 +79,10 @@ void sio__conn_ws_read(sio_conn *c, char *data, size_t len)
 }
 
 /* Node's ws abortHandshake: status, the message as text/html, closed. */
-static void ws_refuse(sio_conn *c, int version)
+static void ws_refuse(sio__conn *c, int version)
 {
     const char *msg = version ? "Missing or invalid Sec-WebSocket-Version header" : "Bad Request";
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     int rc = sio__buf_appendf(&b,
                               "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
@@ -94,25 +94,26 @@ static void ws_refuse(sio_conn *c, int version)
     sio__conn_end(c);
 }
 
-int sio__conn_accept_ws(sio_conn *c, size_t max_message, uint32_t max_fragments)
+int sio__conn_accept_ws(sio__conn *c, size_t max_message, uint32_t max_fragments)
 {
-    const sio_http_request *r = &c->parser->req;
-    sio_slice key = sio__http_header(r, "sec-websocket-key");
-    sio_slice up = sio__http_header(r, "upgrade"), conn = sio__http_header(r, "connection");
+    const sio__http_request *r = &c->parser->req;
+    sio__slice key = sio__http_find_header(r, "sec-websocket-key");
+    sio__slice up = sio__http_find_header(r, "upgrade"),
+               conn = sio__http_find_header(r, "connection");
     int get = r->method == SIO_HTTP_GET;
     int rc = sio__ws_check_upgrade(get, r->version_minor, up, conn,
-                                   sio__http_header(r, "sec-websocket-version"), key);
+                                   sio__http_find_header(r, "sec-websocket-version"), key);
     if (rc < 0) {
         /* Only the version is wrong: say which one we speak (4.4). */
         ws_refuse(c, sio__ws_check_upgrade(get, r->version_minor, up, conn, SIO_SLICE("13"), key) ==
                          0);
         return rc;
     }
-    const sio__route_ops *ops = sio__conn_http(c)->route->ops;
+    const sio__route_ops *ops = sio__conn_http_of(c)->route->ops;
     sio__ws_conn_init(&c->ws, &ops->ws, c, max_message);
     sio__ws_conn_set_max_fragments(&c->ws, max_fragments);
     c->has_ws = 1;
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     rc = sio__ws_accept_response(&b, key, NULL);
     if (rc == 0)
@@ -127,7 +128,7 @@ int sio__conn_accept_ws(sio_conn *c, size_t max_message, uint32_t max_fragments)
     return 0;
 }
 
-int sio__conn_ws_send(sio_conn *c, sio_rcbuf *pkt, int binary)
+int sio__conn_ws_send(sio__conn *c, sio__rcbuf *pkt, int binary)
 {
     if (!c->has_ws || sio__ws_conn_wants_close(&c->ws))
         return SIO_ECLOSED;
@@ -136,7 +137,7 @@ int sio__conn_ws_send(sio_conn *c, sio_rcbuf *pkt, int binary)
     return sio__conn_write(c, pkt, hdr, n);
 }
 
-void sio__conn_ws_close(sio_conn *c)
+void sio__conn_ws_close(sio__conn *c)
 {
     if (c->closing)
         return;

@@ -16,21 +16,21 @@
 #include "core/error.h"
 #include "core/rcbuf.h"
 
-struct sio_tls_ctx {
+struct sio__tls_ctx {
     SSL_CTX *ssl;
 };
 
-struct sio_tls {
+struct sio__tls {
     SSL *ssl;
     BIO *rbio, *wbio; /* owned by ssl */
 };
 
-int sio__tls_ctx_new(sio_tls_ctx **out, const sio_tls_options *o)
+int sio__tls_ctx_new(sio__tls_ctx **out, const sio_tls_options *o)
 {
     *out = NULL;
     if (o->cert_file == NULL || o->key_file == NULL)
         return SIO_EINVAL;
-    sio_tls_ctx *ctx = sio__calloc(1, sizeof *ctx);
+    sio__tls_ctx *ctx = sio__calloc(1, sizeof *ctx);
     if (ctx == NULL || (ctx->ssl = SSL_CTX_new(TLS_server_method())) == NULL) {
         sio__free(ctx);
         return SIO_ENOMEM;
@@ -57,7 +57,7 @@ int sio__tls_ctx_new(sio_tls_ctx **out, const sio_tls_options *o)
     return 0;
 }
 
-void sio__tls_ctx_free(sio_tls_ctx *ctx)
+void sio__tls_ctx_free(sio__tls_ctx *ctx)
 {
     if (ctx == NULL)
         return;
@@ -65,9 +65,9 @@ void sio__tls_ctx_free(sio_tls_ctx *ctx)
     sio__free(ctx);
 }
 
-sio_tls *sio__tls_new(sio_tls_ctx *ctx)
+sio__tls *sio__tls_new(sio__tls_ctx *ctx)
 {
-    sio_tls *t = sio__calloc(1, sizeof *t);
+    sio__tls *t = sio__calloc(1, sizeof *t);
     if (t == NULL)
         return NULL;
     t->ssl = SSL_new(ctx->ssl);
@@ -85,7 +85,7 @@ sio_tls *sio__tls_new(sio_tls_ctx *ctx)
     return t;
 }
 
-void sio__tls_free(sio_tls *t)
+void sio__tls_free(sio__tls *t)
 {
     if (t == NULL)
         return;
@@ -94,7 +94,7 @@ void sio__tls_free(sio_tls *t)
 }
 
 /* What an SSL call's result means here. */
-static int ssl_status(sio_tls *t, int r)
+static int ssl_status(sio__tls *t, int r)
 {
     switch (SSL_get_error(t->ssl, r)) {
     case SSL_ERROR_WANT_READ:
@@ -108,7 +108,7 @@ static int ssl_status(sio_tls *t, int r)
     }
 }
 
-int sio__tls_feed(sio_tls *t, const char *in, size_t len, sio_buf *plain)
+int sio__tls_feed(sio__tls *t, const char *in, size_t len, sio__buf *plain)
 {
     if (len > 0 && BIO_write(t->rbio, in, (int)len) != (int)len)
         return SIO_ENOMEM;
@@ -127,12 +127,12 @@ int sio__tls_feed(sio_tls *t, const char *in, size_t len, sio_buf *plain)
     }
 }
 
-int sio__tls_ready(const sio_tls *t)
+int sio__tls_ready(const sio__tls *t)
 {
     return SSL_is_init_finished(t->ssl);
 }
 
-int sio__tls_encrypt(sio_tls *t, const void *data, size_t len)
+int sio__tls_encrypt(sio__tls *t, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -146,18 +146,18 @@ int sio__tls_encrypt(sio_tls *t, const void *data, size_t len)
     return 0;
 }
 
-size_t sio__tls_pending(const sio_tls *t)
+size_t sio__tls_pending(const sio__tls *t)
 {
     return BIO_ctrl_pending(t->wbio);
 }
 
-sio_rcbuf *sio__tls_output(sio_tls *t, int *err)
+sio__rcbuf *sio__tls_output(sio__tls *t, int *err)
 {
     size_t n = BIO_ctrl_pending(t->wbio);
     *err = 0;
     if (n == 0)
         return NULL;
-    sio_rcbuf *b = sio__rcbuf_new(NULL, n);
+    sio__rcbuf *b = sio__rcbuf_new(NULL, n);
     if (b == NULL || BIO_read(t->wbio, b->data, (int)n) != (int)n) {
         sio__rcbuf_unref(b);
         *err = SIO_ENOMEM;

@@ -21,31 +21,31 @@
 #include "core/rcbuf.h"
 #include "sioc.h"
 
-typedef struct sio_tls_ctx sio_tls_ctx;
-typedef struct sio_tls sio_tls;
+typedef struct sio__tls_ctx sio__tls_ctx;
+typedef struct sio__tls sio__tls;
 
 /* Loads the certificate chain, key and optional client CA of o.
  * SIO_EIO (unreadable or mismatched files), SIO_ENOMEM, SIO_EINVAL. */
-int sio__tls_ctx_new(sio_tls_ctx **out, const sio_tls_options *o);
-void sio__tls_ctx_free(sio_tls_ctx *ctx);
+int sio__tls_ctx_new(sio__tls_ctx **out, const sio_tls_options *o);
+void sio__tls_ctx_free(sio__tls_ctx *ctx);
 
 /* A server-side session for one connection. NULL on OOM. */
-sio_tls *sio__tls_new(sio_tls_ctx *ctx);
-void sio__tls_free(sio_tls *t);
+sio__tls *sio__tls_new(sio__tls_ctx *ctx);
+void sio__tls_free(sio__tls *t);
 
 /* Feeds len bytes read from the socket; the plaintext they complete is
  * appended to plain. 0, SIO_EPROTO (bad input: close the connection),
  * SIO_ECLOSED (the peer sent close_notify), SIO_ENOMEM. */
-int sio__tls_feed(sio_tls *t, const char *in, size_t len, sio_buf *plain);
+int sio__tls_feed(sio__tls *t, const char *in, size_t len, sio__buf *plain);
 /* 1 once the handshake is done (application data may be written). */
-int sio__tls_ready(const sio_tls *t);
+int sio__tls_ready(const sio__tls *t);
 /* Encrypts len application bytes (only when ready). 0 or SIO_ENOMEM /
  * SIO_EPROTO. */
-int sio__tls_encrypt(sio_tls *t, const void *data, size_t len);
+int sio__tls_encrypt(sio__tls *t, const void *data, size_t len);
 /* Bytes waiting to be sent. */
-size_t sio__tls_pending(const sio_tls *t);
+size_t sio__tls_pending(const sio__tls *t);
 /* Moves the bytes waiting to be sent into a new buffer (NULL if none or
  * on OOM: *err tells which). */
-sio_rcbuf *sio__tls_output(sio_tls *t, int *err);
+sio__rcbuf *sio__tls_output(sio__tls *t, int *err);
 
 #endif

@@ -2,14 +2,14 @@
  *
  * sio_eio_server_new wires the sans-I/O Engine.IO core (engine/) to the
  * HTTP server (net/): it builds the core with the loop's timer wheel,
- * clocks and the kernel's random bytes (its sio_eio_env), mounts a route at
+ * clocks and the kernel's random bytes (its sio__eio_env), mounts a route at
  * the server's path, and translates in both directions:
  *  - net -> engine: the route's ops turn a parsed request into the core's
  *    request view (engine/eio_http.h) and WebSocket events into
  *    sio__eio_ws_message / sio__eio_ws_closed;
  *  - engine -> net: the transport ops (eio_server.h) become net's byte
  *    moves (sio__conn_respond, sio__conn_ws_send, ...), with the
- *    sio_conn as the core's opaque handle.
+ *    sio__conn as the core's opaque handle.
  * Nothing here decides protocol: which status, which body, which session
  * are the core's answers. Neither side includes the other's headers; only
  * this layer sees both. */
@@ -29,7 +29,7 @@ typedef struct eio_mount {
 
 /* ------------------------------------------------------- request view */
 
-static int method_of(sio_http_method m)
+static int method_of(sio__http_method m)
 {
     switch (m) {
     case SIO_HTTP_GET:
@@ -44,10 +44,10 @@ static int method_of(sio_http_method m)
 }
 
 /* The core's view of c's current request (whole: with its body). */
-static sio_eio_http_req view(sio_conn *c)
+static sio__eio_http_req view(sio__conn *c)
 {
-    const sio_http_request *r = &c->parser->req;
-    return (sio_eio_http_req){
+    const sio__http_request *r = &c->parser->req;
+    return (sio__eio_http_req){
         .method = method_of(r->method),
         .keep_alive = r->keep_alive,
         .upgrade = r->upgrade_websocket,
@@ -61,9 +61,9 @@ static sio_eio_http_req view(sio_conn *c)
 }
 
 /* The Engine.IO server of c's current request. */
-static sio_eio_server *conn_core(sio_conn *c)
+static sio_eio_server *conn_core(sio__conn *c)
 {
-    return &((eio_mount *)sio__conn_http(c)->route->data)->core;
+    return &((eio_mount *)sio__conn_http_of(c)->route->data)->core;
 }
 
 /* ---------------------------------------------------- transport ops */
@@ -72,9 +72,9 @@ static sio_eio_server *conn_core(sio_conn *c)
  * the session's hard and soft limits (the Engine.IO options). Over a limit
  * the connection is marked cut and SIO_ELIMIT tells the engine, which
  * closes the session from its timer (never inside this send). */
-static int t_ws_send(void *ws, sio_rcbuf *pkt, int binary)
+static int t_ws_send(void *ws, sio__rcbuf *pkt, int binary)
 {
-    sio_conn *c = ws;
+    sio__conn *c = ws;
     sio_eio_socket *so = c->owner;
     size_t n = pkt->len + SIO_WS_FRAME_HEADER_MAX;
     if (c->cut || sio__conn_over_budget(c, n))
@@ -92,12 +92,12 @@ static int t_ws_send(void *ws, sio_rcbuf *pkt, int binary)
 
 static size_t t_ws_queued(void *ws)
 {
-    return ((sio_conn *)ws)->out_bytes;
+    return ((sio__conn *)ws)->out_bytes;
 }
 
 static void t_ws_close(void *ws)
 {
-    sio_conn *c = ws;
+    sio__conn *c = ws;
     c->owner = NULL;
     sio__conn_ws_close(c);
 }
@@ -106,18 +106,18 @@ static void t_ws_close(void *ws)
  * compressed, is over the threshold and the GET accepts gzip or deflate
  * (the engine decides whether; http/compress picks the coding and runs
  * zlib). */
-static void t_poll_answer(void *get, sio_buf *body, int compress)
+static void t_poll_answer(void *get, sio__buf *body, int compress)
 {
-    sio_conn *c = get;
+    sio__conn *c = get;
     sio_eio_socket *so = c->owner;
     c->owner = NULL;
-    sio_eio_http_req r = view(c);
+    sio__eio_http_req r = view(c);
     const char *coding = NULL;
     if (sio__eio_http_wants_compression(so->server, body->len, compress)) {
-        sio_slice ae = sio__http_header(&c->parser->req, "accept-encoding");
+        sio__slice ae = sio__http_find_header(&c->parser->req, "accept-encoding");
         coding = sio__http_pick_encoding(ae.base, ae.len);
     }
-    sio_buf z;
+    sio__buf z;
     sio__buf_init(&z, 0);
     if (coding && sio__http_compress(coding, body->data, body->len, &z) == 0)
         sio__eio_http_poll_answer(so->server, c, &r, z.data, z.len, coding);
@@ -146,14 +146,14 @@ static int t_accept_ws(void *conn)
 
 static void t_set_session(void *conn, sio_eio_socket *so)
 {
-    ((sio_conn *)conn)->owner = so;
+    ((sio__conn *)conn)->owner = so;
 }
 
 static void t_set_post(void *conn, sio_eio_socket *so)
 {
-    sio_conn *c = conn;
+    sio__conn *c = conn;
     if (c->parser)
-        sio__conn_http(c)->post = so;
+        sio__conn_http_of(c)->post = so;
 }
 
 static sio_req *t_req_new(void *conn)
@@ -170,64 +170,64 @@ static void t_peer_address(void *conn, char *out, size_t cap)
     sio__conn_peer_address(conn, out, cap);
 }
 
-static const sio_eio_transport_ops transport_ops = {
+static const sio__eio_transport_ops transport_ops = {
     t_ws_send,   t_ws_queued,   t_ws_close, t_poll_answer, t_respond,  t_abort,
     t_accept_ws, t_set_session, t_set_post, t_req_new,     t_req_free, t_peer_address,
 };
 
 /* ------------------------------------------------------- route ops */
 
-static void r_ws_message(sio_ws_conn *w, int binary, const char *data, size_t len, void *arg)
+static void r_ws_message(sio__ws_conn *w, int binary, const char *data, size_t len, void *arg)
 {
     (void)w;
-    sio_conn *c = arg;
+    sio__conn *c = arg;
     if (c->owner)
         sio__eio_ws_message(c->owner, c, data, len, binary);
 }
 
-static void r_ws_close(sio_ws_conn *w, int code, void *arg)
+static void r_ws_close(sio__ws_conn *w, int code, void *arg)
 {
     (void)w;
-    sio_conn *c = arg;
+    sio__conn *c = arg;
     sio_eio_socket *so = c->owner;
     c->owner = NULL;
     if (so)
         sio__eio_ws_closed(so, c, code != 1000 && code != 1001 && code != 1005);
 }
 
-static int r_on_head(sio_conn *c, void *data)
+static int r_on_head(sio__conn *c, void *data)
 {
     eio_mount *m = data;
     sio__http_parser_set_max_body(c->parser, m->core.opts.max_http_buffer_size);
-    sio_eio_http_req r = view(c);
-    r.body = (sio_slice){NULL, 0};
+    sio__eio_http_req r = view(c);
+    r.body = (sio__slice){NULL, 0};
     return sio__eio_http_head(&m->core, c, &r);
 }
 
-static void r_on_request(sio_conn *c, void *data)
+static void r_on_request(sio__conn *c, void *data)
 {
     eio_mount *m = data;
-    sio_eio_http_req r = view(c);
+    sio__eio_http_req r = view(c);
     sio__eio_http_request(&m->core, c, &r);
 }
 
-static void r_on_body_error(sio_conn *c)
+static void r_on_body_error(sio__conn *c)
 {
-    sio_eio_socket *post = sio__conn_http(c)->post;
+    sio_eio_socket *post = sio__conn_http_of(c)->post;
     if (post)
         sio__eio_http_post_abort(post->server, c, post);
 }
 
-static void r_on_closed(sio_conn *c, int error)
+static void r_on_closed(sio__conn *c, int error)
 {
     sio_eio_socket *so = c->owner;
-    sio_eio_socket *post = c->parser ? sio__conn_http(c)->post : NULL;
+    sio_eio_socket *post = c->parser ? sio__conn_http_of(c)->post : NULL;
     sio_eio_server *e = so ? so->server : post ? post->server : NULL;
     if (e)
         sio__eio_http_closed(e, c, so, post, c->mode == SIO_CONN_WS, error);
 }
 
-static void r_on_drained(sio_conn *c)
+static void r_on_drained(sio__conn *c)
 {
     if (c->owner)
         sio__eio_drained(c->owner);
@@ -268,8 +268,8 @@ int sio_eio_server_new(sio_eio_server **out, sio_http_server *http, const sio_ei
     eio_mount *m = sio__calloc(1, sizeof *m + plen + 2);
     if (m == NULL)
         return SIO_ENOMEM;
-    sio_eio_env env = {sio__loop_timers(http->loop), sio__loop_clock, sio__loop_wall_ms, env_random,
-                       http->loop};
+    sio__eio_env env = {sio__loop_timers(http->loop), sio__loop_clock, sio__loop_wall_ms,
+                        env_random, http->loop};
     int rc = sio__eio_server_init(&m->core, opts, cb, data, &env, &transport_ops);
     if (rc < 0) {
         sio__free(m);

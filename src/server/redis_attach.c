@@ -52,7 +52,7 @@ static void io_log(void *io, const char *line)
     fprintf(stderr, "%s\n", line);
 }
 
-static void on_message(void *data, sio_slice channel, sio_slice payload)
+static void on_message(void *data, sio__slice channel, sio__slice payload)
 {
     sio__rcluster_message(((sio_redis_adapter *)data)->cluster, channel, payload);
 }

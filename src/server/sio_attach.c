@@ -15,7 +15,7 @@ _Static_assert((int)SIO__SEND_BINARY == (int)SIO__EIO_SEND_BINARY &&
                    (int)SIO__SEND_NOCOMPRESS == (int)SIO__EIO_SEND_NOCOMPRESS,
                "send flags are passed through");
 
-static int glue_send(void *conn, sio_rcbuf *msg, int flags)
+static int glue_send(void *conn, sio__rcbuf *msg, int flags)
 {
     return sio__eio_send_rc(conn, msg, flags);
 }

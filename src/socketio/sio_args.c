@@ -56,13 +56,13 @@ int sio_args_push(sio_args *a, json_t *value)
 }
 
 /* Adds an attachment buffer (a reference is taken); returns its num. */
-static int add_attachment(sio_args *a, sio_rcbuf *b)
+static int add_attachment(sio_args *a, sio__rcbuf *b)
 {
     if (a->natt >= 0x7fffffff)
         return SIO_ELIMIT;
     if (a->natt == a->catt) {
         size_t ncap = a->catt ? a->catt * 2 : 4;
-        sio_rcbuf **n = sio__realloc(a->att, ncap * sizeof *n);
+        sio__rcbuf **n = sio__realloc(a->att, ncap * sizeof *n);
         if (n == NULL)
             return SIO_ENOMEM;
         a->att = n;
@@ -82,7 +82,7 @@ json_t *sio_args_binary_node(sio_args *a, const void *data, size_t len)
 {
     if (a == NULL)
         return NULL;
-    sio_rcbuf *b = sio__rcbuf_new(data, len);
+    sio__rcbuf *b = sio__rcbuf_new(data, len);
     if (b == NULL)
         return NULL;
     int num = add_attachment(a, b);
@@ -217,7 +217,7 @@ size_t sio__encoded_size(const sio__encoded *e)
 }
 
 /* Moves the buffer's bytes into e->text. */
-static int finish_text(sio__encoded *e, sio_buf *b)
+static int finish_text(sio__encoded *e, sio__buf *b)
 {
     e->text = sio__rcbuf_new(b->data, b->len);
     sio__buf_free(b);
@@ -229,7 +229,7 @@ int sio__encode_args(sio__encoded *e, int ack, const char *nsp, int64_t id, cons
 {
     memset(e, 0, sizeof *e);
     size_t natt = args ? args->natt : 0;
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     int rc = sio__packet_encode_args(&b, ack, nsp, id, event, args ? args->arr : NULL,
                                      (unsigned)natt, offset);
@@ -256,7 +256,7 @@ int sio__encode_args(sio__encoded *e, int ack, const char *nsp, int64_t id, cons
 int sio__encode_json(sio__encoded *e, int type, const char *nsp, const json_t *data)
 {
     memset(e, 0, sizeof *e);
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     int rc = sio__packet_encode_json(&b, type, nsp, data);
     if (rc < 0) {

@@ -419,7 +419,7 @@ typedef struct bc_ack {
     size_t nresponses;       /* answers received */
     int complete;            /* every answer in: the timer now fires at once */
     int finished;            /* the callback ran */
-    sio_timer timer;         /* the timeout, then the completion */
+    sio__timer timer;        /* the timeout, then the completion */
 } bc_ack;
 
 static void bc_check(bc_ack *b)
@@ -457,7 +457,7 @@ static void bc_free(sio__bcast_ack *k)
     sio__free(b);
 }
 
-static void bc_timer(sio_timer *t, void *data)
+static void bc_timer(sio__timer *t, void *data)
 {
     bc_ack *b = data;
     b->finished = 1;

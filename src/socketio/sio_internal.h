@@ -41,7 +41,7 @@ typedef struct sio__conn_ops {
     /* Queues one Engine.IO message (text: "4..." with the Engine.IO type;
      * binary: raw bytes); takes its own reference. flags: SIO__SEND_*.
      * Errors as sio_eio_send. */
-    int (*send)(void *conn, sio_rcbuf *msg, int flags);
+    int (*send)(void *conn, sio__rcbuf *msg, int flags);
     /* Closes the session; sio__client_closed() follows, maybe re-entrantly. */
     void (*close)(void *conn);
     /* Bytes queued and not yet written (may be NULL: then 0). */
@@ -54,19 +54,19 @@ typedef struct sio__conn_ops {
 
 /* Arguments: a JSON array plus attachments (rcbufs, shared on re-send). */
 struct sio_args {
-    json_t *arr;     /* the arguments, placeholders included */
-    sio_rcbuf **att; /* attachment k is what {"num":k} stands for */
-    size_t natt;     /* attachments in use */
-    size_t catt;     /* slots allocated */
+    json_t *arr;      /* the arguments, placeholders included */
+    sio__rcbuf **att; /* attachment k is what {"num":k} stands for */
+    size_t natt;      /* attachments in use */
+    size_t catt;      /* slots allocated */
 };
 
 /* An encoded packet: the text message and its binary attachments. */
 typedef struct sio__encoded {
-    sio_rcbuf *text; /* "4<packet>" */
-    sio_rcbuf **att; /* natt binary messages (references) */
+    sio__rcbuf *text; /* "4<packet>" */
+    sio__rcbuf **att; /* natt binary messages (references) */
     size_t natt;
     int nocompress; /* compress(false): sent with SIO__SEND_NOCOMPRESS */
-    sio_rcbuf *mp;  /* the msgpack form (parser option), made on the first
+    sio__rcbuf *mp; /* the msgpack form (parser option), made on the first
                      * send to a msgpack client; NULL until then */
 } sio__encoded;
 
@@ -112,12 +112,12 @@ struct sio_server {
     sio_server_options opts;   /* copied; eio.path points at path */
     char *path;                /* owned copy of the path */
     sio__packet_limits limits; /* decoder limits from opts */
-    sio_map nsps;              /* name -> sio_namespace */
+    sio__map nsps;             /* name -> sio_namespace */
     sio_namespace *detached;   /* cleaned-up child namespaces still referenced */
     sio__dyn *dyns;            /* dynamic namespace matchers */
     size_t ndyns;              /* count */
-    sio_list clients;          /* open sio__client (their node) */
-    sio_timers *timers;        /* deadlines (loop's wheel or a test's) */
+    sio__list clients;         /* open sio__client (their node) */
+    sio__timers *timers;       /* deadlines (loop's wheel or a test's) */
     uint64_t (*now)(void *);   /* monotonic ms */
     void *now_data;            /* for now() */
     sio_eio_server *eio;       /* NULL when driven by tests */
@@ -133,17 +133,17 @@ struct sio_server {
 struct sio__client {
     unsigned refs;            /* engine link + in-progress calls */
     sio_server *srv;          /* owner */
-    sio_list node;            /* in srv->clients */
+    sio__list node;           /* in srv->clients */
     const sio__conn_ops *ops; /* transport */
     void *conn;               /* transport handle; NULL once closed */
     const sio_handshake *hs;  /* Engine.IO handshake (owned by the engine),
                                * fetched through ops->handshake on first use */
     sio__decoder dec;         /* packet reassembly */
-    sio_timer *timer;         /* connectTimeout until a socket connects, then
+    sio__timer *timer;        /* connectTimeout until a socket connects, then
                                * the attachment deadline of a binary packet
                                * (which needs a connected socket): never both;
                                * allocated only while armed */
-    sio_list sockets;         /* sio_socket.client_node, pending + connected */
+    sio__list sockets;        /* sio_socket.client_node, pending + connected */
     int closing;              /* close requested: send nothing more */
 };
 
@@ -173,12 +173,12 @@ typedef struct sio__handler {
 
 /* A server-sent event waiting for the client's ack. */
 typedef struct sio__pending_ack {
-    sio_list node;   /* in socket->acks */
-    int64_t id;      /* ack id */
-    sio_ack_cb cb;   /* user callback */
-    void *data;      /* its data */
-    sio_timer timer; /* timeout (inactive if none) */
-    sio_socket *s;   /* back pointer for the timer */
+    sio__list node;   /* in socket->acks */
+    int64_t id;       /* ack id */
+    sio_ack_cb cb;    /* user callback */
+    void *data;       /* its data */
+    sio__timer timer; /* timeout (inactive if none) */
+    sio_socket *s;    /* back pointer for the timer */
 } sio__pending_ack;
 
 /* Per-socket state that belongs to the namespace's adapter: nothing
@@ -186,8 +186,8 @@ typedef struct sio__pending_ack {
  * socket -> rooms half of its two-way index here, so a join costs no
  * lookup of the socket). Freed by sio__adapter_slot_free. */
 typedef struct sio__adapter_slot {
-    sio_map rooms; /* in-memory adapter: room name -> its room */
-    uint64_t mark; /* dedup stamp during one broadcast */
+    sio__map rooms; /* in-memory adapter: room name -> its room */
+    uint64_t mark;  /* dedup stamp during one broadcast */
 } sio__adapter_slot;
 void sio__adapter_slot_init(sio__adapter_slot *slot);
 void sio__adapter_slot_free(sio__adapter_slot *slot);
@@ -214,7 +214,7 @@ struct sio_socket {
     unsigned hlen : 26;      /* bytes of handler records in hbuf (its size) */
     sio_namespace *nsp;      /* namespace */
     sio__client *client;     /* NULL once disconnected */
-    sio_list client_node;    /* in client->sockets */
+    sio__list client_node;   /* in client->sockets */
     sio_socket *nsp_next;    /* next in its bucket of nsp->sbuckets (connected) */
     char id[SIO__ID_SIZE];   /* public id (a room too) */
     char pid[SIO__ID_SIZE];  /* private session id ("" without recovery) */
@@ -223,7 +223,7 @@ struct sio_socket {
     json_t *djson;           /* socket.data (persisted by recovery) */
     void *data;              /* user pointer */
     char *hbuf;              /* sio__handler records, in registration order */
-    sio_list acks;           /* sio__pending_ack */
+    sio__list acks;          /* sio__pending_ack */
     sio__adapter_slot aslot; /* adapter-owned state (only src/adapter/) */
 };
 
@@ -270,7 +270,7 @@ struct sio_broadcast {
 /* ---- server core (driven directly by unit tests) */
 
 /* Creates a server with no Engine.IO attached: timers and now() given. */
-int sio__server_new_core(sio_server **out, const sio_server_options *opts, sio_timers *timers,
+int sio__server_new_core(sio_server **out, const sio_server_options *opts, sio__timers *timers,
                          uint64_t (*now)(void *), void *now_data);
 /* A new transport session. NULL on OOM (the caller closes the session). */
 sio__client *sio__client_open(sio_server *srv, const sio__conn_ops *ops, void *conn,

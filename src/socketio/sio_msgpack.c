@@ -6,7 +6,7 @@
  * before anything is allocated, and nesting is bounded by max_depth, so a
  * hostile message costs at most what its own size allows.
  *
- * Encoding: msgpack-c's packer (msgpack_pack_*), writing into a sio_buf. */
+ * Encoding: msgpack-c's packer (msgpack_pack_*), writing into a sio__buf. */
 #include "socketio/sio_msgpack.h"
 
 #include <msgpack.h>
@@ -58,7 +58,7 @@ static int read_bin(reader *r, size_t len, json_t **out)
         return SIO_EPROTO; /* maxHttpBufferSize already bounds the message */
     r->bin_bytes += len;
     sio__packet *p = r->pkt;
-    sio_rcbuf **att = sio__realloc(p->att, (p->nrecv + 1) * sizeof *att);
+    sio__rcbuf **att = sio__realloc(p->att, (p->nrecv + 1) * sizeof *att);
     if (att == NULL)
         return SIO_ENOMEM;
     p->att = att;
@@ -356,7 +356,7 @@ int sio__msgpack_decode(const char *msg, size_t len, const sio__packet_limits *l
 }
 
 int sio__msgpack_decode_value(const char *msg, size_t len, unsigned max_depth, size_t max_bin,
-                              json_t **out, sio_rcbuf ***att, unsigned *natt)
+                              json_t **out, sio__rcbuf ***att, unsigned *natt)
 {
     sio__packet holder = {0}; /* only collects the attachments */
     reader r = {(const unsigned char *)msg,
@@ -386,7 +386,7 @@ static int buf_write(void *data, const char *b, size_t len)
 
 typedef struct writer {
     msgpack_packer pk;
-    sio_rcbuf *const *att;
+    sio__rcbuf *const *att;
     size_t natt;
 } writer;
 
@@ -401,7 +401,7 @@ static int pack_object(writer *w, const json_t *v)
 {
     int num = sio__placeholder_num(v);
     if (num >= 0 && (size_t)num < w->natt) { /* binary: inline bytes */
-        const sio_rcbuf *b = w->att[num];
+        const sio__rcbuf *b = w->att[num];
         return msgpack_pack_bin(&w->pk, b->len) < 0 ||
                        msgpack_pack_bin_body(&w->pk, b->data, b->len) < 0
                    ? -1
@@ -455,14 +455,15 @@ static int pack_value(writer *w, const json_t *v)
     }
 }
 
-int sio__msgpack_pack_value(msgpack_packer *pk, const json_t *v, sio_rcbuf *const *att, size_t natt)
+int sio__msgpack_pack_value(msgpack_packer *pk, const json_t *v, sio__rcbuf *const *att,
+                            size_t natt)
 {
     writer w = {*pk, att, natt};
     return pack_value(&w, v) < 0 ? SIO_ENOMEM : 0;
 }
 
-int sio__msgpack_encode(sio_buf *out, int type, const char *nsp, int64_t id, const json_t *data,
-                        sio_rcbuf *const *att, size_t natt)
+int sio__msgpack_encode(sio__buf *out, int type, const char *nsp, int64_t id, const json_t *data,
+                        sio__rcbuf *const *att, size_t natt)
 {
     writer w = {.att = att, .natt = natt};
     msgpack_packer_init(&w.pk, out, buf_write);
@@ -481,7 +482,7 @@ int sio__msgpack_encode(sio_buf *out, int type, const char *nsp, int64_t id, con
     return rc ? SIO_ENOMEM : 0;
 }
 
-sio_rcbuf *sio__msgpack_from_encoded(sio__encoded *e)
+sio__rcbuf *sio__msgpack_from_encoded(sio__encoded *e)
 {
     if (e->mp != NULL || e->text == NULL || e->text->len < 2)
         return e->mp;
@@ -493,7 +494,7 @@ sio_rcbuf *sio__msgpack_from_encoded(sio__encoded *e)
     sio__packet *p = NULL;
     if (sio__packet_decode(e->text->data + 1, e->text->len - 1, &lim, &p) < 0)
         return NULL;
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     if (sio__msgpack_encode(&b, p->type, p->nsp, p->id, p->data, e->att, e->natt) == 0)
         e->mp = sio__rcbuf_new(b.data, b.len);

@@ -48,8 +48,8 @@ int sio__msgpack_decode(const char *msg, size_t len, const sio__packet_limits *l
  * EVENT/ACK), nsp, data (placeholders replaced by the bytes of att[num]),
  * id when >= 0. SIO_ENOMEM, SIO_EINVAL (a placeholder without its
  * attachment). */
-int sio__msgpack_encode(sio_buf *out, int type, const char *nsp, int64_t id, const json_t *data,
-                        sio_rcbuf *const *att, size_t natt);
+int sio__msgpack_encode(sio__buf *out, int type, const char *nsp, int64_t id, const json_t *data,
+                        sio__rcbuf *const *att, size_t natt);
 
 /* The value codec on its own, for other msgpack users (the Redis adapter's
  * messages). decode_value: exactly one value filling [msg, msg+len), at
@@ -58,12 +58,12 @@ int sio__msgpack_encode(sio_buf *out, int type, const char *nsp, int64_t id, con
  * them; the caller frees both, also on error). pack_value: v with
  * placeholders of att as bin. SIO_EPROTO, SIO_ENOMEM. */
 int sio__msgpack_decode_value(const char *msg, size_t len, unsigned max_depth, size_t max_bin,
-                              json_t **out, sio_rcbuf ***att, unsigned *natt);
-int sio__msgpack_pack_value(msgpack_packer *pk, const json_t *v, sio_rcbuf *const *att,
+                              json_t **out, sio__rcbuf ***att, unsigned *natt);
+int sio__msgpack_pack_value(msgpack_packer *pk, const json_t *v, sio__rcbuf *const *att,
                             size_t natt);
 
 /* The msgpack form of an encoded text packet (made on first use, then kept
  * in e->mp; e is otherwise unchanged). NULL on OOM. */
-sio_rcbuf *sio__msgpack_from_encoded(sio__encoded *e);
+sio__rcbuf *sio__msgpack_from_encoded(sio__encoded *e);
 
 #endif

@@ -276,7 +276,7 @@ static int add_attachment(sio__decoder *d, const char *msg, size_t len, sio__pac
         sio__decoder_reset(d);
         return SIO_ELIMIT;
     }
-    sio_rcbuf *b = sio__rcbuf_new(msg, len);
+    sio__rcbuf *b = sio__rcbuf_new(msg, len);
     if (b == NULL) {
         sio__decoder_reset(d);
         return SIO_ENOMEM;
@@ -318,7 +318,7 @@ int sio__decoder_add(sio__decoder *d, const char *msg, size_t len, int binary, u
     return 0;
 }
 
-int sio__packet_encode_head(sio_buf *out, int type, unsigned nattach, const char *nsp, int64_t id)
+int sio__packet_encode_head(sio__buf *out, int type, unsigned nattach, const char *nsp, int64_t id)
 {
     int rc = sio__buf_append_byte(out, '4');
     if (rc == 0)
@@ -332,20 +332,20 @@ int sio__packet_encode_head(sio_buf *out, int type, unsigned nattach, const char
     return rc;
 }
 
-/* jansson dump callback appending into a sio_buf. */
+/* jansson dump callback appending into a sio__buf. */
 static int dump_cb(const char *buffer, size_t size, void *data)
 {
-    return sio__buf_append((sio_buf *)data, buffer, size) == 0 ? 0 : -1;
+    return sio__buf_append((sio__buf *)data, buffer, size) == 0 ? 0 : -1;
 }
 
 /* Appends one JSON value in JSON.stringify's compact form. */
-static int dump_json(sio_buf *out, const json_t *j)
+static int dump_json(sio__buf *out, const json_t *j)
 {
     size_t flags = JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17);
     return json_dump_callback(j, dump_cb, out, flags) == 0 ? 0 : SIO_ENOMEM;
 }
 
-int sio__packet_encode_json(sio_buf *out, int type, const char *nsp, const json_t *data)
+int sio__packet_encode_json(sio__buf *out, int type, const char *nsp, const json_t *data)
 {
     int rc = sio__packet_encode_head(out, type, 0, nsp, -1);
     if (rc == 0 && data != NULL)
@@ -354,7 +354,7 @@ int sio__packet_encode_json(sio_buf *out, int type, const char *nsp, const json_
 }
 
 /* Appends a JSON string literal for s. */
-static int dump_string(sio_buf *out, const char *s)
+static int dump_string(sio__buf *out, const char *s)
 {
     json_t *j = json_string(s);
     if (j == NULL)
@@ -364,7 +364,7 @@ static int dump_string(sio_buf *out, const char *s)
     return rc;
 }
 
-int sio__packet_encode_args(sio_buf *out, int ack, const char *nsp, int64_t id, const char *event,
+int sio__packet_encode_args(sio__buf *out, int ack, const char *nsp, int64_t id, const char *event,
                             const json_t *args, unsigned nattach, const char *offset)
 {
     int type = ack ? (nattach ? SIO_PKT_BINARY_ACK : SIO_PKT_ACK)

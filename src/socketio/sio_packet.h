@@ -49,7 +49,7 @@ typedef struct sio__packet {
     json_t *data;     /* payload, or NULL when absent */
     unsigned nattach; /* attachments announced by a BINARY_* header */
     unsigned nrecv;   /* attachments received so far */
-    sio_rcbuf **att;  /* nattach slots, the first nrecv filled */
+    sio__rcbuf **att; /* nattach slots, the first nrecv filled */
 } sio__packet;
 
 /* Decoder limits (copied from the server options). */
@@ -108,16 +108,16 @@ uint64_t sio__decoder_deadline(const sio__decoder *d);
  * with the Engine.IO message type '4', to out. */
 
 /* Writes "4<type>[<n>-][<nsp>,][<id>]": nsp "/" is omitted; id < 0 is. */
-int sio__packet_encode_head(sio_buf *out, int type, unsigned nattach, const char *nsp, int64_t id);
+int sio__packet_encode_head(sio__buf *out, int type, unsigned nattach, const char *nsp, int64_t id);
 
 /* CONNECT / CONNECT_ERROR / DISCONNECT with an optional JSON payload. */
-int sio__packet_encode_json(sio_buf *out, int type, const char *nsp, const json_t *data);
+int sio__packet_encode_json(sio__buf *out, int type, const char *nsp, const json_t *data);
 
 /* EVENT (event != NULL) or ACK (event == NULL): the payload is the array
  * [event?, args..., offset?]. args may be NULL (no arguments). type becomes
  * BINARY_* when nattach > 0. offset (connection state recovery) is appended
  * as a last string argument when not NULL. */
-int sio__packet_encode_args(sio_buf *out, int ack, const char *nsp, int64_t id, const char *event,
+int sio__packet_encode_args(sio__buf *out, int ack, const char *nsp, int64_t id, const char *event,
                             const json_t *args, unsigned nattach, const char *offset);
 
 /* socket.io-parser's isPayloadValid for a packet of type with payload

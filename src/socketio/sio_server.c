@@ -39,7 +39,7 @@ uint64_t sio__now(const sio_server *srv)
     return srv->now(srv->now_data);
 }
 
-int sio__server_new_core(sio_server **out, const sio_server_options *opts, sio_timers *timers,
+int sio__server_new_core(sio_server **out, const sio_server_options *opts, sio__timers *timers,
                          uint64_t (*now)(void *), void *now_data)
 {
     *out = NULL;
@@ -123,14 +123,14 @@ void sio__client_unref(sio__client *c)
 
 /* The client's one timer: the attachment deadline while a binary packet
  * is reassembled, else connectTimeout. */
-static void client_timeout_cb(sio_timer *t, void *data)
+static void client_timeout_cb(sio__timer *t, void *data)
 {
     sio__client *c = data;
     if (c->dec.pending != NULL) {
         sio__client_fail(c, "parse error");
         return;
     }
-    for (sio_list *it = c->sockets.next; it != &c->sockets; it = it->next)
+    for (sio__list *it = c->sockets.next; it != &c->sockets; it = it->next)
         if (SIO_CONTAINER_OF(it, sio_socket, client_node)->connected)
             return;
     sio__client_fail(c, "forced server close");
@@ -231,13 +231,13 @@ void sio__client_drained(sio__client *c)
         return;
     /* Handlers may disconnect sockets: walk a referenced snapshot. */
     size_t n = 0;
-    for (sio_list *it = c->sockets.next; it != &c->sockets; it = it->next)
+    for (sio__list *it = c->sockets.next; it != &c->sockets; it = it->next)
         n++;
     sio_socket **snap = sio__calloc(n ? n : 1, sizeof *snap);
     if (snap == NULL)
         return;
     n = 0;
-    for (sio_list *it = c->sockets.next; it != &c->sockets; it = it->next) {
+    for (sio__list *it = c->sockets.next; it != &c->sockets; it = it->next) {
         snap[n] = SIO_CONTAINER_OF(it, sio_socket, client_node);
         sio_socket_ref(snap[n++]);
     }
@@ -253,7 +253,7 @@ void sio__client_drained(sio__client *c)
 /* The socket c has (pending or connected) in namespace name, or NULL. */
 static sio_socket *client_socket(sio__client *c, const char *name)
 {
-    for (sio_list *it = c->sockets.next; it != &c->sockets; it = it->next) {
+    for (sio__list *it = c->sockets.next; it != &c->sockets; it = it->next) {
         sio_socket *s = SIO_CONTAINER_OF(it, sio_socket, client_node);
         if (strcmp(s->nsp->name, name) == 0)
             return s;
@@ -307,7 +307,7 @@ int sio__client_send(sio__client *c, const sio__encoded *e)
     int nc = e->nocompress ? SIO__SEND_NOCOMPRESS : 0, rc;
     if (c->srv->opts.parser == SIO_PARSER_MSGPACK) {
         /* e is const to its users; its msgpack form is a cache */
-        sio_rcbuf *mp = sio__msgpack_from_encoded((sio__encoded *)e);
+        sio__rcbuf *mp = sio__msgpack_from_encoded((sio__encoded *)e);
         rc = mp ? c->ops->send(c->conn, mp, SIO__SEND_BINARY | nc) : SIO_ENOMEM;
     } else {
         rc = c->ops->send(c->conn, e->text, nc);
@@ -372,7 +372,7 @@ void sio_server_close(sio_server *srv)
     /* restart from the head each time: failing a client may unlink it */
     for (;;) {
         sio__client *c = NULL;
-        for (sio_list *it = srv->clients.next; it != &srv->clients; it = it->next) {
+        for (sio__list *it = srv->clients.next; it != &srv->clients; it = it->next) {
             sio__client *cand = SIO_CONTAINER_OF(it, sio__client, node);
             if (!cand->closing) {
                 c = cand;
@@ -392,7 +392,7 @@ void sio_server_free(sio_server *srv)
     while (!sio__list_empty(&srv->clients))
         sio__client_closed(SIO_CONTAINER_OF(srv->clients.next, sio__client, node),
                            "server shutting down");
-    sio_map_iter it;
+    sio__map_iter it;
     const char *key;
     size_t klen;
     void *v;

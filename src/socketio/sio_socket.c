@@ -396,7 +396,7 @@ static void finish_ack(sio__pending_ack *pa, int err, const sio_args *args)
     sio_socket_unref(s);
 }
 
-static void ack_timeout_cb(sio_timer *t, void *data)
+static void ack_timeout_cb(sio__timer *t, void *data)
 {
     SIO_METRIC_INC(ack_timeouts);
     finish_ack(data, SIO_ETIMEDOUT, NULL);
@@ -404,7 +404,7 @@ static void ack_timeout_cb(sio_timer *t, void *data)
 
 static void on_ack(sio_socket *s, sio__packet *p)
 {
-    sio_list *it;
+    sio__list *it;
     for (it = s->acks.next; it != &s->acks; it = it->next) {
         sio__pending_ack *pa = SIO_CONTAINER_OF(it, sio__pending_ack, node);
         if (pa->id != p->id)

@@ -75,7 +75,7 @@ size_t sio__ws_frame_header(char hdr[SIO_WS_FRAME_HEADER_MAX], int binary, size_
 }
 
 /* Appends a whole frame, all or nothing (one reserve covers both parts). */
-static int ws_frame_append_op(sio_buf *out, unsigned opcode, const void *payload, size_t len)
+static int ws_frame_append_op(sio__buf *out, unsigned opcode, const void *payload, size_t len)
 {
     unsigned char hdr[SIO_WS_FRAME_HEADER_MAX];
     size_t hlen = ws_header(hdr, opcode, len);
@@ -89,12 +89,12 @@ static int ws_frame_append_op(sio_buf *out, unsigned opcode, const void *payload
     return 0;
 }
 
-int sio__ws_frame_append(sio_buf *out, int binary, const void *payload, size_t len)
+int sio__ws_frame_append(sio__buf *out, int binary, const void *payload, size_t len)
 {
     return ws_frame_append_op(out, binary ? WS_OP_BINARY : WS_OP_TEXT, payload, len);
 }
 
-sio_rcbuf *sio__ws_frame_new(int binary, const void *payload, size_t len)
+sio__rcbuf *sio__ws_frame_new(int binary, const void *payload, size_t len)
 {
     char hdr[SIO_WS_FRAME_HEADER_MAX];
     size_t hlen = sio__ws_frame_header(hdr, binary, len);
@@ -102,7 +102,7 @@ sio_rcbuf *sio__ws_frame_new(int binary, const void *payload, size_t len)
 }
 
 /* Appends a close frame: code (network order, 0 for none) and reason. */
-static int ws_close_frame_append(sio_buf *out, int code, const char *reason, size_t rlen)
+static int ws_close_frame_append(sio__buf *out, int code, const char *reason, size_t rlen)
 {
     unsigned char p[2 + WS_MAX_REASON];
     size_t n = 0;
@@ -172,7 +172,7 @@ static int ws_parse(const unsigned char *p, size_t n, ws_hdr *h)
 
 /* 1 if opcode may come next: a continuation only inside a fragmented
  * message, a new text/binary only outside one, control frames anywhere. */
-static int ws_opcode_ok(const sio_ws_conn *c, unsigned op)
+static int ws_opcode_ok(const sio__ws_conn *c, unsigned op)
 {
     switch (op) {
     case WS_OP_CONT:
@@ -193,7 +193,7 @@ static int ws_opcode_ok(const sio_ws_conn *c, unsigned op)
  * A message is bounded while it is built, in bytes (max_message: 1009)
  * and in frames (max_fragments: 1008), so that neither many small frames
  * nor one big one make it cost more than the limit says. */
-static int ws_check(const sio_ws_conn *c, const ws_hdr *h)
+static int ws_check(const sio__ws_conn *c, const ws_hdr *h)
 {
     unsigned op = h->b0 & 0x0Fu;
     if (ws_framing_error(h, 1))
@@ -236,7 +236,7 @@ static void ws_unmask(unsigned char *p, size_t n, const unsigned char key[4])
  * overlongs, no surrogates, nothing past U+10FFFF): 0, or -1 at the first
  * byte that can no longer be part of valid UTF-8 (so a bad fragment fails
  * at once, as section 8.1 allows). */
-static int ws_utf8(sio_ws_conn *c, const unsigned char *p, size_t n)
+static int ws_utf8(sio__ws_conn *c, const unsigned char *p, size_t n)
 {
     unsigned need = c->u8_need, lo = c->u8_lo, hi = c->u8_hi;
     for (size_t i = 0; i < n; i++) {
@@ -267,7 +267,7 @@ static int ws_utf8(sio_ws_conn *c, const unsigned char *p, size_t n)
 /* 1 if the whole of p is valid UTF-8 (a close reason). */
 static int ws_utf8_whole(const unsigned char *p, size_t n)
 {
-    sio_ws_conn t;
+    sio__ws_conn t;
     t.u8_need = 0;
     return ws_utf8(&t, p, n) == 0 && t.u8_need == 0;
 }
@@ -275,7 +275,7 @@ static int ws_utf8_whole(const unsigned char *p, size_t n)
 /* ------------------------------------------------------------ closing */
 
 /* Reading is over: tell the user once, and hand back err for feed. */
-static int ws_finish(sio_ws_conn *c, int code, int err)
+static int ws_finish(sio__ws_conn *c, int code, int err)
 {
     c->done = 1;
     c->frag_open = 0;
@@ -287,7 +287,7 @@ static int ws_finish(sio_ws_conn *c, int code, int err)
 
 /* Fails the connection with our close frame carrying code (7.1.7), unless
  * our close already went out (then nothing more is written: 1006). */
-static int ws_reject(sio_ws_conn *c, int code)
+static int ws_reject(sio__ws_conn *c, int code)
 {
     int err = code == SIO_WS_CLOSE_TOO_BIG          ? SIO_ELIMIT
               : code == SIO_WS_CLOSE_INTERNAL_ERROR ? SIO_ENOMEM
@@ -311,7 +311,7 @@ static int ws_code_sendable(int code)
 /* The peer's close frame (5.5.1): no body (1005), or a sendable code and
  * a UTF-8 reason; a 1-byte body, a reserved code (1002) or a reason that
  * is not UTF-8 (1007) fail the connection instead. The code is echoed. */
-static int ws_on_close_frame(sio_ws_conn *c, const unsigned char *p, size_t n)
+static int ws_on_close_frame(sio__ws_conn *c, const unsigned char *p, size_t n)
 {
     if (n == 1)
         return ws_reject(c, SIO_WS_CLOSE_PROTOCOL_ERROR);
@@ -333,7 +333,7 @@ static int ws_on_close_frame(sio_ws_conn *c, const unsigned char *p, size_t n)
 
 /* A message is whole: hand it over (unless our close went out first: the
  * application is done with this connection). */
-static void ws_deliver(sio_ws_conn *c, int binary, const unsigned char *p, size_t n)
+static void ws_deliver(sio__ws_conn *c, int binary, const unsigned char *p, size_t n)
 {
     if (c->cb && c->cb->on_message && !c->we_closed)
         c->cb->on_message(c, binary, n ? (const char *)p : "", n, c->data);
@@ -341,7 +341,7 @@ static void ws_deliver(sio_ws_conn *c, int binary, const unsigned char *p, size_
 
 /* A data frame's payload (unmasked). Unfragmented messages are delivered
  * straight from the caller's bytes; fragments gather in msg. */
-static int ws_on_data(sio_ws_conn *c, const ws_hdr *h, const unsigned char *p)
+static int ws_on_data(sio__ws_conn *c, const ws_hdr *h, const unsigned char *p)
 {
     unsigned op = h->b0 & 0x0Fu;
     int fin = (h->b0 & 0x80u) != 0;
@@ -375,7 +375,7 @@ static int ws_on_data(sio_ws_conn *c, const ws_hdr *h, const unsigned char *p)
 
 /* One whole, checked frame: header h, masked payload at p (unmasked here,
  * in place). */
-static int ws_on_frame(sio_ws_conn *c, const ws_hdr *h, unsigned char *p)
+static int ws_on_frame(sio__ws_conn *c, const ws_hdr *h, unsigned char *p)
 {
     ws_unmask(p, (size_t)h->len, p - 4);
     switch (h->b0 & 0x0Fu) {
@@ -398,7 +398,7 @@ static int ws_on_frame(sio_ws_conn *c, const ws_hdr *h, unsigned char *p)
 /* ----------------------------------------------------------------- input */
 
 /* Moves up to want - tail.len bytes of the input into the tail. */
-static int ws_tail_take(sio_ws_conn *c, char **data, size_t *len, size_t want)
+static int ws_tail_take(sio__ws_conn *c, char **data, size_t *len, size_t want)
 {
     size_t n = want - c->tail.len;
     if (n > *len)
@@ -413,7 +413,7 @@ static int ws_tail_take(sio_ws_conn *c, char **data, size_t *len, size_t want)
 /* Completes the frame waiting in the tail with the first bytes of the
  * input (header first, to learn and check the frame's size, then its
  * payload) and handles it once whole. Advances *data and *len. */
-static int ws_feed_tail(sio_ws_conn *c, char **data, size_t *len)
+static int ws_feed_tail(sio__ws_conn *c, char **data, size_t *len)
 {
     ws_hdr h;
     while (!ws_parse((const unsigned char *)c->tail.data, c->tail.len, &h)) {
@@ -438,7 +438,7 @@ static int ws_feed_tail(sio_ws_conn *c, char **data, size_t *len)
 /* Handles the whole frames at the start of data in place, and keeps an
  * incomplete last frame in the tail (after checking what of its header
  * is there). */
-static int ws_feed_direct(sio_ws_conn *c, char *data, size_t len)
+static int ws_feed_direct(sio__ws_conn *c, char *data, size_t len)
 {
     size_t off = 0;
     ws_hdr h;
@@ -463,7 +463,7 @@ static int ws_feed_direct(sio_ws_conn *c, char *data, size_t len)
                : 0;
 }
 
-void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data, size_t max_message)
+void sio__ws_conn_init(sio__ws_conn *c, const sio__ws_callbacks *cb, void *data, size_t max_message)
 {
     memset(c, 0, sizeof *c);
     c->cb = cb;
@@ -477,28 +477,28 @@ void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data, s
     sio__buf_init(&c->msg, 0);
 }
 
-void sio__ws_conn_set_max_fragments(sio_ws_conn *c, uint32_t n)
+void sio__ws_conn_set_max_fragments(sio__ws_conn *c, uint32_t n)
 {
     c->max_fragments = n ? n : 1;
 }
 
-void sio__ws_conn_fini(sio_ws_conn *c)
+void sio__ws_conn_fini(sio__ws_conn *c)
 {
     sio__buf_free(&c->out);
     sio__buf_free(&c->tail);
     sio__buf_free(&c->msg);
 }
 
-sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max_message)
+sio__ws_conn *sio__ws_conn_new(const sio__ws_callbacks *cb, void *data, size_t max_message)
 {
-    sio_ws_conn *c = sio__malloc(sizeof *c);
+    sio__ws_conn *c = sio__malloc(sizeof *c);
     if (c == NULL)
         return NULL;
     sio__ws_conn_init(c, cb, data, max_message);
     return c;
 }
 
-void sio__ws_conn_free(sio_ws_conn *c)
+void sio__ws_conn_free(sio__ws_conn *c)
 {
     if (c == NULL)
         return;
@@ -506,7 +506,7 @@ void sio__ws_conn_free(sio_ws_conn *c)
     sio__free(c);
 }
 
-int sio__ws_conn_feed(sio_ws_conn *c, char *data, size_t len)
+int sio__ws_conn_feed(sio__ws_conn *c, char *data, size_t len)
 {
     if (c->done)
         return SIO_ECLOSED;
@@ -522,23 +522,23 @@ int sio__ws_conn_feed(sio_ws_conn *c, char *data, size_t len)
     return rc;
 }
 
-sio_buf *sio__ws_conn_output(sio_ws_conn *c)
+sio__buf *sio__ws_conn_output(sio__ws_conn *c)
 {
     return &c->out;
 }
 
-void sio__ws_conn_output_done(sio_ws_conn *c)
+void sio__ws_conn_output_done(sio__ws_conn *c)
 {
     if (c->out.len == 0)
         sio__buf_free(&c->out);
 }
 
-int sio__ws_conn_wants_close(const sio_ws_conn *c)
+int sio__ws_conn_wants_close(const sio__ws_conn *c)
 {
     return c->done || c->we_closed;
 }
 
-int sio__ws_conn_close(sio_ws_conn *c, int code, const char *reason)
+int sio__ws_conn_close(sio__ws_conn *c, int code, const char *reason)
 {
     size_t rlen = reason ? strlen(reason) : 0;
     if (rlen > WS_MAX_REASON || (code == 0 && rlen > 0) || (code != 0 && !ws_code_sendable(code)))
@@ -549,19 +549,19 @@ int sio__ws_conn_close(sio_ws_conn *c, int code, const char *reason)
     return ws_close_frame_append(&c->out, code, reason, rlen);
 }
 
-int sio__ws_conn_send(sio_ws_conn *c, int binary, const void *payload, size_t len)
+int sio__ws_conn_send(sio__ws_conn *c, int binary, const void *payload, size_t len)
 {
     if (sio__ws_conn_wants_close(c))
         return SIO_ECLOSED;
     return sio__ws_frame_append(&c->out, binary, payload, len);
 }
 
-size_t sio__ws_conn_heap_bytes(const sio_ws_conn *c)
+size_t sio__ws_conn_heap_bytes(const sio__ws_conn *c)
 {
     return sizeof *c + c->out.cap + c->tail.cap + c->msg.cap;
 }
 
-int sio__ws_conn_engine_alive(const sio_ws_conn *c)
+int sio__ws_conn_engine_alive(const sio__ws_conn *c)
 {
     return c->frag_open;
 }

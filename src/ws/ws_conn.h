@@ -59,31 +59,31 @@ enum {
 /* Frames one message may be made of, unless set otherwise. */
 #define SIO_WS_DEFAULT_MAX_FRAGMENTS 1024
 
-typedef struct sio_ws_conn sio_ws_conn;
+typedef struct sio__ws_conn sio__ws_conn;
 
-typedef struct sio_ws_callbacks {
+typedef struct sio__ws_callbacks {
     /* A complete message; text is valid UTF-8 (invalid text fails the
      * connection with close 1007 and never reaches here). data is only
      * valid during the call. Not called once we started closing. */
-    void (*on_message)(sio_ws_conn *c, int binary, const char *data, size_t len, void *data_);
+    void (*on_message)(sio__ws_conn *c, int binary, const char *data, size_t len, void *data_);
     /* Reading is over, called once: the peer's close frame arrived (code
      * is its status, 1005 if it had none), or the connection failed (code
      * is the one we sent: 1002 protocol error, 1007 invalid UTF-8, 1008
      * too many fragments, 1009 message too big, 1011 out of memory; 1006
      * if our own close had already gone out). Not called by
      * sio__ws_conn_close itself. */
-    void (*on_close)(sio_ws_conn *c, int code, void *data_);
-} sio_ws_callbacks;
+    void (*on_close)(sio__ws_conn *c, int code, void *data_);
+} sio__ws_callbacks;
 
 /* The connection's state. Its fields are private to ws_conn.c: the struct is
  * here only so that a caller can embed it (sio__ws_conn_init/fini) and save
  * an allocation per connection. 128 bytes. */
-struct sio_ws_conn {
-    const sio_ws_callbacks *cb;    /* the user's callbacks (NULL: none), not copied */
+struct sio__ws_conn {
+    const sio__ws_callbacks *cb;   /* the user's callbacks (NULL: none), not copied */
     void *data;                    /* passed back to every callback */
-    sio_buf out;                   /* bytes for the peer, whole frames only */
-    sio_buf tail;                  /* start of an incomplete frame (still masked) */
-    sio_buf msg;                   /* payload of the open fragmented message */
+    sio__buf out;                  /* bytes for the peer, whole frames only */
+    sio__buf tail;                 /* start of an incomplete frame (still masked) */
+    sio__buf msg;                  /* payload of the open fragmented message */
     uint32_t max_message;          /* message limit (never 0); 32 bits keep the struct small */
     uint32_t max_fragments;        /* frame limit of one message (never 0) */
     uint32_t nfrags;               /* frames of the open fragmented message */
@@ -102,14 +102,15 @@ struct sio_ws_conn {
  * connection with close 1009 before any of their payload is buffered (0
  * means 2^31-1; values above 2^32-1 are capped there).
  * NULL on out-of-memory. */
-sio_ws_conn *sio__ws_conn_new(const sio_ws_callbacks *cb, void *data, size_t max_message);
+sio__ws_conn *sio__ws_conn_new(const sio__ws_callbacks *cb, void *data, size_t max_message);
 /* Frees the connection and its unsent output. NULL is a no-op. */
-void sio__ws_conn_free(sio_ws_conn *c);
+void sio__ws_conn_free(sio__ws_conn *c);
 /* The same as new/free for a connection embedded in the caller's own
  * struct: init cannot fail (nothing is allocated until input arrives);
  * fini frees what the connection holds, not c itself. */
-void sio__ws_conn_init(sio_ws_conn *c, const sio_ws_callbacks *cb, void *data, size_t max_message);
-void sio__ws_conn_fini(sio_ws_conn *c);
+void sio__ws_conn_init(sio__ws_conn *c, const sio__ws_callbacks *cb, void *data,
+                       size_t max_message);
+void sio__ws_conn_fini(sio__ws_conn *c);
 
 /* Feeds received bytes (all are consumed, and unmasked in place: data is
  * scratch afterwards); callbacks run inside. Returns 0,
@@ -120,26 +121,26 @@ void sio__ws_conn_fini(sio_ws_conn *c);
  * close by the peer returns 0 with sio__ws_conn_wants_close() set. A frame
  * header is judged as soon as its bytes are in (bad framing, or a message
  * over max_message), before any of its payload is buffered. */
-int sio__ws_conn_feed(sio_ws_conn *c, char *data, size_t len);
+int sio__ws_conn_feed(sio__ws_conn *c, char *data, size_t len);
 
 /* Frames one message may be made of (default SIO_WS_DEFAULT_MAX_FRAGMENTS;
  * 0 means 1): more fail the connection with close 1008. */
-void sio__ws_conn_set_max_fragments(sio_ws_conn *c, uint32_t n);
+void sio__ws_conn_set_max_fragments(sio__ws_conn *c, uint32_t n);
 
 /* The output buffer (control frames, plus data frames the caller appends).
  * The caller removes what it wrote with sio__buf_consume, or swaps the
- * whole sio_buf out for an empty one. Its `limit` may be set to cap it
+ * whole sio__buf out for an empty one. Its `limit` may be set to cap it
  * (it survives the buffer's memory being freed). The pointer stays valid
  * for the connection's life; out->data may move at any feed/close. */
-sio_buf *sio__ws_conn_output(sio_ws_conn *c);
+sio__buf *sio__ws_conn_output(sio__ws_conn *c);
 
 /* The caller emptied the output buffer (out->len == 0): give its memory
  * back now rather than at the next feed. A no-op while bytes remain. */
-void sio__ws_conn_output_done(sio_ws_conn *c);
+void sio__ws_conn_output_done(sio__ws_conn *c);
 
 /* 1 once a close frame was sent or received (or the connection failed):
  * send no more data, and close the socket once the output is flushed. */
-int sio__ws_conn_wants_close(const sio_ws_conn *c);
+int sio__ws_conn_wants_close(const sio__ws_conn *c);
 
 /* Starts the closing handshake: appends a close frame with code (0 for
  * none) and reason (NULL, or at most 123 bytes of UTF-8) to the output.
@@ -147,24 +148,24 @@ int sio__ws_conn_wants_close(const sio_ws_conn *c);
  * that may not be sent such as 1005/1006), SIO_ECLOSED (a close frame was
  * already queued, sent or received), SIO_ENOMEM or SIO_ELIMIT (the output
  * buffer refused the frame: just close the socket). */
-int sio__ws_conn_close(sio_ws_conn *c, int code, const char *reason);
+int sio__ws_conn_close(sio__ws_conn *c, int code, const char *reason);
 
 /* Appends one data frame to the output buffer. SIO_ECLOSED once closing. */
-int sio__ws_conn_send(sio_ws_conn *c, int binary, const void *payload, size_t len);
+int sio__ws_conn_send(sio__ws_conn *c, int binary, const void *payload, size_t len);
 
 /* Test and measurement hooks. heap_bytes: what the connection holds
  * through our allocator (its struct and buffer capacities); equal to that
  * of a new connection when idle. engine_alive: 1 while a fragmented
  * message is open (its reassembly state lives). */
-size_t sio__ws_conn_heap_bytes(const sio_ws_conn *c);
-int sio__ws_conn_engine_alive(const sio_ws_conn *c);
+size_t sio__ws_conn_heap_bytes(const sio__ws_conn *c);
+int sio__ws_conn_engine_alive(const sio__ws_conn *c);
 
 /* Frame builders for data frames (FIN set, unmasked, server to client). */
 
 /* Appends header + payload to out, all or nothing: 0, SIO_ENOMEM, SIO_ELIMIT. */
-int sio__ws_frame_append(sio_buf *out, int binary, const void *payload, size_t len);
+int sio__ws_frame_append(sio__buf *out, int binary, const void *payload, size_t len);
 /* A whole frame in a shared buffer (refs = 1); NULL on out-of-memory. */
-sio_rcbuf *sio__ws_frame_new(int binary, const void *payload, size_t len);
+sio__rcbuf *sio__ws_frame_new(int binary, const void *payload, size_t len);
 /* Writes the header for a len-byte payload into hdr and returns its size
  * (2, 4 or 10), for a writev of header + shared payload. */
 size_t sio__ws_frame_header(char hdr[SIO_WS_FRAME_HEADER_MAX], int binary, size_t len);

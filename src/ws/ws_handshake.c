@@ -19,7 +19,7 @@
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /* Drops leading and trailing spaces/tabs (HTTP optional whitespace). */
-static sio_slice ws_trim(sio_slice s)
+static sio__slice ws_trim(sio__slice s)
 {
     while (s.len > 0 && (s.base[0] == ' ' || s.base[0] == '\t')) {
         s.base++;
@@ -32,7 +32,7 @@ static sio_slice ws_trim(sio_slice s)
 
 /* 1 if the comma-separated list s contains token (case-insensitive), as
  * Upgrade and Connection allow several values ("keep-alive, Upgrade"). */
-static int ws_list_has_token(sio_slice s, const char *token)
+static int ws_list_has_token(sio__slice s, const char *token)
 {
     size_t tlen = strlen(token);
     size_t i = 0;
@@ -40,7 +40,7 @@ static int ws_list_has_token(sio_slice s, const char *token)
         size_t start = i;
         while (i < s.len && s.base[i] != ',')
             i++;
-        sio_slice item = ws_trim((sio_slice){s.base + start, i - start});
+        sio__slice item = ws_trim((sio__slice){s.base + start, i - start});
         if (item.len == tlen && strncasecmp(item.base, token, tlen) == 0)
             return 1;
         i++; /* skip the comma (or step past the end) */
@@ -56,7 +56,7 @@ static int ws_is_b64(char ch)
 }
 
 /* A 16-byte nonce in base64 is 22 alphabet characters then "==". */
-static int ws_key_ok(sio_slice key)
+static int ws_key_ok(sio__slice key)
 {
     key = ws_trim(key);
     if (key.len != 24 || key.base[22] != '=' || key.base[23] != '=')
@@ -68,8 +68,8 @@ static int ws_key_ok(sio_slice key)
     return 1;
 }
 
-int sio__ws_check_upgrade(int is_get, int version_minor, sio_slice upgrade_hdr,
-                          sio_slice connection_hdr, sio_slice version_hdr, sio_slice key_hdr)
+int sio__ws_check_upgrade(int is_get, int version_minor, sio__slice upgrade_hdr,
+                          sio__slice connection_hdr, sio__slice version_hdr, sio__slice key_hdr)
 {
     if (!is_get || version_minor < 1)
         return SIO_EPROTO;
@@ -77,7 +77,7 @@ int sio__ws_check_upgrade(int is_get, int version_minor, sio_slice upgrade_hdr,
         return SIO_EPROTO;
     if (!ws_list_has_token(connection_hdr, "upgrade"))
         return SIO_EPROTO;
-    sio_slice v = ws_trim(version_hdr);
+    sio__slice v = ws_trim(version_hdr);
     if (v.len != 2 || memcmp(v.base, "13", 2) != 0)
         return SIO_EPROTO;
     if (!ws_key_ok(key_hdr))
@@ -85,7 +85,7 @@ int sio__ws_check_upgrade(int is_get, int version_minor, sio_slice upgrade_hdr,
     return 0;
 }
 
-int sio__ws_accept_key(char out[SIO_WS_ACCEPT_LEN + 1], sio_slice key)
+int sio__ws_accept_key(char out[SIO_WS_ACCEPT_LEN + 1], sio__slice key)
 {
     key = ws_trim(key);
     if (key.len == 0)
@@ -106,7 +106,7 @@ int sio__ws_accept_key(char out[SIO_WS_ACCEPT_LEN + 1], sio_slice key)
     return n == SIO_WS_ACCEPT_LEN ? 0 : SIO_ENOMEM;
 }
 
-int sio__ws_accept_response(sio_buf *out, sio_slice key, const char *extra_headers)
+int sio__ws_accept_response(sio__buf *out, sio__slice key, const char *extra_headers)
 {
     char accept[SIO_WS_ACCEPT_LEN + 1];
     int rc = sio__ws_accept_key(accept, key);

@@ -24,13 +24,13 @@
 
 /* Validates an upgrade request's headers. is_get: the method was GET;
  * version_minor: the y of HTTP/1.y. Returns 0, or SIO_EPROTO (answer 400). */
-int sio__ws_check_upgrade(int is_get, int version_minor, sio_slice upgrade_hdr,
-                          sio_slice connection_hdr, sio_slice version_hdr, sio_slice key_hdr);
+int sio__ws_check_upgrade(int is_get, int version_minor, sio__slice upgrade_hdr,
+                          sio__slice connection_hdr, sio__slice version_hdr, sio__slice key_hdr);
 
 /* Computes base64(SHA1(key + GUID)) into out (NUL-terminated). key is the
  * Sec-WebSocket-Key value (surrounding whitespace ignored). Returns 0, or
  * SIO_EINVAL if key is empty, SIO_ENOMEM if hashing fails. */
-int sio__ws_accept_key(char out[SIO_WS_ACCEPT_LEN + 1], sio_slice key);
+int sio__ws_accept_key(char out[SIO_WS_ACCEPT_LEN + 1], sio__slice key);
 
 /* Computes one accept key so that OpenSSL's lazy set-up (providers, about
  * 2 MB of libcrypto paged in) happens when a server starts, not during the
@@ -42,6 +42,6 @@ void sio__ws_handshake_warmup(void);
  * extra_headers (NULL, or complete "Name: value\r\n" lines) and the final
  * "\r\n". On failure out is left exactly as it was. Returns 0, SIO_EINVAL
  * (empty key), SIO_ENOMEM or SIO_ELIMIT (out's cap). */
-int sio__ws_accept_response(sio_buf *out, sio_slice key, const char *extra_headers);
+int sio__ws_accept_response(sio__buf *out, sio__slice key, const char *extra_headers);
 
 #endif

@@ -28,7 +28,7 @@ enum {
 };
 
 typedef struct bus_msg {
-    sio_list node;  /* in the bus queue */
+    sio__list node; /* in the bus queue */
     int type;       /* M_* */
     size_t from;    /* sending node */
     size_t to;      /* SIZE_MAX: every other node */
@@ -48,18 +48,18 @@ typedef struct bus_adapter {
     sio__adapter base;   /* must be first */
     sio__adapter *inner; /* the local part */
     size_t node;         /* this server's index */
-    sio_list reqs;       /* bus_req waiting for answers */
-    sio_list link;       /* in the bus's adapter list */
+    sio__list reqs;      /* bus_req waiting for answers */
+    sio__list link;      /* in the bus's adapter list */
 } bus_adapter;
 
 /* A request waiting for other nodes. */
 typedef struct bus_req {
-    sio_list node;
+    sio__list node;
     uint64_t id;
     int type; /* M_FETCH, M_SERVER_SIDE, M_BROADCAST */
     bus_adapter *a;
     size_t expected, got; /* answers */
-    sio_timer timer;
+    sio__timer timer;
     sio_fetch_result *r; /* fetch */
     sio__fetch_done done;
     void *data;
@@ -69,8 +69,8 @@ typedef struct bus_req {
 } bus_req;
 
 static struct {
-    sio_list queue;    /* bus_msg, FIFO */
-    sio_list adapters; /* bus_adapter */
+    sio__list queue;    /* bus_msg, FIFO */
+    sio__list adapters; /* bus_adapter */
     uint64_t next_req;
     size_t nodes; /* servers on the bus */
     int deaf[8];  /* node i drops what it is sent (a partition) */
@@ -158,7 +158,7 @@ static void req_finish(bus_req *q, int err)
     free(q);
 }
 
-static void req_timeout(sio_timer *t, void *data)
+static void req_timeout(sio__timer *t, void *data)
 {
     bus_req *q = data;
     req_finish(q, q->type == M_BROADCAST ? 0 : SIO_ETIMEDOUT);
@@ -179,7 +179,7 @@ static bus_req *req_new(bus_adapter *a, int type, size_t expected, uint32_t time
 
 static bus_req *req_find(bus_adapter *a, uint64_t id)
 {
-    for (sio_list *it = a->reqs.next; it != &a->reqs; it = it->next)
+    for (sio__list *it = a->reqs.next; it != &a->reqs; it = it->next)
         if (SIO_CONTAINER_OF(it, bus_req, node)->id == id)
             return SIO_CONTAINER_OF(it, bus_req, node);
     return NULL;
@@ -546,7 +546,7 @@ static void bus_pump(void)
     while (!sio__list_empty(&BUS.queue)) {
         bus_msg *m = SIO_CONTAINER_OF(BUS.queue.next, bus_msg, node);
         sio__list_remove(&m->node);
-        for (sio_list *it = BUS.adapters.next; it != &BUS.adapters;) {
+        for (sio__list *it = BUS.adapters.next; it != &BUS.adapters;) {
             bus_adapter *b = SIO_CONTAINER_OF(it, bus_adapter, link);
             it = it->next; /* delivery may not free adapters, but be safe */
             if (b->node != m->from && !BUS.deaf[b->node] &&

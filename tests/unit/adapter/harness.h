@@ -22,7 +22,7 @@
 #include "socketio/sio_internal.h"
 
 static uint64_t now_ms;
-static sio_timers wheel;
+static sio__timers wheel;
 
 static uint64_t fake_now(void *data)
 {
@@ -33,15 +33,15 @@ static uint64_t fake_now(void *data)
 #define MAXMSG 64
 typedef struct fake {
     sio__client *c;
-    sio_rcbuf *msgs[MAXMSG]; /* references, in order */
-    size_t n;                /* messages recorded */
-    size_t seen;             /* consumed by next_msg */
+    sio__rcbuf *msgs[MAXMSG]; /* references, in order */
+    size_t n;                 /* messages recorded */
+    size_t seen;              /* consumed by next_msg */
     sio_handshake hs;
     sio_kv headers[2];
     char sid[32]; /* from the CONNECT reply */
 } fake;
 
-static int fake_send(void *conn, sio_rcbuf *msg, int binary)
+static int fake_send(void *conn, sio__rcbuf *msg, int binary)
 {
     fake *f = conn;
     (void)binary;

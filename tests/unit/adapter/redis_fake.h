@@ -27,7 +27,7 @@ typedef struct rnode {
 
 /* A queued command: PUBLISH (done NULL) or NUMSUB. */
 typedef struct rcmd {
-    sio_list node;
+    sio__list node;
     char *channel;
     char *payload;
     size_t len;
@@ -38,7 +38,7 @@ typedef struct rcmd {
 static struct {
     rnode nodes[MAXNODES];
     size_t n;
-    sio_list queue;
+    sio__list queue;
 } FAKE;
 
 static int fake_publish(void *io, const char *channel, const void *data, size_t len)
@@ -112,7 +112,7 @@ static void run_cmd(rcmd *c)
         rnode *n = &FAKE.nodes[i];
         for (size_t k = 0; k < n->nsubs && !n->deaf; k++)
             if (matches(&n->subs[k], c->channel)) {
-                sio_slice ch = {c->channel, strlen(c->channel)}, pl = {c->payload, c->len};
+                sio__slice ch = {c->channel, strlen(c->channel)}, pl = {c->payload, c->len};
                 sio__rcluster_message(n->c, ch, pl);
                 break; /* Redis: one delivery per matching subscription; ours never overlap */
             }

@@ -50,7 +50,7 @@ static void ids_of(const golden *g, char *uid, char *rid)
     sio__rmsg_free(&m);
 }
 
-static void assert_bytes(const sio_buf *b, const golden *g)
+static void assert_bytes(const sio__buf *b, const golden *g)
 {
     if (b->len != g->len || memcmp(b->data, g->bytes, g->len) != 0) {
         print_message("%s: %zu bytes, want %zu\n", g->name, b->len, g->len);
@@ -92,7 +92,7 @@ static void test_channels(void **state)
     assert_string_equal(c.request, "socket.io-request#/#");
     assert_string_equal(c.response, "socket.io-response#/#");
     assert_string_equal(c.specific, find("specific_fetch_2")->channel);
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     char *r1[] = {"r1"}, *two[] = {"r1", "r2"};
     assert_int_equal(sio__rchan_broadcast(&c, r1, 1, &b), 0);
@@ -104,7 +104,7 @@ static void test_channels(void **state)
     assert_int_equal(sio__rchan_response_to(&c, 1, "KAC2cN", &b), 0);
     assert_string_equal(sio__buf_cstr(&b), "socket.io-response#/#KAC2cN#");
     sio__buf_free(&b);
-    sio_slice room;
+    sio__slice room;
     assert_int_equal(sio__rchan_room(&c, SIO_SLICE("socket.io#/#r1#"), &room), 0);
     assert_true(room.len == 2 && memcmp(room.base, "r1", 2) == 0);
     assert_int_equal(sio__rchan_room(&c, SIO_SLICE("socket.io#/#"), &room), 0);
@@ -129,7 +129,7 @@ static void reencode_broadcast(const char *name)
     assert_int_equal(sio__rmsg_event(&m, "packet", &nsp, &event, &args), 0);
     sio__bopts o;
     assert_int_equal(sio__rmsg_bopts(&m, "opts", &o), 0);
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(sio__renc_broadcast(&b, m.uid, nsp, event, args, &o), 0);
     assert_bytes(&b, g);
@@ -195,7 +195,7 @@ static void test_broadcast_ack_bytes(void **state)
     sio__bopts o;
     assert_int_equal(sio__rmsg_bopts(&m, "opts", &o), 0);
     assert_int_equal(o.timeout, 1000);
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(sio__renc_broadcast_request(&b, m.uid, m.request_id, nsp, event, args, &o), 0);
     assert_bytes(&b, g);
@@ -220,7 +220,7 @@ static void test_broadcast_ack_bytes(void **state)
 static void assert_json(json_t *obj, const char *name)
 {
     assert_non_null(obj);
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(sio__renc_json(&b, obj), 0);
     assert_bytes(&b, find(name));

@@ -25,7 +25,7 @@ static void test_rfc_vectors(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
-        sio_buf b;
+        sio__buf b;
         sio__buf_init(&b, 0);
         size_t n = strlen(vec[i][0]);
         assert_int_equal(sio__base64_encoded_len(n), strlen(vec[i][1]));
@@ -38,7 +38,7 @@ static void test_rfc_vectors(void **state)
         sio__buf_free(&b);
     }
     /* Both extra alphabet characters and high bytes. */
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     const unsigned char raw[] = {0xfb, 0xff, 0xbf, 0x00};
     assert_int_equal(sio__base64_encode(&b, raw, 4), 0);
@@ -69,7 +69,7 @@ static void test_strict_rejects(void **state)
         "Zg==Zg==",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        sio_buf b;
+        sio__buf b;
         sio__buf_init(&b, 0);
         sio__buf_append_str(&b, "keep");
         assert_int_equal(sio__base64_decode(&b, bad[i], strlen(bad[i])), SIO_EPROTO);
@@ -77,7 +77,7 @@ static void test_strict_rejects(void **state)
         sio__buf_free(&b);
     }
     /* A NUL byte is not in the alphabet either. */
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(sio__base64_decode(&b, "Zm\0v", 4), SIO_EPROTO);
     /* The canonical neighbours of the rejected ones are accepted. */
@@ -99,7 +99,7 @@ static void test_roundtrip_random(void **state)
             s = s * 6364136223846793005ULL + 1442695040888963407ULL;
             raw[i] = (unsigned char)(s >> 56);
         }
-        sio_buf e, d;
+        sio__buf e, d;
         sio__buf_init(&e, 0);
         sio__buf_init(&d, 0);
         assert_int_equal(sio__base64_encode(&e, raw, n), 0);
@@ -117,7 +117,7 @@ static void test_roundtrip_random(void **state)
 static void test_limits(void **state)
 {
     (void)state;
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 7);
     assert_int_equal(sio__base64_encode(&b, "foobar", 6), SIO_ELIMIT);
     assert_int_equal(b.len, 0);

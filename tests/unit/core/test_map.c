@@ -34,7 +34,7 @@ static void test_siphash_vectors(void **state)
 static void test_basic(void **state)
 {
     (void)state;
-    sio_map m;
+    sio__map m;
     int a = 1, b = 2;
     sio__map_init(&m);
     assert_null(sio__map_get(&m, "x", 1));
@@ -85,7 +85,7 @@ static int present[NKEYS];
 static void test_random_model(void **state)
 {
     (void)state;
-    sio_map m;
+    sio__map m;
     size_t n = 0;
     rng_state = 0x1234567;
     sio__map_init(&m);
@@ -123,7 +123,7 @@ static void test_random_model(void **state)
 static void test_iter_remove(void **state)
 {
     (void)state;
-    sio_map m;
+    sio__map m;
     static int seen[NKEYS];
     sio__map_init(&m);
     for (int i = 0; i < NKEYS; i++) {
@@ -132,7 +132,7 @@ static void test_iter_remove(void **state)
         seen[i] = 0;
     }
     size_t big = m.index_cap;
-    sio_map_iter it;
+    sio__map_iter it;
     const char *k;
     size_t kl;
     void *v;
@@ -173,13 +173,13 @@ static void test_iter_remove(void **state)
 static void test_iter_insert(void **state)
 {
     (void)state;
-    sio_map m;
+    sio__map m;
     sio__map_init(&m);
     for (int i = 0; i < 10; i++) {
         char k[8];
         assert_int_equal(sio__map_put(&m, k, (size_t)snprintf(k, sizeof k, "a%d", i), NULL), 0);
     }
-    sio_map_iter it;
+    sio__map_iter it;
     const char *key;
     size_t kl;
     int count = 0, added = 0;
@@ -201,7 +201,7 @@ static void test_scale(void **state)
 {
     (void)state;
     enum { N = 200000 };
-    sio_map m;
+    sio__map m;
     char k[32];
     sio__map_init(&m);
     for (size_t i = 0; i < N; i++) {
@@ -230,7 +230,7 @@ static void test_scale(void **state)
 static void test_oom(void **state)
 {
     (void)state;
-    sio_map m;
+    sio__map m;
     sio__map_init(&m);
     int ok = 0, failed = 0;
     char k[16];

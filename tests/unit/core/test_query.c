@@ -17,9 +17,9 @@
 /* Looks key up in q and checks the result code and, if found, the value. */
 static void expect_get(const char *q, const char *key, int want_rc, const char *want)
 {
-    sio_buf out;
+    sio__buf out;
     sio__buf_init(&out, 0);
-    int rc = sio__query_get((sio_slice){q, strlen(q)}, key, &out);
+    int rc = sio__query_get((sio__slice){q, strlen(q)}, key, &out);
     if (rc != want_rc)
         fail_msg("query_get(%s, %s) = %d, want %d", q, key, rc, want_rc);
     if (rc == 1) {
@@ -79,7 +79,7 @@ static void test_query_bad_escapes(void **state)
 static void test_query_nul_in_value(void **state)
 {
     (void)state;
-    sio_buf out;
+    sio__buf out;
     sio__buf_init(&out, 0);
     assert_int_equal(sio__query_get(SIO_SLICE("n=a%00b"), "n", &out), 1);
     assert_int_equal(out.len, 3);
@@ -90,7 +90,7 @@ static void test_query_nul_in_value(void **state)
 static void test_url_decode(void **state)
 {
     (void)state;
-    sio_buf out;
+    sio__buf out;
     sio__buf_init(&out, 0);
     assert_int_equal(sio__buf_append_str(&out, "stale"), 0);
     assert_int_equal(sio__url_decode(SIO_SLICE("/a%20b+c/%2e%2E/%41"), &out), 0);
@@ -118,12 +118,12 @@ static void test_path_is_safe(void **state)
                                          "/a/../b",   "/a/..", "/.",    "/a/./b",
                                          "/a\\..\\b", "/a\\b", "/a\nb", "/\x7f"};
     for (size_t i = 0; i < sizeof safe / sizeof safe[0]; i++)
-        if (!sio__path_is_safe((sio_slice){safe[i], strlen(safe[i])}))
+        if (!sio__path_is_safe((sio__slice){safe[i], strlen(safe[i])}))
             fail_msg("%s should be safe", safe[i]);
     for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++)
-        if (sio__path_is_safe((sio_slice){unsafe[i], strlen(unsafe[i])}))
+        if (sio__path_is_safe((sio__slice){unsafe[i], strlen(unsafe[i])}))
             fail_msg("%s should be unsafe", unsafe[i]);
-    assert_false(sio__path_is_safe((sio_slice){"/a\0b", 4}));
+    assert_false(sio__path_is_safe((sio__slice){"/a\0b", 4}));
 }
 
 /* Node's handshake.query: decoded values, repeated names as arrays, bad

@@ -27,7 +27,7 @@ static uint64_t rnd(void)
 #define NT 300
 
 typedef struct model {
-    sio_timer t;
+    sio__timer t;
     int armed;         /* model: armed and not yet fired */
     int armed_in_run;  /* armed from a callback during the current run */
     uint64_t deadline; /* model copy of the deadline */
@@ -35,7 +35,7 @@ typedef struct model {
 } model;
 
 static model tm[NT];
-static sio_timers wheel;
+static sio__timers wheel;
 static uint64_t run_now; /* now of the run in progress */
 static int in_run;
 static size_t cb_count;
@@ -67,7 +67,7 @@ static void arm(model *m, uint64_t d)
     m->armed_in_run = in_run;
 }
 
-static void model_cb(sio_timer *t, void *data)
+static void model_cb(sio__timer *t, void *data)
 {
     model *m = data;
     assert_ptr_equal(&m->t, t);
@@ -193,7 +193,7 @@ static unsigned fired_count;
 static uint64_t fired_at[64];
 static uint64_t now_g;
 
-static void record_cb(sio_timer *t, void *data)
+static void record_cb(sio__timer *t, void *data)
 {
     (void)data;
     fired_at[fired_count++ % 64] = now_g;
@@ -203,8 +203,8 @@ static void record_cb(sio_timer *t, void *data)
 static void test_basics(void **state)
 {
     (void)state;
-    sio_timers w;
-    sio_timer a, b;
+    sio__timers w;
+    sio__timer a, b;
     sio__timers_init(&w, 100);
     sio__timer_init(&a, record_cb, NULL);
     sio__timer_init(&b, record_cb, NULL);
@@ -249,8 +249,8 @@ static void test_basics(void **state)
 static void test_next_exact(void **state)
 {
     (void)state;
-    sio_timers w;
-    sio_timer a;
+    sio__timers w;
+    sio__timer a;
     sio__timers_init(&w, 64 * 10);
     sio__timer_init(&a, record_cb, NULL);
     sio__timer_start(&w, &a, 64 * 10 + 17);
@@ -264,10 +264,10 @@ static void test_next_exact(void **state)
 }
 
 static unsigned periodic_fires;
-static sio_timers *periodic_wheel;
+static sio__timers *periodic_wheel;
 
 /* Re-arms itself every 7 ms from its own deadline (drift-free). */
-static void periodic_cb(sio_timer *t, void *data)
+static void periodic_cb(sio__timer *t, void *data)
 {
     (void)data;
     assert_true(t->deadline <= now_g);
@@ -278,8 +278,8 @@ static void periodic_cb(sio_timer *t, void *data)
 static void test_periodic(void **state)
 {
     (void)state;
-    sio_timers w;
-    sio_timer p;
+    sio__timers w;
+    sio__timer p;
     periodic_wheel = &w;
     sio__timers_init(&w, 0);
     sio__timer_init(&p, periodic_cb, NULL);
@@ -296,9 +296,9 @@ static void test_periodic(void **state)
 }
 
 /* A callback stopping another timer due on the same tick prevents it. */
-static sio_timer pair[2];
+static sio__timer pair[2];
 static unsigned pair_fires;
-static void pair_cb(sio_timer *t, void *data)
+static void pair_cb(sio__timer *t, void *data)
 {
     (void)data;
     pair_fires++;
@@ -308,7 +308,7 @@ static void pair_cb(sio_timer *t, void *data)
 static void test_stop_in_callback(void **state)
 {
     (void)state;
-    sio_timers w;
+    sio__timers w;
     sio__timers_init(&w, 0);
     sio__timer_init(&pair[0], pair_cb, NULL);
     sio__timer_init(&pair[1], pair_cb, NULL);
@@ -325,8 +325,8 @@ static void test_stop_in_callback(void **state)
 /* A callback re-arming itself at a deadline already reached (its own, or
  * now) fires again on the next run, never twice in one run (no livelock). */
 static unsigned rearm_fires;
-static sio_timers *rearm_wheel;
-static void rearm_cb(sio_timer *t, void *data)
+static sio__timers *rearm_wheel;
+static void rearm_cb(sio__timer *t, void *data)
 {
     (void)data;
     if (++rearm_fires < 100) /* bound a broken wheel's loop */
@@ -336,8 +336,8 @@ static void rearm_cb(sio_timer *t, void *data)
 static void test_rearm_past_in_callback(void **state)
 {
     (void)state;
-    sio_timers w;
-    sio_timer a;
+    sio__timers w;
+    sio__timer a;
     rearm_wheel = &w;
     sio__timers_init(&w, 0);
     sio__timer_init(&a, rearm_cb, NULL);
@@ -358,8 +358,8 @@ static void test_rearm_past_in_callback(void **state)
 static void test_long_deadlines(void **state)
 {
     (void)state;
-    sio_timers w;
-    sio_timer a;
+    sio__timers w;
+    sio__timer a;
     uint64_t day = 86400ULL * 1000;
     sio__timers_init(&w, 12345);
     sio__timer_init(&a, record_cb, NULL);
@@ -383,13 +383,13 @@ static void test_long_deadlines(void **state)
 /* ---------------------------------------------------------- 100k timers */
 
 #define NBIG 100000
-static sio_timer big[NBIG];
+static sio__timer big[NBIG];
 static unsigned char big_fires[NBIG];
 static uint64_t big_now;
 static unsigned big_rearm; /* heartbeat mode: re-arm with this period */
-static sio_timers big_wheel;
+static sio__timers big_wheel;
 
-static void big_cb(sio_timer *t, void *data)
+static void big_cb(sio__timer *t, void *data)
 {
     size_t i = (size_t)(t - big);
     (void)data;

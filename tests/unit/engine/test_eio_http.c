@@ -25,7 +25,7 @@
 
 static char C1, C2, C3; /* connections */
 static uint64_t now_ms;
-static sio_timers wheel;
+static sio__timers wheel;
 
 static uint64_t fake_now(void *arg)
 {
@@ -48,7 +48,7 @@ static int fake_random(void *arg, void *out, size_t len)
     return 0;
 }
 
-static const sio_eio_env env = {&wheel, fake_now, fake_wall, fake_random, NULL};
+static const sio__eio_env env = {&wheel, fake_now, fake_wall, fake_random, NULL};
 
 /* One op call. */
 typedef struct ev {
@@ -84,7 +84,7 @@ static ev *push(char kind, void *conn, const void *body, size_t len)
     return e;
 }
 
-static int o_ws_send(void *ws, sio_rcbuf *pkt, int binary)
+static int o_ws_send(void *ws, sio__rcbuf *pkt, int binary)
 {
     (void)binary;
     push('W', ws, pkt->data, pkt->len);
@@ -100,7 +100,7 @@ static void o_ws_close(void *ws)
     session_of[idx(ws)] = NULL;
     push('C', ws, "", 0);
 }
-static void o_poll_answer(void *get, sio_buf *body, int compress)
+static void o_poll_answer(void *get, sio__buf *body, int compress)
 {
     (void)compress;
     session_of[idx(get)] = NULL;
@@ -145,7 +145,7 @@ static void o_peer_address(void *conn, char *out, size_t cap)
     snprintf(out, cap, "192.0.2.7");
 }
 
-static const sio_eio_transport_ops ops = {
+static const sio__eio_transport_ops ops = {
     o_ws_send,   o_ws_queued,   o_ws_close, o_poll_answer, o_respond,  o_abort,
     o_accept_ws, o_set_session, o_set_post, o_req_new,     o_req_free, o_peer_address,
 };
@@ -215,19 +215,19 @@ static int teardown(void **state)
 }
 
 /* A request; query is the part after '?'; hdrs "name", "value" pairs. */
-static sio_slice_kv hdr_store[8];
+static sio__slice_kv hdr_store[8];
 static char target_store[256];
-static sio_eio_http_req mk(int method, const char *query, const char *body, int nh, ...)
+static sio__eio_http_req mk(int method, const char *query, const char *body, int nh, ...)
 {
     va_list ap;
     va_start(ap, nh);
     for (int i = 0; i < nh; i++) {
         const char *n = va_arg(ap, const char *), *v = va_arg(ap, const char *);
-        hdr_store[i] = (sio_slice_kv){{n, strlen(n)}, {v, strlen(v)}};
+        hdr_store[i] = (sio__slice_kv){{n, strlen(n)}, {v, strlen(v)}};
     }
     va_end(ap);
     snprintf(target_store, sizeof target_store, "/engine.io/?%s", query);
-    sio_eio_http_req r = {
+    sio__eio_http_req r = {
         .method = method,
         .keep_alive = 1,
         .target = {target_store, strlen(target_store)},
@@ -240,10 +240,10 @@ static sio_eio_http_req mk(int method, const char *query, const char *body, int 
 }
 
 /* Sends a whole request (head, then body) on conn. */
-static void request(void *conn, sio_eio_http_req r)
+static void request(void *conn, sio__eio_http_req r)
 {
-    sio_eio_http_req head = r;
-    head.body = (sio_slice){NULL, 0};
+    sio__eio_http_req head = r;
+    head.body = (sio__slice){NULL, 0};
     if (sio__eio_http_head(&srv, conn, &head))
         return;
     sio__eio_http_request(&srv, conn, &r);
@@ -348,7 +348,7 @@ static void test_upgrade_refused_is_raw_400(void **state)
 {
     (void)state;
     start();
-    sio_eio_http_req r = mk(SIO_EIO_HTTP_GET, "EIO=4&transport=websocket&sid=nope", NULL, 0);
+    sio__eio_http_req r = mk(SIO_EIO_HTTP_GET, "EIO=4&transport=websocket&sid=nope", NULL, 0);
     r.upgrade = 1;
     assert_int_equal(sio__eio_http_head(&srv, &C1, &r), 1);
     assert_int_equal(nev, 1);
@@ -362,7 +362,7 @@ static void test_upgrade_new_session_over_websocket(void **state)
 {
     (void)state;
     start();
-    sio_eio_http_req r = mk(SIO_EIO_HTTP_GET, "EIO=4&transport=websocket", NULL, 0);
+    sio__eio_http_req r = mk(SIO_EIO_HTTP_GET, "EIO=4&transport=websocket", NULL, 0);
     r.upgrade = 1;
     assert_int_equal(sio__eio_http_head(&srv, &C1, &r), 1);
     assert_int_equal(evs[0].kind, 'U');
@@ -382,7 +382,7 @@ static void test_upgrade_bad_websocket_handshake_stops(void **state)
     (void)state;
     start();
     accept_rc = SIO_EPROTO; /* the net layer refused it and answered */
-    sio_eio_http_req r = mk(SIO_EIO_HTTP_GET, "EIO=4&transport=websocket", NULL, 0);
+    sio__eio_http_req r = mk(SIO_EIO_HTTP_GET, "EIO=4&transport=websocket", NULL, 0);
     r.upgrade = 1;
     assert_int_equal(sio__eio_http_head(&srv, &C1, &r), 1);
     assert_int_equal(nev, 1);
@@ -395,9 +395,9 @@ static void test_post_delivers_and_answers_ok(void **state)
     start();
     char sid[SIO_EIO_ID_SIZE];
     handshake(sid);
-    sio_eio_http_req r = mk(SIO_EIO_HTTP_POST, q_sid("polling", sid), "4hello", 0);
-    sio_eio_http_req head = r;
-    head.body = (sio_slice){NULL, 0};
+    sio__eio_http_req r = mk(SIO_EIO_HTTP_POST, q_sid("polling", sid), "4hello", 0);
+    sio__eio_http_req head = r;
+    head.body = (sio__slice){NULL, 0};
     assert_int_equal(sio__eio_http_head(&srv, &C2, &head), 0);
     assert_non_null(post_of[1]); /* the body is awaited for this session */
     sio__eio_http_request(&srv, &C2, &r);
@@ -414,7 +414,7 @@ static void test_post_binary_or_overlapping_closes_session(void **state)
     start();
     char sid[SIO_EIO_ID_SIZE];
     handshake(sid);
-    sio_eio_http_req r = mk(SIO_EIO_HTTP_POST, q_sid("polling", sid), NULL, 0);
+    sio__eio_http_req r = mk(SIO_EIO_HTTP_POST, q_sid("polling", sid), NULL, 0);
     assert_int_equal(sio__eio_http_head(&srv, &C2, &r), 0);
     assert_int_equal(sio__eio_http_head(&srv, &C3, &r), 1); /* overlaps */
     assert_int_equal(evs[0].status, 400);
@@ -436,7 +436,7 @@ static void test_post_connection_lost_closes_session(void **state)
     start();
     char sid[SIO_EIO_ID_SIZE];
     handshake(sid);
-    sio_eio_http_req r = mk(SIO_EIO_HTTP_POST, q_sid("polling", sid), NULL, 0);
+    sio__eio_http_req r = mk(SIO_EIO_HTTP_POST, q_sid("polling", sid), NULL, 0);
     assert_int_equal(sio__eio_http_head(&srv, &C2, &r), 0);
     sio__eio_http_closed(&srv, &C2, NULL, post_of[1], 0, 1);
     assert_string_equal(rec.reason, "transport error");
@@ -449,7 +449,7 @@ static void test_post_body_limit_keeps_session(void **state)
     start();
     char sid[SIO_EIO_ID_SIZE];
     sio_eio_socket *so = handshake(sid);
-    sio_eio_http_req r = mk(SIO_EIO_HTTP_POST, q_sid("polling", sid), NULL, 0);
+    sio__eio_http_req r = mk(SIO_EIO_HTTP_POST, q_sid("polling", sid), NULL, 0);
     assert_int_equal(sio__eio_http_head(&srv, &C2, &r), 0);
     sio__eio_http_post_abort(&srv, &C2, post_of[1]);
     assert_null(post_of[1]);
@@ -518,7 +518,7 @@ static void test_probe_upgrade_of_polling_session(void **state)
     start();
     char sid[SIO_EIO_ID_SIZE];
     sio_eio_socket *so = handshake(sid);
-    sio_eio_http_req r = mk(SIO_EIO_HTTP_GET, q_sid("websocket", sid), NULL, 0);
+    sio__eio_http_req r = mk(SIO_EIO_HTTP_GET, q_sid("websocket", sid), NULL, 0);
     r.upgrade = 1;
     assert_int_equal(sio__eio_http_head(&srv, &C2, &r), 1);
     assert_int_equal(evs[0].kind, 'U');
@@ -535,7 +535,7 @@ static void test_probe_upgrade_of_polling_session(void **state)
 static void test_error_helpers(void **state)
 {
     (void)state;
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(sio__eio_http_error_body(SIO_EIO_ERR_FORBIDDEN, &b), 0);
     assert_string_equal(sio__buf_cstr(&b), "{\"code\":4,\"message\":\"Forbidden\"}");

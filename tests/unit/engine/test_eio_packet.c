@@ -20,7 +20,7 @@
 
 typedef struct got {
     int n;
-    sio_eio_type type[MAXP];
+    sio__eio_type type[MAXP];
     int binary[MAXP];
     char data[MAXP][256];
     size_t len[MAXP];
@@ -28,7 +28,7 @@ typedef struct got {
     int stop_rc;
 } got;
 
-static int collect(const sio_eio_packet *p, void *data)
+static int collect(const sio__eio_packet *p, void *data)
 {
     got *g = data;
     assert_true(g->n < MAXP);
@@ -50,7 +50,7 @@ static int decode(const char *body, size_t len, unsigned max, got *g)
 
 #define DECODE(lit, max, g) decode(lit, sizeof(lit) - 1, max, g)
 
-static void assert_pkt(const got *g, int i, sio_eio_type type, int binary, const char *data,
+static void assert_pkt(const got *g, int i, sio__eio_type type, int binary, const char *data,
                        size_t len)
 {
     assert_int_equal(g->type[i], type);
@@ -64,7 +64,7 @@ static void assert_pkt(const got *g, int i, sio_eio_type type, int binary, const
 static void test_decode_text(void **state)
 {
     (void)state;
-    sio_eio_packet p;
+    sio__eio_packet p;
     assert_int_equal(sio__eio_decode_text("4hello", 6, &p), 0);
     assert_int_equal(p.type, SIO_EIO_MESSAGE);
     assert_false(p.binary);
@@ -79,7 +79,7 @@ static void test_decode_text(void **state)
     static const char *const ok[] = {"0{\"sid\":\"x\"}", "1", "2", "3probe", "5", "6"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         assert_int_equal(sio__eio_decode_text(ok[i], strlen(ok[i]), &p), 0);
-        assert_int_equal(p.type, (sio_eio_type)(ok[i][0] - '0'));
+        assert_int_equal(p.type, (sio__eio_type)(ok[i][0] - '0'));
         assert_ptr_equal(p.data.base, ok[i] + 1); /* borrowed */
     }
     static const char *const bad[] = {"7", "9", "/", "a", "b", "bAA==", " 4", "\x1e"};
@@ -258,7 +258,7 @@ static void test_payload_oom(void **state)
 static void test_encode(void **state)
 {
     (void)state;
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(sio__eio_encode_text(&b, SIO_EIO_MESSAGE, "hello", 5), 0);
     assert_string_equal(sio__buf_cstr(&b), "4hello");
@@ -267,8 +267,8 @@ static void test_encode(void **state)
     assert_int_equal(sio__eio_encode_text(&b, SIO_EIO_MESSAGE, NULL, 0), 0);
     assert_int_equal(sio__eio_encode_text(&b, SIO_EIO_NOOP, "", 0), 0);
     assert_string_equal(sio__buf_cstr(&b), "3probe46");
-    assert_int_equal(sio__eio_encode_text(&b, (sio_eio_type)7, "x", 1), SIO_EINVAL);
-    assert_int_equal(sio__eio_encode_text(&b, (sio_eio_type)-1, "x", 1), SIO_EINVAL);
+    assert_int_equal(sio__eio_encode_text(&b, (sio__eio_type)7, "x", 1), SIO_EINVAL);
+    assert_int_equal(sio__eio_encode_text(&b, (sio__eio_type)-1, "x", 1), SIO_EINVAL);
     assert_int_equal(b.len, 8);
     b.len = 0;
     /* The spec's payload, built element by element. */
@@ -282,7 +282,7 @@ static void test_encode(void **state)
     assert_int_equal(sio__eio_encode_payload_elem(&b, 1, SIO_EIO_MESSAGE, 1, NULL, 0), 0);
     assert_string_equal(sio__buf_cstr(&b), "b");
     assert_int_equal(sio__eio_encode_payload_elem(&b, 0, SIO_EIO_PING, 1, "x", 1), SIO_EINVAL);
-    assert_int_equal(sio__eio_encode_payload_elem(&b, 0, (sio_eio_type)9, 0, "x", 1), SIO_EINVAL);
+    assert_int_equal(sio__eio_encode_payload_elem(&b, 0, (sio__eio_type)9, 0, "x", 1), SIO_EINVAL);
     assert_int_equal(b.len, 1);
     sio__buf_free(&b);
 }
@@ -291,7 +291,7 @@ static void test_encode(void **state)
 static void test_encode_limits(void **state)
 {
     (void)state;
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 10);
     assert_int_equal(sio__eio_encode_payload_elem(&b, 1, SIO_EIO_MESSAGE, 0, "hello", 5), 0);
     /* "\x1e" + "4" + "hello" = 7 more: over by 2. */
@@ -315,14 +315,14 @@ static void test_roundtrip_random(void **state)
     uint64_t s = 2024;
     for (int iter = 0; iter < 500; iter++) {
         got want, g;
-        sio_buf b;
+        sio__buf b;
         sio__buf_init(&b, 0);
         memset(&want, 0, sizeof want);
         want.n = 1 + iter % 20;
         for (int i = 0; i < want.n; i++) {
             s = s * 6364136223846793005ULL + 1442695040888963407ULL;
             want.binary[i] = (s >> 60) & 1;
-            want.type[i] = want.binary[i] ? SIO_EIO_MESSAGE : (sio_eio_type)((s >> 40) % 7);
+            want.type[i] = want.binary[i] ? SIO_EIO_MESSAGE : (sio__eio_type)((s >> 40) % 7);
             want.len[i] = (size_t)(s >> 20) % 40;
             for (size_t j = 0; j < want.len[i]; j++) {
                 s = s * 6364136223846793005ULL + 1442695040888963407ULL;

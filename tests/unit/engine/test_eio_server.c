@@ -35,7 +35,7 @@
 static char GET1, GET2, GET3, WS1, WS2;
 
 static uint64_t now_ms;
-static sio_timers wheel;
+static sio__timers wheel;
 
 static uint64_t fake_now(void *arg)
 {
@@ -91,7 +91,7 @@ static void record(ev_kind k, void *h, const char *data, size_t len, int binary)
     }
 }
 
-static int fake_ws_send(void *ws, sio_rcbuf *pkt, int binary)
+static int fake_ws_send(void *ws, sio__rcbuf *pkt, int binary)
 {
     record(EV_WS_SEND, ws, pkt->data, pkt->len, binary);
     return ws_send_rc;
@@ -108,12 +108,12 @@ static void fake_ws_close(void *ws)
     record(EV_WS_CLOSE, ws, NULL, 0, 0);
 }
 
-static void fake_poll_answer(void *get, sio_buf *body, int compress)
+static void fake_poll_answer(void *get, sio__buf *body, int compress)
 {
     record(EV_POLL, get, body->data, body->len, 0);
 }
 
-static const sio_eio_transport_ops fake_ops = {
+static const sio__eio_transport_ops fake_ops = {
     .ws_send = fake_ws_send,
     .ws_queued = fake_ws_queued,
     .ws_close = fake_ws_close,
@@ -134,7 +134,7 @@ static int fake_random(void *arg, void *out, size_t len)
     return 0;
 }
 
-static const sio_eio_env fake_env = {&wheel, fake_now, NULL, fake_random, NULL};
+static const sio__eio_env fake_env = {&wheel, fake_now, NULL, fake_random, NULL};
 
 /* Events of kind k on handle h (h NULL: any handle). */
 static size_t count_ev(ev_kind k, void *h)
@@ -286,17 +286,17 @@ static int teardown(void **state)
 }
 
 /* A request as the net layer describes it to verify(). */
-static sio_eio_reqinfo req(int method, const char *transport, const char *sid, const char *eio,
-                           int upgrade)
+static sio__eio_reqinfo req(int method, const char *transport, const char *sid, const char *eio,
+                            int upgrade)
 {
-    sio_eio_reqinfo ri;
+    sio__eio_reqinfo ri;
     memset(&ri, 0, sizeof ri);
     ri.method = method;
     ri.upgrade = upgrade;
-    ri.transport = transport ? (sio_slice){transport, strlen(transport)} : (sio_slice){"", 0};
-    ri.sid = sid ? (sio_slice){sid, strlen(sid)} : (sio_slice){NULL, 0};
-    ri.eio = eio ? (sio_slice){eio, strlen(eio)} : (sio_slice){"", 0};
-    ri.origin = (sio_slice){NULL, 0};
+    ri.transport = transport ? (sio__slice){transport, strlen(transport)} : (sio__slice){"", 0};
+    ri.sid = sid ? (sio__slice){sid, strlen(sid)} : (sio__slice){NULL, 0};
+    ri.eio = eio ? (sio__slice){eio, strlen(eio)} : (sio__slice){"", 0};
+    ri.origin = (sio__slice){NULL, 0};
     return ri;
 }
 
@@ -304,7 +304,7 @@ static sio_eio_reqinfo req(int method, const char *transport, const char *sid, c
  * first GET (answered with the open packet), then on_connection. */
 static sio_eio_socket *open_polling(void *get)
 {
-    sio_eio_reqinfo ri = req('G', "polling", NULL, "4", 0);
+    sio__eio_reqinfo ri = req('G', "polling", NULL, "4", 0);
     sio_eio_socket *so = NULL;
     assert_int_equal(sio__eio_verify(&srv, &ri, &so), SIO_EIO_ERR_NONE);
     assert_null(so);
@@ -322,7 +322,7 @@ static sio_eio_socket *open_polling(void *get)
  * queued open packet goes out on the socket), then on_connection. */
 static sio_eio_socket *open_ws(void *ws)
 {
-    sio_eio_reqinfo ri = req('G', "websocket", NULL, "4", 1);
+    sio__eio_reqinfo ri = req('G', "websocket", NULL, "4", 1);
     sio_eio_socket *so = NULL;
     assert_int_equal(sio__eio_verify(&srv, &ri, &so), SIO_EIO_ERR_NONE);
     sio_handshake hs = make_hs();
@@ -367,7 +367,7 @@ static int allow_all(const sio_req *r, void *data)
     return 0;
 }
 
-static int verify_code(sio_eio_reqinfo ri)
+static int verify_code(sio__eio_reqinfo ri)
 {
     sio_eio_socket *so = (sio_eio_socket *)&GET3; /* must be reset to NULL */
     int code = sio__eio_verify(&srv, &ri, &so);
@@ -408,7 +408,7 @@ static void test_verify_unknown_sid(void **state)
     sio_eio_socket *so = open_polling(&GET1);
     char sid[32];
     snprintf(sid, sizeof sid, "%s", sio_eio_socket_id(so));
-    sio_eio_reqinfo ri = req('P', "polling", sid, "4", 0);
+    sio__eio_reqinfo ri = req('P', "polling", sid, "4", 0);
     sio_eio_socket *found = NULL;
     assert_int_equal(sio__eio_verify(&srv, &ri, &found), SIO_EIO_ERR_NONE);
     assert_ptr_equal(found, so);
@@ -453,18 +453,18 @@ static void test_verify_bad_request(void **state)
      * checkInvalidHeaderChar): control characters and DEL. */
     static const char *const bad[] = {"http://a\r\n.test", "http://a\x01", "http://a\x7f", "\n"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        sio_eio_reqinfo ri = req('G', "polling", NULL, "4", 0);
-        ri.origin = (sio_slice){bad[i], strlen(bad[i])};
+        sio__eio_reqinfo ri = req('G', "polling", NULL, "4", 0);
+        ri.origin = (sio__slice){bad[i], strlen(bad[i])};
         assert_int_equal(verify_code(ri), SIO_EIO_ERR_BAD_REQUEST);
-        ri.sid = (sio_slice){sid, strlen(sid)};
+        ri.sid = (sio__slice){sid, strlen(sid)};
         assert_int_equal(verify_code(ri), SIO_EIO_ERR_BAD_REQUEST);
     }
-    sio_eio_reqinfo ri = req('G', "polling", NULL, "4", 0);
-    ri.origin = (sio_slice){"a\0b", 3};
+    sio__eio_reqinfo ri = req('G', "polling", NULL, "4", 0);
+    ri.origin = (sio__slice){"a\0b", 3};
     assert_int_equal(verify_code(ri), SIO_EIO_ERR_BAD_REQUEST);
     /* Tab and bytes >= 0x80 are allowed. */
     static const char okorigin[] = "http://\xc3\xa9t\xc3\xa9.test\t";
-    ri.origin = (sio_slice){okorigin, strlen(okorigin)};
+    ri.origin = (sio__slice){okorigin, strlen(okorigin)};
     assert_int_equal(verify_code(ri), SIO_EIO_ERR_NONE);
     assert_string_equal(sio__eio_error_message(SIO_EIO_ERR_BAD_REQUEST), "Bad request");
     assert_string_equal(sio__eio_error_message(99), "Bad request");
@@ -956,7 +956,7 @@ static void test_upgrade_full_sequence(void **state)
     sio_eio_socket *so = open_polling(&GET1);
     assert_int_equal(sio__eio_poll_get(so, &GET2), 0);
     /* The upgrade request is verified against the session. */
-    sio_eio_reqinfo ri = req('G', "websocket", sio_eio_socket_id(so), "4", 1);
+    sio__eio_reqinfo ri = req('G', "websocket", sio_eio_socket_id(so), "4", 1);
     sio_eio_socket *found = NULL;
     assert_int_equal(sio__eio_verify(&srv, &ri, &found), SIO_EIO_ERR_NONE);
     assert_ptr_equal(found, so);
@@ -1793,7 +1793,7 @@ static const char *const rnd_frames[] = {"2probe", "5", "3", "4m", "1", "2", "x"
 /* A polling request (GET or POST) for slot i, through verify() first. */
 static void rnd_poll(sio_eio_socket *so, int i)
 {
-    sio_eio_reqinfo ri = req(rnd(2) ? 'G' : 'P', "polling", rslots[i].id, "4", 0);
+    sio__eio_reqinfo ri = req(rnd(2) ? 'G' : 'P', "polling", rslots[i].id, "4", 0);
     sio_eio_socket *found;
     if (sio__eio_verify(&srv, &ri, &found) != SIO_EIO_ERR_NONE)
         return;
@@ -1819,7 +1819,7 @@ static void rnd_ws(sio_eio_socket *so, int i)
     rslot *sl = &rslots[i];
     void *w = rnd(2) ? sl->probe : sl->ws;
     if (w == NULL) {
-        sio_eio_reqinfo ri = req('G', "websocket", sl->id, "4", 1);
+        sio__eio_reqinfo ri = req('G', "websocket", sl->id, "4", 1);
         sio_eio_socket *found;
         if (sio__eio_verify(&srv, &ri, &found) != SIO_EIO_ERR_NONE)
             return;

@@ -52,7 +52,7 @@ static void roundtrip(const char *coding, int window_bits)
     char in[5000];
     for (size_t i = 0; i < sizeof in; i++)
         in[i] = (char)('a' + i % 7);
-    sio_buf z;
+    sio__buf z;
     sio__buf_init(&z, 0);
     assert_int_equal(sio__http_compress(coding, in, sizeof in, &z), 0);
     assert_true(z.len > 0 && z.len < sizeof in / 4);
@@ -76,7 +76,7 @@ static void test_compress(void **state)
     (void)state;
     roundtrip("gzip", 31);    /* gzip wrapper only */
     roundtrip("deflate", 15); /* zlib wrapper only */
-    sio_buf z;
+    sio__buf z;
     sio__buf_init(&z, 0);
     assert_int_equal(sio__http_compress("br", "x", 1, &z), SIO_EINVAL);
     assert_int_equal(sio__http_compress("gzip", "", 0, &z), 0);

@@ -25,12 +25,12 @@
 /* Feeds data in pieces of at most step bytes until MSG_DONE, an error or
  * the end of the input. Returns the bytes consumed, a negative error, or
  * INCOMPLETE. *heads counts HEAD_DONE reports (may be NULL). */
-static long drive(sio_http_parser *p, const char *data, size_t len, size_t step, int *heads)
+static long drive(sio__http_parser *p, const char *data, size_t len, size_t step, int *heads)
 {
     size_t off = 0;
     for (;;) {
         size_t n = len - off < step ? len - off : step;
-        sio_http_state st = (sio_http_state)-1;
+        sio__http_state st = (sio__http_state)-1;
         int rc = sio__http_parser_feed(p, n ? data + off : NULL, n, &st);
         if (rc < 0)
             return rc;
@@ -51,7 +51,7 @@ static long drive(sio_http_parser *p, const char *data, size_t len, size_t step,
 }
 
 /* A printable digest of everything the parser exposes, to compare runs. */
-static void summarise(const sio_http_request *r, char *out, size_t cap)
+static void summarise(const sio__http_request *r, char *out, size_t cap)
 {
     int n = snprintf(out, cap, "%d|%.*s|%.*s|%.*s|%.*s|1.%d|ka=%d|ws=%d|cl=%lld|ch=%d|body=%.*s|",
                      (int)r->method, (int)r->method_str.len, r->method_str.base, (int)r->target.len,
@@ -67,14 +67,14 @@ static void summarise(const sio_http_request *r, char *out, size_t cap)
 
 /* Parses a whole request (one shot) with default limits; returns the
  * drive() result and leaves the parser for inspection. */
-static long parse(sio_http_parser *p, const char *req)
+static long parse(sio__http_parser *p, const char *req)
 {
     sio__http_parser_init(p, NULL);
     return drive(p, req, strlen(req), strlen(req) + 1, NULL);
 }
 
 /* Parses req with the given limits and step; returns the drive() result. */
-static long parse_with(sio_http_parser *p, const sio_http_limits *l, const char *req, size_t step)
+static long parse_with(sio__http_parser *p, const sio__http_limits *l, const char *req, size_t step)
 {
     sio__http_parser_init(p, l);
     return drive(p, req, strlen(req), step, NULL);
@@ -110,7 +110,7 @@ static void test_splits_equal_one_shot(void **state)
     for (size_t k = 0; k < sizeof good_requests / sizeof good_requests[0]; k++) {
         const char *req = good_requests[k];
         size_t len = strlen(req);
-        sio_http_parser p;
+        sio__http_parser p;
         assert_int_equal(parse(&p, req), (long)len);
         summarise(&p.req, want, sizeof want);
         sio__http_parser_free(&p);
@@ -122,7 +122,7 @@ static void test_splits_equal_one_shot(void **state)
             sio__http_parser_free(&p);
         }
         for (size_t cut = 0; cut <= len; cut++) {
-            sio_http_state st;
+            sio__http_state st;
             sio__http_parser_init(&p, NULL);
             int heads = 0;
             long a = drive(&p, req, cut, len + 1, &heads);
@@ -145,10 +145,10 @@ static void test_splits_equal_one_shot(void **state)
 static void test_simple_get_fields(void **state)
 {
     (void)state;
-    sio_http_parser p;
+    sio__http_parser p;
     const char *req = good_requests[1];
     assert_int_equal(parse(&p, req), (long)strlen(req));
-    sio_http_request *r = &p.req;
+    sio__http_request *r = &p.req;
     assert_int_equal(r->method, SIO_HTTP_GET);
     assert_true(sio__slice_eq(r->method_str, "GET"));
     assert_true(sio__slice_eq(r->target, "/socket.io/?EIO=4&transport=polling&t=OtDiZ1x"));
@@ -158,8 +158,8 @@ static void test_simple_get_fields(void **state)
     assert_int_equal(r->nheaders, 4);
     assert_true(sio__slice_eq(r->headers[0].name, "Host"));
     assert_true(sio__slice_eq(r->headers[0].value, "localhost:3000"));
-    assert_true(sio__slice_eq(sio__http_header(r, "user-AGENT"), "node"));
-    assert_null(sio__http_header(r, "cookie").base);
+    assert_true(sio__slice_eq(sio__http_find_header(r, "user-AGENT"), "node"));
+    assert_null(sio__http_find_header(r, "cookie").base);
     assert_int_equal(r->keep_alive, 1);
     assert_int_equal(r->upgrade_websocket, 0);
     assert_int_equal(r->content_length, -1);
@@ -172,7 +172,7 @@ static void test_simple_get_fields(void **state)
 static void test_expect_continue(void **state)
 {
     (void)state;
-    sio_http_parser p;
+    sio__http_parser p;
     const char *req = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\n"
                       "Content-Length: 1\r\n\r\nx";
     assert_int_equal(parse(&p, req), (long)strlen(req));
@@ -187,7 +187,7 @@ static void test_expect_continue(void **state)
 static void test_fields_trimmed_and_empty(void **state)
 {
     (void)state;
-    sio_http_parser p;
+    sio__http_parser p;
     const char *req = good_requests[5];
     assert_int_equal(parse(&p, req), (long)strlen(req));
     assert_int_equal(p.req.method, SIO_HTTP_DELETE);
@@ -195,8 +195,8 @@ static void test_fields_trimmed_and_empty(void **state)
     assert_int_equal(p.req.keep_alive, 0);
     assert_true(sio__slice_eq(p.req.query, ""));
     assert_true(sio__slice_eq(p.req.path, "/x"));
-    assert_true(sio__slice_eq(sio__http_header(&p.req, "x-long"), "spaced value"));
-    sio_slice e = sio__http_header(&p.req, "empty");
+    assert_true(sio__slice_eq(sio__http_find_header(&p.req, "x-long"), "spaced value"));
+    sio__slice e = sio__http_find_header(&p.req, "empty");
     assert_non_null(e.base);
     assert_int_equal(e.len, 0);
     sio__http_parser_free(&p);
@@ -205,8 +205,8 @@ static void test_fields_trimmed_and_empty(void **state)
 static void test_no_body_head_then_msg_done(void **state)
 {
     (void)state;
-    sio_http_parser p;
-    sio_http_state st;
+    sio__http_parser p;
+    sio__http_state st;
     const char *req = "GET /a?b HTTP/1.1\r\nHost: h\r\n\r\nGET /next";
     size_t head_len = strlen(req) - strlen("GET /next");
     sio__http_parser_init(&p, NULL);
@@ -231,8 +231,8 @@ static void test_no_body_head_then_msg_done(void **state)
 static void test_body_waits_for_second_feed(void **state)
 {
     (void)state;
-    sio_http_parser p;
-    sio_http_state st;
+    sio__http_parser p;
+    sio__http_state st;
     const char *req = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET";
     size_t head_len = strlen(req) - 6;
     sio__http_parser_init(&p, NULL);
@@ -260,7 +260,7 @@ static void test_pipelined(void **state)
     const char *paths[] = {"/1", "/2", "/3"};
     const char *bodies[] = {"", "hi", "yo"};
     for (size_t step = 1; step <= strlen(in); step += 13) {
-        sio_http_parser p;
+        sio__http_parser p;
         sio__http_parser_init(&p, NULL);
         size_t off = 0, len = strlen(in);
         for (int i = 0; i < 3; i++) {
@@ -282,7 +282,7 @@ static void test_pipelined(void **state)
 static void test_chunked_body(void **state)
 {
     (void)state;
-    sio_http_parser p;
+    sio__http_parser p;
     const char *req = good_requests[4];
     assert_int_equal(parse(&p, req), (long)strlen(req));
     assert_int_equal(p.req.chunked, 1);
@@ -316,7 +316,7 @@ static void test_keep_alive_and_upgrade(void **state)
         {"GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrades\r\nUpgrade: websocket\r\n\r\n", 1, 0},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        sio_http_parser p;
+        sio__http_parser p;
         assert_int_equal(parse(&p, rows[i].req), (long)strlen(rows[i].req));
         assert_int_equal(p.req.keep_alive, rows[i].keep_alive);
         assert_int_equal(p.req.upgrade_websocket, rows[i].ws);
@@ -424,13 +424,13 @@ static const bad_row bad_rows[] = {
 
 /* Checks a failing request at every split step: same code and status,
  * errors are sticky, and nothing past the limit was buffered. */
-static void expect_failure(const char *req, const sio_http_limits *l, int status)
+static void expect_failure(const char *req, const sio__http_limits *l, int status)
 {
     size_t len = strlen(req);
     int want = status == 413 || status == 414 || status == 431 ? SIO_ELIMIT : SIO_EPROTO;
     for (size_t step = 1; step <= len; step = step < 4 ? step + 1 : step * 3) {
-        sio_http_parser p;
-        sio_http_state st;
+        sio__http_parser p;
+        sio__http_state st;
         long rc = parse_with(&p, l, req, step);
         if (rc != want || p.error_status != status)
             fail_msg("step %zu: %s -> rc %ld status %d, want %d", step, req, rc, p.error_status,
@@ -466,7 +466,7 @@ static void test_tolerated(void **state)
         "get /lower HTTP/1.1\r\nHost: h\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        sio_http_parser p;
+        sio__http_parser p;
         long rc = parse(&p, ok[i]);
         if (rc != (long)strlen(ok[i]))
             fail_msg("%s -> %ld (status %d)", ok[i], rc, p.error_status);
@@ -474,7 +474,7 @@ static void test_tolerated(void **state)
             assert_memory_equal(p.req.body.data, "abc", 3);
         sio__http_parser_free(&p);
     }
-    sio_http_parser p;
+    sio__http_parser p;
     parse(&p, ok[7]);
     assert_int_equal(p.req.method, SIO_HTTP_OTHER);
     assert_true(sio__slice_eq(p.req.method_str, "get"));
@@ -495,9 +495,9 @@ static void test_limit_request_line(void **state)
 {
     (void)state;
     static char req[10000];
-    sio_http_limits l;
+    sio__http_limits l;
     sio__http_limits_init(&l);
-    sio_http_parser p;
+    sio__http_parser p;
     request_with_line(req, 8192);
     assert_int_equal(parse_with(&p, &l, req, 1000), (long)strlen(req));
     sio__http_parser_free(&p);
@@ -505,7 +505,7 @@ static void test_limit_request_line(void **state)
     expect_failure(req, &l, 414);
     /* Detected before the LF arrives: no need to wait for the whole line. */
     sio__http_parser_init(&p, &l);
-    sio_http_state st;
+    sio__http_state st;
     assert_int_equal(sio__http_parser_feed(&p, req, 8194, &st), SIO_ELIMIT);
     assert_int_equal(p.error_status, 414);
     sio__http_parser_free(&p);
@@ -525,19 +525,19 @@ static void test_limit_header_bytes(void **state)
 {
     (void)state;
     static char req[20000];
-    sio_http_parser p;
+    sio__http_parser p;
     /* One long value pads the head: the per-value limit is lifted here. */
-    sio_http_limits l;
+    sio__http_limits l;
     sio__http_limits_init(&l);
     l.max_header_value = 16384;
     request_with_head(req, 16384);
     assert_int_equal(parse_with(&p, &l, req, 777), (long)strlen(req));
-    assert_int_equal(sio__http_header(&p.req, "x-pad").len, 16384 - 36);
+    assert_int_equal(sio__http_find_header(&p.req, "x-pad").len, 16384 - 36);
     sio__http_parser_free(&p);
     request_with_head(req, 16385);
     expect_failure(req, &l, 431);
     /* An unterminated head fails as soon as it passes the limit. */
-    sio_http_state st;
+    sio__http_state st;
     sio__http_parser_init(&p, &l);
     assert_int_equal(sio__http_parser_feed(&p, req, 16384, &st), 16384);
     assert_int_equal(st, SIO_HTTP_NEED_MORE);
@@ -549,7 +549,7 @@ static void test_limit_header_bytes(void **state)
 static void test_limit_header_count(void **state)
 {
     (void)state;
-    sio_http_limits l;
+    sio__http_limits l;
     sio__http_limits_init(&l);
     l.max_headers = 40;
     char req[4096];
@@ -562,10 +562,10 @@ static void test_limit_header_count(void **state)
             expect_failure(req, &l, 431);
             continue;
         }
-        sio_http_parser p;
+        sio__http_parser p;
         assert_int_equal(parse_with(&p, &l, req, 5), (long)strlen(req));
         assert_int_equal(p.req.nheaders, count);
-        assert_true(sio__slice_eq(sio__http_header(&p.req, "x-33"), "33"));
+        assert_true(sio__slice_eq(sio__http_find_header(&p.req, "x-33"), "33"));
         sio__http_parser_free(&p);
     }
 }
@@ -573,10 +573,10 @@ static void test_limit_header_count(void **state)
 static void test_limit_body(void **state)
 {
     (void)state;
-    sio_http_limits l;
+    sio__http_limits l;
     sio__http_limits_init(&l);
     l.max_body = 10;
-    sio_http_parser p;
+    sio__http_parser p;
     assert_int_equal(parse_with(&p, &l,
                                 "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n"
                                 "0123456789",
@@ -605,8 +605,8 @@ static void test_set_max_body(void **state)
     const char *req = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n\r\n"
                       "01234567890123456789";
     size_t head = strlen(req) - 20;
-    sio_http_parser p;
-    sio_http_state st;
+    sio__http_parser p;
+    sio__http_state st;
     sio__http_parser_init(&p, NULL);
     assert_int_equal(sio__http_parser_feed(&p, req, strlen(req), &st), (int)head);
     assert_int_equal(st, SIO_HTTP_HEAD_DONE);
@@ -616,7 +616,7 @@ static void test_set_max_body(void **state)
     assert_int_equal(p.req.body.len, 0);
     /* reset restores the configured limit; a raised limit lets it through */
     sio__http_parser_reset(&p);
-    sio_http_limits l;
+    sio__http_limits l;
     sio__http_limits_init(&l);
     l.max_body = 5;
     sio__http_parser_free(&p);
@@ -644,8 +644,8 @@ static void test_set_max_body_mid_chunk(void **state)
     const char *req = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
                       "a\r\n0123456789\r\n0\r\n\r\n";
     size_t head = strlen(req) - strlen("a\r\n0123456789\r\n0\r\n\r\n");
-    sio_http_parser p;
-    sio_http_state st;
+    sio__http_parser p;
+    sio__http_state st;
     sio__http_parser_init(&p, NULL);
     assert_int_equal(sio__http_parser_feed(&p, req, strlen(req), &st), (int)head);
     assert_int_equal(sio__http_parser_feed(&p, req + head, 5, &st), 5);
@@ -665,7 +665,7 @@ static void test_reset_releases_big_body(void **state)
     size_t n = (size_t)sprintf(req, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 70000\r\n\r\n");
     memset(req + n, 'b', 70000);
     req[n + 70000] = '\0';
-    sio_http_parser p;
+    sio__http_parser p;
     assert_int_equal(parse_with(&p, NULL, req, 4096), (long)strlen(req));
     assert_int_equal(p.req.body.len, 70000);
     sio__http_parser_reset(&p);
@@ -697,7 +697,7 @@ static void test_limit_chunk_extensions(void **state)
 {
     (void)state;
     static char req[40000];
-    sio_http_parser p;
+    sio__http_parser p;
     /* 1-byte chunks with 100-byte extensions: 41 of them pass 4 KiB. */
     chunked_with_ext(req, 40, 100);
     assert_int_equal(parse_with(&p, NULL, req, 333), (long)strlen(req));
@@ -707,7 +707,7 @@ static void test_limit_chunk_extensions(void **state)
     /* One 10 KB extension (issue 11), and the named option. */
     chunked_with_ext(req, 1, 10000);
     expect_failure(req, NULL, 413);
-    sio_http_limits l;
+    sio__http_limits l;
     sio__http_limits_init(&l);
     l.max_chunk_ext = 16384;
     assert_int_equal(parse_with(&p, &l, req, 333), (long)strlen(req));
@@ -718,7 +718,7 @@ static void test_limit_header_value(void **state)
 {
     (void)state;
     static char req[10000];
-    sio_http_parser p;
+    sio__http_parser p;
     /* A value of exactly 4096 bytes passes; 4097 is 431; an 8 KB Origin too. */
     size_t sizes[] = {4096, 4097, 8192};
     for (int i = 0; i < 3; i++) {
@@ -727,7 +727,7 @@ static void test_limit_header_value(void **state)
         strcpy(req + n + sizes[i], "\r\n\r\n");
         if (i == 0) {
             assert_int_equal(parse_with(&p, NULL, req, 1000), (long)strlen(req));
-            assert_int_equal(sio__http_header(&p.req, "origin").len, 4096);
+            assert_int_equal(sio__http_find_header(&p.req, "origin").len, 4096);
             sio__http_parser_free(&p);
         } else {
             expect_failure(req, NULL, 431);
@@ -739,7 +739,7 @@ static void test_limit_trailers(void **state)
 {
     (void)state;
     static char req[20000];
-    sio_http_limits l;
+    sio__http_limits l;
     sio__http_limits_init(&l);
     l.max_header_bytes = 1024;
     size_t n = (size_t)sprintf(req, "POST / HTTP/1.1\r\nHost: h\r\n"
@@ -759,14 +759,14 @@ static void test_slices_survive_growth(void **state)
     for (int i = 0; i < 90; i++)
         n += (size_t)sprintf(req + n, "X-H%02d: value-%02d-%0100d\r\n", i, i, 0);
     strcpy(req + n, "\r\n");
-    sio_http_parser p;
+    sio__http_parser p;
     assert_int_equal(parse_with(&p, NULL, req, 1), (long)strlen(req));
     assert_int_equal(p.req.method, SIO_HTTP_PUT);
     assert_true(sio__slice_eq(p.req.query, "q=1"));
     assert_int_equal(p.req.nheaders, 91);
     char want[32];
     sprintf(want, "value-%02d-", 77);
-    assert_memory_equal(sio__http_header(&p.req, "X-H77").base, want, strlen(want));
+    assert_memory_equal(sio__http_find_header(&p.req, "X-H77").base, want, strlen(want));
     sio__http_parser_free(&p);
 }
 
@@ -777,7 +777,7 @@ static void test_out_of_memory(void **state)
     const char *req = good_requests[4];
     int failed = 0;
     for (unsigned long k = 1; k < 64; k++) {
-        sio_http_parser p;
+        sio__http_parser p;
         sio__http_parser_init(&p, NULL);
         sio__alloc_fail_after(k);
         long rc = drive(&p, req, strlen(req), 3, NULL);
@@ -798,7 +798,7 @@ static void test_out_of_memory(void **state)
 static void test_reset_reuse(void **state)
 {
     (void)state;
-    sio_http_parser p;
+    sio__http_parser p;
     sio__http_parser_init(&p, NULL);
     for (int i = 0; i < 50; i++) {
         const char *req = good_requests[(size_t)i % 7];
@@ -834,16 +834,16 @@ static void test_bad_method_byte_refused_at_once(void **state)
     (void)state;
     static const char *const starts[] = {"\x16\x03\x01\x02", "GE(", "\x00", "G\x80T"};
     for (size_t k = 0; k < sizeof starts / sizeof starts[0]; k++) {
-        sio_http_parser p;
-        sio_http_state st;
+        sio__http_parser p;
+        sio__http_state st;
         sio__http_parser_init(&p, NULL);
         size_t n = strlen(starts[k]) ? strlen(starts[k]) : 1;
         assert_int_equal(sio__http_parser_feed(&p, starts[k], n, &st), SIO_EPROTO);
         assert_int_equal(p.error_status, 400);
         sio__http_parser_free(&p);
     }
-    sio_http_parser p;
-    sio_http_state st;
+    sio__http_parser p;
+    sio__http_state st;
     sio__http_parser_init(&p, NULL);
     assert_int_equal(sio__http_parser_feed(&p, "\r\nGET", 5, &st), 5); /* still fine */
     assert_int_equal(st, SIO_HTTP_NEED_MORE);

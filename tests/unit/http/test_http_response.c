@@ -29,7 +29,7 @@ static void test_status_text(void **state)
 static void test_head_exact(void **state)
 {
     (void)state;
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(
         sio__http_response_head(&b, 200, "X-A: 1\r\nX-B: 2\r\n", "text/plain; charset=UTF-8", 5, 1),
@@ -65,7 +65,7 @@ static void test_head_refuses_injection(void **state)
     static const char *const bad_extra[] = {"X-A: 1",         "X-A: 1\n",       "X-A: 1\r",
                                             "X-A: 1\r\n\r\n", "\r\nX-A: 1\r\n", "X: a\rb\r\n",
                                             "X: a\nb\r\n"};
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(sio__buf_append_str(&b, "prefix"), 0);
     for (size_t i = 0; i < sizeof bad_extra / sizeof bad_extra[0]; i++)
@@ -81,7 +81,7 @@ static void test_head_refuses_injection(void **state)
 static void test_simple(void **state)
 {
     (void)state;
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(
         sio__http_response_simple(&b, 400, "application/json", "{\"code\":0}", 10, NULL, 0), 0);
@@ -102,7 +102,7 @@ static void test_simple(void **state)
 static void test_rollback_on_limit(void **state)
 {
     (void)state;
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 64);
     assert_int_equal(sio__buf_append_str(&b, "keep"), 0);
     assert_int_equal(sio__http_response_simple(&b, 200, "text/plain", "0123456789", 10,

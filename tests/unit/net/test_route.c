@@ -40,7 +40,7 @@ static struct {
     int ws_code;
 } seen;
 
-static int r_head(sio_conn *c, void *data)
+static int r_head(sio__conn *c, void *data)
 {
     (void)data;
     seen.heads++;
@@ -50,42 +50,42 @@ static int r_head(sio_conn *c, void *data)
     return 1;
 }
 
-static void r_request(sio_conn *c, void *data)
+static void r_request(sio__conn *c, void *data)
 {
     (void)data;
     seen.requests++;
     sio__conn_respond(c, 200, "text/plain", NULL, "hi", 2, c->parser->req.keep_alive);
 }
 
-static void r_ws_message(sio_ws_conn *w, int binary, const char *d, size_t n, void *arg)
+static void r_ws_message(sio__ws_conn *w, int binary, const char *d, size_t n, void *arg)
 {
     (void)w, (void)binary;
-    sio_conn *c = arg;
+    sio__conn *c = arg;
     seen.messages++;
     snprintf(seen.last_msg, sizeof seen.last_msg, "%.*s", (int)n, d);
-    sio_rcbuf *echo = sio__rcbuf_new2("re:", 3, d, n);
+    sio__rcbuf *echo = sio__rcbuf_new2("re:", 3, d, n);
     assert_non_null(echo);
     assert_int_equal(sio__conn_ws_send(c, echo, 0), 0);
     sio__rcbuf_unref(echo);
 }
 
-static void r_ws_close(sio_ws_conn *w, int code, void *arg)
+static void r_ws_close(sio__ws_conn *w, int code, void *arg)
 {
     (void)w, (void)arg;
     seen.ws_closes++;
     seen.ws_code = code;
 }
 
-static void r_body_error(sio_conn *c)
+static void r_body_error(sio__conn *c)
 {
     (void)c;
 }
-static void r_closed(sio_conn *c, int error)
+static void r_closed(sio__conn *c, int error)
 {
     (void)c, (void)error;
     seen.closed++;
 }
-static void r_drained(sio_conn *c)
+static void r_drained(sio__conn *c)
 {
     (void)c;
 }

@@ -51,7 +51,7 @@ static void test_event_with_binary(void **state)
     assert_string_equal(d, "[\"ev\",{\"_placeholder\":true,\"num\":0},{\"u\":null}]");
     free(d);
     /* encoded back: the bytes inline again, keys type/data/nsp/id */
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(sio__msgpack_encode(&b, p->type, p->nsp, p->id, p->data, p->att, p->nrecv), 0);
     static const char want[] = "\x84\xa4type\x02\xa4"
@@ -166,7 +166,7 @@ static void test_encode_smallest(void **state)
 {
     (void)state;
     json_t *data = json_pack("[i,i,I,f,f,s]", 5, -33, (json_int_t)70000, 2.0, 0.5, "");
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(sio__msgpack_encode(&b, SIO_PKT_BINARY_EVENT, "/n", -1, data, NULL, 0), 0);
     static const char want[] = "\x83\xa4type\x02\xa4"

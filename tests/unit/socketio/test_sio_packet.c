@@ -210,7 +210,7 @@ static void check_encode(int ack, const char *nsp, int64_t id, const char *event
                          const char *args_json, unsigned nattach, const char *offset,
                          const char *expect)
 {
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     json_t *args = args_json ? json_loads(args_json, 0, NULL) : NULL;
     assert_int_equal(sio__packet_encode_args(&b, ack, nsp, id, event, args, nattach, offset), 0);
@@ -232,7 +232,7 @@ static void test_encode(void **state)
     check_encode(0, "/", -1, "a/\"b\n", "[\"\\u00e9\"]", 0, NULL,
                  "42[\"a/\\\"b\\n\",\"\xc3\xa9\"]");
 
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     json_t *d = json_pack("{s:s}", "sid", "abc");
     assert_int_equal(sio__packet_encode_json(&b, SIO_PKT_CONNECT, "/", d), 0);
@@ -246,7 +246,7 @@ static void test_encode(void **state)
 
 static void test_roundtrip(void **state)
 {
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     json_t *args =
         json_loads("[1.5,-3,\"x\",[],{\"k\":{\"_placeholder\":true,\"num\":0}}]", 0, NULL);

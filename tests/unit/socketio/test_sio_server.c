@@ -19,7 +19,7 @@
 /* ---- harness */
 
 static uint64_t now_ms;
-static sio_timers wheel;
+static sio__timers wheel;
 
 static uint64_t fake_now(void *data)
 {
@@ -29,7 +29,7 @@ static uint64_t fake_now(void *data)
 #define MAXMSG 64
 typedef struct fake {
     sio__client *c;
-    sio_rcbuf *msgs[MAXMSG]; /* references, in order */
+    sio__rcbuf *msgs[MAXMSG]; /* references, in order */
     int binary[MAXMSG];
     size_t n;    /* messages recorded */
     size_t seen; /* messages already consumed by next_msg */
@@ -37,7 +37,7 @@ typedef struct fake {
     sio_handshake hs;
 } fake;
 
-static int fake_send(void *conn, sio_rcbuf *msg, int flags)
+static int fake_send(void *conn, sio__rcbuf *msg, int flags)
 {
     int binary = flags & SIO__SEND_BINARY;
     fake *f = conn;

@@ -32,13 +32,13 @@
 typedef struct server_log {
     int nmsg;         /* messages delivered */
     int binary;       /* type of the last one */
-    sio_buf last;     /* payload of the last one */
+    sio__buf last;    /* payload of the last one */
     int nclose;       /* on_close calls (must stay <= 1) */
     int close_code;   /* code of on_close */
     int close_on_msg; /* if set, on_message calls sio__ws_conn_close(1000) */
 } server_log;
 
-static void srv_on_message(sio_ws_conn *c, int binary, const char *data, size_t len, void *ud)
+static void srv_on_message(sio__ws_conn *c, int binary, const char *data, size_t len, void *ud)
 {
     server_log *l = ud;
     l->nmsg++;
@@ -49,14 +49,14 @@ static void srv_on_message(sio_ws_conn *c, int binary, const char *data, size_t 
         assert_int_equal(sio__ws_conn_close(c, 1000, "done"), 0);
 }
 
-static void srv_on_close(sio_ws_conn *c, int code, void *ud)
+static void srv_on_close(sio__ws_conn *c, int code, void *ud)
 {
     server_log *l = ud;
     l->nclose++;
     l->close_code = code;
 }
 
-static const sio_ws_callbacks srv_cb = {srv_on_message, srv_on_close};
+static const sio__ws_callbacks srv_cb = {srv_on_message, srv_on_close};
 
 /* ------------------------------------------------------------ client side */
 
@@ -64,12 +64,12 @@ static const sio_ws_callbacks srv_cb = {srv_on_message, srv_on_close};
  * handed to client_read and records the messages. */
 typedef struct client {
     wslay_event_context_ptr ctx;
-    sio_buf wire;   /* masked client frames, to feed to the server */
+    sio__buf wire;  /* masked client frames, to feed to the server */
     const char *in; /* server bytes being decoded */
     size_t in_len;  /* remaining */
     int nmsg;       /* messages decoded (data and control) */
     int opcode;     /* opcode of the last one */
-    sio_buf msg;    /* payload of the last one */
+    sio__buf msg;   /* payload of the last one */
     int close_code; /* status of the last close frame decoded */
 } client;
 
@@ -148,16 +148,16 @@ static void client_read(client *cl, const char *data, size_t len)
 }
 
 /* Decodes and clears the server's whole output buffer. */
-static void client_read_output(client *cl, sio_ws_conn *c)
+static void client_read_output(client *cl, sio__ws_conn *c)
 {
-    sio_buf *out = sio__ws_conn_output(c);
+    sio__buf *out = sio__ws_conn_output(c);
     client_read(cl, out->data, out->len);
     sio__buf_consume(out, out->len);
 }
 
 /* Appends a hand-made client frame: first byte b0 (FIN/RSV/opcode), masked
  * or not, with the shortest length encoding unless force_len64. */
-static void raw_frame(sio_buf *b, unsigned b0, int masked, const void *payload, size_t len,
+static void raw_frame(sio__buf *b, unsigned b0, int masked, const void *payload, size_t len,
                       int force_len64)
 {
     static const unsigned char key[4] = {0xa1, 0x02, 0xc3, 0x44};
@@ -191,7 +191,7 @@ static void raw_frame(sio_buf *b, unsigned b0, int masked, const void *payload, 
 
 /* One server connection, its log and a client, per test. */
 typedef struct fx {
-    sio_ws_conn *c;
+    sio__ws_conn *c;
     server_log log;
     client cl;
 } fx;
@@ -282,7 +282,7 @@ static void test_several_messages_in_one_feed(void **state)
 static void test_fragmented_with_ping_between(void **state)
 {
     fx *f = *state;
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x01, 1, "Hel", 3, 0);   /* text, not FIN */
     raw_frame(&w, 0x89, 1, "p1", 2, 0);    /* ping in the middle */
@@ -342,7 +342,7 @@ static void test_peer_close(void **state)
 static void test_peer_close_without_status(void **state)
 {
     fx *f = *state;
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x88, 1, "", 0, 0);
     raw_frame(&w, 0x81, 1, "late", 4, 0); /* after the close: ignored */
@@ -357,7 +357,7 @@ static void test_peer_close_without_status(void **state)
 
 /* Runs bytes into a fresh connection and checks the failure it causes:
  * feed's result, the on_close code and the close frame's code. */
-static void expect_failure(fx *f, const sio_buf *w, int rc, int code)
+static void expect_failure(fx *f, const sio__buf *w, int rc, int code)
 {
     assert_int_equal(sio__ws_conn_feed(f->c, w->data, w->len), rc);
     assert_int_equal(f->log.nclose, 1);
@@ -382,7 +382,7 @@ static void test_too_big(void **state)
     /* One more byte fails with 1009 as soon as the frame starts: only the
      * 8-byte header and one payload byte are fed. */
     client_send(&f->cl, WSLAY_TEXT_FRAME, big, 1001);
-    sio_buf hdr;
+    sio__buf hdr;
     sio__buf_init(&hdr, 0);
     assert_int_equal(sio__buf_append(&hdr, f->cl.wire.data, 9), 0);
     expect_failure(f, &hdr, SIO_ELIMIT, 1009);
@@ -395,7 +395,7 @@ static void test_too_big_fragmented(void **state)
     fx *f = *state;
     char part[600];
     memset(part, 'b', sizeof part);
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x02, 1, part, sizeof part, 0);
     raw_frame(&w, 0x80, 1, part, sizeof part, 0);
@@ -407,7 +407,7 @@ static void test_too_big_fragmented(void **state)
 static void test_invalid_utf8(void **state)
 {
     fx *f = *state;
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x81, 1, "ok\xc3\x28", 4, 0);
     expect_failure(f, &w, SIO_EPROTO, 1007);
@@ -418,7 +418,7 @@ static void test_invalid_utf8(void **state)
 static void test_truncated_utf8_across_fragments(void **state)
 {
     fx *f = *state;
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     /* A split code point across fragments is fine... */
     raw_frame(&w, 0x01, 1, "\xe2\x82", 2, 0);
@@ -438,7 +438,7 @@ static void test_truncated_utf8_across_fragments(void **state)
 static void test_unmasked_frame(void **state)
 {
     fx *f = *state;
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x81, 0, "hi", 2, 0);
     expect_failure(f, &w, SIO_EPROTO, 1002);
@@ -466,7 +466,7 @@ static void test_protocol_errors(void **state)
     memset(payload, 'z', sizeof payload);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fx *f = fx_new(1000);
-        sio_buf w;
+        sio__buf w;
         sio__buf_init(&w, 0);
         raw_frame(&w, cases[i].b0, 1, payload, cases[i].len, cases[i].len64);
         expect_failure(f, &w, SIO_EPROTO, 1002);
@@ -479,7 +479,7 @@ static void test_protocol_errors(void **state)
 static void test_new_data_frame_inside_fragmented(void **state)
 {
     fx *f = *state;
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x01, 1, "a", 1, 0);
     raw_frame(&w, 0x81, 1, "b", 1, 0); /* must be a continuation */
@@ -491,7 +491,7 @@ static void test_new_data_frame_inside_fragmented(void **state)
 static void test_bad_close_code(void **state)
 {
     fx *f = *state;
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x88, 1, "\x03\xed", 2, 0); /* 1005 may not be sent */
     expect_failure(f, &w, SIO_EPROTO, 1002);
@@ -519,7 +519,7 @@ static void test_close_body_rules(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fx *f = fx_new(1000);
-        sio_buf w;
+        sio__buf w;
         sio__buf_init(&w, 0);
         raw_frame(&w, 0x88, 1, cases[i].body, cases[i].len, 0);
         expect_failure(f, &w, SIO_EPROTO, cases[i].code);
@@ -533,7 +533,7 @@ static void test_close_body_rules(void **state)
 static void test_close_with_reason_echoed(void **state)
 {
     fx *f = *state;
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x88, 1, "\x0f\xa0h\xc3\xa9", 5, 0); /* 4000 "hé" */
     assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
@@ -552,7 +552,7 @@ static void test_fragment_count_bounded(void **state)
 {
     fx *f = *state;
     size_t base = sio__ws_conn_heap_bytes(f->c);
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x01, 1, "", 0, 0);
     for (int i = 1; i < SIO_WS_DEFAULT_MAX_FRAGMENTS; i++)
@@ -588,7 +588,7 @@ static void test_byte_by_byte(void **state)
     client_send(&f->cl, WSLAY_TEXT_FRAME, "first", 5);
     client_send(&f->cl, WSLAY_PING, "pp", 2);
     client_send(&f->cl, WSLAY_BINARY_FRAME, mid, sizeof mid); /* 16-bit length */
-    sio_buf w = f->cl.wire;
+    sio__buf w = f->cl.wire;
     sio__buf_init(&f->cl.wire, 0);
     int seen_first_at = -1;
     for (size_t i = 0; i < w.len; i++) {
@@ -626,7 +626,7 @@ static void test_server_close_then_peer_echo(void **state)
     assert_true(f->cl.wire.len > 0);
     assert_int_equal(f->log.nclose, 0);
     /* A message racing the close is dropped; the echo completes it. */
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x81, 1, "late", 4, 0);
     assert_int_equal(sio__buf_append(&w, f->cl.wire.data, f->cl.wire.len), 0);
@@ -677,7 +677,7 @@ static void test_protocol_error_after_our_close(void **state)
     fx *f = *state;
     assert_int_equal(sio__ws_conn_close(f->c, 1001, NULL), 0);
     sio__ws_conn_output(f->c)->len = 0;
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x81, 0, "x", 1, 0); /* unmasked */
     assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), SIO_EPROTO);
@@ -703,7 +703,7 @@ static void test_frame_builders_decode(void **state)
         size_t len = lens[k];
         int binary = (int)(k % 2);
         /* 1. appended to a buffer */
-        sio_buf b;
+        sio__buf b;
         sio__buf_init(&b, 0);
         assert_int_equal(sio__ws_frame_append(&b, binary, payload, len), 0);
         assert_int_equal(b.len, hlens[k] + len);
@@ -713,7 +713,7 @@ static void test_frame_builders_decode(void **state)
         if (len)
             assert_memory_equal(f->cl.msg.data, payload, len);
         /* 2. shared frame: same bytes */
-        sio_rcbuf *r = sio__ws_frame_new(binary, payload, len);
+        sio__rcbuf *r = sio__ws_frame_new(binary, payload, len);
         assert_non_null(r);
         assert_int_equal(r->len, b.len);
         assert_memory_equal(r->data, b.data, b.len);
@@ -736,7 +736,7 @@ static void test_conn_send_and_control_order(void **state)
     assert_int_equal(feed_wire(f), 0);
     assert_int_equal(sio__ws_conn_send(f->c, 1, "data2", 5), 0);
     /* One stream of whole frames: text, pong, binary. */
-    sio_buf *out = sio__ws_conn_output(f->c);
+    sio__buf *out = sio__ws_conn_output(f->c);
     f->cl.in = out->data;
     f->cl.in_len = out->len;
     assert_int_equal(wslay_event_recv(f->cl.ctx), 0);
@@ -747,7 +747,7 @@ static void test_conn_send_and_control_order(void **state)
 
 static void test_frame_append_limit_all_or_nothing(void **state)
 {
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 10);
     assert_int_equal(sio__ws_frame_append(&b, 0, "12345678", 8), 0);
     assert_int_equal(b.len, 10);
@@ -775,10 +775,10 @@ static void test_new_out_of_memory(void **state)
     sio__alloc_fail_after(1);
     assert_null(sio__ws_conn_new(&srv_cb, NULL, 0));
     sio__alloc_fail_after(0);
-    sio_ws_conn *c = sio__ws_conn_new(NULL, NULL, 0);
+    sio__ws_conn *c = sio__ws_conn_new(NULL, NULL, 0);
     assert_non_null(c);
     /* No callbacks: messages and closes are simply not reported. */
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x81, 1, "x", 1, 0);
     raw_frame(&w, 0x88, 1, "\x03\xe8", 2, 0);
@@ -798,15 +798,15 @@ static void test_embedded_init_fini(void **state)
     server_log log;
     memset(&log, 0, sizeof log);
     sio__buf_init(&log.last, 0);
-    sio_ws_conn c;
+    sio__ws_conn c;
     sio__ws_conn_init(&c, &srv_cb, &log, 0);
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x89, 1, "hi", 2, 0);
     raw_frame(&w, 0x81, 1, "abc", 3, 0);
     raw_frame(&w, 0x81, 1, "par", 3, 0); /* incomplete: stays in the tail */
     assert_int_equal(sio__ws_conn_feed(&c, w.data, w.len - 1), 0);
-    const sio_buf *out = sio__ws_conn_output(&c);
+    const sio__buf *out = sio__ws_conn_output(&c);
     assert_int_equal(out->len, 4);
     assert_memory_equal(out->data, "\x8a\x02hi", 4);
     assert_int_equal(log.nmsg, 1);
@@ -859,14 +859,14 @@ static void test_output_out_of_memory(void **state)
 /* ---------------------------------------------------------------- memory */
 
 /* Empties the output like the net layer does, then lets it go. */
-static void drain(sio_ws_conn *c)
+static void drain(sio__ws_conn *c)
 {
     sio__ws_conn_output(c)->len = 0;
     sio__ws_conn_output_done(c);
 }
 
 /* 1 if c holds nothing but its struct: no wslay context, no buffers. */
-static int is_idle(const sio_ws_conn *c, size_t base)
+static int is_idle(const sio__ws_conn *c, size_t base)
 {
     return !sio__ws_conn_engine_alive(c) && sio__ws_conn_heap_bytes(c) == base;
 }
@@ -894,7 +894,7 @@ static void test_idle_after_text_ping_fragmented(void **state)
     sio__ws_conn_output_done(f->c);
     assert_true(is_idle(f->c, base));
     /* a fragmented message over three feeds: wslay lives while it is open */
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x01, 1, "ab", 2, 0);
     assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
@@ -1001,7 +1001,7 @@ static void test_bad_header_fails_before_payload(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fx *f = fx_new(1000);
         size_t base = sio__ws_conn_heap_bytes(f->c);
-        sio_buf w;
+        sio__buf w;
         sio__buf_init(&w, 0);
         assert_int_equal(sio__buf_append(&w, cases[i].hdr, cases[i].len), 0);
         expect_failure(f, &w, cases[i].rc, cases[i].code);
@@ -1018,7 +1018,7 @@ static void test_too_big_across_fragments_header_only(void **state)
     fx *f = *state;
     char part[600];
     memset(part, 'b', sizeof part);
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x02, 1, part, sizeof part, 0);
     raw_frame(&w, 0x80, 1, part, sizeof part, 0);
@@ -1040,7 +1040,7 @@ static void test_close_without_engine(void **state)
     assert_int_equal(f->cl.close_code, 1001);
     sio__ws_conn_output_done(f->c);
     /* a ping after our close is not answered; the echo ends reading */
-    sio_buf w;
+    sio__buf w;
     sio__buf_init(&w, 0);
     raw_frame(&w, 0x89, 1, "p", 1, 0);
     assert_int_equal(sio__ws_conn_feed(f->c, w.data, w.len), 0);
@@ -1065,7 +1065,7 @@ static void test_close_from_on_message_after_ping(void **state)
     client_send(&f->cl, WSLAY_PING, "2", 1);
     assert_int_equal(feed_wire(f), 0);
     /* the first pong, then our close, and nothing after it */
-    sio_buf *out = sio__ws_conn_output(f->c);
+    sio__buf *out = sio__ws_conn_output(f->c);
     assert_int_equal(out->len, 3 + 8);
     assert_memory_equal(out->data,
                         "\x8a\x01"
@@ -1107,7 +1107,7 @@ static void test_idle_bytes_mallinfo(void **state)
     if (!WS_LIBC_MALLOC)
         skip();
     enum { N = 200 };
-    sio_ws_conn *cs[N];
+    sio__ws_conn *cs[N];
     client cl;
     client_init(&cl);
     client_send(&cl, WSLAY_TEXT_FRAME, "42[\"chat\",\"hi\"]", 16);

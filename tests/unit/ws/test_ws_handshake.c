@@ -15,9 +15,9 @@
 #include "ws/ws_handshake.h"
 
 /* A slice of a C string literal (or the missing-header slice for NULL). */
-static sio_slice S(const char *s)
+static sio__slice S(const char *s)
 {
-    return (sio_slice){s, s ? strlen(s) : 0};
+    return (sio__slice){s, s ? strlen(s) : 0};
 }
 
 /* The RFC 6455 section 1.3 example nonce and its accept value (checked
@@ -70,7 +70,7 @@ static void test_accept_key_matches_openssl(void **state)
         key[i] = (char)('A' + (i * 7) % 26);
     for (size_t len = 1; len <= sizeof key; len++) {
         char got[SIO_WS_ACCEPT_LEN + 1], want[SIO_WS_ACCEPT_LEN + 1];
-        assert_int_equal(sio__ws_accept_key(got, (sio_slice){key, len}), 0);
+        assert_int_equal(sio__ws_accept_key(got, (sio__slice){key, len}), 0);
         reference_accept(want, key, len);
         assert_string_equal(got, want);
     }
@@ -78,7 +78,7 @@ static void test_accept_key_matches_openssl(void **state)
 
 static void test_accept_response_exact(void **state)
 {
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 0);
     assert_int_equal(sio__buf_append_str(&b, "X"), 0);
     assert_int_equal(sio__ws_accept_response(&b, S(RFC_KEY), NULL), 0);
@@ -101,7 +101,7 @@ static void test_accept_response_exact(void **state)
 
 static void test_accept_response_failure_leaves_buffer(void **state)
 {
-    sio_buf b;
+    sio__buf b;
     sio__buf_init(&b, 40);
     assert_int_equal(sio__buf_append_str(&b, "keep"), 0);
     assert_int_equal(sio__ws_accept_response(&b, S(RFC_KEY), NULL), SIO_ELIMIT);
