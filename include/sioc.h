@@ -385,6 +385,15 @@ typedef struct sio_connection_error {
     const char *url;     /* the request target as sent (not NUL-terminated) */
     size_t url_len;
     int upgrade; /* 1: a WebSocket upgrade request */
+    /* err.req: the refused request (method, path, query, headers, address),
+     * valid during the call only. */
+    const sio_req *req;
+    /* err.context: Node's context object for this refusal as compact JSON,
+     * e.g. {"transport":"carrier-pigeon"}, {"sid":"..."},
+     * {"name":"TRANSPORT_MISMATCH","transport":"websocket","previousTransport":"polling"},
+     * {"method":"PUT"}, {"protocol":3}; NULL where Node has none. Valid
+     * during the call only. */
+    const char *context;
 } sio_connection_error;
 typedef void (*sio_connection_error_cb)(const sio_connection_error *err, void *data);
 

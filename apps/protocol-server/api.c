@@ -18,6 +18,8 @@
  *       loopback one, handshake.secure (TLS)
  *   compress-off(n): emits "plain" with a string of n "a" with compress(false)
  *   nsp-count() -> how many namespaces the server has (io._nsps.size)
+ *   conn-errors() -> [{code, message, context, method, url}]: the engine's
+ *       connection_error events since the last call (err.req.method/url)
  *
  * Dynamic namespaces "/game-<digits>" (io.of(/^\/game-\d+$/)) greet each
  * socket with "welcome" <namespace name>; the server runs with
@@ -29,6 +31,8 @@
 
 /* id -> {disconnecting, disconnect} */
 static json_t *reasons;
+/* connection_error events not yet fetched by conn-errors */
+static json_t *conn_errors;
 
 /* Per-socket record of the any / outgoing listeners. */
 typedef struct api_sock {
@@ -172,6 +176,21 @@ static void on_compress_off(sio_socket *s, const sio_args *args, sio_ack *ack, v
     free(big);
 }
 
+static void on_connection_error(const sio_connection_error *err, void *d)
+{
+    json_t *ctx = err->context ? json_loads(err->context, 0, NULL) : json_null();
+    json_array_append_new(conn_errors,
+                          json_pack("{s:i,s:s,s:o,s:s,s:s%}", "code", err->code, "message",
+                                    err->message, "context", ctx ? ctx : json_null(), "method",
+                                    sio_req_method(err->req), "url", err->url, err->url_len));
+}
+
+static void on_conn_errors(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+{
+    ack_value(ack, conn_errors);
+    conn_errors = json_array();
+}
+
 static void on_nsp_count(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 {
     sio_server *io = sio_namespace_server(sio_socket_namespace(s));
@@ -221,6 +240,7 @@ static void on_api_connection(sio_socket *s, void *data)
         {"remove-off", on_remove_off},     {"mw-edit", on_mw_edit},
         {"reason", on_reason_q},           {"handshake", on_handshake},
         {"compress-off", on_compress_off}, {"nsp-count", on_nsp_count},
+        {"conn-errors", on_conn_errors},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         sio_socket_on(s, table[i].event, table[i].cb, NULL);
@@ -230,15 +250,19 @@ static void free_api(void)
 {
     json_decref(reasons);
     reasons = NULL;
+    json_decref(conn_errors);
+    conn_errors = NULL;
 }
 
 int protocol_server_socketio_api(sio_server *io)
 {
     sio_namespace *api = sio_server_of(io, "/api");
     reasons = json_object();
-    if (api == NULL || reasons == NULL)
+    conn_errors = json_array();
+    if (api == NULL || reasons == NULL || conn_errors == NULL)
         return SIO_ENOMEM;
     atexit(free_api);
+    sio_server_on_connection_error(io, on_connection_error, NULL);
     sio_namespace_on_connection(api, on_api_connection, NULL);
     return sio_server_of_dynamic(io, match_game, setup_game, NULL);
 }

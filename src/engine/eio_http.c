@@ -134,13 +134,16 @@ static int method_code(int m)
                                        : 0;
 }
 
-/* Node's verify() for r; *so is set when r names a live session. */
-static int verify(sio_eio_server *e, void *conn, const sio__eio_http_req *r, sio_eio_socket **so)
+/* Node's verify() for r; *so is set when r names a live session, and on
+ * a refusal *context is Node's err.context (or NULL). */
+static int verify(sio_eio_server *e, void *conn, const sio__eio_http_req *r, sio_eio_socket **so,
+                  json_t **context)
 {
     query_fields q;
     query_init(&q, r->query);
     sio__eio_reqinfo ri = {
         .method = method_code(r->method),
+        .method_str = r->method_str,
         .upgrade = r->upgrade,
         .transport = sio__buf_slice(&q.transport),
         .sid = q.has_sid ? sio__buf_slice(&q.sid) : (sio__slice){NULL, 0},
@@ -153,19 +156,31 @@ static int verify(sio_eio_server *e, void *conn, const sio__eio_http_req *r, sio
     if (ri.eio.base == NULL)
         ri.eio.base = "";
     int code;
+    *context = NULL;
     if (q.bad) {
         code = SIO_EIO_ERR_BAD_REQUEST;
     } else if (e->opts.allow_request && !q.has_sid) {
         /* allowRequest sees a copy of the request the caller can keep. */
         sio_req *req = e->ops->req_new(conn);
         ri.req = req;
-        code = req ? sio__eio_verify(e, &ri, so) : SIO_EIO_ERR_BAD_REQUEST;
+        code = req ? sio__eio_verify_ctx(e, &ri, so, context) : SIO_EIO_ERR_BAD_REQUEST;
         e->ops->req_free(req);
     } else {
-        code = sio__eio_verify(e, &ri, so);
+        code = sio__eio_verify_ctx(e, &ri, so, context);
     }
     query_free(&q);
     return code;
+}
+
+/* Node's connection_error for a refused request. The sio_req copy (the
+ * callback's err.req) is made only when a program listens. */
+static void refused(sio_eio_server *e, void *conn, const sio__eio_http_req *r, int code,
+                    json_t *context)
+{
+    sio_req *req = e->on_error ? e->ops->req_new(conn) : NULL;
+    sio__eio_connection_error(e, code, req, r->target.base, r->target.len, r->upgrade, context);
+    if (req)
+        e->ops->req_free(req);
 }
 
 /* ---------------------------------------------------------- handshake */
@@ -263,9 +278,10 @@ void sio__eio_http_request(sio_eio_server *e, void *conn, const sio__eio_http_re
         return;
     }
     sio_eio_socket *so = NULL;
-    int code = verify(e, conn, r, &so);
+    json_t *context;
+    int code = verify(e, conn, r, &so, &context);
     if (code != SIO_EIO_ERR_NONE) {
-        sio__eio_connection_error(e, code, r->target.base, r->target.len, 0);
+        refused(e, conn, r, code, context);
         respond_error(e, conn, r, code);
         return;
     }
@@ -347,9 +363,10 @@ int sio__eio_http_head(sio_eio_server *e, void *conn, const sio__eio_http_req *r
     if (!r->upgrade)
         return 0;
     sio_eio_socket *so = NULL;
-    int code = verify(e, conn, r, &so);
+    json_t *context;
+    int code = verify(e, conn, r, &so, &context);
     if (code != SIO_EIO_ERR_NONE) {
-        sio__eio_connection_error(e, code, r->target.base, r->target.len, 1);
+        refused(e, conn, r, code, context);
         abort_upgrade(e, conn, code);
     } else
         upgrade(e, conn, r, so);

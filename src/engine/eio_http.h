@@ -31,6 +31,7 @@ enum { SIO_EIO_HTTP_OTHER = 0, SIO_EIO_HTTP_GET, SIO_EIO_HTTP_POST, SIO_EIO_HTTP
  * slice is borrowed for the duration of the call. */
 typedef struct sio__eio_http_req {
     int method;                   /* SIO_EIO_HTTP_* */
+    sio__slice method_str;        /* the method token as sent */
     int keep_alive;               /* the client keeps the connection open */
     int upgrade;                  /* asks for a WebSocket (Upgrade + Connection) */
     sio__slice target;            /* "/engine.io/?EIO=4&..." as sent */

@@ -157,16 +157,20 @@ static const char *transport_name(int t)
     return t == SIO_TRANSPORT_WEBSOCKET ? "websocket" : "polling";
 }
 
-void sio__eio_connection_error(sio_eio_server *s, int code, const char *url, size_t url_len,
-                               int upgrade)
+void sio__eio_connection_error(sio_eio_server *s, int code, const sio_req *req, const char *url,
+                               size_t url_len, int upgrade, json_t *context)
 {
-    sio_connection_error err = {code, sio__eio_error_message(code), url, url_len, upgrade};
+    char *ctx = context ? json_dumps(context, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(context);
+    sio_connection_error err = {code, sio__eio_error_message(code), url, url_len, upgrade, req,
+                                ctx};
     if (code >= 0 && code < 6)
         SIO_METRIC_INC(rejected_handshakes[code]);
     SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_INFO, "connection_error code=%d \"%s\" %s%.*s", code,
             err.message, upgrade ? "(upgrade) " : "", (int)(url_len > 200 ? 200 : url_len), url);
     if (s->on_error)
         s->on_error(&err, s->on_error_data);
+    sio__raw_free(ctx); /* json_dumps allocated it through jansson's hook */
 }
 
 /* ------------------------------------------------------- session table */
@@ -271,36 +275,80 @@ static int origin_invalid(sio__slice origin)
     return 0;
 }
 
+/* A JSON string of the bytes as sent (Node's context holds JS strings;
+ * bytes that are not UTF-8 are kept as they are rather than lost). */
+static json_t *jstr(sio__slice v)
+{
+    json_t *j = json_stringn(v.base ? v.base : "", v.len);
+    return j ? j : json_stringn_nocheck(v.base ? v.base : "", v.len);
+}
+
+/* Hands Node's err.context for a refusal to the caller (or drops it). */
+static int refuse(json_t **context, int code, json_t *ctx)
+{
+    if (context)
+        *context = ctx;
+    else
+        json_decref(ctx);
+    return code;
+}
+
 int sio__eio_verify(sio_eio_server *s, const sio__eio_reqinfo *ri, sio_eio_socket **out)
 {
+    return sio__eio_verify_ctx(s, ri, out, NULL);
+}
+
+/* Node's engine.io verify() (and the version check of its handshake()),
+ * in its order, with the context object each refusal carries there. */
+int sio__eio_verify_ctx(sio_eio_server *s, const sio__eio_reqinfo *ri, sio_eio_socket **out,
+                        json_t **context)
+{
     *out = NULL;
+    if (context)
+        *context = NULL;
     int t = transport_of(ri->transport);
     if (t == 0 || !(s->opts.transports & t))
-        return SIO_EIO_ERR_TRANSPORT_UNKNOWN;
+        return refuse(context, SIO_EIO_ERR_TRANSPORT_UNKNOWN,
+                      json_pack("{s:o}", "transport", jstr(ri->transport)));
     if (origin_invalid(ri->origin))
-        return SIO_EIO_ERR_BAD_REQUEST;
+        return refuse(context, SIO_EIO_ERR_BAD_REQUEST,
+                      json_pack("{s:s,s:o}", "name", "INVALID_ORIGIN", "origin", jstr(ri->origin)));
     if (ri->sid.base != NULL) {
         sio_eio_socket *so = sio__eio_find(s, ri->sid.base, ri->sid.len);
         if (so == NULL || so->state == SIO_EIO_CLOSED)
-            return SIO_EIO_ERR_UNKNOWN_SID;
+            return refuse(context, SIO_EIO_ERR_UNKNOWN_SID,
+                          json_pack("{s:o}", "sid", jstr(ri->sid)));
         if (!ri->upgrade && so->transport != t)
-            return SIO_EIO_ERR_BAD_REQUEST;
+            return refuse(context, SIO_EIO_ERR_BAD_REQUEST,
+                          json_pack("{s:s,s:s,s:s}", "name", "TRANSPORT_MISMATCH", "transport",
+                                    transport_name(t), "previousTransport",
+                                    transport_name(so->transport)));
+        /* Node compares the revision the request names (4 for "4", else 3)
+         * with the session's, which is always 4 here. */
+        if (!sio__slice_eq(ri->eio, "4"))
+            return refuse(context, SIO_EIO_ERR_BAD_REQUEST,
+                          json_pack("{s:s,s:i,s:i}", "name", "PROTOCOL_MISMATCH", "protocol", 3,
+                                    "previousProtocol", 4));
         if (ri->upgrade && (t != SIO_TRANSPORT_WEBSOCKET || !s->opts.allow_upgrades))
-            return SIO_EIO_ERR_BAD_REQUEST;
+            return refuse(context, SIO_EIO_ERR_BAD_REQUEST, NULL);
         *out = so;
         return SIO_EIO_ERR_NONE;
     }
     if (ri->method != 'G')
-        return SIO_EIO_ERR_BAD_HANDSHAKE_METHOD;
+        return refuse(context, SIO_EIO_ERR_BAD_HANDSHAKE_METHOD,
+                      json_pack("{s:o}", "method", jstr(ri->method_str)));
     if (t == SIO_TRANSPORT_WEBSOCKET && !ri->upgrade)
-        return SIO_EIO_ERR_BAD_REQUEST;
+        return refuse(context, SIO_EIO_ERR_BAD_REQUEST,
+                      json_pack("{s:s}", "name", "TRANSPORT_HANDSHAKE_ERROR"));
     if (s->closing)
-        return SIO_EIO_ERR_BAD_REQUEST;
+        return refuse(context, SIO_EIO_ERR_BAD_REQUEST, NULL);
+    /* allowRequest gives no message here: Node's callback(null, false). */
     if (s->opts.allow_request && s->opts.allow_request(ri->req, s->opts.allow_request_data))
-        return SIO_EIO_ERR_FORBIDDEN;
+        return refuse(context, SIO_EIO_ERR_FORBIDDEN, json_pack("{s:n}", "message"));
     /* Node checks the version in handshake(), after allowRequest. */
     if (!sio__slice_eq(ri->eio, "4"))
-        return SIO_EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION;
+        return refuse(context, SIO_EIO_ERR_UNSUPPORTED_PROTOCOL_VERSION,
+                      json_pack("{s:i}", "protocol", 3));
     return SIO_EIO_ERR_NONE;
 }
 

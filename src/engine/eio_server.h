@@ -20,6 +20,8 @@
 #include "core/buf.h"
 #include "core/rcbuf.h"
 #include "core/timer.h"
+#include <jansson.h>
+
 #include "sioc.h"
 
 /* Node's error codes (engine.io Server.errors). */
@@ -86,13 +88,14 @@ typedef struct sio__eio_env {
 
 /* The query fields and headers verify() looks at, extracted by net. */
 typedef struct sio__eio_reqinfo {
-    int method;           /* 'G' GET, 'P' POST, 'O' OPTIONS, 0 other */
-    int upgrade;          /* a WebSocket upgrade request */
-    sio__slice transport; /* query "transport" ({NULL,0} absent) */
-    sio__slice sid;       /* query "sid" */
-    sio__slice eio;       /* query "EIO" */
-    sio__slice origin;    /* Origin header */
-    const sio_req *req;   /* for allow_request */
+    int method;            /* 'G' GET, 'P' POST, 'O' OPTIONS, 0 other */
+    sio__slice method_str; /* the method token as sent (Node's context) */
+    int upgrade;           /* a WebSocket upgrade request */
+    sio__slice transport;  /* query "transport" ({NULL,0} absent) */
+    sio__slice sid;        /* query "sid" */
+    sio__slice eio;        /* query "EIO" */
+    sio__slice origin;     /* Origin header */
+    const sio_req *req;    /* for allow_request */
 } sio__eio_reqinfo;
 
 typedef enum { SIO_EIO_OPEN_STATE, SIO_EIO_CLOSING, SIO_EIO_CLOSED } sio__eio_state;
@@ -178,9 +181,10 @@ int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
                          const sio_eio_callbacks *cb, void *data, const sio__eio_env *env,
                          const sio__eio_transport_ops *ops);
 /* A request refused before reaching a session: logs it and runs the
- * program's connection_error callback. */
-void sio__eio_connection_error(sio_eio_server *s, int code, const char *url, size_t url_len,
-                               int upgrade);
+ * program's connection_error callback with req (may be NULL) and Node's
+ * context (may be NULL; the reference is taken). */
+void sio__eio_connection_error(sio_eio_server *s, int code, const sio_req *req, const char *url,
+                               size_t url_len, int upgrade, json_t *context);
 /* Closes every session ("forced close") and releases the core's memory. */
 void sio__eio_server_deinit(sio_eio_server *s);
 
@@ -190,6 +194,10 @@ sio_eio_socket *sio__eio_find(const sio_eio_server *s, const char *id, size_t le
 /* Node's verify(): SIO_EIO_ERR_NONE or the error code to answer with. When
  * the request names a live session, *out is set to it. */
 int sio__eio_verify(sio_eio_server *s, const sio__eio_reqinfo *ri, sio_eio_socket **out);
+/* The same, and on a refusal *context is Node's err.context for it (a new
+ * reference, NULL where Node has none or memory ran out). */
+int sio__eio_verify_ctx(sio_eio_server *s, const sio__eio_reqinfo *ri, sio_eio_socket **out,
+                        json_t **context);
 /* Starts a session on transport (after verify). hs holds the handshake
  * request's details (copied). The open packet is queued. SIO_ENOMEM. */
 int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs,

@@ -49,6 +49,7 @@ static sio__eio_http_req view(sio__conn *c)
     const sio__http_request *r = &c->parser->req;
     return (sio__eio_http_req){
         .method = method_of(r->method),
+        .method_str = r->method_str,
         .keep_alive = r->keep_alive,
         .upgrade = r->upgrade_websocket,
         .target = r->target,

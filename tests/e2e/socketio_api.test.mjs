@@ -2,8 +2,8 @@
 // off, onAny / prependAny, onAnyOutgoing, socket.use (per-socket middleware,
 // errors to the socket's "error" listeners), disconnect / disconnecting
 // through on(), the handshake query and peer address, compress(false) and
-// httpCompression of polling responses, cleanupEmptyChildNamespaces and
-// serveClient.
+// httpCompression of polling responses, cleanupEmptyChildNamespaces,
+// serveClient, and the engine's connection_error with err.context/err.req.
 //
 // The server is sioc-protocol-server, namespace "/api" (apps/protocol-server/
 // api.c); with SIOC_REF=1 its Node twin tests/ref/protocol-server.mjs, which
@@ -12,10 +12,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import nodeHttp from 'node:http';
+import net from 'node:net';
 import zlib from 'node:zlib';
 import { io } from 'socket.io-client';
 import { startServer, serverPerSuite } from './lib/server.mjs';
-import { sleep, withTimeout, waitEvent, http, eioUrl, decodePayload, SEP } from './lib/util.mjs';
+import { sleep, withTimeout, waitEvent, http, eioUrl, decodePayload, pollingHandshake, SEP } from './lib/util.mjs';
 
 const T = { timeout: 15_000 };
 const TRANSPORTS = [['websocket'], ['polling']];
@@ -109,6 +110,64 @@ for (const transports of TRANSPORTS) {
     });
   });
 }
+
+describe("the engine's connection_error", () => {
+  /** A raw request on its own connection: resolves the status line's code. */
+  function raw(path, headers = '') {
+    return new Promise((resolve, reject) => {
+      const u = new URL(suite.server.url);
+      const sock = net.connect(Number(u.port), u.hostname, () => {
+        sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`);
+      });
+      let got = '';
+      sock.on('data', (d) => { got += d; });
+      sock.on('error', reject);
+      sock.on('close', () => resolve(Number(got.split(' ')[1])));
+    });
+  }
+
+  it('each refusal carries Node\'s code, message, context and the request', T, async () => {
+    const observer = await connected(['websocket']);
+    await call(observer, 'conn-errors'); // start from a clean list
+    const base = `${suite.server.url}`;
+    const url = (q) => eioUrl(base, q, '/socket.io/');
+    const path = (q) => url(q).slice(base.length);
+    const { sid } = await pollingHandshake(base, {}, '/socket.io/');
+    const steps = [
+      [{ transport: 'carrier-pigeon' }, 'GET'],
+      [{ transport: 'polling', sid: 'nope' }, 'GET'],
+      [{ transport: 'polling' }, 'PUT'],
+      [{ transport: 'websocket' }, 'GET'],
+      [{ EIO: '3', transport: 'polling' }, 'GET'],
+      [{ transport: 'websocket', sid }, 'GET'],
+      [{ EIO: '3', transport: 'polling', sid }, 'GET'],
+    ];
+    for (const [q, method] of steps) {
+      const res = await http(url(q), { method });
+      assert.equal(res.status, 400, `${method} ${JSON.stringify(q)}: ${res.body}`);
+    }
+    // a refused WebSocket upgrade
+    const upgrade = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    assert.equal(await raw(path({ transport: 'flying-carpet' }), upgrade), 400);
+    const [errors] = await call(observer, 'conn-errors');
+    const want = [
+      [0, 'Transport unknown', { transport: 'carrier-pigeon' }],
+      [1, 'Session ID unknown', { sid: 'nope' }],
+      [2, 'Bad handshake method', { method: 'PUT' }],
+      [3, 'Bad request', { name: 'TRANSPORT_HANDSHAKE_ERROR' }],
+      [5, 'Unsupported protocol version', { protocol: 3 }],
+      [3, 'Bad request', { name: 'TRANSPORT_MISMATCH', transport: 'websocket', previousTransport: 'polling' }],
+      [3, 'Bad request', { name: 'PROTOCOL_MISMATCH', protocol: 3, previousProtocol: 4 }],
+      [0, 'Transport unknown', { transport: 'flying-carpet' }],
+    ];
+    const methods = [...steps.map(([, m]) => m), 'GET'];
+    const paths = [...steps.map(([q]) => path(q)), path({ transport: 'flying-carpet' })];
+    assert.deepEqual(errors, want.map(([code, message, context], i) => ({
+      code, message, context, method: methods[i], url: paths[i],
+    })));
+  });
+});
 
 describe('cleanupEmptyChildNamespaces', () => {
   it('200 short-lived dynamic namespaces: each is gone with its last socket', T, async () => {

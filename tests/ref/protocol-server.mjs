@@ -101,6 +101,10 @@ ioMsgpack.on('connection', onConnection);
 
 /** "/api": the same remote controls as apps/protocol-server/api.c. */
 const reasons = {};
+let connErrors = [];
+io.engine.on('connection_error', (err) => {
+  connErrors.push({ code: err.code, message: err.message, context: err.context ?? null, method: err.req.method, url: err.req.url });
+});
 function apiConnection(socket) {
   const incoming = [];
   const outgoing = [];
@@ -145,6 +149,7 @@ function apiConnection(socket) {
   });
   on('compress-off', (ack, n) => socket.compress(false).emit('plain', 'a'.repeat(n)));
   on('nsp-count', (ack) => ack(io._nsps.size));
+  on('conn-errors', (ack) => { ack(connErrors); connErrors = []; });
 }
 io.of('/api').on('connection', apiConnection);
 io.of(/^\/game-\d+$/).on('connection', (socket) => socket.emit('welcome', socket.nsp.name));

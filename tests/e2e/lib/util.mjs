@@ -52,8 +52,8 @@ export async function http(url, opts = {}, ms = 3000) {
 }
 
 /** Opens a polling session with a raw GET; resolves {sid, open (parsed JSON), res}. */
-export async function pollingHandshake(base, headers = {}) {
-  const res = await http(eioUrl(base, { transport: 'polling' }), { headers });
+export async function pollingHandshake(base, headers = {}, path = '/engine.io/') {
+  const res = await http(eioUrl(base, { transport: 'polling' }, path), { headers });
   if (res.status !== 200 || res.body[0] !== '0') {
     throw new Error(`bad handshake: ${res.status} ${res.body}`);
   }

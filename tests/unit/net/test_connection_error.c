@@ -3,7 +3,8 @@
  * HTTP (a client thread with blocking sockets against the loop): unknown
  * transport (0), unknown sid (1), a handshake that is not a GET (2), a
  * WebSocket handshake without an Upgrade (3), EIO=3 (5); a valid
- * handshake does not call it. */
+ * handshake does not call it. Each carries Node's err.context and the
+ * request itself (err.req). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,12 +33,20 @@ static const int want_codes[NREQ - 1] = {0, 1, 2, 3, 5};
 static const char *const want_messages[NREQ - 1] = {"Transport unknown", "Session ID unknown",
                                                     "Bad handshake method", "Bad request",
                                                     "Unsupported protocol version"};
+/* engine.io 6.6's context objects for the same requests. */
+static const char *const want_contexts[NREQ - 1] = {
+    "{\"transport\":\"carrier-pigeon\"}", "{\"sid\":\"nope\"}", "{\"method\":\"PUT\"}",
+    "{\"name\":\"TRANSPORT_HANDSHAKE_ERROR\"}", "{\"protocol\":3}"};
+static const char *const want_methods[NREQ - 1] = {"GET", "GET", "PUT", "GET", "GET"};
 
 typedef struct ctx {
     sio_server *io;
     int port;
     int codes[16], n;
     char messages[16][48];
+    char contexts[16][64];
+    char methods[16][8];
+    char queries[16][48];
     int statuses[NREQ];
 } ctx;
 
@@ -47,6 +56,10 @@ static void on_error(const sio_connection_error *err, void *data)
     if (c->n < 16) {
         c->codes[c->n] = err->code;
         snprintf(c->messages[c->n], sizeof c->messages[0], "%s", err->message);
+        snprintf(c->contexts[c->n], sizeof c->contexts[0], "%s",
+                 err->context ? err->context : "(null)");
+        snprintf(c->methods[c->n], sizeof c->methods[0], "%s", sio_req_method(err->req));
+        snprintf(c->queries[c->n], sizeof c->queries[0], "%s", sio_req_query(err->req));
         c->n++;
     }
 }
@@ -114,6 +127,10 @@ static void test_codes(void **state)
     for (int i = 0; i < NREQ - 1; i++) {
         assert_int_equal(c.codes[i], want_codes[i]);
         assert_string_equal(c.messages[i], want_messages[i]);
+        assert_string_equal(c.contexts[i], want_contexts[i]);
+        assert_string_equal(c.methods[i], want_methods[i]);
+        assert_non_null(strstr(requests[i], c.queries[i]));
+        assert_true(strlen(c.queries[i]) > 4);
         assert_int_equal(c.statuses[i], 400);
     }
     assert_int_equal(c.statuses[NREQ - 1], 200);
