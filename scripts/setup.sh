@@ -6,8 +6,9 @@
 #
 #   scripts/setup.sh run    what building and running the chat needs (make run)
 #   scripts/setup.sh [test] that plus the test tools: clang and its sanitizer
-#                           runtime, cmocka, the browser, valgrind, gnuplot and
-#                           the redis server the tests start (make test)
+#                           runtime, cmocka, the browser, valgrind, gnuplot,
+#                           the redis server the tests start, and nginx and
+#                           systemd-analyze for the deploy/ files (make test)
 #
 # A package manager busy elsewhere (unattended-upgrades, another apt) is
 # waited for, up to APT_LOCK_WAIT seconds (default 600), instead of failing.
@@ -22,7 +23,8 @@ APT_LOCK_WAIT=${APT_LOCK_WAIT:-600}
 RUN_PKGS=(build-essential cmake pkg-config ca-certificates
   libuv1-dev libwslay-dev zlib1g-dev libjansson-dev libssl-dev libsqlite3-dev libmsgpack-dev
   libhiredis-dev nodejs npm)
-TEST_PKGS=(clang clang-format git libcmocka-dev libclang-rt-14-dev llvm redis-server chromium gnuplot-nox valgrind)
+TEST_PKGS=(clang clang-format git libcmocka-dev libclang-rt-14-dev llvm redis-server chromium gnuplot-nox valgrind
+  nginx systemd)
 APT_PKGS=("${RUN_PKGS[@]}")
 [[ $MODE == run ]] || APT_PKGS+=("${TEST_PKGS[@]}")
 
