@@ -29,9 +29,8 @@ setup:
 setup-run:
 	@scripts/setup.sh run
 
-# Debian's libwslay-dev ships no .pc file: look for its header instead.
-HAVE_DEPS = command -v cmake >/dev/null && pkg-config --exists libuv jansson libcrypto hiredis msgpack && \
-	echo '\#include <wslay/wslay.h>' | $${CC:-cc} -E -x c - >/dev/null 2>&1
+HAVE_DEPS = command -v cmake >/dev/null && \
+	pkg-config --exists libuv jansson libcrypto libssl zlib sqlite3 hiredis msgpack
 
 build:
 	@$(HAVE_DEPS) || scripts/setup.sh run

@@ -4,8 +4,7 @@
 #
 # Each dependency is found through pkg-config under a sioc_ prefix (the
 # targets are PkgConfig::sioc_<name>) so that a program's own
-# pkg_check_modules(UV ...) does not collide with ours. wslay is found
-# directly: Debian's libwslay-dev ships no .pc file.
+# pkg_check_modules(UV ...) does not collide with ours.
 #
 # SIOC_PC_REQUIRES / SIOC_PC_REQUIRES_PRIVATE / SIOC_PC_LIBS_PRIVATE are
 # what sioc.pc says; an optional dependency appends to them (see
@@ -18,11 +17,3 @@ pkg_check_modules(sioc_crypto REQUIRED IMPORTED_TARGET libcrypto)
 pkg_check_modules(sioc_ssl REQUIRED IMPORTED_TARGET libssl) # https/wss
 pkg_check_modules(sioc_zlib REQUIRED IMPORTED_TARGET zlib) # httpCompression
 pkg_check_modules(sioc_msgpack REQUIRED IMPORTED_TARGET msgpack) # the msgpack parser
-if(NOT TARGET sioc::wslay)
-  find_path(SIOC_WSLAY_INCLUDE_DIR wslay/wslay.h REQUIRED)
-  find_library(SIOC_WSLAY_LIBRARY wslay REQUIRED)
-  add_library(sioc::wslay INTERFACE IMPORTED)
-  set_target_properties(sioc::wslay PROPERTIES
-    INTERFACE_INCLUDE_DIRECTORIES "${SIOC_WSLAY_INCLUDE_DIR}"
-    INTERFACE_LINK_LIBRARIES "${SIOC_WSLAY_LIBRARY}")
-endif()

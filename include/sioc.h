@@ -17,8 +17,8 @@
  * Dependencies visible in the API: jansson. Event arguments, auth payloads
  * and socket data are jansson json_t values, so a program using sioc
  * includes <jansson.h> (done below) and links jansson (sioc.pc lists it in
- * Requires; the CMake targets carry it). libuv, wslay and OpenSSL are
- * private to the library.
+ * Requires; the CMake targets carry it). libuv, OpenSSL, zlib, msgpack-c
+ * (and hiredis with the Redis adapter) are private to the library.
  */
 #ifndef SIOC_H
 #define SIOC_H
@@ -87,9 +87,8 @@ typedef struct sio_allocator {
  * creating any handle or json_t: memory is freed with the allocator current
  * then, so change it only while nothing allocated with the previous one is
  * alive. zlib's deflate state follows it too. Libraries without a hook
- * still use libc's malloc: wslay (the receive state of a WebSocket message
- * in flight), msgpack-c (the msgpack parser, when chosen) and hiredis 0.14
- * (the Redis adapter, when used). SIO_EINVAL if a
+ * still use libc's malloc: msgpack-c (the msgpack parser, when chosen) and
+ * hiredis 0.14 (the Redis adapter, when used). SIO_EINVAL if a
  * function is missing; SIO_EBUSY if OpenSSL was used before in this process
  * (it takes a hook only before its first allocation): nothing changed. */
 int sio_set_allocator(const sio_allocator *allocator);

@@ -15,9 +15,9 @@
  * round). OpenSSL takes its hook only before its first allocation, hence
  * SIO_EBUSY when something in the process used it earlier.
  *
- * Not covered (no allocator hook in the versions Debian 12 ships): wslay
- * 1.1 (its per-message receive state), msgpack-c (the msgpack parser) and
- * hiredis 0.14 (the Redis adapter); zlib takes the allocator per stream
+ * Not covered (no allocator hook in the versions Debian 12 ships):
+ * msgpack-c (the msgpack parser) and hiredis 0.14 (the Redis adapter);
+ * zlib takes the allocator per stream
  * (http/compress.c). tests/unit/net/test_allocator.c measures what
  * bypasses the allocator over a server's life. */
 #include <jansson.h>

@@ -2,13 +2,12 @@
  * allocation of a server's life (create, listen, a real socket.io-client
  * over polling then WebSocket with text, binary and acks, shutdown, free),
  * every block is freed through it, and nothing on the loop thread bypasses
- * it, except inside wslay, which has no allocator hook, and inside libc
- * itself (stdio buffers when OpenSSL reads its configuration file): both
- * counted, reported and bounded.
+ * it, except inside libc itself (stdio buffers when OpenSSL reads its
+ * configuration file): counted, reported and bounded.
  *
  * Bypasses are seen with the sanitizer allocator's hooks (ASan builds): a
  * hook on the loop thread that fires outside the counting allocator is a
- * libc allocation the library did not route. Frames are attributed to wslay
+ * libc allocation the library did not route. Frames are attributed to libc
  * with backtrace()+dladdr(). Without ASan only the counting part runs. */
 #define _GNU_SOURCE /* dladdr */
 #include <setjmp.h>
@@ -124,12 +123,11 @@ static const sio_allocator counting = {c_malloc, c_calloc, c_realloc, c_free};
 
 static pthread_t loop_thread;
 static volatile int window; /* the server's life is being watched */
-static size_t bypass, bypass_wslay, bypass_libc;
+static size_t bypass, bypass_libc;
 
-enum { FROM_LIBRARY, FROM_WSLAY, FROM_LIBC };
+enum { FROM_LIBRARY, FROM_LIBC };
 
-/* Who made the current allocation: wslay (any frame in libwslay), libc
- * itself (the first frame outside this executable, where the sanitizer's
+/* Who made the current allocation: libc itself (the first frame outside this executable, where the sanitizer's
  * malloc is, is in libc: stdio's FILE and buffers, e.g. when OpenSSL
  * reads its configuration file at initialisation), or else the library or
  * a library it routes. */
@@ -143,8 +141,6 @@ static int allocation_origin(void)
         Dl_info info;
         if (!dladdr(frames[i], &info) || info.dli_fname == NULL)
             continue;
-        if (strstr(info.dli_fname, "libwslay"))
-            return FROM_WSLAY;
         if (first_outside && info.dli_fbase != self.dli_fbase) {
             first_outside = 0;
             if (strstr(info.dli_fname, "/libc.so"))
@@ -163,9 +159,7 @@ static void on_libc_malloc(const volatile void *ptr, size_t size)
         return;
     in_hook = 1;
     int origin = allocation_origin();
-    if (origin == FROM_WSLAY)
-        bypass_wslay++;
-    else if (origin == FROM_LIBC)
+    if (origin == FROM_LIBC)
         bypass_libc++;
     else {
         bypass++;
@@ -286,15 +280,13 @@ static void test_every_allocation_goes_through(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(a.messages, 2);
     printf("counting allocator: %zu allocations, %zu frees, peak %zu bytes; libc malloc on "
-           "the loop thread: %zu from the library, %zu inside wslay, %zu by libc itself\n",
-           count.allocs, count.frees, count.peak, bypass, bypass_wslay, bypass_libc);
+           "the loop thread: %zu from the library, %zu by libc itself\n",
+           count.allocs, count.frees, count.peak, bypass, bypass_libc);
     assert_true(count.allocs > 100);
     assert_int_equal(count.foreign_frees, 0);
     assert_int_equal(count.live, 0);
     assert_int_equal(count.allocs, count.frees);
     assert_int_equal(bypass, 0);
-    /* wslay: a context per message in flight and its buffers (no hook). */
-    assert_true(bypass_wslay < 200);
     /* libc's stdio, for OpenSSL's configuration file: once per process. */
     assert_true(bypass_libc <= 4);
 }
