@@ -127,10 +127,9 @@ static size_t bypass, bypass_libc;
 
 enum { FROM_LIBRARY, FROM_LIBC };
 
-/* Who made the current allocation: libc itself (the first frame outside this executable, where the sanitizer's
- * malloc is, is in libc: stdio's FILE and buffers, e.g. when OpenSSL
- * reads its configuration file at initialisation), or else the library or
- * a library it routes. */
+/* Who made the current allocation: libc itself (the first frame outside this executable, where the
+ * sanitizer's malloc is, is in libc: stdio's FILE and buffers, e.g. when OpenSSL reads its
+ * configuration file at initialisation), or else the library or a library it routes. */
 static int allocation_origin(void)
 {
     void *frames[64];
