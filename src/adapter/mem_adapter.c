@@ -247,9 +247,11 @@ static void take_members(sio__map *members, uint64_t epoch, sock_vec *sv)
 /* Stamps and takes every unstamped connected socket of the namespace. */
 static void take_all(sio_namespace *nsp, uint64_t epoch, sock_vec *sv)
 {
-    for (size_t i = 0; i < nsp->nsbuckets; i++)
-        for (sio_socket *s = nsp->sbuckets[i]; s != NULL; s = s->nsp_next)
-            take(s, epoch, sv);
+    sio__idmap_iter it;
+    sio__idmap_node *n;
+    sio__idmap_iter_init(&it, &nsp->sockets);
+    while ((n = sio__idmap_iter_next(&it)) != NULL)
+        take(sio__nsp_socket_of(n), epoch, sv);
 }
 
 /* Stamps every member of the room called name (so it is skipped). */
@@ -671,14 +673,17 @@ static size_t mem_rooms(const sio__adapter *a, const char **out, size_t max)
     }
     /* own-id rooms not stored: one per socket in its own room, unless
      * others joined that name too (then it was listed above) */
-    for (size_t i = 0; i < nsp->nsbuckets; i++)
-        for (const sio_socket *s = nsp->sbuckets[i]; s != NULL; s = s->nsp_next) {
-            if (!s->abit || sio__map_get((sio__map *)&m->rooms, s->id, strlen(s->id)))
-                continue;
-            if (n < max)
-                out[n] = s->id;
-            n++;
-        }
+    sio__idmap_iter sit;
+    sio__idmap_node *node;
+    sio__idmap_iter_init(&sit, &nsp->sockets);
+    while ((node = sio__idmap_iter_next(&sit)) != NULL) {
+        const sio_socket *s = sio__nsp_socket_of(node);
+        if (!s->abit || sio__map_get((sio__map *)&m->rooms, s->id, strlen(s->id)))
+            continue;
+        if (n < max)
+            out[n] = s->id;
+        n++;
+    }
     return n;
 }
 

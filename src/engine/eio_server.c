@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/alloc.h"
 #include "core/base64.h"
+#include "core/list.h"
 #include "engine/eio_internal.h"
 #include "engine/eio_packet.h"
 
@@ -110,6 +111,7 @@ int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
                          const sio__eio_transport_ops *ops)
 {
     memset(s, 0, sizeof *s);
+    sio__idmap_init(&s->sessions, SIO__IDMAP_KEY_OFFSET(sio_eio_socket, node, id));
     if (opts->path == NULL || opts->path[0] != '/' || opts->transports == 0 ||
         opts->ping_interval == 0 || opts->ping_timeout == 0 || opts->max_http_buffer_size == 0)
         return SIO_EINVAL;
@@ -131,19 +133,17 @@ int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
 
 void sio__eio_server_deinit(sio_eio_server *s)
 {
-    s->closing = 1; /* also: the table no longer shrinks, so the walk holds */
-    for (size_t i = 0; i < s->nbuckets; i++)
-        while (s->buckets[i] != NULL) /* on_close may close others too */
-            sio__eio_close(s->buckets[i], "forced close");
-    sio__free(s->buckets);
-    s->buckets = NULL;
-    s->nbuckets = 0;
+    s->closing = 1;
+    sio__idmap_node *n;
+    while ((n = sio__idmap_any(&s->sessions)) != NULL) /* on_close may close others too */
+        sio__eio_close(SIO_CONTAINER_OF(n, sio_eio_socket, node), "forced close");
+    sio__idmap_free(&s->sessions);
     free_options(s);
 }
 
 size_t sio_eio_server_clients(const sio_eio_server *s)
 {
-    return s->nsessions;
+    return sio__idmap_size(&s->sessions);
 }
 
 void sio_eio_server_on_connection_error(sio_eio_server *s, sio_connection_error_cb cb, void *data)
@@ -175,77 +175,10 @@ void sio__eio_connection_error(sio_eio_server *s, int code, const sio_req *req, 
 
 /* ------------------------------------------------------- session table */
 
-/* FNV-1a: ids are CSPRNG output, so a peer cannot choose colliding ones. */
-static size_t id_hash(const char *id, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)id[i]) * 0x100000001b3u;
-    return (size_t)h;
-}
-
-/* Moves every session into a table of n buckets. On failure the table is
- * left as it is (only chains get longer). */
-static int table_resize(sio_eio_server *s, size_t n)
-{
-    sio_eio_socket **b = sio__calloc(n, sizeof *b);
-    if (b == NULL)
-        return SIO_ENOMEM;
-    for (size_t i = 0; i < s->nbuckets; i++) {
-        while (s->buckets[i] != NULL) {
-            sio_eio_socket *so = s->buckets[i];
-            s->buckets[i] = so->next;
-            size_t k = id_hash(so->id, strlen(so->id)) & (n - 1);
-            so->next = b[k];
-            b[k] = so;
-        }
-    }
-    sio__free(s->buckets);
-    s->buckets = b;
-    s->nbuckets = n;
-    return 0;
-}
-
-/* Adds so (its id must be new). SIO_ENOMEM only for the very first table. */
-static int table_add(sio_eio_server *s, sio_eio_socket *so)
-{
-    if (s->nsessions >= s->nbuckets) {
-        int rc = table_resize(s, s->nbuckets ? s->nbuckets * 2 : 16);
-        if (rc < 0 && s->nbuckets == 0)
-            return rc;
-    }
-    size_t k = id_hash(so->id, strlen(so->id)) & (s->nbuckets - 1);
-    so->next = s->buckets[k];
-    s->buckets[k] = so;
-    s->nsessions++;
-    return 0;
-}
-
-/* Removes so if it is in the table. */
-static void table_remove(sio_eio_server *s, sio_eio_socket *so)
-{
-    if (s->nbuckets == 0)
-        return;
-    sio_eio_socket **pp = &s->buckets[id_hash(so->id, strlen(so->id)) & (s->nbuckets - 1)];
-    while (*pp != NULL && *pp != so)
-        pp = &(*pp)->next;
-    if (*pp == NULL)
-        return;
-    *pp = so->next;
-    so->next = NULL;
-    s->nsessions--;
-    if (!s->closing && s->nbuckets > 16 && s->nsessions < s->nbuckets / 8)
-        (void)table_resize(s, s->nbuckets / 2);
-}
-
 sio_eio_socket *sio__eio_find(const sio_eio_server *s, const char *id, size_t len)
 {
-    if (s->nbuckets == 0)
-        return NULL;
-    sio_eio_socket *so = s->buckets[id_hash(id, len) & (s->nbuckets - 1)];
-    while (so != NULL && (strlen(so->id) != len || memcmp(so->id, id, len) != 0))
-        so = so->next;
-    return so;
+    sio__idmap_node *n = sio__idmap_find(&s->sessions, id, len);
+    return n ? SIO_CONTAINER_OF(n, sio_eio_socket, node) : NULL;
 }
 
 static uint64_t now_ms(const sio_eio_server *s)
@@ -571,14 +504,14 @@ int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs
     /* 144 random bits: a repeated id would mean a broken generator. */
     if (rc == 0 && sio__eio_find(s, so->id, strlen(so->id)) != NULL)
         rc = SIO_EIO;
-    rc = rc ? rc : table_add(s, so);
+    rc = rc ? rc : sio__idmap_add(&s->sessions, &so->node);
     if (rc < 0) {
         socket_free(so);
         return rc;
     }
     rc = queue_open_packet(so);
     if (rc < 0) {
-        table_remove(s, so);
+        (void)sio__idmap_remove(&s->sessions, &so->node);
         socket_free(so);
         return rc;
     }
@@ -599,7 +532,7 @@ void sio__eio_opened(sio_eio_socket *so)
         SIO_METRIC_INC(sessions_polling);
     }
     SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_DEBUG, "handshake sid=%s transport=%s (%zu open)", so->id,
-            transport_name(so->transport), so->server->nsessions);
+            transport_name(so->transport), sio__idmap_size(&so->server->sessions));
     if (so->server->cb.on_connection == NULL)
         return;
     hold(so);
@@ -650,7 +583,7 @@ void sio__eio_close(sio_eio_socket *so, const char *reason)
     if (so->poll)
         sio__timer_stop(&so->poll->upgrade_timer);
     release_transports(so);
-    table_remove(s, so);
+    (void)sio__idmap_remove(&s->sessions, &so->node);
     SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_DEBUG, "close sid=%s reason=\"%s\"", so->id, reason);
     if (so->metered && so->transport == SIO_TRANSPORT_WEBSOCKET)
         SIO_METRIC_DEC(sessions_websocket);

@@ -18,6 +18,7 @@
 
 #include "core/metrics.h"
 #include "core/buf.h"
+#include "core/idmap.h"
 #include "core/rcbuf.h"
 #include "core/timer.h"
 #include <jansson.h>
@@ -135,7 +136,7 @@ struct sio_eio_socket {
     uint8_t metered : 1;      /* counted in the session gauges (sio_metrics) */
     uint16_t busy;            /* >0 while callbacks run: free is deferred */
     sio_eio_server *server;   /* owner */
-    sio_eio_socket *next;     /* next session in its bucket of server->buckets */
+    sio__idmap_node node;     /* in server->sessions, keyed by id */
     void *ws;                 /* active WebSocket transport, or NULL */
     void *post;               /* connection receiving a POST body (compared, never used) */
     sio__eio_poll *poll;      /* polling state, NULL once on WebSocket */
@@ -161,12 +162,7 @@ struct sio_eio_server {
     void *cb_data;
     sio_connection_error_cb on_error; /* Node's "connection_error" event, or NULL */
     void *on_error_data;
-    sio_eio_socket **buckets; /* sessions by id: chained through so->next, keyed
-                               * by so->id itself (no key copies, no entry
-                               * array: ids are random, so a plain hash spreads
-                               * them); nbuckets is 0 or a power of two */
-    size_t nbuckets;
-    size_t nsessions;               /* sessions in buckets */
+    sio__idmap sessions;            /* open and closing sessions by id */
     sio__timers *timers;            /* the loop's wheel */
     uint64_t (*now)(void *now_arg); /* monotonic clock, ms */
     int64_t (*wall)(void *now_arg); /* wall clock, ms */

@@ -21,6 +21,7 @@
 #define SIO_SOCKETIO_SIO_INTERNAL_H
 
 #include "core/buf.h"
+#include "core/idmap.h"
 #include "core/list.h"
 #include "core/map.h"
 #include "core/rcbuf.h"
@@ -77,14 +78,9 @@ typedef struct sio__mw {
 } sio__mw;
 
 struct sio_namespace {
-    sio_server *srv;       /* owner */
-    char *name;            /* "/..." */
-    sio_socket **sbuckets; /* connected sockets by id, chained through
-                            * nsp_next and keyed by the socket's own id (no
-                            * key copy, no entry array); nsbuckets is 0 or a
-                            * power of two */
-    size_t nsbuckets;
-    size_t nsockets;                 /* sockets in sbuckets */
+    sio_server *srv;                 /* owner */
+    char *name;                      /* "/..." */
+    sio__idmap sockets;              /* connected sockets by id (sio__nsp_socket_of) */
     sio__mw *mws;                    /* middlewares, in order */
     size_t nmws;                     /* count */
     sio_connection_cb on_connection; /* user callback */
@@ -215,7 +211,7 @@ struct sio_socket {
     sio_namespace *nsp;      /* namespace */
     sio__client *client;     /* NULL once disconnected */
     sio__list client_node;   /* in client->sockets */
-    sio_socket *nsp_next;    /* next in its bucket of nsp->sbuckets (connected) */
+    sio__idmap_node by_id;   /* in nsp->sockets while connected */
     char id[SIO__ID_SIZE];   /* public id (a room too) */
     char pid[SIO__ID_SIZE];  /* private session id ("" without recovery) */
     char *auth_text;         /* CONNECT payload as compact JSON; NULL for {} */
@@ -226,6 +222,12 @@ struct sio_socket {
     sio__list acks;          /* sio__pending_ack */
     sio__adapter_slot aslot; /* adapter-owned state (only src/adapter/) */
 };
+
+/* The socket linked into a namespace's table by n (NULL for NULL). */
+static inline sio_socket *sio__nsp_socket_of(sio__idmap_node *n)
+{
+    return n ? SIO_CONTAINER_OF(n, sio_socket, by_id) : NULL;
+}
 
 /* Inbound ack handle given to event handlers. */
 struct sio_ack {

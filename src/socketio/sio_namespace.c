@@ -22,6 +22,7 @@ sio_namespace *sio__namespace_new(sio_server *srv, const char *name)
     if (nsp == NULL)
         return NULL;
     nsp->srv = srv;
+    sio__idmap_init(&nsp->sockets, SIO__IDMAP_KEY_OFFSET(sio_socket, by_id, id));
     nsp->name = sio__strdup(name);
     /* Node's `adapter` option: a constructor per namespace */
     sio_adapter_factory make = srv->opts.adapter ? srv->opts.adapter : sio_mem_adapter_new;
@@ -40,7 +41,7 @@ void sio__namespace_free(sio_namespace *nsp)
     for (size_t i = 0; i < nsp->nss; i++)
         sio__free(nsp->ss[i].event);
     sio__free(nsp->ss);
-    sio__free(nsp->sbuckets);
+    sio__idmap_free(&nsp->sockets);
     sio__free(nsp->mws);
     sio__free(nsp->name);
     sio__free(nsp);
@@ -49,7 +50,7 @@ void sio__namespace_free(sio_namespace *nsp)
 void sio__namespace_maybe_cleanup(sio_namespace *nsp)
 {
     sio_server *srv = nsp->srv;
-    if (!nsp->child || nsp->detached || nsp->nsockets > 0 ||
+    if (!nsp->child || nsp->detached || sio__idmap_size(&nsp->sockets) > 0 ||
         !srv->opts.cleanup_empty_child_namespaces)
         return;
     /* Node: the namespace leaves io._nsps at once; the memory goes with
@@ -82,80 +83,24 @@ sio_server *sio_namespace_server(const sio_namespace *nsp)
 
 size_t sio_namespace_sockets_count(const sio_namespace *nsp)
 {
-    return nsp->nsockets;
+    return sio__idmap_size(&nsp->sockets);
 }
 
-/* ---- the sockets table (the Engine.IO session table's twin) */
-
-/* FNV-1a: socket ids are CSPRNG output, a peer cannot choose colliding
- * ones (a recovered socket takes back an id this server made). */
-static size_t id_hash(const char *id)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 0x100000001b3u;
-    return (size_t)h;
-}
-
-/* Moves every socket into n buckets; on failure nothing changes. */
-static int table_resize(sio_namespace *nsp, size_t n)
-{
-    sio_socket **b = sio__calloc(n, sizeof *b);
-    if (b == NULL)
-        return SIO_ENOMEM;
-    for (size_t i = 0; i < nsp->nsbuckets; i++) {
-        while (nsp->sbuckets[i] != NULL) {
-            sio_socket *s = nsp->sbuckets[i];
-            nsp->sbuckets[i] = s->nsp_next;
-            size_t k = id_hash(s->id) & (n - 1);
-            s->nsp_next = b[k];
-            b[k] = s;
-        }
-    }
-    sio__free(nsp->sbuckets);
-    nsp->sbuckets = b;
-    nsp->nsbuckets = n;
-    return 0;
-}
+/* ---- the sockets table */
 
 int sio__namespace_add_socket(sio_namespace *nsp, sio_socket *s)
 {
-    if (nsp->nsockets >= nsp->nsbuckets) {
-        int rc = table_resize(nsp, nsp->nsbuckets ? nsp->nsbuckets * 2 : 16);
-        if (rc < 0 && nsp->nsbuckets == 0)
-            return rc; /* otherwise chains just get longer */
-    }
-    size_t k = id_hash(s->id) & (nsp->nsbuckets - 1);
-    s->nsp_next = nsp->sbuckets[k];
-    nsp->sbuckets[k] = s;
-    nsp->nsockets++;
-    return 0;
+    return sio__idmap_add(&nsp->sockets, &s->by_id);
 }
 
 void sio__namespace_remove_socket(sio_namespace *nsp, sio_socket *s)
 {
-    if (nsp->nsbuckets == 0)
-        return;
-    sio_socket **pp = &nsp->sbuckets[id_hash(s->id) & (nsp->nsbuckets - 1)];
-    while (*pp != NULL && *pp != s)
-        pp = &(*pp)->nsp_next;
-    if (*pp == NULL)
-        return;
-    *pp = s->nsp_next;
-    s->nsp_next = NULL;
-    nsp->nsockets--;
-    if (nsp->nsbuckets > 16 && nsp->nsockets < nsp->nsbuckets / 8)
-        (void)table_resize(nsp, nsp->nsbuckets / 2);
+    (void)sio__idmap_remove(&nsp->sockets, &s->by_id);
 }
 
 sio_socket *sio_namespace_socket(const sio_namespace *nsp, const char *id)
 {
-    if (nsp->nsbuckets == 0)
-        return NULL;
-    sio_socket *s = nsp->sbuckets[id_hash(id) & (nsp->nsbuckets - 1)];
-    while (s != NULL && strcmp(s->id, id) != 0)
-        s = s->nsp_next;
-    return s;
+    return sio__nsp_socket_of(sio__idmap_find(&nsp->sockets, id, strlen(id)));
 }
 
 void sio_namespace_on_connection(sio_namespace *nsp, sio_connection_cb cb, void *data)

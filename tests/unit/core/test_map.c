@@ -12,6 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/map.h"
+#include "../xorshift.h"
 #include "sioc.h"
 
 /* SipHash-2-4 reference vectors (key 00..0f, message 00..len-1). */
@@ -70,10 +71,7 @@ static void test_basic(void **state)
 static uint64_t rng_state;
 static uint32_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
+    return (uint32_t)(xorshift64(&rng_state) >> 16);
 }
 
 #define NKEYS 3000

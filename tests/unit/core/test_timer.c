@@ -12,14 +12,12 @@
 #include <cmocka.h>
 
 #include "core/timer.h"
+#include "../xorshift.h"
 
 static uint64_t rng_state;
 static uint64_t rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return xorshift64(&rng_state);
 }
 
 /* ------------------------------------------------------------ the model */

@@ -1586,7 +1586,7 @@ static void test_session_table(void **state)
         memcpy(ids[i], so[i]->id, sizeof ids[i]);
     }
     assert_int_equal(sio_eio_server_clients(&srv), N);
-    assert_true(srv.nbuckets >= N);
+    assert_true(srv.sessions.nbuckets >= N);
     for (int i = 0; i < N; i++)
         assert_ptr_equal(sio__eio_find(&srv, ids[i], strlen(ids[i])), so[i]);
     assert_null(sio__eio_find(&srv, ids[0], strlen(ids[0]) - 1));
@@ -1594,7 +1594,7 @@ static void test_session_table(void **state)
     for (int i = 0; i < N - 10; i++)
         sio__eio_close(so[i], "forced close");
     assert_int_equal(sio_eio_server_clients(&srv), 10);
-    assert_true(srv.nbuckets < N); /* shrunk */
+    assert_true(srv.sessions.nbuckets < N); /* shrunk */
     for (int i = 0; i < N; i++)
         assert_ptr_equal(sio__eio_find(&srv, ids[i], strlen(ids[i])), i < N - 10 ? NULL : so[i]);
     sio__eio_server_deinit(&srv);

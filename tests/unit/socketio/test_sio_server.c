@@ -626,7 +626,7 @@ static void test_socket_table(void **state)
         expect_msg(f[i], "41/t,");
     }
     assert_int_equal(sio_namespace_sockets_count(nsp), 3);
-    assert_true(nsp->nsbuckets < N);
+    assert_true(nsp->sockets.nbuckets < N);
     sio_namespace_emit(nsp, "left", NULL);
     for (int i = 0; i < N; i++) {
         assert_true((sio_namespace_socket(nsp, sid[i]) != NULL) == (i >= N - 3));
