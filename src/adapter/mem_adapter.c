@@ -366,7 +366,7 @@ static void expire(mem_adapter *m)
     if (next == UINT64_MAX)
         sio__timer_stop(&m->expiry);
     else if (!sio__timer_active(&m->expiry) || m->expiry.deadline > next)
-        sio__timer_start(m->base.nsp->srv->timers, &m->expiry, next);
+        sio__timer_start(m->base.nsp->srv->env.timers, &m->expiry, next);
 }
 
 static void expiry_cb(sio__timer *t, void *data)

@@ -15,7 +15,6 @@
 #include "adapter/redis_proto.h"
 #include "core/alloc.h"
 #include "core/error.h"
-#include "core/random.h"
 
 struct sio__rcluster {
     sio__rio io; /* the connection */
@@ -80,15 +79,12 @@ static void say(sio__rcluster *c, const char *fmt, const char *x, const char *y)
         c->io.log(c->io_data, line);
 }
 
-/* uid2(6): [A-Za-z0-9_-]. */
-static void new_id(char out[SIO__REDIS_UID_LEN + 1])
+/* uid2(6): [A-Za-z0-9_-], from the server's random bytes (all 'A' in the
+ * unlikely case none came: ids stay well-formed, only less unique). */
+static void new_id(const sio_server *srv, char out[SIO__REDIS_UID_LEN + 1])
 {
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
-    unsigned char raw[SIO__REDIS_UID_LEN];
-    if (sio__random_bytes(raw, sizeof raw) < 0)
-        memset(raw, 0, sizeof raw);
-    for (int i = 0; i < SIO__REDIS_UID_LEN; i++)
-        out[i] = abc[raw[i] & 63];
+    if (sio__random_id(srv, out, SIO__REDIS_UID_LEN) < 0)
+        memset(out, 'A', SIO__REDIS_UID_LEN);
     out[SIO__REDIS_UID_LEN] = '\0';
 }
 
@@ -255,11 +251,11 @@ static rreq *req_new(radapter *a, int type, uint32_t timeout)
     q->expected = -1;
     q->got = 1; /* Node counts itself */
     q->timeout = timeout;
-    new_id(q->id);
+    new_id(a->base.nsp->srv, q->id);
     sio__timer_init(&q->timer, req_timer, q);
     sio__list_insert_tail(&a->reqs, &q->link);
     sio_server *srv = a->base.nsp->srv;
-    sio__timer_start(srv->timers, &q->timer, sio__now(srv) + timeout);
+    sio__timer_start(srv->env.timers, &q->timer, sio__now(srv) + timeout);
     return q;
 }
 
@@ -956,7 +952,7 @@ sio_adapter *sio__rcluster_factory(sio_namespace *nsp, void *cluster)
     sio__list_init(&a->reqs);
     sio__list_init(&a->remote_acks);
     sio__list_insert_tail(&c->adapters, &a->link);
-    new_id(a->uid);
+    new_id(nsp->srv, a->uid);
     a->inner = sio_mem_adapter_new(nsp, NULL);
     if (a->inner == NULL || sio__rchan_init(&a->ch, c->key, nsp->name, a->uid) < 0 ||
         subscribe_all(a) < 0) {

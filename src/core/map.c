@@ -7,11 +7,7 @@
  * without crossing an empty slot. */
 #include "core/map.h"
 
-#include <openssl/rand.h>
-#include <pthread.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "core/alloc.h"
 #include "core/assert.h"
@@ -82,21 +78,11 @@ uint64_t sio__siphash(const uint64_t key[2], const void *data, size_t len, int c
 /* ---------------------------------------------------------------- seed */
 
 static uint64_t map_seed[2];
-static pthread_once_t map_seed_once = PTHREAD_ONCE_INIT;
 
-/* Fills the process-wide seed once. Never fails: if both random sources are
- * unavailable (no kernel entropy yet, broken OpenSSL) the clock and an
- * address are mixed in, which still differs per process. */
-static void seed_init(void)
+void sio__map_seed(const uint64_t seed[2])
 {
-    if (getrandom(map_seed, sizeof map_seed, GRND_NONBLOCK) == (ssize_t)sizeof map_seed)
-        return;
-    if (RAND_bytes((unsigned char *)map_seed, sizeof map_seed) == 1)
-        return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    map_seed[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)&ts;
-    map_seed[1] = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&map_seed_once;
+    map_seed[0] = seed[0];
+    map_seed[1] = seed[1];
 }
 
 /* Lets callers pass (NULL, 0) for the empty key without handing NULL to
@@ -219,7 +205,6 @@ static void map_check(const sio__map *m)
 
 void sio__map_init(sio__map *m)
 {
-    pthread_once(&map_seed_once, seed_init);
     m->entries = NULL;
     m->index = NULL;
     m->size = 0;

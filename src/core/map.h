@@ -9,9 +9,11 @@
  * iteration are simply not visited. Both arrays grow and shrink by powers of
  * two, keeping operations O(1) on average.
  *
- * Keys (session ids, room names) come from the network, so the hash is
- * SipHash-1-3 keyed with a process-wide random seed (getrandom, falling
- * back to OpenSSL's RAND_bytes): a peer cannot precompute colliding keys.
+ * Keys (namespace and room names) come from the network, so the hash is
+ * SipHash-1-3 keyed with a process-wide random seed: a peer cannot
+ * precompute colliding keys. The composition root sets the seed
+ * (sio__map_seed, from server/env.c) before any server makes a map; the
+ * core never asks the system for it.
  *
  * Ownership: keys are copied into the map and freed by it; values are the
  * caller's and are never freed by the map. The struct is public only so it
@@ -36,6 +38,12 @@ typedef struct sio__map {
     size_t size;             /* live entries */
     size_t index_cap;        /* power of two (or 0); entries has index_cap / 2 room */
 } sio__map;
+
+/* Sets the SipHash key of every map in the process. Call it once, before
+ * the first map holds a key (a map hashed under another key would lose its
+ * entries); the composition root does. Until then the key is all zeros,
+ * which only unit tests of the cores ever use. */
+void sio__map_seed(const uint64_t seed[2]);
 
 /* Key arguments: klen bytes at key (NULL allowed when klen == 0). */
 void sio__map_init(sio__map *m);

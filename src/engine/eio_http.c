@@ -234,7 +234,7 @@ static sio_eio_socket *handshake(sio_eio_server *e, void *conn, const sio__eio_h
     if (rc == 0) {
         hs.address = address;
         hs.secure = r->secure;
-        hs.time_ms = e->wall ? e->wall(e->now_arg) : 0;
+        hs.time_ms = e->env.wall ? e->env.wall(e->env.arg) : 0;
         rc = sio__eio_handshake(e, transport, &hs, &so);
     }
     sio__free(kv);

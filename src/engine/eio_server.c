@@ -107,7 +107,7 @@ static void free_options(sio_eio_server *s)
 }
 
 int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
-                         const sio_eio_callbacks *cb, void *data, const sio__eio_env *env,
+                         const sio_eio_callbacks *cb, void *data, const sio__env *env,
                          const sio__eio_transport_ops *ops)
 {
     memset(s, 0, sizeof *s);
@@ -122,11 +122,7 @@ int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
     }
     s->cb = *cb;
     s->cb_data = data;
-    s->timers = env->timers;
-    s->now = env->now;
-    s->wall = env->wall;
-    s->random = env->random;
-    s->now_arg = env->arg;
+    s->env = *env;
     s->ops = ops;
     return 0;
 }
@@ -183,7 +179,7 @@ sio_eio_socket *sio__eio_find(const sio_eio_server *s, const char *id, size_t le
 
 static uint64_t now_ms(const sio_eio_server *s)
 {
-    return s->now(s->now_arg);
+    return s->env.now(s->env.arg);
 }
 
 /* ------------------------------------------------------------- verify */
@@ -330,7 +326,7 @@ static int new_session_id(const sio_eio_server *s, char out[SIO_EIO_ID_SIZE])
 {
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[18];
-    if (s->random(s->now_arg, raw, sizeof raw) < 0)
+    if (s->env.random(s->env.arg, raw, sizeof raw) < 0)
         return SIO_EIO;
     size_t o = 0;
     for (size_t i = 0; i < sizeof raw; i += 3) {
@@ -516,7 +512,7 @@ int sio__eio_handshake(sio_eio_server *s, int transport, const sio_handshake *hs
         return rc;
     }
     so->hb = SIO_EIO_HB_WAIT_PING;
-    sio__timer_start(s->timers, &so->timer, now_ms(s) + s->opts.ping_interval);
+    sio__timer_start(s->env.timers, &so->timer, now_ms(s) + s->opts.ping_interval);
     *out = so;
     return 0;
 }
@@ -638,7 +634,7 @@ void sio_eio_close(sio_eio_socket *so)
     /* The heartbeat stops: from now on the timer is the deferred close. */
     so->state = SIO_EIO_CLOSING;
     sio_eio_server *s = so->server;
-    sio__timer_start(s->timers, &so->timer, now_ms(s) + SIO_EIO_CLOSE_TIMEOUT);
+    sio__timer_start(s->env.timers, &so->timer, now_ms(s) + SIO_EIO_CLOSE_TIMEOUT);
     if (so->poll->get)
         flush(so);
 }
@@ -664,7 +660,7 @@ static void timer_fire(sio__timer *t, void *data)
         return;
     }
     so->hb = SIO_EIO_HB_WAIT_PONG;
-    sio__timer_start(s->timers, t, now_ms(s) + s->opts.ping_timeout);
+    sio__timer_start(s->env.timers, t, now_ms(s) + s->opts.ping_timeout);
     sio__rcbuf *pkt = sio__rcbuf_new("2", 1);
     if (pkt == NULL || sio__eio_send_rc(so, pkt, SIO__EIO_SEND_NOCOMPRESS) == SIO_ENOMEM)
         sio__eio_close(so, "transport error");
@@ -677,7 +673,7 @@ static void on_pong(sio_eio_socket *so)
     if (so->hb != SIO_EIO_HB_WAIT_PONG || so->state != SIO_EIO_OPEN_STATE)
         return;
     so->hb = SIO_EIO_HB_WAIT_PING;
-    sio__timer_start(so->server->timers, &so->timer,
+    sio__timer_start(so->server->env.timers, &so->timer,
                      now_ms(so->server) + so->server->opts.ping_interval);
 }
 
@@ -717,7 +713,7 @@ static int schedule_cut(sio_eio_socket *so)
 {
     if (so->hb != SIO_EIO_HB_CUT) {
         so->hb = SIO_EIO_HB_CUT;
-        sio__timer_start(so->server->timers, &so->timer, now_ms(so->server));
+        sio__timer_start(so->server->env.timers, &so->timer, now_ms(so->server));
     }
     return SIO_ELIMIT;
 }
@@ -901,7 +897,7 @@ int sio__eio_ws_probe(sio_eio_socket *so, void *ws)
         so->transport != SIO_TRANSPORT_POLLING)
         return SIO_EBUSY;
     so->poll->probe = ws;
-    sio__timer_start(so->server->timers, &so->poll->upgrade_timer,
+    sio__timer_start(so->server->env.timers, &so->poll->upgrade_timer,
                      now_ms(so->server) + so->server->opts.upgrade_timeout);
     return 0;
 }

@@ -3,7 +3,7 @@
  * touches a socket. The layer above it (src/server) feeds it requests
  * (through eio_http.h), WebSocket messages and transport events, and
  * implements sio__eio_transport_ops so that the core can hand it bytes to
- * write; time, timers and random bytes come in through sio__eio_env.
+ * write; time, timers and random bytes come in through a sio__env.
  *
  * Spec: socketio/engine.io-protocol (v4) and Node's engine.io 6.6
  * (lib/server.ts verify()/handshake(), lib/socket.ts, lib/transports/
@@ -18,6 +18,7 @@
 
 #include "core/metrics.h"
 #include "core/buf.h"
+#include "core/env.h"
 #include "core/idmap.h"
 #include "core/rcbuf.h"
 #include "core/timer.h"
@@ -76,16 +77,6 @@ typedef struct sio__eio_transport_ops {
     /* The peer's address as text into out ("" if unknown). */
     void (*peer_address)(void *conn, char *out, size_t cap);
 } sio__eio_transport_ops;
-
-/* What the core takes from outside instead of asking the system: its
- * timers, both clocks and its random bytes (session ids). */
-typedef struct sio__eio_env {
-    sio__timers *timers;                             /* the wheel the loop runs */
-    uint64_t (*now)(void *arg);                      /* monotonic ms */
-    int64_t (*wall)(void *arg);                      /* wall-clock ms (handshake time) */
-    int (*random)(void *arg, void *out, size_t len); /* 0, or < 0 when none came */
-    void *arg;
-} sio__eio_env;
 
 /* The query fields and headers verify() looks at, extracted by net. */
 typedef struct sio__eio_reqinfo {
@@ -162,19 +153,15 @@ struct sio_eio_server {
     void *cb_data;
     sio_connection_error_cb on_error; /* Node's "connection_error" event, or NULL */
     void *on_error_data;
-    sio__idmap sessions;            /* open and closing sessions by id */
-    sio__timers *timers;            /* the loop's wheel */
-    uint64_t (*now)(void *now_arg); /* monotonic clock, ms */
-    int64_t (*wall)(void *now_arg); /* wall clock, ms */
-    int (*random)(void *now_arg, void *out, size_t len);
-    void *now_arg; /* the env's arg, passed to all three */
+    sio__idmap sessions; /* open and closing sessions by id */
+    sio__env env;        /* timers, clocks, random bytes (copied) */
     const sio__eio_transport_ops *ops;
     int closing; /* server shutting down: no new sessions */
 };
 
 /* Builds the core; strings in opts are copied. SIO_ENOMEM, SIO_EINVAL. */
 int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
-                         const sio_eio_callbacks *cb, void *data, const sio__eio_env *env,
+                         const sio_eio_callbacks *cb, void *data, const sio__env *env,
                          const sio__eio_transport_ops *ops);
 /* A request refused before reaching a session: logs it and runs the
  * program's connection_error callback with req (may be NULL) and Node's

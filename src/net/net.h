@@ -193,7 +193,7 @@ struct sio_http_server {
     sio_http_stats stats; /* counters (sio_http_server_stats) */
 };
 
-/* loop.c: what the cores get from the loop (their sio__eio_env, ...). */
+/* loop.c: what the cores get from the loop (their sio__env, server/env.c). */
 uint64_t sio__loop_clock(void *loop);  /* monotonic ms, the timers' clock */
 int64_t sio__loop_wall_ms(void *loop); /* wall-clock ms */
 sio__timers *sio__loop_timers(sio_loop *loop);

@@ -2,7 +2,7 @@
  *
  * sio_eio_server_new wires the sans-I/O Engine.IO core (engine/) to the
  * HTTP server (net/): it builds the core with the loop's timer wheel,
- * clocks and the kernel's random bytes (its sio__eio_env), mounts a route at
+ * clocks and the kernel's random bytes (server/env.h), mounts a route at
  * the server's path, and translates in both directions:
  *  - net -> engine: the route's ops turn a parsed request into the core's
  *    request view (engine/eio_http.h) and WebSocket events into
@@ -16,10 +16,10 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/random.h"
 #include "engine/eio_http.h"
 #include "http/compress.h"
 #include "net/net.h"
+#include "server/env.h"
 
 /* One Engine.IO server mounted on an HTTP server. */
 typedef struct eio_mount {
@@ -256,12 +256,6 @@ static const sio__route_ops route_ops = {
 
 /* -------------------------------------------------------- the root */
 
-static int env_random(void *arg, void *out, size_t len)
-{
-    (void)arg;
-    return sio__random_bytes(out, len);
-}
-
 int sio_eio_server_new(sio_eio_server **out, sio_http_server *http, const sio_eio_options *opts,
                        const sio_eio_callbacks *cb, void *data)
 {
@@ -269,8 +263,8 @@ int sio_eio_server_new(sio_eio_server **out, sio_http_server *http, const sio_ei
     eio_mount *m = sio__calloc(1, sizeof *m + plen + 2);
     if (m == NULL)
         return SIO_ENOMEM;
-    sio__eio_env env = {sio__loop_timers(http->loop), sio__loop_clock, sio__loop_wall_ms,
-                        env_random, http->loop};
+    sio__env env;
+    sio__server_env(http->loop, &env);
     int rc = sio__eio_server_init(&m->core, opts, cb, data, &env, &transport_ops);
     if (rc < 0) {
         sio__free(m);

@@ -2,12 +2,14 @@
  * Engine.IO server on the HTTP server (server/eio_attach.c) and the
  * Socket.IO core above it, and joins them: each Engine.IO session becomes a
  * sio__client whose transport ops are sio__eio_send_rc (shared buffers, no
- * copy) and sio_eio_close; the core's clock and timer wheel are the loop's.
+ * copy) and sio_eio_close; the core's clock, timer wheel and random bytes
+ * are the loop's and the kernel's (server/env.h).
  * Everything else is in the sans-I/O core, which unit tests drive without
  * this file. */
 #include "core/error.h"
 #include "engine/eio_internal.h"
 #include "net/net.h"
+#include "server/env.h"
 #include "http/client_files.h"
 #include "socketio/sio_internal.h"
 
@@ -36,11 +38,6 @@ static const sio_handshake *glue_handshake(void *conn)
 }
 
 static const sio__conn_ops glue_ops = {glue_send, glue_close, glue_buffered, glue_handshake};
-
-static uint64_t glue_now(void *loop)
-{
-    return sio__loop_clock(loop);
-}
 
 static void on_connection(sio_eio_socket *es, void *data)
 {
@@ -85,7 +82,9 @@ static void free_client_files(void *files)
 int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_options *opts)
 {
     sio_server *srv;
-    int rc = sio__server_new_core(&srv, opts, NULL, glue_now, NULL);
+    sio__env env;
+    sio__server_env(http->loop, &env);
+    int rc = sio__server_new_core(&srv, opts, &env);
     if (rc < 0)
         return rc;
     if (opts->serve_client_dir != NULL) {
@@ -107,8 +106,6 @@ int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_opt
     srv->http = http;
     if (srv->client_files != NULL)
         sio__http_server_serve_client(http, srv->client_files);
-    srv->timers = sio__loop_timers(http->loop);
-    srv->now_data = http->loop;
     /* the engine copied what it needs; these pointers are the caller's */
     srv->opts.eio.cors.origins = NULL;
     srv->opts.eio.cors.norigins = 0;

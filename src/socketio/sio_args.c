@@ -10,7 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "core/random.h"
+#include "core/assert.h"
 #include "socketio/sio_internal.h"
 
 sio_args *sio_args_new(void)
@@ -266,15 +266,16 @@ int sio__encode_json(sio__encoded *e, int type, const char *nsp, const json_t *d
     return finish_text(e, &b);
 }
 
-int sio__random_id(char *out, size_t cap)
+int sio__random_id(const sio_server *srv, char *out, size_t len)
 {
     static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char raw[20];
-    if (cap < sizeof raw + 1 || sio__random_bytes(raw, sizeof raw) < 0)
+    unsigned char raw[32];
+    SIO_ASSERT(len <= sizeof raw);
+    if (srv->env.random(srv->env.arg, raw, len) < 0)
         return SIO_EIO;
-    for (size_t i = 0; i < sizeof raw; i++)
+    for (size_t i = 0; i < len; i++)
         out[i] = abc[raw[i] & 63];
-    out[sizeof raw] = '\0';
+    out[len] = '\0';
     return 0;
 }
 

@@ -428,7 +428,7 @@ static void bc_check(bc_ack *b)
         (size_t)b->expected_servers != b->actual_servers || b->nresponses != b->expected_clients)
         return;
     b->complete = 1;
-    sio__timer_start(b->nsp->srv->timers, &b->timer, sio__now(b->nsp->srv));
+    sio__timer_start(b->nsp->srv->env.timers, &b->timer, sio__now(b->nsp->srv));
 }
 
 static void bc_count(sio__bcast_ack *k, size_t n)
@@ -498,7 +498,7 @@ int sio_broadcast_emit_with_ack(sio_broadcast *b, const char *event, const sio_a
     if (b->o.timeout == 0)
         b->o.timeout = 1; /* Node: setTimeout(cb, undefined) fires after 1 ms */
     sio__timer_init(&k->timer, bc_timer, k);
-    sio__timer_start(b->nsp->srv->timers, &k->timer, sio__now(b->nsp->srv) + b->o.timeout);
+    sio__timer_start(b->nsp->srv->env.timers, &k->timer, sio__now(b->nsp->srv) + b->o.timeout);
     rc = a->ops->broadcast_with_ack(a, event, args, &b->o, &k->k);
     if (rc == 0) {
         sio__bcast_ack_ref(&k->k);

@@ -21,6 +21,7 @@
 #define SIO_SOCKETIO_SIO_INTERNAL_H
 
 #include "core/buf.h"
+#include "core/env.h"
 #include "core/idmap.h"
 #include "core/list.h"
 #include "core/map.h"
@@ -113,9 +114,7 @@ struct sio_server {
     sio__dyn *dyns;            /* dynamic namespace matchers */
     size_t ndyns;              /* count */
     sio__list clients;         /* open sio__client (their node) */
-    sio__timers *timers;       /* deadlines (loop's wheel or a test's) */
-    uint64_t (*now)(void *);   /* monotonic ms */
-    void *now_data;            /* for now() */
+    sio__env env;              /* timers, clock, random bytes (copied) */
     sio_eio_server *eio;       /* NULL when driven by tests */
     void *client_files;        /* serveClient's files (the glue's) or NULL */
     void (*client_files_free)(void *files);
@@ -195,7 +194,9 @@ typedef struct sio__ss_handler {
     void *data;            /* its data */
 } sio__ss_handler;
 
-/* Bytes of a socket id or private id: 20 characters and the NUL. */
+/* Characters of a socket id or private id (Node's base64id: 20), and the
+ * bytes that hold one with its NUL. */
+#define SIO__ID_LEN 20
 #define SIO__ID_SIZE 24
 
 struct sio_socket {
@@ -271,9 +272,9 @@ struct sio_broadcast {
 
 /* ---- server core (driven directly by unit tests) */
 
-/* Creates a server with no Engine.IO attached: timers and now() given. */
-int sio__server_new_core(sio_server **out, const sio_server_options *opts, sio__timers *timers,
-                         uint64_t (*now)(void *), void *now_data);
+/* Creates a server with no Engine.IO attached, on env's timers, clock and
+ * random bytes (the loop's from sio_server_new, a test's own). */
+int sio__server_new_core(sio_server **out, const sio_server_options *opts, const sio__env *env);
 /* A new transport session. NULL on OOM (the caller closes the session). */
 sio__client *sio__client_open(sio_server *srv, const sio__conn_ops *ops, void *conn,
                               const sio_handshake *hs);
@@ -354,8 +355,11 @@ int sio__args_from_packet(sio__packet *p, sio_args **out, char **event);
 /* Appends a copy of src's argument i (null past the end) to dst, its
  * binary attachments shared. SIO_ENOMEM. */
 int sio__args_push_arg(sio_args *dst, const sio_args *src, size_t i);
-/* Random URL-safe id (base64id-like: 20 chars). */
-int sio__random_id(char *out, size_t cap);
+/* len random URL-safe characters ([A-Za-z0-9_-], from the server's
+ * random bytes) and a NUL into out (len + 1 bytes, len <= 32): socket ids
+ * and private ids (20, base64id-like), the Redis adapter's uid and request
+ * ids (6, uid2). SIO_EIO when no random bytes came. */
+int sio__random_id(const sio_server *srv, char *out, size_t len);
 
 /* Recoverable disconnect reasons (Node's RECOVERABLE_DISCONNECT_REASONS). */
 int sio__reason_recoverable(const char *reason);

@@ -36,11 +36,10 @@ void sio_server_options_init(sio_server_options *o)
 
 uint64_t sio__now(const sio_server *srv)
 {
-    return srv->now(srv->now_data);
+    return srv->env.now(srv->env.arg);
 }
 
-int sio__server_new_core(sio_server **out, const sio_server_options *opts, sio__timers *timers,
-                         uint64_t (*now)(void *), void *now_data)
+int sio__server_new_core(sio_server **out, const sio_server_options *opts, const sio__env *env)
 {
     *out = NULL;
     if (opts->eio.path == NULL || opts->eio.path[0] != '/')
@@ -51,6 +50,7 @@ int sio__server_new_core(sio_server **out, const sio_server_options *opts, sio__
         return SIO_ENOMEM;
     }
     srv->opts = *opts;
+    srv->env = *env;
     srv->opts.eio.path = srv->path;
     srv->opts.serve_client_dir = NULL; /* read by sio_server_new, not kept */
     sio__packet_limits_init(&srv->limits);
@@ -61,9 +61,6 @@ int sio__server_new_core(sio_server **out, const sio_server_options *opts, sio__
         opts->max_binary_bytes ? opts->max_binary_bytes : opts->eio.max_http_buffer_size;
     sio__map_init(&srv->nsps);
     sio__list_init(&srv->clients);
-    srv->timers = timers;
-    srv->now = now;
-    srv->now_data = now_data;
     if (sio_server_of(srv, "/") == NULL) {
         sio_server_free(srv);
         return SIO_ENOMEM;
@@ -145,7 +142,7 @@ static int client_arm(sio__client *c, uint64_t deadline)
             return SIO_ENOMEM;
         sio__timer_init(c->timer, client_timeout_cb, c);
     }
-    sio__timer_start(c->srv->timers, c->timer, deadline);
+    sio__timer_start(c->srv->env.timers, c->timer, deadline);
     return 0;
 }
 

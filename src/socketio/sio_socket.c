@@ -39,9 +39,9 @@ sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
     /* socket.data is created on first use: most sockets never touch it. */
     sio__list_init(&s->acks);
     sio__adapter_slot_init(&s->aslot);
-    int rc = sio__random_id(s->id, sizeof s->id);
+    int rc = sio__random_id(nsp->srv, s->id, SIO__ID_LEN);
     if (rc == 0 && nsp->srv->opts.connection_state_recovery.enabled)
-        rc = sio__random_id(s->pid, sizeof s->pid);
+        rc = sio__random_id(nsp->srv, s->pid, SIO__ID_LEN);
     if (rc < 0 || bad) {
         sio__free(s->auth_text);
         sio__free(s);
@@ -501,7 +501,7 @@ int sio__socket_send_with_ack(sio_socket *s, const sio__encoded *e, int64_t id, 
     sio__timer_init(&pa->timer, ack_timeout_cb, pa);
     sio__list_insert_tail(&s->acks, &pa->node);
     if (timeout_ms > 0)
-        sio__timer_start(s->nsp->srv->timers, &pa->timer, sio__now(s->nsp->srv) + timeout_ms);
+        sio__timer_start(s->nsp->srv->env.timers, &pa->timer, sio__now(s->nsp->srv) + timeout_ms);
     sio_socket_ref(s);
     int rc = sio__socket_send(s, e);
     if (rc < 0 && sio__list_linked(&pa->node)) {

@@ -20,6 +20,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "socketio/sio_internal.h"
+#include "../xorshift.h"
 
 static uint64_t now_ms;
 static sio__timers wheel;
@@ -29,6 +30,9 @@ static uint64_t fake_now(void *data)
     (void)data;
     return now_ms;
 }
+
+/* The cores' system: the hand-driven clock and wheel, repeatable bytes. */
+static const sio__env fake_env = {&wheel, fake_now, NULL, xorshift_random, NULL};
 
 #define MAXMSG 64
 typedef struct fake {
@@ -173,7 +177,7 @@ static void cluster_start(cluster *c, const adapter_kind *k)
         sio_server_options_init(&o);
         o.adapter = k->make;
         o.adapter_data = k->data ? k->data(i) : NULL;
-        assert_int_equal(sio__server_new_core(&c->srv[i], &o, &wheel, fake_now, NULL), 0);
+        assert_int_equal(sio__server_new_core(&c->srv[i], &o, &fake_env), 0);
         c->nsp[i] = sio_server_of(c->srv[i], "/t");
         assert_non_null(c->nsp[i]);
         sio_namespace_on_connection(c->nsp[i], grab, NULL);

@@ -25,6 +25,7 @@
 #include "core/timer.h"
 #include "engine/eio_internal.h"
 #include "engine/eio_server.h"
+#include "../xorshift.h"
 
 /* ------------------------------------------------------------ harness */
 
@@ -120,21 +121,7 @@ static const sio__eio_transport_ops fake_ops = {
     .poll_answer = fake_poll_answer,
 };
 
-/* Random bytes from a fixed-seed xorshift: ids differ, runs repeat. */
-static int fake_random(void *arg, void *out, size_t len)
-{
-    static uint64_t x = 88172645463325252ULL;
-    (void)arg;
-    for (size_t i = 0; i < len; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        ((uint8_t *)out)[i] = (uint8_t)(x >> 24);
-    }
-    return 0;
-}
-
-static const sio__eio_env fake_env = {&wheel, fake_now, NULL, fake_random, NULL};
+static const sio__env fake_env = {&wheel, fake_now, NULL, xorshift_random, NULL};
 
 /* Events of kind k on handle h (h NULL: any handle). */
 static size_t count_ev(ev_kind k, void *h)

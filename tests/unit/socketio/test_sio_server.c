@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "socketio/sio_internal.h"
+#include "../xorshift.h"
 
 /* ---- harness */
 
@@ -25,6 +26,9 @@ static uint64_t fake_now(void *data)
 {
     return now_ms;
 }
+
+/* The cores' system: the hand-driven clock and wheel, repeatable bytes. */
+static const sio__env fake_env = {&wheel, fake_now, NULL, xorshift_random, NULL};
 
 #define MAXMSG 64
 typedef struct fake {
@@ -197,7 +201,7 @@ static sio_server *server(int recovery)
     sio_server_options_init(&o);
     o.connection_state_recovery.enabled = recovery;
     sio_server *srv;
-    assert_int_equal(sio__server_new_core(&srv, &o, &wheel, fake_now, NULL), 0);
+    assert_int_equal(sio__server_new_core(&srv, &o, &fake_env), 0);
     sio_namespace_on_connection(sio_server_of(srv, "/"), on_connection, NULL);
     memset(&A, 0, sizeof A);
     return srv;
@@ -604,6 +608,48 @@ static void test_own_id_room(void **state)
     sio_server_free(srv);
 }
 
+/* Socket ids and private ids come from the environment's random bytes
+ * (the composition root gives the kernel's): counting bytes make known ids,
+ * and no bytes refuse the socket (the transport is closed, nothing sent). */
+static unsigned char next_byte;
+static int failing;
+static int counting_random(void *arg, void *out, size_t len)
+{
+    if (failing)
+        return SIO_EIO;
+    for (size_t i = 0; i < len; i++)
+        ((unsigned char *)out)[i] = next_byte++;
+    return 0;
+}
+
+static void test_ids_from_env(void **state)
+{
+    sio__env env = fake_env;
+    env.random = counting_random;
+    sio_server_options o;
+    sio_server_options_init(&o);
+    o.connection_state_recovery.enabled = 1;
+    sio_server *srv;
+    assert_int_equal(sio__server_new_core(&srv, &o, &env), 0);
+    next_byte = 0;
+    failing = 0;
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    assert_string_equal(sid, "ABCDEFGHIJKLMNOPQRST"); /* bytes 0..19 */
+    sio_socket *s = sio_namespace_socket(sio_server_of(srv, "/"), sid);
+    assert_non_null(s);
+    assert_string_equal(s->pid, "UVWXYZabcdefghijklmn"); /* bytes 20..39 */
+    failing = 1;
+    fake *g = fake_open(srv);
+    recv_text(g, "0");
+    assert_true(g->closed);
+    expect_none(g);
+    fake_free(f);
+    fake_free(g);
+    sio_server_free(srv);
+}
+
 /* The namespace's socket table grows and shrinks: every connected socket
  * is found by id and reached by a namespace-wide emit, gone ones are not. */
 static void test_socket_table(void **state)
@@ -1003,7 +1049,7 @@ static void test_cleanup_child_namespaces(void **state)
     sio_server_options_init(&o);
     o.cleanup_empty_child_namespaces = 1;
     sio_server *srv;
-    assert_int_equal(sio__server_new_core(&srv, &o, &wheel, fake_now, NULL), 0);
+    assert_int_equal(sio__server_new_core(&srv, &o, &fake_env), 0);
     sio_server_of_dynamic(srv, match_dyn, setup_dyn_mw, NULL);
     fake *f = fake_open(srv);
     long base = -1;
@@ -1116,7 +1162,7 @@ static void test_recovery_caps(void **state)
     o.connection_state_recovery.enabled = 1;
     o.connection_state_recovery.max_packets = 3;
     sio_server *srv;
-    assert_int_equal(sio__server_new_core(&srv, &o, &wheel, fake_now, NULL), 0);
+    assert_int_equal(sio__server_new_core(&srv, &o, &fake_env), 0);
     sio_namespace *nsp = sio_server_of(srv, "/");
     for (int i = 0; i < 10; i++)
         sio_namespace_emit(nsp, "e", NULL);
@@ -1137,7 +1183,7 @@ static void test_oom(void **state)
         sio_server_options_init(&o);
         o.connection_state_recovery.enabled = 1;
         sio_server *srv;
-        if (sio__server_new_core(&srv, &o, &wheel, fake_now, NULL) < 0)
+        if (sio__server_new_core(&srv, &o, &fake_env) < 0)
             continue;
         sio_namespace *nsp = sio_server_of(srv, "/");
         if (nsp)
@@ -1167,6 +1213,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_connect_and_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_namespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids_from_env, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events_and_acks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_binary_echo_shares_buffers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_acks, setup, teardown),
