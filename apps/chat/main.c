@@ -1,8 +1,9 @@
 /* sioc-chat: the Socket.IO tutorial chat (steps 7-8) on sioc.
  *
  * Every message is stored in SQLite before anyone hears of it: on
- * "chat message" (msg, clientOffset, ack) the row is inserted by the store's
- * thread (group commit, WAL, synchronous=FULL by default), and only once it
+ * "chat message" (msg, clientOffset, ack) the row is inserted off the loop
+ * by the store's jobs on the work queue (group commit, WAL,
+ * synchronous=FULL by default), and only once it
  * is committed is it broadcast with its id and the sender acked. A
  * duplicate clientOffset is acked again without a second row (at-least-once
  * delivery from the client becomes exactly-once storage).
@@ -397,21 +398,6 @@ static void on_connection(sio_socket *s, void *data)
 
 /* ------------------------------------------------------------ lifecycle */
 
-/* Posted by the store's thread; the store may be closed (and its final
- * drain done) by the time this runs. */
-static void drain(void *data)
-{
-    chat *app = data;
-    if (app->store)
-        chat_store_drain(app->store);
-}
-
-static void wakeup(void *data)
-{
-    chat *app = data;
-    sio_loop_post(app->loop, drain, app);
-}
-
 /* GET /metrics: the library's counters and this chat's namespace gauge in
  * the Prometheus text format. */
 static void serve_metrics(chat *app, sio_req *req)
@@ -452,6 +438,13 @@ static void http_closed(void *data)
     app->http = NULL;
 }
 
+/* The store committed what was submitted and closed its database. */
+static void store_closed(void *data)
+{
+    chat *app = data;
+    app->store = NULL;
+}
+
 /* SIGINT/SIGTERM: stop accepting, finish the database work, disconnect
  * everyone with "server shutting down", then let the loop end. */
 static void on_signal(sio_loop *loop, int signum, void *data)
@@ -461,8 +454,7 @@ static void on_signal(sio_loop *loop, int signum, void *data)
         return;
     app->stopping = 1;
     sio_server_close(app->io);
-    chat_store_close(app->store);
-    app->store = NULL;
+    chat_store_close(app->store, store_closed, app);
     sio_http_server_close(app->http, http_closed, app);
 }
 
@@ -732,6 +724,9 @@ int main(int argc, char **argv)
         return parsed < 0 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Past a file size limit (ulimit -f) a database write fails with EFBIG
+     * and the insert with it, instead of the signal killing the server. */
+    signal(SIGXFSZ, SIG_IGN);
     chat app = {.max_message = c.max_message,
                 .max_offset = c.max_offset,
                 .max_rate = c.max_rate,
@@ -752,7 +747,7 @@ int main(int argc, char **argv)
     chat_store_options_init(&so);
     so.path = c.db;
     so.synchronous_full = strcmp(c.sync, "full") == 0;
-    if (rc == 0 && (rc = chat_store_open(&app.store, &so, wakeup, &app)) < 0)
+    if (rc == 0 && (rc = chat_store_open(&app.store, app.loop, &so)) < 0)
         fail("start", rc);
     if (rc < 0) {
         start_failed(&app);

@@ -1,93 +1,81 @@
 /* The chat's SQLite store: see store.h for the contract.
  *
- * Threads. The loop thread owns everything a callback can see; the writer
- * thread owns the read-write sqlite3 connection and its statements, the
- * reader thread a read-only one for replays (each is opened on the loop
- * thread before the threads start and closed by its thread as it exits, so
- * no connection is used by two threads). Replays have their own thread and
- * connection because WAL readers are never blocked by a writer: a replay
- * must not wait while the writer waits (busy_timeout) for another process's
- * write lock. The threads meet only at the mutex, which guards three lists
- * and a few fields:
+ * Threads. Everything a callback can see belongs to the loop thread. The
+ * database work runs as jobs on the library's work queue (sio_loop_work,
+ * libuv's thread pool): a write job commits one group of inserts on the
+ * read-write connection, a read job fetches one replay batch on a
+ * read-only connection. At most one job of each kind is in flight, so each
+ * connection and its statements are used by one thread at a time (SQLite's
+ * multi-thread mode; which pool thread does not matter). Replays have
+ * their own connection and job because WAL readers are never blocked by a
+ * writer: a replay must not wait while the writer waits (busy_timeout) for
+ * another process's write lock. The loop and a job share nothing while
+ * the job runs: the loop hands the job its group (or replay) when it
+ * queues it and takes it back in the job's completion, on the loop thread;
+ * the work queue orders the two, so no lock is needed.
  *
- *   loop --insert--> inserts  -----> writer --\
- *   loop --replay--> replays  -----> reader ---+--> done --> loop (drain)
+ *   loop --insert--> inserts --(whole queue)--> write job --\
+ *   loop --replay--> replays --(head)---------> read job  ---+--> loop (done)
  *
- * A request belongs to exactly one side at a time; moving it between lists
- * under the mutex is the hand-off, so its fields need no other locking.
- *
- * Rounds. Each writer round takes every queued insert and commits them in
- * one BEGIN IMMEDIATE ... COMMIT (group commit); each reader round fetches
- * one batch of one replay (round robin: the replay goes to the back of the
- * line once its batch has been delivered). A statement-level failure (a trigger's RAISE,
- * a too-big row) fails only its own row: SQLite undoes that statement and
- * keeps the transaction. If SQLite instead drops the whole transaction
- * (I/O error, disk full) or COMMIT fails, every row of the group fails;
- * clients retry with the same client_offset, so nothing is stored twice.
+ * Group commit. A write job takes every insert queued when it starts and
+ * commits them in one BEGIN IMMEDIATE ... COMMIT; inserts submitted while
+ * it runs wait for the next job, which the completion starts (one fsync
+ * per group, not per message). A statement-level failure (a trigger's
+ * RAISE, a too-big row) fails only its own row: SQLite undoes that
+ * statement and keeps the transaction. If SQLite instead drops the whole
+ * transaction (I/O error, disk full) or COMMIT fails, every row of the
+ * group fails; clients retry with the same client_offset, so nothing is
+ * stored twice.
  *
  * Duplicates. INSERT ... ON CONFLICT(client_offset) DO NOTHING RETURNING id
  * returns no row for a duplicate; the existing id is then looked up inside
  * the same transaction, which also sees rows inserted earlier in the same
  * group, so two copies in one group get 0 and SIO_EEXIST with the first id.
  *
- * Replays. A replay is a cursor (the last id delivered). Its batch buffers
- * are reused, and the next batch is fetched only after the previous one was
- * delivered, so a replay holds at most one batch. Cancelling unlinks it at
- * once when it waits in a list; when the worker or a callback holds it, a
- * flag makes the next owner on the loop thread free it. */
-#define _POSIX_C_SOURCE 200809L /* pthread_sigmask under -std=c11 too */
+ * Replays. A replay is a cursor (the last id delivered). Each read job
+ * fetches one batch of the replay at the head of the line; once the batch
+ * is delivered the replay goes to the back (round robin). Its batch
+ * buffers are reused, and the next batch is fetched only after the
+ * previous one was delivered, so a replay holds at most one batch.
+ * Cancelling frees the batch at once; the small handle goes when the
+ * scheduler or the job's completion next reaches it.
+ *
+ * Close. No new work is accepted; queued inserts are still committed (one
+ * more group at most); waiting replays end with SIO_ECLOSED; when no job is
+ * left, a last job closes both connections (a WAL checkpoint may write)
+ * and its completion frees the store and calls the close callback. */
 #include "store.h"
 
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
 
-#include "core/alloc.h"
-#include "core/list.h"
-
-/* What a queued request is; both kinds start with this header. */
-typedef struct req {
-    sio__list node; /* in inserts, replays or done (or a drain's local list) */
-    int kind;       /* REQ_INSERT or REQ_REPLAY */
-} req;
-
-enum { REQ_INSERT, REQ_REPLAY };
-
 /* One insert; its strings live in the same allocation, after the struct. */
 typedef struct insert_req {
-    req base;
-    chat_insert_cb cb;   /* completion, run by drain */
-    void *data;          /* passed to cb */
-    const char *offset;  /* client_offset copy (exact bytes, may hold NULs), or
-                            NULL for no dedupe */
-    size_t olen;         /* client_offset bytes */
-    const char *content; /* content copy, NUL-terminated */
-    size_t len;          /* content bytes */
-    int status;          /* 0, SIO_EEXIST or SIO_EIO, set by the worker */
-    int64_t id;          /* new or existing row id, set by the worker */
+    struct insert_req *next; /* in the queue or in the group */
+    chat_insert_cb cb;       /* completion, run on the loop */
+    void *data;              /* passed to cb */
+    const char *offset;      /* client_offset copy (exact bytes, may hold NULs), or
+                                NULL for no dedupe */
+    size_t olen;             /* client_offset bytes */
+    const char *content;     /* content copy, NUL-terminated */
+    size_t len;              /* content bytes */
+    int status;              /* 0, SIO_EEXIST or SIO_EIO, set by the write job */
+    int64_t id;              /* new or existing row id, set by the write job */
 } insert_req;
 
-/* Where a replay is; guarded by the store mutex. */
-enum {
-    RP_QUEUED, /* in store->replays, waiting for the worker */
-    RP_BUSY,   /* the worker is fetching its batch */
-    RP_DONE,   /* in store->done, its batch waiting for a drain */
-    RP_LOOP    /* taken by a drain on the loop thread */
-};
-
 struct chat_replay {
-    req base;
-    chat_store *store;      /* owner, for cancel */
+    chat_replay *next;      /* in the replay queue */
+    chat_store *store;      /* owner */
     chat_batch_cb batch_cb; /* per batch */
     chat_done_cb done_cb;   /* once at the end */
     void *data;             /* passed to both */
     int64_t cursor;         /* last id fetched: the next batch starts after it */
-    int where;              /* RP_*, under the mutex */
-    int cancelled;          /* set by cancel while the worker or a callback holds it */
+    int busy;               /* its read job or its callbacks are running */
+    int cancelled;          /* cancel was called: no callback runs again */
     int status;             /* result of the last fetch (0 or SIO_E*) */
     int exhausted;          /* the last fetch reached the end of the table */
     size_t n;               /* rows in the current batch */
@@ -101,31 +89,48 @@ struct chat_replay {
 };
 
 struct chat_store {
-    pthread_t thread;          /* the writer (inserts) */
-    pthread_t reader;          /* the reader (replays) */
-    pthread_mutex_t mu;        /* guards the lists, stopping, stats and replay->where */
-    pthread_cond_t cv;         /* wakes the threads when work or stop arrives (broadcast) */
-    sio__list inserts;         /* queued inserts (mu) */
-    sio__list replays;         /* replays waiting for their next batch (mu) */
-    sio__list done;            /* finished requests waiting for a drain (mu) */
-    int stopping;              /* close has begun: no new work (mu; written by loop) */
-    chat_store_stats stats;    /* counters (mu) */
-    void (*wakeup)(void *);    /* tells the loop that done is not empty */
-    void *wakeup_arg;          /* passed to wakeup */
-    size_t pending;            /* loop only: inserts submitted and not yet drained */
-    size_t max_pending;        /* loop only: limit on pending, 0 = none */
-    int draining;              /* loop only: a drain is running (no nesting) */
-    int closing;               /* loop only: the final drain ends replays */
-    size_t replay_batch;       /* rows per replay batch */
-    sqlite3 *db;               /* the writer's connection */
-    sqlite3 *rdb;              /* the reader's connection (read-only) */
-    sqlite3_stmt *st_insert;   /* INSERT ... ON CONFLICT DO NOTHING RETURNING id */
-    sqlite3_stmt *st_lookup;   /* id of an existing client_offset */
-    sqlite3_stmt *st_replay;   /* one batch after a cursor (on rdb) */
-    sqlite3_stmt *st_begin;    /* BEGIN IMMEDIATE */
-    sqlite3_stmt *st_commit;   /* COMMIT */
-    sqlite3_stmt *st_rollback; /* ROLLBACK */
+    sio_loop *loop;               /* where jobs are queued and complete */
+    sio_allocator mem;            /* the store's own memory */
+    insert_req *ins_head;         /* queued inserts, oldest first */
+    insert_req **ins_tail;        /* where the next one is linked */
+    insert_req *group;            /* the write job's group (NULL: no job) */
+    chat_replay *rp_head;         /* replays waiting for their next batch */
+    chat_replay **rp_tail;        /* where the next one is linked */
+    chat_replay *reading;         /* the read job's replay (NULL: no job) */
+    chat_store_stats stats;       /* counters */
+    chat_store_stats job_stats;   /* the write job's counts, added on completion */
+    size_t pending;               /* inserts submitted and not yet called back */
+    size_t max_pending;           /* limit on pending, 0 = none */
+    size_t replay_batch;          /* rows per replay batch */
+    int stopping;                 /* close has begun: no new work */
+    int closing_db;               /* the last job (closing the connections) is queued */
+    void (*close_cb)(void *data); /* chat_store_close's callback */
+    void *close_data;             /* its data */
+    sqlite3 *db;                  /* the writer's connection */
+    sqlite3 *rdb;                 /* the reader's connection (read-only) */
+    sqlite3_stmt *st_insert;      /* INSERT ... ON CONFLICT DO NOTHING RETURNING id */
+    sqlite3_stmt *st_lookup;      /* id of an existing client_offset */
+    sqlite3_stmt *st_replay;      /* one batch after a cursor (on rdb) */
+    sqlite3_stmt *st_begin;       /* BEGIN IMMEDIATE */
+    sqlite3_stmt *st_commit;      /* COMMIT */
+    sqlite3_stmt *st_rollback;    /* ROLLBACK */
 };
+
+/* ----------------------------------------------------------------- memory */
+
+static void *mem_malloc(chat_store *s, size_t n)
+{
+    return s->mem.malloc(n);
+}
+static void *mem_realloc(chat_store *s, void *p, size_t n)
+{
+    return s->mem.realloc(p, n);
+}
+static void mem_free(chat_store *s, void *p)
+{
+    if (p)
+        s->mem.free(p);
+}
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY AUTOINCREMENT, "
@@ -137,18 +142,6 @@ static void log_db(sqlite3 *db, const char *what)
     fprintf(stderr, "sioc-chat store: %s: %s\n", what, db ? sqlite3_errmsg(db) : "out of memory");
 }
 
-/* Moves every node of src to the tail of dst, keeping their order. */
-static void list_move_all(sio__list *dst, sio__list *src)
-{
-    if (sio__list_empty(src))
-        return;
-    src->next->prev = dst->prev;
-    dst->prev->next = src->next;
-    src->prev->next = dst;
-    dst->prev = src->prev;
-    sio__list_init(src);
-}
-
 void chat_store_options_init(chat_store_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -157,6 +150,7 @@ void chat_store_options_init(chat_store_options *o)
     o->replay_batch = 500;
     o->busy_timeout_ms = 5000;
     o->max_pending = 100000;
+    o->allocator = NULL;
 }
 
 /* ------------------------------------------------------------- database */
@@ -296,8 +290,6 @@ static int db_run(sqlite3_stmt *st)
     return rc;
 }
 
-/* ----------------------------------------------------------- the worker */
-
 /* The id stored under client_offset, looked up after a conflict. */
 static int lookup_offset(chat_store *s, const insert_req *q, int64_t *id)
 {
@@ -347,22 +339,18 @@ static void insert_one(chat_store *s, insert_req *q)
 }
 
 /* Marks every insert of the group failed (its transaction is gone). */
-static void fail_group(sio__list *group)
+static void fail_group(insert_req *group)
 {
-    sio__list *it;
-    for (it = group->next; it != group; it = it->next) {
-        insert_req *q = SIO_CONTAINER_OF(it, insert_req, base.node);
+    for (insert_req *q = group; q != NULL; q = q->next) {
         q->status = SIO_EIO;
         q->id = 0;
     }
 }
 
 /* Adds the group's outcome to the counters in d. */
-static void count_group(sio__list *group, chat_store_stats *d)
+static void count_group(const insert_req *group, chat_store_stats *d)
 {
-    sio__list *it;
-    for (it = group->next; it != group; it = it->next) {
-        insert_req *q = SIO_CONTAINER_OF(it, insert_req, base.node);
+    for (const insert_req *q = group; q != NULL; q = q->next) {
         if (q->status == 0)
             d->rows++;
         else if (q->status == SIO_EEXIST)
@@ -373,14 +361,13 @@ static void count_group(sio__list *group, chat_store_stats *d)
 }
 
 /* Commits every insert of the group in one transaction. */
-static void commit_group(chat_store *s, sio__list *group, chat_store_stats *d)
+static void commit_group(chat_store *s, insert_req *group, chat_store_stats *d)
 {
-    sio__list *it;
     int ok = db_run(s->st_begin) == SQLITE_DONE;
     if (!ok)
         log_db(s->db, "begin");
-    for (it = group->next; ok && it != group; it = it->next) {
-        insert_one(s, SIO_CONTAINER_OF(it, insert_req, base.node));
+    for (insert_req *q = group; ok && q != NULL; q = q->next) {
+        insert_one(s, q);
         /* Autocommit back on means SQLite rolled the whole group back. */
         ok = !sqlite3_get_autocommit(s->db);
     }
@@ -405,7 +392,7 @@ static int blob_append(chat_replay *r, const void *p, size_t len)
         size_t cap = r->blob_cap ? r->blob_cap : 4096;
         while (cap - r->blob_len < len + 1)
             cap *= 2;
-        char *nb = sio__realloc(r->blob, cap);
+        char *nb = mem_realloc(r->store, r->blob, cap);
         if (nb == NULL)
             return SIO_ENOMEM;
         r->blob = nb;
@@ -437,13 +424,13 @@ static int ensure_row(chat_replay *r, size_t max)
     size_t cap = r->rows_cap ? r->rows_cap * 2 : 16;
     if (cap > max)
         cap = max;
-    int64_t *ids = sio__realloc(r->ids, cap * sizeof *ids);
+    int64_t *ids = mem_realloc(r->store, r->ids, cap * sizeof *ids);
     if (ids)
         r->ids = ids;
-    size_t *lens = sio__realloc(r->lens, cap * sizeof *lens);
+    size_t *lens = mem_realloc(r->store, r->lens, cap * sizeof *lens);
     if (lens)
         r->lens = lens;
-    const char **ptrs = ids && lens ? sio__realloc(r->ptrs, cap * sizeof *ptrs) : NULL;
+    const char **ptrs = ids && lens ? mem_realloc(r->store, r->ptrs, cap * sizeof *ptrs) : NULL;
     if (ptrs == NULL)
         return SIO_ENOMEM;
     r->ptrs = ptrs;
@@ -484,172 +471,90 @@ static void fetch_batch(chat_store *s, chat_replay *r)
     batch_finish(r);
 }
 
-/* Moves one round's results to the done list and tells the loop. */
-static void publish_round(chat_store *s, sio__list *group, chat_replay *r,
-                          const chat_store_stats *d)
+/* ---------------------------------------------------------- write jobs */
+
+static void maybe_finish_close(chat_store *s);
+
+static void write_work(void *data)
 {
-    pthread_mutex_lock(&s->mu);
-    s->stats.commits += d->commits;
-    s->stats.rows += d->rows;
-    s->stats.duplicates += d->duplicates;
-    s->stats.failures += d->failures;
-    s->stats.replay_batches += d->replay_batches;
-    list_move_all(&s->done, group);
-    if (r) {
-        r->where = RP_DONE;
-        sio__list_insert_tail(&s->done, &r->base.node);
+    chat_store *s = data;
+    chat_store_stats d = {0};
+    commit_group(s, s->group, &d);
+    s->job_stats = d;
+}
+
+static void write_done(int status, void *data);
+
+/* Unlinks and returns the queued inserts, oldest first (NULL: none). */
+static insert_req *take_inserts(chat_store *s)
+{
+    insert_req *q = s->ins_head;
+    s->ins_head = NULL;
+    s->ins_tail = &s->ins_head;
+    return q;
+}
+
+/* Hands every queued insert to a new write job (none may be running).
+ * SIO_ENOMEM if the job cannot be queued: nothing changed. */
+static int write_start(chat_store *s)
+{
+    insert_req *group = take_inserts(s);
+    s->group = group;
+    if (sio_loop_work(s->loop, write_work, write_done, s) == 0)
+        return 0;
+    s->group = NULL;
+    s->ins_head = group;
+    while (group->next != NULL)
+        group = group->next;
+    s->ins_tail = &group->next;
+    return SIO_ENOMEM;
+}
+
+/* Runs the group's callbacks in submission order and frees it. The group
+ * stays set while they run, so inserts they submit queue up for the next
+ * job instead of starting one of their own. */
+static void finish_group(chat_store *s)
+{
+    for (insert_req *q = s->group, *next; q != NULL; q = next) {
+        next = q->next;
+        s->pending--;
+        q->cb(q->status, q->id, q->data);
+        mem_free(s, q);
     }
-    pthread_mutex_unlock(&s->mu);
-    if (s->wakeup)
-        s->wakeup(s->wakeup_arg);
+    s->group = NULL;
 }
 
-/* Called with the mutex held once stopping and idle: replays end closed. */
-static void end_replays_locked(chat_store *s)
+/* After a group: the next one. When no job can be queued (no memory) the
+ * waiting inserts fail now with SIO_EIO, as a failed transaction fails
+ * them: their clients retry with the same offsets. */
+static void write_next(chat_store *s)
 {
-    while (!sio__list_empty(&s->replays)) {
-        chat_replay *r = SIO_CONTAINER_OF(s->replays.next, chat_replay, base.node);
-        sio__list_remove(&r->base.node);
-        r->n = 0;
-        r->status = SIO_ECLOSED;
-        r->where = RP_DONE;
-        sio__list_insert_tail(&s->done, &r->base.node);
+    while (s->group == NULL && s->ins_head != NULL && write_start(s) < 0) {
+        fprintf(stderr, "sioc-chat store: cannot queue a write job\n");
+        s->group = take_inserts(s);
+        fail_group(s->group);
+        count_group(s->group, &s->stats);
+        finish_group(s);
     }
 }
 
-/* The worker: rounds of (all inserts in one transaction, one replay
- * batch) until close; queued inserts are always finished before exiting. */
-static void *worker_main(void *arg)
+/* The write job's completion, on the loop thread. */
+static void write_done(int status, void *data)
 {
-    chat_store *s = arg;
-    sio__list group;
-    sio__list_init(&group);
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (!s->stopping && sio__list_empty(&s->inserts))
-            pthread_cond_wait(&s->cv, &s->mu);
-        if (s->stopping && sio__list_empty(&s->inserts))
-            break;
-        list_move_all(&group, &s->inserts);
-        pthread_mutex_unlock(&s->mu);
-        chat_store_stats d = {0};
-        commit_group(s, &group, &d);
-        publish_round(s, &group, NULL, &d);
-        pthread_mutex_lock(&s->mu);
+    chat_store *s = data;
+    chat_store_stats d = s->job_stats;
+    if (status != 0) { /* the work queue dropped the job (the store never cancels one) */
+        fail_group(s->group);
+        d = (chat_store_stats){0};
+        count_group(s->group, &d);
     }
-    pthread_mutex_unlock(&s->mu);
-    db_close(s);
-    return NULL;
-}
-
-/* The reader: one batch of the replay at the head of the line per round,
- * on its own read-only connection, so replays go on while the writer waits
- * for a lock. At close it ends the replays still waiting. */
-static void *reader_main(void *arg)
-{
-    chat_store *s = arg;
-    sio__list none;
-    sio__list_init(&none);
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        while (!s->stopping && sio__list_empty(&s->replays))
-            pthread_cond_wait(&s->cv, &s->mu);
-        if (s->stopping)
-            break;
-        chat_replay *r = SIO_CONTAINER_OF(s->replays.next, chat_replay, base.node);
-        sio__list_remove(&r->base.node);
-        r->where = RP_BUSY;
-        pthread_mutex_unlock(&s->mu);
-        fetch_batch(s, r);
-        chat_store_stats d = {.replay_batches = 1};
-        publish_round(s, &none, r, &d);
-        pthread_mutex_lock(&s->mu);
-    }
-    end_replays_locked(s);
-    pthread_mutex_unlock(&s->mu);
-    rdb_close(s);
-    return NULL;
-}
-
-/* Frees the store's resources that exist before the worker starts. */
-static void store_free(chat_store *s)
-{
-    if (s->rdb)
-        rdb_close(s);
-    if (s->db)
-        db_close(s);
-    sio__free(s);
-}
-
-/* Starts the worker with every signal blocked, so that signals reach the
- * loop thread (which handles SIGINT/SIGTERM) rather than the worker. */
-static int start_worker(chat_store *s)
-{
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&s->reader, NULL, reader_main, s);
-    if (rc == 0 && (rc = pthread_create(&s->thread, NULL, worker_main, s)) != 0) {
-        pthread_mutex_lock(&s->mu);
-        s->stopping = 1;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        pthread_join(s->reader, NULL); /* it closed rdb */
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
-}
-
-/* Checks the options a store cannot work without. */
-static int options_valid(const chat_store_options *o)
-{
-    return o && o->path && o->replay_batch >= 1 && o->replay_batch <= 1000000 &&
-           o->busy_timeout_ms >= 0;
-}
-
-int chat_store_open(chat_store **out, const chat_store_options *o, void (*wakeup)(void *),
-                    void *wakeup_arg)
-{
-    if (out == NULL || !options_valid(o))
-        return SIO_EINVAL;
-    *out = NULL;
-    chat_store *s = sio__calloc(1, sizeof *s);
-    if (s == NULL)
-        return SIO_ENOMEM;
-    sio__list_init(&s->inserts);
-    sio__list_init(&s->replays);
-    sio__list_init(&s->done);
-    s->wakeup = wakeup;
-    s->wakeup_arg = wakeup_arg;
-    s->max_pending = o->max_pending;
-    s->replay_batch = o->replay_batch;
-    int rc = db_open(s, o);
-    if (rc != 0)
-        goto fail_db;
-    if (pthread_mutex_init(&s->mu, NULL) != 0)
-        goto fail_db;
-    if (pthread_cond_init(&s->cv, NULL) != 0)
-        goto fail_cv;
-    if (start_worker(s) != 0)
-        goto fail_thread;
-    *out = s;
-    return 0;
-fail_thread:
-    pthread_cond_destroy(&s->cv);
-fail_cv:
-    pthread_mutex_destroy(&s->mu);
-fail_db:
-    store_free(s);
-    return rc ? rc : SIO_ENOMEM;
-}
-
-/* Queues a request for the worker and wakes it. */
-static void submit(chat_store *s, sio__list *queue, sio__list *node)
-{
-    pthread_mutex_lock(&s->mu);
-    sio__list_insert_tail(queue, node);
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    s->stats.commits += d.commits;
+    s->stats.rows += d.rows;
+    s->stats.duplicates += d.duplicates;
+    s->stats.failures += d.failures;
+    finish_group(s);
+    write_next(s);
+    maybe_finish_close(s);
 }
 
 int chat_store_insert(chat_store *s, const char *client_offset, size_t offset_len,
@@ -663,11 +568,11 @@ int chat_store_insert(chat_store *s, const char *client_offset, size_t offset_le
     if (s->max_pending && s->pending >= s->max_pending)
         return SIO_ELIMIT;
     size_t olen = client_offset ? offset_len + 1 : 0;
-    insert_req *q = sio__malloc(sizeof *q + olen + content_len + 1);
+    insert_req *q = mem_malloc(s, sizeof *q + olen + content_len + 1);
     if (q == NULL)
         return SIO_ENOMEM;
     char *p = (char *)(q + 1);
-    q->base.kind = REQ_INSERT;
+    q->next = NULL;
     q->cb = cb;
     q->data = data;
     q->offset = client_offset ? memcpy(p, client_offset, offset_len) : NULL;
@@ -679,19 +584,135 @@ int chat_store_insert(chat_store *s, const char *client_offset, size_t offset_le
     q->len = content_len;
     q->status = 0;
     q->id = 0;
+    *s->ins_tail = q;
+    s->ins_tail = &q->next;
+    /* No job running means nothing else is queued: q starts one alone. */
+    if (s->group == NULL && write_start(s) < 0) {
+        take_inserts(s);
+        mem_free(s, q);
+        return SIO_ENOMEM;
+    }
     s->pending++;
-    submit(s, &s->inserts, &q->base.node);
     return 0;
 }
 
-/* Frees a replay and its batch buffers. */
+/* ----------------------------------------------------------- read jobs */
+
+/* Frees a replay's batch buffers (a cancelled replay's go at once). */
+static void batch_free(chat_store *s, chat_replay *r)
+{
+    mem_free(s, r->ids);
+    mem_free(s, r->lens);
+    mem_free(s, r->ptrs);
+    mem_free(s, r->blob);
+    r->ids = NULL;
+    r->lens = NULL;
+    r->ptrs = NULL;
+    r->blob = NULL;
+    r->rows_cap = r->blob_cap = r->blob_len = r->n = 0;
+}
+
 static void replay_free(chat_replay *r)
 {
-    sio__free(r->ids);
-    sio__free(r->lens);
-    sio__free(r->ptrs);
-    sio__free(r->blob);
-    sio__free(r);
+    chat_store *s = r->store;
+    batch_free(s, r);
+    mem_free(s, r);
+}
+
+/* Ends a replay on the loop thread: done_cb, then free. Cancel from inside
+ * done_cb is harmless: the replay is busy and already marked cancelled. */
+static void replay_finish(chat_replay *r, int status)
+{
+    r->busy = 1;
+    r->cancelled = 1;
+    r->done_cb(status, r->data);
+    replay_free(r);
+}
+
+/* Takes the first replay of the line (NULL when empty). */
+static chat_replay *replay_pop(chat_store *s)
+{
+    chat_replay *r = s->rp_head;
+    if (r == NULL)
+        return NULL;
+    s->rp_head = r->next;
+    if (s->rp_head == NULL)
+        s->rp_tail = &s->rp_head;
+    r->next = NULL;
+    return r;
+}
+
+static void replay_push(chat_store *s, chat_replay *r)
+{
+    r->next = NULL;
+    *s->rp_tail = r;
+    s->rp_tail = &r->next;
+}
+
+static void read_work(void *data)
+{
+    chat_replay *r = data;
+    fetch_batch(r->store, r);
+}
+
+static void read_done(int status, void *data);
+
+/* Starts a read job for the first live replay of the line (cancelled ones
+ * are freed on the way). 0 (also when the line was empty), or SIO_ENOMEM
+ * with that replay back at the head. */
+static int read_start(chat_store *s)
+{
+    chat_replay *r;
+    while ((r = replay_pop(s)) != NULL && r->cancelled)
+        replay_free(r);
+    if (r == NULL)
+        return 0;
+    s->reading = r;
+    r->busy = 1;
+    if (sio_loop_work(s->loop, read_work, read_done, r) == 0)
+        return 0;
+    s->reading = NULL;
+    r->busy = 0;
+    r->next = s->rp_head;
+    s->rp_head = r;
+    if (r->next == NULL)
+        s->rp_tail = &r->next;
+    return SIO_ENOMEM;
+}
+
+/* After a batch: the next replay's. A replay whose job cannot be queued
+ * (no memory) ends with SIO_ENOMEM. */
+static void read_next(chat_store *s)
+{
+    while (s->reading == NULL && read_start(s) < 0)
+        replay_finish(replay_pop(s), SIO_ENOMEM);
+}
+
+/* The read job's completion, on the loop thread: delivers the batch, then
+ * ends the replay or puts it at the back of the line. s->reading stays set
+ * during the callbacks, so replays they start wait their turn. */
+static void read_done(int status, void *data)
+{
+    chat_replay *r = data;
+    chat_store *s = r->store;
+    s->stats.replay_batches++;
+    if (status != 0) {
+        r->status = SIO_EIO;
+        r->n = 0;
+    }
+    if (!r->cancelled && r->status == 0 && r->n > 0)
+        r->batch_cb(r->ids, r->ptrs, r->lens, r->n, r->data);
+    if (r->cancelled)
+        replay_free(r);
+    else if (r->status != 0 || r->exhausted || s->stopping)
+        replay_finish(r, r->status != 0 || r->exhausted ? r->status : SIO_ECLOSED);
+    else {
+        r->busy = 0;
+        replay_push(s, r);
+    }
+    s->reading = NULL;
+    read_next(s);
+    maybe_finish_close(s);
 }
 
 int chat_store_replay(chat_store *s, int64_t after_id, chat_batch_cb batch_cb, chat_done_cb done_cb,
@@ -701,128 +722,132 @@ int chat_store_replay(chat_store *s, int64_t after_id, chat_batch_cb batch_cb, c
         return SIO_EINVAL;
     if (s->stopping)
         return SIO_ECLOSED;
-    chat_replay *r = sio__calloc(1, sizeof *r);
+    chat_replay *r = s->mem.calloc(1, sizeof *r);
     if (r == NULL)
         return SIO_ENOMEM;
-    r->base.kind = REQ_REPLAY;
     r->store = s;
     r->batch_cb = batch_cb;
     r->done_cb = done_cb;
     r->data = data;
     r->cursor = after_id;
-    r->where = RP_QUEUED;
+    replay_push(s, r);
+    /* No job running means the line is empty but for r. */
+    if (s->reading == NULL && read_start(s) < 0) {
+        replay_free(replay_pop(s));
+        return SIO_ENOMEM;
+    }
     if (handle)
         *handle = r;
-    submit(s, &s->replays, &r->base.node);
     return 0;
 }
 
 void chat_replay_cancel(chat_replay *r)
 {
-    if (r == NULL)
+    if (r == NULL || r->cancelled)
         return;
-    chat_store *s = r->store;
-    int unlinked = 0;
-    pthread_mutex_lock(&s->mu);
-    if (r->where == RP_QUEUED || r->where == RP_DONE) {
-        /* Waiting in a list: nobody else holds it, so it can go now. */
-        sio__list_remove(&r->base.node);
-        unlinked = 1;
-    } else {
-        r->cancelled = 1;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (unlinked)
-        replay_free(r);
-}
-
-/* Ends a replay on the loop thread: done_cb, then free. Cancel from inside
- * done_cb is harmless because the replay is already marked cancelled. */
-static void replay_finish(chat_replay *r, int status)
-{
     r->cancelled = 1;
-    r->done_cb(status, r->data);
-    replay_free(r);
+    if (!r->busy) /* waiting in the line: its buffers go now, the handle when reached */
+        batch_free(r->store, r);
 }
 
-/* Delivers a fetched batch, then ends the replay or queues the next one. */
-static void replay_deliver(chat_store *s, chat_replay *r)
+/* ---------------------------------------------------------------- close */
+
+static void store_free(chat_store *s)
 {
-    if (!r->cancelled && r->status == 0 && r->n > 0)
-        r->batch_cb(r->ids, r->ptrs, r->lens, r->n, r->data);
-    if (r->cancelled) {
-        replay_free(r);
-        return;
-    }
-    if (r->status != 0 || r->exhausted || s->closing) {
-        replay_finish(r, r->status != 0 || r->exhausted ? r->status : SIO_ECLOSED);
-        return;
-    }
-    pthread_mutex_lock(&s->mu);
-    r->where = RP_QUEUED;
-    sio__list_insert_tail(&s->replays, &r->base.node);
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    if (s->rdb)
+        rdb_close(s);
+    if (s->db)
+        db_close(s);
+    s->mem.free(s);
 }
 
-/* Takes the whole done list; replays in it become the loop's to free. */
-static void take_done(chat_store *s, sio__list *local)
+static void close_work(void *data)
 {
-    sio__list *it;
-    pthread_mutex_lock(&s->mu);
-    list_move_all(local, &s->done);
-    for (it = local->next; it != local; it = it->next) {
-        req *q = SIO_CONTAINER_OF(it, req, node);
-        if (q->kind == REQ_REPLAY)
-            ((chat_replay *)q)->where = RP_LOOP;
-    }
-    pthread_mutex_unlock(&s->mu);
+    chat_store *s = data;
+    rdb_close(s);
+    db_close(s);
 }
 
-void chat_store_drain(chat_store *s)
+static void close_done(int status, void *data)
 {
-    sio__list local;
-    if (s == NULL || s->draining)
+    chat_store *s = data;
+    void (*cb)(void *) = s->close_cb;
+    void *cb_data = s->close_data;
+    store_free(s);
+    if (cb)
+        cb(cb_data);
+}
+
+/* Once closing and idle: the last job closes the connections. */
+static void maybe_finish_close(chat_store *s)
+{
+    if (!s->stopping || s->group != NULL || s->reading != NULL || s->ins_head != NULL ||
+        s->closing_db)
         return;
-    s->draining = 1;
-    sio__list_init(&local);
-    take_done(s, &local);
-    while (!sio__list_empty(&local)) {
-        req *q = SIO_CONTAINER_OF(local.next, req, node);
-        sio__list_remove(&q->node);
-        if (q->kind == REQ_REPLAY) {
-            replay_deliver(s, (chat_replay *)q);
-            continue;
-        }
-        insert_req *ins = (insert_req *)q;
-        s->pending--;
-        ins->cb(ins->status, ins->id, ins->data);
-        sio__free(ins);
+    s->closing_db = 1;
+    if (sio_loop_work(s->loop, close_work, close_done, s) < 0) {
+        /* No memory for a job: close here; it is shutdown anyway. */
+        close_work(s);
+        close_done(0, s);
     }
-    s->draining = 0;
+}
+
+void chat_store_close(chat_store *s, void (*cb)(void *data), void *data)
+{
+    if (s == NULL || s->stopping)
+        return;
+    s->stopping = 1;
+    s->close_cb = cb;
+    s->close_data = data;
+    chat_replay *r;
+    while ((r = replay_pop(s)) != NULL) {
+        if (r->cancelled)
+            replay_free(r);
+        else
+            replay_finish(r, SIO_ECLOSED);
+    }
+    maybe_finish_close(s);
 }
 
 void chat_store_stats_get(chat_store *s, chat_store_stats *out)
 {
-    pthread_mutex_lock(&s->mu);
     *out = s->stats;
-    pthread_mutex_unlock(&s->mu);
 }
 
-void chat_store_close(chat_store *s)
+/* ----------------------------------------------------------------- open */
+
+static const sio_allocator libc_allocator = {malloc, calloc, realloc, free};
+
+/* Checks the options a store cannot work without. */
+static int options_valid(const chat_store_options *o)
 {
+    const sio_allocator *a = o ? o->allocator : NULL;
+    if (a && (!a->malloc || !a->calloc || !a->realloc || !a->free))
+        return 0;
+    return o && o->path && o->replay_batch >= 1 && o->replay_batch <= 1000000 &&
+           o->busy_timeout_ms >= 0;
+}
+
+int chat_store_open(chat_store **out, sio_loop *loop, const chat_store_options *o)
+{
+    if (out == NULL || loop == NULL || !options_valid(o))
+        return SIO_EINVAL;
+    *out = NULL;
+    const sio_allocator *mem = o->allocator ? o->allocator : &libc_allocator;
+    chat_store *s = mem->calloc(1, sizeof *s);
     if (s == NULL)
-        return;
-    pthread_mutex_lock(&s->mu);
-    s->stopping = 1;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
-    pthread_join(s->reader, NULL);
-    s->closing = 1;
-    s->draining = 0;
-    chat_store_drain(s);
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
-    store_free(s);
+        return SIO_ENOMEM;
+    s->mem = *mem;
+    s->loop = loop;
+    s->ins_tail = &s->ins_head;
+    s->rp_tail = &s->rp_head;
+    s->max_pending = o->max_pending;
+    s->replay_batch = o->replay_batch;
+    int rc = db_open(s, o);
+    if (rc != 0) {
+        store_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }

@@ -2,23 +2,22 @@
  *
  * The tutorial (steps 7-8) keeps every chat message in one table, dedupes
  * client retries by a client-chosen offset, and replays the rows a
- * reconnecting client missed. Here that work runs on one dedicated thread
- * that owns the only sqlite3 connection, so the loop thread never waits on
- * the disk:
+ * reconnecting client missed. Here the database work runs on the library's
+ * work queue (sio_loop_work: a thread pool), so the loop thread never waits
+ * on the disk:
  *
  *  - The loop thread submits requests (chat_store_insert,
- *    chat_store_replay) into a mutex-protected queue.
- *  - The worker takes ALL queued inserts at once and commits them in one
- *    transaction (group commit: one fsync per group, not per message), then
- *    fetches at most one replay batch, so inserts and replays interleave and
- *    neither starves the other.
- *  - Finished requests go to a completion queue; the worker then calls the
- *    wakeup function given at open (wire it to a thread-safe loop post), and
- *    the loop thread calls chat_store_drain(), which runs every completion
- *    callback on the calling (loop) thread, in completion order.
+ *    chat_store_replay).
+ *  - All inserts queued while the previous group commits go to the
+ *    database together in one transaction (group commit: one fsync per
+ *    group, not per message). Replays fetch one batch at a time, round
+ *    robin, on their own connection, so inserts and replays run side by
+ *    side and neither starves the other.
+ *  - Every callback runs on the loop thread (in the work queue's
+ *    completions): insert callbacks in submission order.
  *
- * Every function here except the internal wakeup is for the loop thread
- * only. Errors are the SIO_E* codes of sioc.h. */
+ * Every function here is for the loop thread only. Errors are the SIO_E*
+ * codes of sioc.h. */
 #ifndef SIOC_CHAT_STORE_H
 #define SIOC_CHAT_STORE_H
 
@@ -32,14 +31,17 @@ typedef struct chat_replay chat_replay;
 
 /* Filled with defaults by chat_store_options_init. */
 typedef struct chat_store_options {
-    const char *path;     /* database file, read only by open; default "chat.db" */
-    int synchronous_full; /* 1 (default): PRAGMA synchronous=FULL, durable across
-                             power loss; 0: NORMAL, durable across crashes only */
-    size_t replay_batch;  /* rows per replay batch, 1..1000000; default 500 */
-    int busy_timeout_ms;  /* wait this long for another process's lock; default 5000 */
-    size_t max_pending;   /* inserts submitted but not yet drained before
-                             chat_store_insert says SIO_ELIMIT; 0 = no limit;
-                             default 100000 */
+    const char *path;               /* database file, read only by open; default "chat.db" */
+    int synchronous_full;           /* 1 (default): PRAGMA synchronous=FULL, durable across
+                                       power loss; 0: NORMAL, durable across crashes only */
+    size_t replay_batch;            /* rows per replay batch, 1..1000000; default 500 */
+    int busy_timeout_ms;            /* wait this long for another process's lock; default 5000 */
+    size_t max_pending;             /* inserts submitted but not yet called back before
+                                       chat_store_insert says SIO_ELIMIT; 0 = no limit;
+                                       default 100000 */
+    const sio_allocator *allocator; /* the store's own memory (requests, replay
+                                       batches; used from the pool's threads too);
+                                       NULL (default): libc's. Copied at open. */
 } chat_store_options;
 
 /* Counters, for tests and monitoring. */
@@ -72,18 +74,16 @@ typedef void (*chat_done_cb)(int status, void *data);
 void chat_store_options_init(chat_store_options *o);
 
 /* Opens (or creates) the database and its table synchronously (meant for
- * startup), then starts the worker. wakeup(wakeup_arg) is called from the
- * worker thread whenever completions are ready, possibly many times, until
- * chat_store_close returns; it may be NULL (then poll chat_store_drain).
- * Returns 0 and sets *out, or SIO_EINVAL (bad options), SIO_ENOMEM, SIO_EIO
- * (the database cannot be opened, created or written; logged to stderr). */
-int chat_store_open(chat_store **out, const chat_store_options *o, void (*wakeup)(void *),
-                    void *wakeup_arg);
+ * startup, before the loop runs); the store's jobs then run on loop's work
+ * queue. Returns 0 and sets *out, or SIO_EINVAL (bad options, loop NULL),
+ * SIO_ENOMEM, SIO_EIO (the database cannot be opened, created or written;
+ * logged to stderr). */
+int chat_store_open(chat_store **out, sio_loop *loop, const chat_store_options *o);
 
 /* Queues one message. client_offset[0..offset_len) (may be NULL: no
  * dedupe; compared and stored as exactly these bytes, NULs included) and
- * content[0..content_len) are copied. cb runs later from
- * chat_store_drain, exactly once (also when the store closes first).
+ * content[0..content_len) are copied. cb runs later on the loop thread,
+ * exactly once (also when the store is closed first).
  * Returns 0, or SIO_EINVAL (cb NULL, a length > INT_MAX), SIO_ENOMEM,
  * SIO_ELIMIT (max_pending reached), SIO_ECLOSED (closing); on error cb
  * never runs. */
@@ -107,18 +107,16 @@ int chat_store_replay(chat_store *s, int64_t after_id, chat_batch_cb batch_cb, c
  * NULL is a no-op. */
 void chat_replay_cancel(chat_replay *r);
 
-/* Runs the callbacks of all finished requests on the calling thread. Call it
- * on the loop thread after each wakeup. Callbacks may submit new requests or
- * cancel replays; a nested call from a callback does nothing. */
-void chat_store_drain(chat_store *s);
-
 /* Copies the counters into *out. */
 void chat_store_stats_get(chat_store *s, chat_store_stats *out);
 
-/* Finishes all submitted inserts (their callbacks run here, in a final
- * drain), ends unfinished replays with done_cb(SIO_ECLOSED), joins the
- * worker, closes the database and frees the store. Blocks: call it at
- * shutdown. NULL is a no-op. Not from inside a store callback. */
-void chat_store_close(chat_store *s);
+/* Closes the store without blocking the loop: no new request is taken
+ * (SIO_ECLOSED), the submitted inserts are still committed and called
+ * back, replays end with done_cb(SIO_ECLOSED) (waiting ones at once, one
+ * whose batch is being read after that batch), then a last job closes the
+ * database, and cb(data) (may be NULL) runs on the loop thread once the
+ * store is freed. Queued jobs keep the loop running until then. A second
+ * call, or s NULL, does nothing. */
+void chat_store_close(chat_store *s, void (*cb)(void *data), void *data);
 
 #endif

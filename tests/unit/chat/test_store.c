@@ -2,12 +2,14 @@
  * files in a private temporary directory: ids, duplicates (also within one
  * group transaction), group commit, batched replays with cancellation,
  * persistence across reopen, database failures (bad paths, a failing
- * trigger, a lock held by another connection), the pending limit, and a
- * close that still completes every submitted request.
+ * trigger, a lock held by another connection), the pending limit, memory
+ * failures (the store's own allocator), and a close that still completes
+ * every submitted request.
  *
- * The worker's wakeup posts a semaphore; pump() waits on it (with a
- * deadline, so a lost wakeup fails the test instead of hanging it) and
- * drains, as the event loop would. */
+ * The store runs on a real sio_loop and its work queue, as in the chat:
+ * pump() runs the loop until a counter the callbacks move reaches its
+ * target (a 1 ms timer looks; after 20 s without it the test fails instead
+ * of hanging). */
 #define _GNU_SOURCE /* nftw, mkdtemp, usleep */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +30,35 @@
 
 #include <sqlite3.h>
 
-#include "core/alloc.h"
 #include "sioc.h"
 #include "store.h"
 
 /* The temporary directory holding every test's database files. */
 static char tmpdir[64];
-/* Posted by the store's wakeup. */
-static sem_t wake_sem;
+/* The loop every store of the tests runs on. */
+static sio_loop *loop;
 
-static void wake(void *arg)
+/* ---- the store's allocator: libc's, failing the Nth allocation on demand */
+
+static unsigned long fail_countdown; /* 0: off; else the allocation that fails */
+
+static int fail_now(void)
 {
-    sem_post((sem_t *)arg);
+    return fail_countdown != 0 && --fail_countdown == 0;
 }
+static void *t_malloc(size_t n)
+{
+    return fail_now() ? NULL : malloc(n);
+}
+static void *t_calloc(size_t c, size_t n)
+{
+    return fail_now() ? NULL : calloc(c, n);
+}
+static void *t_realloc(void *p, size_t n)
+{
+    return fail_now() ? NULL : realloc(p, n);
+}
+static const sio_allocator failing = {t_malloc, t_calloc, t_realloc, free};
 
 /* A database path unique to one test. */
 static const char *db_path(const char *name)
@@ -59,24 +76,55 @@ static chat_store *open_store(const char *name, size_t batch)
     o.path = db_path(name);
     o.replay_batch = batch;
     chat_store *s = NULL;
-    assert_int_equal(chat_store_open(&s, &o, wake, &wake_sem), 0);
+    assert_int_equal(chat_store_open(&s, loop, &o), 0);
     assert_non_null(s);
     return s;
 }
 
-/* Drains until *counter reaches target, failing after 20 s without it. */
-static void pump(chat_store *s, const int *counter, int target)
+/* What pump() waits for. */
+typedef struct wait_for {
+    const int *counter;
+    int target;
+    uint64_t deadline; /* sio_loop_now() after which the test fails */
+    int timed_out;
+} wait_for;
+
+static void pump_check(sio_loop_timer *t, void *data)
 {
-    while (*counter < target) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 20;
-        int rc;
-        while ((rc = sem_timedwait(&wake_sem, &ts)) != 0 && errno == EINTR)
-            ;
-        assert_int_equal(rc, 0);
-        chat_store_drain(s);
+    wait_for *w = data;
+    if (*w->counter >= w->target || sio_loop_now(loop) > w->deadline) {
+        w->timed_out = *w->counter < w->target;
+        sio_loop_timer_stop(t);
+        sio_loop_stop(loop);
     }
+}
+
+/* Runs the loop until *counter reaches target, failing after 20 s without
+ * it. */
+static void pump(const int *counter, int target)
+{
+    if (*counter >= target)
+        return;
+    wait_for w = {counter, target, sio_loop_now(loop) + 20000, 0};
+    sio_loop_timer *t;
+    assert_int_equal(sio_loop_timer_new(&t, loop, pump_check, &w), 0);
+    assert_int_equal(sio_loop_timer_start(t, 1, 1), 0);
+    sio_loop_run(loop);
+    sio_loop_timer_free(t);
+    assert_false(w.timed_out);
+}
+
+static void on_closed(void *data)
+{
+    (*(int *)data)++;
+}
+
+/* Closes s and runs the loop until it is gone. */
+static void close_store(chat_store *s)
+{
+    int closed = 0;
+    chat_store_close(s, on_closed, &closed);
+    pump(&closed, 1);
 }
 
 /* Runs a query returning one integer on a separate connection. */
@@ -136,7 +184,7 @@ static void test_insert_ids_ascending(void **state)
     chat_store *s = open_store("ids", 500);
     for (int i = 0; i < 20; i++)
         insert_msg(s, i, i % 2);
-    pump(s, &ilog.n, 20);
+    pump(&ilog.n, 20);
     for (int i = 0; i < 20; i++) {
         assert_int_equal(ilog.status[i], 0);
         assert_int_equal(ilog.seq[i], i); /* completions in submission order */
@@ -146,7 +194,7 @@ static void test_insert_ids_ascending(void **state)
     chat_store_stats_get(s, &st);
     assert_int_equal(st.rows, 20);
     assert_int_equal(st.failures, 0);
-    chat_store_close(s);
+    close_store(s);
     assert_int_equal(query_int("ids", "SELECT COUNT(*) FROM messages"), 20);
     assert_int_equal(query_int("ids", "SELECT COUNT(*) FROM messages WHERE client_offset IS NULL"),
                      10);
@@ -162,16 +210,16 @@ static void test_duplicate_offset(void **state)
     chat_store *s = open_store("dup", 500);
     insert_msg(s, 1, 0);
     insert_msg(s, 2, 0);
-    pump(s, &ilog.n, 2);
+    pump(&ilog.n, 2);
     insert_msg(s, 1, 0); /* a retry of message 1 */
-    pump(s, &ilog.n, 3);
+    pump(&ilog.n, 3);
     assert_int_equal(ilog.status[2], SIO_EEXIST);
     assert_int_equal(ilog.id[2], ilog.id[0]);
     chat_store_stats st;
     chat_store_stats_get(s, &st);
     assert_int_equal(st.rows, 2);
     assert_int_equal(st.duplicates, 1);
-    chat_store_close(s);
+    close_store(s);
     assert_int_equal(query_int("dup", "SELECT COUNT(*) FROM messages WHERE client_offset='off-1'"),
                      1);
     assert_int_equal(query_int("dup", "SELECT COUNT(*) FROM messages"), 2);
@@ -188,15 +236,15 @@ static void test_offset_with_nul(void **state)
     assert_int_equal(chat_store_insert(s, "a\0x", 3, "one", 3, on_insert, NULL), 0);
     assert_int_equal(chat_store_insert(s, "a\0y", 3, "two", 3, on_insert, NULL), 0);
     assert_int_equal(chat_store_insert(s, "a", 1, "three", 5, on_insert, NULL), 0);
-    pump(s, &ilog.n, 3);
+    pump(&ilog.n, 3);
     assert_int_equal(chat_store_insert(s, "a\0x", 3, "one", 3, on_insert, NULL), 0);
-    pump(s, &ilog.n, 4);
+    pump(&ilog.n, 4);
     assert_int_equal(ilog.status[0], 0);
     assert_int_equal(ilog.status[1], 0);
     assert_int_equal(ilog.status[2], 0);
     assert_int_equal(ilog.status[3], SIO_EEXIST);
     assert_int_equal(ilog.id[3], ilog.id[0]);
-    chat_store_close(s);
+    close_store(s);
     assert_int_equal(query_int("nuloff", "SELECT COUNT(*) FROM messages"), 3);
     assert_int_equal(query_int("nuloff", "SELECT length(CAST(client_offset AS BLOB)) FROM messages "
                                          "WHERE content='two'"),
@@ -212,7 +260,7 @@ static void test_duplicate_in_one_group(void **state)
     reset_log();
     chat_store *s = open_store("dupgroup", 500);
     insert_msg(s, 0, 0);
-    pump(s, &ilog.n, 1);
+    pump(&ilog.n, 1);
     sqlite3 *other;
     assert_int_equal(sqlite3_open(db_path("dupgroup"), &other), SQLITE_OK);
     assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
@@ -225,7 +273,7 @@ static void test_duplicate_in_one_group(void **state)
     usleep(200 * 1000);
     assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
-    pump(s, &ilog.n, 4);
+    pump(&ilog.n, 4);
     assert_int_equal(ilog.status[2], 0);
     assert_int_equal(ilog.status[3], SIO_EEXIST);
     assert_int_equal(ilog.id[3], ilog.id[2]);
@@ -233,7 +281,7 @@ static void test_duplicate_in_one_group(void **state)
     chat_store_stats_get(s, &st);
     assert_int_equal(st.commits - before.commits, 2); /* {1} then {2, 2} */
     assert_int_equal(st.rows, 3);
-    chat_store_close(s);
+    close_store(s);
     assert_int_equal(query_int("dupgroup", "SELECT COUNT(*) FROM messages"), 3);
 }
 
@@ -244,7 +292,7 @@ static void test_group_commit(void **state)
     chat_store *s = open_store("group", 500);
     for (int i = 0; i < 1000; i++)
         insert_msg(s, i, 0);
-    pump(s, &ilog.n, 1000);
+    pump(&ilog.n, 1000);
     for (int i = 0; i < 1000; i++) {
         assert_int_equal(ilog.status[i], 0);
         assert_int_equal(ilog.id[i], i + 1);
@@ -255,7 +303,7 @@ static void test_group_commit(void **state)
     assert_int_equal(st.rows, 1000);
     assert_true(st.commits >= 1);
     assert_true(st.commits < 100);
-    chat_store_close(s);
+    close_store(s);
 }
 
 /* ------------------------------------------------------------- replays */
@@ -308,7 +356,7 @@ static void fill(chat_store *s, int n)
     reset_log();
     for (int i = 0; i < n; i++)
         insert_msg(s, i, 0);
-    pump(s, &ilog.n, n);
+    pump(&ilog.n, n);
 }
 
 static void test_replay_batches(void **state)
@@ -319,7 +367,7 @@ static void test_replay_batches(void **state)
     rp_log l = {0};
     l.last_id = 200;
     assert_int_equal(chat_store_replay(s, 200, on_batch, on_done, &l, &l.handle), 0);
-    pump(s, &l.done, 1);
+    pump(&l.done, 1);
     assert_int_equal(l.done_status, 0);
     assert_int_equal(l.rows, 1034);
     assert_int_equal(l.batches, 11);
@@ -330,13 +378,13 @@ static void test_replay_batches(void **state)
     rp_log e = {0};
     e.last_id = 1234;
     assert_int_equal(chat_store_replay(s, 1234, on_batch, on_done, &e, NULL), 0);
-    pump(s, &e.done, 1);
+    pump(&e.done, 1);
     assert_int_equal(e.batches, 0);
     assert_int_equal(e.done_status, 0);
     chat_store_stats st;
     chat_store_stats_get(s, &st);
     assert_int_equal(st.replay_batches, 12);
-    chat_store_close(s);
+    close_store(s);
 }
 
 /* Contents are bytes: embedded NULs and the empty string survive. */
@@ -360,13 +408,13 @@ static void test_replay_binary_content(void **state)
     chat_store *s = open_store("bin", 10);
     assert_int_equal(chat_store_insert(s, NULL, 0, "a\0b", 3, on_insert, NULL), 0);
     assert_int_equal(chat_store_insert(s, NULL, 0, NULL, 0, on_insert, NULL), 0);
-    pump(s, &ilog.n, 2);
+    pump(&ilog.n, 2);
     rp_log l = {0};
     bin_seen = 0;
     assert_int_equal(chat_store_replay(s, 0, on_bin_batch, on_done, &l, NULL), 0);
-    pump(s, &l.done, 1);
+    pump(&l.done, 1);
     assert_int_equal(bin_seen, 1);
-    chat_store_close(s);
+    close_store(s);
 }
 
 /* Another process holds the write lock, so an insert waits (busy_timeout):
@@ -387,15 +435,15 @@ static void test_replay_while_locked(void **state)
     usleep(50 * 1000); /* the writer takes it and waits for the lock */
     rp_log l = {0};
     assert_int_equal(chat_store_replay(s, 0, on_batch, on_done, &l, NULL), 0);
-    pump(s, &l.done, 1);
+    pump(&l.done, 1);
     assert_int_equal(l.done_status, 0);
     assert_int_equal(l.rows, 100);
     assert_int_equal(ilog.n, 0); /* the insert is still waiting */
     assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
-    pump(s, &ilog.n, 1);
+    pump(&ilog.n, 1);
     assert_int_equal(ilog.status[0], 0);
-    chat_store_close(s);
+    close_store(s);
 }
 
 /* Replays and inserts run side by side: an insert during a long replay
@@ -409,13 +457,13 @@ static void test_replay_interleaves(void **state)
     assert_int_equal(chat_store_replay(s, 0, on_batch, on_done, &l, NULL), 0);
     reset_log();
     insert_msg(s, 1000, 0);
-    pump(s, &ilog.n, 1);
+    pump(&ilog.n, 1);
     assert_int_equal(ilog.status[0], 0);
-    pump(s, &l.done, 1);
+    pump(&l.done, 1);
     assert_int_equal(l.done_status, 0);
     assert_true(l.rows >= 1000);
     assert_int_equal(l.bad, 0);
-    chat_store_close(s);
+    close_store(s);
 }
 
 static void test_replay_cancel(void **state)
@@ -439,7 +487,7 @@ static void test_replay_cancel(void **state)
     /* A control replay that runs to its end after all of them. */
     rp_log c = {0};
     assert_int_equal(chat_store_replay(s, 0, on_batch, on_done, &c, NULL), 0);
-    pump(s, &c.done, 1);
+    pump(&c.done, 1);
     assert_int_equal(c.rows, 2000);
     assert_int_equal(a.batches, 2);
     assert_int_equal(a.done, 0);
@@ -448,30 +496,24 @@ static void test_replay_cancel(void **state)
         assert_int_equal(b[i].done, 0);
     }
     chat_replay_cancel(NULL);
-    chat_store_close(s);
-    assert_int_equal(a.batches, 2); /* the final drain did not run it either */
+    close_store(s);
+    assert_int_equal(a.batches, 2); /* the close did not run it either */
     assert_int_equal(a.done, 0);
 }
 
-/* A replay cancelled after its batch was fetched but before the drain. */
+/* A replay cancelled after its batch was fetched but before the loop ran
+ * the job's completion: the completion frees it without a callback. */
 static void test_replay_cancel_when_done(void **state)
 {
     (void)state;
     chat_store *s = open_store("canceldone", 100);
     fill(s, 10);
-    /* Forget fill()'s leftover wakeups, then wait for the replay's one
-     * without draining. */
-    while (sem_trywait(&wake_sem) == 0)
-        ;
     rp_log l = {0};
     assert_int_equal(chat_store_replay(s, 0, on_batch, on_done, &l, &l.handle), 0);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 20;
-    assert_int_equal(sem_timedwait(&wake_sem, &ts), 0);
+    usleep(200 * 1000); /* the pool fetches the batch; the loop is not running */
     chat_replay_cancel(l.handle);
-    chat_store_drain(s);
-    chat_store_close(s);
+    assert_int_equal(sio_loop_run(loop), 0); /* until no job is left */
+    close_store(s);
     assert_int_equal(l.batches, 0);
     assert_int_equal(l.done, 0);
 }
@@ -483,23 +525,23 @@ static void test_reopen(void **state)
     (void)state;
     chat_store *s = open_store("reopen", 500);
     fill(s, 10);
-    chat_store_close(s);
+    close_store(s);
     s = open_store("reopen", 4);
     rp_log l = {0};
     assert_int_equal(chat_store_replay(s, 0, on_batch, on_done, &l, NULL), 0);
-    pump(s, &l.done, 1);
+    pump(&l.done, 1);
     assert_int_equal(l.rows, 10);
     assert_int_equal(l.batches, 3);
     assert_int_equal(l.bad, 0);
     reset_log();
     insert_msg(s, 3, 0); /* a retry from before the restart */
     insert_msg(s, 10, 0);
-    pump(s, &ilog.n, 2);
+    pump(&ilog.n, 2);
     assert_int_equal(ilog.status[0], SIO_EEXIST);
     assert_int_equal(ilog.id[0], 4);
     assert_int_equal(ilog.status[1], 0);
     assert_true(ilog.id[1] > 10); /* (a DO NOTHING conflict may use up an id) */
-    chat_store_close(s);
+    close_store(s);
 }
 
 /* ------------------------------------------------------------ failures */
@@ -511,12 +553,12 @@ static void test_open_failures(void **state)
     chat_store *s = (chat_store *)&o; /* must be reset to NULL on failure */
     chat_store_options_init(&o);
     o.path = tmpdir; /* a directory */
-    assert_int_equal(chat_store_open(&s, &o, wake, &wake_sem), SIO_EIO);
+    assert_int_equal(chat_store_open(&s, loop, &o), SIO_EIO);
     assert_null(s);
     char path[256];
     snprintf(path, sizeof path, "%s/no/such/dir/x.db", tmpdir);
     o.path = path;
-    assert_int_equal(chat_store_open(&s, &o, wake, &wake_sem), SIO_EIO);
+    assert_int_equal(chat_store_open(&s, loop, &o), SIO_EIO);
     /* A file that is not a database. */
     snprintf(path, sizeof path, "%s/garbage.db", tmpdir);
     FILE *f = fopen(path, "w");
@@ -524,16 +566,16 @@ static void test_open_failures(void **state)
     for (int i = 0; i < 512; i++)
         fputs("this is not an SQLite database\n", f);
     fclose(f);
-    assert_int_equal(chat_store_open(&s, &o, wake, &wake_sem), SIO_EIO);
+    assert_int_equal(chat_store_open(&s, loop, &o), SIO_EIO);
     assert_null(s);
     /* Bad options. */
     chat_store_options_init(&o);
     o.path = NULL;
-    assert_int_equal(chat_store_open(&s, &o, wake, &wake_sem), SIO_EINVAL);
+    assert_int_equal(chat_store_open(&s, loop, &o), SIO_EINVAL);
     chat_store_options_init(&o);
     o.replay_batch = 0;
-    assert_int_equal(chat_store_open(&s, &o, wake, &wake_sem), SIO_EINVAL);
-    assert_int_equal(chat_store_open(&s, NULL, wake, &wake_sem), SIO_EINVAL);
+    assert_int_equal(chat_store_open(&s, loop, &o), SIO_EINVAL);
+    assert_int_equal(chat_store_open(&s, loop, NULL), SIO_EINVAL);
 }
 
 /* A trigger makes one row fail: only that row fails, the rest commit. */
@@ -557,14 +599,14 @@ static void test_insert_failure(void **state)
         const char *msg = i % 3 == 1 ? "boom" : "fine";
         assert_int_equal(chat_store_insert(s, NULL, 0, msg, 4, on_insert, (void *)(intptr_t)i), 0);
     }
-    pump(s, &ilog.n, 9);
+    pump(&ilog.n, 9);
     for (int i = 0; i < 9; i++)
         assert_int_equal(ilog.status[i], i % 3 == 1 ? SIO_EIO : 0);
     chat_store_stats st;
     chat_store_stats_get(s, &st);
     assert_int_equal(st.rows, 6);
     assert_int_equal(st.failures, 3);
-    chat_store_close(s);
+    close_store(s);
     assert_int_equal(query_int("trigger", "SELECT COUNT(*) FROM messages"), 6);
 }
 
@@ -579,23 +621,23 @@ static void test_busy_failure(void **state)
     o.busy_timeout_ms = 50;
     o.synchronous_full = 0;
     chat_store *s;
-    assert_int_equal(chat_store_open(&s, &o, wake, &wake_sem), 0);
+    assert_int_equal(chat_store_open(&s, loop, &o), 0);
     sqlite3 *other;
     assert_int_equal(sqlite3_open(db_path("busy"), &other), SQLITE_OK);
     assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     reset_log();
     insert_msg(s, 0, 0);
     insert_msg(s, 1, 0);
-    pump(s, &ilog.n, 2);
+    pump(&ilog.n, 2);
     assert_int_equal(ilog.status[0], SIO_EIO);
     assert_int_equal(ilog.status[1], SIO_EIO);
     assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
     insert_msg(s, 0, 0); /* the client's retry */
-    pump(s, &ilog.n, 3);
+    pump(&ilog.n, 3);
     assert_int_equal(ilog.status[2], 0);
     assert_int_equal(ilog.id[2], 1);
-    chat_store_close(s);
+    close_store(s);
     assert_int_equal(query_int("busy", "SELECT COUNT(*) FROM messages"), 1);
 }
 
@@ -608,8 +650,8 @@ static void test_bad_arguments(void **state)
     assert_int_equal(chat_store_insert(NULL, NULL, 0, "x", 1, on_insert, NULL), SIO_EINVAL);
     assert_int_equal(chat_store_replay(s, 0, NULL, on_done, NULL, NULL), SIO_EINVAL);
     assert_int_equal(chat_store_replay(s, 0, on_batch, NULL, NULL, NULL), SIO_EINVAL);
-    chat_store_close(s);
-    chat_store_close(NULL);
+    close_store(s);
+    chat_store_close(NULL, NULL, NULL);
 }
 
 static void test_max_pending(void **state)
@@ -620,53 +662,60 @@ static void test_max_pending(void **state)
     o.path = db_path("pending");
     o.max_pending = 5;
     chat_store *s;
-    assert_int_equal(chat_store_open(&s, &o, wake, &wake_sem), 0);
+    assert_int_equal(chat_store_open(&s, loop, &o), 0);
     reset_log();
     for (int i = 0; i < 5; i++)
         insert_msg(s, i, 0);
     assert_int_equal(chat_store_insert(s, NULL, 0, "x", 1, on_insert, NULL), SIO_ELIMIT);
-    pump(s, &ilog.n, 5);
-    insert_msg(s, 5, 0); /* room again once drained */
-    pump(s, &ilog.n, 6);
+    pump(&ilog.n, 5);
+    insert_msg(s, 5, 0); /* room again once called back */
+    pump(&ilog.n, 6);
     assert_int_equal(ilog.status[5], 0);
-    chat_store_close(s);
+    close_store(s);
 }
 
-/* Allocation failures: on the loop thread they are returned at once; in the
- * worker (a replay's content buffer) they end the replay with SIO_ENOMEM.
- * The worker is idle whenever the countdown is set, so only one thread
- * allocates at a time. */
+/* Allocation failures (the store's allocator, options.allocator): on the
+ * loop thread they are returned at once; in a read job (a replay's batch
+ * buffers) they end the replay with SIO_ENOMEM. No job runs whenever the
+ * countdown is set, so only one thread allocates at a time. */
 static void test_out_of_memory(void **state)
 {
     (void)state;
     chat_store_options o;
     chat_store_options_init(&o);
     o.path = db_path("oom");
+    o.allocator = &failing;
     chat_store *s = (chat_store *)&o;
-    sio__alloc_fail_after(1);
-    assert_int_equal(chat_store_open(&s, &o, wake, &wake_sem), SIO_ENOMEM);
+    fail_countdown = 1;
+    assert_int_equal(chat_store_open(&s, loop, &o), SIO_ENOMEM);
     assert_null(s);
-    s = open_store("oom", 100);
+    assert_int_equal(chat_store_open(&s, loop, &o), 0);
     fill(s, 5);
-    sio__alloc_fail_after(1);
+    fail_countdown = 1;
     assert_int_equal(chat_store_insert(s, NULL, 0, "x", 1, on_insert, NULL), SIO_ENOMEM);
     rp_log l = {0};
-    sio__alloc_fail_after(1);
+    fail_countdown = 1;
     assert_int_equal(chat_store_replay(s, 0, on_batch, on_done, &l, NULL), SIO_ENOMEM);
-    /* The handle is allocated; then each of the worker's first allocations
-     * (the three row arrays, grown on the first row, then the blob) fails
-     * in turn: the replay ends with SIO_ENOMEM and delivers nothing. */
+    /* The handle is allocated; then each of the read job's first
+     * allocations (the three row arrays, grown on the first row, then the
+     * blob) fails in turn: the replay ends with SIO_ENOMEM and delivers
+     * nothing. */
     for (unsigned long n = 2; n <= 5; n++) {
         memset(&l, 0, sizeof l);
-        sio__alloc_fail_after(n);
+        fail_countdown = n;
         assert_int_equal(chat_store_replay(s, 0, on_batch, on_done, &l, NULL), 0);
-        pump(s, &l.done, 1);
-        sio__alloc_fail_after(0);
+        pump(&l.done, 1);
+        fail_countdown = 0;
         assert_int_equal(l.done_status, SIO_ENOMEM);
         assert_int_equal(l.batches, 0);
     }
     assert_int_equal(ilog.n, 5); /* the failed insert never called back */
-    chat_store_close(s);
+    /* An allocator without free is refused. */
+    sio_allocator partial = failing;
+    partial.free = NULL;
+    o.allocator = &partial;
+    assert_int_equal(chat_store_open(&s, loop, &o), SIO_EINVAL);
+    close_store(s);
 }
 
 /* ---------------------------------------------------------------- close */
@@ -693,7 +742,9 @@ static void test_close_completes_pending(void **state)
         insert_msg(s, 1000 + i, 0);
     closing_store = s;
     assert_int_equal(chat_store_insert(s, NULL, 0, "last", 4, on_insert_then_submit, NULL), 0);
-    chat_store_close(s); /* no drain before */
+    int closed = 0;
+    chat_store_close(s, on_closed, &closed); /* nothing ran before */
+    pump(&closed, 1);
     assert_int_equal(ilog.n, 501);
     for (int i = 0; i < 501; i++)
         assert_int_equal(ilog.status[i], 0);
@@ -719,13 +770,13 @@ static int setup_dir(void **state)
     strcpy(tmpdir, "/tmp/sioc-store-XXXXXX");
     if (mkdtemp(tmpdir) == NULL)
         return -1;
-    return sem_init(&wake_sem, 0, 0);
+    return sio_loop_new(&loop);
 }
 
 static int teardown_dir(void **state)
 {
     (void)state;
-    sem_destroy(&wake_sem);
+    sio_loop_free(loop);
     return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
