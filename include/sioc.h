@@ -151,6 +151,12 @@ typedef struct sio_metrics {
     uint64_t bytes_in;
     uint64_t bytes_out;         /* written to the kernel */
     uint64_t write_queue_bytes; /* gauge: queued and not yet written */
+    /* Abuse limits (sioc's own; Node has none): refusals, by limit */
+    uint64_t refused_connections_per_address; /* 429 at accept (max_connections_per_address) */
+    uint64_t refused_handshake_rate;          /* 429 handshakes (handshake_rate) */
+    uint64_t refused_dynamic_namespaces;      /* "Invalid namespace" (max_dynamic_namespaces) */
+    uint64_t refused_rooms_per_socket;        /* joins refused (max_rooms_per_socket) */
+    uint64_t refused_rooms;                   /* joins refused (max_rooms) */
 } sio_metrics;
 void sio_metrics_get(sio_metrics *out);
 /* Writes m in the Prometheus text format (sioc_* families) into out (cap
@@ -251,8 +257,15 @@ typedef struct sio_http_options {
     uint32_t request_timeout;    /* 30000 ms for a whole request incl. body -> 408 */
     uint32_t keep_alive_timeout; /* 5000 ms idle between requests (Node's default) */
     size_t max_connections;      /* 0 = unlimited; past it new connections are closed */
-    size_t max_pending_output;   /* 1 MiB of unwritten answers on a connection: further
-                                    pipelined requests wait (not parsed) until it drains */
+    /* Open connections from one client address (Node has no such limit).
+     * Past it a new connection is answered 429 "Too many connections from
+     * this address" (Connection: close) at once and closed; over TLS it is
+     * closed without an answer. 0 (the default) = off: behind a proxy or a
+     * NAT every client has the same address, so only a server that sees
+     * its clients' own addresses should set it (docs/guide.md). */
+    size_t max_connections_per_address;
+    size_t max_pending_output; /* 1 MiB of unwritten answers on a connection: further
+                                  pipelined requests wait (not parsed) until it drains */
     /* The output budget of the whole server (Node has none): bytes queued
      * or being written on all its connections together. Past it, a
      * WebSocket holding more than its fair share (the budget over the open
@@ -356,6 +369,20 @@ typedef struct sio_eio_options {
     size_t outbound_soft_limit;     /* 1 MiB (WebSocket; 0 = none) */
     uint32_t outbound_soft_timeout; /* 10000 ms above the soft limit -> closed */
     unsigned max_ws_fragments;      /* 1024 frames in one WebSocket message -> close 1008 */
+    /* Handshakes (new sessions, over either transport) from one client
+     * address, a token bucket: handshake_rate a second, at most
+     * handshake_burst at once (0: handshake_rate). Over it the request is
+     * refused with HTTP 429 and Node's form of a refusal by policy (code 4,
+     * as allowRequest's, with the message "Too many handshakes": the JSON
+     * body {"code":4,"message":"Too many handshakes"} on polling, that text
+     * on an upgrade), and connection_error fires with it. The addresses
+     * are tracked in a table bounded by handshake_addresses entries (an
+     * entry goes once its bucket is full again). Node has no such limit.
+     * handshake_rate 0 (the default) = off: behind a proxy or a NAT every
+     * client has the same address (docs/guide.md). */
+    uint32_t handshake_rate;    /* 0 = off */
+    uint32_t handshake_burst;   /* 0 = handshake_rate */
+    size_t handshake_addresses; /* 65536 addresses tracked at most */
 } sio_eio_options;
 
 void sio_eio_options_init(sio_eio_options *o);
@@ -543,8 +570,19 @@ typedef struct sio_server_options {
     unsigned max_json_depth;     /* 32 nesting levels */
     uint32_t attachment_timeout; /* 10000 ms for all attachments of a packet to arrive */
     size_t max_binary_bytes;     /* 0 = eio.max_http_buffer_size: attachments of one packet */
-    sio_adapter_factory adapter; /* NULL: sio_mem_adapter_new (Node's in-memory adapter) */
-    void *adapter_data;          /* passed to adapter */
+    /* Abuse limits (Node has none; 0 = no limit). Past
+     * max_dynamic_namespaces namespaces made by the matchers of
+     * sio_server_of_dynamic (alive at once: a child removed by
+     * cleanup_empty_child_namespaces no longer counts), a CONNECT that
+     * would make one more gets Node's "Invalid namespace" connect_error.
+     * The rooms limits are on this node, and a socket's own-id room is not
+     * counted: a join past either fails with SIO_ELIMIT (sio_socket_join,
+     * and socketsJoin for the sockets over it), and nothing else changes. */
+    size_t max_dynamic_namespaces; /* 10000 */
+    size_t max_rooms_per_socket;   /* 10000 rooms one socket is in */
+    size_t max_rooms;              /* 1000000 rooms in one namespace */
+    sio_adapter_factory adapter;   /* NULL: sio_mem_adapter_new (Node's in-memory adapter) */
+    void *adapter_data;            /* passed to adapter */
 } sio_server_options;
 
 void sio_server_options_init(sio_server_options *o);
@@ -849,7 +887,8 @@ typedef void (*sio_drain_cb)(sio_socket *s, void *data);
 int sio_socket_on_drain(sio_socket *s, sio_drain_cb cb, void *data);
 
 /* Rooms (every socket is in the room named by its id). SIO_ENOMEM,
- * SIO_ECLOSED. Leaving a room one is not in is not an error. */
+ * SIO_ECLOSED, SIO_ELIMIT (max_rooms_per_socket or max_rooms: not joined).
+ * Leaving a room one is not in is not an error. */
 int sio_socket_join(sio_socket *s, const char *room);
 int sio_socket_leave(sio_socket *s, const char *room);
 int sio_socket_in_room(const sio_socket *s, const char *room);

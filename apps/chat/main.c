@@ -398,24 +398,36 @@ static void on_connection(sio_socket *s, void *data)
 
 /* ------------------------------------------------------------ lifecycle */
 
-/* GET /metrics: the library's counters and this chat's namespace gauge in
- * the Prometheus text format. */
+/* GET /metrics: the library's counters, this chat's namespace gauge and
+ * its --max-message-rate limit (the limit and what it refused) in the
+ * Prometheus text format. */
 static void serve_metrics(chat *app, sio_req *req)
 {
     sio_metrics m;
     sio_metrics_get(&m);
     size_t need = sio_metrics_format(&m, NULL, 0);
-    char *body = malloc(need + 256);
+    char *body = malloc(need + 1024);
     if (body == NULL) {
         sio_req_respond(req, 500, NULL, "", 0);
         return;
     }
     size_t n = sio_metrics_format(&m, body, need + 1);
-    n += (size_t)snprintf(body + n, 256,
-                          "# HELP sioc_namespace_sockets Connected sockets per namespace.\n"
-                          "# TYPE sioc_namespace_sockets gauge\n"
-                          "sioc_namespace_sockets{namespace=\"/\"} %zu\n",
-                          sio_namespace_sockets_count(app->nsp));
+    n += (size_t)snprintf(
+        body + n, 1024,
+        "# HELP sioc_namespace_sockets Connected sockets per namespace.\n"
+        "# TYPE sioc_namespace_sockets gauge\n"
+        "sioc_namespace_sockets{namespace=\"/\"} %zu\n"
+        "# HELP sioc_chat_max_message_rate Chat messages a second per socket (0 = no limit).\n"
+        "# TYPE sioc_chat_max_message_rate gauge\n"
+        "sioc_chat_max_message_rate %u\n"
+        "# HELP sioc_chat_rate_refused_total Chat messages refused by the message rate limit.\n"
+        "# TYPE sioc_chat_rate_refused_total counter\n"
+        "sioc_chat_rate_refused_total %llu\n"
+        "# HELP sioc_chat_flood_disconnects_total Sockets disconnected for a sustained flood.\n"
+        "# TYPE sioc_chat_flood_disconnects_total counter\n"
+        "sioc_chat_flood_disconnects_total %llu\n",
+        sio_namespace_sockets_count(app->nsp), (unsigned)app->max_rate,
+        (unsigned long long)app->rate_refused, (unsigned long long)app->flood_kicks);
     sio_req_respond(req, 200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", body,
                     n);
     free(body);
@@ -496,6 +508,8 @@ static void usage(FILE *f)
                "                 [--synchronous full|normal]\n"
                "                 [--max-outbound BYTES] [--outbound-soft-limit BYTES]\n"
                "                 [--outbound-soft-timeout MS] [--max-output-total BYTES]\n"
+               "                 [--max-connections-per-address N] [--handshake-rate N]\n"
+               "                 [--handshake-burst N]\n"
                "                 [--redis redis://HOST:PORT] [--metrics] [--help] [--version]\n"
                "  --metrics serves GET /metrics (Prometheus text format).\n"
                "  PORT in the environment sets the default port (3000).\n"
@@ -504,6 +518,9 @@ static void usage(FILE *f)
                "  --max-output-total 256 MiB for all clients; a client over them is\n"
                "  disconnected. --max-message-rate: chat messages a second per client\n"
                "  (1000; 0 = none): more are refused in the ack, a flood disconnects.\n"
+               "  Per client address (default 0 = off; not behind a proxy, docs/guide.md):\n"
+               "  --max-connections-per-address open connections (more get 429),\n"
+               "  --handshake-rate new sessions a second, --handshake-burst at once.\n"
                "  SIGUSR1 prints counters on stderr.\n"
                "  --redis (or REDIS_URL in the environment; default none: one process):\n"
                "  several processes share one database file and one Redis, and every\n"
@@ -597,6 +614,21 @@ static int parse_option(int ch, const char *v, config *c, const char **port)
             return -1;
         c->http.max_output_total = (size_t)x;
         return 0;
+    case 'a':
+        if (parse_uint("--max-connections-per-address", v, 0, SIZE_MAX, &x) < 0)
+            return -1;
+        c->http.max_connections_per_address = (size_t)x;
+        return 0;
+    case 'k':
+        if (parse_uint("--handshake-rate", v, 0, 1000000, &x) < 0)
+            return -1;
+        c->io.eio.handshake_rate = (uint32_t)x;
+        return 0;
+    case 'b':
+        if (parse_uint("--handshake-burst", v, 0, 1000000, &x) < 0)
+            return -1;
+        c->io.eio.handshake_burst = (uint32_t)x;
+        return 0;
     case 'r':
         c->redis = v;
         return *v ? 0 : bad_value("--redis", v, "is empty (name a redis:// URL)");
@@ -625,6 +657,9 @@ static int parse_args(int argc, char **argv, config *c)
                                          {"outbound-soft-timeout", required_argument, 0, 'T'},
                                          {"max-output-total", required_argument, 0, 'B'},
                                          {"synchronous", required_argument, 0, 's'},
+                                         {"max-connections-per-address", required_argument, 0, 'a'},
+                                         {"handshake-rate", required_argument, 0, 'k'},
+                                         {"handshake-burst", required_argument, 0, 'b'},
                                          {"redis", required_argument, 0, 'r'},
                                          {"help", no_argument, 0, 'h'},
                                          {"metrics", no_argument, 0, 'X'},

@@ -5,6 +5,7 @@
  * "/test": a remote control for the server API. Each event below does one
  * server-side operation and acknowledges (when asked) with its result:
  *   join(room) leave(room) set-data(obj) info() -> {id,rooms,data,recovered}
+ *       (a join the server refuses, over a rooms limit, acks {error})
  *   to({rooms,except,from,volatile,event,args}) broadcast (from: socket.broadcast)
  *   ask(timeoutMs): the server emits "ask" with an ack and reports
  *       "ask-result" [error message or null, ...the client's ack args]
@@ -45,11 +46,11 @@ static const char *arg_str(const sio_args *args, size_t i)
     return json_string_value(sio_args_get(args, i));
 }
 
+/* A join the server refuses (a rooms limit) is acked with {error}. */
 static void on_join(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 {
-    if (arg_str(args, 0))
-        sio_socket_join(s, arg_str(args, 0));
-    reply(ack, NULL);
+    int rc = arg_str(args, 0) ? sio_socket_join(s, arg_str(args, 0)) : 0;
+    reply(ack, rc < 0 ? json_pack("{s:s}", "error", sio_strerror(rc)) : NULL);
 }
 
 static void on_leave(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)

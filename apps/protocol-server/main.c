@@ -12,7 +12,13 @@
  * --request-timeout MS, --keep-alive-timeout MS, --max-connections N (HTTP
  * server), --max-outbound-bytes N, --ping-interval MS and --ping-timeout MS
  * (the /engine.io/ sessions; the heartbeat options let a memory measurement
- * keep thousands of sessions idle). Each also accepts the --name=value form.
+ * keep thousands of sessions idle). The abuse limits (include/sioc.h, off or
+ * at the library defaults unless asked): --max-connections-per-address N
+ * (HTTP server), --handshake-rate N and --handshake-burst N (both Engine.IO
+ * servers), --max-dynamic-namespaces N, --max-rooms-per-socket N and
+ * --max-rooms N (/socket.io/). Each also accepts the --name=value form.
+ * --metrics serves GET /metrics (sio_metrics_format: what the limits
+ * refused is counted there); other paths stay 404.
  * --tls-cert PEM --tls-key PEM [--tls-ca PEM] serve https/wss instead (the
  * line then says "https://"). */
 #include <signal.h>
@@ -24,7 +30,8 @@
 #include "sioc.h"
 
 /* Defined by socketio.c when the Socket.IO layer is built in. */
-int protocol_server_socketio(sio_http_server *http) __attribute__((weak));
+int protocol_server_socketio(sio_http_server *http, const sio_server_options *limits)
+    __attribute__((weak));
 
 static void echo(sio_eio_socket *s, const char *msg, size_t len, int binary, void *data)
 {
@@ -47,6 +54,8 @@ typedef struct cli {
     size_t max_outbound_bytes; /* 0: the Engine.IO default */
     uint32_t ping_interval;    /* /engine.io/ heartbeat, 300 ms unless asked */
     uint32_t ping_timeout;     /* 200 ms unless asked */
+    sio_server_options limits; /* the abuse limits (library defaults unless asked) */
+    int metrics;               /* --metrics */
 } cli;
 
 /* Parses a whole decimal number in [0, max] into *out; 0 on success. */
@@ -76,10 +85,27 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
     return NULL;
 }
 
+/* Applies one abuse-limit option (known to be one) to c. */
+static void apply_limit(cli *c, const char *name, unsigned long long v)
+{
+    if (strcmp(name, "--max-connections-per-address") == 0)
+        c->http.max_connections_per_address = (size_t)v;
+    else if (strcmp(name, "--handshake-rate") == 0)
+        c->limits.eio.handshake_rate = (uint32_t)v;
+    else if (strcmp(name, "--handshake-burst") == 0)
+        c->limits.eio.handshake_burst = (uint32_t)v;
+    else if (strcmp(name, "--max-dynamic-namespaces") == 0)
+        c->limits.max_dynamic_namespaces = (size_t)v;
+    else if (strcmp(name, "--max-rooms-per-socket") == 0)
+        c->limits.max_rooms_per_socket = (size_t)v;
+    else
+        c->limits.max_rooms = (size_t)v;
+}
+
 /* Applies one numeric option to c: 0, or -1 for a bad value. */
 static int apply_num(cli *c, const char *name, const char *val)
 {
-    int big = strcmp(name, "--max-connections") == 0 || strcmp(name, "--max-outbound-bytes") == 0;
+    int big = strncmp(name, "--max-", 6) == 0;
     unsigned long long v;
     if (parse_num(val, big ? SIZE_MAX : UINT32_MAX, &v) < 0)
         return -1;
@@ -99,8 +125,10 @@ static int apply_num(cli *c, const char *name, const char *val)
         c->ping_timeout = (uint32_t)v;
     else if (strcmp(name, "--max-connections") == 0)
         c->http.max_connections = (size_t)v;
-    else
+    else if (strcmp(name, "--max-outbound-bytes") == 0)
         c->max_outbound_bytes = (size_t)v;
+    else
+        apply_limit(c, name, v);
     return 0;
 }
 
@@ -114,18 +142,29 @@ static int parse_cli(cli *c, int argc, char **argv)
                                         "--max-connections",
                                         "--max-outbound-bytes",
                                         "--ping-interval",
-                                        "--ping-timeout"};
+                                        "--ping-timeout",
+                                        "--max-connections-per-address",
+                                        "--handshake-rate",
+                                        "--handshake-burst",
+                                        "--max-dynamic-namespaces",
+                                        "--max-rooms-per-socket",
+                                        "--max-rooms"};
     const char *env = getenv("PORT");
     c->port = 3000;
     sio_http_options_init(&c->http);
     c->max_outbound_bytes = 0;
     c->ping_interval = 300;
     c->ping_timeout = 200;
+    sio_server_options_init(&c->limits);
     if (env && apply_num(c, "--port", env) < 0)
         goto usage;
     for (int i = 1; i < argc; i++) {
         size_t k = 0;
         const char *val = NULL;
+        if (strcmp(argv[i], "--metrics") == 0) {
+            c->metrics = 1;
+            continue;
+        }
         if ((val = opt_value(argc, argv, &i, "--tls-cert")) != NULL) {
             c->http.tls.cert_file = val;
             continue;
@@ -150,6 +189,9 @@ usage:
             "usage: %s [--port N] [--headers-timeout MS] [--request-timeout MS]\n"
             "          [--keep-alive-timeout MS] [--max-connections N] [--max-outbound-bytes N]\n"
             "          [--ping-interval MS] [--ping-timeout MS]\n"
+            "          [--max-connections-per-address N] [--handshake-rate N]\n"
+            "          [--handshake-burst N] [--max-dynamic-namespaces N]\n"
+            "          [--max-rooms-per-socket N] [--max-rooms N] [--metrics]\n"
             "          [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]\n",
             argv[0]);
     return -1;
@@ -167,9 +209,31 @@ static int setup_engine(sio_http_server *http, const cli *c)
     o.cors.credentials = 1;
     if (c->max_outbound_bytes)
         o.max_outbound_bytes = c->max_outbound_bytes;
+    o.handshake_rate = c->limits.eio.handshake_rate;
+    o.handshake_burst = c->limits.eio.handshake_burst;
     static const sio_eio_callbacks cb = {NULL, echo, NULL, NULL};
     sio_eio_server *eio;
     return sio_eio_server_new(&eio, http, &o, &cb, NULL);
+}
+
+/* --metrics: GET /metrics is the library's counters (Prometheus text). */
+static void on_request(sio_req *req, void *data)
+{
+    if (strcmp(sio_req_path(req), "/metrics") != 0 || strcmp(sio_req_method(req), "GET") != 0) {
+        sio_req_respond(req, 404, "Content-Type: text/plain\r\n", "Not Found", 9);
+        return;
+    }
+    sio_metrics m;
+    sio_metrics_get(&m);
+    size_t need = sio_metrics_format(&m, NULL, 0);
+    char *body = malloc(need + 1);
+    if (body == NULL) {
+        sio_req_respond(req, 500, NULL, "", 0);
+        return;
+    }
+    sio_metrics_format(&m, body, need + 1);
+    sio_req_respond(req, 200, "Content-Type: text/plain; version=0.0.4\r\n", body, need);
+    free(body);
 }
 
 static int listen_any(sio_http_server *http, int port)
@@ -192,7 +256,9 @@ int main(int argc, char **argv)
     rc = rc ? rc : sio_http_server_new(&http, loop, &c.http);
     rc = rc ? rc : setup_engine(http, &c);
     if (rc == 0 && protocol_server_socketio)
-        rc = protocol_server_socketio(http);
+        rc = protocol_server_socketio(http, &c.limits);
+    if (rc == 0 && c.metrics)
+        sio_http_server_on_request(http, on_request, NULL);
     rc = rc ? rc : listen_any(http, c.port);
     if (rc < 0) {
         fprintf(stderr, "sioc-protocol-server: %s\n", sio_strerror(rc));

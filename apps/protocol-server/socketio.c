@@ -73,10 +73,15 @@ static void free_io(void)
     io = io_msgpack = NULL;
 }
 
-int protocol_server_socketio(sio_http_server *http)
+int protocol_server_socketio(sio_http_server *http, const sio_server_options *limits)
 {
     sio_server_options o;
     sio_server_options_init(&o);
+    o.eio.handshake_rate = limits->eio.handshake_rate;
+    o.eio.handshake_burst = limits->eio.handshake_burst;
+    o.max_dynamic_namespaces = limits->max_dynamic_namespaces;
+    o.max_rooms_per_socket = limits->max_rooms_per_socket;
+    o.max_rooms = limits->max_rooms;
     o.eio.path = "/socket.io";
     o.eio.ping_interval = 300;
     o.eio.ping_timeout = 200;

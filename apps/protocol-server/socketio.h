@@ -5,9 +5,11 @@
 #include "sioc.h"
 
 /* Attaches Socket.IO at /socket.io/ to http (pingInterval 300, pingTimeout
- * 200, connectTimeout 1000, CORS any origin with credentials). The server
- * is freed at exit. 0 or a negative SIO_E* code. */
-int protocol_server_socketio(sio_http_server *http);
+ * 200, connectTimeout 1000, CORS any origin with credentials), with the
+ * abuse limits of limits (eio.handshake_rate and _burst,
+ * max_dynamic_namespaces, max_rooms_per_socket, max_rooms; the rest of it
+ * is not read). The server is freed at exit. 0 or a negative SIO_E* code. */
+int protocol_server_socketio(sio_http_server *http, const sio_server_options *limits);
 
 /* Namespace "/api": remote controls for the socket API (api.c). */
 int protocol_server_socketio_api(sio_server *io);

@@ -112,6 +112,26 @@ static void del_own(mem_adapter *m, sio_socket *s)
         event(m, SIO_ROOM_DELETE, s->id, NULL);
 }
 
+/* max_rooms_per_socket / max_rooms: 1 (counted, logged) if s may not join
+ * one more room (a new one when creating). */
+static int over_room_limits(const mem_adapter *m, const sio_socket *s, int creating)
+{
+    const sio_server_options *o = &m->base.nsp->srv->opts;
+    if (o->max_rooms_per_socket && sio__map_size(&s->aslot.rooms) >= o->max_rooms_per_socket) {
+        SIO_METRIC_INC(refused_rooms_per_socket);
+        SIO_LOG(SIO_LOG_ADAPTER, SIO_LOG_WARN, "join refused: %s is in max_rooms_per_socket (%zu)",
+                s->id, o->max_rooms_per_socket);
+        return 1;
+    }
+    if (creating && o->max_rooms && sio__map_size(&m->rooms) >= o->max_rooms) {
+        SIO_METRIC_INC(refused_rooms);
+        SIO_LOG(SIO_LOG_ADAPTER, SIO_LOG_WARN, "join refused: %s has max_rooms (%zu)",
+                m->base.nsp->name, o->max_rooms);
+        return 1;
+    }
+    return 0;
+}
+
 static int mem_add(sio__adapter *a, sio_socket *s, const char *room)
 {
     mem_adapter *m = (mem_adapter *)a;
@@ -124,6 +144,8 @@ static int mem_add(sio__adapter *a, sio_socket *s, const char *room)
         return 0;
     mem_room *r = sio__map_get(&m->rooms, room, len);
     int created = 0;
+    if (over_room_limits(m, s, r == NULL))
+        return SIO_ELIMIT;
     if (r == NULL) {
         r = sio__calloc(1, sizeof *r);
         if (r == NULL || (r->name = sio__strndup(room, len)) == NULL) {
@@ -733,10 +755,15 @@ static int for_each(sio__adapter *a, const sio__bopts *o, int op, char *const *r
 {
     sio_socket **v;
     size_t n;
-    int rc = mem_sockets(a, o, &v, &n);
+    int rc = mem_sockets(a, o, &v, &n), limited = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        for (size_t j = 0; rc == 0 && op == OP_JOIN && j < nr; j++)
+        for (size_t j = 0; rc == 0 && op == OP_JOIN && j < nr; j++) {
             rc = v[i]->closed ? 0 : mem_add(a, v[i], rooms[j]);
+            if (rc == SIO_ELIMIT) { /* this socket is full: the others still join */
+                limited = 1;
+                rc = 0;
+            }
+        }
         for (size_t j = 0; op == OP_LEAVE && j < nr; j++)
             if (!v[i]->closed)
                 mem_del(a, v[i], rooms[j]);
@@ -744,7 +771,7 @@ static int for_each(sio__adapter *a, const sio__bopts *o, int op, char *const *r
             sio_socket_disconnect(v[i], op == OP_DISCONNECT_CLOSE);
     }
     sio_sockets_release(v, n);
-    return rc;
+    return rc == 0 && limited ? SIO_ELIMIT : rc;
 }
 
 static int mem_add_sockets(sio__adapter *a, const sio__bopts *o, char *const *rooms, size_t n)

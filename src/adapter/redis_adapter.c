@@ -371,7 +371,8 @@ static int r_add_sockets(sio__adapter *base, const sio__bopts *o, char *const *r
 {
     radapter *a = ra(base);
     int rc = a->inner->ops->add_sockets(a->inner, o, rooms, n);
-    if (rc == 0 && !(o->flags & SIO__BC_LOCAL))
+    /* a socket here over a rooms limit does not stop the other nodes' */
+    if ((rc == 0 || rc == SIO_ELIMIT) && !(o->flags & SIO__BC_LOCAL))
         publish_sockets_op(a, SIO__RT_REMOTE_JOIN, o, rooms, n, 0);
     return rc;
 }

@@ -33,6 +33,26 @@ static void family(char *out, size_t cap, size_t *len, const char *name, const c
     put(out, cap, len, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The abuse limits' refusals, one series per limit (named as its option). */
+static void limits(const sio_metrics *m, char *out, size_t cap, size_t *n)
+{
+    const struct {
+        const char *limit;
+        uint64_t value;
+    } v[] = {
+        {"max_connections_per_address", m->refused_connections_per_address},
+        {"handshake_rate", m->refused_handshake_rate},
+        {"max_dynamic_namespaces", m->refused_dynamic_namespaces},
+        {"max_rooms_per_socket", m->refused_rooms_per_socket},
+        {"max_rooms", m->refused_rooms},
+    };
+    family(out, cap, n, "sioc_limit_refusals_total", "counter",
+           "Connections, handshakes, namespace connects and joins refused by an abuse limit.");
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        put(out, cap, n, "sioc_limit_refusals_total{limit=\"%s\"} %" PRIu64 "\n", v[i].limit,
+            v[i].value);
+}
+
 size_t sio_metrics_format(const sio_metrics *m, char *out, size_t cap)
 {
     size_t n = 0;
@@ -81,5 +101,6 @@ size_t sio_metrics_format(const sio_metrics *m, char *out, size_t cap)
     put(out, cap, &n, "sioc_recovery_total{result=\"miss\"} %" PRIu64 "\n", m->recovery_misses);
     family(out, cap, &n, "sioc_write_queue_bytes", "gauge", "Output queued, not yet written.");
     put(out, cap, &n, "sioc_write_queue_bytes %" PRIu64 "\n", m->write_queue_bytes);
+    limits(m, out, cap, &n);
     return n;
 }

@@ -67,18 +67,24 @@ static void respond_error(sio_eio_server *e, void *conn, const sio__eio_http_req
     sio__buf_free(&b);
 }
 
-/* Node's abortUpgrade: a raw 400 and the socket destroyed. */
-static void abort_upgrade(sio_eio_server *e, void *conn, int code)
+/* Node's abortUpgrade with its status line and message: the raw answer
+ * and the socket destroyed. */
+static void abort_upgrade_msg(sio_eio_server *e, void *conn, const char *status, const char *msg)
 {
-    const char *msg = sio__eio_error_message(code);
     sio__buf b;
     sio__buf_init(&b, 0);
     int rc = sio__buf_appendf(&b,
-                              "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
+                              "HTTP/1.1 %s\r\nConnection: close\r\n"
                               "Content-type: text/html\r\nContent-Length: %zu\r\n\r\n%s",
-                              strlen(msg), msg);
+                              status, strlen(msg), msg);
     e->ops->abort(conn, rc == 0 ? b.data : "", rc == 0 ? b.len : 0);
     sio__buf_free(&b);
+}
+
+/* Node's abortUpgrade: a raw 400 and the socket destroyed. */
+static void abort_upgrade(sio_eio_server *e, void *conn, int code)
+{
+    abort_upgrade_msg(e, conn, "400 Bad Request", sio__eio_error_message(code));
 }
 
 void sio__eio_http_poll_answer(sio_eio_server *e, void *conn, const sio__eio_http_req *r,
@@ -181,6 +187,31 @@ static void refused(sio_eio_server *e, void *conn, const sio__eio_http_req *r, i
     sio__eio_connection_error(e, code, req, r->target.base, r->target.len, r->upgrade, context);
     if (req)
         e->ops->req_free(req);
+}
+
+/* handshake_rate: 1 if conn's handshake is refused (answered here: 429
+ * with Node's form of a code-4 refusal whose context message says why,
+ * JSON for polling, text for an upgrade), 0 if it may go on. */
+static int over_rate(sio_eio_server *e, void *conn, const sio__eio_http_req *r)
+{
+    static const char msg[] = "Too many handshakes";
+    if (e->opts.handshake_rate == 0)
+        return 0;
+    char address[64];
+    e->ops->peer_address(conn, address, sizeof address);
+    if (sio__eio_handshake_admits(e, address))
+        return 0;
+    /* Node's allowRequest refusal with a message: context {message} */
+    refused(e, conn, r, SIO_EIO_ERR_FORBIDDEN, json_pack("{s:s}", "message", msg));
+    if (r->upgrade) {
+        abort_upgrade_msg(e, conn, "429 Too Many Requests", msg);
+        return 1;
+    }
+    char body[64];
+    int n =
+        snprintf(body, sizeof body, "{\"code\":%d,\"message\":\"%s\"}", SIO_EIO_ERR_FORBIDDEN, msg);
+    respond(e, conn, r, 429, "application/json", body, (size_t)n, r->keep_alive);
+    return 1;
 }
 
 /* ---------------------------------------------------------- handshake */
@@ -286,6 +317,8 @@ void sio__eio_http_request(sio_eio_server *e, void *conn, const sio__eio_http_re
         return;
     }
     if (so == NULL) {
+        if (over_rate(e, conn, r))
+            return;
         so = handshake(e, conn, r, SIO_TRANSPORT_POLLING);
         if (so == NULL) {
             respond(e, conn, r, 500, "text/plain", "", 0, r->keep_alive);
@@ -368,8 +401,9 @@ int sio__eio_http_head(sio_eio_server *e, void *conn, const sio__eio_http_req *r
     if (code != SIO_EIO_ERR_NONE) {
         refused(e, conn, r, code, context);
         abort_upgrade(e, conn, code);
-    } else
+    } else if (so != NULL || !over_rate(e, conn, r)) {
         upgrade(e, conn, r, so);
+    }
     return 1;
 }
 

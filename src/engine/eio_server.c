@@ -59,6 +59,7 @@ void sio_eio_options_init(sio_eio_options *o)
     o->outbound_soft_limit = 1u << 20;
     o->outbound_soft_timeout = 10000;
     o->max_ws_fragments = 1024;
+    o->handshake_addresses = 65536;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -112,6 +113,8 @@ int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
 {
     memset(s, 0, sizeof *s);
     sio__idmap_init(&s->sessions, SIO__IDMAP_KEY_OFFSET(sio_eio_socket, node, id));
+    sio__addr_table_init(&s->hs_addrs, opts->handshake_addresses, opts->handshake_rate,
+                         opts->handshake_burst ? opts->handshake_burst : opts->handshake_rate);
     if (opts->path == NULL || opts->path[0] != '/' || opts->transports == 0 ||
         opts->ping_interval == 0 || opts->ping_timeout == 0 || opts->max_http_buffer_size == 0)
         return SIO_EINVAL;
@@ -127,6 +130,16 @@ int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
     return 0;
 }
 
+int sio__eio_handshake_admits(sio_eio_server *s, const char *address)
+{
+    if (s->opts.handshake_rate == 0)
+        return 1;
+    if (sio__addr_table_take(&s->hs_addrs, address, s->env.now(s->env.arg)))
+        return 1;
+    SIO_METRIC_INC(refused_handshake_rate);
+    return 0;
+}
+
 void sio__eio_server_deinit(sio_eio_server *s)
 {
     s->closing = 1;
@@ -134,6 +147,7 @@ void sio__eio_server_deinit(sio_eio_server *s)
     while ((n = sio__idmap_any(&s->sessions)) != NULL) /* on_close may close others too */
         sio__eio_close(SIO_CONTAINER_OF(n, sio_eio_socket, node), "forced close");
     sio__idmap_free(&s->sessions);
+    sio__addr_table_free(&s->hs_addrs);
     free_options(s);
 }
 

@@ -16,6 +16,7 @@
 #ifndef SIO_ENGINE_EIO_SERVER_H
 #define SIO_ENGINE_EIO_SERVER_H
 
+#include "core/addr_table.h"
 #include "core/metrics.h"
 #include "core/buf.h"
 #include "core/env.h"
@@ -156,7 +157,8 @@ struct sio_eio_server {
     sio__idmap sessions; /* open and closing sessions by id */
     sio__env env;        /* timers, clocks, random bytes (copied) */
     const sio__eio_transport_ops *ops;
-    int closing; /* server shutting down: no new sessions */
+    int closing;              /* server shutting down: no new sessions */
+    sio__addr_table hs_addrs; /* handshake buckets by address (handshake_rate) */
 };
 
 /* Builds the core; strings in opts are copied. SIO_ENOMEM, SIO_EINVAL. */
@@ -168,6 +170,9 @@ int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
  * context (may be NULL; the reference is taken). */
 void sio__eio_connection_error(sio_eio_server *s, int code, const sio_req *req, const char *url,
                                size_t url_len, int upgrade, json_t *context);
+/* handshake_rate: 1 if a session may open now for a peer at address (a
+ * token is taken), 0 if its address is over the rate. */
+int sio__eio_handshake_admits(sio_eio_server *s, const char *address);
 /* Closes every session ("forced close") and releases the core's memory. */
 void sio__eio_server_deinit(sio_eio_server *s);
 

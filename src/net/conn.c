@@ -453,6 +453,7 @@ static void conn_close(sio__conn *c, int error)
     sio__list_remove(&c->flink);
     sio__conn_server(c)->nconns--;
     sio__conn_server(c)->pending_closes++;
+    sio__conn_addr_release(c);
     if (c->parser && sio__conn_http_of(c)->req) {
         sio__conn_http_of(c)->req->conn = NULL;
         sio__conn_http_of(c)->req = NULL;

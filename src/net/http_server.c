@@ -70,6 +70,7 @@ int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_op
     memset(&s->opts.tls, 0, sizeof s->opts.tls); /* the caller's strings: read, not kept */
     s->port = -1;
     sio__list_init(&s->routes);
+    sio__addr_table_init(&s->addrs, 0, 0, 0); /* bounded by the open connections */
     uv_tcp_init(loop->uv, &s->listener);
     s->listener.data = s;
     *out = s;
@@ -356,6 +357,22 @@ static int on_head(sio__conn *c)
 static int write_response(sio__conn *c, int status, const char *ctype, const char *extra,
                           const void *body, size_t len, int keep_alive);
 
+static int write_response(sio__conn *c, int status, const char *ctype, const char *extra,
+                          const void *body, size_t len, int keep_alive);
+
+int sio__conn_respond_error(sio__conn *c, int status, const char *text, size_t len)
+{
+    /* The client may still be sending (a body over the limit): closing now
+     * would reset the connection and lose the answer, so the connection
+     * half-closes after it and reads on, discarding, for a short while. */
+    if (write_response(c, status, "text/plain", NULL, text, len, 0) < 0) {
+        sio__conn_end(c);
+        return SIO_ENOMEM;
+    }
+    sio__conn_linger(c);
+    return 0;
+}
+
 static void parse_error(sio__conn *c)
 {
     int status = c->parser->error_status ? c->parser->error_status : 400;
@@ -364,13 +381,7 @@ static void parse_error(sio__conn *c)
     /* The route learns that the body it waited for will not come. */
     if (sio__conn_http_of(c)->route)
         sio__conn_http_of(c)->route->ops->on_body_error(c);
-    /* The client may still be sending (a body over the limit): closing now
-     * would reset the connection and lose the answer, so the connection
-     * half-closes after it and reads on, discarding, for a short while. */
-    if (write_response(c, status, "text/plain", NULL, text, strlen(text), 0) < 0)
-        sio__conn_end(c);
-    else
-        sio__conn_linger(c);
+    sio__conn_respond_error(c, status, text, strlen(text));
 }
 
 static void feed_pending(sio__conn *c);
@@ -604,6 +615,55 @@ void sio__conn_resume(sio__conn *c)
 
 /* --------------------------------------------------------------- accepting */
 
+/* max_connections_per_address: 1 if c's address has room for it (it is
+ * then counted), 0 if the address is at the limit. An address the table
+ * cannot track (out of memory, or no address) is let through uncounted. */
+static int address_admits(sio__conn *c)
+{
+    sio_http_server *s = sio__conn_server(c);
+    char addr[SIO_ADDR_MAX + 1];
+    sio__conn_peer_address(c, addr, sizeof addr);
+    sio__addr_entry *e = addr[0] ? sio__addr_table_get(&s->addrs, addr, uv_now(s->loop->uv)) : NULL;
+    if (e == NULL)
+        return 1;
+    if (e->conns >= s->opts.max_connections_per_address) {
+        SIO_LOG(SIO_LOG_HTTP, SIO_LOG_WARN,
+                "connection refused: %s has max_connections_per_address (%zu) open", addr,
+                s->opts.max_connections_per_address);
+        return 0;
+    }
+    e->conns++;
+    c->addr = e;
+    return 1;
+}
+
+void sio__conn_addr_release(sio__conn *c)
+{
+    if (c->addr == NULL)
+        return;
+    sio_http_server *s = sio__conn_server(c);
+    c->addr->conns--;
+    sio__addr_table_release(&s->addrs, c->addr, uv_now(s->loop->uv));
+    c->addr = NULL;
+}
+
+/* Over max_connections_per_address: the client is told why, before it has
+ * said anything (a plain close would look like a network fault and be
+ * retried at once). The answer goes out with the connection half-closed,
+ * and what the client sends meanwhile is read and dropped for a short while
+ * (as for a 413), so the answer is not lost to a reset. A TLS connection
+ * cannot be answered before its handshake and is closed instead. */
+static void refuse_address(sio__conn *c)
+{
+    static const char body[] = "Too many connections from this address";
+    SIO_METRIC_INC(refused_connections_per_address);
+    if (c->tls) {
+        sio__conn_close(c);
+        return;
+    }
+    sio__conn_respond_error(c, 429, body, sizeof body - 1);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     sio_http_server *s = server->data;
@@ -645,6 +705,10 @@ static void on_connection(uv_stream_t *server, int status)
         sio__conn_close(c);
         return;
     }
+    if (s->opts.max_connections_per_address && !address_admits(c)) {
+        refuse_address(c);
+        return;
+    }
     arm(c, s->opts.headers_timeout);
     sio__conn_resume(c);
 }
@@ -684,6 +748,7 @@ static void free_server(sio_http_server *s)
         sio__free(r);
     }
     sio__tls_ctx_free(s->tls);
+    sio__addr_table_free(&s->addrs);
     sio__free(s);
     if (cb)
         cb(data);

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <uv.h>
 
+#include "core/addr_table.h"
 #include "core/buf.h"
 #include "core/list.h"
 #include "core/rcbuf.h"
@@ -157,6 +158,8 @@ struct sio__conn {
     size_t wq_bytes;                /* queued, not yet handed to uv_write */
     void *owner;                    /* the route's: what this connection carries (an
                                      * Engine.IO session), or NULL */
+    sio__addr_entry *addr;          /* its address's entry in the server's table (counted
+                                     * in addr->conns), or NULL when not counted */
     sio__ws_conn ws;                /* WebSocket mode (has_ws): embedded, which saves
                                      * an allocation per connection */
 };
@@ -189,8 +192,10 @@ struct sio_http_server {
     unsigned pending_closes; /* handles whose close callback is due */
     void (*close_cb)(void *data);
     void *close_data;
-    size_t out_total;     /* output bytes queued or in flight, all connections */
-    sio_http_stats stats; /* counters (sio_http_server_stats) */
+    size_t out_total;      /* output bytes queued or in flight, all connections */
+    sio__addr_table addrs; /* open connections per client address
+                            * (max_connections_per_address; empty when off) */
+    sio_http_stats stats;  /* counters (sio_http_server_stats) */
 };
 
 /* loop.c: what the cores get from the loop (their sio__env, server/env.c). */
@@ -224,10 +229,16 @@ void sio__conn_schedule_flush(sio__conn *c);
  * next one (or closes it). extra: header lines; body copied. */
 int sio__conn_respond(sio__conn *c, int status, const char *ctype, const char *extra,
                       const void *body, size_t len, int keep_alive);
+/* Answers an error (text/plain, Connection: close) and closes once it is
+ * out, reading and dropping what the client still sends for a short while
+ * so that a reset does not destroy the answer. SIO_ENOMEM: closing. */
+int sio__conn_respond_error(sio__conn *c, int status, const char *text, size_t len);
 /* The current request is answered: resume reading / parse pipelined input. */
 void sio__conn_request_done(sio__conn *c);
 
 /* http_server.c */
+/* c is closing: it no longer counts for its address. */
+void sio__conn_addr_release(sio__conn *c);
 /* Initialises c->timer (allocated by the caller) as c's deadline. */
 void sio__conn_timer_init(sio__conn *c);
 /* Frees c's HTTP-mode state (parser, pending input, deadline). */

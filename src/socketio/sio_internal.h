@@ -113,6 +113,7 @@ struct sio_server {
     sio_namespace *detached;   /* cleaned-up child namespaces still referenced */
     sio__dyn *dyns;            /* dynamic namespace matchers */
     size_t ndyns;              /* count */
+    size_t nchildren;          /* namespaces made by a matcher, still in nsps */
     sio__list clients;         /* open sio__client (their node) */
     sio__env env;              /* timers, clock, random bytes (copied) */
     sio_eio_server *eio;       /* NULL when driven by tests */

@@ -56,6 +56,7 @@ void sio__namespace_maybe_cleanup(sio_namespace *nsp)
     /* Node: the namespace leaves io._nsps at once; the memory goes with
      * the last socket object that still points at it. */
     sio__map_remove(&srv->nsps, nsp->name, strlen(nsp->name));
+    srv->nchildren--;
     nsp->detached = 1;
     nsp->next_detached = srv->detached;
     srv->detached = nsp;

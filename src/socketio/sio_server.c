@@ -32,6 +32,9 @@ void sio_server_options_init(sio_server_options *o)
     o->max_json_depth = 32;
     o->attachment_timeout = 10000;
     o->max_binary_bytes = 0;
+    o->max_dynamic_namespaces = 10000;
+    o->max_rooms_per_socket = 10000;
+    o->max_rooms = 1000000;
 }
 
 uint64_t sio__now(const sio_server *srv)
@@ -258,6 +261,19 @@ static sio_socket *client_socket(sio__client *c, const char *name)
     return NULL;
 }
 
+/* max_dynamic_namespaces: 1 if no more children may be made (counted and
+ * logged: the CONNECT gets "Invalid namespace", as for a name no matcher
+ * takes, so a client cannot tell a full server from a wrong name). */
+static int children_full(sio_server *srv)
+{
+    size_t max = srv->opts.max_dynamic_namespaces;
+    if (max == 0 || srv->nchildren < max)
+        return 0;
+    SIO_METRIC_INC(refused_dynamic_namespaces);
+    SIO_LOG(SIO_LOG_SOCKET, SIO_LOG_WARN, "namespace refused: max_dynamic_namespaces (%zu)", max);
+    return 1;
+}
+
 /* Finds or (dynamically) creates the namespace a CONNECT names. */
 static sio_namespace *lookup_nsp(sio_server *srv, const char *name, const json_t *auth)
 {
@@ -265,9 +281,13 @@ static sio_namespace *lookup_nsp(sio_server *srv, const char *name, const json_t
     for (size_t i = 0; nsp == NULL && i < srv->ndyns; i++) {
         if (!srv->dyns[i].match(name, auth, srv->dyns[i].data))
             continue;
+        if (children_full(srv))
+            return NULL;
         nsp = sio_server_of(srv, name);
-        if (nsp != NULL)
+        if (nsp != NULL) {
             nsp->child = 1;
+            srv->nchildren++;
+        }
         if (nsp != NULL && srv->dyns[i].setup)
             srv->dyns[i].setup(nsp, srv->dyns[i].data);
     }

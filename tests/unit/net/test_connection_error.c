@@ -4,7 +4,12 @@
  * transport (0), unknown sid (1), a handshake that is not a GET (2), a
  * WebSocket handshake without an Upgrade (3), EIO=3 (5); a valid
  * handshake does not call it. Each carries Node's err.context and the
- * request itself (err.req). */
+ * request itself (err.req). Then the abuse limits over the same real
+ * HTTP: handshake_rate (429, code 4 with the context {"message":"Too many
+ * handshakes"} on polling and on a WebSocket handshake; an existing
+ * session's requests are not handshakes) and max_connections_per_address
+ * (a 429 answer before the client has sent anything; room again once a
+ * connection closes). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,6 +53,7 @@ typedef struct ctx {
     char methods[16][8];
     char queries[16][48];
     int statuses[NREQ];
+    char bodies[NREQ][128];
 } ctx;
 
 static void on_error(const sio_connection_error *err, void *data)
@@ -64,8 +70,7 @@ static void on_error(const sio_connection_error *err, void *data)
     }
 }
 
-/* One request on its own connection; returns the HTTP status. */
-static int request(int port, const char *line)
+static int connect_to(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -74,19 +79,48 @@ static int request(int port, const char *line)
         close(fd);
         return -1;
     }
+    return fd;
+}
+
+/* The status of the answer read from fd (its body, if any, into body). */
+static int read_status(int fd, char *body, size_t cap)
+{
     char buf[1024];
-    int n = snprintf(buf, sizeof buf,
-                     "%s\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", line);
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    int status = -1;
+    if (got > 12) {
+        buf[got] = '\0';
+        sscanf(buf, "HTTP/1.1 %d", &status);
+        const char *b = strstr(buf, "\r\n\r\n");
+        if (body && b)
+            snprintf(body, cap, "%s", b + 4);
+    }
+    return status;
+}
+
+/* One request on its own connection (extra: header lines); returns the
+ * HTTP status, the body into body (if not NULL). */
+static int request_full(int port, const char *line, const char *extra, char *body, size_t cap)
+{
+    int fd = connect_to(port);
+    if (fd < 0)
+        return -1;
+    char buf[1024];
+    int n =
+        snprintf(buf, sizeof buf,
+                 "%s\r\nHost: x\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n", line, extra);
     if (write(fd, buf, (size_t)n) != n) {
         close(fd);
         return -1;
     }
-    ssize_t got = read(fd, buf, sizeof buf - 1);
+    int status = read_status(fd, body, cap);
     close(fd);
-    int status = -1;
-    if (got > 12)
-        sscanf(buf, "HTTP/1.1 %d", &status);
     return status;
+}
+
+static int request(int port, const char *line)
+{
+    return request_full(port, line, "", NULL, 0);
 }
 
 static void finish(void *data)
@@ -136,10 +170,125 @@ static void test_codes(void **state)
     assert_int_equal(c.statuses[NREQ - 1], 200);
 }
 
+/* ------------------------------------------------------- abuse limits */
+
+#define UPGRADE                                                                                    \
+    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"                   \
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
+/* handshake_rate 1 a second, bursts of 2: two handshakes, then 429s for a
+ * third over polling and over WebSocket; a request of the first session
+ * still works. */
+static void *rate_client(void *data)
+{
+    ctx *c = data;
+    char body[128] = "";
+    const char *hs = "GET /socket.io/?EIO=4&transport=polling HTTP/1.1";
+    c->statuses[0] = request_full(c->port, hs, "", body, sizeof body);
+    char sid[32] = "";
+    const char *p = strstr(body, "\"sid\":\"");
+    if (p)
+        sscanf(p + 7, "%30[^\"]", sid);
+    c->statuses[1] = request(c->port, hs);
+    c->statuses[2] = request_full(c->port, hs, "", c->bodies[2], sizeof c->bodies[2]);
+    c->statuses[3] = request_full(c->port, "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1",
+                                  UPGRADE, c->bodies[3], sizeof c->bodies[3]);
+    char line[128];
+    /* a POST (answered at once, unlike a GET held until the next ping) */
+    snprintf(line, sizeof line, "POST /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1", sid);
+    c->statuses[4] = request(c->port, line);
+    sio_loop_post(the_loop, finish, c);
+    return NULL;
+}
+
+/* Runs fn as the client of a server made with o and h (NULL: defaults). */
+static void run_with(ctx *c, const sio_server_options *o, const sio_http_options *h,
+                     void *(*fn)(void *))
+{
+    sio_http_server *http;
+    assert_int_equal(sio_loop_new(&the_loop), 0);
+    assert_int_equal(sio_http_server_new(&http, the_loop, h), 0);
+    assert_int_equal(sio_server_new(&c->io, http, o), 0);
+    assert_int_equal(sio_http_server_listen(http, "127.0.0.1", 0), 0);
+    sio_server_on_connection_error(c->io, on_error, c);
+    c->port = sio_http_server_port(http);
+    pthread_t th;
+    pthread_create(&th, NULL, fn, c);
+    assert_int_equal(sio_loop_run(the_loop), 0);
+    pthread_join(th, NULL);
+    sio_loop_free(the_loop);
+}
+
+static void test_handshake_rate(void **state)
+{
+    ctx c = {0};
+    sio_server_options o;
+    sio_server_options_init(&o);
+    o.eio.handshake_rate = 1;
+    o.eio.handshake_burst = 2;
+    sio_metrics before, after;
+    sio_metrics_get(&before);
+    run_with(&c, &o, NULL, rate_client);
+    sio_metrics_get(&after);
+    assert_int_equal(c.statuses[0], 200);
+    assert_int_equal(c.statuses[1], 200);
+    assert_int_equal(c.statuses[2], 429);
+    assert_string_equal(c.bodies[2], "{\"code\":4,\"message\":\"Too many handshakes\"}");
+    assert_int_equal(c.statuses[3], 429);
+    assert_string_equal(c.bodies[3], "Too many handshakes");
+    assert_int_equal(c.statuses[4], 200); /* not a handshake */
+    assert_int_equal(c.n, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(c.codes[i], 4);
+        assert_string_equal(c.messages[i], "Forbidden");
+        assert_string_equal(c.contexts[i], "{\"message\":\"Too many handshakes\"}");
+    }
+    assert_int_equal(after.refused_handshake_rate - before.refused_handshake_rate, 2);
+    assert_int_equal(after.rejected_handshakes[4] - before.rejected_handshakes[4], 2);
+}
+
+/* max_connections_per_address 2: a third connection is answered 429 before
+ * it says anything; once one of the two closes, a new one is served. */
+static void *addr_client(void *data)
+{
+    ctx *c = data;
+    int a = connect_to(c->port), b = connect_to(c->port);
+    int third = connect_to(c->port);
+    c->statuses[0] = read_status(third, c->bodies[0], sizeof c->bodies[0]);
+    close(third);
+    close(a);
+    usleep(100 * 1000); /* the server sees the close */
+    c->statuses[1] = request(c->port, "GET /socket.io/?EIO=4&transport=polling HTTP/1.1");
+    close(b);
+    sio_loop_post(the_loop, finish, c);
+    return NULL;
+}
+
+static void test_connections_per_address(void **state)
+{
+    ctx c = {0};
+    sio_server_options o;
+    sio_server_options_init(&o);
+    sio_http_options h;
+    sio_http_options_init(&h);
+    h.max_connections_per_address = 2;
+    sio_metrics before, after;
+    sio_metrics_get(&before);
+    run_with(&c, &o, &h, addr_client);
+    sio_metrics_get(&after);
+    assert_int_equal(c.statuses[0], 429);
+    assert_string_equal(c.bodies[0], "Too many connections from this address");
+    assert_int_equal(c.statuses[1], 200);
+    assert_int_equal(after.refused_connections_per_address - before.refused_connections_per_address,
+                     1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codes),
+        cmocka_unit_test(test_handshake_rate),
+        cmocka_unit_test(test_connections_per_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
