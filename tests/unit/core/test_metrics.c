@@ -22,6 +22,8 @@ static void test_snapshot_and_format(void **state)
     SIO_METRIC_DEC(sockets);
     SIO_METRIC_DEC(sockets); /* a gauge never goes below zero */
     SIO_METRIC_SUB(write_queue_bytes, 10);
+    SIO_METRIC_ADD(refused_handshake_rate, 7);
+    SIO_METRIC_INC(refused_rooms);
     sio_metrics m;
     sio_metrics_get(&m);
     assert_int_equal(m.handshakes_polling, 1);
@@ -39,6 +41,11 @@ static void test_snapshot_and_format(void **state)
     assert_non_null(strstr(text, "\nsioc_bytes_total{direction=\"in\"} 1234\n"));
     assert_non_null(strstr(text, "\nsioc_rejected_handshakes_total{code=\"5\"} 1\n"));
     assert_non_null(strstr(text, "# TYPE sioc_sockets gauge\n"));
+    assert_non_null(strstr(text, "# TYPE sioc_limit_refusals_total counter\n"));
+    assert_non_null(strstr(text, "\nsioc_limit_refusals_total{limit=\"handshake_rate\"} 7\n"));
+    assert_non_null(strstr(text, "\nsioc_limit_refusals_total{limit=\"max_rooms\"} 1\n"));
+    assert_non_null(
+        strstr(text, "\nsioc_limit_refusals_total{limit=\"max_connections_per_address\"} 0\n"));
     /* every line is a comment or "name[{labels}] value" */
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         if (line[0] == '#')
