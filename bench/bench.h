@@ -68,6 +68,11 @@ double bench_hist_quantile(const bench_hist *h, double q);
 long bench_proc_status_kb(int pid, const char *key);
 /* utime+stime of /proc/<pid>/stat in microseconds; -1 if unreadable. */
 long long bench_proc_cpu_us(int pid);
+/* Time on CPU of every thread of pid (the first field of each
+ * /proc/<pid>/task/<tid>/schedstat, nanoseconds) in microseconds; -1 if
+ * unreadable. Unlike utime+stime (10 ms ticks) it resolves the little CPU
+ * that redis-server spends in a few seconds. */
+long long bench_proc_runtime_us(int pid);
 /* This process's user+system CPU time in microseconds. */
 long long bench_self_cpu_us(void);
 
@@ -111,36 +116,42 @@ typedef struct bench_hooks {
 
 /* The process-wide state: one bench runs per process. */
 typedef struct bench_ctx {
-    uv_loop_t *loop;           /* the default loop */
-    struct sockaddr_in target; /* loopback server address */
-    int nsources;              /* source addresses 127.0.0.1..127.0.0.N */
-    char auth[256];            /* Socket.IO CONNECT auth JSON */
-    bench_hooks hooks;         /* scenario callbacks */
-    bench_conn **conns;        /* every connection, by index */
-    uint32_t nconns;           /* length of conns */
-    uint32_t next_start;       /* next index bench_open will start */
-    uint32_t open_upto;        /* bench_open's target: start indexes below it */
-    int closing_all;           /* bench_close_all running: closes are ours */
-    uint32_t inflight;         /* connects started, not yet ready or failed */
-    uint32_t concurrency;      /* cap on inflight */
-    uint32_t nready;           /* connections that reached BENCH_READY */
-    uint32_t nfailed;          /* connections closed before BENCH_READY */
-    uint32_t nclosed;          /* close callbacks run */
-    uint32_t ndropped;         /* ready connections the server closed */
-    bench_conn **dirty;        /* connections with unflushed output */
-    uint32_t ndirty;           /* length of dirty */
-    uv_prepare_t flusher;      /* flushes dirty connections per iteration */
-    bench_hist handshake;      /* connect start -> Socket.IO CONNECT ack, us */
-    uint64_t t0_ns;            /* uv_hrtime at init: the us clock's zero */
-    char last_error[128];      /* first connection error seen, for the report */
+    uv_loop_t *loop;            /* the default loop */
+    struct sockaddr_in target;  /* loopback server address */
+    struct sockaddr_in target2; /* second server (a cluster's other node) */
+    int ntargets;               /* 1, or 2: odd connections go to target2 */
+    int nsources;               /* source addresses 127.0.0.1..127.0.0.N */
+    char auth[256];             /* Socket.IO CONNECT auth JSON */
+    bench_hooks hooks;          /* scenario callbacks */
+    bench_conn **conns;         /* every connection, by index */
+    uint32_t nconns;            /* length of conns */
+    uint32_t next_start;        /* next index bench_open will start */
+    uint32_t open_upto;         /* bench_open's target: start indexes below it */
+    int closing_all;            /* bench_close_all running: closes are ours */
+    uint32_t inflight;          /* connects started, not yet ready or failed */
+    uint32_t concurrency;       /* cap on inflight */
+    uint32_t nready;            /* connections that reached BENCH_READY */
+    uint32_t nfailed;           /* connections closed before BENCH_READY */
+    uint32_t nclosed;           /* close callbacks run */
+    uint32_t ndropped;          /* ready connections the server closed */
+    bench_conn **dirty;         /* connections with unflushed output */
+    uint32_t ndirty;            /* length of dirty */
+    uv_prepare_t flusher;       /* flushes dirty connections per iteration */
+    bench_hist handshake;       /* connect start -> Socket.IO CONNECT ack, us */
+    uint64_t t0_ns;             /* uv_hrtime at init: the us clock's zero */
+    char last_error[128];       /* first connection error seen, for the report */
 } bench_ctx;
 
 extern bench_ctx bench;
 
 /* Parses url (http:// or ws://, loopback host only), sets up the loop and
- * the connection table for n connections. SIO_EINVAL on a bad or
- * non-loopback URL, SIO_ENOMEM. */
-int bench_init(const char *url, uint32_t n, int nsources, uint32_t concurrency);
+ * the connection table for n connections. With url2 (NULL for none) the
+ * connections alternate between the two servers: even indexes on url, odd
+ * ones on url2, so any prefix of them is split half and half. SIO_EINVAL on
+ * a bad or non-loopback URL, SIO_ENOMEM. */
+int bench_init(const char *url, const char *url2, uint32_t n, int nsources, uint32_t concurrency);
+/* Which server connection number index talks to: 0 (url) or 1 (url2). */
+int bench_server_of(uint32_t index);
 /* Microseconds since bench_init on the monotonic clock. */
 uint64_t bench_now_us(void);
 /* Starts connections up to index `upto` (exclusive), at most `concurrency`
@@ -163,7 +174,11 @@ long bench_raise_nofile(void);
 /* Options shared by the scenarios, with defaults from bench_opts_init. */
 typedef struct bench_opts {
     const char *url;      /* --url: target server */
+    const char *url2;     /* --url2: a second server (cluster), or NULL */
     int pid;              /* --pid: server process for /proc figures (0 none) */
+    int pid2;             /* --pid2: the second server's process (0 none) */
+    int redis_pid;        /* --redis-pid: the cluster's redis-server (0 none) */
+    int one_way;          /* --one-way: senders on the first server only */
     uint32_t n;           /* --n: connections */
     uint32_t senders;     /* --senders: connections that also send */
     double rate;          /* --rate: deliveries/s offered (0 closed loop) */

@@ -6,6 +6,9 @@
  * 127.0.0.1..127.0.0.N before connecting, with IP_BIND_ADDRESS_NO_PORT so
  * that the port is picked at connect time per 4-tuple: every source
  * address then brings its own ~28k ephemeral ports towards the target.
+ * With a second target (a cluster's other node) even connections go to the
+ * first and odd ones to the second, so the senders, which are the first
+ * connections, are split between the nodes too.
  *
  * Reads go to one shared buffer; only an incomplete frame is copied into
  * the connection (sio__buf in). Writes are queued in sio__buf out and
@@ -78,6 +81,17 @@ static int url_parse(const char *url, struct sockaddr_in *sa)
     if ((ntohl(sa->sin_addr.s_addr) >> 24) != 127)
         return SIO_EINVAL; /* loopback only: this tool never targets others */
     return 0;
+}
+
+int bench_server_of(uint32_t index)
+{
+    return bench.ntargets == 2 ? (int)(index & 1) : 0;
+}
+
+/* The address connection number index connects to. */
+static const struct sockaddr_in *bench_target_of(uint32_t index)
+{
+    return bench_server_of(index) ? &bench.target2 : &bench.target;
 }
 
 /* Marks c for the next flush. */
@@ -411,7 +425,7 @@ static void on_connect(uv_connect_t *req, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     c->state = BENCH_HTTP;
-    int port = ntohs(bench.target.sin_port);
+    int port = ntohs(bench_target_of(c->index)->sin_port);
     int rc = sio__buf_appendf(&c->out,
                               "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
                               "Host: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -451,7 +465,8 @@ static int conn_start_tcp(bench_conn *c)
     if (!req)
         return UV_ENOMEM;
     req->data = c;
-    rc = uv_tcp_connect(req, &c->tcp, (struct sockaddr *)&bench.target, on_connect);
+    rc = uv_tcp_connect(req, &c->tcp, (const struct sockaddr *)bench_target_of(c->index),
+                        on_connect);
     if (rc < 0)
         sio__free(req);
     return rc;
@@ -498,11 +513,17 @@ void bench_conn_close(bench_conn *c)
     conn_close(c, "closed by bench");
 }
 
-int bench_init(const char *url, uint32_t n, int nsources, uint32_t concurrency)
+int bench_init(const char *url, const char *url2, uint32_t n, int nsources, uint32_t concurrency)
 {
     memset(&bench, 0, sizeof bench);
     if (!url || url_parse(url, &bench.target) < 0 || n == 0)
         return SIO_EINVAL;
+    bench.ntargets = 1;
+    if (url2) {
+        if (url_parse(url2, &bench.target2) < 0)
+            return SIO_EINVAL;
+        bench.ntargets = 2;
+    }
     bench.loop = uv_default_loop();
     bench.nsources = nsources > 0 && nsources <= 254 ? nsources : 1;
     bench.concurrency = concurrency > 0 ? concurrency : 1;

@@ -1,6 +1,7 @@
 /* sioc-bench command line: `sioc-bench <scenario> [--option value]...`.
  *
- * Scenarios: connect, broadcast, chat, replay (see scenarios.c). Each
+ * Scenarios: connect, broadcast, chat, replay (see scenarios.c); with
+ * --url2 the connections alternate between two servers (a cluster). Each
  * prints one JSON line on stdout; diagnostics go to stderr. The exit
  * status is 0 when the scenario ran and every connection behaved, 1 when
  * it ran with failures, 2 on a usage error. */
@@ -23,7 +24,11 @@ typedef struct opt_def {
     }
 static const opt_def defs[] = {
     OPT("url", 's', url),
+    OPT("url2", 's', url2),
     OPT("pid", 'i', pid),
+    OPT("pid2", 'i', pid2),
+    OPT("redis-pid", 'i', redis_pid),
+    OPT("one-way", 'i', one_way),
     OPT("n", 'u', n),
     OPT("senders", 'u', senders),
     OPT("rate", 'd', rate),
@@ -45,7 +50,12 @@ static void usage(FILE *f)
 {
     fputs("usage: sioc-bench <connect|broadcast|chat|replay> [options]\n"
           "  --url http://127.0.0.1:PORT  target (loopback only)\n"
+          "  --url2 URL         a second server (a cluster node): odd connections\n"
+          "                     go there, even ones to --url\n"
           "  --pid PID          server process, for RSS and CPU from /proc\n"
+          "  --pid2 PID         the second server's process (CPU of both summed)\n"
+          "  --redis-pid PID    broadcast: the cluster's redis-server, for its CPU\n"
+          "  --one-way 0|1      broadcast with --url2: senders on --url only\n"
           "  --n N              connections (default 1000)\n"
           "  --senders K        connections that also send (default 1)\n"
           "  --rate R           broadcast: deliveries/s offered, 0 = closed loop\n"

@@ -12,7 +12,14 @@
  * Timed scenarios have three phases: warmup (sending, not measured), the
  * measured window [t_start, t_end), and a bounded drain. Latency and loss
  * are counted by send time (messages sent inside the window), throughput
- * and server CPU by receipt time (work done inside the window). */
+ * and server CPU by receipt time (work done inside the window).
+ *
+ * Against a cluster (--url2: two nodes on one Redis) the connections
+ * alternate between the nodes (bench_server_of), a receipt is "cross-node"
+ * when its sender is on the other node, and the CPU of both nodes and of
+ * redis-server (--pid2, --redis-pid) is read at the window's edges. With
+ * --one-way the senders are all on the first node, so everything the
+ * second node does in the window is receiving from Redis. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,22 +39,27 @@ typedef struct bench_msg {
 
 /* State of the running timed scenario (broadcast or chat). */
 typedef struct timed_state {
-    const bench_opts *o;       /* options */
-    uint64_t run_id;           /* makes clientOffsets unique per run */
-    uint64_t t_send;           /* sending began */
-    uint64_t t_start, t_end;   /* measured window */
-    int sending;               /* senders may send */
-    int measured;              /* t_end passed: cpu1 taken */
-    long long cpu0, cpu1;      /* server CPU at t_start / t_end */
-    long long self0, self1;    /* bench CPU at t_start / t_end */
-    uint64_t sent;             /* messages sent in total */
-    uint64_t sent_window;      /* messages sent inside the window */
-    uint64_t recv_window;      /* receipts inside the window */
-    uint64_t delivered_window; /* receipts of messages sent in the window */
-    uint64_t acked_window;     /* acks for messages sent in the window */
-    uint32_t receivers;        /* ready connections when the window closed */
-    long rss_kb;               /* server VmRSS when the window closed */
-    bench_hist lat;            /* send -> receipt (broadcast) or ack (chat) */
+    const bench_opts *o;              /* options */
+    uint64_t run_id;                  /* makes clientOffsets unique per run */
+    uint64_t t_send;                  /* sending began */
+    uint64_t t_start, t_end;          /* measured window */
+    int sending;                      /* senders may send */
+    int measured;                     /* t_end passed: cpu1 taken */
+    int started;                      /* t_start passed: cpu0 taken */
+    long long cpu0, cpu1;             /* both servers' CPU at t_start / t_end (-1 unknown) */
+    long long node_t0[2], node_t1[2]; /* each server's CPU at t_start / t_end */
+    long long redis0, redis1;         /* redis-server's CPU at t_start / t_end */
+    long long self0, self1;           /* bench CPU at t_start / t_end */
+    uint64_t sent;                    /* messages sent in total */
+    uint64_t sent_window;             /* messages sent inside the window */
+    uint64_t recv_window;             /* receipts inside the window */
+    uint64_t cross_window;            /* of those, receipts from the other node */
+    uint64_t delivered_window;        /* receipts of messages sent in the window */
+    uint64_t acked_window;            /* acks for messages sent in the window */
+    uint32_t receivers;               /* ready connections when the window closed */
+    long rss_kb;                      /* server VmRSS when the window closed */
+    bench_hist lat;                   /* send -> receipt (broadcast) or ack (chat) */
+    bench_hist lat_cross;             /* send -> receipt on the other node */
 } timed_state;
 
 static timed_state ts;
@@ -174,7 +186,7 @@ static int connect_all(const bench_opts *o, uint32_t n)
 
 int bench_connect(const bench_opts *o)
 {
-    int rc = bench_init(o->url, o->n, o->sources, o->concurrency);
+    int rc = bench_init(o->url, o->url2, o->n, o->sources, o->concurrency);
     if (rc < 0)
         return rc;
     long rss0 = o->pid ? bench_proc_status_kb(o->pid, "VmRSS") : -1;
@@ -205,30 +217,53 @@ int bench_connect(const bench_opts *o)
 
 /* ------------------------------------------------------------ timed phase */
 
+/* CPU of a process in us, -1 when there is none or it cannot be read. */
+static long long cpu_of(int pid)
+{
+    return pid ? bench_proc_cpu_us(pid) : -1;
+}
+
+/* Reads the servers' and Redis's CPU; *sum is both servers' (-1 when a
+ * named one cannot be read). */
+static void read_cpus(long long node[2], long long *redis, long long *sum)
+{
+    node[0] = cpu_of(ts.o->pid);
+    node[1] = cpu_of(ts.o->pid2);
+    *redis = ts.o->redis_pid ? bench_proc_runtime_us(ts.o->redis_pid) : -1;
+    *sum = node[0] < 0 || (ts.o->pid2 && node[1] < 0) ? -1 : node[0] + (node[1] > 0 ? node[1] : 0);
+}
+
 /* Moves the phase on at the window's edges; called from the tick timer. */
 static void timed_phases(uint64_t now)
 {
-    if (now >= ts.t_start && ts.cpu0 == -2) {
-        ts.cpu0 = ts.o->pid ? bench_proc_cpu_us(ts.o->pid) : -1;
+    if (now >= ts.t_start && !ts.started) {
+        ts.started = 1;
+        read_cpus(ts.node_t0, &ts.redis0, &ts.cpu0);
         ts.self0 = bench_self_cpu_us();
     }
     if (now >= ts.t_end && !ts.measured) {
         ts.measured = 1;
         ts.sending = 0;
-        ts.cpu1 = ts.o->pid ? bench_proc_cpu_us(ts.o->pid) : -1;
+        read_cpus(ts.node_t1, &ts.redis1, &ts.cpu1);
         ts.self1 = bench_self_cpu_us();
         ts.receivers = bench.nready - bench.ndropped;
         ts.rss_kb = ts.o->pid ? bench_proc_status_kb(ts.o->pid, "VmRSS") : -1;
     }
 }
 
-/* Counts one receipt of a message of ours. */
-static void timed_receipt(const bench_msg *m, uint64_t now)
+/* Counts one receipt on c of a message of ours; 1 if it came from a
+ * sender on the other node. */
+static int timed_receipt(const bench_conn *c, const bench_msg *m, uint64_t now)
 {
-    if (now >= ts.t_start && now < ts.t_end)
+    int cross = m->sender < bench.nconns &&
+                bench_server_of(c->index) != bench_server_of((uint32_t)m->sender);
+    if (now >= ts.t_start && now < ts.t_end) {
         ts.recv_window++;
+        ts.cross_window += (uint64_t)cross;
+    }
     if (m->t_us >= ts.t_start && m->t_us < ts.t_end)
         ts.delivered_window++;
+    return cross;
 }
 
 /* Sets up the window and run id; connections must be ready. */
@@ -240,16 +275,21 @@ static void timed_begin(const bench_opts *o)
     ts.t_send = bench_now_us();
     ts.t_start = ts.t_send + (uint64_t)(o->warmup * 1e6);
     ts.t_end = ts.t_start + (uint64_t)(o->duration * 1e6);
-    ts.cpu0 = -2; /* not taken yet */
     ts.sending = 1;
 }
 
-/* Server CPU per receipt in the window, in microseconds. */
+/* CPU between two readings per item, in microseconds; -1 if unknown. */
+static double per(long long before, long long after, double count)
+{
+    if (before < 0 || after < 0 || count <= 0)
+        return -1;
+    return (double)(after - before) / count;
+}
+
+/* Server CPU (both nodes of a cluster) per receipt in the window, in us. */
 static double cpu_per(uint64_t count)
 {
-    if (ts.cpu0 < 0 || ts.cpu1 < 0 || count == 0)
-        return -1;
-    return (double)(ts.cpu1 - ts.cpu0) / (double)count;
+    return per(ts.cpu0, ts.cpu1, (double)count);
 }
 
 /* Bench CPU over the window, in percent of one core. */
@@ -267,10 +307,18 @@ typedef struct bc_sender {
     uint64_t sent_at; /* when it was sent, to give up on lost ones */
 } bc_sender;
 
-static bc_sender *bc;
+static bc_sender *bc; /* by connection index; only senders' entries move */
 static uv_timer_t bc_timer;
 
-/* Sends sender i's next closed-loop message. */
+/* The connection of sender number k: the first connections (split between
+ * the nodes of a cluster), or with --one-way every other one from 0 (all on
+ * the first node). */
+static uint32_t sender_conn(const bench_opts *o, uint32_t k)
+{
+    return o->one_way && o->url2 ? 2 * k : k;
+}
+
+/* Sends the next closed-loop message of the sender on connection i. */
 static void bc_next(uint32_t i)
 {
     bench_conn *c = bench.conns[i];
@@ -291,10 +339,13 @@ static void bc_event(bench_conn *c, const char *json, size_t len)
     if (!parse_msg(json, len, &m) || m.tag != 'b')
         return;
     uint64_t now = bench_now_us();
-    timed_receipt(&m, now);
-    if (m.t_us >= ts.t_start && m.t_us < ts.t_end)
+    int cross = timed_receipt(c, &m, now);
+    if (m.t_us >= ts.t_start && m.t_us < ts.t_end) {
         bench_hist_record(&ts.lat, now - m.t_us);
-    if (ts.o->rate == 0 && m.sender < ts.o->senders && bc[m.sender].seq == m.seq &&
+        if (cross)
+            bench_hist_record(&ts.lat_cross, now - m.t_us);
+    }
+    if (ts.o->rate == 0 && m.sender < bench.nconns && bc[m.sender].seq == m.seq &&
         ++bc[m.sender].got >= bench.nready - bench.ndropped)
         bc_next((uint32_t)m.sender);
 }
@@ -305,7 +356,7 @@ static void bc_open_loop(uint64_t now)
     double msg_rate = ts.o->rate / (double)(bench.nready ? bench.nready : 1);
     uint64_t due = (uint64_t)((double)(now - ts.t_send) * msg_rate / 1e6);
     for (int k = 0; ts.sent < due && k < 10000; k++) {
-        uint32_t i = (uint32_t)(ts.sent % ts.o->senders);
+        uint32_t i = sender_conn(ts.o, (uint32_t)(ts.sent % ts.o->senders));
         if (!bench.conns[i] || bench.conns[i]->state != BENCH_READY ||
             send_msg(bench.conns[i], 'b', ts.sent + 1, 0) < 0)
             ts.sent++; /* a dead sender's share is skipped, not retried */
@@ -320,9 +371,9 @@ static void bc_tick(uv_timer_t *t)
     if (ts.sending && ts.o->rate > 0)
         bc_open_loop(now);
     if (ts.sending && ts.o->rate == 0)
-        for (uint32_t i = 0; i < ts.o->senders; i++)
-            if (now - bc[i].sent_at > 2000000) /* lost: move on */
-                bc_next(i);
+        for (uint32_t k = 0; k < ts.o->senders; k++)
+            if (now - bc[sender_conn(ts.o, k)].sent_at > 2000000) /* lost: move on */
+                bc_next(sender_conn(ts.o, k));
     timed_phases(now);
 }
 
@@ -338,6 +389,25 @@ static int bc_drained(void *arg)
 {
     (void)arg;
     return ts.delivered_window >= ts.sent_window * ts.receivers;
+}
+
+/* The cluster figures of the broadcast JSON line (--url2). CPU per
+ * message divides by the messages sent in the window: with two nodes each
+ * of them crossed to the other node once. */
+static void bc_report_cluster(sio__buf *j, const bench_opts *o)
+{
+    double msgs = (double)ts.sent_window;
+    double recv = per(ts.node_t0[1], ts.node_t1[1], msgs), redis = per(ts.redis0, ts.redis1, msgs);
+    sio__buf_appendf(j,
+                     ",\"one_way\":%d,\"cross_deliveries_per_s\":%.1f,"
+                     "\"cross_p50_ms\":%.3f,\"cross_p99_ms\":%.3f,"
+                     "\"node_cpu_us_per_msg\":[%.3f,%.3f],\"redis_cpu_us_per_msg\":%.3f,"
+                     "\"redis_cpu_pct\":%.1f,\"cross_msg_cost_us\":%.3f",
+                     o->one_way, ts.cross_window / o->duration, q_ms(&ts.lat_cross, 0.5),
+                     q_ms(&ts.lat_cross, 0.99), per(ts.node_t0[0], ts.node_t1[0], msgs), recv,
+                     redis,
+                     redis >= 0 ? (double)(ts.redis1 - ts.redis0) / (o->duration * 1e4) : -1.0,
+                     o->one_way && recv >= 0 && redis >= 0 ? recv + redis : -1.0);
 }
 
 /* Prints the broadcast JSON line. */
@@ -358,24 +428,31 @@ static void bc_report(const bench_opts *o)
                      q_ms(&ts.lat, 0.999), ts.lat.max / 1000.0,
                      expected > 0 ? 1.0 - (double)ts.delivered_window / expected : 0.0,
                      cpu_per(ts.recv_window), self_pct(), ts.rss_kb);
+    if (o->url2)
+        bc_report_cluster(&j, o);
     json_emit(&j);
 }
 
 int bench_broadcast(const bench_opts *o)
 {
-    int rc = bench_init(o->url, o->n, o->sources, o->concurrency);
+    int rc = bench_init(o->url, o->url2, o->n, o->sources, o->concurrency);
     if (rc < 0)
         return rc;
+    if (sender_conn(o, o->senders - 1) >= o->n) {
+        fprintf(stderr, "sioc-bench: more senders than connections%s\n",
+                o->one_way && o->url2 ? " on the first node" : "");
+        return SIO_EINVAL;
+    }
     bench.hooks.on_event = bc_event;
-    bc = sio__calloc(o->senders ? o->senders : 1, sizeof *bc);
+    bc = sio__calloc(o->n, sizeof *bc);
     if (!bc || connect_all(o, o->n) < 0)
         return 1;
     timed_begin(o);
     uv_timer_init(bench.loop, &bc_timer);
     uv_timer_start(&bc_timer, bc_tick, 1, 1);
     if (o->rate == 0)
-        for (uint32_t i = 0; i < o->senders; i++)
-            bc_next(i);
+        for (uint32_t k = 0; k < o->senders; k++)
+            bc_next(sender_conn(o, k));
     bench_run(timed_window_over, NULL, (uint64_t)((o->warmup + o->duration) * 1000) + 1000);
     bench_run(bc_drained, NULL, 5000);
     uv_timer_stop(&bc_timer);
@@ -419,10 +496,9 @@ static void chat_ack(bench_conn *c, uint64_t id, const char *json, size_t len)
 /* A receipt of a chat message on any connection. */
 static void chat_event(bench_conn *c, const char *json, size_t len)
 {
-    (void)c;
     bench_msg m;
     if ((ts.sending || ts.measured) && parse_msg(json, len, &m) && m.tag == 'c')
-        timed_receipt(&m, bench_now_us());
+        timed_receipt(c, &m, bench_now_us());
 }
 
 /* Every millisecond: moves the phases on. */
@@ -462,7 +538,7 @@ int bench_chat(const bench_opts *o)
     bench_opts eff = *o;
     if (eff.n < eff.senders)
         eff.n = eff.senders; /* senders are the first connections */
-    int rc = bench_init(eff.url, eff.n, eff.sources, eff.concurrency);
+    int rc = bench_init(eff.url, eff.url2, eff.n, eff.sources, eff.concurrency);
     if (rc < 0)
         return rc;
     bench.hooks.on_event = chat_event;
@@ -599,7 +675,7 @@ static void replay_report(const bench_opts *o, long rss0, long hwm)
 int bench_replay(const bench_opts *o)
 {
     /* Connection 0 fills; 1..n replay, all at once unless capped. */
-    int rc = bench_init(o->url, o->n + 1, o->sources, o->n + 1);
+    int rc = bench_init(o->url, o->url2, o->n + 1, o->sources, o->n + 1);
     if (rc < 0)
         return rc;
     memset(&rp, 0, sizeof rp);

@@ -10,7 +10,12 @@
 //    survives power loss;
 //  - better-sqlite3 instead of sqlite3/sqlite (synchronous calls on the
 //    event loop, one transaction and one fsync per insert);
-//  - a clean exit on SIGTERM/SIGINT.
+//  - a clean exit on SIGTERM/SIGINT;
+//  - --redis URL (or REDIS_URL): the tutorial's last step, several servers
+//    on one database file, joined here by @socket.io/redis-adapter 8.3 on
+//    two node-redis 4 clients (the adapter's documented set-up), so that
+//    io.emit reaches the clients of every server. Without it, one process
+//    and the in-memory adapter, as before.
 import express from 'express';
 import Database from 'better-sqlite3';
 import { createServer } from 'node:http';
@@ -21,16 +26,17 @@ import { Server } from 'socket.io';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-// Parses --port/--db (also --port=N forms); unknown flags are an error.
+// Parses --port/--db/--redis (also --port=N forms); unknown flags are an error.
 function parseArgs(argv) {
-  const opts = { port: Number(process.env.PORT ?? 3000), db: 'chat.db' };
+  const opts = { port: Number(process.env.PORT ?? 3000), db: 'chat.db', redis: process.env.REDIS_URL || null };
   for (let i = 0; i < argv.length; i++) {
     let [flag, value] = argv[i].split(/=(.*)/s, 2);
-    if (value === undefined && (flag === '--port' || flag === '--db')) value = argv[++i];
+    if (value === undefined && ['--port', '--db', '--redis'].includes(flag)) value = argv[++i];
     if (flag === '--port') opts.port = Number(value);
     else if (flag === '--db') opts.db = value;
+    else if (flag === '--redis') opts.redis = value;
     else if (flag === '--help') {
-      console.log('usage: node index.js [--port N] [--db FILE]');
+      console.log('usage: node index.js [--port N] [--db FILE] [--redis redis://HOST:PORT]');
       process.exit(0);
     } else throw new Error(`unknown option ${argv[i]}`);
   }
@@ -55,9 +61,25 @@ db.exec(`
 const insert = db.prepare('INSERT INTO messages (content, client_offset) VALUES (?, ?)');
 const since = db.prepare('SELECT id, content FROM messages WHERE id > ?');
 
+// The Redis adapter and its two connections (publish, subscribe), or null.
+async function redisAdapter(url) {
+  if (!url) return null;
+  const { createClient } = await import('redis');
+  const { createAdapter } = await import('@socket.io/redis-adapter');
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  for (const c of [pub, sub]) c.on('error', (e) => console.error('redis:', e.message));
+  await Promise.all([pub.connect(), sub.connect()]);
+  return { adapter: createAdapter(pub, sub), clients: [pub, sub] };
+}
+
+const redis = await redisAdapter(opts.redis);
 const app = express();
 const server = createServer(app);
-const io = new Server(server, { connectionStateRecovery: {} });
+const io = new Server(server, {
+  connectionStateRecovery: {},
+  ...(redis ? { adapter: redis.adapter } : {}),
+});
 
 // The chat page of apps/chat when it exists, else a minimal one.
 const page = resolve(here, '../../apps/chat/public/index.html');
@@ -101,7 +123,7 @@ server.listen(opts.port, () => {
 function shutdown() {
   io.close(() => {
     db.close();
-    process.exit(0);
+    Promise.allSettled((redis?.clients ?? []).map((c) => c.quit())).then(() => process.exit(0));
   });
   setTimeout(() => process.exit(0), 2000).unref();
 }

@@ -6,8 +6,12 @@
 // setting, e.g. connect-10k or bc-r40000). Per (point, server) the median
 // over repetitions is taken, so one slow run does not move the figures.
 //
+// A cluster point's server is a pair of that server on one Redis.
+//
 //   node report.mjs table  RAW OUTDIR   -> OUTDIR/table.{md,txt}, *.dat; prints the table
 //   node report.mjs median RAW POINT SERVER FIELD   -> prints one median (or nothing)
+//   node report.mjs keep   RAW "SCENARIO..."   -> drops RAW's lines of those
+//                                               scenarios (they are re-measured)
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +47,17 @@ function med(rows, point, server, f) {
 
 const kb2mb = (kb) => (kb >= 0 ? kb / 1024 : undefined);
 
+// The run.sh scenario a point belongs to (connect-1k -> connect, ...).
+function scenarioOf(point) {
+  const p = String(point);
+  if (p.startsWith('connect-')) return 'connect';
+  if (p.startsWith('bc-')) return 'broadcast';
+  if (p.startsWith('cluster-')) return 'cluster';
+  return p;
+}
+// The fixed-rate cluster point's name: cluster-r<rate> (20000 in a normal run).
+const clusterRate = (rows) => rows.map((x) => x.point).find((p) => /^cluster-r\d+$/.test(p));
+
 // The table: [point, metric, value from a result, which direction is better].
 const TABLE = [
   ['connect-1k', 'idle server RSS before connecting (MB)', (r) => kb2mb(r.rss_before_kb), 'lower'],
@@ -77,6 +92,22 @@ const TABLE = [
   ['replay', 'time until all clients caught up (s)', (r) => r.seconds, 'lower'],
   ['replay', 'server peak RSS (MB)', (r) => kb2mb(r.peak_rss_kb), 'lower'],
   ['replay', 'clients that got every row', (r) => r.complete, 'higher'],
+  // Two nodes on one Redis (see bench/README.md): a pair of sioc-chat against
+  // a pair of the Node chat with @socket.io/redis-adapter.
+  ['cluster-sat', 'deliveries/s at saturation (senders on both nodes)', (r) => r.deliveries_per_s, 'higher'],
+  ['cluster-sat', 'of which cross-node deliveries/s', (r) => r.cross_deliveries_per_s, 'higher'],
+  ['cluster-sat', 'server CPU per delivery, both nodes (us)', (r) => r.server_cpu_us_per_delivery, 'lower'],
+  ['cluster-sat', 'Redis CPU per message at saturation (us)', (r) => r.redis_cpu_us_per_msg, 'lower'],
+  ['cluster-sat', 'Redis CPU at saturation (% of a core)', (r) => r.redis_cpu_pct, 'info'],
+  ['cluster-sat', 'p99 latency at saturation (ms)', (r) => r.p99_ms, 'lower'],
+  ['cluster-r*', 'deliveries/s at RATE/s offered', (r) => r.deliveries_per_s, 'higher'],
+  ['cluster-r*', 'p50 latency at RATE/s, all receipts (ms)', (r) => r.p50_ms, 'lower'],
+  ['cluster-r*', 'p99 latency at RATE/s, all receipts (ms)', (r) => r.p99_ms, 'lower'],
+  ['cluster-r*', 'p50 latency at RATE/s, cross-node receipts (ms)', (r) => r.cross_p50_ms, 'lower'],
+  ['cluster-r*', 'p99 latency at RATE/s, cross-node receipts (ms)', (r) => r.cross_p99_ms, 'lower'],
+  ['cluster-r*', 'loss at RATE/s (%)', (r) => r.loss * 100, 'lower'],
+  ['cluster-r*', 'publishing node CPU per message (us)', (r) => r.node_cpu_us_per_msg?.[0], 'lower'],
+  ['cluster-r*', 'cost per cross-node message (us)', (r) => r.cross_msg_cost_us, 'lower'],
 ];
 
 // Formats a figure with about 3 significant digits.
@@ -92,7 +123,7 @@ function fmt(x) {
 
 // "How many times better sioc is": sioc/node for rates, node/sioc for costs.
 function ratio(s, n, better) {
-  if (s === undefined || n === undefined) return '-';
+  if (s === undefined || n === undefined || better === 'info') return '-';
   const [num, den] = better === 'higher' ? [s, n] : [n, s];
   if (den === 0) return num === 0 ? '1.0x' : 'inf';
   return `${(num / den).toFixed(num / den >= 10 ? 0 : 1)}x`;
@@ -140,7 +171,13 @@ function table(raw, out) {
   const rows = load(raw);
   const head = ['scenario', 'metric', 'sioc', 'node', 'ratio'];
   const body = [];
-  for (const [point, metric, f, better] of TABLE) {
+  const clRate = clusterRate(rows);
+  for (let [point, metric, f, better] of TABLE) {
+    if (point === 'cluster-r*') {
+      if (!clRate) continue;
+      point = clRate;
+      metric = metric.replace('RATE', Number(clRate.slice(9)).toLocaleString('en-US'));
+    }
     const s = med(rows, point, 'sioc', f);
     const n = med(rows, point, 'node', f);
     if (s === undefined && n === undefined) continue;
@@ -148,8 +185,12 @@ function table(raw, out) {
   }
   const reps = Math.max(0, ...rows.map((x) => x.rep));
   const rev = process.env.SIOC_REV ? `, sioc ${process.env.SIOC_REV}` : '';
+  const kept = process.env.BENCH_KEPT
+    ? ` Only ${[...new Set(rows.map((x) => scenarioOf(x.point)))].filter((sc) => !process.env.BENCH_KEPT.split(' ').includes(sc)).join(', ')} ` +
+      `was measured on this date; the ${process.env.BENCH_KEPT.split(' ').join(', ')} rows are kept from the previous run's raw.jsonl.`
+    : '';
   const note = `Machine: ${machine()}${rev}. ${new Date().toISOString().slice(0, 10)}, ` +
-    `median of ${reps} run(s) per row. ratio > 1x means sioc is better ` +
+    `median of ${reps} run(s) per row.${kept} ratio > 1x means sioc is better ` +
     '(sioc/node for rates, node/sioc for costs and latencies).';
   const txt = textTable(head, body) + '\n\n' + note + '\n';
   const md = [`| ${head.join(' | ')} |`, '|---|---|---:|---:|---:|',
@@ -163,11 +204,22 @@ function table(raw, out) {
 const [cmd, ...args] = process.argv.slice(2);
 if (cmd === 'table' && args.length === 2) {
   table(args[0], args[1]);
+} else if (cmd === 'keep' && args.length === 2) {
+  const drop = new Set(args[1].split(/\s+/).filter(Boolean));
+  const lines = readFileSync(args[0], 'utf8').split('\n').filter((line) => {
+    if (!line.trim()) return false;
+    try {
+      return !drop.has(scenarioOf(String(JSON.parse(line).label).split('/')[1]));
+    } catch {
+      return false;
+    }
+  });
+  writeFileSync(args[0], lines.map((l) => l + '\n').join(''));
 } else if (cmd === 'median' && args.length === 4) {
   const [raw, point, server, field] = args;
   const v = med(load(raw), point, server, (r) => r[field]);
   if (v !== undefined) console.log(Math.round(v));
 } else {
-  console.error('usage: report.mjs table RAW OUTDIR | median RAW POINT SERVER FIELD');
+  console.error('usage: report.mjs table RAW OUTDIR | median RAW POINT SERVER FIELD | keep RAW SCENARIOS');
   process.exit(2);
 }
