@@ -100,6 +100,7 @@ const TABLE = [
   ['cluster-sat', 'Redis CPU per message at saturation (us)', (r) => r.redis_cpu_us_per_msg, 'lower'],
   ['cluster-sat', 'Redis CPU at saturation (% of a core)', (r) => r.redis_cpu_pct, 'info'],
   ['cluster-sat', 'p99 latency at saturation (ms)', (r) => r.p99_ms, 'lower'],
+  ['cluster-sat', 'loss at saturation (% not delivered 5 s after the window)', (r) => r.loss * 100, 'lower'],
   ['cluster-r*', 'deliveries/s at RATE/s offered', (r) => r.deliveries_per_s, 'higher'],
   ['cluster-r*', 'p50 latency at RATE/s, all receipts (ms)', (r) => r.p50_ms, 'lower'],
   ['cluster-r*', 'p99 latency at RATE/s, all receipts (ms)', (r) => r.p99_ms, 'lower'],
