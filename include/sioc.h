@@ -267,11 +267,14 @@ typedef struct sio_http_options {
     size_t max_pending_output; /* 1 MiB of unwritten answers on a connection: further
                                   pipelined requests wait (not parsed) until it drains */
     /* The output budget of the whole server (Node has none): bytes queued
-     * or being written on all its connections together. Past it, a
-     * WebSocket holding more than its fair share (the budget over the open
-     * connections, at least 64 KiB) is cut off (closed, its queue dropped)
-     * instead of queueing more; connections that keep up are not. Together with the per-session
-     * limits of sio_eio_options this bounds what slow readers can hold. 0 = no budget. */
+     * or being written on all its connections together. Past it,
+     * WebSockets holding more than their fair share (the budget over the
+     * open connections, at least 64 KiB) are cut off (closed as a transport
+     * error, their queues dropped), the ones behind the longest first, until
+     * the rest is back under 7/8 of the budget; connections that keep up are
+     * not, and neither is one that has only just fallen behind while older
+     * backlogs remain. Together with the per-session limits of
+     * sio_eio_options this bounds what slow readers can hold. 0 = no budget. */
     size_t max_output_total; /* 256 MiB */
     sio_tls_options tls;     /* no TLS unless tls.cert_file is set */
 } sio_http_options;

@@ -169,6 +169,11 @@ static void out_add(sio__conn *c, size_t n)
     SIO_METRIC_ADD(write_queue_bytes, n);
     c->out_bytes += n;
     s->out_total += n;
+    if (c->cut)
+        s->cut_bytes += n;
+    else if (c->out_bytes >= SIO_OUT_BEHIND && c->mode == SIO_CONN_WS && !c->closing &&
+             !sio__list_linked(&c->blink))
+        sio__list_insert_tail(&s->behind, &c->blink);
     if ((s->loop->out_queued += n) > s->loop->out_peak)
         s->loop->out_peak = s->loop->out_queued;
 }
@@ -180,6 +185,10 @@ static void out_sub(sio__conn *c, size_t n)
     SIO_METRIC_SUB(write_queue_bytes, n);
     c->out_bytes -= n;
     s->out_total -= n;
+    if (c->cut)
+        s->cut_bytes -= n;
+    else if (c->out_bytes < SIO_OUT_BEHIND)
+        sio__list_remove(&c->blink);
     s->loop->out_queued -= n;
 }
 
@@ -451,6 +460,7 @@ static void conn_close(sio__conn *c, int error)
     if (c->timer)
         sio__timer_stop(c->timer);
     sio__list_remove(&c->flink);
+    sio__list_remove(&c->blink);
     sio__conn_server(c)->nconns--;
     sio__conn_server(c)->pending_closes++;
     sio__conn_addr_release(c);
@@ -473,30 +483,10 @@ void sio__conn_close(sio__conn *c)
 
 /* ------------------------------------------------------- output policy */
 
-int sio__conn_over_budget(const sio__conn *c, size_t n)
+/* Arms c's soft-limit deadline ms from now (the deadline handler cuts and
+ * closes c). SIO_ENOMEM. */
+static int soft_arm(sio__conn *c, uint32_t ms)
 {
-    const sio_http_server *s = sio__conn_server(c);
-    if (s->opts.max_output_total == 0 || s->out_total + n <= s->opts.max_output_total)
-        return 0;
-    /* The connections furthest behind go first: one that keeps up is never
-     * cut for the others. */
-    size_t share = s->opts.max_output_total / (s->nconns ? s->nconns : 1);
-    return c->out_bytes >= (share > SIO_OUT_BEHIND ? share : SIO_OUT_BEHIND);
-}
-
-int sio__conn_cut(sio__conn *c)
-{
-    if (!c->cut) {
-        c->cut = 1;
-        sio__conn_server(c)->stats.output_cutoffs++;
-    }
-    return SIO_ELIMIT;
-}
-
-int sio__conn_soft_start(sio__conn *c, uint32_t ms)
-{
-    if (c->over_soft || c->lingering || c->parser)
-        return 0;
     if (c->timer == NULL) { /* a WebSocket has none of its own until now */
         if ((c->timer = sio__malloc(sizeof *c->timer)) == NULL)
             return SIO_ENOMEM;
@@ -506,6 +496,68 @@ int sio__conn_soft_start(sio__conn *c, uint32_t ms)
     sio_loop *loop = sio__conn_server(c)->loop;
     sio__timer_start(&loop->timers, c->timer, uv_now(loop->uv) + ms);
     return 0;
+}
+
+/* Cuts connections that hold more than their fair share until need bytes
+ * are on their way out, the ones that fell behind first going first: the
+ * behind list is in the order its connections fell behind. Output queued
+ * here is a poor measure of a slow reader on its own (the kernel holds
+ * megabytes of its backlog, so its queue here may be no longer than that of
+ * a reader that is a moment behind); how long it has stayed behind tells
+ * them apart. Linear in the connections behind. Victims other than self
+ * close when their deadline (due now) fires, after this call. */
+static void shed(sio_http_server *s, sio__conn *self, size_t need)
+{
+    size_t share = s->opts.max_output_total / (s->nconns ? s->nconns : 1);
+    size_t floor = share > SIO_OUT_BEHIND ? share : SIO_OUT_BEHIND;
+    size_t freed = 0;
+    sio__list *it, *tmp;
+    SIO_LIST_FOREACH_SAFE(it, tmp, &s->behind)
+    {
+        sio__conn *v = SIO_CONTAINER_OF(it, sio__conn, blink);
+        if (v->lingering || v->out_bytes < floor)
+            continue; /* closing already, or keeping up: not cut for the others */
+        freed += v->out_bytes;
+        sio__conn_cut(v);
+        /* Without a timer (no memory) it stays cut: its next write is
+         * refused and the route closes it then. */
+        if (v != self)
+            (void)soft_arm(v, 0);
+        if (freed >= need)
+            return;
+    }
+}
+
+int sio__conn_over_budget(sio__conn *c, size_t n)
+{
+    sio_http_server *s = sio__conn_server(c);
+    size_t max = s->opts.max_output_total;
+    size_t live = s->out_total - s->cut_bytes; /* the cut ones' bytes are going */
+    if (max == 0 || live + n <= max)
+        return 0;
+    /* Down to 7/8 of the budget, so the next writes do not shed again at
+     * once. */
+    shed(s, c, live + n - (max - max / 8));
+    return c->cut;
+}
+
+int sio__conn_cut(sio__conn *c)
+{
+    if (!c->cut) {
+        sio_http_server *s = sio__conn_server(c);
+        c->cut = 1;
+        s->stats.output_cutoffs++;
+        s->cut_bytes += c->out_bytes;
+        sio__list_remove(&c->blink);
+    }
+    return SIO_ELIMIT;
+}
+
+int sio__conn_soft_start(sio__conn *c, uint32_t ms)
+{
+    if (c->over_soft || c->lingering || c->parser)
+        return 0;
+    return soft_arm(c, ms);
 }
 
 void sio__conn_soft_clear(sio__conn *c)

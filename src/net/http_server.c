@@ -71,6 +71,7 @@ int sio_http_server_new(sio_http_server **out, sio_loop *loop, const sio_http_op
     s->port = -1;
     sio__list_init(&s->routes);
     sio__addr_table_init(&s->addrs, 0, 0, 0); /* bounded by the open connections */
+    sio__list_init(&s->behind);
     uv_tcp_init(loop->uv, &s->listener);
     s->listener.data = s;
     *out = s;
@@ -458,7 +459,7 @@ static void feed_pending(sio__conn *c)
 void sio__conn_drained(sio__conn *c)
 {
     if (c->mode == SIO_CONN_WS) {
-        if (c->over_soft && c->out_bytes <= SIO_OUT_BEHIND)
+        if (c->over_soft && !c->cut && c->out_bytes <= SIO_OUT_BEHIND)
             sio__conn_soft_clear(c);
         const sio__route_ops *ops = sio__conn_route_ops(c);
         if (ops && c->out_bytes == 0 && !c->closing)
@@ -679,6 +680,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     sio__list_init(&c->flink);
+    sio__list_init(&c->blink);
     s->nconns++;
     if (s->tls && (c->tls = sio__tls_new(s->tls)) == NULL) {
         sio__conn_close(c);

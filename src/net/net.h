@@ -133,6 +133,8 @@ struct sio__conn {
                                      * connections among the loop's handles */
     struct sio__tls *tls;           /* TLS session (https), or NULL */
     sio__list flink;                /* in loop->flushq while writes are queued */
+    sio__list blink;                /* in the server's behind list (a WebSocket holding
+                                     * SIO_OUT_BEHIND or more, not cut) */
     sio__http_parser *parser;       /* HTTP mode only: &sio__conn_http.parser */
     sio__timer *timer;              /* HTTP: the sio__conn_http's; WebSocket: NULL,
                                      * or allocated while lingering */
@@ -193,6 +195,10 @@ struct sio_http_server {
     void (*close_cb)(void *data);
     void *close_data;
     size_t out_total;      /* output bytes queued or in flight, all connections */
+    size_t cut_bytes;      /* the part of out_total held by connections already cut
+                            * (dropped once their close comes) */
+    sio__list behind;      /* WebSockets holding SIO_OUT_BEHIND or more, not cut:
+                            * where the budget looks for its victims */
     sio__addr_table addrs; /* open connections per client address
                             * (max_connections_per_address; empty when off) */
     sio_http_stats stats;  /* counters (sio_http_server_stats) */
@@ -271,9 +277,15 @@ int sio__conn_ws_send(sio__conn *c, sio__rcbuf *pkt, int binary);
 void sio__conn_ws_close(sio__conn *c);
 /* The output policy's pieces, applied by the route (which knows its
  * limits) and by the server's budget. */
-/* Whether queueing n more bytes on c goes over the server's output budget
- * with c holding more than its fair share (see sio_http_options). */
-int sio__conn_over_budget(const sio__conn *c, size_t n);
+/* Whether queueing n more bytes on c would go over the server's output
+ * budget (sio_http_options) with c among the connections to cut. Over the
+ * budget, WebSockets holding more than their fair share are cut off, the
+ * ones behind the longest first, until what the others hold is back under
+ * 7/8 of the budget: c is one of them only if older backlogs do not suffice.
+ * Victims other than c close from the loop (their deadline is due now:
+ * never inside this call, which may run in a broadcast loop), as failed;
+ * c's own cut is the caller's to act on, as for the other limits. */
+int sio__conn_over_budget(sio__conn *c, size_t n);
 /* Marks c cut off (counted once): nothing more is queued, and its close
  * drops what is queued instead of writing it. Returns SIO_ELIMIT. */
 int sio__conn_cut(sio__conn *c);
