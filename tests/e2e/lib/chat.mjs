@@ -92,17 +92,20 @@ export function dbInsert(dbFile, contents) {
  * A socket.io-client socket that acts like the tutorial page: every
  * "chat message" (msg, id) is recorded in `received` and moves
  * socket.auth.serverOffset to id, so a reconnection asks only for what it
- * missed. opts go to io() (transports, reconnection, ackTimeout, ...).
+ * missed. record: 'all' keeps [msg, id], 'ids' [undefined, id] (a client
+ * that takes thousands of 8 KB messages would otherwise hold them all, and
+ * the garbage collector's pauses make it a slow reader), 'none' nothing.
+ * The other opts go to io() (transports, reconnection, ackTimeout, ...).
  */
 export class ChatClient {
-  constructor(cleanups, url, { serverOffset = 0, ...opts } = {}) {
+  constructor(cleanups, url, { serverOffset = 0, record = 'all', ...opts } = {}) {
     this.socket = io(url, {
       forceNew: true, reconnection: false, auth: { serverOffset }, ackTimeout: 5000, retries: 3, ...opts,
     });
     this.received = [];
     this.waiters = new Set();
     this.socket.on('chat message', (msg, id) => {
-      this.received.push([msg, id]);
+      if (record !== 'none') this.received.push([record === 'ids' ? undefined : msg, id]);
       this.socket.auth.serverOffset = id;
       for (const w of this.waiters) w();
     });
