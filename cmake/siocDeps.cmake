@@ -17,3 +17,4 @@ pkg_check_modules(sioc_crypto REQUIRED IMPORTED_TARGET libcrypto)
 pkg_check_modules(sioc_ssl REQUIRED IMPORTED_TARGET libssl) # https/wss
 pkg_check_modules(sioc_zlib REQUIRED IMPORTED_TARGET zlib) # httpCompression
 pkg_check_modules(sioc_msgpack REQUIRED IMPORTED_TARGET msgpack) # the msgpack parser
+pkg_check_modules(sioc_xcrypt REQUIRED IMPORTED_TARGET libxcrypt) # admin UI: bcrypt

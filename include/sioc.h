@@ -985,6 +985,60 @@ int sio_remote_socket_join(sio_remote_socket *r, const char *room);
 int sio_remote_socket_leave(sio_remote_socket *r, const char *room);
 int sio_remote_socket_disconnect(sio_remote_socket *r, int close);
 
+/* ---- Admin UI (Node's @socket.io/admin-ui 0.5: instrument(io, opts)).
+ * Serves the namespace the Socket.IO admin UI connects to
+ * (https://admin.socket.io, or the UI bundle of the npm package) and speaks
+ * its protocol: basic auth then a session id ("session"); "config" with the
+ * supported features; "server_stats" every stats_interval (also in
+ * development mode); in development mode "all_sockets" on connect and
+ * socket_connected / socket_updated / socket_disconnected / room_joined /
+ * room_left / event_received / event_sent as things happen on every
+ * namespace; and the actions the UI sends back ("emit", "join", "leave",
+ * "_disconnect", each for a namespace and an optional room filter),
+ * ignored when readonly. Every admin event is an emit to the admin
+ * namespace, so with the Redis adapter an admin client on any node sees
+ * every node (each node sends its own server_stats and socket events, and
+ * all_sockets and the actions go through fetchSockets/socketsJoin/...
+ * across the cluster), as with Node.
+ *
+ * What is not Node's (see docs/guide.md): socket.data changes are noticed
+ * after the connection callback and after each incoming event's handlers
+ * (one socket_updated per change seen, not per property set); the
+ * Engine.IO open packet is not in the packetsOut/bytesOut counts; the
+ * session store is in memory only (Node also has a RedisStore). */
+typedef struct sio_admin_options {
+    const char *namespace_name; /* namespaceName: "/admin" */
+    /* auth: {type: "basic", username, password}. password is a bcrypt hash
+     * ($2a$, $2b$ or $2y$, as bcryptjs and sio_admin_hash_password make),
+     * checked with libcrypt's crypt() on the loop's thread pool. username
+     * NULL (the default) means Node's auth: false (no authentication: only
+     * on a trusted network). */
+    const char *username;
+    const char *password;
+    int readonly;          /* 0: the UI's actions are refused (not in "config") */
+    const char *server_id; /* serverId: NULL = the host name */
+    /* mode: "development" (the default unless NODE_ENV is set, as Node's
+     * process.env.NODE_ENV || "development") sends every socket and room
+     * event; anything else ("production") only config and server_stats. */
+    const char *mode;
+    uint32_t stats_interval; /* 2000 ms between server_stats (Node's fixed value) */
+} sio_admin_options;
+void sio_admin_options_init(sio_admin_options *o);
+
+/* instrument(io, opts): creates the admin namespace on srv and attaches
+ * the instrumentation, which lives as long as srv (freed with it). Call it
+ * once, before listening (sockets connected earlier are not watched).
+ * Strings are copied. SIO_EINVAL (password not a bcrypt hash, username
+ * without password, bad namespace name), SIO_EEXIST (srv instrumented
+ * already), SIO_ENOMEM. */
+int sio_admin_instrument(sio_server *srv, const sio_admin_options *opts);
+/* bcrypt(password) with 2^rounds iterations (bcryptjs's default: 10) and a
+ * random salt, as a "$2b$..." string of 60 characters in out (cap >= 61):
+ * what sio_admin_options.password wants. Blocks for the hashing (~50 ms at
+ * 10 rounds): call it at start-up. SIO_EINVAL (rounds outside 4..31, cap
+ * too small), SIO_EIO (libcrypt failed). */
+int sio_admin_hash_password(const char *password, unsigned rounds, char *out, size_t cap);
+
 /* ---- Redis adapter (Node's @socket.io/redis-adapter 8.3, the classic
  * pub/sub adapter): sioc nodes and Node socket.io servers on the same
  * Redis form one cluster; @socket.io/redis-emitter 5.1 can publish to it.

@@ -22,7 +22,7 @@ APT_LOCK_WAIT=${APT_LOCK_WAIT:-600}
 # nodejs/npm: npm ci provides the client bundle the chat serves.
 RUN_PKGS=(build-essential cmake pkg-config ca-certificates
   libuv1-dev zlib1g-dev libjansson-dev libssl-dev libsqlite3-dev libmsgpack-dev
-  libhiredis-dev nodejs npm)
+  libhiredis-dev libcrypt-dev nodejs npm)
 # libwslay-dev: the reference framer of fuzz_ws_diff.
 TEST_PKGS=(clang clang-format git libcmocka-dev libwslay-dev libclang-rt-14-dev llvm redis-server chromium gnuplot-nox valgrind
   nginx systemd)

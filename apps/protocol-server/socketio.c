@@ -17,7 +17,12 @@
  * connection state recovery (maxDisconnectionDuration from
  * SIOC_SIO_RECOVERY_MS, default 2000) and serves two namespaces for
  * tests/e2e/socketio_more.test.mjs (rooms, broadcast, server acks, disconnect
- * reasons, middleware, recovery): see extra.c. */
+ * reasons, middleware, recovery): see extra.c.
+ *
+ * With SIOC_ADMIN=USER:PASSWORD the /socket.io/ server is instrumented for
+ * the admin UI (sio_admin_instrument, namespace "/admin"; PASSWORD plain or
+ * already a bcrypt hash), SIOC_ADMIN_MODE giving its mode and
+ * SIOC_ADMIN_READONLY=1 making it read-only: tests/e2e/admin.test.mjs. */
 #include "socketio.h"
 
 #include <stdio.h>
@@ -62,6 +67,36 @@ static void on_connection(sio_socket *s, void *data)
     sio_args_free(a);
     sio_socket_on(s, "message", on_message, NULL);
     sio_socket_on(s, "message-with-ack", on_message_with_ack, NULL);
+}
+
+/* SIOC_ADMIN=USER:PASSWORD: instrument io as Node's instrument(io, {auth:
+ * {type: "basic", username, password: bcrypt(password)}, mode, readonly}). */
+static int setup_admin(const char *spec)
+{
+    const char *colon = strchr(spec, ':');
+    char user[256], hash[128];
+    if (colon == NULL || (size_t)(colon - spec) >= sizeof user)
+        return SIO_EINVAL;
+    memcpy(user, spec, (size_t)(colon - spec));
+    user[colon - spec] = '\0';
+    const char *pw = colon + 1;
+    int rc = 0;
+    if (strncmp(pw, "$2", 2) == 0 && strlen(pw) == 60)
+        snprintf(hash, sizeof hash, "%s", pw);
+    else
+        rc = sio_admin_hash_password(pw, 10, hash, sizeof hash);
+    if (rc < 0)
+        return rc;
+    sio_admin_options ao;
+    sio_admin_options_init(&ao);
+    ao.username = user;
+    ao.password = hash;
+    const char *mode = getenv("SIOC_ADMIN_MODE");
+    if (mode != NULL)
+        ao.mode = mode;
+    const char *ro = getenv("SIOC_ADMIN_READONLY");
+    ao.readonly = ro != NULL && strcmp(ro, "1") == 0;
+    return sio_admin_instrument(io, &ao);
 }
 
 /* Runs after main returns: the HTTP server (and so every session) is
@@ -120,6 +155,9 @@ int protocol_server_socketio(sio_http_server *http, const sio_server_options *li
         return rc;
     rc = protocol_server_socketio_cluster(io);
     if (rc < 0)
+        return rc;
+    const char *admin = getenv("SIOC_ADMIN");
+    if (admin != NULL && (rc = setup_admin(admin)) < 0)
         return rc;
     /* The same "/" behaviour with Node's parser option set to
      * socket.io-msgpack-parser, at /msgpack.io/. */

@@ -156,6 +156,11 @@ size_t sio_eio_server_clients(const sio_eio_server *s)
     return sio__idmap_size(&s->sessions);
 }
 
+void sio__eio_server_on_upgrade(sio_eio_server *s, void (*cb)(sio_eio_socket *so, void *data))
+{
+    s->on_upgrade = cb;
+}
+
 void sio_eio_server_on_connection_error(sio_eio_server *s, sio_connection_error_cb cb, void *data)
 {
     s->on_error = cb;
@@ -936,6 +941,8 @@ static void finish_upgrade(sio_eio_socket *so)
      * transport, then closes it ("forced close"). */
     if (so->state == SIO_EIO_CLOSING)
         sio__eio_close(so, "forced close");
+    else if (so->server->on_upgrade != NULL)
+        so->server->on_upgrade(so, so->server->cb_data);
 }
 
 /* Messages on the probe socket: "2probe", then "5" (anything else aborts

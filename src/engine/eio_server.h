@@ -154,6 +154,9 @@ struct sio_eio_server {
     void *cb_data;
     sio_connection_error_cb on_error; /* Node's "connection_error" event, or NULL */
     void *on_error_data;
+    /* a session moved from polling to WebSocket (Node's socket "upgrade"),
+     * with cb_data; NULL: nobody asked (internal: the admin UI's glue) */
+    void (*on_upgrade)(sio_eio_socket *s, void *data);
     sio__idmap sessions; /* open and closing sessions by id */
     sio__env env;        /* timers, clocks, random bytes (copied) */
     const sio__eio_transport_ops *ops;
@@ -165,6 +168,8 @@ struct sio_eio_server {
 int sio__eio_server_init(sio_eio_server *s, const sio_eio_options *opts,
                          const sio_eio_callbacks *cb, void *data, const sio__env *env,
                          const sio__eio_transport_ops *ops);
+/* Sets s->on_upgrade (called with the callbacks' data). */
+void sio__eio_server_on_upgrade(sio_eio_server *s, void (*cb)(sio_eio_socket *so, void *data));
 /* A request refused before reaching a session: logs it and runs the
  * program's connection_error callback with req (may be NULL) and Node's
  * context (may be NULL; the reference is taken). */

@@ -8,6 +8,7 @@
  * this file. */
 #include "core/error.h"
 #include "engine/eio_internal.h"
+#include "engine/eio_server.h"
 #include "net/net.h"
 #include "server/env.h"
 #include "http/client_files.h"
@@ -37,7 +38,18 @@ static const sio_handshake *glue_handshake(void *conn)
     return sio_eio_socket_handshake(conn);
 }
 
-static const sio__conn_ops glue_ops = {glue_send, glue_close, glue_buffered, glue_handshake};
+static const char *glue_id(void *conn)
+{
+    return sio_eio_socket_id(conn);
+}
+
+static int glue_transport(void *conn)
+{
+    return sio_eio_socket_transport(conn);
+}
+
+static const sio__conn_ops glue_ops = {glue_send,      glue_close, glue_buffered,
+                                       glue_handshake, glue_id,    glue_transport};
 
 static void on_connection(sio_eio_socket *es, void *data)
 {
@@ -74,6 +86,13 @@ static void on_drain(sio_eio_socket *es, void *data)
         sio__client_drained(c);
 }
 
+static void on_upgrade(sio_eio_socket *es, void *data)
+{
+    sio__client *c = sio_eio_socket_get_data(es);
+    if (c != NULL)
+        sio__client_upgraded(c);
+}
+
 static void free_client_files(void *files)
 {
     sio__client_files_free(files);
@@ -103,6 +122,7 @@ int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_opt
         sio_server_free(srv);
         return rc;
     }
+    sio__eio_server_on_upgrade(srv->eio, on_upgrade);
     srv->http = http;
     if (srv->client_files != NULL)
         sio__http_server_serve_client(http, srv->client_files);

@@ -52,6 +52,11 @@ typedef struct sio__conn_ops {
      * application wants it (may be NULL: then the one given to
      * sio__client_open). */
     const sio_handshake *(*handshake)(void *conn);
+    /* The Engine.IO session id and its current transport (SIO_TRANSPORT_*),
+     * for the admin UI's clientId and transport (may be NULL: "" and
+     * polling). */
+    const char *(*id)(void *conn);
+    int (*transport)(void *conn);
 } sio__conn_ops;
 
 /* Arguments: a JSON array plus attachments (rcbufs, shared on re-send). */
@@ -122,6 +127,7 @@ struct sio_server {
     sio_http_server *http;       /* the server attached to (NULL in tests) */
     void (*shutdown_cb)(void *); /* sio_server_shutdown's callback */
     void *shutdown_data;         /* for shutdown_cb */
+    struct sio__admin *admin;    /* sio_admin_instrument's, or NULL (socketio/admin.h) */
     int closing;                 /* sio_server_close() called */
     int shutting_down;           /* sio_server_shutdown() called */
 };
@@ -286,6 +292,8 @@ void sio__client_closed(sio__client *c, const char *reason);
 /* The transport wrote everything queued: each connected socket's drain
  * handlers run. */
 void sio__client_drained(sio__client *c);
+/* The transport was upgraded (polling to WebSocket). */
+void sio__client_upgraded(sio__client *c);
 void sio__socket_drained(sio_socket *s);
 void sio__client_ref(sio__client *c);
 /* Queues an encoded packet to the client's transport, in the server's

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "socketio/admin.h"
 #include "socketio/sio_internal.h"
 #include "socketio/sio_msgpack.h"
 
@@ -84,6 +85,8 @@ sio_namespace *sio_server_of(sio_server *srv, const char *name)
         sio__namespace_free(nsp);
         nsp = NULL;
     }
+    if (nsp != NULL && srv->admin != NULL)
+        sio__admin_namespace_added(srv->admin, nsp); /* Node's "new_namespace" */
     return nsp;
 }
 
@@ -178,6 +181,8 @@ sio__client *sio__client_open(sio_server *srv, const sio__conn_ops *ops, void *c
         return NULL;
     }
     sio__list_insert_tail(&srv->clients, &c->node);
+    if (srv->admin != NULL)
+        sio__admin_client_opened(srv->admin);
     return c;
 }
 
@@ -212,6 +217,8 @@ void sio__client_fail(sio__client *c, const char *reason)
 void sio__client_closed(sio__client *c, const char *reason)
 {
     sio__client_ref(c);
+    if (c->srv->admin != NULL && c->conn != NULL)
+        sio__admin_client_closed(c->srv->admin, reason);
     if (!c->closing)
         close_sockets(c, reason);
     c->closing = 1;
@@ -223,6 +230,12 @@ void sio__client_closed(sio__client *c, const char *reason)
         sio__client_unref(c); /* the transport's link */
     }
     sio__client_unref(c);
+}
+
+void sio__client_upgraded(sio__client *c)
+{
+    if (c->srv->admin != NULL && !c->closing)
+        sio__admin_client_upgraded(c->srv->admin, c);
 }
 
 void sio__client_drained(sio__client *c)
@@ -322,14 +335,22 @@ int sio__client_send(sio__client *c, const sio__encoded *e)
         return SIO_ECLOSED;
     sio__client_ref(c);
     int nc = e->nocompress ? SIO__SEND_NOCOMPRESS : 0, rc;
+    sio__admin *admin = c->srv->admin;
     if (c->srv->opts.parser == SIO_PARSER_MSGPACK) {
         /* e is const to its users; its msgpack form is a cache */
         sio__rcbuf *mp = sio__msgpack_from_encoded((sio__encoded *)e);
         rc = mp ? c->ops->send(c->conn, mp, SIO__SEND_BINARY | nc) : SIO_ENOMEM;
+        if (rc == 0 && admin != NULL)
+            sio__admin_packet(admin, 1, mp->len);
     } else {
         rc = c->ops->send(c->conn, e->text, nc);
-        for (size_t i = 0; rc == 0 && i < e->natt; i++)
+        if (rc == 0 && admin != NULL) /* the data after the Engine.IO type */
+            sio__admin_packet(admin, 1, e->text->len - 1);
+        for (size_t i = 0; rc == 0 && i < e->natt; i++) {
             rc = c->conn ? c->ops->send(c->conn, e->att[i], SIO__SEND_BINARY | nc) : SIO_ECLOSED;
+            if (rc == 0 && admin != NULL)
+                sio__admin_packet(admin, 1, e->att[i]->len);
+        }
     }
     sio__client_unref(c);
     return rc;
@@ -352,6 +373,8 @@ void sio__client_message(sio__client *c, const char *msg, size_t len, int binary
 {
     if (c->closing)
         return;
+    if (c->srv->admin != NULL)
+        sio__admin_packet(c->srv->admin, 0, len);
     sio__client_ref(c);
     int had_pending = c->dec.pending != NULL;
     sio__packet *p = NULL;
@@ -409,6 +432,9 @@ void sio_server_free(sio_server *srv)
     while (!sio__list_empty(&srv->clients))
         sio__client_closed(SIO_CONTAINER_OF(srv->clients.next, sio__client, node),
                            "server shutting down");
+    /* after the sockets' disconnect callbacks, before their namespaces */
+    sio__admin_free(srv->admin);
+    srv->admin = NULL;
     sio__map_iter it;
     const char *key;
     size_t klen;

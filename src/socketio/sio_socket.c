@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "socketio/sio_handlers.h"
+#include "socketio/admin.h"
 #include "socketio/sio_internal.h"
 
 sio_socket *sio__socket_new(sio_namespace *nsp, sio__client *c, json_t *auth)
@@ -381,6 +382,8 @@ static void on_event(sio_socket *s, sio__packet *p)
         sio_args_free(args);
         sio__free(event);
     }
+    if (s->nsp->srv->admin != NULL)
+        sio__admin_socket_touched(s->nsp->srv->admin, s);
     sio_socket_unref(s);
 }
 /* ---- outbound acks */
@@ -581,13 +584,19 @@ void sio__socket_connect(sio_socket *s)
 {
     sio_namespace *nsp = s->nsp;
     sio__client *c = s->client;
-    if (sio_namespace_socket(nsp, s->id) != NULL || sio__namespace_add_socket(nsp, s) < 0 ||
-        sio_socket_join(s, s->id) < 0) {
+    if (sio_namespace_socket(nsp, s->id) != NULL || sio__namespace_add_socket(nsp, s) < 0) {
+        sio__socket_abandon(s);
+        return;
+    }
+    /* Node's _onconnect: connected, then join(id), then the CONNECT reply:
+     * what a join-room listener sends to the socket goes out before it */
+    s->connected = 1;
+    if (sio_socket_join(s, s->id) < 0) {
+        s->connected = 0;
         sio__namespace_remove_socket(nsp, s);
         sio__socket_abandon(s);
         return;
     }
-    s->connected = 1;
     SIO_METRIC_INC(connects);
     SIO_METRIC_INC(sockets);
     sio__client_disarm(c); /* connectTimeout */
@@ -601,11 +610,15 @@ void sio__socket_connect(sio_socket *s)
         sio__encoded_free(&e);
     }
     json_decref(reply);
-    if (nsp->on_connection && s->connected) {
-        sio_socket_ref(s);
+    sio__admin *admin = nsp->srv->admin;
+    sio_socket_ref(s);
+    if (admin != NULL && s->connected)
+        sio__admin_socket_connected(admin, s); /* Node: prependListener("connection") */
+    if (nsp->on_connection && s->connected)
         nsp->on_connection(s, nsp->on_connection_data);
-        sio_socket_unref(s);
-    }
+    if (admin != NULL)
+        sio__admin_socket_touched(admin, s);
+    sio_socket_unref(s);
 }
 
 /* Unlinks s from its client and drops the client's reference. */

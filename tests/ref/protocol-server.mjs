@@ -29,6 +29,8 @@ import https from 'node:https';
 import { Server as EngineServer } from 'engine.io';
 import { Server as IoServer } from 'socket.io';
 import msgpackParser from 'socket.io-msgpack-parser';
+import { instrument } from '@socket.io/admin-ui';
+import bcrypt from 'bcryptjs';
 
 /** Parses --port N (default 3000) from argv. */
 function parsePort(argv) {
@@ -222,6 +224,18 @@ function clusterConnection(socket) {
   on('room-events', (ack) => { const log = roomLog; roomLog = []; ack(log); });
 }
 cluster.on('connection', clusterConnection);
+
+// SIOC_ADMIN=USER:PASSWORD: the admin UI's own instrument() (the twin of
+// setup_admin in apps/protocol-server/socketio.c).
+if (process.env.SIOC_ADMIN) {
+  const [username, ...rest] = process.env.SIOC_ADMIN.split(':');
+  const pw = rest.join(':');
+  instrument(io, {
+    auth: { type: 'basic', username, password: /^\$2[aby]\$\d\d\$/.test(pw) && pw.length === 60 ? pw : bcrypt.hashSync(pw, 10) },
+    mode: process.env.SIOC_ADMIN_MODE ?? 'development',
+    readonly: process.env.SIOC_ADMIN_READONLY === '1',
+  });
+}
 
 httpServer.listen(parsePort(process.argv.slice(2)), () => {
   console.log(`listening on ${TLS ? 'https' : 'http'}://localhost:${httpServer.address().port}`);

@@ -59,7 +59,7 @@ static void fake_close(void *conn)
     (void)conn;
 }
 
-static const sio__conn_ops fake_ops = {fake_send, fake_close, NULL, NULL};
+static const sio__conn_ops fake_ops = {fake_send, fake_close, NULL, NULL, NULL, NULL};
 
 static fake *fake_open(sio_server *srv)
 {

@@ -56,7 +56,7 @@ static void fake_close(void *conn)
     ((fake *)conn)->closed = 1;
 }
 
-static const sio__conn_ops fake_ops = {fake_send, fake_close, NULL, NULL};
+static const sio__conn_ops fake_ops = {fake_send, fake_close, NULL, NULL, NULL, NULL};
 
 static void advance(uint64_t ms)
 {

@@ -1,0 +1,232 @@
+// The admin UI protocol (@socket.io/admin-ui 0.5), differentially: one
+// scripted scenario runs against sioc-protocol-server with SIOC_ADMIN set
+// (sio_admin_instrument) and against tests/ref/protocol-server.mjs, where
+// Node's own instrument() serves the same namespace, in the same run. An
+// admin client speaks "/admin" as the UI does (auth {username, password},
+// then {sessionId}); normal clients connect, join rooms, set data, emit
+// (text and binary) and disconnect; the admin sends the UI's actions
+// (emit, join, leave, _disconnect). Every event the admin client receives
+// is recorded, its ids, dates and per-connection values (ports, client ids)
+// replaced by stable names, and the two transcripts must be equal, event
+// by event, in order. server_stats (timed) is compared by shape.
+// Both transports. With SIOC_REF=1 both sides are Node.
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { io } from 'socket.io-client';
+import { startServer } from './lib/server.mjs';
+
+const USER = 'admin';
+const PASSWORD = 's3cret-pw';
+const ENV = { SIOC_ADMIN: `${USER}:${PASSWORD}` };
+const ISO_DATE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+const servers = {};
+async function server(kind, env = ENV) {
+  const key = `${kind}:${JSON.stringify(env)}`;
+  servers[key] ??= await startServer('sioc-protocol-server', [], env, { ref: kind === 'node' ? true : undefined });
+  return servers[key];
+}
+after(async () => {
+  for (const s of Object.values(servers)) await s.stop();
+});
+
+/** Resolves once pred() holds (polled), or rejects after ms. */
+async function until(pred, what, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function connect(url, nsp, opts) {
+  return io(`${url}${nsp}`, { forceNew: true, reconnection: false, ...opts });
+}
+
+async function connected(socket) {
+  if (socket.connected) return;
+  await new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+}
+
+/** The message of the connect_error a connection attempt ends with. */
+async function connectError(url, auth, transports) {
+  const s = connect(url, '/admin', { auth, transports });
+  try {
+    return await new Promise((resolve, reject) => {
+      s.once('connect', () => reject(new Error('connected with bad credentials')));
+      s.once('connect_error', (err) => resolve({ message: err.message, data: err.data ?? null }));
+    });
+  } finally {
+    s.close();
+  }
+}
+
+/** A recorder: an admin client that logs [event, args] of everything it gets. */
+function admin(url, auth, transports) {
+  const s = connect(url, '/admin', { auth, transports });
+  const log = [];
+  s.onAny((ev, ...args) => log.push([ev, args]));
+  return { s, log, has: (ev, pred = () => true) => log.some(([e, a]) => e === ev && pred(a)) };
+}
+
+/** What a handshake looks like, without per-connection values. */
+function handshakeShape(h) {
+  return {
+    address: typeof h.address,
+    headers: Object.keys(h.headers).sort(),
+    query: Object.keys(h.query).sort(),
+    issued: typeof h.issued,
+    secure: h.secure,
+    time: typeof h.time,
+    url: typeof h.url === 'string' && h.url.startsWith('/socket.io/?'),
+    xdomain: h.xdomain,
+    keys: Object.keys(h).sort(),
+  };
+}
+
+/** A value with ids named, dates and buffers made comparable. */
+function normalize(v, names) {
+  if (typeof v === 'string') {
+    if (names.has(v)) return names.get(v);
+    return ISO_DATE.test(v) ? '<date>' : v;
+  }
+  if (v instanceof Uint8Array || (typeof Buffer !== 'undefined' && Buffer.isBuffer(v))) return { buffer: Buffer.from(v).toString('hex') };
+  if (v instanceof ArrayBuffer) return { buffer: Buffer.from(v).toString('hex') };
+  if (Array.isArray(v)) return v.map((x) => normalize(x, names));
+  if (v && typeof v === 'object') {
+    const o = {};
+    for (const k of Object.keys(v)) {
+      if (k === 'handshake') o[k] = handshakeShape(v[k]);
+      else if (k === 'clientId') o[k] = typeof v[k] === 'string' && v[k].length === 12 ? '<clientId>' : v[k];
+      else o[k] = normalize(v[k], names);
+    }
+    return o;
+  }
+  return v;
+}
+
+/** A server_stats payload's shape (its values are timed). */
+function statsShape(st) {
+  return {
+    keys: Object.keys(st).sort(),
+    types: Object.fromEntries(Object.entries(st).map(([k, v]) => [k, Array.isArray(v) ? 'array' : typeof v])),
+    namespaces: st.namespaces.map((n) => n.name).sort(),
+    nspKeys: [...new Set(st.namespaces.map((n) => Object.keys(n).sort().join()))],
+    eventKeys: [...new Set(st.aggregatedEvents.map((e) => Object.keys(e).sort().join()))].sort(),
+    eventTypes: [...new Set(st.aggregatedEvents.map((e) => e.type))].sort(),
+  };
+}
+
+/**
+ * The scenario. Returns {transcript, stats, errors}: the admin client's
+ * events in order (server_stats left out), the first server_stats' shape,
+ * and the connect_error of the bad logins.
+ */
+async function scenario(url, transports) {
+  const names = new Map();
+  const errors = {
+    wrongPassword: await connectError(url, { username: USER, password: 'nope' }, transports),
+    wrongUser: await connectError(url, { username: 'root', password: PASSWORD }, transports),
+    none: await connectError(url, undefined, transports),
+    badSession: await connectError(url, { sessionId: '0123456789abcdef' }, transports),
+  };
+  const adm = admin(url, { username: USER, password: PASSWORD }, transports);
+  const clients = [];
+  try {
+    await connected(adm.s);
+    names.set(adm.s.id, '<admin>');
+    await until(() => adm.has('all_sockets'), 'all_sockets');
+    const session = adm.log.find(([e]) => e === 'session')?.[1][0];
+    assert.match(session ?? '', /^[0-9a-f]{16}$/);
+    names.set(session, '<session>');
+
+    // A: /cluster, joins a room and sets data.
+    const a = connect(url, '/cluster', { transports });
+    clients.push(a);
+    await connected(a);
+    const aId = a.id; // the client forgets its id once disconnected
+    names.set(aId, '<A>');
+    await until(() => adm.has('socket_connected', ([s]) => s.id === a.id), 'socket_connected A');
+    await a.emitWithAck('join', 'room1');
+    await until(() => adm.has('room_joined', ([, room]) => room === 'room1'), 'room_joined room1');
+    await a.emitWithAck('set-data', { nick: 'ann' });
+    await until(() => adm.has('socket_updated', ([u]) => u.data?.nick === 'ann'), 'socket_updated');
+
+    // B: "/", which greets with "auth" and echoes "message" (text, binary).
+    const b = connect(url, '/', { transports, auth: { token: 'b' } });
+    clients.push(b);
+    const gotAuth = new Promise((r) => b.once('auth', r));
+    await connected(b);
+    const bId = b.id;
+    names.set(bId, '<B>');
+    await gotAuth;
+    await until(() => adm.has('event_sent', ([, id, args]) => id === b.id && args[0] === 'auth'), 'event_sent auth');
+    const back = [];
+    b.on('message-back', (...args) => back.push(args));
+    b.emit('message', 1, 'two', { three: [3] });
+    b.emit('message', Buffer.from([1, 2, 3]), { nested: Buffer.from([4]) });
+    await until(() => back.length === 2, 'message-back x2');
+    await until(() => adm.log.filter(([e, [, id]]) => e === 'event_sent' && id === b.id).length === 3, 'event_sent x3');
+
+    // The UI's actions.
+    const hello = new Promise((r) => a.once('hello', (...args) => r(args)));
+    adm.s.emit('emit', '/cluster', 'room1', 'hello', 'world', 42);
+    assert.deepEqual(await hello, ['world', 42]);
+    await until(() => adm.has('event_sent', ([, id, args]) => id === a.id && args[0] === 'hello'), 'event_sent hello');
+    adm.s.emit('join', '/cluster', 'room2', 'room1');
+    await until(() => adm.has('room_joined', ([, room]) => room === 'room2'), 'room_joined room2');
+    adm.s.emit('leave', '/cluster', 'room2');
+    await until(() => adm.has('room_left', ([, room]) => room === 'room2'), 'room_left room2');
+    const bGone = new Promise((r) => b.once('disconnect', r));
+    adm.s.emit('_disconnect', '/', false);
+    assert.equal(await bGone, 'io server disconnect');
+    await until(() => adm.has('room_left', ([, , id]) => id === bId), 'room_left B');
+
+    // A leaves by itself.
+    a.disconnect();
+    await until(() => adm.has('socket_disconnected', ([, id]) => id === aId), 'socket_disconnected A');
+    await until(() => adm.log.filter(([e, [, , id]]) => e === 'room_left' && id === aId).length === 3, 'room_left A x3 (room2 earlier)');
+
+    // A second admin comes back with the session id, then leaves.
+    const adm2 = admin(url, { sessionId: session }, transports);
+    await connected(adm2.s);
+    names.set(adm2.s.id, '<admin2>');
+    await until(() => adm2.has('all_sockets'), 'all_sockets (session)');
+    assert.ok(!adm2.has('session'), 'no new session for a session login');
+    const id2 = adm2.s.id;
+    adm2.s.disconnect();
+    await until(() => adm.has('room_left', ([, , id]) => id === id2), 'room_left admin2');
+
+    await until(() => adm.has('server_stats'), 'server_stats', 4000);
+    const stats = adm.log.find(([e]) => e === 'server_stats')[1][0];
+    const transcript = adm.log.filter(([e]) => e !== 'server_stats').map(([e, args]) => [e, normalize(args, names)]);
+    return { transcript, stats: statsShape(stats), errors, admin2: normalize(adm2.log.filter(([e]) => e !== 'server_stats').map(([e]) => e), names) };
+  } finally {
+    for (const c of clients) c.close();
+    adm.s.close();
+  }
+}
+
+function compare(ours, node) {
+  if (process.env.ADMIN_DUMP) console.log(JSON.stringify(ours, null, 1));
+  for (let i = 0; i < Math.max(ours.transcript.length, node.transcript.length); i++) {
+    assert.deepEqual(ours.transcript[i], node.transcript[i], `event #${i} differs\nsioc: ${JSON.stringify(ours.transcript.map((x) => x[0]))}\nnode: ${JSON.stringify(node.transcript.map((x) => x[0]))}`);
+  }
+  assert.deepEqual(ours.stats, node.stats);
+  assert.deepEqual(ours.errors, node.errors);
+  assert.deepEqual(ours.admin2, node.admin2);
+}
+
+for (const transport of ['websocket', 'polling']) {
+  describe(`admin UI over ${transport}`, () => {
+    test('the scenario gives the admin client the same events as Node\'s instrument()', async () => {
+      const node = await scenario((await server('node')).url, [transport]);
+      const ours = await scenario((await server('sioc')).url, [transport]);
+      assert.equal(node.errors.wrongPassword.message, 'invalid credentials');
+      compare(ours, node);
+    });
+  });
+}
