@@ -510,8 +510,11 @@ static void usage(FILE *f)
                "                 [--outbound-soft-timeout MS] [--max-output-total BYTES]\n"
                "                 [--max-connections-per-address N] [--handshake-rate N]\n"
                "                 [--handshake-burst N]\n"
-               "                 [--redis redis://HOST:PORT] [--metrics] [--help] [--version]\n"
+               "                 [--redis redis://HOST:PORT] [--metrics] [--admin USER:PASSWORD]\n"
+               "                 [--help] [--version]\n"
                "  --metrics serves GET /metrics (Prometheus text format).\n"
+               "  --admin serves the Socket.IO admin UI's namespace /admin (basic auth;\n"
+               "  PASSWORD plain or a bcrypt hash; NODE_ENV=production: stats only).\n"
                "  PORT in the environment sets the default port (3000).\n"
                "  Output limits (defaults): --max-outbound 16 MiB queued for one client,\n"
                "  --outbound-soft-limit 1 MiB held for --outbound-soft-timeout 10000 ms,\n"
@@ -535,6 +538,7 @@ typedef struct config {
     size_t max_offset;
     uint32_t max_rate;
     int metrics;           /* --metrics */
+    const char *admin;     /* --admin USER:PASSWORD, or NULL */
     sio_http_options http; /* library defaults, then --max-output-total */
     sio_server_options io; /* library defaults, then the --*outbound* options */
 } config;
@@ -629,6 +633,11 @@ static int parse_option(int ch, const char *v, config *c, const char **port)
             return -1;
         c->io.eio.handshake_burst = (uint32_t)x;
         return 0;
+    case 'A':
+        c->admin = v;
+        return strchr(v, ':') != NULL && v[0] != ':'
+                   ? 0
+                   : bad_value("--admin", v, "is not USER:PASSWORD");
     case 'r':
         c->redis = v;
         return *v ? 0 : bad_value("--redis", v, "is empty (name a redis:// URL)");
@@ -663,6 +672,7 @@ static int parse_args(int argc, char **argv, config *c)
                                          {"redis", required_argument, 0, 'r'},
                                          {"help", no_argument, 0, 'h'},
                                          {"metrics", no_argument, 0, 'X'},
+                                         {"admin", required_argument, 0, 'A'},
                                          {"version", no_argument, 0, 'v'},
                                          {0, 0, 0, 0}};
     const char *port = getenv("PORT");
@@ -710,6 +720,31 @@ static int parse_args(int argc, char **argv, config *c)
     return 0;
 }
 
+/* --admin USER:PASSWORD: Node's instrument(io, {auth: {type: "basic",
+ * username, password: <bcrypt hash>}}); a plain PASSWORD is hashed here. */
+static int setup_admin(chat *app, const char *spec)
+{
+    const char *colon = strchr(spec, ':');
+    char user[256], hash[128];
+    if ((size_t)(colon - spec) >= sizeof user)
+        return bad_value("--admin", spec, "has a user name that is too long");
+    snprintf(user, sizeof user, "%.*s", (int)(colon - spec), spec);
+    const char *pw = colon + 1;
+    int rc = 0;
+    if (strncmp(pw, "$2", 2) == 0 && strlen(pw) == 60)
+        snprintf(hash, sizeof hash, "%s", pw);
+    else
+        rc = sio_admin_hash_password(pw, 10, hash, sizeof hash);
+    sio_admin_options ao;
+    sio_admin_options_init(&ao);
+    ao.username = user;
+    ao.password = hash;
+    rc = rc < 0 ? rc : sio_admin_instrument(app->io, &ao);
+    if (rc < 0)
+        fprintf(stderr, "sioc-chat: --admin: %s\n", sio_strerror(rc));
+    return rc;
+}
+
 static int setup_io(chat *app, config *c, const char *client_dist)
 {
     c->io.serve_client_dir = client_dist; /* /socket.io/socket.io.js etc. */
@@ -728,6 +763,8 @@ static int setup_io(chat *app, config *c, const char *client_dist)
     if (app->nsp == NULL)
         return SIO_ENOMEM;
     sio_namespace_on_connection(app->nsp, on_connection, app);
+    if (c->admin != NULL && (rc = setup_admin(app, c->admin)) < 0)
+        return rc;
     if (app->redis)
         return sio_namespace_on_server_side_emit(app->nsp, "chat message", on_remote_message, app);
     return 0;

@@ -13,6 +13,9 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startServer } from './lib/server.mjs';
 
 const USER = 'admin';
@@ -166,10 +169,25 @@ async function scenario(url, transports) {
     await until(() => adm.has('event_sent', ([, id, args]) => id === b.id && args[0] === 'auth'), 'event_sent auth');
     const back = [];
     b.on('message-back', (...args) => back.push(args));
+    // One at a time: Node runs a handler one tick after the onAny
+    // listeners, so two events read together would interleave differently.
     b.emit('message', 1, 'two', { three: [3] });
+    await until(() => back.length === 1, 'message-back');
     b.emit('message', Buffer.from([1, 2, 3]), { nested: Buffer.from([4]) });
     await until(() => back.length === 2, 'message-back x2');
     await until(() => adm.log.filter(([e, [, id]]) => e === 'event_sent' && id === b.id).length === 3, 'event_sent x3');
+
+    // G: a dynamic child namespace, created after instrument() (Node's
+    // "new_namespace"), removed again when G leaves.
+    const g = connect(url, '/game-7', { transports });
+    const welcome = new Promise((r) => g.once('welcome', r));
+    await connected(g);
+    const gId = g.id;
+    names.set(gId, '<G>');
+    assert.equal(await welcome, '/game-7');
+    await until(() => adm.has('event_sent', ([, id]) => id === gId), 'event_sent welcome');
+    g.disconnect();
+    await until(() => adm.has('room_left', ([, , id]) => id === gId), 'room_left G');
 
     // The UI's actions.
     const hello = new Promise((r) => a.once('hello', (...args) => r(args)));
@@ -220,6 +238,71 @@ function compare(ours, node) {
   assert.deepEqual(ours.admin2, node.admin2);
 }
 
+/**
+ * Production mode, read-only: config only offers AGGREGATED_EVENTS, no
+ * socket or room events, the actions are ignored, server_stats counts.
+ */
+async function quietScenario(url, transports) {
+  const adm = admin(url, { username: USER, password: PASSWORD }, transports);
+  const a = connect(url, '/cluster', { transports });
+  try {
+    await connected(adm.s);
+    await until(() => adm.has('config'), 'config');
+    await connected(a);
+    await a.emitWithAck('join', 'room1');
+    let hello = 0;
+    a.on('hello', () => { hello++; });
+    adm.s.emit('emit', '/cluster', 'room1', 'hello');
+    adm.s.emit('emit', '/cluster', null, 'hello');
+    adm.s.emit('join', '/cluster', 'room9');
+    adm.s.emit('_disconnect', '/cluster', true);
+    // a round trip on A after the actions: they had their chance
+    const info = await a.emitWithAck('info');
+    const since = adm.log.length;
+    await until(() => adm.log.slice(since).some(([e]) => e === 'server_stats'), 'server_stats after A', 4000);
+    const stats = adm.log.slice(since).find(([e]) => e === 'server_stats')[1][0];
+    return {
+      events: adm.log.filter(([e]) => e !== 'server_stats').map(([e, args]) => (e === 'session' ? [e] : [e, args])),
+      rooms: info.rooms.filter((r) => r !== a.id),
+      hello,
+      connected: a.connected,
+      counts: {
+        clients: stats.clientsCount,
+        polling: stats.pollingClientsCount,
+        sockets: Object.fromEntries(stats.namespaces.map((n) => [n.name, n.socketsCount])),
+      },
+
+    };
+  } finally {
+    a.close();
+    adm.s.close();
+  }
+}
+
+/** A client that upgrades from polling: socket_connected then socket_updated. */
+async function upgradeScenario(url) {
+  const adm = admin(url, { username: USER, password: PASSWORD }, ['websocket']);
+  let c;
+  try {
+    await connected(adm.s);
+    await until(() => adm.has('all_sockets'), 'all_sockets');
+    c = connect(url, '/cluster', {});
+    await connected(c);
+    const id = c.id;
+    await new Promise((r) => (c.io.engine.transport.name === 'websocket' ? r() : c.io.engine.once('upgrade', r)));
+    await until(() => adm.has('socket_updated', ([u]) => u.id === id), 'socket_updated');
+    const names = new Map([[id, '<C>']]);
+    return adm.log
+      .filter(([e, args]) => e === 'socket_updated' || (e === 'socket_connected' && args[0].id === id))
+      .map(([e, args]) => [e, e === 'socket_connected' ? { transport: args[0].transport } : normalize(args, names)]);
+  } finally {
+    c?.close();
+    adm.s.close();
+  }
+}
+
+const QUIET = { ...ENV, SIOC_ADMIN_MODE: 'production', SIOC_ADMIN_READONLY: '1' };
+
 for (const transport of ['websocket', 'polling']) {
   describe(`admin UI over ${transport}`, () => {
     test('the scenario gives the admin client the same events as Node\'s instrument()', async () => {
@@ -228,5 +311,70 @@ for (const transport of ['websocket', 'polling']) {
       assert.equal(node.errors.wrongPassword.message, 'invalid credentials');
       compare(ours, node);
     });
+
+    test('production mode, read-only: config and server_stats only, actions ignored', async () => {
+      const node = await quietScenario((await server('node', QUIET)).url, [transport]);
+      const ours = await quietScenario((await server('sioc', QUIET)).url, [transport]);
+      assert.deepEqual(node.events, [['session'], ['config', [{ supportedFeatures: ['AGGREGATED_EVENTS'] }]]]);
+      assert.deepEqual(ours, node);
+    });
   });
 }
+
+test('an upgrade from polling is a socket_updated with the new transport', async () => {
+  const node = await upgradeScenario((await server('node')).url);
+  const ours = await upgradeScenario((await server('sioc')).url);
+  assert.deepEqual(node, [['socket_connected', { transport: 'polling' }], ['socket_updated', [{ id: '<C>', nsp: '/cluster', transport: 'websocket' }]]]);
+  assert.deepEqual(ours, node);
+});
+
+/** sioc-chat --admin and tests/ref/chat.mjs --admin: one chat client's life. */
+async function chatScenario(kind) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sioc-admin-chat-'));
+  const chat = await startServer('sioc-chat', ['--db', path.join(dir, 'chat.db'), '--admin', `${USER}:${PASSWORD}`], {},
+    { ref: kind === 'node' ? true : undefined });
+  const names = new Map();
+  let adm;
+  try {
+    const refused = await connectError(chat.url, { username: USER, password: 'x' }, ['websocket']);
+    adm = admin(chat.url, { username: USER, password: PASSWORD }, ['websocket']);
+    await connected(adm.s);
+    names.set(adm.s.id, '<admin>');
+    await until(() => adm.has('all_sockets'), 'all_sockets');
+    const c = connect(chat.url, '/', { transports: ['websocket'], auth: { serverOffset: 0 } });
+    await connected(c);
+    const id = c.id;
+    names.set(id, '<C>');
+    const [ack] = await Promise.all([c.emitWithAck('chat message', 'hi', 'off-1'), new Promise((r) => c.once('chat message', r))]);
+    assert.equal(ack, undefined);
+    await until(() => adm.has('event_sent', ([, sid, args]) => sid === id && args[0] === 'chat message'), 'event_sent');
+    c.disconnect();
+    await until(() => adm.has('socket_disconnected', ([, sid]) => sid === id), 'socket_disconnected');
+    await new Promise((r) => setTimeout(r, 50)); // the room_left that follow
+    // The chat keeps packets for connection state recovery, so each emit
+    // ends with its offset (yeast ids in Node, counters in sioc); sioc's
+    // chat also parks a new socket in its "replaying" room (apps/chat).
+    // Node's event_sent also shows the offset the recovery appended to the
+    // chat's broadcast ("chat message", msg, id, offset); sioc's
+    // onAnyOutgoing leaves it out (sioc.h), so only (event, msg, id) count.
+    const offset = (args) => (typeof args.at(-1) === 'string' && !ISO_DATE.test(args.at(-1)) ? [...args.slice(0, -1), '<offset>'] : args);
+    const sent = (e, args) => (e === 'event_sent' ? [args[0], args[1], args[2].slice(0, 3), ...args.slice(3)] : args);
+    return {
+      refused,
+      events: adm.log.filter(([e, args]) => e !== 'server_stats' && e !== 'session' && args[1] !== 'replaying')
+        .map(([e, args]) => [e, normalize(sent(e, offset(args)), names)]),
+    };
+  } finally {
+    adm?.s.close();
+    await chat.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('sioc-chat --admin USER:PASSWORD serves the admin namespace as the Node chat with instrument() does', async () => {
+  const node = await chatScenario('node');
+  const ours = await chatScenario('sioc');
+  if (process.env.ADMIN_DUMP) console.log(JSON.stringify({ node, ours }, null, 1));
+  assert.deepEqual(node.refused, { message: 'invalid credentials', data: null });
+  assert.deepEqual(ours, node);
+});

@@ -16,7 +16,7 @@
 //   - "/" serves apps/chat/public/index.html as text/html; socket.io serves
 //     its client bundle (ETag, 304, gzip); anything else is 404.
 //
-// Usage: node tests/ref/chat.mjs [--port N] [--db FILE] [--max-message N]
+// Usage: node tests/ref/chat.mjs [--port N] [--db FILE] [--max-message N] [--admin USER:PASSWORD]
 // Prints "listening on http://localhost:PORT"; exits 0 on SIGTERM/SIGINT.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -24,6 +24,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Server } from 'socket.io';
+import { instrument } from '@socket.io/admin-ui';
+import bcrypt from 'bcryptjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // SIOC_CHAT_PUBLIC_DIR overrides the page's folder, as for sioc-chat.
@@ -39,6 +41,7 @@ function parseArgs(argv) {
     else if (flag === '--db') opts.db = value;
     else if (flag === '--max-message') opts.maxMessage = Number(value);
     else if (flag === '--max-offset') opts.maxOffset = Number(value);
+    else if (flag === '--admin') opts.admin = value;
     else if (flag === '--host' || flag === '--synchronous') continue;
     else throw new Error(`unknown option ${flag}`);
   }
@@ -64,6 +67,13 @@ const httpServer = http.createServer((req, res) => {
   res.end('Not Found');
 });
 const io = new Server(httpServer, { connectionStateRecovery: {} });
+if (opts.admin) {
+  // --admin USER:PASSWORD (a plain password is hashed here, as sioc-chat does)
+  const [username, ...rest] = opts.admin.split(':');
+  const pw = rest.join(':');
+  const hashed = /^\$2[aby]\$\d\d\$/.test(pw) && pw.length === 60;
+  instrument(io, { auth: { type: 'basic', username, password: hashed ? pw : bcrypt.hashSync(pw, 10) }, mode: process.env.NODE_ENV ?? 'development' });
+}
 
 /** The reason msg/clientOffset are refused, or null when they are valid. */
 function invalid(msg, clientOffset) {

@@ -1,0 +1,12 @@
+import { io } from 'socket.io-client';
+const url = process.argv[2];
+const adm = io(url + '/admin', { auth: { username: 'admin', password: 's3cret-pw' }, transports: ['websocket'], forceNew: true });
+adm.onAny((ev, ...args) => { if (ev !== 'server_stats') console.log('ADMIN', ev, JSON.stringify(args).slice(0, 200)); });
+await new Promise(r => adm.on('connect', r));
+await new Promise(r => setTimeout(r, 300));
+const b = io(url + '/cluster', { forceNew: true });
+await new Promise(r => b.on('connect', r));
+console.log('connected', b.io.engine.transport.name);
+await new Promise(r => setTimeout(r, 500));
+console.log('now', b.io.engine.transport.name);
+process.exit(0);
