@@ -2,8 +2,8 @@
  * hands the sans-I/O core (socketio/admin.c) what it needs from the system:
  * bcrypt checks on the loop's thread pool (libcrypt's crypt_rn, which knows
  * $2a$, $2b$ and $2y$: a check costs ~50 ms at 10 rounds, far too long for
- * the loop thread), the wall clock, the host name, the process id and the
- * process's uptime. */
+ * the loop thread), the host name, the process id and the process's
+ * uptime. */
 #include <crypt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +29,6 @@ static double uptime(void *ctx)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)(now.tv_sec - loaded_at.tv_sec) + (now.tv_nsec - loaded_at.tv_nsec) / 1e9;
-}
-
-static int64_t wall_ms(void *ctx)
-{
-    return sio__loop_wall_ms(ctx);
 }
 
 /* One bcrypt check on a pool thread. */
@@ -108,7 +103,7 @@ int sio_admin_instrument(sio_server *srv, const sio_admin_options *opts)
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) != 0)
         host[0] = '\0';
-    sio__admin_env env = {verify, wall_ms, uptime, host, (long)getpid(), srv->http->loop};
+    sio__admin_env env = {verify, uptime, host, (long)getpid(), srv->http->loop};
     return sio__admin_new(srv, opts, &env);
 }
 

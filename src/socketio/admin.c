@@ -36,7 +36,6 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "core/random.h"
 
 /* One aggregated event (Node's EventBuffer entry). */
 typedef struct agg_event {
@@ -84,10 +83,17 @@ struct sio__admin {
 
 /* ---- small helpers */
 
+/* Date.now(), from the server's environment. */
+static int64_t wall_ms(const sio__admin *a)
+{
+    const sio__env *env = &a->srv->env;
+    return env->wall ? env->wall(env->arg) : 0;
+}
+
 /* new Date() as JSON.stringify writes it: "2026-12-02T22:11:49.123Z". */
 static json_t *date_now(sio__admin *a)
 {
-    int64_t ms = a->env.wall_ms(a->env.ctx);
+    int64_t ms = wall_ms(a);
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
     char buf[48];
@@ -174,7 +180,7 @@ static const char *transport_name(const sio_socket *s)
 
 static void agg_push(sio__admin *a, const char *type, const char *sub, uint64_t count)
 {
-    int64_t ts = a->env.wall_ms(a->env.ctx);
+    int64_t ts = wall_ms(a);
     ts -= ts % 1000;
     for (size_t i = 0; i < a->nagg; i++) {
         agg_event *e = &a->agg[i];
@@ -247,9 +253,9 @@ static json_t *namespaces_json(sio_server *srv)
     while (arr != NULL && sio__map_iter_next(&it, NULL, NULL, &v)) {
         sio_namespace *nsp = v;
         /* the map walks newest first */
-        json_array_insert_new(
-            arr, 0,
-            json_pack("{s:s,s:I}", "name", nsp->name, "socketsCount", (json_int_t)nsp->nsockets));
+        json_array_insert_new(arr, 0,
+                              json_pack("{s:s,s:I}", "name", nsp->name, "socketsCount",
+                                        (json_int_t)sio_namespace_sockets_count(nsp)));
     }
     return arr;
 }
@@ -278,7 +284,7 @@ static void stats_fire(sio__timer *t, void *data)
 {
     sio__admin *a = data;
     emit_stats(a);
-    sio__timer_start(a->srv->timers, t, sio__now(a->srv) + a->interval);
+    sio__timer_start(a->srv->env.timers, t, sio__now(a->srv) + a->interval);
 }
 
 /* ---- room events (development mode) */
@@ -318,8 +324,8 @@ static void left_queue(sio__admin *a, json_t *args)
         a->cleft = ncap;
     }
     a->left[a->nleft++] = (left_event){args};
-    if (a->srv->timers != NULL && !sio__timer_active(&a->left_timer))
-        sio__timer_start(a->srv->timers, &a->left_timer, sio__now(a->srv));
+    if (a->srv->env.timers != NULL && !sio__timer_active(&a->left_timer))
+        sio__timer_start(a->srv->env.timers, &a->left_timer, sio__now(a->srv));
 }
 
 static void room_cb(sio_namespace *nsp, sio_room_event ev, const char *room, const char *sid,
@@ -482,7 +488,7 @@ static void send_session(sio_socket *s, const char *id)
 static int new_session(sio__admin *a, char *out)
 {
     unsigned char b[8];
-    if (sio__random_bytes(b, sizeof b) < 0)
+    if (a->srv->env.random(a->srv->env.arg, b, sizeof b) < 0)
         return SIO_EIO;
     for (size_t i = 0; i < sizeof b; i++)
         snprintf(out + 2 * i, 3, "%02x", b[i]);
@@ -754,8 +760,8 @@ static int attach(sio__admin *a)
             return SIO_ENOMEM;
     a->srv->admin = a;
     emit_stats(a); /* Node emits once at once, then on the interval */
-    if (a->srv->timers != NULL)
-        sio__timer_start(a->srv->timers, &a->stats_timer, sio__now(a->srv) + a->interval);
+    if (a->srv->env.timers != NULL)
+        sio__timer_start(a->srv->env.timers, &a->stats_timer, sio__now(a->srv) + a->interval);
     return 0;
 }
 

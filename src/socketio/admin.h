@@ -2,9 +2,10 @@
  * instrument()), sans-I/O: it lives inside a sio_server, hears of what
  * happens through the hooks below (called by the Socket.IO core when
  * srv->admin is set) and talks to the UI only by emitting to its admin
- * namespace. What needs the system (bcrypt off the loop, the wall clock,
- * the host name, the process's uptime) comes from the composition root
- * (server/admin_attach.c) through sio__admin_env.
+ * namespace. What needs the system (bcrypt off the loop, the host name,
+ * the process's uptime) comes from the composition root
+ * (server/admin_attach.c) through sio__admin_env; the clocks, timers and
+ * random bytes are the server's (srv->env).
  *
  * Lifetime: created by sio__admin_new, owned by the server (srv->admin),
  * freed by sio_server_free through sio__admin_free after the clients are
@@ -24,11 +25,10 @@ typedef struct sio__admin_env {
      * admin was freed meanwhile: done must cope). < 0: not started. */
     int (*verify)(void *ctx, const char *hash, const char *password,
                   void (*done)(int ok, void *arg), void *arg);
-    int64_t (*wall_ms)(void *ctx); /* wall-clock ms (Date.now()) */
-    double (*uptime)(void *ctx);   /* seconds since the process started */
-    const char *hostname;          /* os.hostname() (copied) */
-    long pid;                      /* process.pid */
-    void *ctx;                     /* for the functions */
+    double (*uptime)(void *ctx); /* seconds since the process started */
+    const char *hostname;        /* os.hostname() (copied) */
+    long pid;                    /* process.pid */
+    void *ctx;                   /* for the functions */
 } sio__admin_env;
 
 /* Instruments srv (sets srv->admin). Errors as sio_admin_instrument. */

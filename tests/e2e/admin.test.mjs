@@ -20,7 +20,10 @@ import { startServer } from './lib/server.mjs';
 
 const USER = 'admin';
 const PASSWORD = 's3cret-pw';
-const ENV = { SIOC_ADMIN: `${USER}:${PASSWORD}` };
+// Node's default heartbeat: the protocol server's 300/200 ms one loses
+// clients on a loaded machine, and this suite does not test heartbeats.
+const ENV = { SIOC_ADMIN: `${USER}:${PASSWORD}`, SIOC_SIO_HEARTBEAT: '25000,20000' };
+const T = { timeout: 60_000 };
 const ISO_DATE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 const servers = {};
@@ -33,11 +36,13 @@ after(async () => {
   for (const s of Object.values(servers)) await s.stop();
 });
 
+let lastLog = null; // the event names the current admin client got, for errors
+
 /** Resolves once pred() holds (polled), or rejects after ms. */
 async function until(pred, what, ms = 5000) {
   const end = Date.now() + ms;
   while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${lastLog ? `; admin log: ${lastLog()}` : ''}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -72,6 +77,8 @@ function admin(url, auth, transports) {
   const s = connect(url, '/admin', { auth, transports });
   const log = [];
   s.onAny((ev, ...args) => log.push([ev, args]));
+  s.on('disconnect', (reason) => log.push(['(disconnect)', [reason]]));
+  lastLog = () => JSON.stringify(log.map(([e, a]) => (e === '(disconnect)' ? `${e} ${a[0]}` : e)));
   return { s, log, has: (ev, pred = () => true) => log.some(([e, a]) => e === ev && pred(a)) };
 }
 
@@ -220,8 +227,8 @@ async function scenario(url, transports) {
 
     await until(() => adm.has('server_stats'), 'server_stats', 4000);
     const stats = adm.log.find(([e]) => e === 'server_stats')[1][0];
-    const transcript = adm.log.filter(([e]) => e !== 'server_stats').map(([e, args]) => [e, normalize(args, names)]);
-    return { transcript, stats: statsShape(stats), errors, admin2: normalize(adm2.log.filter(([e]) => e !== 'server_stats').map(([e]) => e), names) };
+    const transcript = adm.log.filter(([e]) => e !== 'server_stats' && e !== '(disconnect)').map(([e, args]) => [e, normalize(args, names)]);
+    return { transcript, stats: statsShape(stats), errors, admin2: normalize(adm2.log.filter(([e]) => e !== 'server_stats' && e !== '(disconnect)').map(([e]) => e), names) };
   } finally {
     for (const c of clients) c.close();
     adm.s.close();
@@ -262,7 +269,7 @@ async function quietScenario(url, transports) {
     await until(() => adm.log.slice(since).some(([e]) => e === 'server_stats'), 'server_stats after A', 4000);
     const stats = adm.log.slice(since).find(([e]) => e === 'server_stats')[1][0];
     return {
-      events: adm.log.filter(([e]) => e !== 'server_stats').map(([e, args]) => (e === 'session' ? [e] : [e, args])),
+      events: adm.log.filter(([e]) => e !== 'server_stats' && e !== '(disconnect)').map(([e, args]) => (e === 'session' ? [e] : [e, args])),
       rooms: info.rooms.filter((r) => r !== a.id),
       hello,
       connected: a.connected,
@@ -305,14 +312,14 @@ const QUIET = { ...ENV, SIOC_ADMIN_MODE: 'production', SIOC_ADMIN_READONLY: '1' 
 
 for (const transport of ['websocket', 'polling']) {
   describe(`admin UI over ${transport}`, () => {
-    test('the scenario gives the admin client the same events as Node\'s instrument()', async () => {
+    test('the scenario gives the admin client the same events as Node\'s instrument()', T, async () => {
       const node = await scenario((await server('node')).url, [transport]);
       const ours = await scenario((await server('sioc')).url, [transport]);
       assert.equal(node.errors.wrongPassword.message, 'invalid credentials');
       compare(ours, node);
     });
 
-    test('production mode, read-only: config and server_stats only, actions ignored', async () => {
+    test('production mode, read-only: config and server_stats only, actions ignored', T, async () => {
       const node = await quietScenario((await server('node', QUIET)).url, [transport]);
       const ours = await quietScenario((await server('sioc', QUIET)).url, [transport]);
       assert.deepEqual(node.events, [['session'], ['config', [{ supportedFeatures: ['AGGREGATED_EVENTS'] }]]]);
@@ -321,7 +328,7 @@ for (const transport of ['websocket', 'polling']) {
   });
 }
 
-test('an upgrade from polling is a socket_updated with the new transport', async () => {
+test('an upgrade from polling is a socket_updated with the new transport', T, async () => {
   const node = await upgradeScenario((await server('node')).url);
   const ours = await upgradeScenario((await server('sioc')).url);
   assert.deepEqual(node, [['socket_connected', { transport: 'polling' }], ['socket_updated', [{ id: '<C>', nsp: '/cluster', transport: 'websocket' }]]]);
@@ -361,7 +368,7 @@ async function chatScenario(kind) {
     const sent = (e, args) => (e === 'event_sent' ? [args[0], args[1], args[2].slice(0, 3), ...args.slice(3)] : args);
     return {
       refused,
-      events: adm.log.filter(([e, args]) => e !== 'server_stats' && e !== 'session' && args[1] !== 'replaying')
+      events: adm.log.filter(([e, args]) => e !== 'server_stats' && e !== 'session' && e !== '(disconnect)' && args[1] !== 'replaying')
         .map(([e, args]) => [e, normalize(sent(e, offset(args)), names)]),
     };
   } finally {
@@ -371,7 +378,7 @@ async function chatScenario(kind) {
   }
 }
 
-test('sioc-chat --admin USER:PASSWORD serves the admin namespace as the Node chat with instrument() does', async () => {
+test('sioc-chat --admin USER:PASSWORD serves the admin namespace as the Node chat with instrument() does', T, async () => {
   const node = await chatScenario('node');
   const ours = await chatScenario('sioc');
   if (process.env.ADMIN_DUMP) console.log(JSON.stringify({ node, ours }, null, 1));

@@ -54,6 +54,9 @@ function parseTls(argv) {
 const TLS = parseTls(process.argv.slice(2));
 
 const HEARTBEAT = { pingInterval: 300, pingTimeout: 200 };
+// SIOC_SIO_HEARTBEAT=INTERVAL,TIMEOUT: the /socket.io/ heartbeat instead (as socketio.c).
+const [hbInterval, hbTimeout] = (process.env.SIOC_SIO_HEARTBEAT ?? '').split(',').map(Number);
+const IO_HEARTBEAT = hbTimeout ? { pingInterval: hbInterval, pingTimeout: hbTimeout } : HEARTBEAT;
 const CORS = { origin: true, credentials: true };
 
 // The fallback handler: engine.io and socket.io wrap it and call it for any
@@ -71,7 +74,7 @@ engine.on('connection', (socket) => {
 });
 
 const io = new IoServer(httpServer, {
-  path: '/socket.io/', ...HEARTBEAT, connectTimeout: 1000, maxHttpBufferSize: 1e6, cors: CORS,
+  path: '/socket.io/', ...IO_HEARTBEAT, connectTimeout: 1000, maxHttpBufferSize: 1e6, cors: CORS,
   cleanupEmptyChildNamespaces: true,
   // The twin of allow_request in apps/protocol-server/socketio.c.
   allowRequest: (req, cb) => {
