@@ -47,26 +47,35 @@ async function until(pred, what, ms = 5000) {
   }
 }
 
+/** p, or a rejection naming what did not happen within ms. */
+function within(p, what, ms = 10_000) {
+  let timer;
+  const t = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms${lastLog ? `; admin log: ${lastLog()}` : ''}`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
 function connect(url, nsp, opts) {
   return io(`${url}${nsp}`, { forceNew: true, reconnection: false, ...opts });
 }
 
 async function connected(socket) {
   if (socket.connected) return;
-  await new Promise((resolve, reject) => {
+  await within(new Promise((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('connect_error', reject);
-  });
+  }), `connect to ${socket.nsp}`);
 }
 
 /** The message of the connect_error a connection attempt ends with. */
 async function connectError(url, auth, transports) {
   const s = connect(url, '/admin', { auth, transports });
   try {
-    return await new Promise((resolve, reject) => {
+    return await within(new Promise((resolve, reject) => {
       s.once('connect', () => reject(new Error('connected with bad credentials')));
       s.once('connect_error', (err) => resolve({ message: err.message, data: err.data ?? null }));
-    });
+    }), 'connect_error');
   } finally {
     s.close();
   }
@@ -123,7 +132,8 @@ function statsShape(st) {
   return {
     keys: Object.keys(st).sort(),
     types: Object.fromEntries(Object.entries(st).map(([k, v]) => [k, Array.isArray(v) ? 'array' : typeof v])),
-    namespaces: st.namespaces.map((n) => n.name).sort(),
+    // a dynamic child namespace is in it only while its socket is (timed)
+    namespaces: st.namespaces.map((n) => n.name).filter((n) => !n.startsWith('/game-')).sort(),
     nspKeys: [...new Set(st.namespaces.map((n) => Object.keys(n).sort().join()))],
     eventKeys: [...new Set(st.aggregatedEvents.map((e) => Object.keys(e).sort().join()))].sort(),
     eventTypes: [...new Set(st.aggregatedEvents.map((e) => e.type))].sort(),
@@ -160,9 +170,9 @@ async function scenario(url, transports) {
     const aId = a.id; // the client forgets its id once disconnected
     names.set(aId, '<A>');
     await until(() => adm.has('socket_connected', ([s]) => s.id === a.id), 'socket_connected A');
-    await a.emitWithAck('join', 'room1');
+    await within(a.emitWithAck('join', 'room1'), 'ack of join');
     await until(() => adm.has('room_joined', ([, room]) => room === 'room1'), 'room_joined room1');
-    await a.emitWithAck('set-data', { nick: 'ann' });
+    await within(a.emitWithAck('set-data', { nick: 'ann' }), 'ack of set-data');
     await until(() => adm.has('socket_updated', ([u]) => u.data?.nick === 'ann'), 'socket_updated');
 
     // B: "/", which greets with "auth" and echoes "message" (text, binary).
@@ -172,7 +182,7 @@ async function scenario(url, transports) {
     await connected(b);
     const bId = b.id;
     names.set(bId, '<B>');
-    await gotAuth;
+    await within(gotAuth, 'auth event');
     await until(() => adm.has('event_sent', ([, id, args]) => id === b.id && args[0] === 'auth'), 'event_sent auth');
     const back = [];
     b.on('message-back', (...args) => back.push(args));
@@ -191,7 +201,7 @@ async function scenario(url, transports) {
     await connected(g);
     const gId = g.id;
     names.set(gId, '<G>');
-    assert.equal(await welcome, '/game-7');
+    assert.equal(await within(welcome, 'welcome'), '/game-7');
     await until(() => adm.has('event_sent', ([, id]) => id === gId), 'event_sent welcome');
     g.disconnect();
     await until(() => adm.has('room_left', ([, , id]) => id === gId), 'room_left G');
@@ -199,7 +209,7 @@ async function scenario(url, transports) {
     // The UI's actions.
     const hello = new Promise((r) => a.once('hello', (...args) => r(args)));
     adm.s.emit('emit', '/cluster', 'room1', 'hello', 'world', 42);
-    assert.deepEqual(await hello, ['world', 42]);
+    assert.deepEqual(await within(hello, 'hello'), ['world', 42]);
     await until(() => adm.has('event_sent', ([, id, args]) => id === a.id && args[0] === 'hello'), 'event_sent hello');
     adm.s.emit('join', '/cluster', 'room2', 'room1');
     await until(() => adm.has('room_joined', ([, room]) => room === 'room2'), 'room_joined room2');
@@ -207,7 +217,7 @@ async function scenario(url, transports) {
     await until(() => adm.has('room_left', ([, room]) => room === 'room2'), 'room_left room2');
     const bGone = new Promise((r) => b.once('disconnect', r));
     adm.s.emit('_disconnect', '/', false);
-    assert.equal(await bGone, 'io server disconnect');
+    assert.equal(await within(bGone, 'disconnect of B'), 'io server disconnect');
     await until(() => adm.has('room_left', ([, , id]) => id === bId), 'room_left B');
 
     // A leaves by itself.
@@ -256,7 +266,7 @@ async function quietScenario(url, transports) {
     await connected(adm.s);
     await until(() => adm.has('config'), 'config');
     await connected(a);
-    await a.emitWithAck('join', 'room1');
+    await within(a.emitWithAck('join', 'room1'), 'ack of join');
     let hello = 0;
     a.on('hello', () => { hello++; });
     adm.s.emit('emit', '/cluster', 'room1', 'hello');
@@ -264,7 +274,7 @@ async function quietScenario(url, transports) {
     adm.s.emit('join', '/cluster', 'room9');
     adm.s.emit('_disconnect', '/cluster', true);
     // a round trip on A after the actions: they had their chance
-    const info = await a.emitWithAck('info');
+    const info = await within(a.emitWithAck('info'), 'ack of info');
     const since = adm.log.length;
     await until(() => adm.log.slice(since).some(([e]) => e === 'server_stats'), 'server_stats after A', 4000);
     const stats = adm.log.slice(since).find(([e]) => e === 'server_stats')[1][0];
@@ -296,7 +306,7 @@ async function upgradeScenario(url) {
     c = connect(url, '/cluster', {});
     await connected(c);
     const id = c.id;
-    await new Promise((r) => (c.io.engine.transport.name === 'websocket' ? r() : c.io.engine.once('upgrade', r)));
+    await within(new Promise((r) => (c.io.engine.transport.name === 'websocket' ? r() : c.io.engine.once('upgrade', r))), 'upgrade');
     await until(() => adm.has('socket_updated', ([u]) => u.id === id), 'socket_updated');
     const names = new Map([[id, '<C>']]);
     return adm.log
@@ -352,7 +362,7 @@ async function chatScenario(kind) {
     await connected(c);
     const id = c.id;
     names.set(id, '<C>');
-    const [ack] = await Promise.all([c.emitWithAck('chat message', 'hi', 'off-1'), new Promise((r) => c.once('chat message', r))]);
+    const [ack] = await within(Promise.all([c.emitWithAck('chat message', 'hi', 'off-1'), new Promise((r) => c.once('chat message', r))]), 'chat message ack and broadcast');
     assert.equal(ack, undefined);
     await until(() => adm.has('event_sent', ([, sid, args]) => sid === id && args[0] === 'chat message'), 'event_sent');
     c.disconnect();
