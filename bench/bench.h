@@ -14,8 +14,11 @@
  * ACK. Events and acks are handed to the running scenario through hooks as
  * raw JSON slices; scenarios parse only what they need.
  *
- * Modules: wsframe.c (sans-I/O WebSocket client framing), conn.c
- * (connections and the loop), stats.c (latency histograms, /proc readers),
+ * WebSocket frames are the library's frame codec (src/ws/ws_frame.h): the
+ * same header layout and masking as the server's framer, used here in the
+ * client role (masked frames out, unmasked in).
+ *
+ * Modules: conn.c (connections and the loop), stats.c (latency histograms, /proc readers),
  * scenarios.c (connect, broadcast, chat, replay), main.c (command line).
  * Only loopback targets are accepted (url_parse refuses anything else), and
  * every wait is bounded by a deadline. */
@@ -27,25 +30,6 @@
 #include <uv.h>
 
 #include "core/buf.h"
-
-/* ------------------------------------------------------------ wsframe.c */
-
-/* One frame from the server, as bench_ws_parse found it. */
-typedef struct bench_ws_frame {
-    int fin;          /* last fragment of its message */
-    int opcode;       /* 0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong */
-    uint8_t *payload; /* unmasked in place; points into the parsed bytes */
-    size_t len;       /* payload length */
-} bench_ws_frame;
-
-/* Parses one frame from p[0..len). Returns the bytes it takes (> 0), 0 when
- * more bytes are needed, or SIO_EPROTO (reserved bits, a frame over max). A
- * masked server frame is unmasked in place. */
-int64_t bench_ws_parse(uint8_t *p, size_t len, size_t max, bench_ws_frame *f);
-
-/* Appends one masked client frame (FIN set) carrying payload to out, masked
- * with key. SIO_ENOMEM/SIO_ELIMIT from the buffer. */
-int bench_ws_encode(sio__buf *out, int opcode, const void *payload, size_t len, uint32_t key);
 
 /* --------------------------------------------------------------- stats.c */
 

@@ -28,6 +28,7 @@
 #include "bench.h"
 #include "core/alloc.h"
 #include "sioc.h"
+#include "ws/ws_frame.h"
 
 bench_ctx bench;
 
@@ -166,17 +167,32 @@ static void flush_cb(uv_prepare_t *h)
     bench.ndirty = 0;
 }
 
+/* Appends one masked client frame (FIN set) to c's output, masked with the
+ * next key of c's generator (5.3), and marks c for the next flush. */
+static int send_frame(bench_conn *c, unsigned opcode, const void *payload, size_t len)
+{
+    c->rng ^= c->rng << 13;
+    c->rng ^= c->rng >> 17;
+    c->rng ^= c->rng << 5;
+    unsigned char key[4], hdr[SIO_WS_HDR_MAX];
+    memcpy(key, &c->rng, 4);
+    size_t hlen = sio__ws_hdr_encode(hdr, SIO_WS_FIN | opcode, len, key);
+    int rc = sio__buf_reserve(&c->out, hlen + len);
+    if (rc < 0)
+        return rc;
+    sio__buf_append(&c->out, hdr, hlen);
+    size_t at = c->out.len;
+    sio__buf_append(&c->out, payload, len);
+    sio__ws_mask((unsigned char *)c->out.data + at, len, key);
+    mark_dirty(c);
+    return 0;
+}
+
 int bench_send(bench_conn *c, const char *text, size_t len)
 {
     if (c->state < BENCH_EIO_OPEN || c->state >= BENCH_CLOSING)
         return SIO_ECLOSED;
-    c->rng ^= c->rng << 13;
-    c->rng ^= c->rng >> 17;
-    c->rng ^= c->rng << 5;
-    int rc = bench_ws_encode(&c->out, 1, text, len, c->rng);
-    if (rc == 0)
-        mark_dirty(c);
-    return rc;
+    return send_frame(c, SIO_WS_OP_TEXT, text, len);
 }
 
 /* True while bench_open's loop runs: it starts the next ones itself. */
@@ -311,27 +327,43 @@ static void on_eio(bench_conn *c, const char *p, size_t len)
 }
 
 /* One WebSocket frame; SIO_EPROTO for what the bench does not handle. */
-static int on_frame(bench_conn *c, bench_ws_frame *f)
+static int on_frame(bench_conn *c, int fin, unsigned opcode, uint8_t *payload, size_t len)
 {
-    if (!f->fin || f->opcode == 0)
+    if (!fin || opcode == SIO_WS_OP_CONT)
         return SIO_EPROTO; /* servers send Engine.IO packets unfragmented */
-    switch (f->opcode) {
-    case 1:
-        on_eio(c, (const char *)f->payload, f->len);
+    switch (opcode) {
+    case SIO_WS_OP_TEXT:
+        on_eio(c, (const char *)payload, len);
         return 0;
-    case 8:
+    case SIO_WS_OP_CLOSE:
         conn_close(c, "websocket close");
         return 0;
-    case 9: {
-        c->rng = c->rng * 1664525u + 1013904223u;
-        int rc = bench_ws_encode(&c->out, 10, f->payload, f->len, c->rng);
-        if (rc == 0)
-            mark_dirty(c);
-        return rc;
-    }
+    case SIO_WS_OP_PING:
+        return send_frame(c, SIO_WS_OP_PONG, payload, len);
     default: /* pong, binary: Engine.IO over text only here */
         return 0;
     }
+}
+
+/* Takes one frame from p[0..len): the bytes it took (> 0), 0 when more are
+ * needed, or SIO_EPROTO (reserved bits: no extension was negotiated; a
+ * frame over BENCH_MAX_FRAME). A masked frame (servers must not mask) is
+ * unmasked in place: it costs nothing to accept. */
+static int64_t take_frame(bench_conn *c, uint8_t *p, size_t len)
+{
+    sio__ws_hdr h;
+    int got = sio__ws_hdr_parse(p, len, &h);
+    if (got >= SIO_WS_HDR_BASE && SIO_WS_HDR_RSV(&h))
+        return SIO_EPROTO;
+    if (got >= SIO_WS_HDR_LEN && h.len > BENCH_MAX_FRAME)
+        return SIO_EPROTO;
+    if (got < SIO_WS_HDR_WHOLE || len - h.size < h.len)
+        return 0;
+    uint8_t *payload = p + h.size;
+    if (SIO_WS_HDR_MASKED(&h))
+        sio__ws_mask(payload, (size_t)h.len, payload - 4);
+    int rc = on_frame(c, SIO_WS_HDR_FIN(&h), SIO_WS_HDR_OPCODE(&h), payload, (size_t)h.len);
+    return rc < 0 ? rc : (int64_t)(h.size + h.len);
 }
 
 /* The 101 response to the upgrade; returns bytes taken, 0 for more. */
@@ -356,13 +388,7 @@ static int64_t conn_feed(bench_conn *c, uint8_t *p, size_t len)
         if (c->state == BENCH_HTTP) {
             r = on_http(c, p + off, len - off);
         } else {
-            bench_ws_frame f;
-            r = bench_ws_parse(p + off, len - off, BENCH_MAX_FRAME, &f);
-            if (r > 0) {
-                int rc = on_frame(c, &f);
-                if (rc < 0)
-                    return rc;
-            }
+            r = take_frame(c, p + off, len - off);
         }
         if (r <= 0)
             return r < 0 ? r : (int64_t)off;
@@ -484,7 +510,7 @@ static void conn_start(uint32_t i)
     bench.conns[i] = c;
     c->index = i;
     c->rng = 0x9e3779b9u ^ (i * 2654435761u);
-    sio__buf_init(&c->in, BENCH_MAX_FRAME + 14);
+    sio__buf_init(&c->in, BENCH_MAX_FRAME + SIO_WS_HDR_MAX);
     sio__buf_init(&c->out, 0);
     c->t_start_us = bench_now_us();
     uv_tcp_init(bench.loop, &c->tcp);

@@ -1,7 +1,9 @@
 /* Server-side WebSocket connection: see ws_conn.h.
  *
  * The one WebSocket framer of the library, for both directions (RFC 6455
- * section 5). Input is parsed in place: a whole frame in the caller's
+ * section 5). Header layout and masking are the frame codec's
+ * (ws_frame.c, which sioc-bench and sioc-floor use too); the rules are
+ * here. Input is parsed in place: a whole frame in the caller's
  * buffer is checked, unmasked where it lies and, when it is a whole
  * message, handed to on_message from there, so a read allocates nothing.
  * Memory is only taken for what cannot be handled yet: an incomplete last
@@ -35,14 +37,6 @@
 #include "core/assert.h"
 #include "core/error.h"
 
-/* Opcodes (section 5.2). */
-#define WS_OP_CONT 0x0
-#define WS_OP_TEXT 0x1
-#define WS_OP_BINARY 0x2
-#define WS_OP_CLOSE 0x8
-#define WS_OP_PING 0x9
-#define WS_OP_PONG 0xA
-
 /* Longest close reason: a control payload is at most 125 bytes (5.5). */
 #define WS_MAX_REASON 123
 
@@ -52,26 +46,12 @@
 /* Writes a header for an unmasked FIN frame; returns its size (5.2). */
 static size_t ws_header(unsigned char *h, unsigned opcode, uint64_t len)
 {
-    h[0] = (unsigned char)(0x80u | opcode);
-    if (len < 126) {
-        h[1] = (unsigned char)len;
-        return 2;
-    }
-    if (len <= 0xFFFF) {
-        h[1] = 126;
-        h[2] = (unsigned char)(len >> 8);
-        h[3] = (unsigned char)len;
-        return 4;
-    }
-    h[1] = 127;
-    for (int i = 0; i < 8; i++)
-        h[2 + i] = (unsigned char)(len >> (56 - 8 * i));
-    return 10;
+    return sio__ws_hdr_encode(h, SIO_WS_FIN | opcode, len, NULL);
 }
 
 size_t sio__ws_frame_header(char hdr[SIO_WS_FRAME_HEADER_MAX], int binary, size_t len)
 {
-    return ws_header((unsigned char *)hdr, binary ? WS_OP_BINARY : WS_OP_TEXT, len);
+    return ws_header((unsigned char *)hdr, binary ? SIO_WS_OP_BINARY : SIO_WS_OP_TEXT, len);
 }
 
 /* Appends a whole frame, all or nothing (one reserve covers both parts). */
@@ -91,7 +71,7 @@ static int ws_frame_append_op(sio__buf *out, unsigned opcode, const void *payloa
 
 int sio__ws_frame_append(sio__buf *out, int binary, const void *payload, size_t len)
 {
-    return ws_frame_append_op(out, binary ? WS_OP_BINARY : WS_OP_TEXT, payload, len);
+    return ws_frame_append_op(out, binary ? SIO_WS_OP_BINARY : SIO_WS_OP_TEXT, payload, len);
 }
 
 sio__rcbuf *sio__ws_frame_new(int binary, const void *payload, size_t len)
@@ -113,34 +93,16 @@ static int ws_close_frame_append(sio__buf *out, int code, const char *reason, si
             memcpy(p + 2, reason, rlen);
         n = 2 + rlen;
     }
-    return ws_frame_append_op(out, WS_OP_CLOSE, p, n);
+    return ws_frame_append_op(out, SIO_WS_OP_CLOSE, p, n);
 }
 
 /* ------------------------------------------------------------ headers */
-
-/* A client frame header (section 5.2). */
-typedef struct ws_hdr {
-    unsigned b0;  /* FIN, RSV1-3, opcode */
-    unsigned b1;  /* MASK and the 7-bit length */
-    uint64_t len; /* payload length */
-    size_t size;  /* header bytes, mask key included */
-} ws_hdr;
-
-/* Size of the header starting at p given its first n bytes: 2 until the
- * second byte is known, then 2 + extended length + mask key. */
-static size_t ws_header_size(const unsigned char *p, size_t n)
-{
-    if (n < 2)
-        return 2;
-    unsigned l7 = p[1] & 0x7Fu;
-    return 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + ((p[1] & 0x80u) ? 4 : 0);
-}
 
 /* 1 if the header breaks a framing rule: a control frame must be short
  * and unfragmented (5.5), which the first two bytes tell; a length must
  * use the shortest encoding and fit in 63 bits (5.2), which the extended
  * length tells (have_len). */
-static int ws_framing_error(const ws_hdr *h, int have_len)
+static int ws_framing_error(const sio__ws_hdr *h, int have_len)
 {
     unsigned l7 = h->b1 & 0x7Fu;
     if ((h->b0 & 0x08u) && (l7 > 125 || !(h->b0 & 0x80u)))
@@ -152,22 +114,11 @@ static int ws_framing_error(const ws_hdr *h, int have_len)
 /* Decodes the header at p from its first n bytes: 1 when all of it is
  * there, or when the part that is there already breaks a framing rule (so
  * the frame is refused before anything of it is buffered); else 0. */
-static int ws_parse(const unsigned char *p, size_t n, ws_hdr *h)
+static int ws_parse(const unsigned char *p, size_t n, sio__ws_hdr *h)
 {
-    h->size = ws_header_size(p, n);
-    if (n < 2)
-        return 0;
-    h->b0 = p[0];
-    h->b1 = p[1];
-    unsigned l7 = p[1] & 0x7Fu;
-    size_t ext = l7 == 126 ? 2 : l7 == 127 ? 8 : 0;
-    h->len = l7;
-    if (n >= 2 + ext && ext > 0) {
-        h->len = 0;
-        for (size_t i = 0; i < ext; i++)
-            h->len = (h->len << 8) | p[2 + i];
-    }
-    return n >= h->size || ws_framing_error(h, n >= 2 + ext);
+    int got = sio__ws_hdr_parse(p, n, h);
+    return got == SIO_WS_HDR_WHOLE ||
+           (got >= SIO_WS_HDR_BASE && ws_framing_error(h, got >= SIO_WS_HDR_LEN));
 }
 
 /* 1 if opcode may come next: a continuation only inside a fragmented
@@ -175,14 +126,14 @@ static int ws_parse(const unsigned char *p, size_t n, ws_hdr *h)
 static int ws_opcode_ok(const sio__ws_conn *c, unsigned op)
 {
     switch (op) {
-    case WS_OP_CONT:
+    case SIO_WS_OP_CONT:
         return c->frag_open;
-    case WS_OP_TEXT:
-    case WS_OP_BINARY:
+    case SIO_WS_OP_TEXT:
+    case SIO_WS_OP_BINARY:
         return !c->frag_open;
-    case WS_OP_CLOSE:
-    case WS_OP_PING:
-    case WS_OP_PONG:
+    case SIO_WS_OP_CLOSE:
+    case SIO_WS_OP_PING:
+    case SIO_WS_OP_PONG:
         return 1;
     default: /* reserved opcodes (5.2) */
         return 0;
@@ -193,7 +144,7 @@ static int ws_opcode_ok(const sio__ws_conn *c, unsigned op)
  * A message is bounded while it is built, in bytes (max_message: 1009)
  * and in frames (max_fragments: 1008), so that neither many small frames
  * nor one big one make it cost more than the limit says. */
-static int ws_check(const sio__ws_conn *c, const ws_hdr *h)
+static int ws_check(const sio__ws_conn *c, const sio__ws_hdr *h)
 {
     unsigned op = h->b0 & 0x0Fu;
     if (ws_framing_error(h, 1))
@@ -202,35 +153,15 @@ static int ws_check(const sio__ws_conn *c, const ws_hdr *h)
         return SIO_WS_CLOSE_PROTOCOL_ERROR; /* no extension; clients mask (5.3) */
     if (op & 0x8u)
         return 0;
-    if (h->len > c->max_message - (op == WS_OP_CONT ? c->msg.len : 0))
+    if (h->len > c->max_message - (op == SIO_WS_OP_CONT ? c->msg.len : 0))
         return SIO_WS_CLOSE_TOO_BIG;
-    if (!(h->b0 & 0x80u) || op == WS_OP_CONT)
-        if ((op == WS_OP_CONT ? c->nfrags : 0) + 1 > c->max_fragments)
+    if (!(h->b0 & 0x80u) || op == SIO_WS_OP_CONT)
+        if ((op == SIO_WS_OP_CONT ? c->nfrags : 0) + 1 > c->max_fragments)
             return SIO_WS_CLOSE_POLICY;
     return 0;
 }
 
 /* ----------------------------------------------------------- payloads */
-
-/* Unmasks n bytes in place with the 4-byte key (5.3); pos is the offset
- * of p in the payload. Eight bytes at a time where it can. */
-static void ws_unmask(unsigned char *p, size_t n, const unsigned char key[4])
-{
-    size_t i = 0;
-    if (n >= 8) {
-        uint64_t k8;
-        unsigned char kk[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
-        memcpy(&k8, kk, 8);
-        for (; i + 8 <= n; i += 8) {
-            uint64_t v;
-            memcpy(&v, p + i, 8);
-            v ^= k8;
-            memcpy(p + i, &v, 8);
-        }
-    }
-    for (; i < n; i++)
-        p[i] ^= key[i & 3];
-}
 
 /* Feeds n bytes to the incremental UTF-8 validator (RFC 3629: no
  * overlongs, no surrogates, nothing past U+10FFFF): 0, or -1 at the first
@@ -341,22 +272,22 @@ static void ws_deliver(sio__ws_conn *c, int binary, const unsigned char *p, size
 
 /* A data frame's payload (unmasked). Unfragmented messages are delivered
  * straight from the caller's bytes; fragments gather in msg. */
-static int ws_on_data(sio__ws_conn *c, const ws_hdr *h, const unsigned char *p)
+static int ws_on_data(sio__ws_conn *c, const sio__ws_hdr *h, const unsigned char *p)
 {
     unsigned op = h->b0 & 0x0Fu;
     int fin = (h->b0 & 0x80u) != 0;
-    int binary = op == WS_OP_CONT ? c->frag_binary : op == WS_OP_BINARY;
-    if (op != WS_OP_CONT)
+    int binary = op == SIO_WS_OP_CONT ? c->frag_binary : op == SIO_WS_OP_BINARY;
+    if (op != SIO_WS_OP_CONT)
         c->u8_need = 0; /* a new message */
     if (!binary && ws_utf8(c, p, (size_t)h->len) < 0)
         return ws_reject(c, SIO_WS_CLOSE_INVALID_DATA);
     if (!binary && fin && c->u8_need != 0)
         return ws_reject(c, SIO_WS_CLOSE_INVALID_DATA); /* ends inside a character */
-    if (op != WS_OP_CONT && fin) {
+    if (op != SIO_WS_OP_CONT && fin) {
         ws_deliver(c, binary, p, (size_t)h->len);
         return 0;
     }
-    if (op != WS_OP_CONT) {
+    if (op != SIO_WS_OP_CONT) {
         c->frag_open = 1;
         c->frag_binary = (unsigned)binary;
         c->nfrags = 0;
@@ -375,20 +306,20 @@ static int ws_on_data(sio__ws_conn *c, const ws_hdr *h, const unsigned char *p)
 
 /* One whole, checked frame: header h, masked payload at p (unmasked here,
  * in place). */
-static int ws_on_frame(sio__ws_conn *c, const ws_hdr *h, unsigned char *p)
+static int ws_on_frame(sio__ws_conn *c, const sio__ws_hdr *h, unsigned char *p)
 {
-    ws_unmask(p, (size_t)h->len, p - 4);
+    sio__ws_mask(p, (size_t)h->len, p - 4); /* the key ends the header */
     switch (h->b0 & 0x0Fu) {
-    case WS_OP_CLOSE:
+    case SIO_WS_OP_CLOSE:
         return ws_on_close_frame(c, p, (size_t)h->len);
-    case WS_OP_PING: { /* 5.5.3: answered with the same payload, until we close */
+    case SIO_WS_OP_PING: { /* 5.5.3: answered with the same payload, until we close */
         if (c->we_closed)
             return 0;
         /* The output refused a frame: it will not take a close either. */
-        int rc = ws_frame_append_op(&c->out, WS_OP_PONG, p, (size_t)h->len);
+        int rc = ws_frame_append_op(&c->out, SIO_WS_OP_PONG, p, (size_t)h->len);
         return rc < 0 ? ws_finish(c, SIO_WS_CLOSE_INTERNAL_ERROR, rc) : 0;
     }
-    case WS_OP_PONG:
+    case SIO_WS_OP_PONG:
         return 0;
     default:
         return ws_on_data(c, h, p);
@@ -415,7 +346,7 @@ static int ws_tail_take(sio__ws_conn *c, char **data, size_t *len, size_t want)
  * payload) and handles it once whole. Advances *data and *len. */
 static int ws_feed_tail(sio__ws_conn *c, char **data, size_t *len)
 {
-    ws_hdr h;
+    sio__ws_hdr h;
     while (!ws_parse((const unsigned char *)c->tail.data, c->tail.len, &h)) {
         if (*len == 0)
             return 0;
@@ -441,7 +372,7 @@ static int ws_feed_tail(sio__ws_conn *c, char **data, size_t *len)
 static int ws_feed_direct(sio__ws_conn *c, char *data, size_t len)
 {
     size_t off = 0;
-    ws_hdr h;
+    sio__ws_hdr h;
     while (!c->done && off < len) {
         int whole_hdr = ws_parse((const unsigned char *)data + off, len - off, &h);
         if (whole_hdr) {

@@ -39,6 +39,7 @@
 
 #include "core/buf.h"
 #include "core/rcbuf.h"
+#include "ws/ws_frame.h"
 
 /* Close codes of RFC 6455 section 7.4.1 that this module produces. */
 enum {
@@ -52,9 +53,6 @@ enum {
     SIO_WS_CLOSE_TOO_BIG = 1009,
     SIO_WS_CLOSE_INTERNAL_ERROR = 1011,
 };
-
-/* Longest data-frame header: 2 bytes + 8-byte extended length. */
-#define SIO_WS_FRAME_HEADER_MAX 10
 
 /* Frames one message may be made of, unless set otherwise. */
 #define SIO_WS_DEFAULT_MAX_FRAGMENTS 1024
