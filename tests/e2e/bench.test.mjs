@@ -1,6 +1,7 @@
 // End-to-end tests of the load generator: sioc-bench against the Node
-// reference chat (bench/node-ref/index.js) and, when it is built, against
-// sioc-chat. Each scenario runs small and quick, and its one JSON line must
+// reference chat (bench/node-ref/index.js) and, when they are built, against
+// sioc-chat and the floor server (bench/floor, no protocol layers: only the
+// broadcast scenario, which is what make bench runs against it). Each scenario runs small and quick, and its one JSON line must
 // hold figures that agree with what the server stored and sent: no failed
 // connection, every message acked and delivered, every row replayed.
 //
@@ -38,7 +39,9 @@ function startChat(kind) {
   const db = path.join(dir, 'chat.db');
   const [cmd, args] = kind === 'node'
     ? [process.execPath, [path.join(REPO, 'bench/node-ref/index.js'), '--port', '0', '--db', db]]
-    : [path.join(BUILD, 'sioc-chat'), ['--port', '0', '--db', db]];
+    : kind === 'floor'
+      ? [path.join(BUILD, 'sioc-floor'), ['--port', '0']]
+      : [path.join(BUILD, 'sioc-chat'), ['--port', '0', '--db', db]];
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -102,6 +105,39 @@ describe('sioc-bench command line', { skip: !haveBench && `${BENCH} missing` }, 
   it('refuses an unknown option', async () => {
     const r = await bench(['chat', '--bogus', '1']);
     assert.equal(r.code, 2);
+  });
+});
+
+describe('sioc-bench against the floor server', {
+  skip: !(haveBench && existsSync(path.join(BUILD, 'sioc-floor'))) && 'sioc-bench or sioc-floor missing',
+  timeout: 120_000,
+}, () => {
+  let srv;
+  before(async () => { srv = await startChat('floor'); });
+  after(async () => {
+    if (!srv) return;
+    assert.equal(await srv.stop(), 0, 'floor exits 0 on SIGTERM');
+    assertNoSanitizerReport(srv.stderr(), 'sioc-floor');
+  });
+
+  it('broadcast closed loop and at a fixed rate loses nothing', async () => {
+    for (const rate of ['0', '2000']) {
+      const r = await bench(['broadcast', '--url', srv.url, '--n', '20', '--senders', '2', '--rate', rate,
+        '--duration', '1', '--warmup', '0.2', '--pid', String(srv.pid)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.json.loss, 0, JSON.stringify(r.json));
+      assert.ok(r.json.deliveries_per_s > 0 && r.json.server_cpu_us_per_delivery > 0);
+      if (rate !== '0') assert.ok(Math.abs(r.json.deliveries_per_s - 2000) < 400, JSON.stringify(r.json));
+    }
+  });
+
+  it('answers an ack and refuses a request that is not an upgrade', async () => {
+    const r = await bench(['chat', '--url', srv.url, '--senders', '2', '--n', '3', '--duration', '1',
+      '--warmup', '0.2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.json.unacked, 0);
+    const res = await fetch(`${srv.url}/socket.io/?EIO=4&transport=polling`);
+    assert.equal(res.status, 400);
   });
 });
 
