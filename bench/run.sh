@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: sioc-chat and the Node reference chat, side by side, same run.
+# `make bench`: sioc-chat and the Node reference chat, side by side, same run,
+# and the broadcast rows also against sioc-floor, the floor server
+# (bench/floor: a minimal epoll fan-out, no protocol layers, no database),
+# so the table shows how far sioc is from what the machine can do.
 #
 # Every scenario point runs against each server in turn (the order flips on
 # each repetition), each time on a fresh server with a fresh database in a
@@ -13,7 +16,7 @@
 # database, with sioc-bench's clients alternating between the two.
 #
 # Environment: QUICK=1 (a ~2 minute smoke run), REPS (repetitions, default
-# 3), BUILD_DIR (default build), SERVERS ("sioc node" by default),
+# 3), BUILD_DIR (default build), SERVERS ("sioc node floor" by default),
 # SCENARIOS ("connect broadcast chat replay cluster" by default; a subset
 # re-measures only those: the other rows of the table are kept from the
 # raw.jsonl already there), BENCH_OUT (default bench/results),
@@ -26,6 +29,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 BENCH=$BUILD_DIR/sioc-bench
 SIOC_CHAT=$BUILD_DIR/sioc-chat
+SIOC_FLOOR=$BUILD_DIR/sioc-floor
 NODE_REF=bench/node-ref/index.js
 REPORT=bench/node-ref/report.mjs
 OUT=${BENCH_OUT:-bench/results}
@@ -67,12 +71,14 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 FDS=$(ulimit -n)
 
 # Which servers can run.
-SERVERS=${SERVERS:-"sioc node"}
+SERVERS=${SERVERS:-"sioc node floor"}
 AVAILABLE=()
 for s in $SERVERS; do
   case $s in
     sioc) if [[ -x $SIOC_CHAT ]]; then AVAILABLE+=(sioc)
           else echo "bench: skipping sioc: $SIOC_CHAT is missing (not built yet?)" >&2; fi ;;
+    floor) if [[ -x $SIOC_FLOOR ]]; then AVAILABLE+=(floor)
+           else echo "bench: skipping floor: $SIOC_FLOOR is missing (not built yet?)" >&2; fi ;;
     node) if node -e "require.resolve('socket.io');require.resolve('better-sqlite3');require.resolve('express')" 2>/dev/null
           then AVAILABLE+=(node)
           else echo "bench: skipping node: npm packages missing (run 'make setup')" >&2; fi ;;
@@ -88,6 +94,7 @@ if want cluster; then
     echo "bench: skipping cluster: redis-server is missing (run 'make setup')" >&2
   else
     for s in "${AVAILABLE[@]}"; do
+      if [[ $s == floor ]]; then continue; fi # a single process: no cluster of its own
       if [[ $s == node ]] && ! node -e "require.resolve('redis');require.resolve('@socket.io/redis-adapter')" 2>/dev/null
       then echo "bench: skipping the node cluster: npm packages missing (run 'make setup')" >&2
       else CL_AVAILABLE+=("$s"); fi
@@ -138,6 +145,7 @@ start_server() {
   case $name in
     sioc) "$SIOC_CHAT" --port 0 --db "$db" "$@" >"$log" 2>&1 & ;;
     node) node "$NODE_REF" --port 0 --db "$db" "$@" >"$log" 2>&1 & ;;
+    floor) "$SIOC_FLOOR" --port 0 >"$log" 2>&1 & ;;
   esac
   SERVER_PID=$!
   PORT=""
@@ -239,13 +247,21 @@ measure_cluster() {
   else echo "bench: $server $point (run $rep) gave no result" >&2; fi
 }
 
-# run_point REP POINT SCENARIO ARGS...: the point against every server, in
-# an order that flips with each repetition (SCENARIO cluster: against
-# every server pair).
+# The points the floor server runs too: the broadcast rows the targets are
+# set on (it has no store, so chat and replay mean nothing there, and its
+# connect figures would only measure the kernel).
+FLOOR_POINTS=" bc-sat bc-sat10 bc-r40000 "
+
+# run_point REP POINT SCENARIO ARGS...: the point against every server (the
+# floor only on FLOOR_POINTS), in an order that flips with each repetition
+# (SCENARIO cluster: against every server pair).
 run_point() {
   local rep=$1 point=$2
   shift 2
-  local order=("${AVAILABLE[@]}") run=measure
+  local order=() run=measure
+  for s in "${AVAILABLE[@]}"; do
+    [[ $s == floor && $FLOOR_POINTS != *" $point "* ]] || order+=("$s")
+  done
   if [[ $1 == cluster ]]; then
     order=("${CL_AVAILABLE[@]}") run=measure_cluster
     shift
@@ -321,7 +337,8 @@ SIOC_REV=$(git rev-parse --short HEAD 2>/dev/null || true) BENCH_KEPT=$KEPT \
 if ! grep -qs '^[0-9]' "$OUT"/latency-*.dat "$OUT"/memory-*.dat; then
   echo "bench: no broadcast or connect figures: no plots" >&2
 elif command -v gnuplot >/dev/null; then
-  gnuplot -e "dir='$OUT'; servers='${AVAILABLE[*]}'; clients='$BC_N'" bench/plot.gp &&
+  PLOTTED=$(echo " ${AVAILABLE[*]} " | sed 's/ floor / /; s/^ *//; s/ *$//') # no curves of its own
+  gnuplot -e "dir='$OUT'; servers='$PLOTTED'; clients='$BC_N'" bench/plot.gp &&
     echo "plots: $OUT/latency.png $OUT/memory.png"
 else
   echo "bench: gnuplot missing: no plots (apt-get install gnuplot-nox)" >&2
