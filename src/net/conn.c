@@ -1,8 +1,15 @@
 /* Connection writes and lifetime: see net.h.
  *
  * Writes are queued (never written immediately) and the whole queue of a
- * connection goes out in one uv_write (writev) from the loop's before-sleep
- * hook, so N packets queued in one iteration cost one syscall. Small writes
+ * connection goes out in one writev from the loop's before-sleep hook, so
+ * N packets queued in one iteration cost one syscall. That writev is tried
+ * first without a request (uv_try_write): when the kernel takes it all,
+ * which is the rule for a reader that keeps up, the flush costs no
+ * allocation, no libuv callback and no epoll_ctl (libuv re-arms the
+ * descriptor with epoll_ctl after every uv_write it completes), and the
+ * "written" news that the callback would bring (drain, a pending close)
+ * comes from the loop's drain idle one iteration later, as it did. Only
+ * what the kernel refused goes to a uv_write request. Small writes
  * (frame headers, small packets, HTTP heads) are copied into 16 KiB blocks
  * as they come, so a burst of small packets costs its bytes and not an
  * allocation each; a big shared payload (a broadcast frame) is queued by
@@ -46,6 +53,11 @@ _Static_assert(SIO_BLOCK_SIZE < 65536, "blk_cap holds a block size");
  * return free pages (checked once per loop iteration). Output that flows
  * keeps the queues short and never trims. */
 #define SIO_TRIM_AFTER (8u << 20)
+
+/* Buffers a flush tries to write without a request (a header and a
+ * payload per queued entry, and the open block); a longer queue goes to
+ * uv_write as it is. */
+#define SIO_TRY_BUFS 32
 
 static void conn_flush(sio__conn *c);
 
@@ -303,9 +315,59 @@ static void on_written(uv_write_t *req, int status)
     sio__conn_drained(c);
 }
 
+void sio__conn_drain_due(uv_idle_t *idle)
+{
+    sio_loop *loop = idle->data;
+    uv_idle_stop(idle);
+    uv_unref((uv_handle_t *)idle);
+    if (sio__list_empty(&loop->drainq))
+        return; /* the ones that were due closed */
+    /* Only those due now: news of writes made meanwhile is for next time. */
+    sio__list due = loop->drainq;
+    due.next->prev = &due;
+    due.prev->next = &due;
+    sio__list_init(&loop->drainq);
+    while (!sio__list_empty(&due)) {
+        sio__conn *c = SIO_CONTAINER_OF(due.next, sio__conn, dlink);
+        sio__list_remove(&c->dlink);
+        maybe_finish_close(c);
+        sio__conn_drained(c);
+    }
+}
+
+/* c's queue went out without a request: its news is due next iteration. */
+static void drain_later(sio__conn *c)
+{
+    if (sio__list_linked(&c->dlink))
+        return;
+    sio_loop *loop = sio__conn_server(c)->loop;
+    /* The news keeps the loop alive, as the write request would have: a
+     * connection that ends after its last write closes then. */
+    if (sio__list_empty(&loop->drainq)) {
+        uv_ref((uv_handle_t *)&loop->drain_idle);
+        uv_idle_start(&loop->drain_idle, sio__conn_drain_due);
+    }
+    sio__list_insert_tail(&loop->drainq, &c->dlink);
+}
+
+/* Skips the first n bytes of bufs[0..nbufs) (written already); returns
+ * how many whole buffers that was, the next one trimmed. */
+static size_t bufs_skip(uv_buf_t *bufs, size_t nbufs, size_t n)
+{
+    size_t i = 0;
+    for (; i < nbufs && n >= bufs[i].len; i++)
+        n -= bufs[i].len;
+    if (n > 0) {
+        bufs[i].base += n;
+        bufs[i].len -= n;
+    }
+    return i;
+}
+
 /* Writes the entries ents[0..n) (an allocated array, taken over) in one
- * uv_write; bytes is what they count as output. */
-static void write_ents(sio__conn *c, sio__wq_ent *ents, size_t n, size_t bytes)
+ * uv_write; bytes is what they count as output, of which the first skip
+ * were written already (conn_try_write). */
+static void write_ents(sio__conn *c, sio__wq_ent *ents, size_t n, size_t bytes, size_t skip)
 {
     size_t nbufs = 0;
     for (size_t i = 0; i < n; i++)
@@ -328,9 +390,14 @@ static void write_ents(sio__conn *c, sio__wq_ent *ents, size_t n, size_t bytes)
             w->bufs[nbufs++] = uv_buf_init(e->hdr, e->hlen);
         w->bufs[nbufs++] = uv_buf_init(e->rc->data, (unsigned)e->rc->len);
     }
+    size_t first = bufs_skip(w->bufs, nbufs, skip);
+    SIO_METRIC_ADD(bytes_out, skip);
+    out_sub(c, skip);
+    w->bytes = bytes - skip;
     c->writes_in_flight++;
     size_t before = c->tcp.write_queue_size;
-    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, (unsigned)nbufs, on_written) < 0) {
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs + first, (unsigned)(nbufs - first),
+                 on_written) < 0) {
         c->writes_in_flight--;
         out_sub(c, w->bytes);
         wreq_free(w);
@@ -382,14 +449,63 @@ static void tls_flush(sio__conn *c)
     }
     ent->rc = out;
     ent->hlen = 0;
-    write_ents(c, ent, 1, bytes);
+    write_ents(c, ent, 1, bytes, 0);
 }
 
-/* Hands the connection's whole queue to one uv_write. */
+/* Drops the queue (entries and open block) once written. */
+static void queue_release(sio__conn *c)
+{
+    ents_free(c->wq, c->wq_len);
+    c->wq = NULL;
+    c->wq_len = c->wq_cap = 0;
+    /* Not kept for the next flush: an idle connection holds no block. */
+    sio__rcbuf_unref(c->blk);
+    c->blk = NULL;
+    c->wq_bytes = 0;
+}
+
+/* Tries to write c's whole queue at once, without a request. Returns the
+ * bytes written: all of wq_bytes (the queue is released and the news is
+ * due next iteration), or fewer, the rest being for uv_write. An error is
+ * left to uv_write too, whose callback reports it: a flush may run inside
+ * a write (the eager flush), where closing would call the route back. */
+static size_t conn_try_write(sio__conn *c)
+{
+    uv_buf_t bufs[SIO_TRY_BUFS];
+    size_t nb = 0;
+    if (c->writes_in_flight > 0 || 2 * (size_t)c->wq_len + 1 > SIO_TRY_BUFS)
+        return 0; /* order: after the request in flight; too many pieces */
+    for (size_t i = 0; i < c->wq_len; i++) {
+        const sio__wq_ent *e = &c->wq[i];
+        if (e->hlen)
+            bufs[nb++] = uv_buf_init((char *)e->hdr, e->hlen);
+        bufs[nb++] = uv_buf_init(e->rc->data, (unsigned)e->rc->len);
+    }
+    if (c->blk && c->blk->len) /* the open block is always the newest */
+        bufs[nb++] = uv_buf_init(c->blk->data, (unsigned)c->blk->len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)nb);
+    if (n < 0)
+        return 0;
+    if ((size_t)n < c->wq_bytes)
+        return (size_t)n;
+    SIO_METRIC_ADD(bytes_out, c->wq_bytes);
+    out_sub(c, c->wq_bytes);
+    queue_release(c);
+    drain_later(c);
+    return (size_t)n;
+}
+
+/* Writes the connection's whole queue: at once if the kernel takes it,
+ * else the rest in one uv_write. */
 static void conn_flush(sio__conn *c)
 {
     if (c->closing)
         return;
+    size_t done = 0;
+    if (!c->tls && c->wq_bytes > 0)
+        done = conn_try_write(c);
+    if (c->wq_bytes == 0 && !c->tls)
+        return; /* all written (or nothing queued) */
     if (close_block(c) < 0) {
         sio__conn_close(c);
         return;
@@ -398,14 +514,12 @@ static void conn_flush(sio__conn *c)
         tls_flush(c);
         return;
     }
-    if (c->wq_len == 0)
-        return;
     sio__wq_ent *ents = c->wq;
     size_t n = c->wq_len, bytes = c->wq_bytes;
     c->wq = NULL;
     c->wq_len = c->wq_cap = 0;
     c->wq_bytes = 0;
-    write_ents(c, ents, n, bytes);
+    write_ents(c, ents, n, bytes, done);
 }
 
 void sio__conn_flush_all(sio_loop *loop)
@@ -461,6 +575,7 @@ static void conn_close(sio__conn *c, int error)
         sio__timer_stop(c->timer);
     sio__list_remove(&c->flink);
     sio__list_remove(&c->blink);
+    sio__list_remove(&c->dlink);
     sio__conn_server(c)->nconns--;
     sio__conn_server(c)->pending_closes++;
     sio__conn_addr_release(c);

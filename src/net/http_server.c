@@ -681,6 +681,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     sio__list_init(&c->flink);
     sio__list_init(&c->blink);
+    sio__list_init(&c->dlink);
     s->nconns++;
     if (s->tls && (c->tls = sio__tls_new(s->tls)) == NULL) {
         sio__conn_close(c);

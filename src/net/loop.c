@@ -3,8 +3,8 @@
  * before the loop blocks.
  *
  * The uv_loop_t is sioc's own (sio_loop_new) or the program's
- * (sio_loop_new_from_uv). sioc's four kinds of handle (wheel timer,
- * prepare, async, signals) are unreferenced, so they never keep either loop
+ * (sio_loop_new_from_uv). sioc's five kinds of handle (wheel timer,
+ * prepare, the drain idle, async, signals) are unreferenced, so they never keep either loop
  * alive: servers and public timers do. Freeing closes them; on its own loop
  * sio_loop_free runs the loop until they are closed, on the program's the
  * memory goes in the last close callback, when the program's loop runs.
@@ -102,6 +102,7 @@ static void loop_init_handles(sio_loop *loop)
     pthread_mutex_init(&loop->post_lock, NULL);
     sio__list_init(&loop->posted);
     sio__list_init(&loop->flushq);
+    sio__list_init(&loop->drainq);
     sio__list_init(&loop->signals);
     sio__timers_init(&loop->timers, uv_now(loop->uv));
     uv_timer_init(loop->uv, &loop->wheel_timer);
@@ -111,6 +112,9 @@ static void loop_init_handles(sio_loop *loop)
     loop->prepare.data = loop;
     uv_prepare_start(&loop->prepare, before_sleep);
     uv_unref((uv_handle_t *)&loop->prepare);
+    uv_idle_init(loop->uv, &loop->drain_idle);
+    loop->drain_idle.data = loop;
+    uv_unref((uv_handle_t *)&loop->drain_idle);
     uv_async_init(loop->uv, &loop->async, run_posted);
     loop->async.data = loop;
     uv_unref((uv_handle_t *)&loop->async);
@@ -252,9 +256,10 @@ void sio_loop_free(sio_loop *loop)
         sio__list_remove(&s->link);
         uv_close((uv_handle_t *)&s->handle, free_after_close);
     }
-    loop->closing_handles = 3;
+    loop->closing_handles = 4;
     uv_close((uv_handle_t *)&loop->wheel_timer, handle_closed);
     uv_close((uv_handle_t *)&loop->prepare, handle_closed);
+    uv_close((uv_handle_t *)&loop->drain_idle, handle_closed);
     uv_close((uv_handle_t *)&loop->async, handle_closed);
     if (loop->external)
         return; /* released by the program's loop (handle_closed) */

@@ -53,6 +53,9 @@ struct sio_loop {
     int post_closed;                  /* sio_loop_free began: posts are refused */
     sio__timers timers;               /* every protocol deadline */
     sio__list flushq;                 /* sio__conn with queued writes */
+    sio__list drainq;                 /* sio__conn whose output went out at once: their
+                                       * "written" news is due (drain_idle) */
+    uv_idle_t drain_idle;             /* active while drainq is not empty */
     sio__list signals;                /* sio__signal handles */
     size_t out_queued;                /* output bytes queued on all servers' connections */
     size_t out_peak;                  /* highest out_queued since the last malloc_trim */
@@ -135,6 +138,7 @@ struct sio__conn {
     sio__list flink;                /* in loop->flushq while writes are queued */
     sio__list blink;                /* in the server's behind list (a WebSocket holding
                                      * SIO_OUT_BEHIND or more, not cut) */
+    sio__list dlink;                /* in loop->drainq while its news is due */
     sio__http_parser *parser;       /* HTTP mode only: &sio__conn_http.parser */
     sio__timer *timer;              /* HTTP: the sio__conn_http's; WebSocket: NULL,
                                      * or allocated while lingering */
@@ -229,6 +233,10 @@ void sio__conn_end(sio__conn *c);
 void sio__conn_linger(sio__conn *c);
 void sio__conn_maybe_shutdown(sio__conn *c);
 void sio__conn_flush_all(sio_loop *loop);
+/* The loop's drain_idle: tells the connections whose output a flush wrote
+ * at once (no uv_write request, so no libuv callback) that it is written,
+ * one iteration later, as a write callback would. */
+void sio__conn_drain_due(uv_idle_t *idle);
 /* Puts c on the loop's flush list (before_sleep writes its queue). */
 void sio__conn_schedule_flush(sio__conn *c);
 /* Answers the current HTTP request and makes the connection ready for the

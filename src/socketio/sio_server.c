@@ -242,11 +242,14 @@ void sio__client_drained(sio__client *c)
 {
     if (c->closing)
         return;
-    /* Handlers may disconnect sockets: walk a referenced snapshot. */
+    /* Handlers may disconnect sockets: walk a referenced snapshot. It is
+     * on the stack for a client with few sockets (most have one): a drain
+     * comes after every flush, so it must not cost an allocation. */
+    sio_socket *few[8];
     size_t n = 0;
     for (sio__list *it = c->sockets.next; it != &c->sockets; it = it->next)
         n++;
-    sio_socket **snap = sio__calloc(n ? n : 1, sizeof *snap);
+    sio_socket **snap = n <= 8 ? few : sio__calloc(n, sizeof *snap);
     if (snap == NULL)
         return;
     n = 0;
@@ -260,7 +263,8 @@ void sio__client_drained(sio__client *c)
     for (size_t i = 0; i < n; i++)
         sio_socket_unref(snap[i]);
     sio__client_unref(c);
-    sio__free(snap);
+    if (snap != few)
+        sio__free(snap);
 }
 
 /* The socket c has (pending or connected) in namespace name, or NULL. */
