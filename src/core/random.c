@@ -27,8 +27,18 @@ static int kernel_random(unsigned char *out, size_t len)
     return 0;
 }
 
+/* The replacement source of sio__random_set_source, or NULL. */
+static int (*random_source)(void *out, size_t len);
+
+void sio__random_set_source(int (*fn)(void *out, size_t len))
+{
+    random_source = fn;
+}
+
 int sio__random_bytes(void *out, size_t len)
 {
+    if (random_source != NULL)
+        return random_source(out, len);
     if (kernel_random(out, len) == 0)
         return 0;
     if (len > 0x7fffffff || RAND_bytes(out, (int)len) != 1)

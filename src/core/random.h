@@ -13,4 +13,10 @@
  * source delivered (out's contents are then unspecified). */
 int sio__random_bytes(void *out, size_t len);
 
+/* Replaces the source of every later sio__random_bytes call (NULL: the
+ * kernel again). Only for the whole-stack fuzzer (fuzz/fuzz_stack.c),
+ * which needs the same identifiers for the same input; not thread-safe,
+ * set it while no server runs. */
+void sio__random_set_source(int (*fn)(void *out, size_t len));
+
 #endif

@@ -609,7 +609,7 @@ static int soft_arm(sio__conn *c, uint32_t ms)
     }
     c->over_soft = 1;
     sio_loop *loop = sio__conn_server(c)->loop;
-    sio__timer_start(&loop->timers, c->timer, uv_now(loop->uv) + ms);
+    sio__timer_start(&loop->timers, c->timer, sio__loop_clock(loop) + ms);
     return 0;
 }
 
@@ -705,6 +705,7 @@ void sio__conn_peer_address(sio__conn *c, char *out, size_t cap)
         return;
     if (sa.ss_family == AF_INET6)
         uv_ip6_name((struct sockaddr_in6 *)&sa, out, cap);
-    else
+    else if (sa.ss_family == AF_INET)
         uv_ip4_name((struct sockaddr_in *)&sa, out, cap);
+    /* else a local socket (sio__http_server_adopt): no IP address */
 }

@@ -140,7 +140,7 @@ void sio__conn_timer_init(sio__conn *c)
 static void arm(sio__conn *c, uint32_t ms)
 {
     sio_loop *loop = sio__conn_server(c)->loop;
-    sio__timer_start(&loop->timers, c->timer, uv_now(loop->uv) + ms);
+    sio__timer_start(&loop->timers, c->timer, sio__loop_clock(loop) + ms);
 }
 
 /* Bytes waiting in c's pending input (a WebSocket never has any). */
@@ -624,7 +624,7 @@ static int address_admits(sio__conn *c)
     sio_http_server *s = sio__conn_server(c);
     char addr[SIO_ADDR_MAX + 1];
     sio__conn_peer_address(c, addr, sizeof addr);
-    sio__addr_entry *e = addr[0] ? sio__addr_table_get(&s->addrs, addr, uv_now(s->loop->uv)) : NULL;
+    sio__addr_entry *e = addr[0] ? sio__addr_table_get(&s->addrs, addr, sio__loop_clock(s->loop)) : NULL;
     if (e == NULL)
         return 1;
     if (e->conns >= s->opts.max_connections_per_address) {
@@ -644,7 +644,7 @@ void sio__conn_addr_release(sio__conn *c)
         return;
     sio_http_server *s = sio__conn_server(c);
     c->addr->conns--;
-    sio__addr_table_release(&s->addrs, c->addr, uv_now(s->loop->uv));
+    sio__addr_table_release(&s->addrs, c->addr, sio__loop_clock(s->loop));
     c->addr = NULL;
 }
 
@@ -665,6 +665,8 @@ static void refuse_address(sio__conn *c)
     sio__conn_respond_error(c, 429, body, sizeof body - 1);
 }
 
+static void conn_start(sio_http_server *s, sio__conn *c);
+
 static void on_connection(uv_stream_t *server, int status)
 {
     sio_http_server *s = server->data;
@@ -679,6 +681,28 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)sio__free);
         return;
     }
+    conn_start(s, c);
+}
+
+int sio__http_server_adopt(sio_http_server *s, uv_os_sock_t fd)
+{
+    sio__conn *c = sio__calloc(1, sizeof *c);
+    if (c == NULL)
+        return SIO_ENOMEM;
+    uv_tcp_init(s->loop->uv, &c->tcp);
+    c->tcp.data = s;
+    if (uv_tcp_open(&c->tcp, fd) != 0) {
+        uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)sio__free);
+        return SIO_EIO;
+    }
+    conn_start(s, c);
+    return 0;
+}
+
+/* c was just accepted (or adopted): its HTTP state, the connection limit,
+ * the head deadline, and reading. */
+static void conn_start(sio_http_server *s, sio__conn *c)
+{
     sio__list_init(&c->flink);
     sio__list_init(&c->blink);
     sio__list_init(&c->dlink);

@@ -35,20 +35,26 @@ typedef struct sio__signal {
 
 uint64_t sio__loop_clock(void *loop)
 {
-    return uv_now(((sio_loop *)loop)->uv);
+    sio_loop *l = loop;
+    return l->manual_clock ? l->manual_now : uv_now(l->uv);
 }
 uint64_t sio_loop_now(const sio_loop *loop)
 {
-    return uv_now(loop->uv);
+    return sio__loop_clock((sio_loop *)loop);
 }
 sio__timers *sio__loop_timers(sio_loop *loop)
 {
     return &loop->timers;
 }
 
+/* The manual clock's wall time: 2026-01-01T00:00:00Z plus the clock. */
+#define SIO_MANUAL_EPOCH_MS 1767225600000LL
+
 int64_t sio__loop_wall_ms(void *loop)
 {
-    (void)loop;
+    sio_loop *l = loop;
+    if (l->manual_clock)
+        return SIO_MANUAL_EPOCH_MS + (int64_t)l->manual_now;
     uv_timeval64_t tv;
     return uv_gettimeofday(&tv) == 0 ? tv.tv_sec * 1000 + tv.tv_usec / 1000 : 0;
 }
@@ -56,7 +62,22 @@ int64_t sio__loop_wall_ms(void *loop)
 static void wheel_fire(uv_timer_t *t)
 {
     sio_loop *loop = t->data;
-    sio__timers_run(&loop->timers, uv_now(loop->uv));
+    sio__timers_run(&loop->timers, sio__loop_clock(loop));
+}
+
+void sio__loop_set_clock(sio_loop *loop, uint64_t now_ms)
+{
+    if (!loop->manual_clock && loop->timers.count == 0) {
+        /* The wheel started at uv_now: it starts again at the manual
+         * reading, which may be earlier (nothing is filed in it yet). */
+        sio__timers_init(&loop->timers, now_ms);
+    }
+    if (!loop->manual_clock || now_ms > loop->manual_now)
+        loop->manual_now = now_ms;
+    loop->manual_clock = 1;
+    /* What became due runs in the next iteration, not after a real delay
+     * that before_sleep computed from the old reading. */
+    uv_timer_start(&loop->wheel_timer, wheel_fire, 0, 0);
 }
 
 /* Before blocking: write what this iteration queued, then sleep no longer
@@ -70,7 +91,7 @@ static void before_sleep(uv_prepare_t *p)
         uv_timer_stop(&loop->wheel_timer);
         return;
     }
-    uint64_t now = uv_now(loop->uv);
+    uint64_t now = sio__loop_clock(loop);
     uv_timer_start(&loop->wheel_timer, wheel_fire, next > now ? next - now : 0, 0);
 }
 

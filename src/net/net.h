@@ -61,6 +61,8 @@ struct sio_loop {
     size_t out_peak;                  /* highest out_queued since the last malloc_trim */
     char read_buf[SIO_READ_BUF_SIZE]; /* shared by all reads (consumed synchronously) */
     int read_buf_busy;                /* read_buf lent to a read in progress */
+    int manual_clock;                 /* time is manual_now, set by sio__loop_set_clock */
+    uint64_t manual_now;              /* the manual clock (ms) */
 };
 
 typedef enum { SIO_CONN_HTTP, SIO_CONN_WS } sio__conn_mode;
@@ -212,6 +214,12 @@ struct sio_http_server {
 uint64_t sio__loop_clock(void *loop);  /* monotonic ms, the timers' clock */
 int64_t sio__loop_wall_ms(void *loop); /* wall-clock ms */
 sio__timers *sio__loop_timers(sio_loop *loop);
+/* loop.c: from now on the loop's clocks (sio__loop_clock, the wall clock
+ * as 2026-01-01 plus it, sio_loop_now) read now_ms, moved only by further
+ * calls and never backwards: deterministic time for the whole-stack fuzzer
+ * (fuzz/fuzz_stack.c). Deadlines due by then run in the loop's next
+ * iteration. The first call must come before any deadline is armed. */
+void sio__loop_set_clock(sio_loop *loop, uint64_t now_ms);
 
 /* conn.c: the peer's IP address as text into out ("" if the socket cannot
  * tell any more). */
@@ -263,6 +271,11 @@ void sio__conn_resume(sio__conn *c);
 /* A write completed: restart the idle deadline or parse what was waiting. */
 void sio__conn_drained(sio__conn *c);
 void sio__http_server_maybe_done(sio_http_server *s);
+/* A connection on fd, an already-connected stream socket, as if the
+ * listener had accepted it (the server takes fd: the connection's close
+ * closes it). The whole-stack fuzzer hands it one end of a socketpair.
+ * SIO_ENOMEM; SIO_EIO if libuv refuses fd (the caller keeps it then). */
+int sio__http_server_adopt(sio_http_server *s, uv_os_sock_t fd);
 
 /* routes: mounting, and what a route may do with its connection. */
 /* Mounts a route at path (kept, must end with '/'). SIO_EEXIST if the path
