@@ -438,6 +438,13 @@ void sio__conn_request_done(sio__conn *c)
         arm(c, sio__conn_server(c)->opts.keep_alive_timeout);
     else
         sio__timer_stop(c->timer);
+    /* Requests pipelined behind this one wait until its answer is written
+     * (sio__conn_drained parses them): parsing them now would run the next
+     * request inside the code that is answering this one (a polling GET
+     * answered from an emit, the POST behind it closing the session that
+     * emit is still using). */
+    if (pending_len(c) && c->out_bytes > 0)
+        return;
     feed_pending(c);
 }
 

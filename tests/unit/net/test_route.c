@@ -13,7 +13,9 @@
  *  - a handshake with a version we do not speak is answered 400 with
  *    Sec-WebSocket-Version: 13 (RFC 6455 4.4) and never reaches the route;
  *  - a body over the limit is answered 413 while the client is still
- *    sending (the connection lingers rather than resetting it).
+ *    sending (the connection lingers rather than resetting it);
+ *  - a request pipelined behind one the route answers later is parsed
+ *    after that answer is written, not from inside the answer.
  * ASan checks the memory. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,7 +40,25 @@ static struct {
     int heads, requests, messages, ws_closes, closed;
     char last_msg[64];
     int ws_code;
+    int answering; /* inside the late answer of a held request */
+    int reentered; /* a request was dispatched from inside that answer */
 } seen;
+
+/* A request for "/r/?hold" is answered later, from a loop timer: requests
+ * pipelined behind it must not run inside that answer (found by
+ * fuzz/fuzz_stack.c: a polling GET answered from an emit ran the POST
+ * behind it, which closed the session the emit was using). */
+static sio__conn *held_conn;
+static sio_loop_timer *hold_timer;
+
+static void answer_held(sio_loop_timer *t, void *data)
+{
+    (void)t, (void)data;
+    seen.answering = 1;
+    sio__conn_respond(held_conn, 200, "text/plain", NULL, "late", 4, 1);
+    seen.answering = 0;
+    held_conn = NULL;
+}
 
 static int r_head(sio__conn *c, void *data)
 {
@@ -54,6 +74,13 @@ static void r_request(sio__conn *c, void *data)
 {
     (void)data;
     seen.requests++;
+    seen.reentered += seen.answering;
+    const sio__slice q = c->parser->req.query;
+    if (q.len == 4 && memcmp(q.base, "hold", 4) == 0) {
+        held_conn = c;
+        assert_int_equal(sio_loop_timer_start(hold_timer, 1, 0), 0);
+        return;
+    }
     sio__conn_respond(c, 200, "text/plain", NULL, "hi", 2, c->parser->req.keep_alive);
 }
 
@@ -160,6 +187,7 @@ static const char *upgrade_head =
 
 static struct {
     char plain[1024], notfound[1024], ws[1024], ws_reply[64], version[1024], big[1024];
+    char pipelined[1024];
     int ws_close_code;
 } got;
 
@@ -171,6 +199,15 @@ static void client_requests(void)
         "GET /r/ HTTP/1.1\r\nHost: x\r\n\r\nGET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n";
     send(fd, req, strlen(req), 0);
     read_until(fd, got.plain, sizeof got.plain, "Not Found");
+    close(fd);
+}
+
+static void client_pipelined_behind_held(void)
+{
+    int fd = dial();
+    const char *req = "GET /r/?hold HTTP/1.1\r\nHost: x\r\n\r\nGET /r/ HTTP/1.1\r\nHost: x\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    read_until(fd, got.pipelined, sizeof got.pipelined, "\r\n\r\nhi");
     close(fd);
 }
 
@@ -233,6 +270,7 @@ static void *client_main(void *arg)
 {
     (void)arg;
     client_requests();
+    client_pipelined_behind_held();
     client_websocket();
     client_bad_version();
     client_big_body();
@@ -260,10 +298,12 @@ static void test_route_moves_bytes(void **state)
     assert_int_equal(sio__http_route_add(s, "/r/", &route_ops, NULL), SIO_EEXIST);
     assert_int_equal(sio_http_server_listen(s, "127.0.0.1", 0), 0);
     port = sio_http_server_port(s);
+    assert_int_equal(sio_loop_timer_new(&hold_timer, loop, answer_held, NULL), 0);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, client_main, NULL), 0);
     sio_loop_run(loop);
     pthread_join(th, NULL);
+    sio_loop_timer_free(hold_timer);
     int done = 0;
     sio_http_server_close(s, server_closed, &done);
     while (!done)
@@ -286,8 +326,14 @@ static void test_route_moves_bytes(void **state)
     assert_non_null(strstr(got.version, "Sec-WebSocket-Version: 13\r\n"));
     /* the body over the limit: answered although the client kept sending */
     assert_non_null(strstr(got.big, "HTTP/1.1 413 "));
+    /* the request behind a held one: answered in order, after it, and not
+     * from inside its answer */
+    const char *late = strstr(got.pipelined, "\r\n\r\nlate");
+    assert_non_null(late);
+    assert_non_null(strstr(late, "\r\n\r\nhi"));
+    assert_int_equal(seen.reentered, 0);
     assert_int_equal(seen.messages, 1);
-    assert_int_equal(seen.requests, 1);
+    assert_int_equal(seen.requests, 3);
 }
 
 int main(void)
