@@ -929,7 +929,10 @@ int sio_broadcast_emit(sio_broadcast *b, const char *event, const sio_args *args
 /* io.timeout(ms).emit("ev", ..., cb): every recipient on every server is
  * asked for an ack; cb runs once with (0, responses) when every one
  * answered, or (SIO_ETIMEDOUT, the responses so far) when the timeout
- * passed first (a client that disconnects never answers). responses has
+ * passed first (a client that disconnects never answers), or
+ * (SIO_ECLOSED, the responses so far) when the server is freed first
+ * (sio_server_shutdown, sio_server_free). The namespace stays valid for cb
+ * even if it is a cleaned-up dynamic one. responses has
  * one argument per answering client: the first argument of its ack (null
  * if none; binary kept), in arrival order. Without sio_broadcast_timeout
  * the wait is 1 ms, as Node's setTimeout(undefined). Never kept for

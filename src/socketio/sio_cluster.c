@@ -409,7 +409,9 @@ void sio__namespace_server_side_dispatch(sio_namespace *nsp, const char *event,
 
 typedef struct bc_ack {
     sio__bcast_ack k;        /* must be first */
-    sio_namespace *nsp;      /* target */
+    sio__list link;          /* in srv->bc_acks until finished */
+    sio_namespace *nsp;      /* target, referenced until finished (a dynamic namespace
+                              * may be cleaned up meanwhile: it stays valid for cb) */
     sio_broadcast_ack_cb cb; /* user callback */
     void *data;              /* its data */
     sio_args *responses;     /* first argument of each answer */
@@ -457,12 +459,34 @@ static void bc_free(sio__bcast_ack *k)
     sio__free(b);
 }
 
+/* Ends the wait: the callback (unless cancelled, cb NULL), then nsp is let
+ * go. Answers that still come are ignored (finished); the memory goes with
+ * the last reference (the adapter's, the recipients'). */
+static void bc_finish(bc_ack *b, sio_broadcast_ack_cb cb, int err)
+{
+    sio_namespace *nsp = b->nsp;
+    b->finished = 1;
+    sio__timer_stop(&b->timer);
+    sio__list_remove(&b->link);
+    if (cb)
+        cb(nsp, err, b->responses, b->data);
+    sio__namespace_release(nsp);
+}
+
 static void bc_timer(sio__timer *t, void *data)
 {
     bc_ack *b = data;
-    b->finished = 1;
-    b->cb(b->nsp, b->complete ? 0 : SIO_ETIMEDOUT, b->responses, b->data);
+    bc_finish(b, b->cb, b->complete ? 0 : SIO_ETIMEDOUT);
     sio__bcast_ack_unref(&b->k); /* the operator's reference */
+}
+
+void sio__broadcast_acks_close(sio_server *srv)
+{
+    while (!sio__list_empty(&srv->bc_acks)) {
+        bc_ack *b = SIO_CONTAINER_OF(srv->bc_acks.next, bc_ack, link);
+        bc_finish(b, b->cb, SIO_ECLOSED);
+        sio__bcast_ack_unref(&b->k); /* the operator's reference */
+    }
 }
 
 static void bc_server_count(int err, size_t servers, void *data)
@@ -495,6 +519,8 @@ int sio_broadcast_emit_with_ack(sio_broadcast *b, const char *event, const sio_a
     k->cb = cb;
     k->data = data;
     k->expected_servers = -1;
+    b->nsp->refs++;
+    sio__list_insert_tail(&b->nsp->srv->bc_acks, &k->link);
     if (b->o.timeout == 0)
         b->o.timeout = 1; /* Node: setTimeout(cb, undefined) fires after 1 ms */
     sio__timer_init(&k->timer, bc_timer, k);
@@ -507,8 +533,7 @@ int sio_broadcast_emit_with_ack(sio_broadcast *b, const char *event, const sio_a
     } else {
         /* no callback; an adapter that published already may still hold
          * (and report to) k: finished makes that a no-op */
-        k->finished = 1;
-        sio__timer_stop(&k->timer);
+        bc_finish(k, NULL, rc);
         sio__bcast_ack_unref(&k->k);
     }
     sio_broadcast_free(b);

@@ -120,6 +120,7 @@ struct sio_server {
     size_t ndyns;              /* count */
     size_t nchildren;          /* namespaces made by a matcher, still in nsps */
     sio__list clients;         /* open sio__client (their node) */
+    sio__list bc_acks;         /* broadcasts with acks whose callback is still due */
     sio__env env;              /* timers, clock, random bytes (copied) */
     sio_eio_server *eio;       /* NULL when driven by tests */
     void *client_files;        /* serveClient's files (the glue's) or NULL */
@@ -337,8 +338,12 @@ void sio__socket_abandon(sio_socket *s);
 /* Runs the middlewares then connects (the Namespace._add path). */
 void sio__namespace_add(sio_namespace *nsp, sio_socket *s);
 void sio__namespace_free(sio_namespace *nsp);
-/* A socket of nsp is freed: the last one frees a detached namespace. */
+/* A reference to nsp (a socket's, or a pending broadcast ack's) is
+ * dropped: the last one frees a detached namespace. */
 void sio__namespace_release(sio_namespace *nsp);
+/* The server is going away: every broadcast with acks still waiting gets
+ * its callback now, with SIO_ECLOSED and the responses so far. */
+void sio__broadcast_acks_close(sio_server *srv);
 /* cleanupEmptyChildNamespaces: detaches (and frees if unreferenced) a
  * dynamic child namespace with no connected socket left. */
 void sio__namespace_maybe_cleanup(sio_namespace *nsp);

@@ -65,6 +65,7 @@ int sio__server_new_core(sio_server **out, const sio_server_options *opts, const
         opts->max_binary_bytes ? opts->max_binary_bytes : opts->eio.max_http_buffer_size;
     sio__map_init(&srv->nsps);
     sio__list_init(&srv->clients);
+    sio__list_init(&srv->bc_acks);
     if (sio_server_of(srv, "/") == NULL) {
         sio_server_free(srv);
         return SIO_ENOMEM;
@@ -436,6 +437,8 @@ void sio_server_free(sio_server *srv)
     while (!sio__list_empty(&srv->clients))
         sio__client_closed(SIO_CONTAINER_OF(srv->clients.next, sio__client, node),
                            "server shutting down");
+    /* before the namespaces (and the admin) go: the callbacks get theirs */
+    sio__broadcast_acks_close(srv);
     /* after the sockets' disconnect callbacks, before their namespaces */
     sio__admin_free(srv->admin);
     srv->admin = NULL;

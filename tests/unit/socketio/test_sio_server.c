@@ -1088,6 +1088,69 @@ static void test_cleanup_child_namespaces(void **state)
     sio_set_allocator(NULL);
 }
 
+/* A broadcast with acks outlives its namespace's cleanup and the server
+ * (found by fuzz/fuzz_stack.c): the callback still gets a valid namespace
+ * (a cleaned-up child is kept until then), and a server freed first runs
+ * the callback with SIO_ECLOSED instead of leaking it on the wheel, where
+ * it would later fire with freed memory. */
+static int bc_calls, bc_err;
+static char bc_nsp[32];
+
+static void bc_cb(sio_namespace *nsp, int err, const sio_args *responses, void *data)
+{
+    bc_calls++;
+    bc_err = err;
+    snprintf(bc_nsp, sizeof bc_nsp, "%s", sio_namespace_name(nsp));
+    sio_namespace_emit(nsp, "done", responses); /* uses the namespace */
+}
+
+static void test_broadcast_ack_outlives_namespace(void **state)
+{
+    sio_server_options o;
+    sio_server_options_init(&o);
+    o.cleanup_empty_child_namespaces = 1;
+    sio_server *srv;
+    assert_int_equal(sio__server_new_core(&srv, &o, &fake_env), 0);
+    sio_server_of_dynamic(srv, match_dyn, setup_dyn, NULL);
+    bc_calls = 0;
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0/dyn-1,", sid, sizeof sid);
+    next_msg(f); /* auth */
+    sio_namespace *nsp = sio_socket_namespace(A.last);
+    sio_broadcast *b = sio_broadcast_timeout(sio_broadcast_new(nsp), 300);
+    assert_int_equal(sio_broadcast_emit_with_ack(b, "q", NULL, bc_cb, NULL), 0);
+    expect_msg(f, "42/dyn-1,0[\"q\"]");
+    recv_text(f, "1/dyn-1,"); /* the last socket leaves: the namespace is cleaned up */
+    assert_int_equal(sio_server_namespaces_count(srv), 1);
+    advance(300);
+    assert_int_equal(bc_calls, 1);
+    assert_int_equal(bc_err, SIO_ETIMEDOUT);
+    assert_string_equal(bc_nsp, "/dyn-1");
+    fake_free(f);
+    sio_server_free(srv);
+}
+
+static void test_broadcast_ack_server_freed_first(void **state)
+{
+    sio_server *srv = server(0);
+    bc_calls = 0;
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    next_msg(f); /* auth */
+    sio_broadcast *b = sio_broadcast_timeout(sio_broadcast_new(sio_server_of(srv, "/")), 300);
+    assert_int_equal(sio_broadcast_emit_with_ack(b, "q", NULL, bc_cb, NULL), 0);
+    fake_free(f);
+    assert_int_equal(bc_calls, 0);
+    sio_server_free(srv);
+    assert_int_equal(bc_calls, 1);
+    assert_int_equal(bc_err, SIO_ECLOSED);
+    assert_int_equal(wheel.count, 0); /* nothing left to fire later */
+    advance(1000);
+    assert_int_equal(bc_calls, 1);
+}
+
 /* ---- connection state recovery */
 
 static void test_recovery(void **state)
@@ -1230,6 +1293,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_middleware, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dynamic_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cleanup_child_namespaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broadcast_ack_outlives_namespace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broadcast_ack_server_freed_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_caps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oom, setup, teardown),
