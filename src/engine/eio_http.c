@@ -301,6 +301,11 @@ void sio__eio_http_post_abort(sio_eio_server *e, void *conn, sio_eio_socket *pos
 
 void sio__eio_http_request(sio_eio_server *e, void *conn, const sio__eio_http_req *r)
 {
+    /* The body is in: it no longer blocks another POST, even when the
+     * request is refused below (a POST whose transport is not the
+     * session's): the session must not keep a connection that may go
+     * away without telling it. */
+    post_release(e, conn, r->post);
     if (r->method == SIO_EIO_HTTP_OPTIONS && (e->opts.cors.any_origin || e->opts.cors.norigins)) {
         sio__buf h;
         cors(e, r, 1, &h);
@@ -333,7 +338,7 @@ void sio__eio_http_request(sio_eio_server *e, void *conn, const sio__eio_http_re
         return;
     }
     if (r->method == SIO_EIO_HTTP_POST) {
-        post_release(e, conn, so);
+        post_release(e, conn, so); /* (a caller that passed no r->post) */
         sio__eio_poll_post(so, r->body.base ? r->body.base : "", r->body.len);
         respond(e, conn, r, 200, "text/html", "ok", 2, r->keep_alive);
         return;

@@ -40,6 +40,9 @@ typedef struct sio__eio_http_req {
     unsigned nheaders;
     sio__slice body; /* a whole request only; {NULL,0} at the head */
     int secure;      /* it came over TLS (the handshake record's secure) */
+    /* A whole request only: the session sio__eio_http_head remembered this
+     * connection's POST for (what it passed to ops->set_post), or NULL. */
+    sio_eio_socket *post;
 } sio__eio_http_req;
 
 /* The head of a request has arrived (its body, if any, has not). Returns 1
@@ -53,7 +56,8 @@ int sio__eio_http_head(sio_eio_server *e, void *conn, const sio__eio_http_req *r
 
 /* A whole request: answers it through the ops (errors, preflight, the
  * handshake's open packet, "ok" for a POST) or holds it (a polling GET:
- * the session answers later with ops->poll_answer). */
+ * the session answers later with ops->poll_answer). A remembered POST
+ * (r->post) is let go first, whatever the answer. */
 void sio__eio_http_request(sio_eio_server *e, void *conn, const sio__eio_http_req *r);
 
 /* Answers conn's held polling GET (request r) with body: 200, text/plain,

@@ -58,6 +58,7 @@ static sio__eio_http_req view(sio__conn *c)
         .nheaders = r->nheaders,
         .body = {r->body.data, r->body.len},
         .secure = c->tls != NULL,
+        .post = sio__conn_http_of(c)->post,
     };
 }
 

@@ -246,6 +246,7 @@ static void request(void *conn, sio__eio_http_req r)
     head.body = (sio__slice){NULL, 0};
     if (sio__eio_http_head(&srv, conn, &head))
         return;
+    r.post = post_of[idx(conn)]; /* as the glue's view does */
     sio__eio_http_request(&srv, conn, &r);
 }
 
@@ -430,6 +431,33 @@ static void test_post_binary_or_overlapping_closes_session(void **state)
     assert_int_equal(rec.closes, 2);
 }
 
+/* A POST refused by verify (transport=polling to a WebSocket session: 400
+ * "Bad request") lets go of its connection: the session must not keep a
+ * pointer to a connection that may close without telling it (found by
+ * fuzz/fuzz_stack.c: a use after free when the session closed later). */
+static void test_refused_post_releases_connection(void **state)
+{
+    (void)state;
+    start();
+    sio__eio_http_req u = mk(SIO_EIO_HTTP_GET, "EIO=4&transport=websocket", NULL, 0);
+    u.upgrade = 1;
+    assert_int_equal(sio__eio_http_head(&srv, &C1, &u), 1);
+    sio_eio_socket *so = rec.last;
+    char sid[SIO_EIO_ID_SIZE];
+    snprintf(sid, sizeof sid, "%s", so->id);
+    nev = 0;
+    request(&C2, mk(SIO_EIO_HTTP_POST, q_sid("polling", sid), "4x", 0));
+    assert_int_equal(evs[0].status, 400);
+    assert_string_equal(evs[0].body, "{\"code\":3,\"message\":\"Bad request\"}");
+    assert_null(so->post);
+    assert_null(post_of[1]);
+    assert_int_equal(rec.closes, 0);
+    /* a later valid-looking POST is not taken for an overlapping one */
+    request(&C3, mk(SIO_EIO_HTTP_POST, q_sid("polling", sid), "4y", 0));
+    assert_int_equal(rec.closes, 0);
+    assert_null(so->post);
+}
+
 static void test_post_connection_lost_closes_session(void **state)
 {
     (void)state;
@@ -566,6 +594,7 @@ int main(void)
         T(test_cors_and_preflight),
         T(test_upgrade_refused_is_raw_400),
         T(test_upgrade_new_session_over_websocket),
+        T(test_refused_post_releases_connection),
         T(test_upgrade_bad_websocket_handshake_stops),
         T(test_post_delivers_and_answers_ok),
         T(test_post_binary_or_overlapping_closes_session),
