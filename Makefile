@@ -3,7 +3,8 @@
 #   make install [PREFIX=/usr/local]  install the library (see README)
 #   make run    install what is missing, build, start the chat on :3000
 #   make test   install what is missing, build with ASan+UBSan, run all tests
-#   make fuzz   run every fuzz target longer
+#   make fuzz   run every fuzz target longer (FUZZ_SECONDS each, FUZZ_JOBS at
+#               a time) and merge new coverage into fuzz/corpus/
 #   make bench  benchmarks side by side with the Node reference
 #   make soak   the fault tests at full length on the release build
 #               (SOAK_SECONDS=3600, SOAK_CONNS=10000)
@@ -13,11 +14,12 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 PORT ?= 3000
 DB ?= chat.db
 FUZZ_SECONDS ?= 120
+FUZZ_JOBS ?= 1
 SOAK_SECONDS ?= 3600
 SOAK_CONNS ?= 10000
 PREFIX ?= /usr/local
 
-.PHONY: all build install run test fuzz bench soak valgrind setup setup-run clean format format-check
+.PHONY: all build install run test fuzz fuzz-merge bench soak valgrind setup setup-run clean format format-check
 
 all: build
 
@@ -60,11 +62,19 @@ test: setup
 format-check:
 	@scripts/format-check.sh --fatal
 
+# Each target FUZZ_SECONDS (FUZZ_JOBS at a time), then what the runs found
+# that the committed corpus lacks is merged into fuzz/corpus/<target>/ (to
+# commit), even when a target failed; findings are in build/test/artifacts/.
 fuzz: setup
 	CC=clang cmake -S . -B build/test -DSIOC_SANITIZE=ON -DSIOC_FUZZ=ON \
 	  -DSIOC_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	cmake --build build/test -j $(JOBS)
-	cd build/test && ctest --output-on-failure -L fuzz
+	cd build/test && ctest --output-on-failure -L fuzz -j $(FUZZ_JOBS); \
+	  status=$$?; cd ../.. && scripts/fuzz-merge.sh build/test; exit $$status
+
+# Only the merge step of make fuzz (after running targets by hand).
+fuzz-merge:
+	scripts/fuzz-merge.sh build/test
 
 # The fault tests (tests/e2e/faults.test.mjs) at full size, on the release
 # build so RSS is the server's own; the soak needs a descriptor per client
