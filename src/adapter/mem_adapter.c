@@ -753,8 +753,8 @@ enum { OP_JOIN, OP_LEAVE, OP_DISCONNECT, OP_DISCONNECT_CLOSE };
 
 static int for_each(sio__adapter *a, const sio__bopts *o, int op, char *const *rooms, size_t nr)
 {
-    sio_socket **v;
-    size_t n;
+    sio_socket **v = NULL; /* mem_sockets leaves them alone when it fails */
+    size_t n = 0;
     int rc = mem_sockets(a, o, &v, &n), limited = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         for (size_t j = 0; rc == 0 && op == OP_JOIN && j < nr; j++) {
