@@ -631,7 +631,8 @@ static int address_admits(sio__conn *c)
     sio_http_server *s = sio__conn_server(c);
     char addr[SIO_ADDR_MAX + 1];
     sio__conn_peer_address(c, addr, sizeof addr);
-    sio__addr_entry *e = addr[0] ? sio__addr_table_get(&s->addrs, addr, sio__loop_clock(s->loop)) : NULL;
+    sio__addr_entry *e =
+        addr[0] ? sio__addr_table_get(&s->addrs, addr, sio__loop_clock(s->loop)) : NULL;
     if (e == NULL)
         return 1;
     if (e->conns >= s->opts.max_connections_per_address) {
