@@ -1,5 +1,8 @@
 /* Random bytes for identifiers (session ids, socket ids, hash seeds).
  *
+ * Only the composition root calls this (server/env.c): the cores get their
+ * random bytes through their sio__env, so tests can give them their own.
+ *
  * The kernel's CSPRNG (getrandom) is the source, OpenSSL's RAND_bytes the
  * fallback when the kernel refuses. Going to the kernel first matters for
  * memory: OpenSSL's first RAND_bytes initialises its providers and DRBG,
