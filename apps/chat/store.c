@@ -3,26 +3,27 @@
  * Threads. Everything a callback can see belongs to the loop thread. The
  * database work runs as jobs on the library's work queue (sio_loop_work,
  * libuv's thread pool): a write job commits one group of inserts on the
- * read-write connection, a read job fetches one replay batch on a
- * read-only connection. At most one job of each kind is in flight, so each
- * connection and its statements are used by one thread at a time (SQLite's
- * multi-thread mode; which pool thread does not matter). Replays have
+ * read-write connection, a read job fetches one batch of each waiting
+ * replay on a read-only connection. At most one job of each kind is in
+ * flight, so each connection and its statements are used by one thread at
+ * a time (SQLite's multi-thread mode; which pool thread does not matter). Replays have
  * their own connection and job because WAL readers are never blocked by a
  * writer: a replay must not wait while the writer waits (busy_timeout) for
  * another process's write lock. The loop and a job share nothing while
- * the job runs: the loop hands the job its group (or replay) when it
+ * the job runs: the loop hands the job its group (or round) when it
  * queues it and takes it back in the job's completion, on the loop thread;
  * the work queue orders the two, so no lock is needed.
  *
  *   loop --insert--> inserts --(whole queue)--> write job --\
- *   loop --replay--> replays --(head)---------> read job  ---+--> loop (done)
+ *   loop --replay--> replays --(whole line)---> read job  ---+--> loop (done)
  *
  * Group commit. A write job takes every insert queued when it starts and
  * commits them in one BEGIN IMMEDIATE ... COMMIT; inserts submitted while
- * it runs wait for the next job, which the completion starts (one fsync
- * per group, not per message). A statement-level failure (a trigger's
- * RAISE, a too-big row) fails only its own row: SQLite undoes that
- * statement and keeps the transaction. If SQLite instead drops the whole
+ * it runs wait for the next job, which the completion starts before it
+ * runs the finished group's callbacks, so the database and the loop work
+ * side by side (one fsync per group, not per message). A statement-level
+ * failure (a trigger's RAISE, a too-big row) fails only its own row:
+ * SQLite undoes that statement and keeps the transaction. If SQLite instead drops the whole
  * transaction (I/O error, disk full) or COMMIT fails, every row of the
  * group fails; clients retry with the same client_offset, so nothing is
  * stored twice.
@@ -32,11 +33,15 @@
  * the same transaction, which also sees rows inserted earlier in the same
  * group, so two copies in one group get 0 and SIO_EEXIST with the first id.
  *
- * Replays. A replay is a cursor (the last id delivered). Each read job
- * fetches one batch of the replay at the head of the line; once the batch
- * is delivered the replay goes to the back (round robin). Its batch
- * buffers are reused, and the next batch is fetched only after the
- * previous one was delivered, so a replay holds at most one batch.
+ * Replays. A replay is a cursor (the last id delivered). A read job takes
+ * every replay waiting in line (a round) and fetches one batch of each;
+ * its completion starts the next round for the replays that got in line
+ * meanwhile, then delivers this round's batches in order, and each replay
+ * goes back in line. Rounds keep the pool's and the loop's wake-ups per
+ * batch low when many clients replay at once (one job per replay took
+ * seconds for 20 empty replays on a loaded machine). A replay's batch
+ * buffers are reused, and the next batch is fetched only after the previous one
+ * was delivered, so a replay holds at most one batch.
  * Cancelling frees the batch at once; the small handle goes when the
  * scheduler or the job's completion next reaches it.
  *
@@ -96,7 +101,7 @@ struct chat_store {
     insert_req *group;            /* the write job's group (NULL: no job) */
     chat_replay *rp_head;         /* replays waiting for their next batch */
     chat_replay **rp_tail;        /* where the next one is linked */
-    chat_replay *reading;         /* the read job's replay (NULL: no job) */
+    chat_replay *round;           /* the read job's replays (NULL: no job) */
     chat_store_stats stats;       /* counters */
     chat_store_stats job_stats;   /* the write job's counts, added on completion */
     size_t pending;               /* inserts submitted and not yet called back */
@@ -104,6 +109,7 @@ struct chat_store {
     size_t replay_batch;          /* rows per replay batch */
     int stopping;                 /* close has begun: no new work */
     int closing_db;               /* the last job (closing the connections) is queued */
+    int in_callbacks;             /* a group's insert callbacks are running */
     void (*close_cb)(void *data); /* chat_store_close's callback */
     void *close_data;             /* its data */
     sqlite3 *db;                  /* the writer's connection */
@@ -510,50 +516,56 @@ static int write_start(chat_store *s)
     return SIO_ENOMEM;
 }
 
-/* Runs the group's callbacks in submission order and frees it. The group
- * stays set while they run, so inserts they submit queue up for the next
- * job instead of starting one of their own. */
-static void finish_group(chat_store *s)
+/* Runs a finished group's callbacks in submission order and frees it.
+ * Inserts the callbacks submit queue up for one next job (in_callbacks)
+ * instead of starting one each. */
+static void finish_group(chat_store *s, insert_req *group)
 {
-    for (insert_req *q = s->group, *next; q != NULL; q = next) {
+    s->in_callbacks++;
+    for (insert_req *q = group, *next; q != NULL; q = next) {
         next = q->next;
         s->pending--;
         q->cb(q->status, q->id, q->data);
         mem_free(s, q);
     }
-    s->group = NULL;
+    s->in_callbacks--;
 }
 
-/* After a group: the next one. When no job can be queued (no memory) the
- * waiting inserts fail now with SIO_EIO, as a failed transaction fails
- * them: their clients retry with the same offsets. */
+/* Starts the next group unless one runs. When no job can be queued (no
+ * memory) the waiting inserts fail now with SIO_EIO, as a failed
+ * transaction fails them: their clients retry with the same offsets. */
 static void write_next(chat_store *s)
 {
     while (s->group == NULL && s->ins_head != NULL && write_start(s) < 0) {
         fprintf(stderr, "sioc-chat store: cannot queue a write job\n");
-        s->group = take_inserts(s);
-        fail_group(s->group);
-        count_group(s->group, &s->stats);
-        finish_group(s);
+        insert_req *group = take_inserts(s);
+        fail_group(group);
+        count_group(group, &s->stats);
+        finish_group(s, group);
     }
 }
 
-/* The write job's completion, on the loop thread. */
+/* The write job's completion, on the loop thread. The inserts queued while
+ * it ran go to the next job first, so that group commits while this one's
+ * callbacks run (the loop and the database work side by side). */
 static void write_done(int status, void *data)
 {
     chat_store *s = data;
+    insert_req *done = s->group;
     chat_store_stats d = s->job_stats;
+    s->group = NULL;
     if (status != 0) { /* the work queue dropped the job (the store never cancels one) */
-        fail_group(s->group);
+        fail_group(done);
         d = (chat_store_stats){0};
-        count_group(s->group, &d);
+        count_group(done, &d);
     }
     s->stats.commits += d.commits;
     s->stats.rows += d.rows;
     s->stats.duplicates += d.duplicates;
     s->stats.failures += d.failures;
-    finish_group(s);
     write_next(s);
+    finish_group(s, done);
+    write_next(s); /* what the callbacks submitted, if no job took it */
     maybe_finish_close(s);
 }
 
@@ -586,8 +598,9 @@ int chat_store_insert(chat_store *s, const char *client_offset, size_t offset_le
     q->id = 0;
     *s->ins_tail = q;
     s->ins_tail = &q->next;
-    /* No job running means nothing else is queued: q starts one alone. */
-    if (s->group == NULL && write_start(s) < 0) {
+    /* No job running (outside a group's callbacks) means nothing else is
+     * queued: q starts one alone. */
+    if (s->group == NULL && !s->in_callbacks && write_start(s) < 0) {
         take_inserts(s);
         mem_free(s, q);
         return SIO_ENOMEM;
@@ -651,67 +664,96 @@ static void replay_push(chat_store *s, chat_replay *r)
 
 static void read_work(void *data)
 {
-    chat_replay *r = data;
-    fetch_batch(r->store, r);
+    chat_store *s = data;
+    for (chat_replay *r = s->round; r != NULL; r = r->next)
+        fetch_batch(s, r);
 }
 
 static void read_done(int status, void *data);
 
-/* Starts a read job for the first live replay of the line (cancelled ones
- * are freed on the way). 0 (also when the line was empty), or SIO_ENOMEM
- * with that replay back at the head. */
+/* Unlinks and returns the replays waiting in line, oldest first, freeing
+ * cancelled ones on the way (NULL: none). */
+static chat_replay *take_replays(chat_store *s)
+{
+    chat_replay *round = NULL, **tail = &round, *r;
+    while ((r = replay_pop(s)) != NULL) {
+        if (r->cancelled) {
+            replay_free(r);
+            continue;
+        }
+        r->busy = 1;
+        *tail = r;
+        tail = &r->next;
+    }
+    return round;
+}
+
+/* Hands every replay waiting in line to a new read job, which fetches one
+ * batch of each (none may be running). 0 (also when the line was empty),
+ * or SIO_ENOMEM with the replays back in line. */
 static int read_start(chat_store *s)
 {
-    chat_replay *r;
-    while ((r = replay_pop(s)) != NULL && r->cancelled)
-        replay_free(r);
-    if (r == NULL)
+    chat_replay *round = take_replays(s);
+    if (round == NULL)
         return 0;
-    s->reading = r;
-    r->busy = 1;
-    if (sio_loop_work(s->loop, read_work, read_done, r) == 0)
+    s->round = round;
+    if (sio_loop_work(s->loop, read_work, read_done, s) == 0)
         return 0;
-    s->reading = NULL;
-    r->busy = 0;
-    r->next = s->rp_head;
-    s->rp_head = r;
-    if (r->next == NULL)
-        s->rp_tail = &r->next;
-    return SIO_ENOMEM;
-}
-
-/* After a batch: the next replay's. A replay whose job cannot be queued
- * (no memory) ends with SIO_ENOMEM. */
-static void read_next(chat_store *s)
-{
-    while (s->reading == NULL && read_start(s) < 0)
-        replay_finish(replay_pop(s), SIO_ENOMEM);
-}
-
-/* The read job's completion, on the loop thread: delivers the batch, then
- * ends the replay or puts it at the back of the line. s->reading stays set
- * during the callbacks, so replays they start wait their turn. */
-static void read_done(int status, void *data)
-{
-    chat_replay *r = data;
-    chat_store *s = r->store;
-    s->stats.replay_batches++;
-    if (status != 0) {
-        r->status = SIO_EIO;
-        r->n = 0;
-    }
-    if (!r->cancelled && r->status == 0 && r->n > 0)
-        r->batch_cb(r->ids, r->ptrs, r->lens, r->n, r->data);
-    if (r->cancelled)
-        replay_free(r);
-    else if (r->status != 0 || r->exhausted || s->stopping)
-        replay_finish(r, r->status != 0 || r->exhausted ? r->status : SIO_ECLOSED);
-    else {
+    s->round = NULL;
+    for (chat_replay *r = round, *next; r != NULL; r = next) {
+        next = r->next;
         r->busy = 0;
         replay_push(s, r);
     }
-    s->reading = NULL;
+    return SIO_ENOMEM;
+}
+
+/* Starts the next round unless one runs. When no job can be queued (no
+ * memory) the waiting replays end with SIO_ENOMEM. */
+static void read_next(chat_store *s)
+{
+    while (s->round == NULL && s->rp_head != NULL && read_start(s) < 0) {
+        chat_replay *r;
+        while ((r = replay_pop(s)) != NULL)
+            replay_finish(r, SIO_ENOMEM);
+    }
+}
+
+/* Delivers r's batch, then ends r or puts it at the back of the line. */
+static void replay_deliver(chat_store *s, chat_replay *r)
+{
+    if (!r->cancelled && r->status == 0 && r->n > 0)
+        r->batch_cb(r->ids, r->ptrs, r->lens, r->n, r->data);
+    if (r->cancelled) {
+        replay_free(r);
+    } else if (r->status != 0 || r->exhausted || s->stopping) {
+        replay_finish(r, r->status != 0 || r->exhausted ? r->status : SIO_ECLOSED);
+    } else {
+        r->busy = 0;
+        replay_push(s, r);
+    }
+}
+
+/* The read job's completion, on the loop thread. The replays that got in
+ * line meanwhile are read while this round's batches are delivered, in
+ * order; each replay of the round gets its next batch in a later round,
+ * only after its callback returned. */
+static void read_done(int status, void *data)
+{
+    chat_store *s = data;
+    chat_replay *round = s->round;
+    s->round = NULL;
     read_next(s);
+    for (chat_replay *r = round, *next; r != NULL; r = next) {
+        next = r->next;
+        s->stats.replay_batches++;
+        if (status != 0) { /* the work queue dropped the job */
+            r->status = SIO_EIO;
+            r->n = 0;
+        }
+        replay_deliver(s, r);
+    }
+    read_next(s); /* the round's replays again, if nothing else was in line */
     maybe_finish_close(s);
 }
 
@@ -731,8 +773,9 @@ int chat_store_replay(chat_store *s, int64_t after_id, chat_batch_cb batch_cb, c
     r->data = data;
     r->cursor = after_id;
     replay_push(s, r);
-    /* No job running means the line is empty but for r. */
-    if (s->reading == NULL && read_start(s) < 0) {
+    /* No job running means the line is empty but for r (replays being
+     * delivered are not in it). */
+    if (s->round == NULL && read_start(s) < 0) {
         replay_free(replay_pop(s));
         return SIO_ENOMEM;
     }
@@ -781,7 +824,7 @@ static void close_done(int status, void *data)
 /* Once closing and idle: the last job closes the connections. */
 static void maybe_finish_close(chat_store *s)
 {
-    if (!s->stopping || s->group != NULL || s->reading != NULL || s->ins_head != NULL ||
+    if (!s->stopping || s->group != NULL || s->round != NULL || s->ins_head != NULL ||
         s->closing_db)
         return;
     s->closing_db = 1;
