@@ -5,7 +5,10 @@
  * and Node nodes on one Redis and drive each alike.
  *
  *   sioc-cluster-node --port N --redis redis://HOST:PORT [--name NAME]
- *                     [--requests-timeout MS]
+ *                     [--requests-timeout MS] [--admin USER:BCRYPT_HASH]
+ *
+ * --admin instruments the server for the admin UI (sio_admin_instrument,
+ * serverId NAME), as Node's instrument() does the twin's.
  *
  * Hooks (a client emits them to its own server; every one is acked):
  *   join(room)                      socket.join
@@ -269,10 +272,28 @@ static int listen_any(sio_http_server *http, int port)
     return rc;
 }
 
+/* --admin USER:HASH: instrument(io, {auth: {type: "basic", username,
+ * password: HASH}, serverId: name}). */
+static int instrument(const char *spec)
+{
+    const char *colon = strchr(spec, ':');
+    char user[256];
+    if (colon == NULL || (size_t)(colon - spec) >= sizeof user)
+        return SIO_EINVAL;
+    snprintf(user, sizeof user, "%.*s", (int)(colon - spec), spec);
+    sio_admin_options ao;
+    sio_admin_options_init(&ao);
+    ao.username = user;
+    ao.password = colon + 1;
+    ao.server_id = node_name;
+    return sio_admin_instrument(io, &ao);
+}
+
 int main(int argc, char **argv)
 {
     int port = 0;
     const char *url = getenv("REDIS_URL");
+    const char *admin = NULL;
     sio_redis_options ro;
     sio_redis_options_init(&ro);
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -284,6 +305,8 @@ int main(int argc, char **argv)
             node_name = argv[i + 1];
         else if (strcmp(argv[i], "--requests-timeout") == 0)
             ro.requests_timeout = (uint32_t)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--admin") == 0)
+            admin = argv[i + 1];
     }
     if (url == NULL) {
         fprintf(stderr, "usage: %s --port N --redis redis://HOST:PORT [--name NAME]\n", argv[0]);
@@ -309,6 +332,8 @@ int main(int argc, char **argv)
                                                (void *)sse_events[i]);
     if (rc == 0)
         sio_namespace_on_connection(root, on_connection, NULL);
+    if (rc == 0 && admin != NULL)
+        rc = instrument(admin);
     rc = rc ? rc : listen_any(http, port);
     if (rc < 0) {
         fprintf(stderr, "sioc-cluster-node: %s\n", sio_strerror(rc));

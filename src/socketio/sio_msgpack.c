@@ -99,14 +99,42 @@ static int date_string(int64_t ms, json_t **out)
     return *out ? 0 : SIO_ENOMEM;
 }
 
+/* The msgpack timestamp extension (type -1), which notepack.io 3 (the
+ * Redis adapter's and emitter's encoder) writes for a Date: 32-bit
+ * seconds, 30-bit nanoseconds + 34-bit seconds, or 32-bit nanoseconds +
+ * 64-bit signed seconds. A Date reaches JSON as its ISO string. */
+static int read_timestamp(reader *r, size_t len, json_t **out)
+{
+    int64_t s;
+    uint64_t ns = 0;
+    if (len == 4) {
+        s = (int64_t)be(r->p, 4);
+    } else if (len == 8) {
+        uint64_t v = be(r->p, 8);
+        ns = v >> 34;
+        s = (int64_t)(v & 0x3ffffffffULL);
+    } else if (len == 12) {
+        ns = be(r->p, 4);
+        s = (int64_t)be(r->p + 4, 8);
+    } else {
+        return SIO_EPROTO;
+    }
+    if (ns >= 1000000000u || s < -(INT64_C(1) << 43) || s > (INT64_C(1) << 43))
+        return SIO_EPROTO; /* beyond what a Date holds (+-8.64e15 ms) */
+    r->p += len;
+    return date_string(s * 1000 + (int64_t)(ns / 1000000u), out);
+}
+
 /* ext with type at r->p and len data bytes after it. */
 static int read_ext(reader *r, size_t len, int fixed, json_t **out)
 {
     if (!need(r, 1))
         return SIO_EPROTO;
     int8_t type = (int8_t)*r->p++;
+    if (type == -1 && need(r, len))
+        return read_timestamp(r, len, out);
     if (type != 0 || !need(r, len))
-        return SIO_EPROTO;   /* only notepack's own ext types */
+        return SIO_EPROTO;   /* notepack's own ext types and timestamps only */
     if (fixed && len == 1) { /* undefined */
         r->p++;
         *out = json_null();

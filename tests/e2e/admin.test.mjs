@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer } from './lib/server.mjs';
+import { startRedis } from './lib/redis.mjs';
 
 const USER = 'admin';
 const PASSWORD = 's3cret-pw';
@@ -400,4 +401,73 @@ test('sioc-chat --admin USER:PASSWORD serves the admin namespace as the Node cha
   if (process.env.ADMIN_DUMP) console.log(JSON.stringify({ node, ours }, null, 1));
   assert.deepEqual(node.refused, { message: 'invalid credentials', data: null });
   assert.deepEqual(ours, node);
+});
+
+// A cluster on one Redis: node A is sioc-cluster-node, node N its Node twin,
+// both instrumented. The admin events are emits to the admin namespace, so
+// an admin client on either node hears both nodes; all_sockets is a
+// fetchSockets across the cluster; an action reaches the other node's
+// sockets; every node sends its own server_stats.
+test('across a Redis cluster of a sioc node and a Node node, each admin client sees and steers both', T, async () => {
+  const redis = await startRedis();
+  const nodes = {};
+  const clients = [];
+  const admins = [];
+  try {
+    const args = (name) => ['--redis', redis.url, '--name', name, '--admin', `${USER}:${HASH}`];
+    nodes.A = await startServer('sioc-cluster-node', args('A'));
+    nodes.N = await startServer('sioc-cluster-node', args('N'), {}, { ref: true });
+    const client = async (node) => {
+      const c = connect(nodes[node].url, '/', { transports: ['websocket'] });
+      clients.push(c);
+      await connected(c);
+      return c;
+    };
+    const a1 = await client('A');
+    const n1 = await client('N');
+    const ids = { a1: a1.id, n1: n1.id };
+    const x = admin(nodes.A.url, { username: USER, password: PASSWORD }, ['websocket']);
+    admins.push(x);
+    await connected(x.s);
+    await until(() => x.has('all_sockets'), 'all_sockets on A');
+    const y = admin(nodes.N.url, { username: USER, password: PASSWORD }, ['websocket']);
+    admins.push(y);
+    await connected(y.s);
+    await until(() => y.has('all_sockets'), 'all_sockets on N');
+    ids.x = x.s.id;
+    ids.y = y.s.id;
+    const listed = (adm) => adm.log.find(([e]) => e === 'all_sockets')[1][0].map((s) => `${s.nsp} ${s.id} ${s.transport}`).sort();
+    const expect = (...names) => names.map((n) => `${n[0] === 'x' || n[0] === 'y' ? '/admin' : '/'} ${ids[n]} websocket`).sort();
+    assert.deepEqual(listed(x), expect('a1', 'n1', 'x'), 'all_sockets from the sioc node');
+    assert.deepEqual(listed(y), expect('a1', 'n1', 'x', 'y'), 'all_sockets from the Node node');
+
+    // the Node node's admin client arriving is heard on the sioc node's one
+    await until(() => x.has('socket_connected', ([s]) => s.id === ids.y), `socket_connected of y on A (x got ${JSON.stringify(x.log.map(([e, a]) => e === 'server_stats' ? a[0].serverId : e))})`);
+    // a client on each node: both admin clients hear both
+    const a2 = await client('A');
+    const n2 = await client('N');
+    for (const [adm, where] of [[x, 'A'], [y, 'N']]) {
+      for (const c of [a2, n2]) {
+        await until(() => adm.has('socket_connected', ([s]) => s.id === c.id && s.nsp === '/' && s.transport === 'websocket'), `socket_connected of ${c.id} on ${where}`);
+        await until(() => adm.has('room_joined', ([nsp, room, id]) => nsp === '/' && room === c.id && id === c.id), `room_joined of ${c.id} on ${where}`);
+      }
+    }
+    // the sioc node's admin client disconnects every "/" socket of the cluster
+    const gone = [a1, a2, n1, n2].map((c) => within(new Promise((r) => c.once('disconnect', r)), `disconnect of ${c.id}`));
+    const allIds = [a1, a2, n1, n2].map((c) => c.id);
+    x.s.emit('_disconnect', '/', false);
+    assert.deepEqual(await Promise.all(gone), Array(4).fill('io server disconnect'));
+    for (const [adm, where] of [[x, 'A'], [y, 'N']]) {
+      await until(() => allIds.every((id) => adm.has('socket_disconnected', ([nsp, sid, reason]) => nsp === '/' && sid === id && reason === 'server namespace disconnect')), `socket_disconnected of all four on ${where}`);
+    }
+    // server_stats from both nodes reach each admin client
+    for (const [adm, where] of [[x, 'A'], [y, 'N']]) {
+      await until(() => ['A', 'N'].every((id) => adm.has('server_stats', ([st]) => st.serverId === id)), `server_stats of A and N on ${where}`, 6000);
+    }
+  } finally {
+    for (const c of clients) c.close();
+    for (const a of admins) a.s.close();
+    for (const n of Object.values(nodes)) await n.stop();
+    await redis.stop();
+  }
 });

@@ -4,9 +4,10 @@
 // one Redis and drive each alike. See the C file for the hooks.
 //
 // Usage: node tests/ref/cluster-node.mjs --port N --redis redis://H:P [--name NAME]
-//        [--requests-timeout MS]
+//        [--requests-timeout MS] [--admin USER:BCRYPT_HASH]
 import http from 'node:http';
 import { Server } from 'socket.io';
+import { instrument } from '@socket.io/admin-ui';
 import { createClient } from 'redis';
 import { createAdapter } from '@socket.io/redis-adapter';
 
@@ -72,6 +73,15 @@ io.on('connection', (socket) => {
   });
   socket.on('server_count', async (ack) => ack(await io.of('/').adapter.serverCount()));
 });
+
+const admin = arg('--admin');
+if (admin) {
+  const i = admin.indexOf(':');
+  instrument(io, {
+    auth: { type: 'basic', username: admin.slice(0, i), password: admin.slice(i + 1) },
+    serverId: name, mode: 'development',
+  });
+}
 
 httpServer.listen(port, () => {
   console.log(`listening on http://localhost:${httpServer.address().port}`);

@@ -87,6 +87,27 @@ static void test_values(void **state)
     sio__packet_free(p);
 }
 
+/* The msgpack timestamp extension (type -1), what notepack.io 3 (the Redis
+ * adapter's encoder) writes for a Date: 32, 64 and 96-bit forms. */
+static void test_timestamps(void **state)
+{
+    (void)state;
+    static const char m[] = "\x83\xa4type\x03\xa3nsp\xa1/\xa4"
+                            "data\x93\xd6\xff\x3b\x9a\xca\x00\xd7\xff\x77\x35\x94\x00\x3b\x9a\xca"
+                            "\x00\xc7\x0c\xff\x00\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff";
+    sio__packet *p = NULL;
+    assert_int_equal(DECODE(m, &p), 0);
+    char *d = dump(p->data);
+    assert_string_equal(d, "[\"2001-09-09T01:46:40.000Z\",\"2001-09-09T01:46:40.500Z\","
+                           "\"1969-12-31T23:59:59.000Z\"]");
+    free(d);
+    sio__packet_free(p);
+    /* nanoseconds past a second are not a timestamp */
+    static const char bad[] = "\x83\xa4type\x03\xa3nsp\xa1/\xa4"
+                              "data\x91\xd7\xff\xff\xff\xff\xfc\x00\x00\x00\x00";
+    assert_int_equal(DECODE(bad, &p), SIO_EPROTO);
+}
+
 static void test_refused(void **state)
 {
     (void)state;
@@ -181,8 +202,11 @@ static void test_encode_smallest(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_event_with_binary), cmocka_unit_test(test_values),
-        cmocka_unit_test(test_refused),           cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_event_with_binary),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_timestamps),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_depth),
         cmocka_unit_test(test_encode_smallest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
