@@ -1041,6 +1041,12 @@ int sio_admin_instrument(sio_server *srv, const sio_admin_options *opts);
  * 10 rounds): call it at start-up. SIO_EINVAL (rounds outside 4..31, cap
  * too small), SIO_EIO (libcrypt failed). */
 int sio_admin_hash_password(const char *password, unsigned rounds, char *out, size_t cap);
+/* For a command line's "USER:PASSWORD": sets o->username and o->password,
+ * both pointing into buf (cap >= the length of login + 64), PASSWORD
+ * hashed as sio_admin_hash_password does with 10 rounds unless it already
+ * is a bcrypt hash. Blocks for the hashing. SIO_EINVAL (no ':', an empty
+ * USER, buf too small), SIO_EIO. */
+int sio_admin_options_login(sio_admin_options *o, const char *login, char *buf, size_t cap);
 
 /* ---- Redis adapter (Node's @socket.io/redis-adapter 8.3, the classic
  * pub/sub adapter): sioc nodes and Node socket.io servers on the same

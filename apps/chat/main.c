@@ -724,21 +724,10 @@ static int parse_args(int argc, char **argv, config *c)
  * username, password: <bcrypt hash>}}); a plain PASSWORD is hashed here. */
 static int setup_admin(chat *app, const char *spec)
 {
-    const char *colon = strchr(spec, ':');
-    char user[256], hash[128];
-    if ((size_t)(colon - spec) >= sizeof user)
-        return bad_value("--admin", spec, "has a user name that is too long");
-    snprintf(user, sizeof user, "%.*s", (int)(colon - spec), spec);
-    const char *pw = colon + 1;
-    int rc = 0;
-    if (strncmp(pw, "$2", 2) == 0 && strlen(pw) == 60)
-        snprintf(hash, sizeof hash, "%s", pw);
-    else
-        rc = sio_admin_hash_password(pw, 10, hash, sizeof hash);
+    char buf[1024];
     sio_admin_options ao;
     sio_admin_options_init(&ao);
-    ao.username = user;
-    ao.password = hash;
+    int rc = sio_admin_options_login(&ao, spec, buf, sizeof buf);
     rc = rc < 0 ? rc : sio_admin_instrument(app->io, &ao);
     if (rc < 0)
         fprintf(stderr, "sioc-chat: --admin: %s\n", sio_strerror(rc));

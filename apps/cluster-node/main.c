@@ -5,7 +5,7 @@
  * and Node nodes on one Redis and drive each alike.
  *
  *   sioc-cluster-node --port N --redis redis://HOST:PORT [--name NAME]
- *                     [--requests-timeout MS] [--admin USER:BCRYPT_HASH]
+ *                     [--requests-timeout MS] [--admin USER:PASSWORD]
  *
  * --admin instruments the server for the admin UI (sio_admin_instrument,
  * serverId NAME), as Node's instrument() does the twin's.
@@ -272,19 +272,16 @@ static int listen_any(sio_http_server *http, int port)
     return rc;
 }
 
-/* --admin USER:HASH: instrument(io, {auth: {type: "basic", username,
- * password: HASH}, serverId: name}). */
+/* --admin USER:PASSWORD (plain or a bcrypt hash): instrument(io, {auth:
+ * {type: "basic", username, password: <hash>}, serverId: name}). */
 static int instrument(const char *spec)
 {
-    const char *colon = strchr(spec, ':');
-    char user[256];
-    if (colon == NULL || (size_t)(colon - spec) >= sizeof user)
-        return SIO_EINVAL;
-    snprintf(user, sizeof user, "%.*s", (int)(colon - spec), spec);
+    char buf[1024];
     sio_admin_options ao;
     sio_admin_options_init(&ao);
-    ao.username = user;
-    ao.password = colon + 1;
+    int rc = sio_admin_options_login(&ao, spec, buf, sizeof buf);
+    if (rc < 0)
+        return rc;
     ao.server_id = node_name;
     return sio_admin_instrument(io, &ao);
 }

@@ -74,24 +74,12 @@ static void on_connection(sio_socket *s, void *data)
  * {type: "basic", username, password: bcrypt(password)}, mode, readonly}). */
 static int setup_admin(const char *spec)
 {
-    const char *colon = strchr(spec, ':');
-    char user[256], hash[128];
-    if (colon == NULL || (size_t)(colon - spec) >= sizeof user)
-        return SIO_EINVAL;
-    memcpy(user, spec, (size_t)(colon - spec));
-    user[colon - spec] = '\0';
-    const char *pw = colon + 1;
-    int rc = 0;
-    if (strncmp(pw, "$2", 2) == 0 && strlen(pw) == 60)
-        snprintf(hash, sizeof hash, "%s", pw);
-    else
-        rc = sio_admin_hash_password(pw, 10, hash, sizeof hash);
-    if (rc < 0)
-        return rc;
+    char buf[1024];
     sio_admin_options ao;
     sio_admin_options_init(&ao);
-    ao.username = user;
-    ao.password = hash;
+    int rc = sio_admin_options_login(&ao, spec, buf, sizeof buf);
+    if (rc < 0)
+        return rc;
     const char *mode = getenv("SIOC_ADMIN_MODE");
     if (mode != NULL)
         ao.mode = mode;

@@ -107,6 +107,29 @@ int sio_admin_instrument(sio_server *srv, const sio_admin_options *opts)
     return sio__admin_new(srv, opts, &env);
 }
 
+int sio_admin_options_login(sio_admin_options *o, const char *login, char *buf, size_t cap)
+{
+    const char *colon = login ? strchr(login, ':') : NULL;
+    if (colon == NULL || colon == login || cap < strlen(login) + 64)
+        return SIO_EINVAL;
+    size_t ulen = (size_t)(colon - login);
+    const char *pw = colon + 1;
+    memcpy(buf, login, ulen);
+    buf[ulen] = '\0';
+    char *hash = buf + ulen + 1;
+    size_t hcap = cap - ulen - 1;
+    int rc = 0;
+    if (sio__admin_is_bcrypt(pw))
+        memcpy(hash, pw, strlen(pw) + 1);
+    else
+        rc = sio_admin_hash_password(pw, 10, hash, hcap);
+    if (rc < 0)
+        return rc;
+    o->username = buf;
+    o->password = hash;
+    return 0;
+}
+
 int sio_admin_hash_password(const char *password, unsigned rounds, char *out, size_t cap)
 {
     if (password == NULL || out == NULL || rounds < 4 || rounds > 31 || cap < 61)

@@ -716,7 +716,7 @@ static void admin_connection(sio_socket *s, void *data)
 /* ---- set-up and teardown */
 
 /* Node's bcryptjs.getRounds() check: "$2a$NN$" + 53 characters. */
-static int is_bcrypt(const char *h)
+int sio__admin_is_bcrypt(const char *h)
 {
     if (h == NULL || strlen(h) != 60 || h[0] != '$' || h[1] != '2' || h[3] != '$' || h[6] != '$')
         return 0;
@@ -729,7 +729,7 @@ static int check_options(const sio_admin_options *o)
     const char *name = o->namespace_name;
     if (name == NULL || name[0] != '/')
         return SIO_EINVAL;
-    if (o->username != NULL && !is_bcrypt(o->password))
+    if (o->username != NULL && !sio__admin_is_bcrypt(o->password))
         return SIO_EINVAL;
     return 0;
 }

@@ -37,6 +37,10 @@ int sio__admin_new(sio_server *srv, const sio_admin_options *o, const sio__admin
  * middleware steps end with "invalid credentials"). */
 void sio__admin_free(sio__admin *a);
 
+/* 1 if h looks like a bcrypt hash Node's bcryptjs.getRounds() accepts:
+ * "$2a$", "$2b$" or "$2y$", two digits of rounds, "$", 53 characters. */
+int sio__admin_is_bcrypt(const char *h);
+
 /* ---- hooks, called by the core with srv->admin non-NULL */
 /* A namespace was created (io.on("new_namespace")). */
 void sio__admin_namespace_added(sio__admin *a, sio_namespace *nsp);
