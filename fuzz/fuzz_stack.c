@@ -542,6 +542,8 @@ typedef struct str {
 
 static void put(str *s, const void *p, size_t n)
 {
+    if (n == 0)
+        return; /* s->p may still be NULL */
     if (s->n + n > s->cap) {
         s->cap = (s->n + n) * 2 + 64;
         s->p = realloc(s->p, s->cap);
