@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Keeps what a fuzz campaign found: for each fuzz target built in BUILD
 # (default build/test), merges the corpus the run grew (BUILD/corpus/<target>)
-# into the committed one (fuzz/corpus/<target>) with libFuzzer's -merge=1,
+# into the committed one (fuzz/corpus/<target>) with libFuzzer's -set_cover_merge=1,
 # which adds only the inputs that reach coverage the committed corpus does
 # not (small, minimised files named by their SHA-1). Then `git status
 # fuzz/corpus` shows what to commit. Crashes a run found are in
@@ -18,7 +18,7 @@ for bin in "$build"/fuzz_*; do
   [[ -d $grown ]] || continue
   mkdir -p "fuzz/corpus/$t"
   before=$(find "fuzz/corpus/$t" -type f | wc -l)
-  if ! ASAN_OPTIONS=detect_leaks=0 "$bin" -merge=1 -timeout=10 -rss_limit_mb=2048 \
+  if ! ASAN_OPTIONS=detect_leaks=0 "$bin" -set_cover_merge=1 -timeout=10 -rss_limit_mb=2048 \
       "fuzz/corpus/$t" "$grown" >"$build/merge-$t.log" 2>&1; then
     echo "fuzz-merge: $t: merge failed (see $build/merge-$t.log)"
     status=1
