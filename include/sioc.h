@@ -121,10 +121,11 @@ unsigned sio_log_parse_debug(const char *spec);
 
 /* --------------------------------------------------------------- metrics */
 
-/* Counters (only grow) and gauges (current values) of everything the
- * library does in this process, summed over its servers; read with
- * sio_metrics_get() (a copy). They are plain integers updated on the loop
- * thread: with loops on several threads, read them from one of those. */
+/* Counters (only grow) and gauges (current values) of what a server does
+ * (sio_server_metrics, below) or of everything the library does in this process,
+ * summed over its servers (sio_metrics_get). Both are copies of plain
+ * integers updated on the loop thread: with loops on several threads, read
+ * the process's totals from one of those. */
 typedef struct sio_metrics {
     /* Engine.IO */
     uint64_t handshakes_polling;     /* sessions opened over polling */
@@ -158,6 +159,7 @@ typedef struct sio_metrics {
     uint64_t refused_rooms_per_socket;        /* joins refused (max_rooms_per_socket) */
     uint64_t refused_rooms;                   /* joins refused (max_rooms) */
 } sio_metrics;
+/* The process's totals, over every server there is or was. */
 void sio_metrics_get(sio_metrics *out);
 /* Writes m in the Prometheus text format (sioc_* families) into out (cap
  * bytes, NUL-terminated when it fits) and returns the length it needs, as
@@ -593,6 +595,11 @@ void sio_server_options_init(sio_server_options *o);
 /* Attaches a Socket.IO server to http at opts->eio.path. Options (and their
  * strings) are copied. SIO_ENOMEM, SIO_EINVAL, SIO_EEXIST (path taken). */
 int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_options *opts);
+/* sio_metrics (above) of srv alone: its Socket.IO server, its Engine.IO server and the HTTP
+ * server it is attached to (the network fields: bytes, write queue,
+ * refused connections). Two sio_servers on one sio_http_server share that
+ * server's network fields; everything else is each one's. */
+void sio_server_metrics(const sio_server *srv, sio_metrics *out);
 /* Node's io.close(cb): the whole shutdown in one call. Disconnects every
  * socket with "server shutting down", closes the HTTP server srv is
  * attached to (and every connection on it), then frees both; cb(data) (may

@@ -404,7 +404,7 @@ static void on_connection(sio_socket *s, void *data)
 static void serve_metrics(chat *app, sio_req *req)
 {
     sio_metrics m;
-    sio_metrics_get(&m);
+    sio_server_metrics(app->io, &m);
     size_t need = sio_metrics_format(&m, NULL, 0);
     char *body = malloc(need + 1024);
     if (body == NULL) {

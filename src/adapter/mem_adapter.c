@@ -118,13 +118,13 @@ static int over_room_limits(const mem_adapter *m, const sio_socket *s, int creat
 {
     const sio_server_options *o = &m->base.nsp->srv->opts;
     if (o->max_rooms_per_socket && sio__map_size(&s->aslot.rooms) >= o->max_rooms_per_socket) {
-        SIO_METRIC_INC(refused_rooms_per_socket);
+        SIO_METRIC_INC(&m->base.nsp->srv->metrics, refused_rooms_per_socket);
         SIO_LOG(SIO_LOG_ADAPTER, SIO_LOG_WARN, "join refused: %s is in max_rooms_per_socket (%zu)",
                 s->id, o->max_rooms_per_socket);
         return 1;
     }
     if (creating && o->max_rooms && sio__map_size(&m->rooms) >= o->max_rooms) {
-        SIO_METRIC_INC(refused_rooms);
+        SIO_METRIC_INC(&m->base.nsp->srv->metrics, refused_rooms);
         SIO_LOG(SIO_LOG_ADAPTER, SIO_LOG_WARN, "join refused: %s has max_rooms (%zu)",
                 m->base.nsp->name, o->max_rooms);
         return 1;
@@ -453,7 +453,7 @@ static int mem_broadcast(sio__adapter *a, const char *event, const sio_args *arg
         sio__socket_send(v[i], &enc);
     }
     sio_sockets_release(v, n);
-    SIO_METRIC_INC(broadcasts);
+    SIO_METRIC_INC(&a->nsp->srv->metrics, broadcasts);
     SIO_LOG(SIO_LOG_ADAPTER, SIO_LOG_DEBUG, "broadcast nsp=%s event=%s to %zu socket(s)%s",
             a->nsp->name, event ? event : "(ack)", n, keep ? " (kept for recovery)" : "");
     if (rc == 0 && keep)

@@ -1,15 +1,29 @@
-/* Metrics: see metrics.h. */
+/* Metrics: see metrics.h. sio__metrics is the process's totals. */
 #include "core/metrics.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 sio_metrics sio__metrics;
 
 void sio_metrics_get(sio_metrics *out)
 {
     *out = sio__metrics;
+}
+
+/* sio_metrics is uint64_t fields and arrays of them only (sioc.h), so it
+ * adds as an array. */
+void sio__metrics_sum(sio_metrics *sum, const sio_metrics *add)
+{
+    _Static_assert(sizeof(sio_metrics) % sizeof(uint64_t) == 0, "sio_metrics: uint64_t only");
+    uint64_t v[sizeof(sio_metrics) / sizeof(uint64_t)], w[sizeof v / sizeof *v];
+    memcpy(v, sum, sizeof v);
+    memcpy(w, add, sizeof w);
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        v[i] += w[i];
+    memcpy(sum, v, sizeof v);
 }
 
 /* Appends to out (cap bytes) at *len, counting what does not fit. */

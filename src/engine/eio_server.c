@@ -136,7 +136,7 @@ int sio__eio_handshake_admits(sio_eio_server *s, const char *address)
         return 1;
     if (sio__addr_table_take(&s->hs_addrs, address, s->env.now(s->env.arg)))
         return 1;
-    SIO_METRIC_INC(refused_handshake_rate);
+    SIO_METRIC_INC(&s->metrics, refused_handshake_rate);
     return 0;
 }
 
@@ -180,7 +180,7 @@ void sio__eio_connection_error(sio_eio_server *s, int code, const sio_req *req, 
     sio_connection_error err = {code, sio__eio_error_message(code), url, url_len, upgrade, req,
                                 ctx};
     if (code >= 0 && code < 6)
-        SIO_METRIC_INC(rejected_handshakes[code]);
+        SIO_METRIC_INC(&s->metrics, rejected_handshakes[code]);
     SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_INFO, "connection_error code=%d \"%s\" %s%.*s", code,
             err.message, upgrade ? "(upgrade) " : "", (int)(url_len > 200 ? 200 : url_len), url);
     if (s->on_error)
@@ -540,11 +540,11 @@ void sio__eio_opened(sio_eio_socket *so)
 {
     so->metered = 1;
     if (so->transport == SIO_TRANSPORT_WEBSOCKET) {
-        SIO_METRIC_INC(handshakes_websocket);
-        SIO_METRIC_INC(sessions_websocket);
+        SIO_METRIC_INC(&so->server->metrics, handshakes_websocket);
+        SIO_METRIC_INC(&so->server->metrics, sessions_websocket);
     } else {
-        SIO_METRIC_INC(handshakes_polling);
-        SIO_METRIC_INC(sessions_polling);
+        SIO_METRIC_INC(&so->server->metrics, handshakes_polling);
+        SIO_METRIC_INC(&so->server->metrics, sessions_polling);
     }
     SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_DEBUG, "handshake sid=%s transport=%s (%zu open)", so->id,
             transport_name(so->transport), sio__idmap_size(&so->server->sessions));
@@ -601,9 +601,9 @@ void sio__eio_close(sio_eio_socket *so, const char *reason)
     (void)sio__idmap_remove(&s->sessions, &so->node);
     SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_DEBUG, "close sid=%s reason=\"%s\"", so->id, reason);
     if (so->metered && so->transport == SIO_TRANSPORT_WEBSOCKET)
-        SIO_METRIC_DEC(sessions_websocket);
+        SIO_METRIC_DEC(&so->server->metrics, sessions_websocket);
     else if (so->metered)
-        SIO_METRIC_DEC(sessions_polling);
+        SIO_METRIC_DEC(&so->server->metrics, sessions_polling);
     if (s->cb.on_close)
         s->cb.on_close(so, reason, s->cb_data);
     if (so->busy == 0)
@@ -931,10 +931,10 @@ static void finish_upgrade(sio_eio_socket *so)
     so->poll->probed = 0;
     answer_get(so, "6");
     SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_DEBUG, "upgrade sid=%s to websocket", so->id);
-    SIO_METRIC_INC(upgrades);
+    SIO_METRIC_INC(&so->server->metrics, upgrades);
     if (so->metered) {
-        SIO_METRIC_DEC(sessions_polling);
-        SIO_METRIC_INC(sessions_websocket);
+        SIO_METRIC_DEC(&so->server->metrics, sessions_polling);
+        SIO_METRIC_INC(&so->server->metrics, sessions_websocket);
     }
     sio__eio_ws_attach(so, ws);
     /* Node: a session closed while it upgraded flushes on the new

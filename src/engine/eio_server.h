@@ -162,6 +162,7 @@ struct sio_eio_server {
     const sio__eio_transport_ops *ops;
     int closing;              /* server shutting down: no new sessions */
     sio__addr_table hs_addrs; /* handshake buckets by address (handshake_rate) */
+    sio_metrics metrics;      /* this server's Engine.IO counters (core/metrics.h) */
 };
 
 /* Builds the core; strings in opts are copied. SIO_ENOMEM, SIO_EINVAL. */

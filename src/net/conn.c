@@ -178,7 +178,7 @@ static int enqueue(sio__conn *c, sio__rcbuf *rc, const char *hdr, size_t hlen)
 static void out_add(sio__conn *c, size_t n)
 {
     sio_http_server *s = sio__conn_server(c);
-    SIO_METRIC_ADD(write_queue_bytes, n);
+    SIO_METRIC_ADD(&s->metrics, write_queue_bytes, n);
     c->out_bytes += n;
     s->out_total += n;
     if (c->cut)
@@ -194,7 +194,7 @@ static void out_add(sio__conn *c, size_t n)
 static void out_sub(sio__conn *c, size_t n)
 {
     sio_http_server *s = sio__conn_server(c);
-    SIO_METRIC_SUB(write_queue_bytes, n);
+    SIO_METRIC_SUB(&s->metrics, write_queue_bytes, n);
     c->out_bytes -= n;
     s->out_total -= n;
     if (c->cut)
@@ -303,7 +303,7 @@ static void on_written(uv_write_t *req, int status)
     sio_wreq *w = (sio_wreq *)req;
     sio__conn *c = w->conn;
     if (status >= 0)
-        SIO_METRIC_ADD(bytes_out, w->bytes);
+        SIO_METRIC_ADD(&sio__conn_server(c)->metrics, bytes_out, w->bytes);
     out_sub(c, w->bytes);
     c->writes_in_flight--;
     wreq_free(w);
@@ -391,7 +391,7 @@ static void write_ents(sio__conn *c, sio__wq_ent *ents, size_t n, size_t bytes, 
         w->bufs[nbufs++] = uv_buf_init(e->rc->data, (unsigned)e->rc->len);
     }
     size_t first = bufs_skip(w->bufs, nbufs, skip);
-    SIO_METRIC_ADD(bytes_out, skip);
+    SIO_METRIC_ADD(&sio__conn_server(c)->metrics, bytes_out, skip);
     out_sub(c, skip);
     w->bytes = bytes - skip;
     c->writes_in_flight++;
@@ -411,7 +411,7 @@ static void write_ents(sio__conn *c, sio__wq_ent *ents, size_t n, size_t bytes, 
     size_t left = c->tcp.write_queue_size - before;
     if (left > w->bytes)
         left = w->bytes;
-    SIO_METRIC_ADD(bytes_out, w->bytes - left);
+    SIO_METRIC_ADD(&sio__conn_server(c)->metrics, bytes_out, w->bytes - left);
     out_sub(c, w->bytes - left);
     w->bytes = left;
 }
@@ -488,7 +488,7 @@ static size_t conn_try_write(sio__conn *c)
         return 0;
     if ((size_t)n < c->wq_bytes)
         return (size_t)n;
-    SIO_METRIC_ADD(bytes_out, c->wq_bytes);
+    SIO_METRIC_ADD(&sio__conn_server(c)->metrics, bytes_out, c->wq_bytes);
     out_sub(c, c->wq_bytes);
     queue_release(c);
     drain_later(c);

@@ -596,7 +596,7 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n == UV_ENOBUFS || n == 0)
         return;
     if (n > 0)
-        SIO_METRIC_ADD(bytes_in, n);
+        SIO_METRIC_ADD(&sio__conn_server(c)->metrics, bytes_in, n);
     if (n < 0) {
         const sio__route_ops *ops = sio__conn_route_ops(c);
         if (ops)
@@ -665,7 +665,7 @@ void sio__conn_addr_release(sio__conn *c)
 static void refuse_address(sio__conn *c)
 {
     static const char body[] = "Too many connections from this address";
-    SIO_METRIC_INC(refused_connections_per_address);
+    SIO_METRIC_INC(&sio__conn_server(c)->metrics, refused_connections_per_address);
     if (c->tls) {
         sio__conn_close(c);
         return;
@@ -734,7 +734,7 @@ static void conn_start(sio_http_server *s, sio__conn *c)
     c->timer = &h->timer;
     uv_tcp_nodelay(&c->tcp, 1);
     if (s->opts.max_connections && s->nconns > s->opts.max_connections) {
-        SIO_METRIC_INC(rejected_connections);
+        SIO_METRIC_INC(&s->metrics, rejected_connections);
         SIO_LOG(SIO_LOG_HTTP, SIO_LOG_WARN, "connection refused: max_connections (%zu) reached",
                 s->opts.max_connections);
         sio__conn_close(c);

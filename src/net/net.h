@@ -208,6 +208,7 @@ struct sio_http_server {
     sio__addr_table addrs; /* open connections per client address
                             * (max_connections_per_address; empty when off) */
     sio_http_stats stats;  /* counters (sio_http_server_stats) */
+    sio_metrics metrics;   /* this server's network counters (core/metrics.h) */
 };
 
 /* loop.c: what the cores get from the loop (their sio__env, server/env.c). */

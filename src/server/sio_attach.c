@@ -7,6 +7,7 @@
  * Everything else is in the sans-I/O core, which unit tests drive without
  * this file. */
 #include "core/error.h"
+#include "core/metrics.h"
 #include "engine/eio_internal.h"
 #include "engine/eio_server.h"
 #include "net/net.h"
@@ -131,6 +132,15 @@ int sio_server_new(sio_server **out, sio_http_server *http, const sio_server_opt
     srv->opts.eio.cors.norigins = 0;
     *out = srv;
     return 0;
+}
+
+void sio_server_metrics(const sio_server *srv, sio_metrics *out)
+{
+    *out = srv->metrics;
+    if (srv->eio != NULL)
+        sio__metrics_sum(out, &srv->eio->metrics);
+    if (srv->http != NULL)
+        sio__metrics_sum(out, &srv->http->metrics);
 }
 
 /* The HTTP server is closed: everything below the Socket.IO server is

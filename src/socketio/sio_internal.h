@@ -131,6 +131,7 @@ struct sio_server {
     struct sio__admin *admin;    /* sio_admin_instrument's, or NULL (socketio/admin.h) */
     int closing;                 /* sio_server_close() called */
     int shutting_down;           /* sio_server_shutdown() called */
+    sio_metrics metrics;         /* this server's Socket.IO counters (core/metrics.h) */
 };
 
 struct sio__client {

@@ -186,7 +186,7 @@ void sio_next_error(sio_middleware_next *next, const char *message, json_t *data
     }
     sio_socket *s = next->s;
     sio__free(next);
-    SIO_METRIC_INC(rejected_connects);
+    SIO_METRIC_INC(&s->nsp->srv->metrics, rejected_connects);
     SIO_LOG(SIO_LOG_SOCKET, SIO_LOG_INFO, "connect_error nsp=%s id=%s message=\"%s\"", s->nsp->name,
             s->id, message ? message : "");
     if (!client_gone(s)) {
@@ -239,7 +239,7 @@ static void try_restore(sio_namespace *nsp, sio_socket *s)
         sio__session_free(sess);
     }
     if (pid && offset)
-        SIO_METRIC_INC_IF(s->recovered, recovery_hits, recovery_misses);
+        SIO_METRIC_INC_IF(&s->nsp->srv->metrics, s->recovered, recovery_hits, recovery_misses);
     json_decref(auth);
 }
 

@@ -287,7 +287,7 @@ static int children_full(sio_server *srv)
     size_t max = srv->opts.max_dynamic_namespaces;
     if (max == 0 || srv->nchildren < max)
         return 0;
-    SIO_METRIC_INC(refused_dynamic_namespaces);
+    SIO_METRIC_INC(&srv->metrics, refused_dynamic_namespaces);
     SIO_LOG(SIO_LOG_SOCKET, SIO_LOG_WARN, "namespace refused: max_dynamic_namespaces (%zu)", max);
     return 1;
 }
@@ -391,7 +391,7 @@ void sio__client_message(sio__client *c, const char *msg, size_t len, int binary
     if (rc == 0 && c->srv->opts.parser == SIO_PARSER_MSGPACK)
         rc = 1;
     if (rc == 1)
-        SIO_METRIC_INC(packets_in);
+        SIO_METRIC_INC(&c->srv->metrics, packets_in);
     if (rc < 0) {
         sio__client_fail(c, "parse error");
     } else if (rc == 0 && !had_pending) {

@@ -138,7 +138,7 @@ int sio__socket_send(sio_socket *s, const sio__encoded *e)
     sio__client *c = s->client;
     if (c == NULL || c->closing || c->conn == NULL)
         return SIO_ECLOSED;
-    SIO_METRIC_INC(packets_out);
+    SIO_METRIC_INC(&s->nsp->srv->metrics, packets_out);
     return sio__client_send(c, e);
 }
 
@@ -401,7 +401,8 @@ static void finish_ack(sio__pending_ack *pa, int err, const sio_args *args)
 
 static void ack_timeout_cb(sio__timer *t, void *data)
 {
-    SIO_METRIC_INC(ack_timeouts);
+    sio__pending_ack *pa = data;
+    SIO_METRIC_INC(&pa->s->nsp->srv->metrics, ack_timeouts);
     finish_ack(data, SIO_ETIMEDOUT, NULL);
 }
 
@@ -413,7 +414,7 @@ static void on_ack(sio_socket *s, sio__packet *p)
         if (pa->id != p->id)
             continue;
         sio_args *args;
-        SIO_METRIC_INC(acks_in);
+        SIO_METRIC_INC(&s->nsp->srv->metrics, acks_in);
         if (sio__args_from_packet(p, &args, NULL) == 0) {
             finish_ack(pa, 0, args);
             sio_args_free(args);
@@ -597,8 +598,8 @@ void sio__socket_connect(sio_socket *s)
         sio__socket_abandon(s);
         return;
     }
-    SIO_METRIC_INC(connects);
-    SIO_METRIC_INC(sockets);
+    SIO_METRIC_INC(&nsp->srv->metrics, connects);
+    SIO_METRIC_INC(&nsp->srv->metrics, sockets);
     sio__client_disarm(c); /* connectTimeout */
     SIO_LOG(SIO_LOG_SOCKET, SIO_LOG_DEBUG, "connect nsp=%s id=%s%s", nsp->name, s->id,
             s->recovered ? " (recovered)" : "");
@@ -667,8 +668,8 @@ void sio__socket_close(sio_socket *s, const char *reason)
     if (!s->connected || s->closed)
         return;
     s->closed = 1; /* no re-entrant close from the callbacks below */
-    SIO_METRIC_INC(disconnects);
-    SIO_METRIC_DEC(sockets);
+    SIO_METRIC_INC(&s->nsp->srv->metrics, disconnects);
+    SIO_METRIC_DEC(&s->nsp->srv->metrics, sockets);
     SIO_LOG(SIO_LOG_SOCKET, SIO_LOG_DEBUG, "disconnect nsp=%s id=%s reason=\"%s\"", s->nsp->name,
             s->id, reason);
     sio_socket_ref(s);

@@ -1,7 +1,9 @@
 /* sio_metrics: the snapshot copies the counters, and the Prometheus
  * rendering has HELP/TYPE for each family, one sample per line, the values
  * in place, and snprintf's length contract (NULL/0 measures; a short buffer
- * is truncated and NUL-terminated, the full length still returned). */
+ * is truncated and NUL-terminated, the full length still returned). A
+ * server's set and the process's totals count the same adds; NULL counts
+ * in the totals only. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,17 +17,27 @@
 
 static void test_snapshot_and_format(void **state)
 {
-    SIO_METRIC_INC(handshakes_polling);
-    SIO_METRIC_ADD(bytes_in, 1234);
-    SIO_METRIC_INC(rejected_handshakes[5]);
-    SIO_METRIC_INC(sockets);
-    SIO_METRIC_DEC(sockets);
-    SIO_METRIC_DEC(sockets); /* a gauge never goes below zero */
-    SIO_METRIC_SUB(write_queue_bytes, 10);
-    SIO_METRIC_ADD(refused_handshake_rate, 7);
-    SIO_METRIC_INC(refused_rooms);
+    sio_metrics own = {0}; /* a server's set: counted in it and in the totals */
+    SIO_METRIC_INC(&own, handshakes_polling);
+    SIO_METRIC_ADD(&own, bytes_in, 1234);
+    SIO_METRIC_INC(&own, rejected_handshakes[5]);
+    SIO_METRIC_INC(&own, sockets);
+    SIO_METRIC_DEC(&own, sockets);
+    SIO_METRIC_DEC(&own, sockets); /* a gauge never goes below zero */
+    SIO_METRIC_SUB(&own, write_queue_bytes, 10);
+    SIO_METRIC_ADD(&own, refused_handshake_rate, 7);
+    SIO_METRIC_INC(&own, refused_rooms);
     sio_metrics m;
     sio_metrics_get(&m);
+    assert_memory_equal(&m, &own, sizeof m);
+    SIO_METRIC_INC(NULL, upgrades); /* no server: the totals only */
+    sio_metrics_get(&m);
+    assert_int_equal(m.upgrades, 1);
+    assert_int_equal(own.upgrades, 0);
+    sio__metrics_sum(&own, &m); /* two sets of one stack add up */
+    assert_int_equal(own.upgrades, 1);
+    assert_int_equal(own.bytes_in, 2 * 1234);
+    assert_int_equal(own.rejected_handshakes[5], 2);
     assert_int_equal(m.handshakes_polling, 1);
     assert_int_equal(m.bytes_in, 1234);
     assert_int_equal(m.rejected_handshakes[5], 1);

@@ -9,7 +9,8 @@
  * handshakes"} on polling and on a WebSocket handshake; an existing
  * session's requests are not handshakes) and max_connections_per_address
  * (a 429 answer before the client has sent anything; room again once a
- * connection closes). */
+ * connection closes). Last, two servers in one process keep their own
+ * metrics (sio_server_metrics), and the process's totals are their sum. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -283,12 +284,108 @@ static void test_connections_per_address(void **state)
                      1);
 }
 
+/* ------------------------------------------------- metrics per server */
+
+/* Two servers on one loop, each with its own HTTP server: A gets two
+ * polling handshakes and a request with an unknown transport, B one
+ * handshake and a Socket.IO CONNECT on it. Each one's metrics show its own
+ * traffic only (read on the loop before the shutdown frees them). */
+typedef struct two {
+    sio_server *a, *b;
+    int port_a, port_b;
+    int statuses[5];
+    sio_metrics ma, mb;
+} two;
+
+static void two_finish(void *data)
+{
+    two *t = data;
+    sio_server_metrics(t->a, &t->ma);
+    sio_server_metrics(t->b, &t->mb);
+    sio_server_shutdown(t->a, NULL, NULL);
+    sio_server_shutdown(t->b, NULL, NULL);
+}
+
+static void *two_client(void *data)
+{
+    two *t = data;
+    const char *hs = "GET /socket.io/?EIO=4&transport=polling HTTP/1.1";
+    t->statuses[0] = request(t->port_a, hs);
+    t->statuses[1] = request(t->port_a, hs);
+    t->statuses[2] = request(t->port_a, "GET /socket.io/?EIO=4&transport=pigeon HTTP/1.1");
+    char body[128] = "", sid[32] = "", line[128];
+    t->statuses[3] = request_full(t->port_b, hs, "", body, sizeof body);
+    const char *p = strstr(body, "\"sid\":\"");
+    if (p)
+        sscanf(p + 7, "%30[^\"]", sid);
+    snprintf(line, sizeof line, "POST /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1", sid);
+    int fd = connect_to(t->port_b);
+    char req[256];
+    int n = snprintf(req, sizeof req,
+                     "%s\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n40", line);
+    if (fd >= 0 && write(fd, req, (size_t)n) == n)
+        t->statuses[4] = read_status(fd, NULL, 0);
+    if (fd >= 0)
+        close(fd);
+    sio_loop_post(the_loop, two_finish, t);
+    return NULL;
+}
+
+static void test_metrics_per_server(void **state)
+{
+    two t = {0};
+    sio_http_server *ha, *hb;
+    sio_server_options o;
+    sio_server_options_init(&o);
+    sio_metrics before, after;
+    sio_metrics_get(&before);
+    assert_int_equal(sio_loop_new(&the_loop), 0);
+    assert_int_equal(sio_http_server_new(&ha, the_loop, NULL), 0);
+    assert_int_equal(sio_http_server_new(&hb, the_loop, NULL), 0);
+    assert_int_equal(sio_server_new(&t.a, ha, &o), 0);
+    assert_int_equal(sio_server_new(&t.b, hb, &o), 0);
+    assert_int_equal(sio_http_server_listen(ha, "127.0.0.1", 0), 0);
+    assert_int_equal(sio_http_server_listen(hb, "127.0.0.1", 0), 0);
+    t.port_a = sio_http_server_port(ha);
+    t.port_b = sio_http_server_port(hb);
+    pthread_t th;
+    pthread_create(&th, NULL, two_client, &t);
+    assert_int_equal(sio_loop_run(the_loop), 0);
+    pthread_join(th, NULL);
+    sio_loop_free(the_loop);
+    sio_metrics_get(&after);
+    int want[5] = {200, 200, 400, 200, 200};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(t.statuses[i], want[i]);
+    assert_int_equal(t.ma.handshakes_polling, 2);
+    assert_int_equal(t.ma.sessions_polling, 2);
+    assert_int_equal(t.ma.rejected_handshakes[0], 1);
+    assert_int_equal(t.ma.connects, 0);
+    assert_int_equal(t.ma.sockets, 0);
+    assert_int_equal(t.mb.handshakes_polling, 1);
+    assert_int_equal(t.mb.sessions_polling, 1);
+    assert_int_equal(t.mb.rejected_handshakes[0], 0);
+    assert_int_equal(t.mb.connects, 1);
+    assert_int_equal(t.mb.sockets, 1);
+    assert_int_equal(t.mb.packets_in, 1);
+    assert_int_equal(t.mb.packets_out, 1); /* the CONNECT reply */
+    assert_true(t.ma.bytes_in > 0 && t.mb.bytes_in > 0 && t.ma.bytes_out > 0);
+    /* three requests carry more bytes than two */
+    assert_true(t.ma.bytes_in > t.mb.bytes_in);
+    /* the process's totals moved by the sum of the two */
+    assert_int_equal(after.handshakes_polling - before.handshakes_polling, 3);
+    assert_int_equal(after.connects - before.connects, 1);
+    assert_int_equal(after.rejected_handshakes[0] - before.rejected_handshakes[0], 1);
+    assert_true(after.bytes_in - before.bytes_in >= t.ma.bytes_in + t.mb.bytes_in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codes),
         cmocka_unit_test(test_handshake_rate),
         cmocka_unit_test(test_connections_per_address),
+        cmocka_unit_test(test_metrics_per_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
