@@ -782,6 +782,13 @@ json_t *sio_socket_auth_copy(const sio_socket *s);
  * the application may fill; kept and restored by connection state
  * recovery. Borrowed. NULL only if it could not be allocated. */
 json_t *sio_socket_data_json(sio_socket *s);
+/* socket.data[key] = value (value stolen; the key is replaced if there).
+ * Through this call the admin UI instrumentation sees the change at once,
+ * as Node's Proxy on socket.data does (one socket_updated per set, even of
+ * the same value); a change made directly on sio_socket_data_json's object
+ * shows only after the current event's handlers or connection callback.
+ * SIO_EINVAL (key or value NULL: value freed), SIO_ENOMEM. */
+int sio_socket_data_set(sio_socket *s, const char *key, json_t *value);
 /* A user pointer (not persisted by recovery). */
 void sio_socket_set_data(sio_socket *s, void *data);
 void *sio_socket_get_data(const sio_socket *s);

@@ -81,7 +81,11 @@ static void on_join(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 
 static void on_set_data(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 {
-    json_object_update(sio_socket_data_json(s), sio_args_get(args, 0));
+    /* Object.assign(socket.data, obj): one set per key, as Node's */
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)sio_args_get(args, 0), key, v)
+        sio_socket_data_set(s, key, json_incref(v));
     reply(ack, NULL);
 }
 

@@ -6,6 +6,9 @@
  *   fetch-op({room, op, arg}) -> count: each fetched socket emit("op-hit",
  *       arg) / join(arg) / leave(arg) / disconnect(arg)
  *   join(room) info() -> {rooms} set-data(obj)
+ *   set-data-later(obj) -> null; emits "data-please" with an ack, and
+ *       sets the data when the client answers it
+ * and a middleware: auth.data (an object) goes into socket.data
  *   bcast-ack({rooms, timeout}) -> null; later emits "bcast-ack-result"
  *       {err, responses} for io.to(rooms).timeout(ms).emit("q", cb)
  *   server-side(withAck) -> null (serverSideEmit("ping", 1[, cb]))
@@ -182,8 +185,34 @@ static void on_join(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 
 static void on_set_data(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 {
-    json_object_update(sio_socket_data_json(s), sio_args_get(args, 0));
+    protocol_server_assign_data(s, sio_args_get(args, 0));
     reply(ack, NULL);
+}
+
+/* The client's ack of "data-please": now the data is set, outside any
+ * event of the socket. */
+static void data_please_acked(sio_socket *s, int err, const sio_args *args, void *data)
+{
+    if (err == 0)
+        protocol_server_assign_data(s, data);
+    json_decref(data);
+}
+
+static void on_set_data_later(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+{
+    json_t *obj = json_incref(sio_args_get(args, 0));
+    if (sio_emit_with_ack(s, "data-please", NULL, 5000, data_please_acked, obj) < 0)
+        json_decref(obj);
+    reply(ack, NULL);
+}
+
+/* auth.data, if an object, goes into socket.data before the connection. */
+static void data_from_auth(sio_socket *s, sio_middleware_next *next, void *data)
+{
+    json_t *d = json_object_get(sio_socket_auth(s), "data");
+    if (json_is_object(d))
+        protocol_server_assign_data(s, d);
+    sio_next(next);
 }
 
 static json_t *socket_rooms(const sio_socket *s)
@@ -329,6 +358,7 @@ static void on_cluster_connection(sio_socket *s, void *data)
         {"fetch-op", on_fetch_op},
         {"join", on_join},
         {"set-data", on_set_data},
+        {"set-data-later", on_set_data_later},
         {"info", on_info},
         {"bcast-ack", on_bcast_ack},
         {"server-side", on_server_side},
@@ -355,6 +385,7 @@ int protocol_server_socketio_cluster(sio_server *io)
         return SIO_ENOMEM;
     atexit(free_room_log);
     sio_namespace_on_connection(nsp, on_cluster_connection, NULL);
-    int rc = sio_namespace_on_room_event(nsp, log_room_event, NULL);
+    int rc = sio_namespace_use(nsp, data_from_auth, NULL);
+    rc = rc ? rc : sio_namespace_on_room_event(nsp, log_room_event, NULL);
     return rc ? rc : sio_namespace_on_server_side_emit(nsp, "ping", on_ping, NULL);
 }

@@ -62,7 +62,7 @@ static void on_leave(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 
 static void on_set_data(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 {
-    json_object_update(sio_socket_data_json(s), sio_args_get(args, 0));
+    protocol_server_assign_data(s, sio_args_get(args, 0));
     reply(ack, NULL);
 }
 

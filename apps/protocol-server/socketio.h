@@ -18,5 +18,8 @@ int protocol_server_socketio_cluster(sio_server *io);
 
 /* The test-only namespaces "/test" and "/mw" (extra.c). */
 int protocol_server_socketio_extra(sio_server *io);
+/* Object.assign(socket.data, obj): one sio_socket_data_set per key, in
+ * order, as Node's one Proxy set per key. */
+void protocol_server_assign_data(sio_socket *s, const json_t *obj);
 
 #endif

@@ -406,6 +406,41 @@ static void on_disconnect(sio_socket *s, const char *reason, void *data)
     left_flush(a); /* Node's nextTick runs right after the disconnect */
 }
 
+/* "socket_updated" with s's public data (data, borrowed, or s's own). */
+static void emit_updated(sio__admin *a, sio_socket *s, json_t *data)
+{
+    admin_emit(a, "socket_updated",
+               json_pack("[{s:s,s:s,s:o}]", "id", s->id, "nsp", s->nsp->name, "data",
+                         data_public(data ? data : sio_socket_data_json(s))));
+}
+
+/* Keeps now (owned) as s's data as last seen. */
+static void keep_dump(sio__admin *a, sio_socket *s, char *now)
+{
+    sio_socket *key = s;
+    sio__free(sio__map_remove(&a->dumps, (const char *)&key, sizeof key));
+    if (now != NULL && sio__map_put(&a->dumps, (const char *)&key, sizeof key, now) < 0)
+        sio__free(now);
+}
+
+/* What a middleware put in s's data, as Node's connection listener sees
+ * it: it proxies a new {_admin} and copies the keys in one by one, each
+ * copy a Proxy set, so one socket_updated per key with the keys so far,
+ * before socket_connected. */
+static void replay_middleware_data(sio__admin *a, sio_socket *s, json_t *data)
+{
+    json_t *so_far = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(data, key, v)
+    {
+        if (so_far == NULL || strcmp(key, "_admin") == 0 || json_object_set(so_far, key, v) < 0)
+            continue;
+        emit_updated(a, s, so_far);
+    }
+    json_decref(so_far);
+}
+
 void sio__admin_socket_connected(sio__admin *a, sio_socket *s)
 {
     if (!a->dev)
@@ -416,12 +451,11 @@ void sio__admin_socket_connected(sio__admin *a, sio_socket *s)
     json_t *data = sio_socket_data_json(s);
     json_t *adm = json_pack("{s:s%,s:s}", "clientId", eid, strlen(eid) < 12 ? strlen(eid) : 12,
                             "transport", transport_name(s));
+    if (data != NULL)
+        replay_middleware_data(a, s, data);
     if (data == NULL || adm == NULL || json_object_set_new(data, "_admin", adm) < 0)
         return;
-    sio_socket *key = s;
-    char *dump = data_dump(s);
-    if (dump == NULL || sio__map_put(&a->dumps, (const char *)&key, sizeof key, dump) < 0)
-        sio__free(dump);
+    keep_dump(a, s, data_dump(s));
     json_t *ser = serialize_local(s);
     if (ser != NULL)
         admin_emit(a, "socket_connected", json_pack("[o,o]", ser, date_now(a)));
@@ -432,25 +466,34 @@ void sio__admin_socket_connected(sio__admin *a, sio_socket *s)
     sio_socket_on_disconnect(s, on_disconnect, a);
 }
 
-void sio__admin_socket_touched(sio__admin *a, sio_socket *s)
+/* s's data as last seen, if s is instrumented (connected, development). */
+static const char *seen_dump(sio__admin *a, sio_socket *s)
 {
     sio_socket *key = s;
-    char *old =
-        a->dev && s->connected ? sio__map_get(&a->dumps, (const char *)&key, sizeof key) : NULL;
-    if (old == NULL)
-        return;
-    char *now = data_dump(s);
+    return a->dev && s->connected ? sio__map_get(&a->dumps, (const char *)&key, sizeof key) : NULL;
+}
+
+void sio__admin_socket_data_set(sio__admin *a, sio_socket *s)
+{
+    if (seen_dump(a, s) == NULL)
+        return; /* not connected yet: replay_middleware_data shows it */
+    keep_dump(a, s, data_dump(s));
+    emit_updated(a, s, NULL);
+}
+
+/* A change made on the object itself, which no call tells of: the best a
+ * C program's plain JSON object allows is a comparison at the points where
+ * the application had it (sio_socket_data_set is the exact way). */
+void sio__admin_socket_touched(sio__admin *a, sio_socket *s)
+{
+    const char *old = seen_dump(a, s);
+    char *now = old ? data_dump(s) : NULL;
     if (now == NULL || strcmp(now, old) == 0) {
         sio__free(now);
         return;
     }
-    sio__map_remove(&a->dumps, (const char *)&key, sizeof key);
-    sio__free(old);
-    if (sio__map_put(&a->dumps, (const char *)&key, sizeof key, now) < 0)
-        sio__free(now);
-    admin_emit(a, "socket_updated",
-               json_pack("[{s:s,s:s,s:o}]", "id", s->id, "nsp", s->nsp->name, "data",
-                         data_public(sio_socket_data_json(s))));
+    keep_dump(a, s, now);
+    emit_updated(a, s, NULL);
 }
 
 void sio__admin_client_upgraded(sio__admin *a, sio__client *c)

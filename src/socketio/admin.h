@@ -47,6 +47,9 @@ void sio__admin_namespace_added(sio__admin *a, sio_namespace *nsp);
 /* s connected (its CONNECT reply queued), before the namespace's
  * connection callback. */
 void sio__admin_socket_connected(sio__admin *a, sio_socket *s);
+/* The application set a key of s's data (sio_socket_data_set): Node's
+ * Proxy set trap, socket_updated at once once s is instrumented. */
+void sio__admin_socket_data_set(sio__admin *a, sio_socket *s);
 /* The application may have changed s's data (after its connection
  * callback and after each incoming event): socket_updated if it did. */
 void sio__admin_socket_touched(sio__admin *a, sio_socket *s);

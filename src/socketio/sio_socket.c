@@ -106,6 +106,19 @@ json_t *sio_socket_data_json(sio_socket *s)
         s->djson = json_object();
     return s->djson;
 }
+int sio_socket_data_set(sio_socket *s, const char *key, json_t *value)
+{
+    json_t *data = key && value ? sio_socket_data_json(s) : NULL;
+    if (data == NULL) {
+        json_decref(value);
+        return key && value ? SIO_ENOMEM : SIO_EINVAL;
+    }
+    if (json_object_set_new(data, key, value) < 0)
+        return SIO_ENOMEM;
+    if (s->nsp->srv->admin != NULL)
+        sio__admin_socket_data_set(s->nsp->srv->admin, s);
+    return 0;
+}
 void sio_socket_set_data(sio_socket *s, void *data)
 {
     s->data = data;

@@ -170,17 +170,24 @@ async function scenario(url, transports) {
     assert.match(session ?? '', /^[0-9a-f]{16}$/);
     names.set(session, '<session>');
 
-    // A: /cluster, joins a room and sets data.
-    const a = connect(url, '/cluster', { transports });
+    // A: /cluster, whose middleware puts auth.data into socket.data (Node:
+    // one socket_updated per key, before socket_connected), joins a room
+    // and sets data: two keys in one handler (one socket_updated per key,
+    // as Node's Proxy), then from an ack callback, outside any event (at
+    // once, not with the socket's next event).
+    const a = connect(url, '/cluster', { transports, auth: { data: { team: 'red', n: 1 } } });
     clients.push(a);
+    a.on('data-please', (ack) => ack());
     await connected(a);
     const aId = a.id; // the client forgets its id once disconnected
     names.set(aId, '<A>');
     await until(() => adm.has('socket_connected', ([s]) => s.id === a.id), 'socket_connected A');
     await within(a.emitWithAck('join', 'room1'), 'ack of join');
     await until(() => adm.has('room_joined', ([, room]) => room === 'room1'), 'room_joined room1');
-    await within(a.emitWithAck('set-data', { nick: 'ann' }), 'ack of set-data');
-    await until(() => adm.has('socket_updated', ([u]) => u.data?.nick === 'ann'), 'socket_updated');
+    await within(a.emitWithAck('set-data', { nick: 'ann', age: 3 }), 'ack of set-data');
+    await until(() => adm.has('socket_updated', ([u]) => u.data?.age === 3), 'socket_updated');
+    await within(a.emitWithAck('set-data-later', { mood: 'calm' }), 'ack of set-data-later');
+    await until(() => adm.has('socket_updated', ([u]) => u.data?.mood === 'calm'), 'socket_updated from an ack callback');
 
     // B: "/", which greets with "auth" and echoes "message" (text, binary).
     const b = connect(url, '/', { transports, auth: { token: 'b' } });

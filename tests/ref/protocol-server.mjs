@@ -205,6 +205,10 @@ function clusterConnection(socket) {
   });
   on('join', (ack, room) => { socket.join(room); ack(); });
   on('set-data', (ack, obj) => { Object.assign(socket.data, obj); ack(); });
+  on('set-data-later', (ack, obj) => {
+    socket.timeout(5000).emit('data-please', (err) => { if (!err) Object.assign(socket.data, obj); });
+    ack();
+  });
   on('info', (ack) => ack({ rooms: [...socket.rooms].sort() }));
   on('bcast-ack', (ack, { rooms, timeout }) => {
     cluster.to(rooms).timeout(timeout).emit('q', (err, responses) => {
@@ -226,6 +230,11 @@ function clusterConnection(socket) {
   on('rooms', (ack) => ack([...cluster.adapter.rooms.keys()].sort()));
   on('room-events', (ack) => { const log = roomLog; roomLog = []; ack(log); });
 }
+cluster.use((socket, next) => {
+  const d = socket.handshake.auth?.data;
+  if (d && typeof d === 'object' && !Array.isArray(d)) Object.assign(socket.data, d);
+  next();
+});
 cluster.on('connection', clusterConnection);
 
 // SIOC_ADMIN=USER:PASSWORD: the admin UI's own instrument() (the twin of
