@@ -835,8 +835,10 @@ int sio_socket_prepend_any(sio_socket *s, sio_any_cb cb, void *data);
 int sio_socket_off_any(sio_socket *s, sio_any_cb cb, void *data);
 /* Called for every event sent to this socket (Node's onAnyOutgoing): its
  * own emits and the broadcasts that reach it, before the packet is queued;
- * not for acks. With connection state recovery the offset argument is not
- * in args. prepend/off as for sio_socket_on_any. */
+ * not for acks. With connection state recovery, args end with the offset
+ * argument the packet carries (as Node's listeners see packet.data) when
+ * the packet is kept for replay (not volatile, no ack). prepend/off as
+ * for sio_socket_on_any. */
 typedef void (*sio_any_outgoing_cb)(sio_socket *s, const char *event, const sio_args *args,
                                     void *data);
 int sio_socket_on_any_outgoing(sio_socket *s, sio_any_outgoing_cb cb, void *data);

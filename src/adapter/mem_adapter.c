@@ -443,15 +443,21 @@ static int mem_broadcast(sio__adapter *a, const char *event, const sio_args *arg
     enc.nocompress = (o->flags & SIO__BC_NOCOMPRESS) != 0;
     sio_socket **v = NULL;
     size_t n = 0;
+    /* Node's outgoing listeners see the packet's data, offset included:
+     * made once, for the first recipient that has some */
+    sio_args *with_offset = NULL;
     rc = mem_sockets(a, o, &v, &n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         /* Node drops a volatile packet for a transport that is not
          * writable (output still waiting) instead of queueing it. */
         if ((o->flags & SIO__BC_VOLATILE) && sio_socket_buffered(v[i]) > 0)
             continue;
-        sio__socket_notify_outgoing(v[i], event, args);
+        if (keep && v[i]->any_out && with_offset == NULL)
+            with_offset = sio__args_with_offset(args, offset);
+        sio__socket_notify_outgoing(v[i], event, with_offset ? with_offset : args);
         sio__socket_send(v[i], &enc);
     }
+    sio_args_free(with_offset);
     sio_sockets_release(v, n);
     SIO_METRIC_INC(&a->nsp->srv->metrics, broadcasts);
     SIO_LOG(SIO_LOG_ADAPTER, SIO_LOG_DEBUG, "broadcast nsp=%s event=%s to %zu socket(s)%s",

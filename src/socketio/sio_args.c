@@ -151,6 +151,21 @@ static int rebase_placeholders(sio_args *dst, const sio_args *src, json_t *v)
     return rc;
 }
 
+sio_args *sio__args_with_offset(const sio_args *args, const char *offset)
+{
+    sio_args *out = sio_args_new();
+    int rc = out ? 0 : SIO_ENOMEM;
+    for (size_t i = 0; rc == 0 && args && i < sio_args_count(args); i++)
+        rc = sio__args_push_arg(out, args, i);
+    if (rc == 0)
+        rc = sio_args_push(out, json_string(offset));
+    if (rc < 0) {
+        sio_args_free(out);
+        return NULL;
+    }
+    return out;
+}
+
 int sio__args_push_arg(sio_args *dst, const sio_args *src, size_t i)
 {
     json_t *v = sio_args_get(src, i);

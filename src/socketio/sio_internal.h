@@ -370,6 +370,9 @@ int sio__args_from_packet(sio__packet *p, sio_args **out, char **event);
 /* Appends a copy of src's argument i (null past the end) to dst, its
  * binary attachments shared. SIO_ENOMEM. */
 int sio__args_push_arg(sio_args *dst, const sio_args *src, size_t i);
+/* A copy of args (NULL: none) with the string offset appended: what a
+ * packet kept for connection state recovery carries. NULL on OOM. */
+sio_args *sio__args_with_offset(const sio_args *args, const char *offset);
 /* len random URL-safe characters ([A-Za-z0-9_-], from the server's
  * random bytes) and a NUL into out (len + 1 bytes, len <= 32): socket ids
  * and private ids (20, base64id-like), the Redis adapter's uid and request

@@ -383,13 +383,12 @@ async function chatScenario(kind) {
     await until(() => adm.has('socket_disconnected', ([, sid]) => sid === id), 'socket_disconnected');
     await new Promise((r) => setTimeout(r, 50)); // the room_left that follow
     // The chat keeps packets for connection state recovery, so each emit
-    // ends with its offset (yeast ids in Node, counters in sioc); sioc's
-    // chat also parks a new socket in its "replaying" room (apps/chat).
-    // Node's event_sent also shows the offset the recovery appended to the
-    // chat's broadcast ("chat message", msg, id, offset); sioc's
-    // onAnyOutgoing leaves it out (sioc.h), so only (event, msg, id) count.
+    // ends with its offset (yeast ids in Node, counters in sioc), and
+    // event_sent shows it as Node's onAnyOutgoing does: ("chat message",
+    // msg, id, offset); sioc's chat also parks a new socket in its
+    // "replaying" room (apps/chat).
     const offset = (args) => (typeof args.at(-1) === 'string' && !ISO_DATE.test(args.at(-1)) ? [...args.slice(0, -1), '<offset>'] : args);
-    const sent = (e, args) => (e === 'event_sent' ? [args[0], args[1], args[2].slice(0, 3), ...args.slice(3)] : args);
+    const sent = (e, args) => (e === 'event_sent' ? [args[0], args[1], offset(args[2]), ...args.slice(3)] : args);
     return {
       refused,
       events: adm.log.filter(([e, args]) => e !== 'server_stats' && e !== 'session' && e !== '(disconnect)' && args[1] !== 'replaying')
