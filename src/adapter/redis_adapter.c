@@ -6,7 +6,13 @@
  * (or the broadcast's ack timeout). A request whose server count (PUBSUB
  * NUMSUB) is still being asked for cannot be freed before that answer
  * comes (the answer names it): it is marked finished instead and freed on
- * the answer, which the connection always gives (SIO_ECLOSED at worst). */
+ * the answer, which the connection always gives (SIO_ECLOSED at worst).
+ *
+ * A server count asked while the command link is down waits for it, as
+ * Node's does (node-redis queues a command while it reconnects, so
+ * serverCount() and each request's count answer once Redis is back); the
+ * wait ends at requestsTimeout at the latest (SIO_ETIMEDOUT), where Node
+ * would wait for ever, so an outage holds no memory past that. */
 #include "adapter/redis_adapter.h"
 
 #include <stdio.h>
@@ -34,8 +40,17 @@ typedef struct radapter {
     char uid[SIO__REDIS_UID_LEN + 1];
     sio__rchan ch;
     sio__list reqs;        /* rreq.link: requests awaiting answers */
+    sio__list waits;       /* cwait.link: NUMSUBs waiting for the command link */
     sio__list remote_acks; /* racks.link: acks we answer for others */
 } radapter;
+
+/* A PUBSUB NUMSUB waiting for the command link to come back. */
+typedef struct cwait {
+    sio__list link; /* in a->waits */
+    void (*done)(void *d, int err, long long n);
+    void *d;
+    sio__timer timer; /* requestsTimeout */
+} cwait;
 
 /* One request of ours. */
 typedef struct rreq {
@@ -269,6 +284,61 @@ static rreq *req_find(radapter *a, const char *id)
     return NULL;
 }
 
+static void cwait_fire(sio__timer *t, void *data)
+{
+    cwait *w = data;
+    sio__list_remove(&w->link);
+    w->done(w->d, SIO_ETIMEDOUT, 0);
+    sio__free(w);
+}
+
+/* PUBSUB NUMSUB of a's request channel: done(d, err, n) exactly once
+ * unless this returns < 0; while the link is down, once it is back (or
+ * SIO_ETIMEDOUT at requestsTimeout). */
+static int count_servers(radapter *a, void (*done)(void *d, int err, long long n), void *d)
+{
+    int rc = a->c->io.numsub(a->c->io_data, a->ch.request, done, d);
+    if (rc != SIO_ECLOSED)
+        return rc;
+    cwait *w = sio__calloc(1, sizeof *w);
+    if (w == NULL)
+        return SIO_ENOMEM;
+    w->done = done;
+    w->d = d;
+    sio__timer_init(&w->timer, cwait_fire, w);
+    sio_server *srv = a->base.nsp->srv;
+    sio__timer_start(srv->env.timers, &w->timer, sio__now(srv) + a->c->timeout);
+    sio__list_insert_tail(&a->waits, &w->link);
+    return 0;
+}
+
+/* Ends a's waiting counts: asked now (up) or failed with err. */
+static void waits_end(radapter *a, int up, int err)
+{
+    sio__list todo;
+    sio__list_init(&todo);
+    while (!sio__list_empty(&a->waits)) { /* a callback may park new ones */
+        sio__list *it = a->waits.next;
+        sio__list_remove(it);
+        sio__list_insert_tail(&todo, it);
+    }
+    while (!sio__list_empty(&todo)) {
+        cwait *w = SIO_CONTAINER_OF(todo.next, cwait, link);
+        sio__list_remove(&w->link);
+        sio__timer_stop(&w->timer);
+        int rc = up ? a->c->io.numsub(a->c->io_data, a->ch.request, w->done, w->d) : err;
+        if (rc < 0)
+            w->done(w->d, rc, 0);
+        sio__free(w);
+    }
+}
+
+void sio__rcluster_link_up(sio__rcluster *c)
+{
+    for (sio__list *it = c->adapters.next; it != &c->adapters; it = it->next)
+        waits_end(SIO_CONTAINER_OF(it, radapter, link), 1, 0);
+}
+
 /* The server count came: publish the request or complete at once. */
 static void req_counted(void *d, int err, long long n)
 {
@@ -297,8 +367,8 @@ static int req_count(rreq *q)
 {
     radapter *a = q->a;
     q->numsub_pending = 1;
-    if (a->c->io.numsub(a->c->io_data, a->ch.request, req_counted, q) < 0)
-        q->numsub_pending = 0; /* Redis is away: the timer answers */
+    if (count_servers(a, req_counted, q) < 0)
+        q->numsub_pending = 0; /* no memory: the timer answers */
     return 0;
 }
 
@@ -508,7 +578,7 @@ static int r_server_count(sio__adapter *base, sio__count_done done, void *data)
         return SIO_ENOMEM;
     q->done = done;
     q->data = data;
-    int rc = a->c->io.numsub(a->c->io_data, a->ch.request, counted, q);
+    int rc = count_servers(a, counted, q);
     if (rc < 0)
         sio__free(q);
     return rc;
@@ -889,6 +959,7 @@ static void r_free(sio__adapter *base)
         if (kept)
             q->a = NULL;
     }
+    waits_end(a, 0, SIO_ECLOSED); /* after the requests: their counts free them */
     while (!sio__list_empty(&a->remote_acks)) {
         rack *r = SIO_CONTAINER_OF(a->remote_acks.next, rack, link);
         sio__list_remove(&r->link);
@@ -951,6 +1022,7 @@ sio_adapter *sio__rcluster_factory(sio_namespace *nsp, void *cluster)
     sio__adapter_init(&a->base, &redis_ops, nsp);
     a->c = c;
     sio__list_init(&a->reqs);
+    sio__list_init(&a->waits);
     sio__list_init(&a->remote_acks);
     sio__list_insert_tail(&c->adapters, &a->link);
     new_id(nsp->srv, a->uid);

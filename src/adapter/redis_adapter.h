@@ -54,6 +54,9 @@ sio__rcluster *sio__rcluster_new(const sio_redis_options *opts, const sio__rio *
 sio_adapter *sio__rcluster_factory(sio_namespace *nsp, void *cluster);
 /* A message Redis delivered on one of the subscribed channels. */
 void sio__rcluster_message(sio__rcluster *c, sio__slice channel, sio__slice payload);
+/* The command link is (again) up: the server counts that waited for it
+ * are asked now. */
+void sio__rcluster_link_up(sio__rcluster *c);
 /* Messages dropped as malformed. */
 uint64_t sio__rcluster_malformed(const sio__rcluster *c);
 /* Frees the cluster; its namespace adapters must be gone already (the

@@ -193,6 +193,8 @@ static void on_connect(const redisAsyncContext *cac, int status)
         resubscribe(l);
     } else {
         r->stats.pub_up = 1;
+        if (r->cb.up != NULL)
+            r->cb.up(r->data);
     }
 }
 

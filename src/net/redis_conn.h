@@ -12,7 +12,8 @@
  * acknowledged by Redis are capped (max_pending): past it a publish is
  * dropped and counted too, so a stalled Redis cannot grow memory without
  * bound. A command that needs a reply (NUMSUB) fails with SIO_ECLOSED when
- * the link is down or drops before the reply.
+ * the link is down or drops before the reply; the caller may wait for the
+ * callbacks' up and ask again.
  *
  * The handles are unreferenced: the link never keeps the loop alive, which
  * ends when the servers close; sio__redis_free then releases it (the
@@ -35,6 +36,9 @@ typedef struct sio__redis_callbacks {
     void (*message)(void *data, sio__slice channel, sio__slice payload);
     /* One line for the operator (no newline). NULL: stderr. */
     void (*log)(void *data, const char *line);
+    /* The command connection is established (first time and after each
+     * reconnect): what waited for it may go. NULL: nobody asked. */
+    void (*up)(void *data);
 } sio__redis_callbacks;
 
 /* Counters (monotonic). */

@@ -57,6 +57,11 @@ static void on_message(void *data, sio__slice channel, sio__slice payload)
     sio__rcluster_message(((sio_redis_adapter *)data)->cluster, channel, payload);
 }
 
+static void on_up(void *data)
+{
+    sio__rcluster_link_up(((sio_redis_adapter *)data)->cluster);
+}
+
 int sio_redis_adapter_new(sio_redis_adapter **out, sio_loop *loop, const char *url,
                           const sio_redis_options *opts)
 {
@@ -75,7 +80,7 @@ int sio_redis_adapter_new(sio_redis_adapter **out, sio_loop *loop, const char *u
         sio__free(r);
         return SIO_ENOMEM;
     }
-    sio__redis_callbacks cb = {on_message, NULL};
+    sio__redis_callbacks cb = {on_message, NULL, on_up};
     int rc = sio__redis_new(&r->conn, loop, url, opts->max_pending_bytes, &cb, r);
     if (rc < 0) {
         sio__rcluster_free(r->cluster);

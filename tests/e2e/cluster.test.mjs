@@ -294,6 +294,10 @@ describe('Redis adapter: Redis absent when a sioc node starts', { skip: IS_REF }
       await seen;
       const r = await call(c1, 'fetch', {});
       assert.equal(r.err, 'timeout');
+      // serverCount() waits for Redis up to requestsTimeout, then fails
+      const t0 = Date.now();
+      assert.equal(await call(c1, 'server_count'), null);
+      assert.ok(Date.now() - t0 >= TIMEOUT - 50, `server_count failed after ${Date.now() - t0} ms`);
       assert.match(A.stderr(), /Redis 127\.0\.0\.1:\d+ unreachable/);
       redis2 = await startRedisOn(port);
       B = await startServer('sioc-cluster-node', args('B'));
@@ -310,6 +314,45 @@ describe('Redis adapter: Redis absent when a sioc node starts', { skip: IS_REF }
       const stops = await Promise.allSettled([A.stop(), B?.stop()]);
       await redis2?.stop();
       const failed = stops.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    }
+  });
+});
+
+// Node's serverCount() asks PUBSUB NUMSUB through node-redis, which queues
+// a command while it reconnects: called while Redis is down, it answers
+// once Redis is back (not an error at once). sioc's waits the same way, up
+// to requestsTimeout (5000 here; then an error, where Node would wait for
+// ever: see the absent-Redis test).
+describe('Redis adapter: serverCount() while Redis is down', () => {
+  test('waits for Redis and answers once it is back, on the sioc node as on the Node node', async () => {
+    const r = await startRedis();
+    const args = (name) => ['--redis', r.url, '--name', name];
+    const started = {};
+    const local = [];
+    try {
+      started.A = await startServer('sioc-cluster-node', args('A'));
+      started.N = await startServer('sioc-cluster-node', args('N'), {}, { ref: true });
+      const ca = await connect('ca', started.A, 'websocket');
+      const cn = await connect('cn', started.N, 'websocket');
+      local.push(ca, cn);
+      await withTimeout((async () => {
+        while ((await call(ca, 'server_count')) !== 2 || (await call(cn, 'server_count')) !== 2) await sleep(100);
+      })(), 10_000, 'both nodes subscribed');
+      await r.kill();
+      await sleep(300);
+      const answers = { A: 'pending', N: 'pending' };
+      const asked = [['A', ca], ['N', cn]].map(([n, c]) => call(c, 'server_count').then((v) => { answers[n] = v; }));
+      await sleep(500);
+      assert.deepEqual(answers, { A: 'pending', N: 'pending' }, 'no answer while Redis is down');
+      await r.start();
+      await Promise.all(asked);
+      for (const n of ['A', 'N']) assert.equal(typeof answers[n], 'number', `${n} answered ${answers[n]}`);
+    } finally {
+      for (const c of local) c.close();
+      const stops = await Promise.allSettled(Object.values(started).map((n) => n.stop()));
+      await r.stop();
+      const failed = stops.find((x) => x.status === 'rejected');
       if (failed) throw failed.reason;
     }
   });
