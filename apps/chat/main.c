@@ -25,7 +25,18 @@
  * replay may read a row another process committed before that process's
  * message about it arrives here. Such a socket leaves the "replaying" room
  * as a "graduate" with the highest id it was sent, and live messages up to
- * that id skip it (by its own-id room) until this process has seen them. */
+ * that id skip it (by its own-id room) until this process has seen them.
+ *
+ * Live rows reach a process out of id order (another process's message
+ * comes through Redis, this one's own at once), but a client's serverOffset
+ * is the last id it got: one that got 11 before 10 and reconnected in
+ * between would never get 10. So each process delivers live rows in id
+ * order (deliver): an id past the next one means the rows in between are
+ * committed already (one writer at a time, ids ascend in commit order) and
+ * not heard of here yet; they are read from the database (a "fill": a
+ * replay to every live socket) and delivered first, and their messages are
+ * dropped when they come. A message lost while Redis was away is filled
+ * the same way by the next row. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -65,7 +76,9 @@ typedef struct chat {
                                  default 1000; 0 = none) */
     uint64_t rate_refused;    /* messages refused by the rate limit */
     uint64_t flood_kicks;     /* sockets disconnected for a sustained flood */
-    int64_t last_id;          /* newest id broadcast so far */
+    int64_t last_id;          /* newest id broadcast so far (at start: the newest stored) */
+    int64_t wanted;           /* newest id heard of; > last_id while a fill is due */
+    int filling;              /* a fill (deliver) is reading rows after last_id */
     struct replay **grads;    /* replays ended ahead of last_id (see above) */
     size_t ngrads;
     int stopping;
@@ -99,14 +112,23 @@ static void fail(const char *what, int rc)
 
 static void replay_start(replay *r);
 
+/* The arguments of "chat message" for a row: (content, id). NULL on OOM. */
+static sio_args *row_args(const char *msg, size_t len, int64_t id)
+{
+    sio_args *a = sio_args_new();
+    if (a && sio_args_push(a, json_stringn(msg, len)) == 0 && sio_args_push(a, json_integer(id)) == 0)
+        return a;
+    sio_args_free(a);
+    return NULL;
+}
+
 static void replay_batch(const int64_t *ids, const char *const *contents, const size_t *lens,
                          size_t n, void *data)
 {
     replay *r = data;
     for (size_t i = 0; i < n; i++) {
-        sio_args *a = sio_args_new();
-        if (a && sio_args_push(a, json_stringn(contents[i], lens[i])) == 0 &&
-            sio_args_push(a, json_integer(ids[i])) == 0)
+        sio_args *a = row_args(contents[i], lens[i], ids[i]);
+        if (a != NULL)
             sio_emit(r->socket, "chat message", a);
         sio_args_free(a);
         r->last = r->sent = ids[i];
@@ -284,12 +306,57 @@ static void broadcast_local(chat *app, const sio_args *a, int64_t id)
             grad_drop(app, i);
 }
 
+static void fill_batch(const int64_t *ids, const char *const *contents, const size_t *lens,
+                       size_t n, void *data)
+{
+    chat *app = data;
+    for (size_t i = 0; i < n; i++) {
+        sio_args *a = ids[i] > app->last_id ? row_args(contents[i], lens[i], ids[i]) : NULL;
+        if (a != NULL)
+            broadcast_local(app, a, ids[i]);
+        sio_args_free(a);
+    }
+}
+
+static int fill_start(chat *app);
+
+static void fill_done(int status, void *data)
+{
+    chat *app = data;
+    app->filling = 0;
+    /* rows heard of while it read, past what it read: once more */
+    if (status == 0 && app->wanted > app->last_id)
+        fill_start(app);
+}
+
+static int fill_start(chat *app)
+{
+    int rc = chat_store_replay(app->store, app->last_id, fill_batch, fill_done, app, NULL);
+    app->filling = rc == 0;
+    return rc;
+}
+
+/* A committed row, this process's or another's: to this process's live
+ * sockets, in id order (see the top of the file). */
+static void deliver(chat *app, const sio_args *a, int64_t id)
+{
+    if (id <= app->last_id)
+        return; /* a fill delivered it */
+    if (id > app->wanted)
+        app->wanted = id;
+    if (app->filling)
+        return; /* the running fill, or the one after it, reads it */
+    /* one process: nothing can come between (a gap is an id a duplicate
+     * used up); and if the rows cannot be read, late beats never */
+    if (!app->redis || id == app->last_id + 1 || fill_start(app) < 0)
+        broadcast_local(app, a, id);
+}
+
 static void broadcast(chat *app, const char *msg, size_t len, int64_t id)
 {
-    sio_args *a = sio_args_new();
-    if (a && sio_args_push(a, json_stringn(msg, len)) == 0 &&
-        sio_args_push(a, json_integer(id)) == 0) {
-        broadcast_local(app, a, id);
+    sio_args *a = row_args(msg, len, id);
+    if (a != NULL) {
+        deliver(app, a, id);
         if (app->redis) /* the other processes (dropped and counted while Redis is away) */
             sio_namespace_server_side_emit(app->nsp, "chat message", a);
     }
@@ -302,7 +369,7 @@ static void on_remote_message(sio_namespace *nsp, const sio_args *args, sio_serv
 {
     json_t *msg = sio_args_get(args, 0), *id = sio_args_get(args, 1);
     if (json_is_string(msg) && json_is_integer(id) && json_integer_value(id) > 0)
-        broadcast_local(data, args, json_integer_value(id));
+        deliver(data, args, json_integer_value(id));
 }
 
 static void inserted(int status, int64_t id, void *data)
@@ -474,6 +541,8 @@ static void on_signal(sio_loop *loop, int signum, void *data)
  * the loop), so a failed start ends as cleanly as a stop. */
 static void start_failed(chat *app)
 {
+    if (app->store)
+        chat_store_close(app->store, store_closed, app);
     if (app->io)
         sio_server_close(app->io);
     if (app->http)
@@ -810,6 +879,9 @@ int main(int argc, char **argv)
     so.synchronous_full = strcmp(c.sync, "full") == 0;
     if (rc == 0 && (rc = chat_store_open(&app.store, app.loop, &so)) < 0)
         fail("start", rc);
+    if (rc == 0 && (rc = chat_store_last_id(app.store, &app.last_id)) < 0)
+        fail("start", rc);
+    app.wanted = app.last_id;
     if (rc < 0) {
         start_failed(&app);
         return 1;

@@ -871,6 +871,22 @@ static int options_valid(const chat_store_options *o)
            o->busy_timeout_ms >= 0;
 }
 
+int chat_store_last_id(chat_store *s, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = SIO_EIO;
+    if (sqlite3_prepare_v2(s->db, "SELECT COALESCE(MAX(id), 0) FROM messages", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = 0;
+    } else {
+        log_db(s->db, "last id");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int chat_store_open(chat_store **out, sio_loop *loop, const chat_store_options *o)
 {
     if (out == NULL || loop == NULL || !options_valid(o))

@@ -80,6 +80,10 @@ void chat_store_options_init(chat_store_options *o);
  * logged to stderr). */
 int chat_store_open(chat_store **out, sio_loop *loop, const chat_store_options *o);
 
+/* The newest row's id (0: none) into *out, synchronously (startup, as
+ * chat_store_open). SIO_EIO (logged to stderr). */
+int chat_store_last_id(chat_store *s, int64_t *out);
+
 /* Queues one message. client_offset[0..offset_len) (may be NULL: no
  * dedupe; compared and stored as exactly these bytes, NULs included) and
  * content[0..content_len) are copied. cb runs later on the loop thread,

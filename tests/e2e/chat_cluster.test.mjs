@@ -57,6 +57,35 @@ describe('chat on two processes sharing one database and one Redis', { skip: IS_
     assert.equal(dbRows(db).length, 42);
   });
 
+  // A client's serverOffset is the last id it got, so it must get ids in
+  // order: one that got 11 before 10 and reconnected in between would
+  // never get 10. With Redis stalled, A's row (N) cannot reach B before
+  // B's own next row (N+1): B reads N from the database and delivers it
+  // first; A's message about N, once Redis goes on, is not delivered again.
+  it('each process delivers rows in id order, also when another process\'s message is late', T, async () => {
+    const { db, redis, A, B } = await cluster();
+    const a = await connectedClient(cleanups, A.url, { transports: ['websocket'] });
+    const b = await connectedClient(cleanups, B.url, { transports: ['websocket'] });
+    await sendOk(a, 'warm', 'w-1');
+    await b.waitFor('warm');
+    redis.pause();
+    try {
+      await sendOk(a, 'first', 'f-1');
+      await sendOk(b, 'second', 's-1');
+      const got = await b.waitFor('second');
+      assert.deepEqual(got.map(([m]) => m), ['warm', 'first', 'second'], 'B\'s client got the rows in id order');
+    } finally {
+      redis.resume();
+    }
+    await a.waitFor('second');
+    await sendOk(a, 'third', 't-1');
+    await b.waitFor('third');
+    await new Promise((r) => setTimeout(r, 200));
+    const rows = pairs(dbRows(db));
+    assert.deepEqual(b.received, rows, 'B\'s client: every row once, in order');
+    assert.deepEqual(a.received, rows, 'A\'s client: every row once, in order');
+  });
+
   it('replay from either process, also while the other inserts', T, async () => {
     const { db, A, B } = await cluster();
     const a = await connectedClient(cleanups, A.url, { transports: ['websocket'] });

@@ -22,7 +22,7 @@ function canConnect(port) {
   });
 }
 
-/** Starts redis-server; resolves {port, url, stop(), kill(), start()}. */
+/** Starts redis-server; resolves {port, url, stop(), kill(), start(), pause(), resume()}. */
 export async function startRedis() {
   const port = await freePort();
   let proc = null;
@@ -41,6 +41,9 @@ export async function startRedis() {
     p.kill('SIGKILL');
     await gone;
   };
+  // SIGSTOP/SIGCONT: Redis holds what it was sent (a slow Redis)
+  const pause = () => proc?.kill('SIGSTOP');
+  const resume = () => proc?.kill('SIGCONT');
   await start();
-  return { port, url: `redis://127.0.0.1:${port}`, start, kill, stop: kill };
+  return { port, url: `redis://127.0.0.1:${port}`, start, kill, stop: async () => { resume(); await kill(); }, pause, resume };
 }
