@@ -674,6 +674,7 @@ typedef struct fetch_part {
 struct fetch_all {
     sio_socket *s; /* the admin socket (referenced) */
     size_t n, pending;
+    int failed;         /* a namespace's fetch failed: no all_sockets */
     fetch_part parts[]; /* in namespace creation order */
 };
 
@@ -681,7 +682,12 @@ static void fetch_finish(fetch_all *f)
 {
     if (--f->pending > 0)
         return;
-    json_t *all = json_array();
+    /* Node's Promise.all rejects and all_sockets is never sent (the
+     * rejection is unhandled: logged here instead) */
+    json_t *all = f->failed ? NULL : json_array();
+    if (f->failed)
+        SIO_LOG(SIO_LOG_SOCKET, SIO_LOG_WARN, "admin: fetchSockets failed: no all_sockets for %s",
+                f->s->id);
     for (size_t i = 0; i < f->n; i++) {
         if (all != NULL && f->parts[i].list != NULL)
             json_array_extend(all, f->parts[i].list);
@@ -698,7 +704,8 @@ static void fetch_finish(fetch_all *f)
 static void fetch_one(sio_namespace *nsp, int err, sio_fetch_result *r, void *data)
 {
     fetch_part *p = data;
-    /* a namespace whose fetch failed (a node did not answer) is left out */
+    if (err != 0) /* a node did not answer */
+        p->all->failed = 1;
     for (size_t i = 0; err == 0 && p->list != NULL && i < sio_fetch_result_count(r); i++) {
         sio_remote_socket *rs = sio_fetch_result_get(r, i);
         json_t *o = serialize(nsp->name, sio_remote_socket_id(rs), sio_remote_socket_handshake(rs),
@@ -731,8 +738,10 @@ static void send_all_sockets(sio__admin *a, sio_socket *s)
     for (size_t i = 0; i < n; i++) {
         f->parts[i] = (fetch_part){f, json_array()};
         sio_broadcast *b = v && v[i] ? sio_broadcast_new(v[i]) : NULL;
-        if (b == NULL || sio_broadcast_fetch_sockets_async(b, fetch_one, &f->parts[i]) < 0)
+        if (b == NULL || sio_broadcast_fetch_sockets_async(b, fetch_one, &f->parts[i]) < 0) {
+            f->failed = 1;
             fetch_finish(f);
+        }
     }
     sio__free(v);
     fetch_finish(f);

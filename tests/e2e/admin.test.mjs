@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer } from './lib/server.mjs';
 import { startRedis } from './lib/redis.mjs';
+import { createClient } from 'redis';
 
 const USER = 'admin';
 const PASSWORD = 's3cret-pw';
@@ -473,6 +474,50 @@ test('across a Redis cluster of a sioc node and a Node node, each admin client s
   } finally {
     for (const c of clients) c.close();
     for (const a of admins) a.s.close();
+    for (const n of Object.values(nodes)) await n.stop();
+    await redis.stop();
+  }
+});
+
+// A node of the cluster that never answers (a Redis client subscribed to
+// the request channels: counted by PUBSUB NUMSUB, silent): fetchSockets()
+// fails at requestsTimeout, so Node's admin connection handler never sends
+// all_sockets (its Promise.all rejects); sioc's neither, rather than a list
+// without the namespaces that failed. Once that node is gone, a new admin
+// client gets all_sockets again.
+test('all_sockets is not sent when a node of the cluster does not answer fetchSockets, as with Node', T, async () => {
+  const redis = await startRedis();
+  const nodes = {};
+  const admins = [];
+  const silent = createClient({ url: redis.url });
+  silent.on('error', () => {});
+  try {
+    const args = (name) => ['--redis', redis.url, '--name', name, '--admin', `${USER}:${HASH}`, '--requests-timeout', '1000'];
+    nodes.A = await startServer('sioc-cluster-node', args('A'));
+    nodes.N = await startServer('sioc-cluster-node', args('N'), {}, { ref: true });
+    await silent.connect();
+    for (const nsp of ['/', '/admin']) await silent.subscribe(`socket.io-request#${nsp}#`, () => {});
+    const seen = {};
+    for (const n of ['A', 'N']) {
+      const x = admin(nodes[n].url, { username: USER, password: PASSWORD }, ['websocket']);
+      admins.push(x);
+      await connected(x.s);
+      await until(() => x.has('config'), `config on ${n}`);
+      await new Promise((r) => setTimeout(r, 1800)); // past requestsTimeout
+      seen[n] = { config: x.has('config'), all_sockets: x.has('all_sockets'), connected: x.s.connected };
+    }
+    assert.deepEqual(seen.N, { config: true, all_sockets: false, connected: true });
+    assert.deepEqual(seen.A, seen.N);
+    await silent.quit();
+    for (const n of ['A', 'N']) {
+      const y = admin(nodes[n].url, { username: USER, password: PASSWORD }, ['websocket']);
+      admins.push(y);
+      await connected(y.s);
+      await until(() => y.has('all_sockets'), `all_sockets on ${n} once every node answers`);
+    }
+  } finally {
+    for (const a of admins) a.s.close();
+    if (silent.isOpen) await silent.quit().catch(() => {});
     for (const n of Object.values(nodes)) await n.stop();
     await redis.stop();
   }

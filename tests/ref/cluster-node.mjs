@@ -90,5 +90,9 @@ const stop = () => {
   io.close();
   Promise.allSettled([pub.disconnect(), sub.disconnect()]).then(() => process.exit(0));
 };
+// instrument()'s admin connection handler awaits fetchSockets() on every
+// namespace: when a node does not answer, that rejection is unhandled and
+// Node would exit; logged instead, as a deployment's handler would.
+process.on('unhandledRejection', (err) => console.error(`unhandled rejection: ${err?.message ?? err}`));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
