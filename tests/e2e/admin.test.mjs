@@ -335,6 +335,54 @@ async function upgradeScenario(url) {
 
 const QUIET = { ...ENV, SIOC_ADMIN_MODE: 'production', SIOC_ADMIN_READONLY: '1' };
 
+/**
+ * What server_stats counts for one client's life (connect to "/", the
+ * server's "auth" greeting, one echoed message, close), summed over the
+ * windows that follow the server_stats the admin client had just got. In
+ * production mode the admin client gets nothing else, so each window's
+ * packetsOut also holds the one server_stats packet sent at its start
+ * (counted after its own window was taken): those are subtracted. Node
+ * counts what its engine's packetCreate/packet events carry data for: the
+ * Engine.IO open packet is sent before instrument() listens to the new
+ * socket, and pings and pongs carry none.
+ */
+async function statsCountScenario(url, transport) {
+  const adm = admin(url, { username: USER, password: PASSWORD }, ['websocket']);
+  let c;
+  try {
+    await connected(adm.s);
+    await until(() => adm.has('config'), 'config');
+    const stats = () => adm.log.filter(([e]) => e === 'server_stats').map(([, [st]]) => st);
+    const before = stats().length;
+    await until(() => stats().length > before, 'a server_stats', 4000);
+    const start = stats().length; // windows from here on
+    c = connect(url, '/', { transports: [transport] });
+    const greeted = new Promise((r) => c.once('auth', r));
+    await connected(c);
+    await within(greeted, 'auth');
+    const back = new Promise((r) => c.once('message-back', r));
+    c.emit('message', 'x');
+    await within(back, 'message-back');
+    c.close();
+    await new Promise((r) => setTimeout(r, 100));
+    const end = stats().length;
+    await until(() => stats().length > end, 'the server_stats after the client', 4000);
+    const windows = stats().slice(start);
+    const sum = (type) => windows.flatMap((st) => st.aggregatedEvents).filter((e) => e.type === type).reduce((n, e) => n + e.count, 0);
+    const reasons = windows.flatMap((st) => st.aggregatedEvents).filter((e) => e.type === 'rawDisconnection').map((e) => e.subType);
+    return {
+      rawConnection: sum('rawConnection'),
+      rawDisconnection: reasons,
+      packetsIn: sum('packetsIn'),
+      bytesIn: sum('bytesIn'),
+      packetsOut: sum('packetsOut') - windows.length,
+    };
+  } finally {
+    c?.close();
+    adm.s.close();
+  }
+}
+
 for (const transport of ['websocket', 'polling']) {
   describe(`admin UI over ${transport}`, () => {
     test('the scenario gives the admin client the same events as Node\'s instrument()', T, async () => {
@@ -350,6 +398,17 @@ for (const transport of ['websocket', 'polling']) {
       assert.deepEqual(node.events, [['session'], ['config', [{ supportedFeatures: ['AGGREGATED_EVENTS'] }]]]);
       assert.deepEqual(ours, node);
     });
+  });
+}
+
+for (const transport of ['websocket', 'polling']) {
+  test(`server_stats counts a ${transport} client's packets and bytes as Node does`, T, async () => {
+    const node = await statsCountScenario((await server('node', QUIET)).url, transport);
+    const ours = await statsCountScenario((await server('sioc', QUIET)).url, transport);
+    // out: CONNECT reply, "auth", "message-back" (no open packet); in:
+    // CONNECT, "message", DISCONNECT
+    assert.deepEqual(node, { rawConnection: 1, rawDisconnection: ['transport close'], packetsIn: 3, bytesIn: 18, packetsOut: 3 });
+    assert.deepEqual(ours, node);
   });
 }
 
