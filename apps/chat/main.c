@@ -116,7 +116,8 @@ static void replay_start(replay *r);
 static sio_args *row_args(const char *msg, size_t len, int64_t id)
 {
     sio_args *a = sio_args_new();
-    if (a && sio_args_push(a, json_stringn(msg, len)) == 0 && sio_args_push(a, json_integer(id)) == 0)
+    if (a && sio_args_push(a, json_stringn(msg, len)) == 0 &&
+        sio_args_push(a, json_integer(id)) == 0)
         return a;
     sio_args_free(a);
     return NULL;

@@ -85,7 +85,9 @@ static void on_set_data(sio_socket *s, const sio_args *args, sio_ack *ack, void 
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)sio_args_get(args, 0), key, v)
+    {
         sio_socket_data_set(s, key, json_incref(v));
+    }
     reply(ack, NULL);
 }
 

@@ -95,7 +95,9 @@ void protocol_server_assign_data(sio_socket *s, const json_t *obj)
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)obj, key, v)
+    {
         sio_socket_data_set(s, key, json_incref(v));
+    }
 }
 
 static void free_io(void)
