@@ -21,11 +21,15 @@
  * which each of them broadcasts to its own sockets in the same way. One
  * message carries both the delivery and the newest id, so a replay in
  * progress on another process learns of the row in the same step that
- * skips its socket, exactly as for a local insert. One race is new: a
- * replay may read a row another process committed before that process's
- * message about it arrives here. Such a socket leaves the "replaying" room
- * as a "graduate" with the highest id it was sent, and live messages up to
- * that id skip it (by its own-id room) until this process has seen them.
+ * skips its socket, exactly as for a local insert.
+ *
+ * A replay may read a row before it is broadcast here: a row another
+ * process committed, before that process's message about it arrives, or a
+ * row of this process, before the write job's completion (which broadcasts
+ * it) has run on the loop: the reader runs on another thread and sees the
+ * commit at once. Such a socket leaves the "replaying" room as a
+ * "graduate" with the highest id it was sent, and live messages up to that
+ * id skip it (by its own-id room) until this process has broadcast them.
  *
  * Live rows reach a process out of id order (another process's message
  * comes through Redis, this one's own at once), but a client's serverOffset
@@ -168,8 +172,8 @@ static void grad_drop(chat *app, size_t i)
     free(r);
 }
 
-/* The replay sent rows this process has not seen broadcast yet (another
- * process inserted them): the socket goes live, minus those. */
+/* The replay sent rows this process has not broadcast yet: the socket goes
+ * live, minus those. */
 static int graduate(replay *r)
 {
     chat *app = r->app;
@@ -191,9 +195,11 @@ static void replay_done(int status, void *data)
         replay_start(r);
         return;
     }
-    /* (one process: its inserts are broadcast before its replays see them) */
-    if (status == 0 && r->app->redis && sio_socket_connected(r->socket) &&
-        r->sent > r->app->last_id && graduate(r) == 0)
+    /* Rows sent here that were not broadcast yet: inserted by another
+     * process, or by this one with the write job's completion (which
+     * broadcasts them) still to come: the reader can see a commit first. */
+    if (status == 0 && sio_socket_connected(r->socket) && r->sent > r->app->last_id &&
+        graduate(r) == 0)
         return;
     replay_end(r);
 }
@@ -878,6 +884,9 @@ int main(int argc, char **argv)
     chat_store_options_init(&so);
     so.path = c.db;
     so.synchronous_full = strcmp(c.sync, "full") == 0;
+    /* Fault injection for the e2e tests only (a slow write thread). */
+    const char *delay = getenv("SIOC_CHAT_TEST_COMMIT_DELAY_MS");
+    so.commit_delay_ms = delay ? (unsigned)strtoul(delay, NULL, 10) : 0;
     if (rc == 0 && (rc = chat_store_open(&app.store, app.loop, &so)) < 0)
         fail("start", rc);
     if (rc == 0 && (rc = chat_store_last_id(app.store, &app.last_id)) < 0)

@@ -55,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -107,6 +108,7 @@ struct chat_store {
     size_t pending;               /* inserts submitted and not yet called back */
     size_t max_pending;           /* limit on pending, 0 = none */
     size_t replay_batch;          /* rows per replay batch */
+    unsigned commit_delay_ms;     /* tests: wait after COMMIT (chat_store_options) */
     int stopping;                 /* close has begun: no new work */
     int closing_db;               /* the last job (closing the connections) is queued */
     int in_callbacks;             /* a group's insert callbacks are running */
@@ -487,6 +489,11 @@ static void write_work(void *data)
     chat_store_stats d = {0};
     commit_group(s, s->group, &d);
     s->job_stats = d;
+    if (s->commit_delay_ms) {
+        struct timespec t = {s->commit_delay_ms / 1000,
+                             (long)(s->commit_delay_ms % 1000) * 1000000};
+        nanosleep(&t, NULL);
+    }
 }
 
 static void write_done(int status, void *data);
@@ -902,6 +909,7 @@ int chat_store_open(chat_store **out, sio_loop *loop, const chat_store_options *
     s->rp_tail = &s->rp_head;
     s->max_pending = o->max_pending;
     s->replay_batch = o->replay_batch;
+    s->commit_delay_ms = o->commit_delay_ms;
     int rc = db_open(s, o);
     if (rc != 0) {
         store_free(s);

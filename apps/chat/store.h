@@ -42,6 +42,10 @@ typedef struct chat_store_options {
     const sio_allocator *allocator; /* the store's own memory (requests, replay
                                        batches; used from the pool's threads too);
                                        NULL (default): libc's. Copied at open. */
+    unsigned commit_delay_ms;       /* for tests: a write job waits this long after its
+                                       COMMIT before it completes, which widens the
+                                       moment when readers see rows whose insert
+                                       callbacks have not run yet; default 0 */
 } chat_store_options;
 
 /* Counters, for tests and monitoring. */

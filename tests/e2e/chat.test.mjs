@@ -30,7 +30,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { withTimeout } from './lib/util.mjs';
+import { sleep, withTimeout } from './lib/util.mjs';
 import { IS_REF, assertNoSanitizerReport } from './lib/server.mjs';
 import {
   Cleanups, tempDb, startChat, dbRows, dbInsert, ChatClient, connectedClient, rawGet, waitEvent,
@@ -369,6 +369,31 @@ describe('chat input', () => {
     assert.deepEqual(got.map(([m]) => m), ['first', 'second', 'third'], 'every distinct offset was broadcast once');
     assert.deepEqual(dbRows(db).map((r) => [r.content, r.clientOffset]),
       [['first', 'off\u0000one'], ['second', 'off\u0000two'], ['third', 'off']], 'offsets stored byte for byte');
+  });
+});
+
+describe('chat replay racing its own write', { skip: IS_REF }, () => {
+  // The store's reader runs on another thread than the loop, so it can see
+  // a row as soon as it is committed, before the write job's completion
+  // (which broadcasts it) has run. The chat's test hook holds that
+  // completion back for a second after each COMMIT, so a client that
+  // connects meanwhile is replayed the row first, and then the broadcast
+  // comes. (The soak saw this race on its own: clients got a row twice.)
+  it('a client replayed a row that is not broadcast yet gets it once', T, async () => {
+    const db = tempDb(cleanups);
+    const server = await startChat(cleanups, db, [], { SIOC_CHAT_TEST_COMMIT_DELAY_MS: '1000' });
+    const a = await connectedClient(cleanups, server.url, { transports: ['websocket'] });
+    await sendOk(a, 'first', 'o-1');
+    const [first] = dbRows(db);
+    const acked = a.send('second', 'o-2'); // committed at once, broadcast a second later
+    await sleep(200);
+    const b = await connectedClient(cleanups, server.url, { transports: ['websocket'], serverOffset: first.id });
+    await b.waitFor('second', 3000); // from the replay, before the broadcast
+    assert.equal(await acked, undefined);
+    await sendOk(a, 'third', 'o-3');
+    await b.waitFor('third', 3000);
+    await sleep(200);
+    assert.deepEqual(b.received, pairs(dbRows(db).slice(1)), 'the replayed row once, then the live one');
   });
 });
 
