@@ -24,7 +24,9 @@
  * Output memory is a policy (see the output limits in sioc.h): every queued
  * or in-flight byte is counted on its connection and on its server, and
  * when a lot of it has been freed the allocator is asked to give the pages
- * back (malloc_trim), so RSS comes down once slow readers are gone. */
+ * back (malloc_trim), so RSS comes down once slow readers are gone. A
+ * connection cut off by a limit is reset rather than closed, so the
+ * kernel lets go of its backlog too (conn_close). */
 #include <string.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -565,7 +567,16 @@ void sio__conn_end(sio__conn *c)
     maybe_finish_close(c);
 }
 
-/* Closes c; the route hears on_closed(c, error). */
+/* Closes c; the route hears on_closed(c, error).
+ *
+ * cut_close: a connection cut off by an output limit is reset (RST), not
+ * closed: what the kernel still holds for it is dropped at once, as its
+ * queue here is. Closed normally, its socket would live on as an orphan
+ * holding the unsent bytes (up to its send buffer, megabytes) for as long
+ * as the peer does not read, which for a slow reader is long: 1,000 cut
+ * slow readers kept 1.5 GB of the machine's TCP memory (past tcp_mem's
+ * pressure mark) for tens of seconds, and every other connection was
+ * throttled until the clients that kept up were cut in turn. */
 static void conn_close(sio__conn *c, int error)
 {
     if (c->closing)
@@ -588,6 +599,8 @@ static void conn_close(sio__conn *c, int error)
         ops->on_closed(c, error);
     /* Queued but unwritten bytes are dropped; in-flight writes finish
      * (cancelled) before the close callback frees the connection. */
+    if (c->cut && uv_tcp_close_reset(&c->tcp, on_closed) == 0)
+        return; /* see cut_close */
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
