@@ -278,7 +278,19 @@ typedef struct sio_http_options {
      * backlogs remain. Together with the per-session limits of
      * sio_eio_options this bounds what slow readers can hold. 0 = no budget. */
     size_t max_output_total; /* 256 MiB */
-    sio_tls_options tls;     /* no TLS unless tls.cert_file is set */
+    /* The kernel's send buffer of each accepted connection (SO_SNDBUF,
+     * which Linux doubles for its bookkeeping; Node has no such option).
+     * 0 (the default) leaves it to the kernel's autotuning, up to
+     * net.ipv4.tcp_wmem's maximum (4 MiB by default). The output limits
+     * count what is queued in the server; what a peer has not read sits
+     * in its connection's send buffer too, in the TCP memory every
+     * connection of the machine shares (net.ipv4.tcp_mem). Readers that
+     * stop can take so much of it that the kernel throttles every
+     * connection, and readers that keep up then fall behind: with many
+     * slow readers, cap it (docs/guide.md, "Slow readers"), at the price
+     * of throughput over links with a large bandwidth-delay product. */
+    size_t send_buffer_size;
+    sio_tls_options tls; /* no TLS unless tls.cert_file is set */
 } sio_http_options;
 
 /* Counters of an HTTP server, for monitoring and tests. */

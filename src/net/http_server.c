@@ -12,6 +12,7 @@
  * between requests. Held requests and WebSockets have none: Engine.IO's
  * heartbeat covers them. Errors get their status and the connection is
  * closed once the answer is written. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -733,6 +734,10 @@ static void conn_start(sio_http_server *s, sio__conn *c)
     sio__timer_init(&h->timer, conn_timeout, c);
     c->timer = &h->timer;
     uv_tcp_nodelay(&c->tcp, 1);
+    if (s->opts.send_buffer_size) { /* best effort: the kernel's own size otherwise */
+        int size = s->opts.send_buffer_size < INT_MAX ? (int)s->opts.send_buffer_size : INT_MAX;
+        uv_send_buffer_size((uv_handle_t *)&c->tcp, &size);
+    }
     if (s->opts.max_connections && s->nconns > s->opts.max_connections) {
         SIO_METRIC_INC(&s->metrics, rejected_connections);
         SIO_LOG(SIO_LOG_HTTP, SIO_LOG_WARN, "connection refused: max_connections (%zu) reached",
