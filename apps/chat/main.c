@@ -48,6 +48,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "sioc.h"
 #include "static.h"
@@ -570,11 +573,24 @@ static void on_stats(sio_loop *loop, int signum, void *data)
         return;
     sio_http_stats h;
     sio_http_server_stats(app->http, &h);
+    /* The allocator's view beside RSS: bytes in use and bytes free inside
+     * the heap (all arenas), so growth can be told apart as live data
+     * (a leak, a cache) or fragmentation. */
+    size_t heap_used = 0, heap_free = 0;
+#ifdef __GLIBC__
+    struct mallinfo2 mi = mallinfo2();
+    heap_used = mi.uordblks + mi.hblkhd;
+    heap_free = mi.fordblks;
+#endif
+    sio_recovery_stats r;
+    sio_namespace_recovery_stats(app->nsp, &r);
     fprintf(stderr,
             "sioc-chat: stats: output_cutoffs=%llu output_bytes=%zu rate_refused=%llu "
-            "flood_disconnects=%llu\n",
+            "flood_disconnects=%llu heap_used=%zu heap_free=%zu recovery_sessions=%zu "
+            "recovery_packets=%zu recovery_bytes=%zu\n",
             (unsigned long long)h.output_cutoffs, h.output_bytes,
-            (unsigned long long)app->rate_refused, (unsigned long long)app->flood_kicks);
+            (unsigned long long)app->rate_refused, (unsigned long long)app->flood_kicks, heap_used,
+            heap_free, r.sessions, r.packets, r.bytes);
 }
 
 static void usage(FILE *f)
@@ -584,6 +600,7 @@ static void usage(FILE *f)
                "                 [--synchronous full|normal]\n"
                "                 [--max-outbound BYTES] [--outbound-soft-limit BYTES]\n"
                "                 [--outbound-soft-timeout MS] [--max-output-total BYTES]\n"
+               "                 [--send-buffer BYTES]\n"
                "                 [--max-connections-per-address N] [--handshake-rate N]\n"
                "                 [--handshake-burst N]\n"
                "                 [--redis redis://HOST:PORT] [--metrics] [--admin USER:PASSWORD]\n"
@@ -595,7 +612,9 @@ static void usage(FILE *f)
                "  Output limits (defaults): --max-outbound 16 MiB queued for one client,\n"
                "  --outbound-soft-limit 1 MiB held for --outbound-soft-timeout 10000 ms,\n"
                "  --max-output-total 256 MiB for all clients; a client over them is\n"
-               "  disconnected. --max-message-rate: chat messages a second per client\n"
+               "  disconnected. --send-buffer: the kernel's send buffer of a connection\n"
+               "  (default 0: the kernel's own), which a client that stops reading fills too.\n"
+               "  --max-message-rate: chat messages a second per client\n"
                "  (1000; 0 = none): more are refused in the ack, a flood disconnects.\n"
                "  Per client address (default 0 = off; not behind a proxy, docs/guide.md):\n"
                "  --max-connections-per-address open connections (more get 429),\n"
@@ -615,7 +634,7 @@ typedef struct config {
     uint32_t max_rate;
     int metrics;           /* --metrics */
     const char *admin;     /* --admin USER:PASSWORD, or NULL */
-    sio_http_options http; /* library defaults, then --max-output-total */
+    sio_http_options http; /* library defaults, then --max-output-total, --send-buffer */
     sio_server_options io; /* library defaults, then the --*outbound* options */
 } config;
 
@@ -694,6 +713,11 @@ static int parse_option(int ch, const char *v, config *c, const char **port)
             return -1;
         c->http.max_output_total = (size_t)x;
         return 0;
+    case 'W':
+        if (parse_uint("--send-buffer", v, 0, INT_MAX, &x) < 0)
+            return -1;
+        c->http.send_buffer_size = (size_t)x;
+        return 0;
     case 'a':
         if (parse_uint("--max-connections-per-address", v, 0, SIZE_MAX, &x) < 0)
             return -1;
@@ -741,6 +765,7 @@ static int parse_args(int argc, char **argv, config *c)
                                          {"outbound-soft-limit", required_argument, 0, 'S'},
                                          {"outbound-soft-timeout", required_argument, 0, 'T'},
                                          {"max-output-total", required_argument, 0, 'B'},
+                                         {"send-buffer", required_argument, 0, 'W'},
                                          {"synchronous", required_argument, 0, 's'},
                                          {"max-connections-per-address", required_argument, 0, 'a'},
                                          {"handshake-rate", required_argument, 0, 'k'},
