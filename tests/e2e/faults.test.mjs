@@ -21,7 +21,7 @@
 // readers, a pause past the heartbeat) plus the soak proper: SOAK_CONNS
 // (10,000) connections with churn and broadcasts for SOAK_SECONDS (3600),
 // whose RSS and descriptor count must stay flat.
-import { describe, it, beforeEach, afterEach } from 'node:test';
+import { describe, it, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { fork } from 'node:child_process';
@@ -43,6 +43,14 @@ const T_RATE = { timeout: 20_000 };
 let cleanups;
 beforeEach(() => { cleanups = new Cleanups(); });
 afterEach(async () => { await cleanups.run(); });
+// What still holds this process's event loop after the last test keeps it
+// (and `make soak`) from exiting: name it, so a leftover child, socket or
+// timer is found rather than waited for.
+after(async () => {
+  await sleep(1000); // the last cleanup's handles (a child's process handle) finish closing
+  const left = process.getActiveResourcesInfo().filter((r) => !['TTYWrap', 'PipeWrap'].includes(r));
+  if (left.length) console.error(`faults.test.mjs: still active after the last test: ${left.join(', ')}`);
+});
 
 /** VmRSS and VmHWM of pid, in KiB. */
 function memory(pid) {
@@ -95,11 +103,60 @@ async function stats(server) {
   return Object.fromEntries(line.split(' ').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
 }
 
-/** Stops reading the client's WebSocket at the TCP level (the server's writes pile up). */
+/** The chat's gauges from GET /metrics (started with --metrics): sockets, sessions, queued output. */
+async function gauges(server) {
+  const text = await withTimeout(fetch(`${server.url}/metrics`).then((r) => r.text()), 10_000, 'GET /metrics');
+  const value = (re) => Number(re.exec(text)?.[1] ?? NaN);
+  return {
+    sockets: value(/^sioc_sockets (\d+)$/m),
+    sessions: value(/^sioc_sessions\{transport="polling"\} (\d+)$/m) + value(/^sioc_sessions\{transport="websocket"\} (\d+)$/m),
+    queued: value(/^sioc_write_queue_bytes (\d+)$/m),
+  };
+}
+
+/**
+ * Stops reading the client's WebSocket at the TCP level (the server's
+ * writes pile up). At cleanup its TCP socket is destroyed: a paused socket
+ * never reads the server's close, and a graceful close would wait for it
+ * (up to ws's 30 s close timeout, keeping this process alive as long).
+ */
 function stopReading(client) {
   const ws = client.socket.io.engine.transport.ws;
   assert.ok(ws && ws._socket, 'a websocket transport');
   ws._socket.pause();
+  cleanups.add(() => ws._socket.destroy());
+}
+
+/**
+ * Forks a client process (lib/soak-worker.mjs or lib/chat-peer.mjs), which
+ * is told to stop at cleanup and killed if it has not exited 5 s later.
+ */
+function child(script) {
+  const w = fork(new URL(script, import.meta.url), [], { stdio: 'inherit' });
+  cleanups.add(() => new Promise((resolve) => {
+    if (w.exitCode !== null || w.signalCode !== null) { resolve(); return; }
+    const timer = setTimeout(() => { w.kill('SIGKILL'); }, 5000);
+    w.once('exit', () => { clearTimeout(timer); resolve(); });
+    if (w.connected) w.send({ cmd: 'stop' });
+    else w.kill('SIGKILL');
+  }));
+  return w;
+}
+
+/** Sends msg to a client process and resolves its answer of kind ev ({ev: 'error'} rejects). */
+function ask(w, msg, ev, ms) {
+  let on;
+  let exit;
+  return withTimeout(new Promise((resolve, reject) => {
+    on = (m) => {
+      if (m.ev === ev) resolve(m);
+      else if (m.ev === 'error') reject(new Error(`client process: ${m.message}`));
+    };
+    exit = (code) => reject(new Error(`a client process exited (${code})`));
+    w.on('message', on);
+    w.once('exit', exit);
+    w.send(msg);
+  }), ms, `client process ${ev}`).finally(() => { w.off('message', on); w.off('exit', exit); });
 }
 
 describe('slow readers', { skip: SKIP }, () => {
@@ -110,19 +167,25 @@ describe('slow readers', { skip: SKIP }, () => {
   // 8 KB (rather than the issue's 1 KB) fills the kernel's socket buffers of
   // a paused client (some MB) in a second, so the short form stays short and
   // light enough for a busy machine; bench/ covers the 1 KB case.
-  const MSG = 'm'.repeat(8192);
+  const MSG = 8192;
 
   it(`${SLOW} clients stop reading while ${SENDERS} broadcast 8 KB messages: cut off, counted, RSS bounded and returned`, {
-    timeout: (SECONDS + 60) * 1000,
+    timeout: (SECONDS + 120) * 1000,
   }, async (t) => {
     const db = tempDb(cleanups);
     // A small ASan quarantine and a quick release of freed memory to the
     // system, so the RSS seen is the server's, not the sanitizer's.
     const asan = [process.env.ASAN_OPTIONS, 'quarantine_size_mb=4', 'allocator_release_to_os_interval_ms=200']
       .filter(Boolean).join(':');
+    // --send-buffer: the paused clients' kernel send buffers, autotuned up
+    // to megabytes each on loopback, took 1.5 GB of the machine's TCP
+    // memory, past its pressure mark: the kernel then throttled every
+    // connection, and the clients that kept up fell 4 MiB behind and were
+    // cut too (docs/guide.md, "Slow readers"). 1,000 x 1 MiB (the kernel
+    // doubles 512 KiB) stays under it.
     const server = await startChat(cleanups, db, ['--outbound-soft-limit', String(256 << 10),
       '--outbound-soft-timeout', '1000', '--max-outbound', String(4 << 20), '--max-output-total', String(64 << 20),
-      '--synchronous', 'normal'], { ASAN_OPTIONS: asan });
+      '--send-buffer', String(512 << 10), '--synchronous', 'normal'], { ASAN_OPTIONS: asan });
     const base = memory(server.proc.pid);
 
     const slow = [];
@@ -130,43 +193,35 @@ describe('slow readers', { skip: SKIP }, () => {
       slow.push(...await Promise.all(Array.from({ length: Math.min(50, SLOW - i) },
         () => connectedClient(cleanups, server.url, { transports: ['websocket'] }))));
     }
-    // Readers that must keep up keep no message text: 30,000 messages of 8 KB
-    // held by each of six clients made garbage-collector pauses of the test
-    // process long enough for them to fall a second (the hard limit) behind.
-    const fast = await connectedClient(cleanups, server.url, { transports: ['websocket'], record: 'ids' });
-    const senders = await Promise.all(Array.from({ length: SENDERS },
-      () => connectedClient(cleanups, server.url, { transports: ['websocket'], retries: 0, record: 'none' })));
+    // The clients that must keep up (a reader, and the senders, which get
+    // every broadcast too) each run in a process of their own
+    // (lib/chat-peer.mjs): in this one, beside 1,000 clients, the event
+    // loop lagged (p99 240 ms on a loaded machine), and a client that
+    // cannot keep up is rightly cut as a slow reader. Only the paused
+    // clients are meant to be slow.
+    const keepUp = Array.from({ length: SENDERS + 1 }, () => child('./lib/chat-peer.mjs'));
+    const [fast, ...senders] = keepUp;
+    await Promise.all(keepUp.map((p, i) => ask(p, {
+      cmd: 'connect', url: server.url, opts: i ? { transports: ['websocket'], retries: 0 } : { transports: ['websocket'] },
+    }, 'connected', 60_000)));
     for (const c of slow) stopReading(c);
-    const lost = [];
-    const t0 = Date.now();
-    for (const [i, c] of [fast, ...senders].entries()) {
-      c.socket.on('disconnect', (r) => lost.push(`${i}: ${r} at ${Date.now() - t0} ms`));
-    }
     const load = loadMeter(server.proc.pid);
 
-    // Open loop: RATE messages a second from each sender, acked.
-    // A failed ack is recorded where it happens (a rejection left pending
-    // until the end would surface as an unhandled rejection, without the
-    // disconnect reasons) and stops the senders.
-    let acked = 0;
-    const failed = [];
-    const end = Date.now() + SECONDS * 1000;
-    await Promise.all(senders.map(async (s, si) => {
-      const acks = [];
-      for (let n = 0; Date.now() < end && failed.length === 0; n++) {
-        // a long ack timeout: on a loaded machine the server may lag, which is not the point here
-        acks.push(s.socket.timeout(60_000).emitWithAck('chat message', MSG, `s${si}-${n}`)
-          .then((ack) => { if (ack === undefined) acked++; }, (e) => { failed.push(`sender ${si}: ${e.message}`); }));
-        await sleep(1000 / RATE);
-      }
-      await Promise.all(acks);
-    }));
-    if (failed.length) {
-      throw new Error(`${failed.slice(0, 5).join('; ')}; disconnected: ${lost.join(', ')}; `
-        + `stats ${JSON.stringify(await stats(server))}; ${load()}`);
-    }
+    // Open loop: RATE messages a second from each sender, each acked.
+    const sent = await Promise.all(senders.map((p, si) => ask(p, {
+      cmd: 'send', rate: RATE, seconds: SECONDS, size: MSG, prefix: `s${si}`,
+    }, 'sent', (SECONDS + 90) * 1000)));
+    const acked = sent.reduce((a, r) => a + r.acked, 0);
+    const failed = sent.flatMap((r, si) => r.failed.map((f) => `sender ${si}: ${f}`));
     const during = memory(server.proc.pid);
     const mid = await stats(server);
+    const cpu = load();
+    if (failed.length) {
+      const gone = await Promise.all(keepUp.map((p) => ask(p, { cmd: 'wait', count: 0, ms: 0 }, 'received', 10_000)));
+      throw new Error(`${failed.slice(0, 5).join('; ')}; disconnected (0: the fast reader, then the senders): ${
+        gone.map((g, i) => `${i}: [${g.disconnects.join(', ')}] ${g.load}`).join('; ')}; `
+        + `stats ${JSON.stringify(mid)}; ${cpu}`);
+    }
 
     // The soft limit's deadline (1 s) cuts the last ones; then the queues are gone.
     let st = mid;
@@ -178,23 +233,33 @@ describe('slow readers', { skip: SKIP }, () => {
     st = await stats(server);
     const after = memory(server.proc.pid);
 
+    // The recovery store keeps the broadcasts (up to 16 MiB) for 120 s by
+    // design, as Node's does: that is not output memory coming back late.
+    const kept = st.recovery_bytes >> 10;
     t.diagnostic(`acked ${acked}, cut-offs ${st.output_cutoffs} (${mid.output_cutoffs} when sending stopped), `
-      + `RSS ${base.rss} KiB -> peak ${during.hwm} -> ${after.rss} after`);
+      + `RSS ${base.rss} KiB -> peak ${during.hwm} -> ${after.rss} after (heap in use ${st.heap_used >> 10} KiB, `
+      + `free ${st.heap_free >> 10} KiB, recovery store ${kept} KiB); ${cpu}`);
     assert.ok(acked > SENDERS * RATE * SECONDS / 4, `only ${acked} messages acked`);
+    // Exactly the slow readers were cut (the budget and the limits picked no one else).
     assert.equal(st.output_cutoffs, SLOW, `every slow reader was cut off (stats ${JSON.stringify(st)})`);
     assert.ok(st.output_bytes < 1 << 20, `output still queued: ${st.output_bytes}`);
     // 64 MiB budget, plus what ASan adds around it.
     const peak = during.hwm - base.rss;
     assert.ok(peak < 160 << 10, `server peak RSS grew by ${peak} KiB (${base.rss} -> peak ${during.hwm}) after ${acked} messages`);
-    assert.ok(after.rss - base.rss < (SANITIZED ? 128 << 10 : 16 << 10),
-      `server RSS ${base.rss} -> ${during.rss} during -> ${after.rss} KiB after the slow readers were cut`);
+    assert.ok(after.rss - base.rss - kept < (SANITIZED ? 128 << 10 : 16 << 10),
+      `server RSS ${base.rss} -> ${during.rss} during -> ${after.rss} KiB after the slow readers were cut `
+      + `(${kept} KiB of it the recovery store)`);
 
-    // The client that kept reading got every message, once, in order.
-    const rows = dbRows(db);
-    const got = await fast.waitCount(rows.length, 15_000);
-    assert.equal(got.length, rows.length, 'the fast reader missed nothing');
-    assert.deepEqual(got.map(([, id]) => id), rows.map((r) => r.id));
-    assert.ok(fast.socket.connected && senders.every((s) => s.socket.connected), 'clients that keep up stay');
+    // The clients that kept reading got every message, once, in order, and stayed.
+    const ids = dbRows(db).map((r) => r.id);
+    const got = await Promise.all(keepUp.map((p) => ask(p, { cmd: 'wait', count: ids.length, ms: 15_000 }, 'received', 30_000)));
+    got.forEach((g, i) => {
+      const who = i ? `sender ${i - 1}` : 'the fast reader';
+      assert.deepEqual(g.disconnects, [], `${who} stayed connected`);
+      assert.ok(g.connected, `${who} is connected`);
+      assert.equal(g.ids.length, ids.length, `${who} missed nothing`);
+      assert.deepEqual(g.ids, ids, `${who} got every row once, in order`);
+    });
   });
 });
 
@@ -281,24 +346,9 @@ describe('soak: connections with churn and broadcasts', { skip: !SOAK || SKIP },
     timeout: (SECONDS + 600) * 1000,
   }, async (t) => {
     const db = tempDb(cleanups);
-    const server = await startChat(cleanups, db, ['--synchronous', 'normal']);
+    const server = await startChat(cleanups, db, ['--synchronous', 'normal', '--metrics']);
     const fds = () => fs.readdirSync(`/proc/${server.proc.pid}/fd`).length;
-    const workers = Array.from({ length: WORKERS }, () => {
-      const w = fork(new URL('./lib/soak-worker.mjs', import.meta.url), [], { stdio: 'inherit' });
-      cleanups.add(() => new Promise((resolve) => {
-        if (w.exitCode !== null || w.signalCode !== null) { resolve(); return; }
-        w.once('exit', resolve);
-        if (w.connected) w.send({ cmd: 'stop' });
-        setTimeout(() => { w.kill('SIGKILL'); }, 5000);
-      }));
-      return w;
-    });
-    const ask = (w, msg, ev, ms) => withTimeout(new Promise((resolve, reject) => {
-      const on = (m) => { if (m.ev === ev) { w.off('message', on); resolve(m); } };
-      w.on('message', on);
-      w.once('exit', (code) => reject(new Error(`a soak worker exited (${code})`)));
-      w.send(msg);
-    }), ms, `soak worker ${ev}`);
+    const workers = Array.from({ length: WORKERS }, () => child('./lib/soak-worker.mjs'));
     // One worker at a time: the server accepts them in batches of 200 anyway.
     const ready = [];
     for (const [i, w] of workers.entries()) {
@@ -328,7 +378,12 @@ describe('soak: connections with churn and broadcasts', { skip: !SOAK || SKIP },
       });
       slowestAcks = Math.max(slowestAcks, Date.now() - t1);
       if (Date.now() >= nextSample) {
-        samples.push({ at: Math.round((Date.now() - end) / 1000) + SECONDS, ...memory(server.proc.pid), fds: fds() });
+        const st = await stats(server);
+        samples.push({
+          at: Math.round((Date.now() - end) / 1000) + SECONDS, ...memory(server.proc.pid), fds: fds(),
+          heapUsed: st.heap_used >> 10, heapFree: st.heap_free >> 10, ...await gauges(server),
+          recoverySessions: st.recovery_sessions, recoveryKiB: st.recovery_bytes >> 10,
+        });
         nextSample += SAMPLE_MS;
       }
       await sleep(Math.max(0, 1000 - (Date.now() - tick)));
@@ -338,7 +393,9 @@ describe('soak: connections with churn and broadcasts', { skip: !SOAK || SKIP },
     const last = rows.at(-1).id;
     const reports = await Promise.all(workers.map((w) => ask(w, { cmd: 'report', last }, 'report', 120_000)));
     const sum = (k) => reports.reduce((a, r) => a + r[k], 0);
-    t.diagnostic(`samples (s, RSS KiB, fds): ${samples.map((s) => `${s.at}:${s.rss}:${s.fds}`).join(' ')}`);
+    t.diagnostic('samples (s, RSS KiB, heap in use KiB, heap free KiB, fds, sockets, sessions, queued bytes, '
+      + `recovery store sessions, KiB): ${samples.map((x) => [x.at, x.rss, x.heapUsed, x.heapFree, x.fds, x.sockets,
+        x.sessions, x.queued, x.recoverySessions, x.recoveryKiB].join(':')).join(' ')}`);
     t.diagnostic(`${n} messages sent and acked (10 acks took at most ${slowestAcks} ms), ${sum('connects')} connections in all (slowest ${Math.max(...reports.map((r) => r.slowestConnectMs))} ms), ${sum('received')} deliveries; `
       + `${cpu}; client processes' CPU ${reports.map((r) => r.cpuMs).join(' ')} ms, RSS `
       + `${reports.map((r) => r.rssKiB).join(' ')} KiB`);
@@ -361,12 +418,29 @@ describe('soak: connections with churn and broadcasts', { skip: !SOAK || SKIP },
     assert.equal(sum('connected'), CONNS, 'every client connected at the end');
 
     assert.ok(samples.length >= 3, 'enough samples');
-    // After the first sample (warm-up), RSS grows by less than 10 % and the
-    // descriptors stay within 2 % of the connections plus a few.
-    const first = samples[1];
-    for (const s of samples.slice(2)) {
-      assert.ok(s.rss < first.rss * 1.1 + 4096, `RSS grew: ${JSON.stringify(samples)}`);
-      assert.ok(Math.abs(s.fds - first.fds) < CONNS * 0.02 + 16, `descriptors drifted: ${JSON.stringify(samples)}`);
+    // Flatness. The chat's state grows by design for its first 120 s: the
+    // recovery store (connectionStateRecovery's maxDisconnectionDuration,
+    // 120 s) keeps every disconnected session (CHURN a second) and every
+    // broadcast that long, then drops them as fast as new ones come. The
+    // reference is therefore the first sample after 130 s when at least
+    // three follow it (the hour: from 150 s on), else the second sample
+    // (a short run). Every later sample's RSS and heap in use must stay
+    // within 10 % + 4 MiB of the reference, plus what the recovery store
+    // grew by since (its packet bytes, and 1 KiB per kept session: twice
+    // the ~0.45 KiB measured). Over the hour, ~360,000 connections come
+    // and go at 10,000 with 1 % churn: a leak of more than ~20 bytes per
+    // connection (~7 MiB) fails it. Descriptors stay within 2 % of the
+    // connections plus a few.
+    const settled = samples.findIndex((x) => x.at >= 130);
+    const ref = settled >= 0 && samples.length - settled > 3 ? settled : 1;
+    const first = samples[ref];
+    for (const x of samples.slice(ref + 1)) {
+      const grown = (x.recoverySessions - first.recoverySessions) + (x.recoveryKiB - first.recoveryKiB);
+      assert.ok(x.rss < first.rss * 1.1 + 4096 + Math.max(0, grown),
+        `RSS grew (reference: the sample at ${first.at} s): ${JSON.stringify(samples)}`);
+      assert.ok(x.heapUsed < first.heapUsed * 1.1 + 4096 + Math.max(0, grown),
+        `heap in use grew (reference: the sample at ${first.at} s): ${JSON.stringify(samples)}`);
+      assert.ok(Math.abs(x.fds - first.fds) < CONNS * 0.02 + 16, `descriptors drifted: ${JSON.stringify(samples)}`);
     }
   });
 });
