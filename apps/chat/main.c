@@ -40,7 +40,14 @@
  * not heard of here yet; they are read from the database (a "fill": a
  * replay to every live socket) and delivered first, and their messages are
  * dropped when they come. A message lost while Redis was away is filled
- * the same way by the next row. */
+ * the same way by the next row.
+ *
+ * A replay sends the rows after auth.serverOffset, so a live message with
+ * an id at or below it is not the replay's: a socket whose offset is ahead
+ * of every id broadcast so far (a client of an older database, sioc-bench's
+ * "no replay" offset) is "ahead", and such messages reach it live while it
+ * replays, as every message broadcast after its connection reaches a Node
+ * socket. It stops being ahead once the ids broadcast pass its offset. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -88,6 +95,7 @@ typedef struct chat {
     int filling;              /* a fill (deliver) is reading rows after last_id */
     struct replay **grads;    /* replays ended ahead of last_id (see above) */
     size_t ngrads;
+    struct replay *ahead; /* replays whose serverOffset is > last_id (see above) */
     int stopping;
     int metrics; /* --metrics: GET /metrics answers (Prometheus text) */
 } chat;
@@ -95,11 +103,14 @@ typedef struct chat {
 /* One socket's replay in progress. */
 typedef struct replay {
     chat *app;
-    sio_socket *socket;  /* referenced while the replay runs */
-    chat_replay *handle; /* NULL while paused */
-    int64_t last;        /* newest id sent to the socket (or its serverOffset) */
-    int64_t sent;        /* newest id this replay sent (0: none) */
-    int paused;          /* waiting for the socket to drain */
+    sio_socket *socket;         /* referenced while the replay runs */
+    chat_replay *handle;        /* NULL while paused */
+    int64_t last;               /* newest id sent to the socket (or its serverOffset) */
+    int64_t sent;               /* newest id this replay sent (0: none) */
+    int64_t from;               /* its serverOffset: the replay sends the rows after it */
+    struct replay **ahead_link; /* where it is linked in app->ahead (NULL: not ahead) */
+    struct replay *ahead_next;
+    int paused; /* waiting for the socket to drain */
 } replay;
 
 /* One insert waiting for its commit. */
@@ -157,8 +168,30 @@ static void on_drain(sio_socket *s, void *data)
     }
 }
 
+/* Unlinks r from the ahead list (if it is in it). */
+static void ahead_drop(replay *r)
+{
+    if (r->ahead_link == NULL)
+        return;
+    *r->ahead_link = r->ahead_next;
+    if (r->ahead_next)
+        r->ahead_next->ahead_link = r->ahead_link;
+    r->ahead_link = NULL;
+    r->ahead_next = NULL;
+}
+
+static void ahead_add(chat *app, replay *r)
+{
+    r->ahead_next = app->ahead;
+    if (app->ahead)
+        app->ahead->ahead_link = &r->ahead_next;
+    app->ahead = r;
+    r->ahead_link = &app->ahead;
+}
+
 static void replay_end(replay *r)
 {
+    ahead_drop(r);
     sio_socket_leave(r->socket, REPLAYING_ROOM);
     sio_socket_set_data(r->socket, NULL);
     sio_socket_unref(r->socket);
@@ -185,6 +218,7 @@ static int graduate(replay *r)
         return -1;
     app->grads = n;
     app->grads[app->ngrads++] = r;
+    ahead_drop(r);
     sio_socket_leave(r->socket, REPLAYING_ROOM);
     return 0;
 }
@@ -311,6 +345,18 @@ static void broadcast_local(chat *app, const sio_args *a, int64_t id)
         if (app->grads[i]->sent >= id)
             b = sio_broadcast_except(b, sio_socket_id(app->grads[i]->socket));
     sio_broadcast_emit(sio_broadcast_except(b, REPLAYING_ROOM), "chat message", a);
+    /* Replaying sockets ahead of id: their replay will not send it. */
+    sio_broadcast *ab = NULL;
+    for (replay *r = app->ahead, *next; r != NULL; r = next) {
+        next = r->ahead_next;
+        if (r->from >= id)
+            ab = sio_broadcast_to(ab ? ab : sio_broadcast_local(sio_broadcast_new(app->nsp)),
+                                  sio_socket_id(r->socket));
+        if (r->from <= app->last_id) /* the next ids are past its offset: the replay's */
+            ahead_drop(r);
+    }
+    if (ab)
+        sio_broadcast_emit(ab, "chat message", a);
     for (size_t i = app->ngrads; i-- > 0;)
         if (app->grads[i]->sent <= app->last_id)
             grad_drop(app, i);
@@ -466,10 +512,12 @@ static void on_connection(sio_socket *s, void *data)
         return;
     r->app = app;
     r->socket = s;
-    r->last = server_offset(s);
+    r->last = r->from = server_offset(s);
     sio_socket_ref(s);
     sio_socket_set_data(s, r);
     sio_socket_join(s, REPLAYING_ROOM);
+    if (r->from > app->last_id)
+        ahead_add(app, r);
     replay_start(r);
 }
 

@@ -30,6 +30,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { sleep, withTimeout } from './lib/util.mjs';
 import { IS_REF, assertNoSanitizerReport } from './lib/server.mjs';
 import {
@@ -162,6 +163,38 @@ for (const transports of TRANSPORTS) {
         c.socket.disconnect();
       }
       assert.ok(server.alive());
+    });
+
+    // A serverOffset beyond every row (a client of an older database, or
+    // sioc-bench's "no replay" offset) asks for no rows, but the client
+    // must still get every message broadcast once it is connected, as with
+    // Node, also while its (empty) replay is still being read. One pool
+    // thread and a write lock held here make that window last: the sender's
+    // insert waits for the lock on the only thread, so c's replay job
+    // queues behind it, and c is connected when the row is broadcast.
+    it('a client whose serverOffset is beyond every row gets the messages broadcast during its replay', T, async () => {
+      const db = tempDb(cleanups);
+      const server = await startChat(cleanups, db, [], { UV_THREADPOOL_SIZE: '1' });
+      const a = await connectedClient(cleanups, server.url, { transports });
+      await sendOk(a, 'first', 'a-0');
+      const lock = new Database(db);
+      cleanups.add(() => { if (lock.open) lock.close(); });
+      lock.exec('BEGIN IMMEDIATE');
+      const acked = a.send('while c replays', 'a-1');
+      await sleep(300); // the insert reaches the server (Node's waits on the lock, its loop too)
+      const c = new ChatClient(cleanups, server.url, { transports, serverOffset: 1e9 });
+      // Node's loop is blocked in its insert: c connects once the lock is gone.
+      const connectedFirst = await c.connected(1500).then(() => true, () => false);
+      lock.exec('COMMIT');
+      lock.close();
+      assert.equal(await acked, undefined);
+      await c.connected();
+      await sendOk(a, 'after', 'a-2');
+      const got = await c.waitFor('after');
+      const expected = (connectedFirst ? ['while c replays', 'after'] : ['after']);
+      assert.deepEqual(got.map(([m]) => m), expected,
+        `c ${connectedFirst ? 'was' : 'was not'} connected before the broadcast`);
+      if (!IS_REF) assert.ok(connectedFirst, 'sioc-chat answers the CONNECT while the insert waits');
     });
 
     it('twenty clients talking at once all see the same messages in the same order', T, async () => {
