@@ -47,9 +47,11 @@ afterEach(async () => { await cleanups.run(); });
 // (and `make soak`) from exiting: name it, so a leftover child, socket or
 // timer is found rather than waited for.
 after(async () => {
-  await sleep(1000); // the last cleanup's handles (a child's process handle) finish closing
-  const left = process.getActiveResourcesInfo().filter((r) => !['TTYWrap', 'PipeWrap'].includes(r));
-  if (left.length) console.error(`faults.test.mjs: still active after the last test: ${left.join(', ')}`);
+  // The last cleanup's handles (a child's process handle, its pipes) take a
+  // moment to close: name only what is still there 5 s later.
+  const active = () => process.getActiveResourcesInfo().filter((r) => !['TTYWrap', 'PipeWrap'].includes(r));
+  for (let i = 0; i < 50 && active().length; i++) await sleep(100);
+  if (active().length) console.error(`faults.test.mjs: still active 5 s after the last test: ${active().join(', ')}`);
 });
 
 /** VmRSS and VmHWM of pid, in KiB. */
