@@ -816,7 +816,11 @@ void sio_socket_unref(sio_socket *s);
  * only). It is valid during the call; to answer later, sio_ack_retain() it
  * in the handler and sio_ack_release() it after sending (or to give up). The
  * same ack is passed to every handler of the event (and any handlers).
- * Several handlers per event run in registration order. An emit calls the
+ * Several handlers per event run in registration order. As in Node (whose
+ * dispatch is a process.nextTick), an event's handlers run once the read
+ * that brought it is processed: after the any-handlers of every packet of
+ * that read, and not at all if the socket disconnected meanwhile (a
+ * DISCONNECT in the same read). An emit calls the
  * handlers registered when it began (Node: a handler added or removed by
  * another handler counts from the next event on).
  * Reserved names: "disconnecting" and "disconnect" fire with args
@@ -836,7 +840,8 @@ int sio_socket_once(sio_socket *s, const char *event, sio_event_cb cb, void *dat
  * none matched), SIO_EINVAL if event is NULL. */
 int sio_socket_off(sio_socket *s, const char *event, sio_event_cb cb, void *data);
 /* Called for every event before the socket middlewares and the specific
- * handlers (Node's onAny). A numeric event name arrives as its decimal
+ * handlers (Node's onAny), as the packet is read. A numeric event name
+ * arrives as its decimal
  * string. prependAny puts cb first. offAny removes the first handler with
  * this cb and data, or all any-handlers when cb is NULL; it returns how
  * many were removed. */

@@ -607,11 +607,11 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
     if (c->lingering && c->mode == SIO_CONN_HTTP)
         return; /* answered and closing: the rest of the request is dropped */
-    if (c->tls) {
+    if (c->tls)
         tls_read(c, buf->base, (size_t)n);
-        return;
-    }
-    take_input(c, buf->base, (size_t)n);
+    else
+        take_input(c, buf->base, (size_t)n);
+    sio__loop_run_ticks(loop); /* Node's nextTick queue, after each read */
 }
 
 void sio__conn_resume(sio__conn *c)

@@ -85,6 +85,7 @@ void sio__loop_set_clock(sio_loop *loop, uint64_t now_ms)
 static void before_sleep(uv_prepare_t *p)
 {
     sio_loop *loop = p->data;
+    sio__loop_run_ticks(loop); /* what a callback other than a read queued */
     sio__conn_flush_all(loop);
     uint64_t next = sio__timers_next(&loop->timers);
     if (next == UINT64_MAX) {
@@ -93,6 +94,24 @@ static void before_sleep(uv_prepare_t *p)
     }
     uint64_t now = sio__loop_clock(loop);
     uv_timer_start(&loop->wheel_timer, wheel_fire, next > now ? next - now : 0, 0);
+}
+
+void sio__loop_tick(void *loop, sio__tick *t)
+{
+    sio_loop *l = loop;
+    if (!sio__list_linked(&t->node))
+        sio__list_insert_tail(&l->ticks, &t->node);
+}
+
+/* Runs the ticks, those they queue too, in order (Node drains its nextTick
+ * queue the same way). */
+void sio__loop_run_ticks(sio_loop *loop)
+{
+    while (!sio__list_empty(&loop->ticks)) {
+        sio__tick *t = SIO_CONTAINER_OF(loop->ticks.next, sio__tick, node);
+        sio__list_remove(&t->node);
+        t->fn(t);
+    }
 }
 
 static void run_posted(uv_async_t *a)
@@ -124,6 +143,7 @@ static void loop_init_handles(sio_loop *loop)
     sio__list_init(&loop->posted);
     sio__list_init(&loop->flushq);
     sio__list_init(&loop->drainq);
+    sio__list_init(&loop->ticks);
     sio__list_init(&loop->signals);
     sio__timers_init(&loop->timers, uv_now(loop->uv));
     uv_timer_init(loop->uv, &loop->wheel_timer);

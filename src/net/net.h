@@ -26,6 +26,7 @@
 
 #include "core/addr_table.h"
 #include "core/buf.h"
+#include "core/env.h"
 #include "core/list.h"
 #include "core/rcbuf.h"
 #include "core/timer.h"
@@ -56,6 +57,7 @@ struct sio_loop {
     sio__list drainq;                 /* sio__conn whose output went out at once: their
                                        * "written" news is due (drain_idle) */
     uv_idle_t drain_idle;             /* active while drainq is not empty */
+    sio__list ticks;                  /* sio__tick due at the end of this callback */
     sio__list signals;                /* sio__signal handles */
     size_t out_queued;                /* output bytes queued on all servers' connections */
     size_t out_peak;                  /* highest out_queued since the last malloc_trim */
@@ -212,6 +214,8 @@ struct sio_http_server {
 };
 
 /* loop.c: what the cores get from the loop (their sio__env, server/env.c). */
+void sio__loop_tick(void *loop, sio__tick *t); /* queues t (Node's nextTick) */
+void sio__loop_run_ticks(sio_loop *loop);      /* at the end of each I/O callback */
 uint64_t sio__loop_clock(void *loop);  /* monotonic ms, the timers' clock */
 int64_t sio__loop_wall_ms(void *loop); /* wall-clock ms */
 sio__timers *sio__loop_timers(sio_loop *loop);

@@ -36,5 +36,6 @@ void sio__server_env(sio_loop *loop, sio__env *env)
 {
     static pthread_once_t seeded = PTHREAD_ONCE_INIT;
     pthread_once(&seeded, seed_maps);
-    *env = (sio__env){sio__loop_timers(loop), sio__loop_clock, sio__loop_wall_ms, env_random, loop};
+    *env = (sio__env){sio__loop_timers(loop), sio__loop_clock, sio__loop_wall_ms, env_random, loop,
+                      sio__loop_tick};
 }

@@ -132,6 +132,9 @@ struct sio_server {
     int closing;                 /* sio_server_close() called */
     int shutting_down;           /* sio_server_shutdown() called */
     sio_metrics metrics;         /* this server's Socket.IO counters (core/metrics.h) */
+    sio__list deferred;          /* sio_middleware_next.dnode: events whose listeners
+                                  * run at the tick (Node's nextTick dispatch) */
+    sio__tick tick;              /* queued while deferred is not empty */
 };
 
 struct sio__client {
@@ -256,6 +259,7 @@ struct sio_middleware_next {
     sio_args *args; /* socket.use: the event's arguments (owned) */
     char *event;    /* socket.use: its name (owned) */
     sio_ack *ack;   /* socket.use: its ack handle (retained) or NULL */
+    sio__list dnode; /* in srv->deferred while its listeners wait for the tick */
 };
 
 /* Broadcast options (Node's BroadcastOptions). */
@@ -324,6 +328,10 @@ int sio__socket_send(sio_socket *s, const sio__encoded *e);
 void sio__socket_notify_outgoing(sio_socket *s, const char *event, const sio_args *args);
 /* socket.use: the step after middleware next->index (sio_next). */
 void sio__socket_mw_next(sio_middleware_next *next);
+/* srv's tick: runs the deferred events' listeners, in order. */
+void sio__socket_run_deferred(sio__tick *t);
+/* Drops the deferred events unrun (the server is going). */
+void sio__socket_drop_deferred(sio_server *srv);
 /* socket.use: a middleware failed: the "error" handlers get {message, data}
  * (data stolen, may be NULL). */
 void sio__socket_mw_error(sio_middleware_next *next, const char *message, json_t *data);

@@ -66,6 +66,9 @@ int sio__server_new_core(sio_server **out, const sio_server_options *opts, const
     sio__map_init(&srv->nsps);
     sio__list_init(&srv->clients);
     sio__list_init(&srv->bc_acks);
+    sio__list_init(&srv->deferred);
+    sio__list_init(&srv->tick.node);
+    srv->tick.fn = sio__socket_run_deferred;
     if (sio_server_of(srv, "/") == NULL) {
         sio_server_free(srv);
         return SIO_ENOMEM;
@@ -437,6 +440,7 @@ void sio_server_free(sio_server *srv)
     while (!sio__list_empty(&srv->clients))
         sio__client_closed(SIO_CONTAINER_OF(srv->clients.next, sio__client, node),
                            "server shutting down");
+    sio__socket_drop_deferred(srv); /* their sockets are gone: never run */
     /* before the namespaces (and the admin) go: the callbacks get theirs */
     sio__broadcast_acks_close(srv);
     /* after the sockets' disconnect callbacks, before their namespaces */

@@ -328,14 +328,60 @@ static void mw_next_free(sio_middleware_next *next)
     sio__free(next);
 }
 
+/* The event's listeners, unless the socket disconnected meanwhile (Node:
+ * "ignore packet received after disconnection"); then the admin UI's look
+ * at the data they may have changed. */
+static void dispatch(sio_middleware_next *next)
+{
+    sio_socket *s = next->s;
+    if (s->connected)
+        emit_event(s, next->event, next->args, next->ack);
+    if (s->nsp->srv->admin != NULL)
+        sio__admin_socket_touched(s->nsp->srv->admin, s);
+    mw_next_free(next);
+}
+
+/* Node's dispatch runs the listeners in a process.nextTick: after the
+ * any-listeners of every other packet read in the same go, so two events
+ * read together are both seen by onAny before either's listeners run. */
+static void defer_dispatch(sio_middleware_next *next)
+{
+    sio_server *srv = next->s->nsp->srv;
+    if (srv->env.tick == NULL) { /* no ticks (unit tests): at once */
+        dispatch(next);
+        return;
+    }
+    sio__list_insert_tail(&srv->deferred, &next->dnode);
+    srv->env.tick(srv->env.arg, &srv->tick);
+}
+
+void sio__socket_run_deferred(sio__tick *t)
+{
+    sio_server *srv = SIO_CONTAINER_OF(t, sio_server, tick);
+    while (!sio__list_empty(&srv->deferred)) { /* listeners may defer more: run them too */
+        sio_middleware_next *next = SIO_CONTAINER_OF(srv->deferred.next, sio_middleware_next, dnode);
+        sio__list_remove(&next->dnode);
+        dispatch(next);
+    }
+}
+
+void sio__socket_drop_deferred(sio_server *srv)
+{
+    sio__list_remove(&srv->tick.node);
+    while (!sio__list_empty(&srv->deferred)) {
+        sio_middleware_next *next = SIO_CONTAINER_OF(srv->deferred.next, sio_middleware_next, dnode);
+        sio__list_remove(&next->dnode);
+        mw_next_free(next);
+    }
+}
+
 /* Runs socket middleware next->index, or the listeners after the last. */
 static void run_packet_mw(sio_middleware_next *next)
 {
     sio_socket *s = next->s;
     const sio__handler *h = sio__handler_nth(s, SIO__H_USE, next->index);
     if (h == NULL || !s->connected) {
-        emit_event(s, next->event, next->args, next->ack);
-        mw_next_free(next);
+        defer_dispatch(next);
         return;
     }
     ((sio_packet_middleware_cb)h->fn)(s, next->event, next->args, next->ack, next, h->data);
@@ -362,7 +408,7 @@ void sio__socket_mw_error(sio_middleware_next *next, const char *message, json_t
 }
 
 /* Node's onevent: any-listeners first, then the socket's middlewares, then
- * the event's listeners. */
+ * (at the tick) the event's listeners. */
 static void on_event(sio_socket *s, sio__packet *p)
 {
     sio_args *args;
@@ -383,20 +429,17 @@ static void on_event(sio_socket *s, sio__packet *p)
     while ((h = sio__hsnap_next(&sn, s, SIO__H_ANY, NULL)) != NULL)
         ((sio_any_cb)h->fn)(s, event, args, ack, h->data);
     sio__hsnap_free(&sn);
-    sio_middleware_next *next = NULL;
-    if (sio__handler_count(s, SIO__H_USE, NULL) > 0 &&
-        (next = sio__calloc(1, sizeof *next)) != NULL) {
+    sio_middleware_next *next = sio__calloc(1, sizeof *next);
+    if (next != NULL) {
         *next = (sio_middleware_next){.s = s, .args = args, .event = event, .ack = ack};
+        sio__list_init(&next->dnode);
         sio_socket_ref(s);
         run_packet_mw(next); /* owns args, event and ack from here */
-    } else {
-        emit_event(s, event, args, ack);
+    } else { /* out of memory: the event is dropped */
         sio_ack_release(ack);
         sio_args_free(args);
         sio__free(event);
     }
-    if (s->nsp->srv->admin != NULL)
-        sio__admin_socket_touched(s->nsp->srv->admin, s);
     sio_socket_unref(s);
 }
 /* ---- outbound acks */

@@ -353,6 +353,15 @@ describe('socket.io raw polling: how a server-side close reaches the client', ()
     assert.equal(after.status, 400);
     assert.deepEqual(JSON.parse(after.body), { code: 1, message: 'Session ID unknown' });
   });
+
+  it('an event and a DISCONNECT in one POST: the event\'s handler never runs (Node dispatches a tick later, the socket is gone)', T, async () => {
+    const sid = await joined();
+    const p = await http(url(sid), { method: 'POST', body: '42["message","z"]\x1e41' });
+    assert.equal(p.status, 200);
+    const g = await http(url(sid)); // the next ping (300 ms), nothing before it
+    assert.equal(g.status, 200);
+    assert.deepEqual(g.body.split('\x1e'), ['2']);
+  });
 });
 
 describe('socket.io raw websocket: packets in, packets out', () => {

@@ -48,7 +48,7 @@ static int fake_random(void *arg, void *out, size_t len)
     return 0;
 }
 
-static const sio__env env = {&wheel, fake_now, fake_wall, fake_random, NULL};
+static const sio__env env = {&wheel, fake_now, fake_wall, fake_random, NULL, NULL};
 
 /* One op call. */
 typedef struct ev {

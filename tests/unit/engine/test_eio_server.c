@@ -121,7 +121,7 @@ static const sio__eio_transport_ops fake_ops = {
     .poll_answer = fake_poll_answer,
 };
 
-static const sio__env fake_env = {&wheel, fake_now, NULL, xorshift_random, NULL};
+static const sio__env fake_env = {&wheel, fake_now, NULL, xorshift_random, NULL, NULL};
 
 /* Events of kind k on handle h (h NULL: any handle). */
 static size_t count_ev(ev_kind k, void *h)

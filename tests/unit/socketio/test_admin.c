@@ -25,7 +25,7 @@ static uint64_t fake_now(void *data)
     return now_ms;
 }
 
-static const sio__env fake_env = {&wheel, fake_now, NULL, xorshift_random, NULL};
+static const sio__env fake_env = {&wheel, fake_now, NULL, xorshift_random, NULL, NULL};
 
 static int verify_calls;
 

@@ -28,7 +28,7 @@ static uint64_t fake_now(void *data)
 }
 
 /* The cores' system: the hand-driven clock and wheel, repeatable bytes. */
-static const sio__env fake_env = {&wheel, fake_now, NULL, xorshift_random, NULL};
+static const sio__env fake_env = {&wheel, fake_now, NULL, xorshift_random, NULL, NULL};
 
 #define MAXMSG 64
 typedef struct fake {
