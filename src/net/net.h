@@ -216,8 +216,8 @@ struct sio_http_server {
 /* loop.c: what the cores get from the loop (their sio__env, server/env.c). */
 void sio__loop_tick(void *loop, sio__tick *t); /* queues t (Node's nextTick) */
 void sio__loop_run_ticks(sio_loop *loop);      /* at the end of each I/O callback */
-uint64_t sio__loop_clock(void *loop);  /* monotonic ms, the timers' clock */
-int64_t sio__loop_wall_ms(void *loop); /* wall-clock ms */
+uint64_t sio__loop_clock(void *loop);          /* monotonic ms, the timers' clock */
+int64_t sio__loop_wall_ms(void *loop);         /* wall-clock ms */
 sio__timers *sio__loop_timers(sio_loop *loop);
 /* loop.c: from now on the loop's clocks (sio__loop_clock, the wall clock
  * as 2026-01-01 plus it, sio_loop_now) read now_ms, moved only by further

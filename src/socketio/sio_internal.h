@@ -254,11 +254,11 @@ struct sio_ack {
  * args is NULL, else a socket middleware (socket.use) for one incoming
  * event, which keeps the event until the last step. */
 struct sio_middleware_next {
-    sio_socket *s;  /* referenced */
-    size_t index;   /* middleware that received this handle */
-    sio_args *args; /* socket.use: the event's arguments (owned) */
-    char *event;    /* socket.use: its name (owned) */
-    sio_ack *ack;   /* socket.use: its ack handle (retained) or NULL */
+    sio_socket *s;   /* referenced */
+    size_t index;    /* middleware that received this handle */
+    sio_args *args;  /* socket.use: the event's arguments (owned) */
+    char *event;     /* socket.use: its name (owned) */
+    sio_ack *ack;    /* socket.use: its ack handle (retained) or NULL */
     sio__list dnode; /* in srv->deferred while its listeners wait for the tick */
 };
 

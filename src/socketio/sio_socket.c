@@ -359,7 +359,8 @@ void sio__socket_run_deferred(sio__tick *t)
 {
     sio_server *srv = SIO_CONTAINER_OF(t, sio_server, tick);
     while (!sio__list_empty(&srv->deferred)) { /* listeners may defer more: run them too */
-        sio_middleware_next *next = SIO_CONTAINER_OF(srv->deferred.next, sio_middleware_next, dnode);
+        sio_middleware_next *next =
+            SIO_CONTAINER_OF(srv->deferred.next, sio_middleware_next, dnode);
         sio__list_remove(&next->dnode);
         dispatch(next);
     }
@@ -369,7 +370,8 @@ void sio__socket_drop_deferred(sio_server *srv)
 {
     sio__list_remove(&srv->tick.node);
     while (!sio__list_empty(&srv->deferred)) {
-        sio_middleware_next *next = SIO_CONTAINER_OF(srv->deferred.next, sio_middleware_next, dnode);
+        sio_middleware_next *next =
+            SIO_CONTAINER_OF(srv->deferred.next, sio_middleware_next, dnode);
         sio__list_remove(&next->dnode);
         mw_next_free(next);
     }
@@ -435,7 +437,8 @@ static void on_event(sio_socket *s, sio__packet *p)
         sio__list_init(&next->dnode);
         sio_socket_ref(s);
         run_packet_mw(next); /* owns args, event and ack from here */
-    } else { /* out of memory: the event is dropped */
+    } else {
+        /* out of memory: the event is dropped */
         sio_ack_release(ack);
         sio_args_free(args);
         sio__free(event);
