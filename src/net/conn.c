@@ -12,7 +12,8 @@
  * what the kernel refused goes to a uv_write request. Small writes
  * (frame headers, small packets, HTTP heads) are copied into 16 KiB blocks
  * as they come, so a burst of small packets costs its bytes and not an
- * allocation each; a big shared payload (a broadcast frame) is queued by
+ * allocation each; a big payload, or a lone one (a broadcast frame that
+ * finds the queue empty and nothing small after it), is queued by
  * reference, its frame header kept in the queue entry. A connection that
  * is not keeping up (SIO_OUT_BEHIND bytes waiting) queues even small shared
  * payloads by reference: a slow reader then costs an entry per message, not
@@ -151,19 +152,39 @@ static int block_append(sio__conn *c, const void *data, size_t n)
 }
 
 /* Whether rc is queued by reference rather than copied: big payloads
- * always, shared ones too once the connection is falling behind. */
+ * always; any payload that finds nothing queued, so that a lone frame (one
+ * delivery of a broadcast, whose buffer the adapter holds until every
+ * recipient has it) costs neither a block nor a copy, only the small entry
+ * array (copy_lone copies it after all when more small writes follow); and
+ * shared ones once the connection is falling behind. */
 static int by_reference(const sio__conn *c, const sio__rcbuf *rc)
 {
-    if (rc->len > SIO_COALESCE_MAX)
+    if (rc->len > SIO_COALESCE_MAX || (c->wq_len == 0 && c->blk == NULL))
         return 1;
     return rc->refs > 1 && rc->len >= SIO_SHARE_MIN && c->out_bytes >= SIO_OUT_BEHIND;
+}
+
+/* When a second small write follows a lone small entry queued by
+ * reference, that entry is copied into the block first: a busy
+ * connection's flush stays one buffer, as if it had been copied at once,
+ * and only a lone frame goes without a copy. */
+static int copy_lone(sio__conn *c)
+{
+    if (c->wq_len != 1 || c->blk != NULL || c->wq[0].rc->len > SIO_COALESCE_MAX)
+        return 0;
+    sio__wq_ent *e = &c->wq[0];
+    if (block_append(c, e->hdr, e->hlen) < 0 || block_append(c, e->rc->data, e->rc->len) < 0)
+        return SIO_ENOMEM;
+    sio__rcbuf_unref(e->rc);
+    c->wq_len = 0;
+    return 0;
 }
 
 /* Queues hdr then rc's bytes, all or nothing. */
 static int enqueue(sio__conn *c, sio__rcbuf *rc, const char *hdr, size_t hlen)
 {
     if (rc == NULL || !by_reference(c, rc) || hlen > SIO_WS_FRAME_HEADER_MAX) {
-        if (block_append(c, hdr, hlen) < 0)
+        if (copy_lone(c) < 0 || block_append(c, hdr, hlen) < 0)
             return SIO_ENOMEM;
         return rc ? block_append(c, rc->data, rc->len) : 0;
     }
