@@ -111,6 +111,7 @@ typedef struct replay {
     struct replay **ahead_link; /* where it is linked in app->ahead (NULL: not ahead) */
     struct replay *ahead_next;
     int paused; /* waiting for the socket to drain */
+    int hooked; /* on_drain is registered on the socket */
 } replay;
 
 /* One insert waiting for its commit. */
@@ -129,6 +130,7 @@ static void fail(const char *what, int rc)
 /* ----------------------------------------------------------------- replay */
 
 static void replay_start(replay *r);
+static void on_drain(sio_socket *s, void *data);
 
 /* The arguments of "chat message" for a row: (content, id). NULL on OOM. */
 static sio_args *row_args(const char *msg, size_t len, int64_t id)
@@ -153,6 +155,11 @@ static void replay_batch(const int64_t *ids, const char *const *contents, const 
         r->last = r->sent = ids[i];
     }
     if (sio_socket_buffered(r->socket) > REPLAY_HIGH_WATER) {
+        /* The drain handler only from the first pause on: a socket with
+         * none costs the library nothing after each flush. */
+        if (!r->hooked && sio_socket_on_drain(r->socket, on_drain, r->app) < 0)
+            return; /* no memory: go on without pausing */
+        r->hooked = 1;
         chat_replay_cancel(r->handle); /* resumed from r->last on drain */
         r->handle = NULL;
         r->paused = 1;
@@ -504,7 +511,6 @@ static void on_connection(sio_socket *s, void *data)
     }
     *lim = (limiter){app, (float)app->max_rate, (uint32_t)sio_loop_now(app->loop), 0};
     sio_socket_on(s, "chat message", on_chat_message, lim);
-    sio_socket_on_drain(s, on_drain, app);
     if (sio_socket_recovered(s))
         return;
     replay *r = calloc(1, sizeof *r);

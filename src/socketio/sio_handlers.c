@@ -21,7 +21,7 @@
 #include "socketio/sio_handlers.h"
 
 /* Largest handler buffer: hlen's width in sio_socket. */
-#define HBUF_MAX ((1u << 26) - 1)
+#define HBUF_MAX ((1u << 25) - 1)
 
 /* Bytes of a record whose event name has n bytes (NUL included). */
 static size_t record_size(size_t n)
@@ -37,13 +37,15 @@ static size_t size_of(const sio__handler *h)
 /* Recomputes the flags that summarise the buffer. */
 static void update_flags(sio_socket *s)
 {
-    unsigned any_out = 0;
+    unsigned any_out = 0, any_drain = 0;
     for (size_t off = 0; off < s->hlen;) {
         const sio__handler *h = (const sio__handler *)(s->hbuf + off);
         any_out |= (h->kind & SIO__H_KIND) == SIO__H_ANY_OUT;
+        any_drain |= (h->kind & SIO__H_KIND) == SIO__H_DRAIN;
         off += size_of(h);
     }
     s->any_out = any_out & 1;
+    s->any_drain = any_drain & 1;
 }
 
 int sio__handler_add(sio_socket *s, int kind, const char *event, void (*fn)(void), void *data,

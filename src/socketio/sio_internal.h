@@ -219,8 +219,9 @@ struct sio_socket {
     unsigned abit : 1;       /* adapter-owned flag (only src/adapter/ reads it;
                               * the in-memory adapter: "in its own-id room") */
     unsigned any_out : 1;    /* has onAnyOutgoing handlers (checked per send) */
+    unsigned any_drain : 1;  /* has drain handlers (checked per flush) */
     unsigned nocompress : 1; /* compress(false) for the next emit only */
-    unsigned hlen : 26;      /* bytes of handler records in hbuf (its size) */
+    unsigned hlen : 25;      /* bytes of handler records in hbuf (its size) */
     sio_namespace *nsp;      /* namespace */
     sio__client *client;     /* NULL once disconnected */
     sio__list client_node;   /* in client->sockets */

@@ -252,14 +252,19 @@ void sio__client_drained(sio__client *c)
     sio_socket *few[8];
     size_t n = 0;
     for (sio__list *it = c->sockets.next; it != &c->sockets; it = it->next)
-        n++;
+        n += SIO_CONTAINER_OF(it, sio_socket, client_node)->any_drain;
+    if (n == 0)
+        return; /* nobody listens (most clients, most flushes) */
     sio_socket **snap = n <= 8 ? few : sio__calloc(n, sizeof *snap);
     if (snap == NULL)
         return;
     n = 0;
     for (sio__list *it = c->sockets.next; it != &c->sockets; it = it->next) {
-        snap[n] = SIO_CONTAINER_OF(it, sio_socket, client_node);
-        sio_socket_ref(snap[n++]);
+        sio_socket *s = SIO_CONTAINER_OF(it, sio_socket, client_node);
+        if (s->any_drain) {
+            snap[n] = s;
+            sio_socket_ref(snap[n++]);
+        }
     }
     sio__client_ref(c);
     for (size_t i = 0; i < n; i++)

@@ -248,6 +248,8 @@ void sio__socket_drained(sio_socket *s)
 {
     sio__hsnap sn;
     const sio__handler *h;
+    if (!s->any_drain)
+        return; /* the common case: no snapshot of the handlers per flush */
     sio__hsnap_take(&sn, s);
     while (s->connected && !s->closed && (h = sio__hsnap_next(&sn, s, SIO__H_DRAIN, NULL)))
         ((sio_drain_cb)h->fn)(s, h->data);

@@ -732,6 +732,52 @@ static void test_handlers_added_while_dispatching(void **state)
     sio_server_free(srv);
 }
 
+/* ---- drain: only sockets with drain handlers hear it; one added during a
+ * drain (on another socket of the same client) waits for the next one, as
+ * a listener added during an emit does in Node */
+
+static sio_socket *drain_sock[2];
+static int drain_calls[2];
+
+static void on_drain_b(sio_socket *s, void *data)
+{
+    drain_calls[1]++;
+}
+static void on_drain_a(sio_socket *s, void *data)
+{
+    if (drain_calls[0]++ == 0)
+        assert_int_equal(sio_socket_on_drain(drain_sock[1], on_drain_b, NULL), 0);
+}
+static void drain_setup(sio_socket *s, void *data)
+{
+    drain_sock[strcmp(sio_namespace_name(sio_socket_namespace(s)), "/") != 0] = s;
+}
+
+static void test_drain_handlers(void **state)
+{
+    sio_server *srv = server(0);
+    sio_namespace_on_connection(sio_server_of(srv, "/"), drain_setup, NULL);
+    sio_namespace_on_connection(sio_server_of(srv, "/b"), drain_setup, NULL);
+    fake *f = fake_open(srv);
+    char sid[32];
+    connect_to(f, "0", sid, sizeof sid);
+    connect_to(f, "0/b,", sid, sizeof sid);
+    assert_non_null(drain_sock[0]);
+    assert_non_null(drain_sock[1]);
+    memset(drain_calls, 0, sizeof drain_calls);
+    sio__client_drained(f->c); /* nobody listens */
+    assert_int_equal(drain_calls[0] + drain_calls[1], 0);
+    assert_int_equal(sio_socket_on_drain(drain_sock[0], on_drain_a, NULL), 0);
+    sio__client_drained(f->c); /* a's handler adds b's */
+    assert_int_equal(drain_calls[0], 1);
+    assert_int_equal(drain_calls[1], 0);
+    sio__client_drained(f->c);
+    assert_int_equal(drain_calls[0], 2);
+    assert_int_equal(drain_calls[1], 1);
+    fake_free(f);
+    sio_server_free(srv);
+}
+
 /* ---- the EventEmitter API: once, off, prependAny, offAny, onAnyOutgoing,
  * reserved names through on(), socket middlewares (socket.use) */
 
@@ -1288,6 +1334,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_own_id_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handlers_added_while_dispatching, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drain_handlers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_emitter_api, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_middleware, setup, teardown),
         cmocka_unit_test_setup_teardown(test_middleware, setup, teardown),
