@@ -125,6 +125,9 @@ typedef struct adapter_kind {
     /* Optional: node stops (deaf 1) or resumes (0) receiving from the
      * others, to test requestsTimeout. */
     void (*deafen)(size_t node, int deaf);
+    /* Optional: node's command link to the bus goes down (0) or comes back
+     * (1), to test what waits for it. */
+    void (*link)(size_t node, int up);
 } adapter_kind;
 
 #define MAXNODES 4

@@ -23,6 +23,7 @@ typedef struct rnode {
     rsubs *subs;
     size_t nsubs;
     int deaf; /* deliveries to it are lost (it still counts as subscribed) */
+    int down; /* its command link is down: NUMSUB fails with SIO_ECLOSED */
 } rnode;
 
 /* A queued command: PUBLISH (done NULL) or NUMSUB. */
@@ -75,6 +76,8 @@ static void fake_unsubscribe(void *io, const char *channel, int pattern)
 static int fake_numsub(void *io, const char *channel, void (*done)(void *d, int err, long long n),
                        void *d)
 {
+    if (((rnode *)io)->down)
+        return SIO_ECLOSED;
     rcmd *c = calloc(1, sizeof *c);
     c->channel = strdup(channel);
     c->done = done;
@@ -173,6 +176,14 @@ static void redis_teardown(void)
 static void redis_deafen(size_t node, int deaf)
 {
     FAKE.nodes[node].deaf = deaf;
+}
+
+/* The command link of node goes down, or comes back (and says so). */
+static void redis_link(size_t node, int up)
+{
+    FAKE.nodes[node].down = !up;
+    if (up)
+        sio__rcluster_link_up(FAKE.nodes[node].c);
 }
 
 #endif

@@ -37,7 +37,8 @@ static const adapter_kind ADAPTERS[] = {
      .setup = redis_setup,
      .pump = redis_pump,
      .teardown = redis_teardown,
-     .deafen = redis_deafen},
+     .deafen = redis_deafen,
+     .link = redis_link},
 };
 
 /* ---- helpers */
@@ -464,9 +465,11 @@ static void test_broadcast_ack_disconnect(void **state)
 static int count_calls;
 static size_t count_value;
 
+static int count_err;
+
 static void on_count(sio_namespace *nsp, int err, size_t n, void *data)
 {
-    assert_int_equal(err, 0);
+    count_err = err;
     count_calls++;
     count_value = n;
 }
@@ -504,6 +507,7 @@ static void test_server_side(void **state)
     assert_int_equal(sio_namespace_server_count(CL.nsp[0], on_count, NULL), 0);
     advance(&CL, 0);
     assert_int_equal(count_calls, 1);
+    assert_int_equal(count_err, 0);
     assert_int_equal(count_value, CL.kind->nodes);
 
     for (size_t i = 0; i < CL.kind->nodes; i++)
@@ -592,6 +596,56 @@ static void test_timeouts(void **state)
     cluster_stop(&CL);
 }
 
+/* ---- the link to the bus down: a server count waits for it (Node's
+ * node-redis queues the command while it reconnects), up to
+ * requestsTimeout; so does the count a request starts with */
+
+static void test_link_down(void **state)
+{
+    cluster_start(&CL, kind_of(state));
+    if (CL.kind->link == NULL) {
+        cluster_stop(&CL);
+        skip();
+    }
+    cluster_connect(&CL);
+    CL.kind->link(0, 0);
+    count_calls = 0;
+    assert_int_equal(sio_namespace_server_count(CL.nsp[0], on_count, NULL), 0);
+    advance(&CL, 3000);
+    assert_int_equal(count_calls, 0); /* no error at once: waiting */
+    CL.kind->link(0, 1);
+    advance(&CL, 0);
+    assert_int_equal(count_calls, 1);
+    assert_int_equal(count_err, 0);
+    assert_int_equal(count_value, CL.kind->nodes);
+    /* still away at requestsTimeout: an error then */
+    CL.kind->link(0, 0);
+    assert_int_equal(sio_namespace_server_count(CL.nsp[0], on_count, NULL), 0);
+    advance(&CL, 4999);
+    assert_int_equal(count_calls, 1);
+    advance(&CL, 1);
+    assert_int_equal(count_calls, 2);
+    assert_int_equal(count_err, SIO_ETIMEDOUT);
+    /* fetchSockets made while the link is down goes through once it is back */
+    fetched = NULL;
+    fetch_err = 1;
+    assert_int_equal(sio_broadcast_fetch_sockets_async(op(0), on_fetch, NULL), 0);
+    advance(&CL, 1000);
+    assert_int_equal(fetch_err, 1);
+    CL.kind->link(0, 1);
+    advance(&CL, 0);
+    assert_int_equal(fetch_err, 0);
+    assert_non_null(fetched);
+    sio_fetch_result_free(fetched);
+    fetched = NULL;
+    /* a count waiting when the server goes: called back (SIO_ECLOSED) */
+    CL.kind->link(0, 0);
+    assert_int_equal(sio_namespace_server_count(CL.nsp[0], on_count, NULL), 0);
+    cluster_stop(&CL);
+    assert_int_equal(count_calls, 3);
+    assert_int_equal(count_err, SIO_ECLOSED);
+}
+
 /* ---- out of memory: every allocation of a join/broadcast failing in turn */
 
 static void test_oom(void **state)
@@ -627,6 +681,7 @@ static void test_oom(void **state)
     X(test_broadcast_ack_disconnect)                                                               \
     X(test_server_side)                                                                            \
     X(test_timeouts)                                                                               \
+    X(test_link_down)                                                                              \
     X(test_oom)
 
 int main(void)
