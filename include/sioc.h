@@ -498,6 +498,7 @@ json_t *sio_handshake_query_json(const sio_handshake *hs);
  *   nsp.on("connection", fn)      sio_namespace_on_connection(nsp, fn, data)
  *   socket.on("ev", fn)           sio_socket_on(s, "ev", fn, data)
  *   socket.onAny(fn)              sio_socket_on_any(s, fn, data)
+ *   socket.data.k = v            sio_socket_data_set(s, "k", v)
  *   socket.emit("ev", ...)        sio_emit(s, "ev", args)
  *   socket.timeout(ms).emit(..cb) sio_emit_with_ack(s, "ev", args, ms, cb, data)
  *   callback(...) in a handler    sio_ack_send(ack, args)
