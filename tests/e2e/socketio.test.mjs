@@ -1,8 +1,10 @@
 // Socket.IO v5 end-to-end tests against sioc-protocol-server (or, with
 // SIOC_REF=1, against the Node reference tests/ref/protocol-server.mjs).
 //
-// The server under test exposes Socket.IO at /socket.io/ with pingInterval
-// 300, pingTimeout 200, connectTimeout 1000. On connection to "/" or "/custom"
+// The server under test exposes Socket.IO at /socket.io/ with Node's
+// heartbeat (pingInterval 25000, pingTimeout 20000: a late pong on a loaded
+// machine loses no client) and connectTimeout 1000; the heartbeat tests have
+// a second one with pingInterval 300, pingTimeout 200. On connection to "/" or "/custom"
 // it emits "auth" with the handshake auth object; "message" is answered with
 // "message-back" and the same arguments (binary included); "message-with-ack"
 // is acked with the same arguments; other namespaces are refused with
@@ -25,7 +27,14 @@ const label = (t) => (t ? t.join('+') : 'default (polling -> websocket)');
 
 let server;
 let base;
+let hbServer = null; // the 300/200 ms heartbeat one, started by the first heartbeat test
 const cleanups = [];
+
+/** The server with a 300 ms pingInterval and 200 ms pingTimeout (SIOC_SIO_HEARTBEAT). */
+async function heartbeatServer() {
+  hbServer ??= await startServer('sioc-protocol-server', [], { SIOC_SIO_HEARTBEAT: '300,200' });
+  return hbServer;
+}
 
 let endpointProblem = null; // why /socket.io/ failed the smoke check in before(), if it did
 
@@ -56,16 +65,21 @@ async function smokeCheck() {
     return `smoke check: ${e.message}`;
   }
 }
-after(async () => { await server.stop(); });
+after(async () => {
+  const stops = await Promise.allSettled([server.stop(), hbServer?.stop()]);
+  const failed = stops.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+});
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()();
   assert.ok(server.alive(), `server died:\n${server.stderr()}`);
+  assert.ok(hbServer?.alive() ?? true, `heartbeat server died:\n${hbServer?.stderr()}`);
 });
 
-/** Creates a socket.io-client socket (not yet awaited); closed after the test. */
-function client(nsp = '/', transports = undefined, opts = {}) {
+/** Creates a socket.io-client socket (not yet awaited) on url; closed after the test. */
+function client(nsp = '/', transports = undefined, opts = {}, url = base) {
   if (endpointProblem) assert.fail(`Socket.IO endpoint /socket.io/ is not working: ${endpointProblem}`);
-  const socket = io(`${base}${nsp}`, {
+  const socket = io(`${url}${nsp}`, {
     forceNew: true, reconnection: false, ...(transports ? { transports } : {}), ...opts,
   });
   cleanups.push(async () => socket.disconnect());
@@ -73,8 +87,8 @@ function client(nsp = '/', transports = undefined, opts = {}) {
 }
 
 /** Creates a client and resolves [socket, auth] once connected and the "auth" event came. */
-async function connected(nsp, transports, opts) {
-  const socket = client(nsp, transports, opts);
+async function connected(nsp, transports, opts, url = base) {
+  const socket = client(nsp, transports, opts, url);
   const auth = waitEvent(socket, 'auth', 5000);
   await withTimeout(new Promise((resolve, reject) => {
     socket.once('connect', resolve);
@@ -259,7 +273,7 @@ for (const transports of TRANSPORTS) {
     });
 
     it('stays connected for > 3 ping intervals', T, async () => {
-      const [socket] = await connected('/', transports);
+      const [socket] = await connected('/', transports, {}, (await heartbeatServer()).url);
       let disconnected = null;
       socket.on('disconnect', (r) => { disconnected = r; });
       let pings = 0;

@@ -206,7 +206,7 @@ describe('httpCompression of polling responses', () => {
       const r = await http(url, { method: 'POST', body, headers: { 'content-type': 'text/plain;charset=UTF-8' } });
       assert.equal(r.status, 200, r.body);
     };
-    // One poll; the heartbeat's pings (every 300 ms) are answered and left
+    // One poll; a heartbeat ping, should one come, is answered and left
     // out, so only the packets under test remain.
     const get = async (headers = {}) => {
       const res = await fetch(url, { headers, signal: AbortSignal.timeout(3000) });

@@ -31,7 +31,7 @@ async function refServer() {
   const { Server } = await import('socket.io');
   const httpServer = http.createServer();
   const ioServer = new Server(httpServer, {
-    pingInterval: 300, pingTimeout: 200, connectTimeout: 1000,
+    connectTimeout: 1000, // Node's heartbeat, as the protocol server's /socket.io/
     cors: { origin: true, credentials: true },
     connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_MS, skipMiddlewares: true },
   });

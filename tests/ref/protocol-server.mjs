@@ -6,7 +6,8 @@
 //   /engine.io/  Engine.IO v4, pingInterval 300, pingTimeout 200,
 //                maxHttpBufferSize 1e6, CORS open to any origin with
 //                credentials; every message is echoed back as it came.
-//   /socket.io/  Socket.IO v5, same heartbeat, connectTimeout 1000.
+//   /socket.io/  Socket.IO v5, Node's default heartbeat (25000/20000, or
+//                SIOC_SIO_HEARTBEAT=INTERVAL,TIMEOUT), connectTimeout 1000.
 //                On connection (namespaces "/" and "/custom") emits "auth"
 //                with the handshake auth; "message" -> "message-back" with the
 //                same arguments; "message-with-ack" acks with the same
@@ -54,9 +55,11 @@ function parseTls(argv) {
 const TLS = parseTls(process.argv.slice(2));
 
 const HEARTBEAT = { pingInterval: 300, pingTimeout: 200 };
-// SIOC_SIO_HEARTBEAT=INTERVAL,TIMEOUT: the /socket.io/ heartbeat instead (as socketio.c).
+// The /socket.io/ and /msgpack.io/ heartbeat (as socketio.c): Node's default,
+// so a loaded machine loses no client; SIOC_SIO_HEARTBEAT=INTERVAL,TIMEOUT for
+// the suites that test the heartbeat.
 const [hbInterval, hbTimeout] = (process.env.SIOC_SIO_HEARTBEAT ?? '').split(',').map(Number);
-const IO_HEARTBEAT = hbTimeout ? { pingInterval: hbInterval, pingTimeout: hbTimeout } : HEARTBEAT;
+const IO_HEARTBEAT = hbTimeout ? { pingInterval: hbInterval, pingTimeout: hbTimeout } : {};
 const CORS = { origin: true, credentials: true };
 
 // The fallback handler: engine.io and socket.io wrap it and call it for any
@@ -99,7 +102,7 @@ io.of('/custom').on('connection', onConnection);
 
 /** /msgpack.io/: the same "/" with the msgpack parser. */
 const ioMsgpack = new IoServer(httpServer, {
-  path: '/msgpack.io/', ...HEARTBEAT, connectTimeout: 1000, maxHttpBufferSize: 1e6, cors: CORS,
+  path: '/msgpack.io/', ...IO_HEARTBEAT, connectTimeout: 1000, maxHttpBufferSize: 1e6, cors: CORS,
   parser: msgpackParser, serveClient: false,
 });
 ioMsgpack.on('connection', onConnection);
