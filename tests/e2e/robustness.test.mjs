@@ -408,13 +408,20 @@ describe('robustness', { skip: SKIP }, () => {
     it('a big poll answer read slowly arrives whole (keep-alive timeout only counts idle time)', {
       timeout: 60_000,
     }, async () => {
-      const { sid } = await pollingHandshake(server.url);
+      // Its own server with Node's heartbeat: the 300/200 ms one would end the
+      // session (no poll to carry the ping) while 9 MB of POSTs go through a
+      // loaded ASan build; the keep-alive timeout under test stays 400 ms.
+      const srv = await startServer('sioc-protocol-server', [
+        '--keep-alive-timeout', String(KEEP_ALIVE_TIMEOUT), '--ping-interval', '25000', '--ping-timeout', '20000',
+      ]);
+      cleanups.push(async () => srv.stop());
+      const { sid } = await pollingHandshake(srv.url);
       const batch = Array(1000).fill(`4${'x'.repeat(900)}`).join('\x1e');
       for (let i = 0; i < 9; i++) {
-        const r = await http(eioUrl(server.url, { transport: 'polling', sid }), { method: 'POST', body: batch });
+        const r = await http(eioUrl(srv.url, { transport: 'polling', sid }), { method: 'POST', body: batch }, 10_000);
         assert.equal(r.status, 200);
       }
-      const sock = await connect(server.port);
+      const sock = await connect(srv.port);
       sock.removeAllListeners('data');
       sock.pause();
       sock.write(get(`/engine.io/?EIO=4&transport=polling&sid=${sid}`));
