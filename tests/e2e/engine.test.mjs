@@ -47,10 +47,24 @@ async function openClient(opts = {}) {
   return socket;
 }
 
-/** Opens a raw WebSocket to the Engine.IO endpoint (query merged into the URL). */
-function rawWs(query = {}) {
+/**
+ * Opens a raw WebSocket to the Engine.IO endpoint (query merged into the URL).
+ * Unless answerPings is false (the heartbeat tests), it answers the server's
+ * pings ("2" -> "3") and hides them from 'message' listeners, as a client
+ * does: a test that takes longer than pingInterval on a loaded machine then
+ * neither reads a ping where it expects its echo nor loses the session.
+ */
+function rawWs(query = {}, { answerPings = true } = {}) {
   const ws = new WebSocket(eioUrl(base, { transport: 'websocket', ...query }).replace(/^http/, 'ws'));
   cleanups.push(async () => ws.terminate());
+  if (answerPings) {
+    const emit = ws.emit.bind(ws);
+    ws.emit = (event, ...args) => {
+      if (event !== 'message' || args[1] || String(args[0]) !== '2') return emit(event, ...args);
+      ws.send('3');
+      return true;
+    };
+  }
   return ws;
 }
 
@@ -469,7 +483,7 @@ describe('heartbeat', () => {
 
   it('raw websocket: a connection that ignores pings is closed after pingInterval + pingTimeout', T, async () => {
     const t0 = Date.now();
-    const ws = rawWs();
+    const ws = rawWs({}, { answerPings: false });
     const msgs = [];
     ws.on('message', (d) => msgs.push(String(d)));
     const [code] = await waitEvent(ws, 'close', 3000);
@@ -482,7 +496,7 @@ describe('heartbeat', () => {
   });
 
   it('raw websocket: answering pings keeps it open', T, async () => {
-    const ws = rawWs();
+    const ws = rawWs({}, { answerPings: false });
     let pings = 0;
     ws.on('message', (d) => { if (String(d) === '2') { pings++; ws.send('3'); } });
     let closed = false;
