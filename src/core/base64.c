@@ -1,5 +1,6 @@
-/* Base64: see base64.h. Table-driven; the decoder validates the whole
- * input before it appends anything, so a rejected input never leaves
+/* Base64: see base64.h. Table-driven; one group encoder serves both
+ * alphabets (padded standard, unpadded URL-safe); the decoder validates the
+ * whole input before it appends anything, so a rejected input never leaves
  * partial output behind. */
 #include "core/base64.h"
 
@@ -9,6 +10,31 @@
 
 static const char enc_table[64] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char url_table[64] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Encodes len bytes to o with table, 4 characters per 3 bytes; a short last
+ * group gets '=' padding when pad is set, else only its 2 or 3 characters.
+ * Returns the characters written. */
+static size_t encode_groups(char *o, const char *table, const unsigned char *p, size_t len, int pad)
+{
+    char *start = o;
+    for (size_t i = 0; i < len; i += 3) {
+        size_t left = len - i;
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (left > 1)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (left > 2)
+            v |= p[i + 2];
+        *o++ = table[v >> 18];
+        *o++ = table[(v >> 12) & 63];
+        if (left > 1 || pad)
+            *o++ = left > 1 ? table[(v >> 6) & 63] : '=';
+        if (left > 2 || pad)
+            *o++ = left > 2 ? table[v & 63] : '=';
+    }
+    return (size_t)(o - start);
+}
 
 /* 6-bit value of an alphabet character, or -1 (padding included). */
 static int dec_char(unsigned char c)
@@ -42,22 +68,20 @@ int sio__base64_encode(sio__buf *out, const void *data, size_t len)
     int rc = sio__buf_reserve(out, n);
     if (rc < 0)
         return rc;
-    const unsigned char *p = data;
-    char *o = out->data + out->len;
-    for (size_t i = 0; i < len; i += 3) {
-        size_t left = len - i;
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (left > 1)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (left > 2)
-            v |= p[i + 2];
-        *o++ = enc_table[v >> 18];
-        *o++ = enc_table[(v >> 12) & 63];
-        *o++ = left > 1 ? enc_table[(v >> 6) & 63] : '=';
-        *o++ = left > 2 ? enc_table[v & 63] : '=';
-    }
-    out->len += n;
+    out->len += encode_groups(out->data + out->len, enc_table, data, len, 1);
     return 0;
+}
+
+size_t sio__base64url_encode(char *out, const void *data, size_t len)
+{
+    size_t n = encode_groups(out, url_table, data, len, 0);
+    out[n] = '\0';
+    return n;
+}
+
+char sio__base64url_digit(unsigned v)
+{
+    return url_table[v & 63];
 }
 
 /* Number of '=' at the end of a non-empty, 4-aligned input (0..2), or -1

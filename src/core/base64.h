@@ -1,4 +1,5 @@
-/* Base64 (RFC 4648 section 4: standard alphabet, '=' padding).
+/* Base64 (RFC 4648 section 4: standard alphabet, '=' padding), and the
+ * unpadded base64url (section 5) that ids are made of.
  *
  * Engine.IO long-polling carries binary packets as "b" + base64, so the
  * decoder sees peer input: it is strict (the canonical encoding only) so
@@ -24,5 +25,15 @@ int sio__base64_encode(sio__buf *out, const void *data, size_t len);
  * length requires, and the unused bits of the last group are zero. An
  * empty input decodes to nothing. SIO_ENOMEM/SIO_ELIMIT from out. */
 int sio__base64_decode(sio__buf *out, const char *in, size_t len);
+
+/* Characters of the unpadded base64url encoding of n bytes (n * 4 / 3,
+ * rounded up), for the caller's array size. */
+#define SIO_BASE64URL_LEN(n) (((n)*4 + 2) / 3)
+/* Writes the unpadded base64url encoding of len bytes and a NUL to out
+ * (SIO_BASE64URL_LEN(len) + 1 bytes: a fixed array, no allocation, so an id
+ * costs nothing on the heap); returns the characters written. */
+size_t sio__base64url_encode(char *out, const void *data, size_t len);
+/* The base64url character for the low 6 bits of v. */
+char sio__base64url_digit(unsigned v);
 
 #endif

@@ -339,23 +339,15 @@ int sio__eio_cors_headers(const sio_eio_server *s, sio__slice origin, sio__slice
 /* ------------------------------------------------------------ handshake */
 
 /* 18 CSPRNG bytes -> 24 base64url characters (144 bits), encoded in place
- * (RFC 4648 section 5, no padding: 18 bytes are six whole groups), so a
- * handshake makes no short-lived allocation for it. */
+ * (no padding: 18 bytes are six whole groups), so a handshake makes no
+ * short-lived allocation for it. */
 static int new_session_id(const sio_eio_server *s, char out[SIO_EIO_ID_SIZE])
 {
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[18];
+    _Static_assert(SIO_BASE64URL_LEN(sizeof raw) + 1 == SIO_EIO_ID_SIZE, "session id size");
     if (s->env.random(s->env.arg, raw, sizeof raw) < 0)
         return SIO_EIO;
-    size_t o = 0;
-    for (size_t i = 0; i < sizeof raw; i += 3) {
-        uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
-        out[o++] = abc[v >> 18 & 63];
-        out[o++] = abc[v >> 12 & 63];
-        out[o++] = abc[v >> 6 & 63];
-        out[o++] = abc[v & 63];
-    }
-    out[o] = '\0';
+    sio__base64url_encode(out, raw, sizeof raw);
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/base64.h"
 #include "core/error.h"
 #include "core/assert.h"
 #include "socketio/sio_internal.h"
@@ -283,13 +284,12 @@ int sio__encode_json(sio__encoded *e, int type, const char *nsp, const json_t *d
 
 int sio__random_id(const sio_server *srv, char *out, size_t len)
 {
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[32];
     SIO_ASSERT(len <= sizeof raw);
     if (srv->env.random(srv->env.arg, raw, len) < 0)
         return SIO_EIO;
     for (size_t i = 0; i < len; i++)
-        out[i] = abc[raw[i] & 63];
+        out[i] = sio__base64url_digit(raw[i]);
     out[len] = '\0';
     return 0;
 }

@@ -1,5 +1,6 @@
 /* Unit tests for core/base64: RFC 4648 vectors, strict rejection of every
- * non-canonical form, random round trips, and buffer limits. */
+ * non-canonical form, random round trips, buffer limits, and the unpadded
+ * base64url that ids use. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,13 +130,57 @@ static void test_limits(void **state)
     sio__buf_free(&b);
 }
 
+/* base64url: RFC 4648 section 5's alphabet, no padding, NUL-terminated in
+ * the caller's array; for random data it is the standard encoding with
+ * '+' -> '-', '/' -> '_' and the '=' dropped. */
+static void test_base64url(void **state)
+{
+    (void)state;
+    static const char *const url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+    char out[SIO_BASE64URL_LEN(300) + 1];
+    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+        size_t n = strlen(vec[i][0]);
+        assert_int_equal(SIO_BASE64URL_LEN(n), strlen(url[i]));
+        memset(out, '#', sizeof out);
+        assert_int_equal(sio__base64url_encode(out, vec[i][0], n), strlen(url[i]));
+        assert_string_equal(out, url[i]);
+    }
+    const unsigned char raw4[] = {0xfb, 0xff, 0xbf, 0x00};
+    sio__base64url_encode(out, raw4, 4);
+    assert_string_equal(out, "-_-_AA");
+    assert_int_equal(sio__base64url_digit(62), '-');
+    assert_int_equal(sio__base64url_digit(0x100 | 63), '_');
+    assert_int_equal(sio__base64url_digit(0), 'A');
+    uint64_t s = 7;
+    unsigned char raw[300];
+    for (size_t n = 0; n < sizeof raw; n++) {
+        for (size_t i = 0; i < n; i++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            raw[i] = (unsigned char)(s >> 56);
+        }
+        sio__buf std;
+        sio__buf_init(&std, 0);
+        assert_int_equal(sio__base64_encode(&std, raw, n), 0);
+        size_t len = sio__base64url_encode(out, raw, n);
+        assert_int_equal(len, SIO_BASE64URL_LEN(n));
+        for (size_t i = 0; i < std.len; i++) {
+            char c = std.data[i] == '+' ? '-' : std.data[i] == '/' ? '_' : std.data[i];
+            if (c == '=')
+                assert_true(i >= len);
+            else
+                assert_int_equal(out[i], c);
+        }
+        assert_int_equal(out[len], '\0');
+        sio__buf_free(&std);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc_vectors),
-        cmocka_unit_test(test_strict_rejects),
-        cmocka_unit_test(test_roundtrip_random),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_rfc_vectors),      cmocka_unit_test(test_strict_rejects),
+        cmocka_unit_test(test_roundtrip_random), cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_base64url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
