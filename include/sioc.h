@@ -226,6 +226,26 @@ typedef void (*sio_work_cb)(void *data);
 typedef void (*sio_work_done_cb)(int status, void *data);
 int sio_loop_work(sio_loop *loop, sio_work_cb work, sio_work_done_cb done, void *data);
 
+/* ---- token bucket: rate tokens a second, at most burst of them, taken one
+ * at a time; for a program's own limits (the chat's messages per socket),
+ * and the one the library limits handshakes per address with. No handle and
+ * no clock of its own: the caller passes the time (sio_loop_now). Tokens are
+ * counted in thousandths, so a rate of r adds exactly r thousandths a
+ * millisecond with no floating-point drift; burst is clamped to
+ * SIO_BUCKET_MAX_BURST; the time is kept mod 2^32 ms (a bucket left alone
+ * for 49 days may see less refill than was due, never more). */
+#define SIO_BUCKET_MAX_BURST 4000000u
+typedef struct sio_bucket {
+    uint32_t level; /* tokens, in thousandths */
+    uint32_t last;  /* time (ms, mod 2^32) of the last refill */
+} sio_bucket;
+/* A full bucket (burst tokens) at now_ms. */
+void sio_bucket_init(sio_bucket *b, uint32_t burst, uint64_t now_ms);
+/* Refills for the time since the last call, then takes one token: 1 if
+ * there was one, 0 if the bucket is empty (nothing taken). rate 0: never
+ * refills. */
+int sio_bucket_take(sio_bucket *b, uint32_t rate, uint32_t burst, uint64_t now_ms);
+
 /* ----------------------------------------------------------- HTTP server */
 
 /* An HTTP/1.1 server. Engine.IO servers attach to it at their path; every

@@ -296,14 +296,14 @@ static int64_t server_offset(sio_socket *s)
 
 /* ----------------------------------------------------------- rate limit */
 
-/* One socket's token bucket: max_rate tokens a second, as many at most (a
- * burst of one second's worth). A message without a token is refused in its
- * ack; max_rate refusals in a row (at least twice the rate for a second) is
- * a flood, and the socket is disconnected. Node's tutorial has no limit. */
-typedef struct limiter { /* 20 bytes: the smallest heap chunk */
+/* One socket's token bucket (sio_bucket, the library's): max_rate tokens a
+ * second, as many at most (a burst of one second's worth). A message
+ * without a token is refused in its ack; max_rate refusals in a row (at
+ * least twice the rate for a second) is a flood, and the socket is
+ * disconnected. Node's tutorial has no limit. */
+typedef struct limiter { /* 24 bytes: the smallest heap chunk */
     chat *app;
-    float tokens;
-    uint32_t last; /* loop ms (mod 2^32) of the last refill */
+    sio_bucket bucket;
     uint32_t over; /* refusals since the last accepted message */
 } limiter;
 
@@ -311,13 +311,7 @@ typedef struct limiter { /* 20 bytes: the smallest heap chunk */
 static int limiter_take(limiter *l, sio_socket *s)
 {
     chat *app = l->app;
-    uint32_t now = (uint32_t)sio_loop_now(app->loop);
-    l->tokens += (float)((double)(uint32_t)(now - l->last) * app->max_rate / 1000.0);
-    if (l->tokens > (float)app->max_rate)
-        l->tokens = (float)app->max_rate;
-    l->last = now;
-    if (l->tokens >= 1) {
-        l->tokens -= 1;
+    if (sio_bucket_take(&l->bucket, app->max_rate, app->max_rate, sio_loop_now(app->loop))) {
         l->over = 0;
         return 1;
     }
@@ -509,7 +503,8 @@ static void on_connection(sio_socket *s, void *data)
         sio_socket_disconnect(s, 1);
         return;
     }
-    *lim = (limiter){app, (float)app->max_rate, (uint32_t)sio_loop_now(app->loop), 0};
+    lim->app = app;
+    sio_bucket_init(&lim->bucket, app->max_rate, sio_loop_now(app->loop));
     sio_socket_on(s, "chat message", on_chat_message, lim);
     if (sio_socket_recovered(s))
         return;

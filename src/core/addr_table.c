@@ -80,7 +80,7 @@ sio__addr_entry *sio__addr_table_get(sio__addr_table *t, const char *addr, uint6
     if (make_room(t) < 0 || (e = sio__calloc(1, sizeof *e)) == NULL)
         return NULL;
     memcpy(e->addr, addr, len);
-    sio__bucket_init(&e->bucket, t->burst, now);
+    sio_bucket_init(&e->bucket, t->burst, now);
     if (sio__map_put(&t->map, e->addr, len, e) < 0) {
         sio__free(e);
         return NULL;
@@ -98,5 +98,5 @@ void sio__addr_table_release(sio__addr_table *t, sio__addr_entry *e, uint64_t no
 int sio__addr_table_take(sio__addr_table *t, const char *addr, uint64_t now)
 {
     sio__addr_entry *e = sio__addr_table_get(t, addr, now);
-    return e == NULL || sio__bucket_take(&e->bucket, t->rate, t->burst, now);
+    return e == NULL || sio_bucket_take(&e->bucket, t->rate, t->burst, now);
 }

@@ -34,9 +34,9 @@
 #define SIO_ADDR_MAX 47
 
 typedef struct sio__addr_entry {
-    sio__list lru;      /* in the table's lru list, least recently used first */
-    uint32_t conns;     /* connections the caller counts as open */
-    sio__bucket bucket; /* handshakes (the table's rate and burst) */
+    sio__list lru;     /* in the table's lru list, least recently used first */
+    uint32_t conns;    /* connections the caller counts as open */
+    sio_bucket bucket; /* handshakes (the table's rate and burst) */
     char addr[SIO_ADDR_MAX + 1];
 } sio__addr_entry;
 

@@ -1,4 +1,4 @@
-/* Token bucket: see bucket.h. */
+/* Token bucket: see bucket.h and sioc.h. */
 #include "core/bucket.h"
 
 static uint64_t capacity(uint32_t burst)
@@ -7,7 +7,7 @@ static uint64_t capacity(uint32_t burst)
 }
 
 /* The level b would have at now. */
-static uint64_t level_at(const sio__bucket *b, uint32_t rate, uint32_t burst, uint64_t now)
+static uint64_t level_at(const sio_bucket *b, uint32_t rate, uint32_t burst, uint64_t now)
 {
     uint64_t cap = capacity(burst);
     uint64_t add = (uint64_t)(uint32_t)((uint32_t)now - b->last) * rate;
@@ -15,13 +15,13 @@ static uint64_t level_at(const sio__bucket *b, uint32_t rate, uint32_t burst, ui
     return level > cap ? cap : level;
 }
 
-void sio__bucket_init(sio__bucket *b, uint32_t burst, uint64_t now)
+void sio_bucket_init(sio_bucket *b, uint32_t burst, uint64_t now)
 {
     b->level = (uint32_t)capacity(burst);
     b->last = (uint32_t)now;
 }
 
-int sio__bucket_take(sio__bucket *b, uint32_t rate, uint32_t burst, uint64_t now)
+int sio_bucket_take(sio_bucket *b, uint32_t rate, uint32_t burst, uint64_t now)
 {
     uint64_t level = level_at(b, rate, burst, now);
     b->last = (uint32_t)now;
@@ -33,7 +33,7 @@ int sio__bucket_take(sio__bucket *b, uint32_t rate, uint32_t burst, uint64_t now
     return 1;
 }
 
-int sio__bucket_full(const sio__bucket *b, uint32_t rate, uint32_t burst, uint64_t now)
+int sio__bucket_full(const sio_bucket *b, uint32_t rate, uint32_t burst, uint64_t now)
 {
     return level_at(b, rate, burst, now) >= capacity(burst);
 }

@@ -1,6 +1,5 @@
-/* Unit tests for core/bucket and core/addr_table: the bucket's refill to
- * the millisecond, its burst, clamping and rate 0; the table's connection
- * counts, handshake buckets per address, expiry of idle entries, the cap
+/* Unit tests for core/addr_table (the bucket has test_bucket.c): the
+ * table's connection counts, handshake buckets per address, expiry of idle entries, the cap
  * (eviction of the least recently used entry, never of one holding
  * connections), a flood of distinct addresses staying bounded, and
  * allocation failure. Time is passed in, never read. */
@@ -15,43 +14,6 @@
 
 #include "core/addr_table.h"
 #include "core/alloc.h"
-
-static void test_bucket_refill(void **state)
-{
-    (void)state;
-    sio__bucket b;
-    sio__bucket_init(&b, 3, 1000); /* 2 a second, 3 at most */
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(sio__bucket_take(&b, 2, 3, 1000), 1);
-    assert_int_equal(sio__bucket_take(&b, 2, 3, 1000), 0);
-    assert_int_equal(sio__bucket_take(&b, 2, 3, 1499), 0); /* 0.998 tokens */
-    assert_int_equal(sio__bucket_take(&b, 2, 3, 1500), 1); /* one whole token */
-    assert_int_equal(sio__bucket_take(&b, 2, 3, 1500), 0);
-    assert_false(sio__bucket_full(&b, 2, 3, 2999));
-    assert_true(sio__bucket_full(&b, 2, 3, 3000));
-    /* a long pause refills to the burst, never more */
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(sio__bucket_take(&b, 2, 3, 1000000), 1);
-    assert_int_equal(sio__bucket_take(&b, 2, 3, 1000000), 0);
-}
-
-static void test_bucket_edges(void **state)
-{
-    (void)state;
-    sio__bucket b;
-    sio__bucket_init(&b, 1, 0);
-    assert_int_equal(sio__bucket_take(&b, 0, 1, 0), 1);
-    assert_int_equal(sio__bucket_take(&b, 0, 1, 100000), 0); /* rate 0: never refills */
-    /* a burst over the maximum is clamped, not wrapped */
-    sio__bucket_init(&b, UINT32_MAX, 0);
-    assert_int_equal(b.level, SIO_BUCKET_MAX_BURST * 1000u);
-    assert_int_equal(sio__bucket_take(&b, 1000000, UINT32_MAX, 10), 1);
-    /* the ms clock wraps at 2^32 without a jump */
-    sio__bucket_init(&b, 1, UINT32_MAX - 5);
-    assert_int_equal(sio__bucket_take(&b, 1000, 1, UINT32_MAX - 5), 1);
-    assert_int_equal(sio__bucket_take(&b, 1000, 1, (uint64_t)UINT32_MAX + 1), 1); /* 6 ms later */
-    assert_int_equal(sio__bucket_take(&b, 1000, 1, (uint64_t)UINT32_MAX + 1), 0);
-}
 
 static void test_conns(void **state)
 {
@@ -166,9 +128,8 @@ static void test_oom(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bucket_refill), cmocka_unit_test(test_bucket_edges),
-        cmocka_unit_test(test_conns),         cmocka_unit_test(test_handshakes),
-        cmocka_unit_test(test_cap),           cmocka_unit_test(test_flood_bounded),
+        cmocka_unit_test(test_conns), cmocka_unit_test(test_handshakes),
+        cmocka_unit_test(test_cap),   cmocka_unit_test(test_flood_bounded),
         cmocka_unit_test(test_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
