@@ -15,6 +15,9 @@ int sio__log_level = SIO_LOG_DEBUG;
 static sio_log_cb log_cb;
 static void *log_data;
 static int configured; /* sio_log_set() was called: DEBUG is not read */
+/* What stamps stderr lines (see sio__log_set_clock); atomic because loops
+ * may be created on several threads while others log. */
+static int64_t (*wall_clock)(void);
 
 static const struct {
     unsigned cat;
@@ -87,6 +90,11 @@ void sio_log_set(unsigned categories, int max_level, sio_log_cb cb, void *data)
     sio__log_categories = categories & SIO_LOG_ALL;
 }
 
+void sio__log_set_clock(int64_t (*wall_ms)(void))
+{
+    __atomic_store_n(&wall_clock, wall_ms, __ATOMIC_RELAXED);
+}
+
 void sio__log_init_from_env(void)
 {
     if (configured)
@@ -99,13 +107,15 @@ void sio__log_init_from_env(void)
 /* debug's non-TTY format: ISO time, the name, the message. */
 static void write_stderr(const char *category, const char *msg)
 {
-    struct timespec ts;
+    int64_t (*clock)(void) = __atomic_load_n(&wall_clock, __ATOMIC_RELAXED);
+    int64_t ms = clock != NULL ? clock() : 0;
+    if (ms < 0)
+        ms = 0;
+    time_t sec = (time_t)(ms / 1000);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s\n", tm.tm_year + 1900,
-            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-            category, msg);
+    gmtime_r(&sec, &tm);
+    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s\n", tm.tm_year + 1900, tm.tm_mon + 1,
+            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000), category, msg);
 }
 
 void sio__log(unsigned cat, int level, const char *fmt, ...)

@@ -11,6 +11,8 @@
 #ifndef SIO_CORE_LOG_H
 #define SIO_CORE_LOG_H
 
+#include <stdint.h>
+
 #include "sioc.h"
 
 #define SIO_LOG_LINE_MAX 512
@@ -32,6 +34,12 @@ void sio__log(unsigned cat, int level, const char *fmt, ...) __attribute__((form
 
 /* Reads DEBUG once, unless the program configured logging itself. */
 void sio__log_init_from_env(void);
+
+/* The wall clock (ms since the epoch) that stamps the stderr lines. Core
+ * reads no clock itself (the sans-I/O rule): the net layer installs its own
+ * when it creates a loop; until then, or with NULL, lines are stamped 0
+ * (1970-01-01T00:00:00.000Z). Process-wide, as the logger is. */
+void sio__log_set_clock(int64_t (*wall_ms)(void));
 
 /* "sioc:engine" for SIO_LOG_ENGINE, etc. */
 const char *sio__log_category_name(unsigned cat);

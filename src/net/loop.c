@@ -50,13 +50,20 @@ sio__timers *sio__loop_timers(sio_loop *loop)
 /* The manual clock's wall time: 2026-01-01T00:00:00Z plus the clock. */
 #define SIO_MANUAL_EPOCH_MS 1767225600000LL
 
+/* The system's wall clock in ms (0 if it cannot be read): the loops' unless
+ * manual, and the one the log's stderr lines are stamped with. */
+static int64_t system_wall_ms(void)
+{
+    uv_timeval64_t tv;
+    return uv_gettimeofday(&tv) == 0 ? tv.tv_sec * 1000 + tv.tv_usec / 1000 : 0;
+}
+
 int64_t sio__loop_wall_ms(void *loop)
 {
     sio_loop *l = loop;
     if (l->manual_clock)
         return SIO_MANUAL_EPOCH_MS + (int64_t)l->manual_now;
-    uv_timeval64_t tv;
-    return uv_gettimeofday(&tv) == 0 ? tv.tv_sec * 1000 + tv.tv_usec / 1000 : 0;
+    return system_wall_ms();
 }
 
 static void wheel_fire(uv_timer_t *t)
@@ -139,6 +146,7 @@ static void run_posted(uv_async_t *a)
 static void loop_init_handles(sio_loop *loop)
 {
     sio__log_init_from_env();
+    sio__log_set_clock(system_wall_ms);
     pthread_mutex_init(&loop->post_lock, NULL);
     sio__list_init(&loop->posted);
     sio__list_init(&loop->flushq);

@@ -1,12 +1,15 @@
 /* Logging: DEBUG parsing as Node's `debug` does it (names, wildcards,
  * exclusions, separators), the callback receiving level, category and
- * message, level filtering, truncation of long lines, and no evaluation of
- * the arguments when a category is off. */
+ * message, level filtering, truncation of long lines, no evaluation of
+ * the arguments when a category is off, and stderr lines stamped by the
+ * clock the program installed (core reads none). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -80,11 +83,45 @@ static void test_callback_levels_and_cost(void **state)
     assert_int_equal(sio__log_categories, 0);
 }
 
+/* 2026-01-01T00:00:00.123Z */
+static int64_t fake_wall(void)
+{
+    return 1767225600123LL;
+}
+
+/* Without a callback, lines go to stderr in debug's format, stamped by the
+ * installed clock, or with time 0 when there is none. */
+static void test_stderr_stamp(void **state)
+{
+    (void)state;
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0 && dup2(fileno(tmp), 2) == 2);
+    sio_log_set(SIO_LOG_ENGINE, SIO_LOG_DEBUG, NULL, NULL);
+    sio__log_set_clock(fake_wall);
+    SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_INFO, "hello %d", 7);
+    sio__log_set_clock(NULL);
+    SIO_LOG(SIO_LOG_ENGINE, SIO_LOG_INFO, "no clock");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char buf[256];
+    rewind(tmp);
+    size_t n = fread(buf, 1, sizeof buf - 1, tmp);
+    buf[n] = '\0';
+    fclose(tmp);
+    assert_string_equal(buf, "2026-01-01T00:00:00.123Z sioc:engine hello 7\n"
+                             "1970-01-01T00:00:00.000Z sioc:engine no clock\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_debug),
         cmocka_unit_test(test_callback_levels_and_cost),
+        cmocka_unit_test(test_stderr_stamp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
