@@ -331,7 +331,9 @@ for (const transports of TRANSPORTS) {
       const sends = Array.from({ length: 40 }, (_, i) => a.send(`burst ${i}`, `burst-${i}`)
         .then((ack) => { if (ack === undefined) acked.push(`burst ${i}`); firstAck(); }, () => {}));
       await withTimeout(oneAcked, 5000, 'the first ack of the burst'); // the burst is under way
-      const gone = [waitEvent(a.socket, 'disconnect', 5000), waitEvent(b.socket, 'disconnect', 5000)];
+      // 10 s: the stop itself may take up to 5 s on a loaded machine, and these
+      // waits start before it.
+      const gone = [waitEvent(a.socket, 'disconnect', 10_000), waitEvent(b.socket, 'disconnect', 10_000)];
       await server.stop(); // exit 0 in time, no sanitizer report
       const reasons = (await Promise.all(gone)).map(([r]) => r);
       for (const r of reasons) {

@@ -372,9 +372,25 @@ describe('robustness', { skip: SKIP }, () => {
   });
 
   describe('bodies and Engine.IO payloads', () => {
+    // The same deadlines with Node's heartbeat: at 300/200 ms a session ends
+    // (no poll to carry the ping) while megabytes of POSTs go through a loaded
+    // ASan build, or a pending poll gets the ping where a test expects its
+    // answer; none of these tests is about the heartbeat.
+    let srv;
+    before(async () => {
+      srv = await startServer('sioc-protocol-server', [
+        '--headers-timeout', String(HEADERS_TIMEOUT),
+        '--request-timeout', String(REQUEST_TIMEOUT),
+        '--keep-alive-timeout', String(KEEP_ALIVE_TIMEOUT),
+        '--ping-interval', '25000', '--ping-timeout', '20000',
+      ]);
+    });
+    after(async () => { await srv?.stop(); });
+    afterEach(() => assert.ok(srv.alive(), `server died:\n${srv.stderr()}`));
+
     it('a chunked POST bigger than maxPayload -> 413, the server survives', T, async () => {
-      const { sid } = await pollingHandshake(server.url);
-      const sock = await connect(server.port);
+      const { sid } = await pollingHandshake(srv.url);
+      const sock = await connect(srv.port);
       sock.write(`POST /engine.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: localhost\r\n`
         + 'Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n');
       const chunk = `4${'x'.repeat(65535)}`;
@@ -388,12 +404,12 @@ describe('robustness', { skip: SKIP }, () => {
       assert.equal(r.status, 413);
       assert.ok(sent > MAX_PAYLOAD - 65536, `413 only near the limit (after ${sent} bytes)`);
       await closedWithin(sock, 2000);
-      await pollingHandshake(server.url); // still serving
+      await pollingHandshake(srv.url); // still serving
     });
 
     it('a Content-Length over maxPayload -> 413 before the body is sent', T, async () => {
-      const { sid } = await pollingHandshake(server.url);
-      const sock = await connect(server.port);
+      const { sid } = await pollingHandshake(srv.url);
+      const sock = await connect(srv.port);
       sock.write(`POST /engine.io/?EIO=4&transport=polling&sid=${sid} HTTP/1.1\r\nHost: localhost\r\n`
         + `Content-Type: text/plain\r\nContent-Length: ${MAX_PAYLOAD + 1}\r\n\r\n`);
       const [r] = await responses(sock, 1);
@@ -408,13 +424,6 @@ describe('robustness', { skip: SKIP }, () => {
     it('a big poll answer read slowly arrives whole (keep-alive timeout only counts idle time)', {
       timeout: 60_000,
     }, async () => {
-      // Its own server with Node's heartbeat: the 300/200 ms one would end the
-      // session (no poll to carry the ping) while 9 MB of POSTs go through a
-      // loaded ASan build; the keep-alive timeout under test stays 400 ms.
-      const srv = await startServer('sioc-protocol-server', [
-        '--keep-alive-timeout', String(KEEP_ALIVE_TIMEOUT), '--ping-interval', '25000', '--ping-timeout', '20000',
-      ]);
-      cleanups.push(async () => srv.stop());
       const { sid } = await pollingHandshake(srv.url);
       const batch = Array(1000).fill(`4${'x'.repeat(900)}`).join('\x1e');
       for (let i = 0; i < 9; i++) {
@@ -441,13 +450,13 @@ describe('robustness', { skip: SKIP }, () => {
     });
 
     it('invalid base64 in a polling POST ("b!!!") closes the session', T, async () => {
-      const { sid } = await pollingHandshake(server.url);
-      const pending = http(eioUrl(server.url, { transport: 'polling', sid }));
+      const { sid } = await pollingHandshake(srv.url);
+      const pending = http(eioUrl(srv.url, { transport: 'polling', sid }));
       await sleep(30);
-      const r = await http(eioUrl(server.url, { transport: 'polling', sid }), { method: 'POST', body: 'b!!!' });
+      const r = await http(eioUrl(srv.url, { transport: 'polling', sid }), { method: 'POST', body: 'b!!!' });
       assert.ok(r.status === 200 || r.status === 400, `POST answered ${r.status}`);
       assert.deepEqual(decodePayload((await pending).body), ['1'], 'the pending poll gets the close packet');
-      const next = await http(eioUrl(server.url, { transport: 'polling', sid }));
+      const next = await http(eioUrl(srv.url, { transport: 'polling', sid }));
       assert.equal(next.status, 400);
       assert.deepEqual(JSON.parse(next.body), { code: 1, message: 'Session ID unknown' });
     });
@@ -621,7 +630,8 @@ describe('slow WebSocket reader', { skip: SKIP }, () => {
     assert.ok(peak < BOUND_KIB, `server peak RSS grew by ${peak} KiB after ${sent} bytes of pipelined requests`);
     const other = await connect(srv.port);
     other.write(get('/nope'));
-    assert.equal((await responses(other, 1))[0].status, 404, 'still serving');
+    // 10 s: the flood may still be parsed on a loaded machine; serving is the point, not speed.
+    assert.equal((await responses(other, 1, 10_000))[0].status, 404, 'still serving');
   });
 });
 
