@@ -326,15 +326,15 @@ for (const transports of TRANSPORTS) {
 }
 
 describe('socket.io raw polling: how a server-side close reaches the client', () => {
-  const url = (sid) => `${base}/socket.io/?EIO=4&transport=polling${sid ? `&sid=${sid}` : ''}`;
+  const url = (sid, on = base) => `${on}/socket.io/?EIO=4&transport=polling${sid ? `&sid=${sid}` : ''}`;
 
-  /** Opens an Engine.IO session, joins "/" and drains the CONNECT reply; resolves the sid. */
-  async function joined() {
+  /** Opens an Engine.IO session on a server, joins "/" and drains the CONNECT reply; resolves the sid. */
+  async function joined(on = base) {
     if (endpointProblem) assert.fail(`Socket.IO endpoint /socket.io/ is not working: ${endpointProblem}`);
-    const open = await http(url());
+    const open = await http(url(undefined, on));
     const { sid } = JSON.parse(open.body.slice(1));
-    assert.equal((await http(url(sid), { method: 'POST', body: '40' })).status, 200);
-    const reply = await http(url(sid));
+    assert.equal((await http(url(sid, on), { method: 'POST', body: '40' })).status, 200);
+    const reply = await http(url(sid, on));
     assert.match(reply.body, /^40\{"sid":/);
     return sid;
   }
@@ -369,10 +369,11 @@ describe('socket.io raw polling: how a server-side close reaches the client', ()
   });
 
   it('an event and a DISCONNECT in one POST: the event\'s handler never runs (Node dispatches a tick later, the socket is gone)', T, async () => {
-    const sid = await joined();
-    const p = await http(url(sid), { method: 'POST', body: '42["message","z"]\x1e41' });
+    const hb = (await heartbeatServer()).url; // the ping ends the poll
+    const sid = await joined(hb);
+    const p = await http(url(sid, hb), { method: 'POST', body: '42["message","z"]\x1e41' });
     assert.equal(p.status, 200);
-    const g = await http(url(sid)); // the next ping (300 ms), nothing before it
+    const g = await http(url(sid, hb)); // the next ping (300 ms), nothing before it
     assert.equal(g.status, 200);
     assert.deepEqual(g.body.split('\x1e'), ['2']);
   });
