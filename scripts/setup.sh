@@ -68,6 +68,13 @@ if ((${#missing[@]})); then
 fi
 
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  # npm ci empties node_modules first: through a symlink (a git worktree
+  # sharing another checkout's modules) it would wipe the other checkout's.
+  if [[ -L node_modules ]]; then
+    echo "setup: node_modules is a symlink to $(readlink -f node_modules); refusing to run npm ci" \
+      "through it (replace it with a copy or a directory of its own)" >&2
+    exit 1
+  fi
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
