@@ -886,8 +886,11 @@ int sio_socket_off_any_outgoing(sio_socket *s, sio_any_outgoing_cb cb, void *dat
  * them in order, after the any-handlers and before the event's handlers.
  * Each must end its step exactly once, now or later: sio_next(next) passes
  * the event on, sio_next_error(next, message, data) drops it and emits
- * "error" ({"message","data"}) to the socket's error handlers (none: the
- * error is dropped; Node logs it). A middleware may change args (it owns
+ * "error" ({"message","data"}) to the socket's error handlers when the
+ * event's listeners would have run (after the any-handlers of the other
+ * events read with it), even if the socket disconnected meanwhile, as
+ * Node's _onerror does (none: the error is dropped, as by the noop
+ * listener Node adds). A middleware may change args (it owns
  * nothing: args and ack stay valid until its step ends). If the socket
  * disconnects meanwhile, the event is dropped when the step ends. */
 typedef void (*sio_packet_middleware_cb)(sio_socket *s, const char *event, sio_args *args,

@@ -4,7 +4,8 @@
  * sends with an ack is answered through it.
  *
  *   incoming() -> ["any0:<ev>", "any1:<ev>", ...]: what prependAny (any0)
- *       and onAny (any1) saw so far, in order
+ *       and onAny (any1) saw so far, in order, and "error:<message>" where
+ *       the socket's "error" listener ran
  *   outgoing() -> [<ev>, ...]: what onAnyOutgoing saw (emits, broadcasts)
  *   ping-me(n): emits "pong-you" n, and broadcasts "to-all" n to the namespace
  *   once(): a once() handler emits "once-hit"
@@ -12,7 +13,8 @@
  *   mw-edit(...args) -> args + ["edited"]: a socket.use middleware added it
  *   mw-deny(): the middleware refuses it with "denied", data {code: 7}: the
  *       socket's "error" listener emits "error-seen" {message, data}
- *   reason(id) -> {disconnecting, disconnect} seen through on() for id
+ *   reason(id) -> {disconnecting, disconnect} seen through on() for id,
+ *       and error: "<message>:<connected>" if its "error" listener ran
  *   handshake() -> {name, tags, loopback, secure}: handshake.query.name /
  *       .tags (an array when repeated), whether the peer address is a
  *       loopback one, handshake.secure (TLS)
@@ -119,19 +121,35 @@ static void on_mw_edit(sio_socket *s, const sio_args *args, sio_ack *ack, void *
         sio_ack_send(ack, args);
 }
 
-static void on_error(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
-{
-    emit1(s, "error-seen", json_incref(sio_args_get(args, 0)));
-}
-
-static void on_reason_ev(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+/* reasons[id], created on first use. */
+static json_t *reason_of(sio_socket *s)
 {
     json_t *r = json_object_get(reasons, sio_socket_id(s));
     if (r == NULL) {
         r = json_object();
         json_object_set_new(reasons, sio_socket_id(s), r);
     }
-    json_object_set(r, d, sio_args_get(args, 0));
+    return r;
+}
+
+/* Records itself (incoming goes with the socket at disconnect, reasons
+ * stays: the listener also runs after a disconnect) and tells the client. */
+static void on_error(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+{
+    json_t *err = sio_args_get(args, 0);
+    const char *msg = json_string_value(json_object_get(err, "message"));
+    api_sock *st = sio_socket_get_data(s);
+    if (st != NULL)
+        json_array_append_new(st->incoming, json_sprintf("error:%s", msg ? msg : ""));
+    json_object_set_new(
+        reason_of(s), "error",
+        json_sprintf("%s:%s", msg ? msg : "", sio_socket_connected(s) ? "true" : "false"));
+    emit1(s, "error-seen", json_incref(err));
+}
+
+static void on_reason_ev(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+{
+    json_object_set(reason_of(s), d, sio_args_get(args, 0));
     if (strcmp(d, "disconnect") == 0) {
         api_sock *st = sio_socket_get_data(s);
         json_decref(st->incoming);

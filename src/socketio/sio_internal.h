@@ -333,8 +333,10 @@ void sio__socket_mw_next(sio_middleware_next *next);
 void sio__socket_run_deferred(sio__tick *t);
 /* Drops the deferred events unrun (the server is going). */
 void sio__socket_drop_deferred(sio_server *srv);
-/* socket.use: a middleware failed: the "error" handlers get {message, data}
- * (data stolen, may be NULL). */
+/* socket.use: a middleware failed: the event is dropped and the "error"
+ * handlers get {message, data} (data stolen, may be NULL) at the tick, as
+ * the event's listeners would have, even if the socket disconnected
+ * meanwhile (Node's _onerror). */
 void sio__socket_mw_error(sio_middleware_next *next, const char *message, json_t *data);
 /* Queues an encoded EVENT carrying ack id `id` and waits for the client's
  * ack: cb as sio_emit_with_ack's (timeout_ms 0: no timeout). SIO_ECLOSED

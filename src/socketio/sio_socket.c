@@ -330,13 +330,30 @@ static void mw_next_free(sio_middleware_next *next)
     sio__free(next);
 }
 
+/* Calls the "error" listeners with a refused event's error. Node's
+ * _onerror checks nothing: they run even if the socket disconnected while
+ * the error waited for the tick (none: dropped; Node's own noop listener
+ * does the same). */
+static void emit_error(sio_socket *s, const sio_args *args)
+{
+    sio__hsnap sn;
+    const sio__handler *h;
+    sio__hsnap_take(&sn, s);
+    while ((h = sio__hsnap_next(&sn, s, -1, "error")) != NULL)
+        ((sio_event_cb)h->fn)(s, args, NULL, h->data);
+    sio__hsnap_free(&sn);
+}
+
 /* The event's listeners, unless the socket disconnected meanwhile (Node:
- * "ignore packet received after disconnection"); then the admin UI's look
- * at the data they may have changed. */
+ * "ignore packet received after disconnection"), or for an event a
+ * middleware refused (event NULL, args its error) the "error" listeners;
+ * then the admin UI's look at the data they may have changed. */
 static void dispatch(sio_middleware_next *next)
 {
     sio_socket *s = next->s;
-    if (s->connected)
+    if (next->event == NULL)
+        emit_error(s, next->args);
+    else if (s->connected)
         emit_event(s, next->event, next->args, next->ack);
     if (s->nsp->srv->admin != NULL)
         sio__admin_socket_touched(s->nsp->srv->admin, s);
@@ -399,16 +416,25 @@ void sio__socket_mw_next(sio_middleware_next *next)
 
 void sio__socket_mw_error(sio_middleware_next *next, const char *message, json_t *data)
 {
-    sio_socket *s = next->s;
     json_t *err = json_pack("{s:s}", "message", message ? message : "");
     if (err && data)
         json_object_set(err, "data", data);
     json_decref(data);
     sio_args *a = err ? sio_args_json(json_pack("[o]", err)) : NULL;
-    if (a != NULL && s->connected)
-        emit_event(s, "error", a, NULL); /* Node's _onerror; none: dropped */
-    sio_args_free(a);
-    mw_next_free(next);
+    /* The refused event and its ack are dropped; its error goes to the
+     * "error" listeners at the tick, as Node's dispatch defers _onerror:
+     * after the any-listeners of the other packets read in the same go. */
+    sio_args_free(next->args);
+    sio__free(next->event);
+    sio_ack_release(next->ack);
+    next->event = NULL;
+    next->ack = NULL;
+    next->args = a;
+    if (a == NULL) { /* out of memory: the error is dropped */
+        mw_next_free(next);
+        return;
+    }
+    defer_dispatch(next);
 }
 
 /* Node's onevent: any-listeners first, then the socket's middlewares, then

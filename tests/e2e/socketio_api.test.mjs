@@ -31,6 +31,33 @@ async function connected(transports, opts = {}) {
   return socket;
 }
 
+/** A raw polling session connected to "/api"; returns {post, get, id}. */
+async function rawSession() {
+  const hs = await http(eioUrl(suite.server.url, { transport: 'polling' }, '/socket.io/'));
+  const { sid } = JSON.parse(hs.body.slice(1));
+  const url = eioUrl(suite.server.url, { transport: 'polling', sid }, '/socket.io/');
+  const post = async (body) => {
+    const r = await http(url, { method: 'POST', body, headers: { 'content-type': 'text/plain;charset=UTF-8' } });
+    assert.equal(r.status, 200, r.body);
+  };
+  // One poll; a heartbeat ping, should one come, is answered and left
+  // out, so only the packets under test remain.
+  const get = async (headers = {}) => {
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(3000) });
+    const r = { status: res.status, encoding: res.headers.get('content-encoding'), packets: decodePayload(await res.text()) };
+    if (r.packets.includes('2')) {
+      await post('3');
+      r.packets = r.packets.filter((p) => p !== '2');
+      if (r.packets.length === 0) return get(headers);
+    }
+    return r;
+  };
+  await post('40/api,');
+  const r = await get();
+  assert.match(r.packets[0], /^40\/api,\{"sid":/);
+  return { post, get, id: JSON.parse(r.packets[0].slice('40/api,'.length)).sid };
+}
+
 /** Emits with an ack and resolves the ack's arguments. */
 function call(socket, event, ...args) {
   return withTimeout(new Promise((resolve) => socket.emit(event, ...args, (...r) => resolve(r))), 5000, `ack of ${event}`);
@@ -110,6 +137,30 @@ for (const transports of TRANSPORTS) {
     });
   });
 }
+
+describe('socket.use errors wait for the tick, like the listeners (Node: dispatch defers _onerror)', () => {
+  it('a refused event and another in one POST: onAny sees both before the "error" listener runs', T, async () => {
+    const { post, get } = await rawSession();
+    await post(`42/api,["mw-deny"]${SEP}42/api,1["incoming"]`);
+    const seen = [];
+    for (let i = 0; i < 5 && !seen.some((p) => p.startsWith('43/api,1')); i++) seen.push(...(await get()).packets);
+    assert.ok(seen.includes('42/api,["error-seen",{"message":"denied","data":{"code":7}}]'), seen.join(' '));
+    const names = ['mw-deny', 'incoming'].flatMap((n) => [`any0:${n}`, `any1:${n}`]);
+    assert.ok(seen.includes(`43/api,1[${JSON.stringify([...names, 'error:denied'])}]`), seen.join(' '));
+  });
+
+  it('a refused event and a DISCONNECT in one POST: the "error" listener still runs, after the disconnect', T, async () => {
+    const observer = await connected(['websocket']);
+    const { post, id } = await rawSession();
+    await post(`42/api,["mw-deny"]${SEP}41/api,`);
+    let why = null;
+    for (let i = 0; i < 50 && !(why && why.error); i++) {
+      [why] = await call(observer, 'reason', id);
+      if (!why || !why.error) await sleep(50);
+    }
+    assert.deepEqual(why, { disconnecting: 'client namespace disconnect', disconnect: 'client namespace disconnect', error: 'denied:false' });
+  });
+});
 
 describe("the engine's connection_error", () => {
   /** A raw request on its own connection: resolves the status line's code. */
@@ -197,33 +248,6 @@ describe('cleanupEmptyChildNamespaces', () => {
 });
 
 describe('httpCompression of polling responses', () => {
-  /** A raw polling session connected to "/api"; returns {post, get}. */
-  async function rawSession() {
-    const hs = await http(eioUrl(suite.server.url, { transport: 'polling' }, '/socket.io/'));
-    const { sid } = JSON.parse(hs.body.slice(1));
-    const url = eioUrl(suite.server.url, { transport: 'polling', sid }, '/socket.io/');
-    const post = async (body) => {
-      const r = await http(url, { method: 'POST', body, headers: { 'content-type': 'text/plain;charset=UTF-8' } });
-      assert.equal(r.status, 200, r.body);
-    };
-    // One poll; a heartbeat ping, should one come, is answered and left
-    // out, so only the packets under test remain.
-    const get = async (headers = {}) => {
-      const res = await fetch(url, { headers, signal: AbortSignal.timeout(3000) });
-      const r = { status: res.status, encoding: res.headers.get('content-encoding'), packets: decodePayload(await res.text()) };
-      if (r.packets.includes('2')) {
-        await post('3');
-        r.packets = r.packets.filter((p) => p !== '2');
-        if (r.packets.length === 0) return get(headers);
-      }
-      return r;
-    };
-    await post('40/api,');
-    const r = await get();
-    assert.match(r.packets[0], /^40\/api,\{"sid":/);
-    return { post, get };
-  }
-
   it('a big payload is gzip- or deflate-compressed as Accept-Encoding asks; compress(false) and small ones are not', T, async () => {
     const { post, get } = await rawSession();
     const big = 'b'.repeat(2000);

@@ -137,7 +137,11 @@ function apiConnection(socket) {
     }
     next();
   });
-  socket.on('error', (err) => socket.emit('error-seen', { message: err.message, data: err.data }));
+  socket.on('error', (err) => {
+    incoming.push(`error:${err.message}`);
+    (reasons[socket.id] ??= {}).error = `${err.message}:${socket.connected}`;
+    socket.emit('error-seen', { message: err.message, data: err.data });
+  });
   socket.on('disconnecting', (reason) => { (reasons[socket.id] ??= {}).disconnecting = reason; });
   socket.on('disconnect', (reason) => { (reasons[socket.id] ??= {}).disconnect = reason; });
   socket.once('once', () => socket.emit('once-hit'));
