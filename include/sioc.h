@@ -727,6 +727,21 @@ int sio_namespace_on_room_event(sio_namespace *nsp, sio_room_cb cb, void *data);
 typedef void (*sio_server_count_cb)(sio_namespace *nsp, int err, size_t servers, void *data);
 int sio_namespace_server_count(sio_namespace *nsp, sio_server_count_cb cb, void *data);
 
+/* allRooms() of Node's Redis adapter (io.of(nsp).adapter.allRooms()):
+ * the names of every room on every server of the cluster, each once, this
+ * server's first (every socket's own id is a room, as in adapter.rooms).
+ * cb runs exactly once when 0 is returned, possibly before the call
+ * returns (the in-memory adapter, or a cluster of one: this server's
+ * rooms), with the names borrowed for the call; or with err
+ * SIO_ETIMEDOUT and no names when some server did not answer within the
+ * adapter's requestsTimeout (Node rejects with "timeout reached while
+ * waiting for allRooms response"), SIO_ECLOSED when the server is freed
+ * first. SIO_EINVAL (cb NULL), SIO_ENOTSUP (an adapter without it),
+ * SIO_ENOMEM. */
+typedef void (*sio_all_rooms_cb)(sio_namespace *nsp, int err, const char *const *rooms, size_t n,
+                                 void *data);
+int sio_namespace_all_rooms(sio_namespace *nsp, sio_all_rooms_cb cb, void *data);
+
 /* Server-side events (Node's nsp.serverSideEmit / nsp.on("ev") for events
  * from other servers). The event goes to the handlers of the same
  * namespace on every OTHER server of the cluster, never this one's.

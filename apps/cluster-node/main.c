@@ -21,6 +21,7 @@
  *   sse({event, args})              io.serverSideEmit
  *   sse_ack({event, args})          -> {err, responses} (requestsTimeout)
  *   server_count()                  -> n
+ *   all_rooms()                     -> {err, rooms} (adapter.allRooms(), sorted)
  * Server-side events "sse_ping" and "sse_noanswer": each is told to the
  * node's clients as "sse_seen" {node, event, args}; "sse_ping" is
  * answered with {node, args} when an ack is wanted, "sse_noanswer" never. */
@@ -218,6 +219,38 @@ static void on_server_count(sio_socket *s, const sio_args *args, sio_ack *ack, v
     }
 }
 
+static int by_name(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static void all_rooms_done(sio_namespace *nsp, int err, const char *const *rooms, size_t n,
+                           void *data)
+{
+    sio_ack *ack = data;
+    const char **v = malloc((n ? n : 1) * sizeof *v);
+    json_t *list = json_array();
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = rooms[i];
+    if (v)
+        qsort(v, n, sizeof *v, by_name);
+    for (size_t i = 0; v && i < n; i++)
+        json_array_append_new(list, json_string(v[i]));
+    free(v);
+    reply(ack, json_pack("{s:o,s:o}", "err", err_json(err), "rooms", list));
+    sio_ack_release(ack);
+}
+
+static void on_all_rooms(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+{
+    sio_ack_retain(ack);
+    int rc = sio_namespace_all_rooms(root, all_rooms_done, ack);
+    if (rc < 0) {
+        reply(ack, json_pack("{s:o,s:[]}", "err", err_json(rc), "rooms"));
+        sio_ack_release(ack);
+    }
+}
+
 /* Another server's serverSideEmit. */
 static void on_server_side(sio_namespace *nsp, const sio_args *args, sio_server_ack *ack, void *d)
 {
@@ -256,6 +289,7 @@ static void on_connection(sio_socket *s, void *data)
         {"sse", on_sse, NULL},
         {"sse_ack", on_sse_ack, NULL},
         {"server_count", on_server_count, NULL},
+        {"all_rooms", on_all_rooms, NULL},
     };
     for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++)
         sio_socket_on(s, hooks[i].event, hooks[i].cb, hooks[i].data);

@@ -21,6 +21,17 @@ void sio__adapter_fini(sio__adapter *a)
     a->nsubs = 0;
 }
 
+int sio__adapter_local_rooms(const sio__adapter *a, const char ***out, size_t *n)
+{
+    size_t k = a->ops->rooms(a, NULL, 0);
+    const char **v = sio__calloc(k ? k : 1, sizeof *v);
+    if (v == NULL)
+        return SIO_ENOMEM;
+    *n = a->ops->rooms(a, v, k);
+    *out = v;
+    return 0;
+}
+
 void sio__adapter_room_event(const sio__adapter *a, sio_room_event ev, const char *room,
                              const char *sid)
 {

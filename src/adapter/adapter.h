@@ -18,11 +18,11 @@
  *     in-memory adapter emits them.
  *  2. The whole cluster: broadcast, broadcast_with_ack, add_sockets,
  *     del_sockets, disconnect_sockets, fetch_sockets, server_side_emit,
- *     server_count. The in-memory adapter does the local part only; a
+ *     server_count, all_rooms. The in-memory adapter does the local part only; a
  *     cluster adapter does "local part + publish/request to the other
  *     nodes", unless o->flags has SIO__BC_LOCAL (then never published).
  *     Operations that wait for other nodes (fetch_sockets, server_count,
- *     server_side_emit with an ack, the client counts of broadcast_with_ack)
+ *     all_rooms, server_side_emit with an ack, the client counts of broadcast_with_ack)
  *     complete asynchronously through their callback, after at most the
  *     adapter's requestsTimeout; the in-memory adapter completes them
  *     before returning (documented per op).
@@ -112,6 +112,9 @@ void sio__namespace_server_side_dispatch(sio_namespace *nsp, const char *event,
 typedef void (*sio__fetch_done)(int err, sio_fetch_result *r, void *data);
 /* Completion of server_count. */
 typedef void (*sio__count_done)(int err, size_t servers, void *data);
+/* Completion of all_rooms: err 0 and the n room names (borrowed for the
+ * call, each once), or err < 0 and none. */
+typedef void (*sio__rooms_done)(int err, const char *const *rooms, size_t n, void *data);
 
 typedef struct sio__adapter_ops {
     /* ---- this node: synchronous, never published ---- */
@@ -175,6 +178,12 @@ typedef struct sio__adapter_ops {
     /* serverCount(): nodes in the cluster, this one included (in-memory:
      * done(0, 1) before returning). SIO_ENOMEM. */
     int (*server_count)(sio__adapter *a, sio__count_done done, void *data);
+    /* allRooms() of Node's Redis adapter: every room of every node (this
+     * one's first; in-memory: done before returning), or SIO_ETIMEDOUT
+     * when a node did not answer within requestsTimeout (Node rejects:
+     * the answers that came are dropped). Optional (NULL: the namespace
+     * call says SIO_ENOTSUP). SIO_ENOMEM. */
+    int (*all_rooms)(sio__adapter *a, sio__rooms_done done, void *data);
 
     /* ---- recovery store (this node) ---- */
 
@@ -217,6 +226,10 @@ void sio__adapter_room_event(const sio__adapter *a, sio_room_event ev, const cha
                              const char *sid);
 
 /* ---- helpers for implementations */
+
+/* This node's room names (a->ops->rooms) as a new array of borrowed names
+ * (valid until rooms change; free the array with sio__free). SIO_ENOMEM. */
+int sio__adapter_local_rooms(const sio__adapter *a, const char ***out, size_t *n);
 
 /* Adds a local socket (referenced) to r. SIO_ENOMEM. */
 int sio__fetch_result_add_local(sio_fetch_result *r, sio_socket *s);

@@ -824,6 +824,18 @@ static int mem_server_count(sio__adapter *a, sio__count_done done, void *data)
     return 0;
 }
 
+/* One node: its own rooms are every room. */
+static int mem_all_rooms(sio__adapter *a, sio__rooms_done done, void *data)
+{
+    const char **v;
+    size_t n;
+    if (sio__adapter_local_rooms(a, &v, &n) < 0)
+        return SIO_ENOMEM;
+    done(0, v, n, data);
+    sio__free(v);
+    return 0;
+}
+
 static const sio__adapter_ops mem_ops = {
     .add = mem_add,
     .del = mem_del,
@@ -841,6 +853,7 @@ static const sio__adapter_ops mem_ops = {
     .fetch_sockets = mem_fetch_sockets,
     .server_side_emit = mem_server_side_emit,
     .server_count = mem_server_count,
+    .all_rooms = mem_all_rooms,
     .persist_session = mem_persist,
     .restore_session = mem_restore,
     .stats = mem_stats,

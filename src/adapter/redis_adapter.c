@@ -75,6 +75,10 @@ typedef struct rreq {
     void *sdata;
     /* BROADCAST (acks) */
     sio__bcast_ack *k;
+    /* ALL_ROOMS: the names so far as a set (keys, in arrival order) */
+    json_t *rooms;
+    sio__rooms_done rdone;
+    void *rdata;
 } rreq;
 
 /* An ack collector for another node's BROADCAST request. */
@@ -203,6 +207,7 @@ static void req_free(rreq *q)
         sio_fetch_result_free(q->fr);
     sio_args_free(q->responses);
     sio__bcast_ack_unref(q->k);
+    json_decref(q->rooms);
     sio__free(q);
 }
 
@@ -216,6 +221,25 @@ static void req_finish(rreq *q)
     }
     if (!q->numsub_pending)
         req_free(q);
+}
+
+/* Completes an ALL_ROOMS request: the set's names, or err and none. */
+static void rooms_complete(rreq *q, int err)
+{
+    size_t n = err ? 0 : json_object_size(q->rooms), i = 0;
+    const char **v = sio__calloc(n ? n : 1, sizeof *v);
+    const char *key;
+    json_t *val;
+    if (v == NULL)
+        err = SIO_ENOMEM;
+    json_object_foreach(err ? NULL : q->rooms, key, val) v[i++] = key;
+    json_t *keep = json_incref(q->rooms); /* the names outlive req_finish */
+    sio__rooms_done done = q->rdone;
+    void *d = q->rdata;
+    req_finish(q);
+    done(err, err ? NULL : v, err ? 0 : n, d);
+    sio__free(v);
+    json_decref(keep);
 }
 
 /* Completes q with err (0: every answer in). */
@@ -245,6 +269,9 @@ static void req_complete(rreq *q, int err)
         sio_args_free(resp);
         return;
     }
+    case SIO__RT_ALL_ROOMS:
+        rooms_complete(q, err);
+        return;
     default: /* BROADCAST: the operator has its own timeout */
         req_finish(q);
     }
@@ -584,6 +611,34 @@ static int r_server_count(sio__adapter *base, sio__count_done done, void *data)
     return rc;
 }
 
+/* allRooms(): this node's rooms, then each other node's ALL_ROOMS answer;
+ * with one node, at once (Node: numSub <= 1). */
+static int r_all_rooms(sio__adapter *base, sio__rooms_done done, void *data)
+{
+    radapter *a = ra(base);
+    const char **v = NULL;
+    size_t n = 0;
+    rreq *q = req_new(a, SIO__RT_ALL_ROOMS, a->c->timeout);
+    json_t *j = q ? sio__rjson_request(a->uid, q->id, SIO__RT_ALL_ROOMS) : NULL;
+    int rc = j ? sio__adapter_local_rooms(a->inner, &v, &n) : SIO_ENOMEM;
+    if (q && rc == 0 && (q->rooms = json_object()) == NULL)
+        rc = SIO_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (json_object_set_nocheck(q->rooms, v[i], json_null()) < 0)
+            rc = SIO_ENOMEM;
+    sio__free(v);
+    if (rc < 0) {
+        json_decref(j);
+        if (q)
+            req_finish(q);
+        return rc;
+    }
+    q->msg = j;
+    q->rdone = done;
+    q->rdata = data;
+    return req_count(q);
+}
+
 /* ---- acks we collect for another node's BROADCAST */
 
 static void rack_count(sio__bcast_ack *k, size_t n)
@@ -676,9 +731,9 @@ static void on_query(radapter *a, const sio__rmsg *m)
         return;
     json_t *list = json_array();
     if (m->type == SIO__RT_ALL_ROOMS) {
-        size_t n = a->inner->ops->rooms(a->inner, NULL, 0);
-        const char **v = sio__calloc(n ? n : 1, sizeof *v);
-        n = v ? a->inner->ops->rooms(a->inner, v, n) : 0;
+        const char **v = NULL;
+        size_t n = 0;
+        sio__adapter_local_rooms(a->inner, &v, &n);
         for (size_t i = 0; list && i < n; i++)
             json_array_append_new(list, json_string(v[i]));
         sio__free(v);
@@ -833,6 +888,21 @@ static void on_sse_response(rreq *q, const sio__rmsg *m)
         req_complete(q, 0);
 }
 
+/* Node counts every answer, and adds its rooms if it has a list. */
+static void on_rooms_response(rreq *q, const sio__rmsg *m)
+{
+    q->got++;
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(m->obj, "rooms"), i, r)
+    {
+        if (json_is_string(r))
+            json_object_set_nocheck(q->rooms, json_string_value(r), json_null());
+    }
+    if (q->expected >= 0 && q->got >= q->expected)
+        req_complete(q, 0);
+}
+
 static void on_ack_response(rreq *q, const sio__rmsg *m)
 {
     if (m->type == SIO__RT_BROADCAST_CLIENT_COUNT) {
@@ -859,6 +929,9 @@ static void on_response(radapter *a, const sio__rmsg *m)
         break;
     case SIO__RT_SERVER_SIDE_EMIT:
         on_sse_response(q, m);
+        break;
+    case SIO__RT_ALL_ROOMS:
+        on_rooms_response(q, m);
         break;
     case SIO__RT_BROADCAST:
         on_ack_response(q, m);
@@ -989,6 +1062,7 @@ static const sio__adapter_ops redis_ops = {
     .fetch_sockets = r_fetch_sockets,
     .server_side_emit = r_server_side_emit,
     .server_count = r_server_count,
+    .all_rooms = r_all_rooms,
     .persist_session = r_persist,
     .restore_session = r_restore,
     .stats = r_stats,

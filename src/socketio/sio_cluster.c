@@ -352,6 +352,27 @@ int sio_namespace_server_count(sio_namespace *nsp, sio_server_count_cb cb, void 
     return rc;
 }
 
+static void rooms_done(int err, const char *const *rooms, size_t n, void *data)
+{
+    req *q = data;
+    ((sio_all_rooms_cb)q->cb)(q->nsp, err, rooms, n, q->data);
+    sio__free(q);
+}
+
+int sio_namespace_all_rooms(sio_namespace *nsp, sio_all_rooms_cb cb, void *data)
+{
+    sio__adapter *a = nsp->adapter;
+    if (cb == NULL)
+        return SIO_EINVAL;
+    if (a->ops->all_rooms == NULL)
+        return SIO_ENOTSUP;
+    req *q = req_new(nsp, (void (*)(void))cb, data);
+    int rc = q ? a->ops->all_rooms(a, rooms_done, q) : SIO_ENOMEM;
+    if (rc < 0)
+        sio__free(q);
+    return rc;
+}
+
 /* ---- serverSideEmit */
 
 /* Node's namespace RESERVED_EVENTS (not the socket's). */

@@ -8,10 +8,17 @@
 // server/cluster.c); with SIOC_REF=1 its Node twin tests/ref/protocol-
 // server.mjs, which is how each expectation below was checked against
 // socket.io 4.8 and socket.io-adapter 2.5.
-import { describe, it } from 'node:test';
+//
+// allRooms() (the Redis adapter's) is checked on a real Redis with a sioc
+// node (sioc-cluster-node) and a Node node (tests/ref/cluster-node.mjs,
+// @socket.io/redis-adapter 8.3) asking each other; with SIOC_REF=1 both
+// are Node.
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
+import { createClient } from 'redis';
 import { startServer, serverPerSuite } from './lib/server.mjs';
+import { startRedis } from './lib/redis.mjs';
 import { sleep, withTimeout, waitEvent } from './lib/util.mjs';
 
 const T = { timeout: 15_000 };
@@ -168,3 +175,66 @@ for (const transports of TRANSPORTS) {
     });
   });
 }
+
+describe('allRooms() on a Redis cluster: a sioc node and a Node node', () => {
+  const TIMEOUT = 1000; // requestsTimeout of both nodes
+  let redis;
+  const nodes = {};
+  const clients = {};
+
+  async function client(node, transport) {
+    const c = io(node.url, { forceNew: true, reconnection: false, transports: [transport] });
+    await waitEvent(c, 'connect', 5000);
+    return c;
+  }
+
+  before(async () => {
+    redis = await startRedis();
+    const args = (name) => ['--redis', redis.url, '--name', name, '--requests-timeout', String(TIMEOUT)];
+    nodes.S = await startServer('sioc-cluster-node', args('S'));
+    nodes.N = await startServer('sioc-cluster-node', args('N'), {}, { ref: true });
+    clients.s1 = await client(nodes.S, 'websocket');
+    clients.s2 = await client(nodes.S, 'polling');
+    clients.n1 = await client(nodes.N, 'polling');
+    await call(clients.s1, 'join', 'only-s');
+    await call(clients.n1, 'join', 'only-n');
+    await call(clients.s2, 'join', 'both');
+    await call(clients.n1, 'join', 'both');
+  });
+
+  after(async () => {
+    for (const c of Object.values(clients)) c.close();
+    const stops = await Promise.allSettled(Object.values(nodes).map((n) => n.stop()));
+    await redis?.stop();
+    const failed = stops.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  });
+
+  it('every room of every node, each once, asked from either kind of node', T, async () => {
+    const { s1, s2, n1 } = clients;
+    const want = [s1.id, s2.id, n1.id, 'only-s', 'only-n', 'both'].sort();
+    assert.deepEqual(await call(s1, 'all_rooms'), { err: null, rooms: want });
+    assert.deepEqual(await call(n1, 'all_rooms'), { err: null, rooms: want });
+  });
+
+  it('a subscriber that never answers: rejected at requestsTimeout, the answers that came dropped', T, async () => {
+    // Counted by PUBSUB NUMSUB on the request channel, as a hung node is.
+    const silent = createClient({ url: redis.url });
+    silent.on('error', () => {});
+    await silent.connect();
+    try {
+      await silent.subscribe('socket.io-request#/#', () => {});
+      for (const c of [clients.s1, clients.n1]) {
+        const t0 = Date.now();
+        assert.deepEqual(await call(c, 'all_rooms'), { err: 'timeout', rooms: [] });
+        const took = Date.now() - t0;
+        assert.ok(took >= TIMEOUT - 50 && took < TIMEOUT + 1500, `answered after ${took} ms`);
+      }
+    } finally {
+      await silent.disconnect();
+    }
+    const rooms = await call(clients.s1, 'all_rooms');
+    assert.equal(rooms.err, null);
+    assert.ok(rooms.rooms.includes('only-n'));
+  });
+});

@@ -72,6 +72,13 @@ io.on('connection', (socket) => {
     });
   });
   socket.on('server_count', async (ack) => ack(await io.of('/').adapter.serverCount()));
+  socket.on('all_rooms', async (ack) => {
+    try {
+      ack({ err: null, rooms: [...(await io.of('/').adapter.allRooms())].sort() });
+    } catch (e) {
+      ack({ err: 'timeout', rooms: [] });
+    }
+  });
 });
 
 const admin = arg('--admin');

@@ -546,6 +546,75 @@ static void test_server_side(void **state)
     cluster_stop(&CL);
 }
 
+/* ---- allRooms */
+
+static int rooms_calls, rooms_err;
+static size_t rooms_n;
+static char rooms_named[64]; /* the names that are no socket's id, sorted */
+
+static int by_name(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static void on_all_rooms(sio_namespace *nsp, int err, const char *const *rooms, size_t n,
+                         void *data)
+{
+    rooms_calls++;
+    rooms_err = err;
+    rooms_n = n;
+    rooms_named[0] = 0;
+    const char *named[8];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int is_id = 0;
+        for (size_t k = 0; k < CL.nclients; k++)
+            is_id |= strcmp(rooms[i], sio_socket_id(CL.s[k])) == 0;
+        for (size_t k = 0; k < i; k++)
+            assert_string_not_equal(rooms[k], rooms[i]); /* each once */
+        if (!is_id && m < 8)
+            named[m++] = rooms[i];
+    }
+    qsort(named, m, sizeof *named, by_name);
+    for (size_t i = 0; i < m; i++)
+        snprintf(rooms_named + strlen(rooms_named), sizeof rooms_named - strlen(rooms_named), "%s;",
+                 named[i]);
+}
+
+static void test_all_rooms(void **state)
+{
+    start(state, 3);
+    join_ab();
+    sio_socket_join(CL.s[2], "c");
+    sio_socket_join(CL.s[2], "a");
+    rooms_calls = 0;
+    int rc = sio_namespace_all_rooms(CL.nsp[0], on_all_rooms, NULL);
+    if (rc == SIO_ENOTSUP) { /* the bus adapter has no all_rooms: optional */
+        cluster_stop(&CL);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    advance(&CL, 0);
+    assert_int_equal(rooms_calls, 1);
+    assert_int_equal(rooms_err, 0);
+    assert_int_equal(rooms_n, 3 + 3); /* every socket's own id, a, b, c */
+    assert_string_equal(rooms_named, "a;b;c;");
+    assert_int_equal(sio_namespace_all_rooms(CL.nsp[0], NULL, NULL), SIO_EINVAL);
+    if (CL.kind->nodes > 1 && CL.kind->deafen != NULL) {
+        /* a node that never answers: an error at requestsTimeout, no names */
+        CL.kind->deafen(CL.kind->nodes - 1, 1);
+        assert_int_equal(sio_namespace_all_rooms(CL.nsp[0], on_all_rooms, NULL), 0);
+        advance(&CL, 4999);
+        assert_int_equal(rooms_calls, 1);
+        advance(&CL, 1);
+        assert_int_equal(rooms_calls, 2);
+        assert_int_equal(rooms_err, SIO_ETIMEDOUT);
+        assert_int_equal(rooms_n, 0);
+        CL.kind->deafen(CL.kind->nodes - 1, 0);
+    }
+    cluster_stop(&CL);
+}
+
 /* ---- a server that does not answer: requestsTimeout */
 
 static void test_timeouts(void **state)
@@ -680,6 +749,7 @@ static void test_oom(void **state)
     X(test_broadcast_with_ack)                                                                     \
     X(test_broadcast_ack_disconnect)                                                               \
     X(test_server_side)                                                                            \
+    X(test_all_rooms)                                                                              \
     X(test_timeouts)                                                                               \
     X(test_link_down)                                                                              \
     X(test_oom)
