@@ -1136,7 +1136,20 @@ int sio_admin_options_login(sio_admin_options *o, const char *login, char *buf, 
  * again; what cannot be published meanwhile is dropped and counted;
  * cluster requests (fetchSockets, serverSideEmit with an ack) answer
  * SIO_ETIMEDOUT at requestsTimeout. Built when SIOC_REDIS is ON (CMake,
- * the default). */
+ * the default).
+ *
+ * With connection_state_recovery on, recovery works per node, where Node
+ * has none: each node gives its own offsets to, and keeps, every event it
+ * delivers (its own broadcasts and those that came through Redis), so a
+ * client that comes back to the same node is recovered with what it
+ * missed; on another node it is not (the session is unknown there) and
+ * connects afresh, as on Node. Node 4.8 with this adapter keeps nothing:
+ * the explicit adapter option replaces the SessionAwareAdapter, so events
+ * carry no offset argument and socket.recovered is never true
+ * (tests/e2e/cluster.test.mjs checks both). sioc keeps its behaviour on
+ * purpose: recovery is what the option asks for, clients written for
+ * Node's recovery expect the offset argument, and a node can only replay
+ * what it delivered itself. */
 typedef struct sio_redis_options {
     const char *key;                          /* channel prefix (Node: key): "socket.io" */
     uint32_t requests_timeout;                /* requestsTimeout: 5000 ms */

@@ -6,7 +6,10 @@
  *
  *   sioc-cluster-node --port N --redis redis://HOST:PORT [--name NAME]
  *                     [--requests-timeout MS] [--admin USER:PASSWORD]
+ *                     [--recovery 1]
  *
+ * --recovery 1 turns connection state recovery on (Node's
+ * connectionStateRecovery: {} beside the adapter option).
  * --admin instruments the server for the admin UI (sio_admin_instrument,
  * serverId NAME), as Node's instrument() does the twin's.
  *
@@ -331,6 +334,7 @@ int main(int argc, char **argv)
     int port = 0;
     const char *url = getenv("REDIS_URL");
     const char *admin = NULL;
+    int recovery = 0;
     sio_redis_options ro;
     sio_redis_options_init(&ro);
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -344,6 +348,8 @@ int main(int argc, char **argv)
             ro.requests_timeout = (uint32_t)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--admin") == 0)
             admin = argv[i + 1];
+        else if (strcmp(argv[i], "--recovery") == 0)
+            recovery = atoi(argv[i + 1]);
     }
     if (url == NULL) {
         fprintf(stderr, "usage: %s --port N --redis redis://HOST:PORT [--name NAME]\n", argv[0]);
@@ -359,6 +365,7 @@ int main(int argc, char **argv)
     sio_server_options o;
     sio_server_options_init(&o);
     o.eio.cors.any_origin = 1;
+    o.connection_state_recovery.enabled = recovery;
     if (ra)
         sio_redis_adapter_use(ra, &o);
     rc = rc ? rc : sio_server_new(&io, http, &o);

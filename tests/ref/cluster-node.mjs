@@ -4,7 +4,7 @@
 // one Redis and drive each alike. See the C file for the hooks.
 //
 // Usage: node tests/ref/cluster-node.mjs --port N --redis redis://H:P [--name NAME]
-//        [--requests-timeout MS] [--admin USER:BCRYPT_HASH]
+//        [--requests-timeout MS] [--admin USER:BCRYPT_HASH] [--recovery 1]
 import http from 'node:http';
 import { Server } from 'socket.io';
 import { instrument } from '@socket.io/admin-ui';
@@ -26,7 +26,11 @@ for (const c of [pub, sub]) c.on('error', () => {});
 await Promise.all([pub.connect(), sub.connect()]);
 
 const httpServer = http.createServer();
-const io = new Server(httpServer, { cors: { origin: true }, adapter: createAdapter(pub, sub, { requestsTimeout }) });
+const io = new Server(httpServer, {
+  cors: { origin: true },
+  adapter: createAdapter(pub, sub, { requestsTimeout }),
+  ...(arg('--recovery') === '1' ? { connectionStateRecovery: {} } : {}),
+});
 
 function selector(o = {}) {
   let b = io;
