@@ -135,6 +135,9 @@ struct sio_server {
     sio__list deferred;          /* sio_middleware_next.dnode: events whose listeners
                                   * run at the tick (Node's nextTick dispatch) */
     sio__tick tick;              /* queued while deferred is not empty */
+    sio__list spare_nexts;       /* sio_middleware_next.dnode: freed socket.use records
+                                  * kept for the next events (sio_socket.c) */
+    size_t nspare_nexts;         /* how many (at most SIO__SPARE_NEXTS) */
 };
 
 struct sio__client {
@@ -260,7 +263,8 @@ struct sio_middleware_next {
     sio_args *args;  /* socket.use: the event's arguments (owned) */
     char *event;     /* socket.use: its name (owned) */
     sio_ack *ack;    /* socket.use: its ack handle (retained) or NULL */
-    sio__list dnode; /* in srv->deferred while its listeners wait for the tick */
+    sio__list dnode; /* in srv->deferred while its listeners wait for the tick,
+                      * in srv->spare_nexts once freed */
 };
 
 /* Broadcast options (Node's BroadcastOptions). */
@@ -331,7 +335,8 @@ void sio__socket_notify_outgoing(sio_socket *s, const char *event, const sio_arg
 void sio__socket_mw_next(sio_middleware_next *next);
 /* srv's tick: runs the deferred events' listeners, in order. */
 void sio__socket_run_deferred(sio__tick *t);
-/* Drops the deferred events unrun (the server is going). */
+/* Drops the deferred events unrun and frees the spare records (the server
+ * is going). */
 void sio__socket_drop_deferred(sio_server *srv);
 /* socket.use: a middleware failed: the event is dropped and the "error"
  * handlers get {message, data} (data stolen, may be NULL) at the tick, as

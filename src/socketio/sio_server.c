@@ -69,6 +69,7 @@ int sio__server_new_core(sio_server **out, const sio_server_options *opts, const
     sio__list_init(&srv->deferred);
     sio__list_init(&srv->tick.node);
     srv->tick.fn = sio__socket_run_deferred;
+    sio__list_init(&srv->spare_nexts);
     if (sio_server_of(srv, "/") == NULL) {
         sio_server_free(srv);
         return SIO_ENOMEM;

@@ -320,14 +320,38 @@ static void emit_event(sio_socket *s, const char *event, const sio_args *args, s
     sio__hsnap_free(&sn);
 }
 
-/* Frees a socket.use step handle and what it holds. */
+/* Every incoming event takes a step record (its listeners wait in it for
+ * the tick), so a server keeps up to this many freed ones for the next
+ * events rather than pay a calloc and a free per event; a burst's extra
+ * records go back to malloc. */
+#define SIO__SPARE_NEXTS 64
+
+/* A record for an incoming event, uninitialised: a spare one, or NULL. */
+static sio_middleware_next *mw_next_new(sio_server *srv)
+{
+    if (sio__list_empty(&srv->spare_nexts))
+        return sio__malloc(sizeof(sio_middleware_next));
+    sio__list *n = srv->spare_nexts.next;
+    sio__list_remove(n);
+    srv->nspare_nexts--;
+    return SIO_CONTAINER_OF(n, sio_middleware_next, dnode);
+}
+
+/* Frees what a socket.use step handle holds, and keeps the handle as a
+ * spare while there is room. */
 static void mw_next_free(sio_middleware_next *next)
 {
+    sio_server *srv = next->s->nsp->srv; /* before the socket may go */
     sio_ack_release(next->ack);
     sio_args_free(next->args);
     sio__free(next->event);
     sio_socket_unref(next->s);
-    sio__free(next);
+    if (srv->nspare_nexts == SIO__SPARE_NEXTS) {
+        sio__free(next);
+        return;
+    }
+    sio__list_insert_head(&srv->spare_nexts, &next->dnode);
+    srv->nspare_nexts++;
 }
 
 /* Calls the "error" listeners with a refused event's error. Node's
@@ -394,6 +418,12 @@ void sio__socket_drop_deferred(sio_server *srv)
         sio__list_remove(&next->dnode);
         mw_next_free(next);
     }
+    while (!sio__list_empty(&srv->spare_nexts)) {
+        sio__list *n = srv->spare_nexts.next;
+        sio__list_remove(n);
+        sio__free(SIO_CONTAINER_OF(n, sio_middleware_next, dnode));
+    }
+    srv->nspare_nexts = 0;
 }
 
 /* Runs socket middleware next->index, or the listeners after the last. */
@@ -459,7 +489,7 @@ static void on_event(sio_socket *s, sio__packet *p)
     while ((h = sio__hsnap_next(&sn, s, SIO__H_ANY, NULL)) != NULL)
         ((sio_any_cb)h->fn)(s, event, args, ack, h->data);
     sio__hsnap_free(&sn);
-    sio_middleware_next *next = sio__calloc(1, sizeof *next);
+    sio_middleware_next *next = mw_next_new(s->nsp->srv);
     if (next != NULL) {
         *next = (sio_middleware_next){.s = s, .args = args, .event = event, .ack = ack};
         sio__list_init(&next->dnode);
