@@ -9,8 +9,10 @@
 # (pingpong or burst, default pingpong) with N and then 2N events (default
 # 2000), and prints the difference divided by N: what one more event costs,
 # with start-up, connection and shutdown cancelled out. Figures: Ir (all
-# instructions executed, the program and its libraries), and calls to
-# malloc, calloc and realloc. The callgrind files stay in $OUT (default a
+# instructions executed, the program and its libraries; it moves with the
+# number of loop iterations, which timing decides), Ir inclusive in the
+# receive path (net/http_server.c read_cb: steadier, the one to compare),
+# and calls to malloc, calloc and realloc. The callgrind files stay in $OUT (default a
 # temporary directory, printed) for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -50,17 +52,20 @@ run_once() {
       if ($0 ~ /^cfn=/) callee = name[id]
     }
     /^calls=/ { split($0, a, /[= ]/); calls[callee] += a[2] }
-    END { printf "%d %d %d %d\n", ir, calls["malloc"], calls["calloc"], calls["realloc"] }
+    END { printf "%d %d %d %d ", ir, calls["malloc"], calls["calloc"], calls["realloc"] }
   ' "$file"
+  # The receive path, inclusive (frames, Engine.IO, Socket.IO, the tick).
+  callgrind_annotate --inclusive=yes "$file" |
+    awk '/http_server\.c:read_cb / { gsub(",", "", $1); rx = $1 } END { print rx + 0 }'
 }
 
 r=$(run_once "$N")
-read -r ir1 m1 c1 r1 <<<"$r"
+read -r ir1 m1 c1 r1 rx1 <<<"$r"
 r=$(run_once $((2 * N)))
-read -r ir2 m2 c2 r2 <<<"$r"
+read -r ir2 m2 c2 r2 rx2 <<<"$r"
 echo "$SERVER $MODE: N=$N: Ir $ir1 -> $ir2; files in $OUT"
 awk -v n="$N" -v i1="$ir1" -v i2="$ir2" -v m1="$m1" -v m2="$m2" -v c1="$c1" -v c2="$c2" \
-  -v r1="$r1" -v r2="$r2" 'BEGIN {
-    printf "per event: Ir %.0f, malloc %.2f, calloc %.2f, realloc %.2f\n",
-      (i2 - i1) / n, (m2 - m1) / n, (c2 - c1) / n, (r2 - r1) / n
+  -v r1="$r1" -v r2="$r2" -v x1="$rx1" -v x2="$rx2" 'BEGIN {
+    printf "per event: Ir %.0f (read_cb inclusive %.0f), malloc %.2f, calloc %.2f, realloc %.2f\n",
+      (i2 - i1) / n, (x2 - x1) / n, (m2 - m1) / n, (c2 - c1) / n, (r2 - r1) / n
   }'
