@@ -907,7 +907,9 @@ int sio_socket_off_any_outgoing(sio_socket *s, sio_any_outgoing_cb cb, void *dat
  * Node's _onerror does (none: the error is dropped, as by the noop
  * listener Node adds). A middleware may change args (it owns
  * nothing: args and ack stay valid until its step ends). If the socket
- * disconnects meanwhile, the event is dropped when the step ends. */
+ * disconnects meanwhile, the remaining middlewares still run (Node's
+ * run() does not check; the socket is then no longer connected) and only
+ * the event's listeners are skipped. */
 typedef void (*sio_packet_middleware_cb)(sio_socket *s, const char *event, sio_args *args,
                                          sio_ack *ack, sio_middleware_next *next, void *data);
 int sio_socket_use(sio_socket *s, sio_packet_middleware_cb fn, void *data);

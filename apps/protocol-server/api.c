@@ -13,6 +13,9 @@
  *   mw-edit(...args) -> args + ["edited"]: a socket.use middleware added it
  *   mw-deny(): the middleware refuses it with "denied", data {code: 7}: the
  *       socket's "error" listener emits "error-seen" {message, data}
+ *   mw-hold(): the first socket.use middleware holds it until some socket
+ *       of /api sends mw-release(); the second then refuses it with
+ *       "held-denied" (whether or not its socket is still connected)
  *   reason(id) -> {disconnecting, disconnect} seen through on() for id,
  *       and error: "<message>:<connected>" if its "error" listener ran
  *   handshake() -> {name, tags, loopback, secure}: handshake.query.name /
@@ -35,6 +38,9 @@
 static json_t *reasons;
 /* connection_error events not yet fetched by conn-errors */
 static json_t *conn_errors;
+/* mw-hold steps waiting for mw-release */
+static sio_middleware_next *held[16];
+static size_t nheld;
 
 /* Per-socket record of the any / outgoing listeners. */
 typedef struct api_sock {
@@ -112,7 +118,29 @@ static void api_mw(sio_socket *s, const char *event, sio_args *args, sio_ack *ac
     }
     if (strcmp(event, "mw-edit") == 0)
         sio_args_push(args, json_string("edited"));
+    if (strcmp(event, "mw-hold") == 0 && nheld < sizeof held / sizeof held[0]) {
+        held[nheld++] = next;
+        return;
+    }
     sio_next(next);
+}
+
+static void api_mw2(sio_socket *s, const char *event, sio_args *args, sio_ack *ack,
+                    sio_middleware_next *next, void *d)
+{
+    if (strcmp(event, "mw-hold") == 0)
+        sio_next_error(next, "held-denied", NULL);
+    else
+        sio_next(next);
+}
+
+static void on_mw_release(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+{
+    size_t n = nheld;
+    nheld = 0;
+    for (size_t i = 0; i < n; i++)
+        sio_next(held[i]);
+    ack_value(ack, json_integer((json_int_t)n));
 }
 
 static void on_mw_edit(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
@@ -245,6 +273,7 @@ static void on_api_connection(sio_socket *s, void *data)
     sio_socket_prepend_any(s, on_any, "any0");
     sio_socket_on_any_outgoing(s, on_outgoing, NULL);
     sio_socket_use(s, api_mw, NULL);
+    sio_socket_use(s, api_mw2, NULL);
     sio_socket_on(s, "error", on_error, NULL);
     sio_socket_on(s, "disconnecting", on_reason_ev, "disconnecting");
     sio_socket_on(s, "disconnect", on_reason_ev, "disconnect");
@@ -258,7 +287,7 @@ static void on_api_connection(sio_socket *s, void *data)
         {"remove-off", on_remove_off},     {"mw-edit", on_mw_edit},
         {"reason", on_reason_q},           {"handshake", on_handshake},
         {"compress-off", on_compress_off}, {"nsp-count", on_nsp_count},
-        {"conn-errors", on_conn_errors},
+        {"conn-errors", on_conn_errors},   {"mw-release", on_mw_release},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         sio_socket_on(s, table[i].event, table[i].cb, NULL);

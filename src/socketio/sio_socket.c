@@ -426,12 +426,14 @@ void sio__socket_drop_deferred(sio_server *srv)
     srv->nspare_nexts = 0;
 }
 
-/* Runs socket middleware next->index, or the listeners after the last. */
+/* Runs socket middleware next->index, or the listeners after the last.
+ * A disconnect on the way does not stop the chain: Node's run() calls
+ * every middleware, and only the listeners check connected (dispatch). */
 static void run_packet_mw(sio_middleware_next *next)
 {
     sio_socket *s = next->s;
     const sio__handler *h = sio__handler_nth(s, SIO__H_USE, next->index);
-    if (h == NULL || !s->connected) {
+    if (h == NULL) {
         defer_dispatch(next);
         return;
     }

@@ -160,6 +160,24 @@ describe('socket.use errors wait for the tick, like the listeners (Node: dispatc
     }
     assert.deepEqual(why, { disconnecting: 'client namespace disconnect', disconnect: 'client namespace disconnect', error: 'denied:false' });
   });
+
+  it('a middleware that finishes after the disconnect: the next middleware still runs and its error reaches the listener (Node\'s run() does not check)', T, async () => {
+    const observer = await connected(['websocket']);
+    const { post, id } = await rawSession();
+    await post('42/api,["mw-hold"]');
+    await post('41/api,');
+    let why = null;
+    for (let i = 0; i < 50 && !(why && why.disconnect); i++) {
+      [why] = await call(observer, 'reason', id);
+      if (!why || !why.disconnect) await sleep(20);
+    }
+    assert.deepEqual(await call(observer, 'mw-release'), [1]);
+    for (let i = 0; i < 50 && !(why && why.error); i++) {
+      [why] = await call(observer, 'reason', id);
+      if (!why || !why.error) await sleep(50);
+    }
+    assert.deepEqual(why, { disconnecting: 'client namespace disconnect', disconnect: 'client namespace disconnect', error: 'held-denied:false' });
+  });
 });
 
 describe("the engine's connection_error", () => {

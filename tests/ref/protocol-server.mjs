@@ -110,6 +110,8 @@ ioMsgpack.on('connection', onConnection);
 /** "/api": the same remote controls as apps/protocol-server/api.c. */
 const reasons = {};
 let connErrors = [];
+/** mw-hold steps waiting for mw-release (as apps/protocol-server/api.c). */
+const held = [];
 io.engine.on('connection_error', (err) => {
   connErrors.push({ code: err.code, message: err.message, context: err.context ?? null, method: err.req.method, url: err.req.url });
 });
@@ -135,8 +137,13 @@ function apiConnection(socket) {
       packet.push('edited');
       if (ack) packet.push(ack);
     }
+    if (packet[0] === 'mw-hold' && held.length < 16) {
+      held.push(next);
+      return;
+    }
     next();
   });
+  socket.use((packet, next) => next(packet[0] === 'mw-hold' ? new Error('held-denied') : undefined));
   socket.on('error', (err) => {
     incoming.push(`error:${err.message}`);
     (reasons[socket.id] ??= {}).error = `${err.message}:${socket.connected}`;
@@ -152,6 +159,7 @@ function apiConnection(socket) {
   on('ping-me', (ack, n) => { socket.emit('pong-you', n); socket.nsp.emit('to-all', n); ack(true); });
   on('remove-off', (ack) => { const n = socket.listeners('off-me').length; socket.off('off-me', offMe); ack(n - socket.listeners('off-me').length); });
   on('mw-edit', (ack, ...args) => ack(...args));
+  on('mw-release', (ack) => { const n = held.splice(0); n.forEach((next) => next()); ack(n.length); });
   on('reason', (ack, id) => ack(reasons[id] ?? null));
   on('handshake', (ack) => {
     const q = socket.handshake.query;
