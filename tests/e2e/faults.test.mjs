@@ -15,10 +15,13 @@
 //     are refused, the server survives and serves again;
 //   - SIGSTOP/SIGCONT of the server with clients on both transports: they
 //     reconnect or carry on, and end with every acked message exactly once.
+//   - kill -9 of the server, again and again, while clients on both
+//     transports send with retries (both --synchronous modes): every acked
+//     message is stored exactly once and every client converges.
 //
 // The short form runs in `make test` (a few seconds a case). `make soak`
 // runs the same cases at full size on a plain build (SIOC_SOAK=1: 1,000 slow
-// readers, a pause past the heartbeat) plus the soak proper: SOAK_CONNS
+// readers, a pause past the heartbeat, 30 kills) plus the soak proper: SOAK_CONNS
 // (10,000) connections with churn and broadcasts for SOAK_SECONDS (3600),
 // whose RSS and descriptor count must stay flat.
 import { describe, it, after, beforeEach, afterEach } from 'node:test';
@@ -325,6 +328,49 @@ describe('server stopped and continued (SIGSTOP/SIGCONT)', { skip: IS_REF }, () 
       assert.deepEqual(got.map(([, id]) => id), rows.map((r) => r.id), 'no loss, no duplicate, same order');
     }
   });
+});
+
+describe('kill -9 during acked load', { skip: IS_REF }, () => {
+  const KILLS = SOAK ? 15 : 2; // per synchronous mode: 30 in all in make soak
+  for (const sync of ['full', 'normal']) {
+    it(`--synchronous ${sync}: ${KILLS} kill -9 while clients on both transports send with retries: `
+      + 'every acked message stored exactly once, every client converges', { timeout: KILLS * 20_000 + 60_000 }, async (t) => {
+      const db = tempDb(cleanups);
+      let server = await startChat(cleanups, db, ['--synchronous', sync]);
+      const port = new URL(server.url).port;
+      // The client's own retries carry a message across a restart; its
+      // reconnection asks for what it missed from its last id.
+      const opts = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 500, ackTimeout: 2000, retries: 1000 };
+      const clients = await Promise.all([['websocket'], ['polling'], undefined].map(
+        (transports) => connectedClient(cleanups, server.url, { ...opts, transports })));
+      const sends = [];
+      let sending = true;
+      const pump = (async () => {
+        for (let i = 0; sending; i++) {
+          clients.forEach((c, ci) => sends.push(c.socket.emitWithAck('chat message', `m${ci}-${i}`, `o${ci}-${i}`)));
+          await sleep(20);
+        }
+      })();
+      for (let k = 0; k < KILLS; k++) {
+        await sleep(300 + Math.floor(Math.random() * 500)); // mid-burst, at a different point each time
+        await server.kill9();
+        server = await startChat(cleanups, db, ['--synchronous', sync, '--port', port]);
+      }
+      await sleep(300);
+      sending = false;
+      await pump;
+      const acks = await Promise.all(sends.map((p) => p.catch((e) => e)));
+      assert.deepEqual(acks.filter((x) => x !== undefined), [], 'every message acked');
+      const rows = dbRows(db);
+      t.diagnostic(`${sends.length} messages sent and acked across ${KILLS} kills, ${rows.length} rows`);
+      assert.equal(rows.length, sends.length, 'each message stored exactly once');
+      assert.equal(new Set(rows.map((r) => r.clientOffset)).size, rows.length, 'no client offset twice');
+      for (const c of clients) {
+        const got = await c.waitCount(rows.length, 20_000);
+        assert.deepEqual(got.map(([, id]) => id), rows.map((r) => r.id), 'no loss, no duplicate, same order');
+      }
+    });
+  }
 });
 
 describe('soak: connections with churn and broadcasts', { skip: !SOAK || SKIP }, () => {
