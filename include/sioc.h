@@ -184,7 +184,7 @@ void sio_loop_stop(sio_loop *loop);
 /* Frees a loop whose servers are closed (their close callbacks ran) and
  * whose run has returned; timers must be freed first. Posts not run yet are
  * dropped (their fn is never called). On a program's uv loop the memory is
- * released when that loop next runs (see sioc_uv.h). */
+ * released when that loop next runs (see sioc_uv.h). NULL: nothing. */
 void sio_loop_free(sio_loop *loop);
 /* Monotonic milliseconds, cached at the start of each loop iteration. */
 uint64_t sio_loop_now(const sio_loop *loop);

@@ -896,6 +896,11 @@ static int setup_io(chat *app, config *c, const char *client_dist)
         sio_redis_adapter_use(app->redis, &c->io);
     }
     int rc = sio_server_new(&app->io, app->http, &c->io);
+    if (rc == SIO_EIO) /* the one file it reads: name it and where it comes from */
+        fprintf(stderr,
+                "sioc-chat: cannot read the client bundle %s/socket.io.js (npm ci installs "
+                "it; SIOC_CLIENT_DIST_DIR names another directory)\n",
+                client_dist);
     if (rc < 0)
         return rc;
     app->nsp = sio_server_of(app->io, "/");

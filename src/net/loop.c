@@ -299,6 +299,8 @@ static void drop_posts(sio_loop *loop)
 
 void sio_loop_free(sio_loop *loop)
 {
+    if (loop == NULL)
+        return; /* as the other _free functions: a failed start frees what it has */
     drop_posts(loop);
     while (!sio__list_empty(&loop->signals)) {
         sio__signal *s = SIO_CONTAINER_OF(loop->signals.next, sio__signal, link);

@@ -471,6 +471,18 @@ describe('chat command line', { skip: IS_REF }, () => {
     });
   }
 
+  for (const [name, file] of [['SIOC_CLIENT_DIST_DIR', 'socket.io.js'], ['SIOC_CHAT_PUBLIC_DIR', 'index.html']]) {
+    it(`a missing ${file} (${name}) is named, and no database file is created`, T, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sioc-chat-cli-'));
+      cleanups.add(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const { code, stderr } = await run(['--port', '0', '--db', path.join(dir, 'x.db')], { [name]: path.join(dir, 'none') });
+      assert.equal(code, 1, stderr);
+      assert.ok(stderr.includes(`${path.join(dir, 'none')}/${file}`), stderr);
+      assert.deepEqual(fs.readdirSync(dir), [], 'no database file created');
+      assertNoSanitizerReport(stderr);
+    });
+  }
+
   it('a bad PORT in the environment is named', T, async () => {
     const { code, stderr } = await run(['--db', '/nonexistent/x.db'], { PORT: '3x' });
     assert.equal(code, 2);
