@@ -13,9 +13,9 @@
  *   mw-edit(...args) -> args + ["edited"]: a socket.use middleware added it
  *   mw-deny(): the middleware refuses it with "denied", data {code: 7}: the
  *       socket's "error" listener emits "error-seen" {message, data}
- *   mw-hold(): the first socket.use middleware holds it until some socket
- *       of /api sends mw-release(); the second then refuses it with
- *       "held-denied" (whether or not its socket is still connected)
+ *   mw-hold(): the first socket.use middleware holds it (extra.c's held
+ *       steps) until mw-release() passes every held step on; the second
+ *       then refuses it with "held-denied" (connected or not)
  *   reason(id) -> {disconnecting, disconnect} seen through on() for id,
  *       and error: "<message>:<connected>" if its "error" listener ran
  *   handshake() -> {name, tags, loopback, secure}: handshake.query.name /
@@ -38,9 +38,6 @@
 static json_t *reasons;
 /* connection_error events not yet fetched by conn-errors */
 static json_t *conn_errors;
-/* mw-hold steps waiting for mw-release */
-static sio_middleware_next *held[16];
-static size_t nheld;
 
 /* Per-socket record of the any / outgoing listeners. */
 typedef struct api_sock {
@@ -118,10 +115,8 @@ static void api_mw(sio_socket *s, const char *event, sio_args *args, sio_ack *ac
     }
     if (strcmp(event, "mw-edit") == 0)
         sio_args_push(args, json_string("edited"));
-    if (strcmp(event, "mw-hold") == 0 && nheld < sizeof held / sizeof held[0]) {
-        held[nheld++] = next;
+    if (strcmp(event, "mw-hold") == 0 && protocol_server_hold(next) == 0)
         return;
-    }
     sio_next(next);
 }
 
@@ -136,11 +131,7 @@ static void api_mw2(sio_socket *s, const char *event, sio_args *args, sio_ack *a
 
 static void on_mw_release(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
 {
-    size_t n = nheld;
-    nheld = 0;
-    for (size_t i = 0; i < n; i++)
-        sio_next(held[i]);
-    ack_value(ack, json_integer((json_int_t)n));
+    ack_value(ack, json_integer((json_int_t)protocol_server_release_held()));
 }
 
 static void on_mw_edit(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)

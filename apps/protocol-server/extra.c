@@ -24,7 +24,7 @@
 
 /* id -> {reason, disconnecting, rooms}: what each disconnect looked like. */
 static json_t *reasons;
-/* Middleware steps waiting for release-held. */
+/* Middleware steps waiting for release-held or mw-release (api.c). */
 static sio_middleware_next *held[64];
 static size_t nheld;
 
@@ -204,13 +204,26 @@ static void on_reason(sio_socket *s, const sio_args *args, sio_ack *ack, void *d
     reply(ack, r ? json_incref(r) : json_null());
 }
 
-static void on_release_held(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+int protocol_server_hold(sio_middleware_next *next)
+{
+    if (nheld == sizeof held / sizeof held[0])
+        return -1;
+    held[nheld++] = next;
+    return 0;
+}
+
+size_t protocol_server_release_held(void)
 {
     size_t n = nheld;
     nheld = 0;
     for (size_t i = 0; i < n; i++)
         sio_next(held[i]);
-    reply(ack, json_integer((json_int_t)n));
+    return n;
+}
+
+static void on_release_held(sio_socket *s, const sio_args *args, sio_ack *ack, void *d)
+{
+    reply(ack, json_integer((json_int_t)protocol_server_release_held()));
 }
 
 static void on_disconnecting(sio_socket *s, const char *reason, void *d)
@@ -257,12 +270,12 @@ static void mw_auth(sio_socket *s, sio_middleware_next *next, void *data)
     const char *token = json_string_value(json_object_get(sio_socket_auth(s), "token"));
     if (token && strcmp(token, "ok") == 0) {
         sio_next(next);
-    } else if (token && strcmp(token, "later") == 0 && nheld < 64) {
-        held[nheld++] = next;
-    } else {
-        json_t *d = json_pack("{s:s}", "content", "Please retry later");
-        sio_next_error(next, "not authorized", d);
+        return;
     }
+    if (token && strcmp(token, "later") == 0 && protocol_server_hold(next) == 0)
+        return; /* until release-held */
+    json_t *d = json_pack("{s:s}", "content", "Please retry later");
+    sio_next_error(next, "not authorized", d);
 }
 
 static void mw_mark(sio_socket *s, sio_middleware_next *next, void *data)

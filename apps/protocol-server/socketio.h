@@ -18,6 +18,12 @@ int protocol_server_socketio_cluster(sio_server *io);
 
 /* The test-only namespaces "/test" and "/mw" (extra.c). */
 int protocol_server_socketio_extra(sio_server *io);
+/* Holds a middleware step (namespace or socket.use) until
+ * protocol_server_release_held() passes it on with sio_next(); steps still
+ * held at exit are refused. 0, or -1 when 64 are held already. */
+int protocol_server_hold(sio_middleware_next *next);
+/* Passes every held step on; returns how many there were. */
+size_t protocol_server_release_held(void);
 /* Object.assign(socket.data, obj): one sio_socket_data_set per key, in
  * order, as Node's one Proxy set per key. */
 void protocol_server_assign_data(sio_socket *s, const json_t *obj);

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { io as ioc } from 'socket.io-client';
 import { createClient } from 'redis';
 import { Emitter } from '@socket.io/redis-emitter';
-import { IS_REF, startServer } from './lib/server.mjs';
+import { IS_REF, startServer, stopCluster } from './lib/server.mjs';
 import { startRedis } from './lib/redis.mjs';
 import { sleep, withTimeout, waitEvent } from './lib/util.mjs';
 
@@ -78,14 +78,7 @@ describe('Redis adapter: sioc and Node in one cluster', () => {
     await call(clients.a2, 'join', 'r2');
   });
 
-  after(async () => {
-    for (const c of Object.values(clients)) c.close();
-    // every node is stopped even if one fails its checks (no orphans)
-    const stops = await Promise.allSettled(Object.values(nodes).map((n) => n.stop()));
-    await redis?.stop();
-    const failed = stops.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  });
+  after(() => stopCluster(clients, nodes, redis));
 
   test('server count: PUBSUB NUMSUB sees the three nodes from each', async () => {
     for (const c of ['a1', 'b1', 'n1']) assert.equal(await call(clients[c], 'server_count'), 3);

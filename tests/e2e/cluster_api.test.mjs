@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
 import { createClient } from 'redis';
-import { startServer, serverPerSuite } from './lib/server.mjs';
+import { startServer, serverPerSuite, stopCluster } from './lib/server.mjs';
 import { startRedis } from './lib/redis.mjs';
 import { sleep, withTimeout, waitEvent } from './lib/util.mjs';
 
@@ -202,13 +202,7 @@ describe('allRooms() on a Redis cluster: a sioc node and a Node node', () => {
     await call(clients.n1, 'join', 'both');
   });
 
-  after(async () => {
-    for (const c of Object.values(clients)) c.close();
-    const stops = await Promise.allSettled(Object.values(nodes).map((n) => n.stop()));
-    await redis?.stop();
-    const failed = stops.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  });
+  after(() => stopCluster(clients, nodes, redis));
 
   it('every room of every node, each once, asked from either kind of node', T, async () => {
     const { s1, s2, n1 } = clients;

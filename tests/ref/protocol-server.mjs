@@ -110,7 +110,7 @@ ioMsgpack.on('connection', onConnection);
 /** "/api": the same remote controls as apps/protocol-server/api.c. */
 const reasons = {};
 let connErrors = [];
-/** mw-hold steps waiting for mw-release (as apps/protocol-server/api.c). */
+/** mw-hold steps waiting for mw-release (as apps/protocol-server/api.c and extra.c). */
 const held = [];
 io.engine.on('connection_error', (err) => {
   connErrors.push({ code: err.code, message: err.message, context: err.context ?? null, method: err.req.method, url: err.req.url });

@@ -147,3 +147,16 @@ export function serverPerSuite(start) {
   });
   return suite;
 }
+
+/**
+ * Tears down a cluster test: closes every client, stops every node even if
+ * one fails its checks (no orphans), stops Redis, then throws the first
+ * node's failure.
+ */
+export async function stopCluster(clients, nodes, redis) {
+  for (const c of Object.values(clients)) c.close();
+  const stops = await Promise.allSettled(Object.values(nodes).map((n) => n.stop()));
+  await redis?.stop();
+  const failed = stops.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
